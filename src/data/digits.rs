@@ -1,0 +1,526 @@
+//! Built-in handwritten-style digits, drawn stroke by stroke from a seed.
+//!
+//! Each class is a few pen strokes in a unit box (x right, y down). Every sample
+//! jitters the control points, bends the whole glyph with a smooth warp, slants,
+//! rotates, scales and moves it, picks a pen width, and rasterises the strokes
+//! anti-aliased into 28x28.
+
+use super::{Dataset, IMAGE_SIDE, ItemShape, Sizes, generate_items};
+use rand::Rng;
+use rand::rngs::StdRng;
+use rand_distr::{Distribution, Normal};
+use std::f32::consts::PI;
+
+/// One pen stroke: control points, and whether the pen curves through them.
+struct Stroke {
+    points: &'static [(f32, f32)],
+    smooth: bool,
+}
+
+const fn s(points: &'static [(f32, f32)]) -> Stroke {
+    Stroke {
+        points,
+        smooth: true,
+    }
+}
+
+const fn p(points: &'static [(f32, f32)]) -> Stroke {
+    Stroke {
+        points,
+        smooth: false,
+    }
+}
+
+/// A way of writing a digit.
+type Glyph = &'static [Stroke];
+
+const ZERO_A: Glyph = &[s(&[
+    (0.52, 0.10),
+    (0.33, 0.20),
+    (0.26, 0.48),
+    (0.33, 0.78),
+    (0.50, 0.90),
+    (0.67, 0.78),
+    (0.73, 0.48),
+    (0.66, 0.20),
+    (0.50, 0.10),
+    (0.40, 0.16),
+])];
+const ZERO_B: Glyph = &[s(&[
+    (0.55, 0.12),
+    (0.36, 0.16),
+    (0.27, 0.45),
+    (0.36, 0.84),
+    (0.55, 0.88),
+    (0.70, 0.65),
+    (0.70, 0.30),
+    (0.58, 0.12),
+    (0.47, 0.13),
+])];
+const ONE_A: Glyph = &[p(&[(0.53, 0.10), (0.48, 0.90)])];
+const ONE_B: Glyph = &[p(&[(0.36, 0.28), (0.56, 0.10), (0.50, 0.90)])];
+const ONE_C: Glyph = &[
+    p(&[(0.38, 0.26), (0.55, 0.10), (0.52, 0.90)]),
+    p(&[(0.36, 0.90), (0.68, 0.90)]),
+];
+const TWO_A: Glyph = &[
+    s(&[
+        (0.27, 0.30),
+        (0.38, 0.14),
+        (0.56, 0.11),
+        (0.70, 0.24),
+        (0.66, 0.42),
+        (0.50, 0.60),
+        (0.27, 0.88),
+    ]),
+    p(&[(0.27, 0.88), (0.76, 0.87)]),
+];
+const TWO_B: Glyph = &[s(&[
+    (0.28, 0.26),
+    (0.45, 0.11),
+    (0.66, 0.17),
+    (0.66, 0.40),
+    (0.45, 0.62),
+    (0.28, 0.86),
+    (0.33, 0.80),
+    (0.46, 0.83),
+    (0.60, 0.88),
+    (0.76, 0.86),
+])];
+const THREE_A: Glyph = &[
+    s(&[
+        (0.28, 0.20),
+        (0.48, 0.10),
+        (0.68, 0.20),
+        (0.63, 0.38),
+        (0.45, 0.48),
+    ]),
+    s(&[
+        (0.45, 0.48),
+        (0.66, 0.56),
+        (0.71, 0.74),
+        (0.53, 0.90),
+        (0.28, 0.82),
+    ]),
+];
+const THREE_B: Glyph = &[s(&[
+    (0.30, 0.17),
+    (0.52, 0.10),
+    (0.68, 0.24),
+    (0.55, 0.43),
+    (0.44, 0.48),
+    (0.58, 0.50),
+    (0.72, 0.68),
+    (0.60, 0.87),
+    (0.40, 0.90),
+    (0.27, 0.80),
+])];
+const FOUR_A: Glyph = &[
+    p(&[(0.52, 0.10), (0.25, 0.62), (0.78, 0.62)]),
+    p(&[(0.62, 0.32), (0.60, 0.90)]),
+];
+const FOUR_B: Glyph = &[
+    p(&[(0.32, 0.10), (0.28, 0.55), (0.74, 0.55)]),
+    p(&[(0.66, 0.12), (0.64, 0.90)]),
+];
+const FIVE_A: Glyph = &[
+    p(&[(0.72, 0.12), (0.37, 0.12), (0.32, 0.46)]),
+    s(&[
+        (0.32, 0.46),
+        (0.50, 0.40),
+        (0.68, 0.50),
+        (0.71, 0.70),
+        (0.56, 0.88),
+        (0.38, 0.88),
+        (0.27, 0.78),
+    ]),
+];
+const FIVE_B: Glyph = &[
+    p(&[(0.36, 0.12), (0.33, 0.46)]),
+    p(&[(0.36, 0.12), (0.72, 0.11)]),
+    s(&[
+        (0.33, 0.46),
+        (0.55, 0.42),
+        (0.70, 0.58),
+        (0.65, 0.82),
+        (0.45, 0.90),
+        (0.28, 0.82),
+    ]),
+];
+const SIX_A: Glyph = &[s(&[
+    (0.66, 0.11),
+    (0.47, 0.22),
+    (0.33, 0.45),
+    (0.31, 0.70),
+    (0.44, 0.88),
+    (0.62, 0.85),
+    (0.69, 0.68),
+    (0.57, 0.53),
+    (0.40, 0.56),
+    (0.32, 0.68),
+])];
+const SIX_B: Glyph = &[s(&[
+    (0.60, 0.10),
+    (0.40, 0.30),
+    (0.30, 0.60),
+    (0.38, 0.86),
+    (0.56, 0.88),
+    (0.68, 0.72),
+    (0.60, 0.56),
+    (0.42, 0.56),
+    (0.32, 0.66),
+])];
+const SEVEN_A: Glyph = &[p(&[(0.26, 0.14), (0.74, 0.13), (0.44, 0.90)])];
+const SEVEN_B: Glyph = &[
+    p(&[(0.26, 0.15), (0.74, 0.12), (0.46, 0.90)]),
+    p(&[(0.40, 0.50), (0.70, 0.50)]),
+];
+const SEVEN_C: Glyph = &[s(&[
+    (0.26, 0.16),
+    (0.50, 0.12),
+    (0.74, 0.12),
+    (0.62, 0.40),
+    (0.50, 0.65),
+    (0.44, 0.90),
+])];
+const EIGHT_A: Glyph = &[s(&[
+    (0.52, 0.47),
+    (0.67, 0.33),
+    (0.62, 0.15),
+    (0.45, 0.11),
+    (0.32, 0.25),
+    (0.42, 0.42),
+    (0.62, 0.56),
+    (0.70, 0.74),
+    (0.58, 0.89),
+    (0.40, 0.88),
+    (0.30, 0.72),
+    (0.40, 0.55),
+    (0.52, 0.47),
+])];
+const EIGHT_B: Glyph = &[
+    s(&[
+        (0.50, 0.46),
+        (0.33, 0.36),
+        (0.35, 0.16),
+        (0.52, 0.10),
+        (0.67, 0.18),
+        (0.66, 0.36),
+        (0.50, 0.46),
+        (0.46, 0.47),
+    ]),
+    s(&[
+        (0.48, 0.46),
+        (0.30, 0.60),
+        (0.32, 0.82),
+        (0.50, 0.90),
+        (0.69, 0.82),
+        (0.70, 0.60),
+        (0.52, 0.46),
+        (0.48, 0.46),
+    ]),
+];
+const NINE_A: Glyph = &[
+    s(&[
+        (0.66, 0.28),
+        (0.55, 0.13),
+        (0.38, 0.15),
+        (0.31, 0.32),
+        (0.40, 0.47),
+        (0.58, 0.45),
+        (0.67, 0.30),
+    ]),
+    s(&[(0.67, 0.22), (0.66, 0.50), (0.60, 0.72), (0.52, 0.90)]),
+];
+const NINE_B: Glyph = &[
+    s(&[
+        (0.68, 0.22),
+        (0.50, 0.12),
+        (0.33, 0.22),
+        (0.34, 0.42),
+        (0.52, 0.47),
+        (0.67, 0.34),
+        (0.68, 0.22),
+    ]),
+    p(&[(0.68, 0.22), (0.64, 0.90)]),
+];
+
+/// Ways of writing each digit 0-9.
+const GLYPHS: [&[Glyph]; 10] = [
+    &[ZERO_A, ZERO_B],
+    &[ONE_A, ONE_B, ONE_C],
+    &[TWO_A, TWO_B],
+    &[THREE_A, THREE_B],
+    &[FOUR_A, FOUR_B],
+    &[FIVE_A, FIVE_B],
+    &[SIX_A, SIX_B],
+    &[SEVEN_A, SEVEN_B, SEVEN_C],
+    &[EIGHT_A, EIGHT_B],
+    &[NINE_A, NINE_B],
+];
+
+/// Makes the `digits` data set: labels cycle through 0-9, so classes are balanced.
+pub fn generate(sizes: Sizes, seed: u64) -> Dataset {
+    let dim = IMAGE_SIDE * IMAGE_SIDE;
+    let (train, test) = generate_items(sizes, dim, seed, |rng, i| {
+        let label = (i % 10) as u32;
+        (draw_digit(label as usize, rng), label)
+    });
+    Dataset {
+        name: "digits".into(),
+        shape: ItemShape::Image {
+            width: IMAGE_SIDE,
+            height: IMAGE_SIDE,
+        },
+        class_names: (0..10).map(|d| d.to_string()).collect(),
+        train,
+        test,
+    }
+}
+
+/// Draws one handwritten-style `digit` (0-9) as 28x28 pixels in [0, 1].
+pub fn draw_digit(digit: usize, rng: &mut StdRng) -> Vec<f32> {
+    let variants = GLYPHS[digit % 10];
+    let glyph = variants[rng.random_range(0..variants.len())];
+    let jitter = Normal::new(0.0f32, 0.022).unwrap_or_else(|_| unreachable!());
+
+    // One random smooth warp for the whole glyph: the hand's wobble.
+    let warp = Warp::random(rng);
+    let transform = Affine::random(rng);
+    let pen_radius = rng.random_range(0.85f32..1.55);
+
+    let mut canvas = vec![0.0f32; IMAGE_SIDE * IMAGE_SIDE];
+    for stroke in glyph.iter() {
+        let control: Vec<(f32, f32)> = stroke
+            .points
+            .iter()
+            .map(|&(x, y)| (x + jitter.sample(rng), y + jitter.sample(rng)))
+            .collect();
+        let path = if stroke.smooth {
+            catmull_rom(&control, 8)
+        } else {
+            polyline(&control, 6)
+        };
+        let pixels: Vec<(f32, f32)> = path
+            .into_iter()
+            .map(|pt| transform.apply(warp.apply(pt)))
+            .collect();
+        for seg in pixels.windows(2) {
+            draw_segment(&mut canvas, seg[0], seg[1], pen_radius);
+        }
+    }
+    canvas
+}
+
+/// A smooth random displacement field on the unit box.
+struct Warp {
+    amp: (f32, f32),
+    freq: (f32, f32),
+    phase: (f32, f32),
+}
+
+impl Warp {
+    fn random(rng: &mut StdRng) -> Self {
+        Self {
+            amp: (rng.random_range(0.0..0.035), rng.random_range(0.0..0.035)),
+            freq: (rng.random_range(2.0..6.0), rng.random_range(2.0..6.0)),
+            phase: (
+                rng.random_range(0.0..2.0 * PI),
+                rng.random_range(0.0..2.0 * PI),
+            ),
+        }
+    }
+
+    fn apply(&self, (x, y): (f32, f32)) -> (f32, f32) {
+        (
+            x + self.amp.0 * (self.freq.0 * y + self.phase.0).sin(),
+            y + self.amp.1 * (self.freq.1 * x + self.phase.1).sin(),
+        )
+    }
+}
+
+/// Slant, rotation, scale and position: unit box to pixel coordinates.
+struct Affine {
+    m: [f32; 4],
+    offset: (f32, f32),
+}
+
+impl Affine {
+    fn random(rng: &mut StdRng) -> Self {
+        let slant = rng.random_range(-0.35f32..0.25);
+        let angle = rng.random_range(-0.2f32..0.2);
+        let size = rng.random_range(19.0f32..24.0);
+        let aspect = rng.random_range(0.8f32..1.15);
+        let (sx, sy) = (size * aspect, size);
+        let (sin, cos) = angle.sin_cos();
+        // rotation * shear * scale, with y pointing down
+        let shear = [sx, -slant * sy, 0.0, sy];
+        let m = [
+            cos * shear[0] - sin * shear[2],
+            cos * shear[1] - sin * shear[3],
+            sin * shear[0] + cos * shear[2],
+            sin * shear[1] + cos * shear[3],
+        ];
+        let centre = IMAGE_SIDE as f32 / 2.0;
+        let shift = (
+            rng.random_range(-1.5f32..1.5),
+            rng.random_range(-1.5f32..1.5),
+        );
+        Self {
+            m,
+            offset: (centre + shift.0, centre + shift.1),
+        }
+    }
+
+    fn apply(&self, (x, y): (f32, f32)) -> (f32, f32) {
+        let (u, v) = (x - 0.5, y - 0.5);
+        (
+            self.m[0] * u + self.m[1] * v + self.offset.0,
+            self.m[2] * u + self.m[3] * v + self.offset.1,
+        )
+    }
+}
+
+/// Points along a Catmull-Rom spline through `pts`, `steps` per span.
+fn catmull_rom(pts: &[(f32, f32)], steps: usize) -> Vec<(f32, f32)> {
+    let n = pts.len();
+    let at = |i: isize| pts[i.clamp(0, n as isize - 1) as usize];
+    let mut out = Vec::with_capacity(n * steps + 1);
+    for i in 0..n.saturating_sub(1) {
+        let (p0, p1, p2, p3) = (
+            at(i as isize - 1),
+            at(i as isize),
+            at(i as isize + 1),
+            at(i as isize + 2),
+        );
+        for k in 0..steps {
+            let t = k as f32 / steps as f32;
+            let (t2, t3) = (t * t, t * t * t);
+            let blend = |a: f32, b: f32, c: f32, d: f32| {
+                0.5 * (2.0 * b
+                    + (c - a) * t
+                    + (2.0 * a - 5.0 * b + 4.0 * c - d) * t2
+                    + (3.0 * b - a - 3.0 * c + d) * t3)
+            };
+            out.push((blend(p0.0, p1.0, p2.0, p3.0), blend(p0.1, p1.1, p2.1, p3.1)));
+        }
+    }
+    if let Some(&last) = pts.last() {
+        out.push(last);
+    }
+    out
+}
+
+/// Points along straight segments through `pts`, `steps` per segment (keeps corners sharp).
+fn polyline(pts: &[(f32, f32)], steps: usize) -> Vec<(f32, f32)> {
+    let mut out = Vec::with_capacity(pts.len() * steps + 1);
+    for w in pts.windows(2) {
+        for k in 0..steps {
+            let t = k as f32 / steps as f32;
+            out.push((
+                w[0].0 + (w[1].0 - w[0].0) * t,
+                w[0].1 + (w[1].1 - w[0].1) * t,
+            ));
+        }
+    }
+    if let Some(&last) = pts.last() {
+        out.push(last);
+    }
+    out
+}
+
+/// Paints a round-capped segment of radius `r` (pixels), anti-aliased, keeping the maximum.
+fn draw_segment(canvas: &mut [f32], a: (f32, f32), b: (f32, f32), r: f32) {
+    let side = IMAGE_SIDE as isize;
+    let reach = r + 1.0;
+    let x0 = (a.0.min(b.0) - reach).floor().max(0.0) as isize;
+    let x1 = (a.0.max(b.0) + reach).ceil().min(side as f32 - 1.0) as isize;
+    let y0 = (a.1.min(b.1) - reach).floor().max(0.0) as isize;
+    let y1 = (a.1.max(b.1) + reach).ceil().min(side as f32 - 1.0) as isize;
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let len2 = (dx * dx + dy * dy).max(1e-12);
+    for py in y0..=y1 {
+        for px in x0..=x1 {
+            let (cx, cy) = (px as f32 + 0.5, py as f32 + 0.5);
+            let t = (((cx - a.0) * dx + (cy - a.1) * dy) / len2).clamp(0.0, 1.0);
+            let (ex, ey) = (cx - (a.0 + t * dx), cy - (a.1 + t * dy));
+            let dist = (ex * ex + ey * ey).sqrt();
+            let coverage = (r + 0.5 - dist).clamp(0.0, 1.0);
+            let cell = &mut canvas[(py * side + px) as usize];
+            *cell = cell.max(coverage);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn same_seed_same_digits() {
+        let a = generate(Sizes { train: 20, test: 5 }, 3);
+        let b = generate(Sizes { train: 20, test: 5 }, 3);
+        assert_eq!(a.train.x, b.train.x);
+        assert_eq!(a.test.labels, b.test.labels);
+        let c = generate(Sizes { train: 20, test: 5 }, 4);
+        assert_ne!(a.train.x, c.train.x);
+    }
+
+    #[test]
+    fn digits_have_ink_inside_the_frame_and_values_in_range() {
+        let mut rng = StdRng::seed_from_u64(11);
+        for d in 0..10 {
+            for _ in 0..50 {
+                let img = draw_digit(d, &mut rng);
+                assert!(img.iter().all(|v| (0.0..=1.0).contains(v)));
+                let ink: f32 = img.iter().sum();
+                assert!(ink > 25.0, "digit {d} has too little ink: {ink}");
+                // The outermost ring of pixels stays (almost) empty, as in MNIST.
+                let border: f32 = (0..IMAGE_SIDE)
+                    .flat_map(|i| {
+                        [
+                            img[i],
+                            img[i * IMAGE_SIDE],
+                            img[i * IMAGE_SIDE + IMAGE_SIDE - 1],
+                            img[(IMAGE_SIDE - 1) * IMAGE_SIDE + i],
+                        ]
+                    })
+                    .sum();
+                assert!(border < 2.0, "digit {d} touches the border: {border}");
+            }
+        }
+    }
+
+    #[test]
+    fn classes_differ_more_than_samples_within_a_class() {
+        // Mean images per class: within-class spread is smaller than between-class distance.
+        let ds = generate(
+            Sizes {
+                train: 2000,
+                test: 0,
+            },
+            5,
+        );
+        let dim = ds.dim();
+        let mut means = vec![vec![0.0f32; dim]; 10];
+        for i in 0..ds.train.len() {
+            let l = ds.train.labels[i] as usize;
+            for (m, v) in means[l].iter_mut().zip(ds.train.item(i, dim)) {
+                *m += v / 200.0;
+            }
+        }
+        let dist =
+            |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f32>();
+        let mut nearest_correct = 0;
+        for i in 0..ds.train.len() {
+            let x = ds.train.item(i, dim);
+            let best = (0..10)
+                .min_by(|&a, &b| dist(x, &means[a]).total_cmp(&dist(x, &means[b])))
+                .unwrap_or(0);
+            nearest_correct += usize::from(best == ds.train.labels[i] as usize);
+        }
+        let acc = nearest_correct as f32 / ds.train.len() as f32;
+        assert!(acc > 0.6, "nearest-class-mean accuracy only {acc}");
+    }
+}

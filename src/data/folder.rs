@@ -1,0 +1,125 @@
+//! A folder of images, one sub-folder per class, converted to 28x28 gray.
+
+use super::{DataError, Dataset, IMAGE_SIDE, ItemShape, split_shuffled};
+use image::imageops::FilterType;
+use std::path::Path;
+
+/// Share of the images held out as the test split.
+const TEST_FRACTION: f64 = 0.15;
+
+/// Loads `dir/<class>/<image>`; classes are the sub-folder names in sorted order.
+pub fn load_folder(dir: &Path, seed: u64) -> Result<Dataset, DataError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
+    let mut classes: Vec<_> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    classes.sort();
+    if classes.is_empty() {
+        return Err(DataError::invalid(
+            dir,
+            "has no sub-folders (expected one sub-folder of images per class)",
+        ));
+    }
+    let mut x = Vec::new();
+    let mut labels = Vec::new();
+    let mut class_names = Vec::new();
+    for (label, class_dir) in classes.iter().enumerate() {
+        let mut files: Vec<_> = std::fs::read_dir(class_dir)
+            .map_err(|e| DataError::io(class_dir, e))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && !is_hidden(p))
+            .collect();
+        files.sort();
+        for file in files {
+            let img = image::open(&file)
+                .map_err(|e| DataError::invalid(&file, format!("not a readable image: {e}")))?;
+            let gray = img
+                .resize_exact(IMAGE_SIDE as u32, IMAGE_SIDE as u32, FilterType::Triangle)
+                .into_luma8();
+            x.extend(gray.as_raw().iter().map(|&b| f32::from(b) / 255.0));
+            labels.push(label as u32);
+        }
+        class_names.push(
+            class_dir
+                .file_name()
+                .map_or_else(|| label.to_string(), |n| n.to_string_lossy().into_owned()),
+        );
+    }
+    if labels.len() < 2 {
+        return Err(DataError::invalid(
+            dir,
+            format!("holds {} images; at least 2 are needed", labels.len()),
+        ));
+    }
+    let (train, test) = split_shuffled(x, labels, IMAGE_SIDE * IMAGE_SIDE, TEST_FRACTION, seed);
+    Ok(Dataset {
+        name: format!("folder:{}", dir.display()),
+        shape: ItemShape::Image {
+            width: IMAGE_SIDE,
+            height: IMAGE_SIDE,
+        },
+        class_names,
+        train,
+        test,
+    })
+}
+
+fn is_hidden(p: &Path) -> bool {
+    p.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_any_size_and_colour_as_28x28_gray() {
+        let dir = tempfile::tempdir().unwrap();
+        for (class, colour) in [("cats", [255u8, 255, 255]), ("dogs", [0, 0, 0])] {
+            std::fs::create_dir(dir.path().join(class)).unwrap();
+            for i in 0..5 {
+                let img = image::RgbImage::from_pixel(40 + i, 30, image::Rgb(colour));
+                img.save(dir.path().join(class).join(format!("{i}.png")))
+                    .unwrap();
+            }
+        }
+        let ds = load_folder(dir.path(), 1).unwrap();
+        assert_eq!(ds.class_names, ["cats", "dogs"]);
+        assert_eq!(ds.train.len() + ds.test.len(), 10);
+        assert_eq!(ds.dim(), 784);
+        for split in [&ds.train, &ds.test] {
+            for i in 0..split.len() {
+                let expected = if split.labels[i] == 0 { 1.0 } else { 0.0 };
+                assert!(
+                    split
+                        .item(i, 784)
+                        .iter()
+                        .all(|&v| (v - expected).abs() < 1e-6)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_broken_image_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        std::fs::write(dir.path().join("a").join("bad.png"), b"\x89PNG not really").unwrap();
+        let err = load_folder(dir.path(), 1).unwrap_err().to_string();
+        assert!(
+            err.contains("bad.png") && err.contains("not a readable image"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn no_class_folders_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = load_folder(dir.path(), 1).unwrap_err().to_string();
+        assert!(err.contains("no sub-folders"), "{err}");
+    }
+}

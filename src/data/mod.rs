@@ -1,0 +1,352 @@
+//! Data sets: one type, many sources (built-in generators and real-format loaders).
+
+mod csv;
+pub mod digits;
+mod folder;
+mod idx;
+pub mod shapes;
+pub mod toy2d;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use std::path::Path;
+
+pub use csv::load_csv;
+pub use folder::load_folder;
+pub use idx::{load_idx_dir, write_idx};
+
+/// Side length of the images every built-in image set and loader produces.
+pub const IMAGE_SIDE: usize = 28;
+
+/// What went wrong while making or loading a data set. Every message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// The file exists but its content is not what the format promises.
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The data-set name is not one we know.
+    #[error(
+        "unknown data set '{0}': expected one of digits, shapes, moons, rings, blobs, idx:DIR, folder:DIR, csv:FILE"
+    )]
+    UnknownSpec(String),
+}
+
+impl DataError {
+    pub(crate) fn invalid(path: &Path, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            path: path.display().to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
+/// The shape of one item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ItemShape {
+    /// A gray image, row-major, values in [0, 1].
+    Image { width: usize, height: usize },
+    /// A point in `dim` dimensions, each coordinate in [0, 1].
+    Points { dim: usize },
+}
+
+impl ItemShape {
+    /// Number of f32 values per item.
+    pub fn dim(&self) -> usize {
+        match *self {
+            ItemShape::Image { width, height } => width * height,
+            ItemShape::Points { dim } => dim,
+        }
+    }
+
+    /// True for images (Bernoulli decoder), false for points (Gaussian decoder).
+    pub fn is_image(&self) -> bool {
+        matches!(self, ItemShape::Image { .. })
+    }
+}
+
+/// Items and their class labels, items stored back to back.
+#[derive(Clone, Debug, Default)]
+pub struct Split {
+    /// `len() * dim` values in [0, 1].
+    pub x: Vec<f32>,
+    /// One class index per item.
+    pub labels: Vec<u32>,
+}
+
+impl Split {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when the split holds no items.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The values of item `i`.
+    pub fn item(&self, i: usize, dim: usize) -> &[f32] {
+        &self.x[i * dim..(i + 1) * dim]
+    }
+
+    /// The items at `indices`, copied back to back.
+    pub fn gather(&self, indices: &[usize], dim: usize) -> Vec<f32> {
+        let mut out = Vec::with_capacity(indices.len() * dim);
+        for &i in indices {
+            out.extend_from_slice(self.item(i, dim));
+        }
+        out
+    }
+}
+
+/// A data set: train and test items of one shape, with class names.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// The name it was loaded by (`digits`, `idx:/data/mnist`, ...).
+    pub name: String,
+    /// Shape of one item.
+    pub shape: ItemShape,
+    /// Name of each class, indexed by label.
+    pub class_names: Vec<String>,
+    /// Training items.
+    pub train: Split,
+    /// Held-out items used for evaluation and display.
+    pub test: Split,
+}
+
+impl Dataset {
+    /// Number of f32 values per item.
+    pub fn dim(&self) -> usize {
+        self.shape.dim()
+    }
+
+    /// Number of classes.
+    pub fn num_classes(&self) -> usize {
+        self.class_names.len()
+    }
+}
+
+/// How many items a built-in generator makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sizes {
+    /// Training items.
+    pub train: usize,
+    /// Test items.
+    pub test: usize,
+}
+
+/// The built-in data-set names, for pickers and help text.
+pub const BUILTIN_NAMES: [&str; 5] = ["digits", "shapes", "moons", "rings", "blobs"];
+
+/// The default sizes of a built-in set.
+pub fn default_sizes(name: &str) -> Sizes {
+    match name {
+        "digits" => Sizes {
+            train: 60_000,
+            test: 10_000,
+        },
+        "shapes" => Sizes {
+            train: 30_000,
+            test: 5_000,
+        },
+        _ => Sizes {
+            train: 8_000,
+            test: 2_000,
+        },
+    }
+}
+
+/// Loads a data set by name: a built-in name or `idx:DIR`, `folder:DIR`, `csv:FILE`.
+pub fn load(spec: &str, seed: u64) -> Result<Dataset, DataError> {
+    load_with_sizes(spec, seed, None)
+}
+
+/// Like [`load`], with the item counts of a built-in set overridden (handy in tests).
+pub fn load_with_sizes(spec: &str, seed: u64, sizes: Option<Sizes>) -> Result<Dataset, DataError> {
+    let sized = |name: &str| sizes.unwrap_or_else(|| default_sizes(name));
+    let mut ds = match spec.split_once(':') {
+        Some(("idx", dir)) => load_idx_dir(Path::new(dir))?,
+        Some(("folder", dir)) => load_folder(Path::new(dir), seed)?,
+        Some(("csv", file)) => load_csv(Path::new(file), seed)?,
+        _ => match spec {
+            "digits" => digits::generate(sized(spec), seed),
+            "shapes" => shapes::generate(sized(spec), seed),
+            "moons" | "rings" | "blobs" => toy2d::generate(spec, sized(spec), seed),
+            _ => return Err(DataError::UnknownSpec(spec.to_string())),
+        },
+    };
+    ds.name = spec.to_string();
+    Ok(ds)
+}
+
+/// A seeded random number generator for item `index` of stream `stream`, so that
+/// generation is deterministic and can run in any order.
+pub(crate) fn item_rng(seed: u64, stream: u64, index: u64) -> StdRng {
+    let mixed = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(stream.wrapping_mul(0xC2B2_AE3D_27D4_EB4F))
+        .wrapping_add(index);
+    StdRng::seed_from_u64(mixed)
+}
+
+/// Generates `sizes.train + sizes.test` items with `make(rng, index) -> (pixels, label)`,
+/// using both cores, deterministically from `seed`.
+pub(crate) fn generate_items<F>(sizes: Sizes, dim: usize, seed: u64, make: F) -> (Split, Split)
+where
+    F: Fn(&mut StdRng, usize) -> (Vec<f32>, u32) + Sync,
+{
+    let run = |stream: u64, count: usize| -> Split {
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
+        let chunk = count.div_ceil(workers).max(1);
+        let mut parts: Vec<Split> = Vec::new();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..count)
+                .step_by(chunk)
+                .map(|start| {
+                    let make = &make;
+                    scope.spawn(move || {
+                        let end = (start + chunk).min(count);
+                        let mut split = Split {
+                            x: Vec::with_capacity((end - start) * dim),
+                            labels: Vec::with_capacity(end - start),
+                        };
+                        for i in start..end {
+                            let mut rng = item_rng(seed, stream, i as u64);
+                            let (x, label) = make(&mut rng, i);
+                            split.x.extend_from_slice(&x);
+                            split.labels.push(label);
+                        }
+                        split
+                    })
+                })
+                .collect();
+            for h in handles {
+                // A panic in a generator is a bug in our own code; surface it.
+                parts.push(h.join().unwrap_or_default());
+            }
+        });
+        let mut all = Split::default();
+        for p in parts {
+            all.x.extend(p.x);
+            all.labels.extend(p.labels);
+        }
+        all
+    };
+    (run(1, sizes.train), run(2, sizes.test))
+}
+
+/// Splits items into train and test after a seeded shuffle; `test_fraction` of them are test.
+pub(crate) fn split_shuffled(
+    x: Vec<f32>,
+    labels: Vec<u32>,
+    dim: usize,
+    test_fraction: f64,
+    seed: u64,
+) -> (Split, Split) {
+    let n = labels.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5EED));
+    let n_test = ((n as f64 * test_fraction).round() as usize)
+        .clamp(usize::from(n > 1), n.saturating_sub(1));
+    let all = Split { x, labels };
+    let pick = |idx: &[usize]| Split {
+        x: all.gather(idx, dim),
+        labels: idx.iter().map(|&i| all.labels[i]).collect(),
+    };
+    (pick(&order[n_test..]), pick(&order[..n_test]))
+}
+
+/// Shuffled mini-batch order over a split, reshuffled every epoch from one seeded generator.
+pub struct BatchOrder {
+    order: Vec<usize>,
+    batch_size: usize,
+    pos: usize,
+    rng: StdRng,
+}
+
+impl BatchOrder {
+    /// A new order over `n` items; the first epoch is shuffled at once.
+    pub fn new(n: usize, batch_size: usize, seed: u64) -> Self {
+        let mut s = Self {
+            order: (0..n).collect(),
+            batch_size: batch_size.max(1),
+            pos: 0,
+            rng: StdRng::seed_from_u64(seed),
+        };
+        s.order.shuffle(&mut s.rng);
+        s
+    }
+
+    /// Number of full batches per epoch (the last partial batch is dropped; at least one).
+    pub fn batches_per_epoch(&self) -> usize {
+        (self.order.len() / self.batch_size).max(1)
+    }
+
+    /// The next batch's item indices, and whether it ends the epoch.
+    pub fn next_batch(&mut self) -> (&[usize], bool) {
+        if self.pos + self.batch_size > self.order.len() && self.pos > 0 {
+            self.order.shuffle(&mut self.rng);
+            self.pos = 0;
+        }
+        let start = self.pos;
+        let end = (start + self.batch_size).min(self.order.len());
+        self.pos = end;
+        let epoch_done = self.pos + self.batch_size > self.order.len();
+        (&self.order[start..end], epoch_done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_order_visits_every_item_once_per_epoch() {
+        let mut order = BatchOrder::new(10, 3, 7);
+        let mut seen = Vec::new();
+        for _ in 0..order.batches_per_epoch() {
+            seen.extend_from_slice(order.next_batch().0);
+        }
+        assert_eq!(seen.len(), 9);
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), 9, "no item twice in one epoch");
+    }
+
+    #[test]
+    fn unknown_spec_is_named() {
+        let err = load("nonsense", 1).unwrap_err().to_string();
+        assert!(err.contains("'nonsense'"), "{err}");
+    }
+
+    #[test]
+    fn split_shuffled_keeps_items_whole() {
+        let x: Vec<f32> = (0..20).map(|v| v as f32).collect();
+        let labels: Vec<u32> = (0..10).collect();
+        let (train, test) = split_shuffled(x, labels, 2, 0.2, 3);
+        assert_eq!((train.len(), test.len()), (8, 2));
+        for s in [&train, &test] {
+            for i in 0..s.len() {
+                let item = s.item(i, 2);
+                assert_eq!(item[0] as u32, s.labels[i] * 2);
+            }
+        }
+    }
+}

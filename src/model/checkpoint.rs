@@ -1,0 +1,272 @@
+//! Save and load a model: `<name>.safetensors` (weights) + `<name>.json` (everything else),
+//! each written to a temporary file and renamed, so a crash never leaves half a checkpoint.
+
+use super::{Autoencoder, Metrics, ModelConfig};
+use crate::data::ItemShape;
+use candle_core::{Device, Tensor};
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Version of the JSON layout, checked on load.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What a checkpoint's JSON holds besides the weights.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Layout version ([`FORMAT_VERSION`]).
+    pub format_version: u32,
+    /// Model name (the kind's name, unless the user named it).
+    pub name: String,
+    /// Network and objective.
+    pub config: ModelConfig,
+    /// The data set it was trained on (as given to `--dataset`).
+    pub dataset: String,
+    /// Shape of one item.
+    pub item_shape: ItemShape,
+    /// Class names of that data set.
+    pub class_names: Vec<String>,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Optimiser steps completed.
+    pub step: u64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Seed of the run.
+    pub seed: u64,
+    /// Latest test metrics, if evaluated.
+    pub test_metrics: Option<Metrics>,
+}
+
+/// Why a checkpoint could not be written or read. Messages name the file.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The JSON is not a LatentLab checkpoint.
+    #[error("{path}: not a valid checkpoint description: {message}")]
+    BadJson { path: String, message: String },
+    /// The weights file is corrupt, truncated or does not fit the description.
+    #[error("{path}: {message}")]
+    BadWeights { path: String, message: String },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
+    move |source| CheckpointError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The JSON and weights paths for a checkpoint given as `x.json`, `x.safetensors` or `x`.
+pub fn paths(path: &Path) -> (PathBuf, PathBuf) {
+    let stem = match path.extension().and_then(|e| e.to_str()) {
+        Some("json") | Some("safetensors") => path.with_extension(""),
+        _ => path.to_path_buf(),
+    };
+    let with = |ext: &str| {
+        let mut s = stem.clone().into_os_string();
+        s.push(ext);
+        PathBuf::from(s)
+    };
+    (with(".json"), with(".safetensors"))
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and a rename.
+fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&Path) -> Result<(), CheckpointError>,
+) -> Result<(), CheckpointError> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    write(&tmp)?;
+    std::fs::rename(&tmp, path).map_err(io_err(path))
+}
+
+/// Saves `model` with `meta` as `<stem>.safetensors` and `<stem>.json`.
+pub fn save(
+    model: &Autoencoder,
+    meta: &CheckpointMeta,
+    stem: &Path,
+) -> Result<(), CheckpointError> {
+    let (json_path, weights_path) = paths(stem);
+    if let Some(dir) = json_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    }
+    let tensors: HashMap<String, Tensor> = model
+        .named_vars()
+        .into_iter()
+        .map(|(k, v)| (k, v.as_tensor().clone()))
+        .collect();
+    write_atomic(&weights_path, |tmp| {
+        candle_core::safetensors::save(&tensors, tmp).map_err(|e| CheckpointError::BadWeights {
+            path: weights_path.display().to_string(),
+            message: format!("could not write weights: {e}"),
+        })
+    })?;
+    let json = serde_json::to_string_pretty(meta).map_err(|e| CheckpointError::BadJson {
+        path: json_path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    write_atomic(&json_path, |tmp| {
+        std::fs::write(tmp, json.as_bytes()).map_err(io_err(tmp))
+    })
+}
+
+/// Reads only the description.
+pub fn load_meta(path: &Path) -> Result<CheckpointMeta, CheckpointError> {
+    let (json_path, _) = paths(path);
+    let text = std::fs::read_to_string(&json_path).map_err(io_err(&json_path))?;
+    let bad = |message: String| CheckpointError::BadJson {
+        path: json_path.display().to_string(),
+        message,
+    };
+    let meta: CheckpointMeta = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    if meta.format_version != FORMAT_VERSION {
+        return Err(bad(format!(
+            "format version {} (this build reads {FORMAT_VERSION})",
+            meta.format_version
+        )));
+    }
+    meta.config.validate().map_err(bad)?;
+    Ok(meta)
+}
+
+/// Loads a checkpoint: checks every tensor's presence and shape against the description.
+pub fn load(path: &Path) -> Result<(Autoencoder, CheckpointMeta), CheckpointError> {
+    let meta = load_meta(path)?;
+    let (_, weights_path) = paths(path);
+    let bad = |message: String| CheckpointError::BadWeights {
+        path: weights_path.display().to_string(),
+        message,
+    };
+    let bytes = std::fs::read(&weights_path).map_err(io_err(&weights_path))?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
+        .map_err(|e| bad(format!("corrupt or truncated weights file: {e}")))?;
+    let model = Autoencoder::new(
+        meta.config.clone(),
+        &mut rand::rngs::StdRng::seed_from_u64(0),
+    )
+    .map_err(|e| bad(e.to_string()))?;
+    for (name, var) in model.named_vars() {
+        let t = tensors.get(&name).ok_or_else(|| {
+            bad(format!(
+                "tensor '{name}' is missing (does the .json belong to these weights?)"
+            ))
+        })?;
+        if t.dims() != var.dims() {
+            return Err(bad(format!(
+                "tensor '{name}' has shape {:?} but the description implies {:?}",
+                t.dims(),
+                var.dims()
+            )));
+        }
+        let t = t
+            .to_dtype(candle_core::DType::F32)
+            .map_err(|e| bad(e.to_string()))?;
+        var.set(&t).map_err(|e| bad(e.to_string()))?;
+    }
+    Ok((model, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Likelihood, ModelKind};
+
+    fn meta(config: ModelConfig) -> CheckpointMeta {
+        CheckpointMeta {
+            format_version: FORMAT_VERSION,
+            name: config.kind.name().into(),
+            config,
+            dataset: "digits".into(),
+            item_shape: ItemShape::Points { dim: 6 },
+            class_names: vec!["a".into()],
+            epoch: 3,
+            step: 30,
+            lr: 1e-3,
+            seed: 1,
+            test_metrics: None,
+        }
+    }
+
+    fn small(kind: ModelKind) -> Autoencoder {
+        let mut cfg = ModelConfig::new(kind, 6, Likelihood::Gaussian);
+        cfg.hidden = vec![5];
+        Autoencoder::new(cfg, &mut rand::rngs::StdRng::seed_from_u64(9)).unwrap()
+    }
+
+    #[test]
+    fn saved_and_loaded_decodes_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = small(ModelKind::Vae);
+        save(&m, &meta(m.config.clone()), &dir.path().join("vae")).unwrap();
+        let (back, meta) = load(&dir.path().join("vae.json")).unwrap();
+        assert_eq!(meta.epoch, 3);
+        let z = [0.3f32, -1.0, 2.0, 0.5];
+        let a = m.decoder_snapshot().unwrap().decode(&z).unwrap();
+        let b = back.decoder_snapshot().unwrap().decode(&z).unwrap();
+        assert_eq!(a, b);
+        // No temporary files are left behind.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn truncated_corrupt_and_mismatched_files_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let stem = dir.path().join("m");
+        let m = small(ModelKind::Ae);
+        save(&m, &meta(m.config.clone()), &stem).unwrap();
+        let (json, weights) = paths(&stem);
+
+        let bytes = std::fs::read(&weights).unwrap();
+        std::fs::write(&weights, &bytes[..bytes.len() - 10]).unwrap();
+        let err = load(&stem).err().unwrap().to_string();
+        assert!(
+            err.contains("m.safetensors") && err.contains("corrupt or truncated"),
+            "{err}"
+        );
+
+        std::fs::write(&weights, b"garbage").unwrap();
+        assert!(
+            load(&stem)
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("corrupt or truncated")
+        );
+
+        // Description says latent 3, weights have latent 2.
+        std::fs::write(&weights, &bytes).unwrap();
+        let mut other = meta(m.config.clone());
+        other.config.latent_dim = 3;
+        std::fs::write(&json, serde_json::to_string(&other).unwrap()).unwrap();
+        let err = load(&stem).err().unwrap().to_string();
+        assert!(err.contains("has shape"), "{err}");
+
+        // A VAE description for AE weights: the log-variance head is missing.
+        let mut vae = meta(m.config.clone());
+        vae.config.kind = ModelKind::Vae;
+        std::fs::write(&json, serde_json::to_string(&vae).unwrap()).unwrap();
+        let err = load(&stem).err().unwrap().to_string();
+        assert!(err.contains("'encoder.logvar.weight' is missing"), "{err}");
+
+        std::fs::write(&json, "{not json").unwrap();
+        let err = load(&stem).err().unwrap().to_string();
+        assert!(
+            err.contains("m.json") && err.contains("not a valid checkpoint"),
+            "{err}"
+        );
+    }
+}
