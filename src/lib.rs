@@ -1,4 +1,8 @@
 //! LatentLab: train autoencoders side by side and explore their latent spaces.
 
+pub mod app;
+pub mod cli;
 pub mod data;
+pub mod explore;
 pub mod model;
+pub mod train;

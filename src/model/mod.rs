@@ -134,6 +134,9 @@ pub struct ModelConfig {
     pub contraction: f32,
     /// Decoupled L2 weight decay in the optimiser.
     pub weight_decay: f32,
+    /// This model's own learning rate, instead of the run's.
+    #[serde(default)]
+    pub lr_override: Option<f64>,
 }
 
 /// Default β of a β-VAE.
@@ -158,6 +161,7 @@ impl ModelConfig {
             sparsity: 0.5,
             contraction: 0.1,
             weight_decay: 0.0,
+            lr_override: None,
         }
     }
 

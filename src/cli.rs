@@ -1,0 +1,374 @@
+//! Headless subcommands: train, eval, dataset. Scripts rely on these names.
+
+use crate::data::{self, Dataset};
+use crate::explore::figure;
+use crate::model::{self, Likelihood, ModelConfig, ModelKind, NoiseKind, checkpoint};
+use crate::train::{EpochSummary, ModelEpoch, Snapshot, TrainCommand, TrainConfig, TrainEvent, Trainer};
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// LatentLab: train autoencoders side by side and explore their latent spaces.
+/// With no subcommand it opens the window.
+#[derive(Parser, Debug)]
+#[command(name = "latentlab", version, about)]
+pub struct Cli {
+    /// Threads for training (matrix products). 1 leaves a core free for the window.
+    #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: u16,
+    /// What to do; without one, the window opens.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train models side by side and write metrics, checkpoints and figures.
+    Train(TrainArgs),
+    /// Print the test metrics of a checkpoint.
+    Eval(EvalArgs),
+    /// Make or load a data set and describe it; optionally write a sheet of samples.
+    Dataset(DatasetArgs),
+}
+
+/// How a denoising model corrupts its input.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum NoiseArg {
+    /// Add Gaussian noise of sigma --noise.
+    Gaussian,
+    /// Zero each value with probability --noise.
+    Masking,
+}
+
+/// `latentlab train`.
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// digits, shapes, moons, rings, blobs, idx:DIR, folder:DIR or csv:FILE.
+    #[arg(long, default_value = "digits")]
+    pub dataset: String,
+    /// Comma-separated: ae, vae, beta-vae, dae, sae, cae.
+    #[arg(long, default_value = "ae,vae")]
+    pub models: String,
+    /// Size of the code z (1 to 64).
+    #[arg(long, default_value_t = 2)]
+    pub latent_dim: usize,
+    /// Hidden layer sizes, comma-separated; the decoder mirrors them.
+    #[arg(long, default_value = "512,256")]
+    pub hidden: String,
+    /// Passes over the training data.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Items per batch.
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Seed for data, initialisation, batches and noise.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Folder for metrics.jsonl, checkpoints and figures.
+    #[arg(long, default_value = "runs/latest")]
+    pub out: PathBuf,
+    /// KL weight of the beta-vae.
+    #[arg(long, default_value_t = model::DEFAULT_BETA)]
+    pub beta: f32,
+    /// Noise level of the dae (sigma, or drop probability with --noise-kind masking).
+    #[arg(long, default_value_t = 0.3)]
+    pub noise: f32,
+    /// Noise kind of the dae.
+    #[arg(long, value_enum, default_value_t = NoiseArg::Gaussian)]
+    pub noise_kind: NoiseArg,
+    /// L1 weight on the code of the sae.
+    #[arg(long, default_value_t = 0.5)]
+    pub sparsity: f32,
+    /// Weight of the Jacobian penalty of the cae.
+    #[arg(long, default_value_t = 0.1)]
+    pub contraction: f32,
+    /// L2 weight decay of the ae.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f32,
+    /// Epochs over which the KL weight warms up from 0.
+    #[arg(long, default_value_t = 0.0)]
+    pub kl_warmup: f32,
+    /// Importance samples for the test log p(x) of VAEs at every epoch (0: skip).
+    #[arg(long, default_value_t = 0)]
+    pub iw_samples: usize,
+    /// Side of the decoded latent grid figure.
+    #[arg(long, default_value_t = 20)]
+    pub grid: usize,
+}
+
+/// `latentlab eval`.
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// The checkpoint's .json (or .safetensors, or the common stem).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Data set to evaluate on; defaults to the one it was trained on.
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Importance samples per item for log p(x) (VAEs).
+    #[arg(long, default_value_t = 100)]
+    pub iw_samples: usize,
+    /// Seed for the data set and the samples.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// `latentlab dataset`.
+#[derive(Args, Debug)]
+pub struct DatasetArgs {
+    /// digits, shapes, moons, rings, blobs, idx:DIR, folder:DIR or csv:FILE.
+    pub name: String,
+    /// Write a PNG sheet of samples per class here.
+    #[arg(long)]
+    pub sheet: Option<PathBuf>,
+    /// Items per class on the sheet.
+    #[arg(long, default_value_t = 16)]
+    pub per_class: usize,
+    /// Seed for generated sets.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Runs a subcommand.
+pub fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Train(a) => train(a),
+        Command::Eval(a) => eval(a),
+        Command::Dataset(a) => dataset(a),
+    }
+}
+
+fn parse_hidden(s: &str) -> Result<Vec<usize>> {
+    s.split(',')
+        .map(|h| h.trim().parse::<usize>().map_err(|_| anyhow!("--hidden: '{h}' is not a whole number (example: --hidden 512,256)")))
+        .collect()
+}
+
+/// The default model config for a data set.
+pub fn model_config(kind: ModelKind, ds: &Dataset) -> ModelConfig {
+    let likelihood = if ds.shape.is_image() { Likelihood::Bernoulli } else { Likelihood::Gaussian };
+    ModelConfig::new(kind, ds.dim(), likelihood)
+}
+
+fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
+    data::load(spec, seed).map_err(|e| anyhow!("data set: {e}"))
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    let hidden = parse_hidden(&a.hidden)?;
+    let kinds = a
+        .models
+        .split(',')
+        .map(|m| ModelKind::from_name(m).ok_or_else(|| anyhow!("--models: unknown model '{}' (choose from ae, vae, beta-vae, dae, sae, cae)", m.trim())))
+        .collect::<Result<Vec<_>>>()?;
+    let ds = Arc::new(load_dataset(&a.dataset, a.seed)?);
+    let models: Vec<ModelConfig> = kinds
+        .iter()
+        .map(|&k| {
+            let mut m = model_config(k, &ds);
+            m.latent_dim = a.latent_dim;
+            m.hidden = hidden.clone();
+            if k == ModelKind::BetaVae {
+                m.beta = a.beta;
+            }
+            m.noise_level = a.noise;
+            m.noise_kind = match a.noise_kind {
+                NoiseArg::Gaussian => NoiseKind::Gaussian,
+                NoiseArg::Masking => NoiseKind::Masking,
+            };
+            m.sparsity = a.sparsity;
+            m.contraction = a.contraction;
+            if k == ModelKind::Ae {
+                m.weight_decay = a.weight_decay;
+            }
+            m
+        })
+        .collect();
+    let mut config = TrainConfig::new(models);
+    config.lr = a.lr;
+    config.batch_size = a.batch_size;
+    config.epochs = Some(a.epochs);
+    config.seed = a.seed;
+    config.kl_warmup_epochs = a.kl_warmup;
+    config.iw_samples = a.iw_samples;
+    config.snapshot_interval_ms = 60_000; // the command line only needs the last one
+    if a.grid == 0 || a.grid > 100 {
+        bail!("--grid {} is out of range (1 to 100)", a.grid);
+    }
+    config.validate().map_err(|e| anyhow!("{e}"))?;
+    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create output folder {}", a.out.display()))?;
+    let metrics_path = a.out.join("metrics.jsonl");
+    let mut metrics = std::fs::File::create(&metrics_path).with_context(|| format!("cannot write {}", metrics_path.display()))?;
+
+    let trainer = Trainer::spawn(config, ds.clone(), None).context("cannot start the training thread")?;
+    trainer.send(TrainCommand::Start);
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} steps  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut summaries: Vec<EpochSummary> = Vec::new();
+    let mut final_step = None;
+    let mut snapshot: Option<Arc<Snapshot>> = None;
+    let mut saved = None;
+    loop {
+        let ev = trainer
+            .events()
+            .recv_timeout(Duration::from_secs(600))
+            .map_err(|_| anyhow!("the training thread stopped answering"))?;
+        match ev {
+            TrainEvent::Ready { batches_per_epoch, .. } => bar.set_length((batches_per_epoch * a.epochs) as u64),
+            TrainEvent::Progress(p) => {
+                bar.set_position(p.step);
+                let losses: Vec<String> = p
+                    .losses
+                    .iter()
+                    .map(|l| if l.diverged { format!("{} diverged", l.name) } else { format!("{} {:.1}", l.name, l.loss) })
+                    .collect();
+                bar.set_message(format!("epoch {}/{}  {}  {:.0} samples/s", p.epoch + 1, a.epochs, losses.join("  "), p.samples_per_sec));
+            }
+            TrainEvent::EpochSummary(s) => {
+                for m in &s.models {
+                    for (split, metrics_of) in [("train", &m.train), ("test", &m.test)] {
+                        writeln!(metrics, "{}", metrics_line(m, split, metrics_of, &s)).with_context(|| format!("cannot write {}", metrics_path.display()))?;
+                    }
+                }
+                metrics.flush().ok();
+                bar.println(epoch_line(&s));
+                summaries.push(s);
+            }
+            TrainEvent::Diverged { model, step, epoch } => {
+                bar.println(format!("warning: {model} diverged (NaN or infinite loss) at step {step}, epoch {}; it keeps its last good weights, the others go on", epoch + 1));
+            }
+            TrainEvent::Error(e) => {
+                bar.abandon();
+                bail!("{e}");
+            }
+            TrainEvent::Finished { step, .. } => {
+                final_step = Some(step);
+                trainer.send(TrainCommand::Save(a.out.clone()));
+                trainer.send(TrainCommand::RequestSnapshot);
+            }
+            TrainEvent::Saved(r) => saved = Some(r.map_err(|e| anyhow!("saving checkpoints: {e}"))?),
+            TrainEvent::Snapshot(s) => snapshot = Some(s),
+            TrainEvent::Running | TrainEvent::Paused => {}
+        }
+        let last_is_final = snapshot.as_ref().is_some_and(|s| Some(s.step) == final_step);
+        if final_step.is_some() && saved.is_some() && last_is_final {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    drop(trainer);
+    let snap = snapshot.ok_or_else(|| anyhow!("no snapshot arrived"))?;
+    write_figures(&a.out, &snap, &ds, &summaries, a.grid, a.seed)?;
+    for p in saved.unwrap_or_default() {
+        println!("checkpoint  {}", p.display());
+    }
+    println!("metrics     {}", metrics_path.display());
+    println!("figures     {}/{{latent,grid,recon,samples,losses}}.png", a.out.display());
+    Ok(())
+}
+
+fn metrics_line(m: &ModelEpoch, split: &str, x: &model::Metrics, s: &EpochSummary) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "model": m.name,
+        "epoch": s.epoch,
+        "split": split,
+        "recon": x.recon,
+        "kl": x.kl,
+        "penalty": x.penalty,
+        "loss": x.loss,
+        "elbo": x.elbo,
+        "samples_per_sec": s.samples_per_sec,
+        "diverged": m.diverged,
+    });
+    if split == "test" {
+        v["mean_code_recon"] = serde_json::json!(x.mean_code_recon);
+        v["log_px"] = serde_json::json!(x.log_px);
+        v["knn5_accuracy"] = serde_json::json!(m.knn_accuracy);
+    }
+    v
+}
+
+fn epoch_line(s: &EpochSummary) -> String {
+    let parts: Vec<String> = s
+        .models
+        .iter()
+        .map(|m| {
+            let kl = if m.kind.is_variational() { format!(" kl {:.2}", m.test.kl) } else { String::new() };
+            let state = if m.diverged { " (diverged)" } else { "" };
+            format!("{} test loss {:.2} (recon {:.2}{kl}) 5-NN {:.1}%{state}", m.name, m.test.loss, m.test.recon, 100.0 * m.knn_accuracy)
+        })
+        .collect();
+    format!("epoch {:>3}  {:>6.0} samples/s  {}", s.epoch, s.samples_per_sec, parts.join(" | "))
+}
+
+fn write_figures(out: &Path, snap: &Snapshot, ds: &Dataset, summaries: &[EpochSummary], grid: usize, seed: u64) -> Result<()> {
+    figure::latent_scatter(&out.join("latent.png"), snap, ds)?;
+    figure::latent_grid(&out.join("grid.png"), snap, ds, grid)?;
+    figure::reconstructions(&out.join("recon.png"), snap, ds)?;
+    figure::prior_samples(&out.join("samples.png"), snap, ds, 10, seed)?;
+    figure::loss_curves(&out.join("losses.png"), summaries)?;
+    Ok(())
+}
+
+fn eval(a: EvalArgs) -> Result<()> {
+    let (model, meta) = checkpoint::load(&a.checkpoint)?;
+    let spec = a.dataset.clone().unwrap_or_else(|| meta.dataset.clone());
+    let seed = a.seed.unwrap_or(meta.seed);
+    let ds = load_dataset(&spec, seed)?;
+    if ds.dim() != meta.config.input_dim {
+        bail!("{}: the model takes items of {} values but data set '{spec}' has {}", a.checkpoint.display(), meta.config.input_dim, ds.dim());
+    }
+    if a.iw_samples > 100_000 {
+        bail!("--iw-samples {} is out of range (0 to 100000)", a.iw_samples);
+    }
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    let m = model::evaluate(&model, &ds.test, ds.dim(), &mut rng, a.iw_samples)?;
+    println!("model            {} ({}), latent dim {}, epoch {}", meta.name, meta.config.kind.title(), meta.config.latent_dim, meta.epoch);
+    println!("data set         {} ({} test items)", spec, ds.test.len());
+    println!("reconstruction   {:.3} nats per item", m.recon);
+    if meta.config.kind.is_variational() {
+        println!("KL               {:.3} nats per item", m.kl);
+    }
+    if m.penalty != 0.0 {
+        println!("penalty          {:.3}", m.penalty);
+    }
+    println!("total loss       {:.3}", m.loss);
+    if let Some(elbo) = m.elbo {
+        println!("ELBO             {elbo:.3}");
+    }
+    if let Some(r) = m.mean_code_recon {
+        println!("mean-code recon  {r:.3} (decoding z = μ)");
+    }
+    if let (Some(lp), Some(k)) = (m.log_px, m.iw_samples) {
+        println!("log p(x) ≈       {lp:.3} ({k} importance samples)");
+    }
+    Ok(())
+}
+
+fn dataset(a: DatasetArgs) -> Result<()> {
+    let ds = load_dataset(&a.name, a.seed)?;
+    let shape = match ds.shape {
+        data::ItemShape::Image { width, height } => format!("{width}x{height} gray images"),
+        data::ItemShape::Points { dim } => format!("{dim}-D points"),
+    };
+    println!("{}: {} train, {} test, {shape}, {} classes: {}", ds.name, ds.train.len(), ds.test.len(), ds.num_classes(), ds.class_names.join(", "));
+    if let Some(path) = a.sheet {
+        if a.per_class == 0 || a.per_class > 200 {
+            bail!("--per-class {} is out of range (1 to 200)", a.per_class);
+        }
+        figure::data_sheet(&path, &ds, a.per_class)?;
+        println!("sheet: {}", path.display());
+    }
+    Ok(())
+}

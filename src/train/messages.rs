@@ -1,0 +1,258 @@
+//! What crosses the channels between the UI (or command line) and the worker: plain data only.
+
+use crate::data::Dataset;
+use crate::model::{DecoderSnapshot, Metrics, ModelConfig, ModelKind};
+use std::sync::Arc;
+
+/// How a run trains: the models and the shared optimisation settings.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainConfig {
+    /// The models, all stepped on the same batches. Names (kinds) must be unique.
+    pub models: Vec<ModelConfig>,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Items per batch.
+    pub batch_size: usize,
+    /// Stop after this many epochs; `None` trains until told to stop.
+    pub epochs: Option<usize>,
+    /// Seed for initialisation, batches and noise.
+    pub seed: u64,
+    /// Epochs over which the KL weight rises linearly from 0 to β (0: no warm-up).
+    pub kl_warmup_epochs: f32,
+    /// Test items whose codes every snapshot carries.
+    pub display_count: usize,
+    /// Test items every snapshot reconstructs.
+    pub recon_count: usize,
+    /// Shortest time between progress events.
+    pub progress_interval_ms: u64,
+    /// Shortest time between snapshots (the worker waits longer if snapshots are costly).
+    pub snapshot_interval_ms: u64,
+    /// Importance samples for the test log p(x) at each epoch end (0: skip, it is costly).
+    pub iw_samples: usize,
+}
+
+impl TrainConfig {
+    /// Defaults for the given models.
+    pub fn new(models: Vec<ModelConfig>) -> Self {
+        Self {
+            models,
+            lr: 1e-3,
+            batch_size: 128,
+            epochs: None,
+            seed: 1,
+            kl_warmup_epochs: 0.0,
+            display_count: 2000,
+            recon_count: 10,
+            progress_interval_ms: 100,
+            snapshot_interval_ms: 300,
+            iw_samples: 0,
+        }
+    }
+
+    /// Checks every setting; the message names the one that is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.models.is_empty() {
+            return Err("no models to train".into());
+        }
+        for (i, m) in self.models.iter().enumerate() {
+            m.validate().map_err(|e| format!("{}: {e}", m.kind))?;
+            if self.models[..i].iter().any(|o| o.kind == m.kind) {
+                return Err(format!("model '{}' is listed twice", m.kind));
+            }
+        }
+        if !(self.lr > 0.0 && self.lr <= 10.0) {
+            return Err(format!("learning rate {} is out of range (above 0, at most 10)", self.lr));
+        }
+        if !(1..=65_536).contains(&self.batch_size) {
+            return Err(format!("batch size {} is out of range (1 to 65536)", self.batch_size));
+        }
+        if self.epochs == Some(0) {
+            return Err("epochs must be at least 1".into());
+        }
+        if !(0.0..=1000.0).contains(&self.kl_warmup_epochs) {
+            return Err(format!("KL warm-up {} epochs is out of range (0 to 1000)", self.kl_warmup_epochs));
+        }
+        Ok(())
+    }
+}
+
+/// Commands to the worker.
+#[derive(Clone, Debug)]
+pub enum TrainCommand {
+    /// Start (or resume) training.
+    Start,
+    /// Pause after the current step.
+    Pause,
+    /// Take exactly one step, then stay paused.
+    Step,
+    /// End the worker.
+    Stop,
+    /// New models from a new config (and optionally new data); starts paused.
+    Reset(Box<TrainConfig>, Option<Arc<Dataset>>),
+    /// Change the learning rate of every model now.
+    SetLr(f64),
+    /// Change β of every β-VAE now.
+    SetBeta(f32),
+    /// Change the noise level of every denoising model now.
+    SetNoise(f32),
+    /// Pick a new random set of test items to reconstruct.
+    ShuffleRecon,
+    /// Send a snapshot as soon as possible (e.g. while paused).
+    RequestSnapshot,
+    /// Write a checkpoint of every model into this folder; answered by `Saved`.
+    Save(std::path::PathBuf),
+}
+
+/// Recent training losses of one model, per item in nats.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelLosses {
+    /// Model name.
+    pub name: String,
+    /// Model kind.
+    pub kind: ModelKind,
+    /// Reconstruction NLL.
+    pub recon: f64,
+    /// KL to the prior (0 for non-variational kinds).
+    pub kl: f64,
+    /// Sparsity or contraction penalty.
+    pub penalty: f64,
+    /// recon + β·kl + penalty.
+    pub loss: f64,
+    /// True once the model has diverged and stopped.
+    pub diverged: bool,
+}
+
+/// Periodic progress: where training is and the mean losses since the last report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    /// Optimiser steps so far (each model steps once per step).
+    pub step: u64,
+    /// Completed epochs.
+    pub epoch: usize,
+    /// Fraction of the current epoch done, 0 to 1.
+    pub epoch_fraction: f32,
+    /// Mean losses per model since the previous progress event.
+    pub losses: Vec<ModelLosses>,
+    /// Training items per second (each item goes through every model).
+    pub samples_per_sec: f64,
+    /// Seconds spent training (pauses excluded).
+    pub elapsed_secs: f64,
+}
+
+/// What the UI needs of one model to draw it, frozen at one step.
+#[derive(Clone, Debug)]
+pub struct ModelSnapshot {
+    /// Model name.
+    pub name: String,
+    /// Model kind.
+    pub kind: ModelKind,
+    /// Size of the code.
+    pub latent_dim: usize,
+    /// The decoder, runnable on any thread.
+    pub decoder: Arc<DecoderSnapshot>,
+    /// Codes (μ for a VAE) of the display items, `latent_dim` each.
+    pub codes: Vec<f32>,
+    /// Posterior σ of the display items (VAEs only).
+    pub sigmas: Option<Vec<f32>>,
+    /// Reconstructions of the recon items (decoded from μ).
+    pub recon: Vec<f32>,
+    /// The corrupted inputs a denoising model saw.
+    pub noisy_inputs: Option<Vec<f32>>,
+    /// Per-item loss (recon + β·kl + penalty) of each recon item.
+    pub recon_losses: Vec<f32>,
+    /// True once this model has diverged (its last good weights are shown).
+    pub diverged: bool,
+}
+
+/// A snapshot of every model at one step.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// Step it was taken at.
+    pub step: u64,
+    /// Completed epochs.
+    pub epoch: usize,
+    /// Test-set indices of the display items.
+    pub display_indices: Vec<usize>,
+    /// Labels of the display items.
+    pub display_labels: Vec<u32>,
+    /// Test-set indices of the recon items.
+    pub recon_indices: Vec<usize>,
+    /// The recon items themselves.
+    pub recon_inputs: Vec<f32>,
+    /// One entry per model, in config order.
+    pub models: Vec<ModelSnapshot>,
+}
+
+/// Metrics of one model at the end of an epoch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelEpoch {
+    /// Model name.
+    pub name: String,
+    /// Model kind.
+    pub kind: ModelKind,
+    /// Mean of the training losses over the epoch.
+    pub train: Metrics,
+    /// Evaluation on the whole test split.
+    pub test: Metrics,
+    /// 5-nearest-neighbour accuracy of the display codes against training codes.
+    pub knn_accuracy: f64,
+    /// True if the model has diverged.
+    pub diverged: bool,
+}
+
+/// The end of an epoch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochSummary {
+    /// The epoch just completed (1-based).
+    pub epoch: usize,
+    /// Steps so far.
+    pub step: u64,
+    /// Seconds spent training.
+    pub elapsed_secs: f64,
+    /// Training items per second over the epoch.
+    pub samples_per_sec: f64,
+    /// One entry per model.
+    pub models: Vec<ModelEpoch>,
+}
+
+/// Events from the worker.
+#[derive(Clone, Debug)]
+pub enum TrainEvent {
+    /// Models are built and ready; training starts on `Start`.
+    Ready {
+        /// Batches in one epoch.
+        batches_per_epoch: usize,
+        /// The config in force.
+        config: Box<TrainConfig>,
+    },
+    /// Training is running.
+    Running,
+    /// Training is paused.
+    Paused,
+    /// Periodic progress.
+    Progress(Progress),
+    /// Periodic snapshot of every model.
+    Snapshot(Arc<Snapshot>),
+    /// End of an epoch.
+    EpochSummary(EpochSummary),
+    /// A model's loss became NaN or infinite; it stopped, its last good weights kept.
+    Diverged {
+        /// Model name.
+        model: String,
+        /// Step at which it happened.
+        step: u64,
+        /// Epoch at which it happened.
+        epoch: usize,
+    },
+    /// Something went wrong; the message says what. The worker keeps its last good state.
+    Error(String),
+    /// Answer to `Save`: the checkpoint descriptions written, or why not.
+    Saved(Result<Vec<std::path::PathBuf>, String>),
+    /// The configured number of epochs is done.
+    Finished {
+        /// Steps taken.
+        step: u64,
+        /// Epochs done.
+        epoch: usize,
+    },
+}
