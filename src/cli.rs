@@ -242,11 +242,11 @@ fn train(a: TrainArgs) -> Result<()> {
                     }
                 }
                 metrics.flush().ok();
-                bar.println(epoch_line(&s));
+                say(&bar, epoch_line(&s));
                 summaries.push(s);
             }
             TrainEvent::Diverged { model, step, epoch } => {
-                bar.println(format!("warning: {model} diverged (NaN or infinite loss) at step {step}, epoch {}; it keeps its last good weights, the others go on", epoch + 1));
+                say(&bar, format!("warning: {model} diverged (NaN or infinite loss) at step {step}, epoch {}; it keeps its last good weights, the others go on", epoch + 1));
             }
             TrainEvent::Error(e) => {
                 bar.abandon();
@@ -276,6 +276,15 @@ fn train(a: TrainArgs) -> Result<()> {
     println!("metrics     {}", metrics_path.display());
     println!("figures     {}/{{latent,grid,recon,samples,losses}}.png", a.out.display());
     Ok(())
+}
+
+/// Prints a line above the progress bar, or plainly when there is no terminal to draw it on.
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        println!("{line}");
+    } else {
+        bar.println(line);
+    }
 }
 
 fn metrics_line(m: &ModelEpoch, split: &str, x: &model::Metrics, s: &EpochSummary) -> serde_json::Value {

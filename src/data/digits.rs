@@ -287,24 +287,42 @@ pub fn draw_digit(digit: usize, rng: &mut StdRng) -> Vec<f32> {
     // One random smooth warp for the whole glyph: the hand's wobble.
     let warp = Warp::random(rng);
     let transform = Affine::random(rng);
-    let pen_radius = rng.random_range(0.85f32..1.55);
+    let pen_radius = rng.random_range(0.9f32..1.45);
+
+    let paths: Vec<Vec<(f32, f32)>> = glyph
+        .iter()
+        .map(|stroke| {
+            let control: Vec<(f32, f32)> = stroke
+                .points
+                .iter()
+                .map(|&(x, y)| (x + jitter.sample(rng), y + jitter.sample(rng)))
+                .collect();
+            let path = if stroke.smooth {
+                catmull_rom(&control, 8)
+            } else {
+                polyline(&control, 6)
+            };
+            path.into_iter().map(|pt| transform.apply(warp.apply(pt))).collect()
+        })
+        .collect();
+
+    // As MNIST does: fit the digit's bounding box to a fixed size (keeping its aspect)
+    // and centre it, so size and position carry little of the variation.
+    let (mut lo, mut hi) = ((f32::INFINITY, f32::INFINITY), (f32::NEG_INFINITY, f32::NEG_INFINITY));
+    for &(x, y) in paths.iter().flatten() {
+        lo = (lo.0.min(x), lo.1.min(y));
+        hi = (hi.0.max(x), hi.1.max(y));
+    }
+    let target = rng.random_range(17.0f32..19.5);
+    let scale = target / (hi.0 - lo.0).max(hi.1 - lo.1).max(1e-3);
+    let centre = IMAGE_SIDE as f32 / 2.0;
+    let shift = (rng.random_range(-0.6f32..0.6), rng.random_range(-0.6f32..0.6));
+    let mid = ((lo.0 + hi.0) / 2.0, (lo.1 + hi.1) / 2.0);
+    let place = |(x, y): (f32, f32)| ((x - mid.0) * scale + centre + shift.0, (y - mid.1) * scale + centre + shift.1);
 
     let mut canvas = vec![0.0f32; IMAGE_SIDE * IMAGE_SIDE];
-    for stroke in glyph.iter() {
-        let control: Vec<(f32, f32)> = stroke
-            .points
-            .iter()
-            .map(|&(x, y)| (x + jitter.sample(rng), y + jitter.sample(rng)))
-            .collect();
-        let path = if stroke.smooth {
-            catmull_rom(&control, 8)
-        } else {
-            polyline(&control, 6)
-        };
-        let pixels: Vec<(f32, f32)> = path
-            .into_iter()
-            .map(|pt| transform.apply(warp.apply(pt)))
-            .collect();
+    for path in &paths {
+        let pixels: Vec<(f32, f32)> = path.iter().map(|&p| place(p)).collect();
         for seg in pixels.windows(2) {
             draw_segment(&mut canvas, seg[0], seg[1], pen_radius);
         }
@@ -349,7 +367,7 @@ impl Affine {
     fn random(rng: &mut StdRng) -> Self {
         let slant = rng.random_range(-0.35f32..0.25);
         let angle = rng.random_range(-0.2f32..0.2);
-        let size = rng.random_range(19.0f32..24.0);
+        let size = 20.0;
         let aspect = rng.random_range(0.8f32..1.15);
         let (sx, sy) = (size * aspect, size);
         let (sin, cos) = angle.sin_cos();

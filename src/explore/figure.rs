@@ -190,7 +190,7 @@ pub fn latent_grid(path: &Path, snap: &Snapshot, ds: &Dataset, k: usize) -> Resu
                 for (i, m) in snap.models.iter().enumerate() {
                     let x = (i as u32 * (grid_w + 2 * pad) + pad) as i32;
                     let span = match grid_span(m) {
-                        GridSpan::Prior => "grid at prior quantiles Φ⁻¹((i+½)/k)".to_string(),
+                        GridSpan::Prior => "cells at prior quantiles (inverse normal CDF)".to_string(),
                         GridSpan::Range(a, b) => format!("z1 {:.1}..{:.1}, z2 {:.1}..{:.1}", a.0, a.1, b.0, b.1),
                     };
                     root.draw(&Text::new(format!("{} — decoded latent grid", m.kind.title()), (x, 12), (FONT, 18).into_font().color(&rgb(model_rgb(m.kind)))))?;
@@ -326,15 +326,18 @@ pub fn loss_curves(path: &Path, summaries: &[EpochSummary]) -> Result<(), Figure
                 .flat_map(|s| s.models.iter().filter(|m| !m.diverged).flat_map(|m| [get(&m.train), get(&m.test)]))
                 .filter(|v| v.is_finite())
                 .collect();
-            let lo = values.iter().cloned().fold(f64::INFINITY, f64::min).min(0.0);
-            let hi = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max).max(lo + 1e-3);
+            let lo = values.iter().cloned().fold(f64::INFINITY, f64::min);
+            let hi = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let (lo, hi) = if lo.is_finite() && hi.is_finite() { (lo, hi.max(lo + 1e-3)) } else { (0.0, 1.0) };
+            let pad = (hi - lo) * 0.08;
+            let (lo, hi) = (lo - pad, hi + pad);
             let epochs = summaries.len() as f64;
             let mut chart = ChartBuilder::on(area)
                 .caption(title, (FONT, 18))
                 .margin(12)
                 .x_label_area_size(34)
                 .y_label_area_size(56)
-                .build_cartesian_2d(0.5f64..epochs + 0.5, lo..hi * 1.05)?;
+                .build_cartesian_2d(0.5f64..epochs + 0.5, lo..hi)?;
             chart.configure_mesh().x_desc("epoch").label_style((FONT, 13)).draw()?;
             for (mi, m) in first.models.iter().enumerate() {
                 let colour = rgb(model_rgb(m.kind));
