@@ -1,1 +1,76 @@
-fn main() {}
+//! Training throughput and decode latency.
+//!
+//! `cargo bench --bench training` (divan). Throughput is reported as items per second.
+//! Threads: set RAYON_NUM_THREADS (the repository's .cargo/config.toml sets 1), e.g.
+//! `RAYON_NUM_THREADS=2 cargo bench --bench training` for both cores.
+
+use divan::Bencher;
+use divan::counter::ItemsCount;
+use latentlab::data::{self, Sizes};
+use latentlab::model::{Autoencoder, Likelihood, ModelConfig, ModelKind, batch_tensor};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const BATCH: usize = 128;
+
+fn main() {
+    eprintln!(
+        "RAYON_NUM_THREADS={}",
+        std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "(all cores)".into())
+    );
+    divan::main();
+}
+
+fn vae(hidden: &[usize], latent: usize) -> Autoencoder {
+    let mut cfg = ModelConfig::new(ModelKind::Vae, 784, Likelihood::Bernoulli);
+    cfg.hidden = hidden.to_vec();
+    cfg.latent_dim = latent;
+    Autoencoder::new(cfg, &mut StdRng::seed_from_u64(1)).unwrap()
+}
+
+fn train_steps(bencher: Bencher, hidden: &[usize], latent: usize) {
+    let ds = data::load_with_sizes(
+        "digits",
+        1,
+        Some(Sizes {
+            train: 1024,
+            test: 10,
+        }),
+    )
+    .unwrap();
+    let model = vae(hidden, latent);
+    let mut opt = model.optimizer(1e-3).unwrap();
+    let mut rng = StdRng::seed_from_u64(2);
+    let idx: Vec<usize> = (0..BATCH).collect();
+    let x = batch_tensor(ds.train.gather(&idx, 784), 784).unwrap();
+    bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
+        model.train_step(&mut opt, &x, &mut rng, 1.0).unwrap();
+    });
+}
+
+/// One Adam step of a VAE 784-400-20 on a batch of 128.
+#[divan::bench(sample_count = 30)]
+fn train_step_vae_784_400_20(bencher: Bencher) {
+    train_steps(bencher, &[400], 20);
+}
+
+/// One Adam step of a VAE 784-512-256-2 (the app's default) on a batch of 128.
+#[divan::bench(sample_count = 30)]
+fn train_step_vae_784_512_256_2(bencher: Bencher) {
+    train_steps(bencher, &[512, 256], 2);
+}
+
+/// Decoding latent points with a frozen 2-256-512-784 decoder, as the window does.
+#[divan::bench(args = [1, 400], sample_count = 100)]
+fn decode_points(bencher: Bencher, points: usize) {
+    let snapshot = vae(&[512, 256], 2).decoder_snapshot().unwrap();
+    let z: Vec<f32> = (0..points * 2)
+        .map(|i| (i as f32 * 0.37).sin() * 2.0)
+        .collect();
+    bencher
+        .counter(ItemsCount::new(points))
+        .bench_local(|| snapshot.decode(&z).unwrap());
+}

@@ -3,7 +3,9 @@
 use crate::data::{self, Dataset};
 use crate::explore::figure;
 use crate::model::{self, Likelihood, ModelConfig, ModelKind, NoiseKind, checkpoint};
-use crate::train::{EpochSummary, ModelEpoch, Snapshot, TrainCommand, TrainConfig, TrainEvent, Trainer};
+use crate::train::{
+    EpochSummary, ModelEpoch, Snapshot, TrainCommand, TrainConfig, TrainEvent, Trainer,
+};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -148,13 +150,21 @@ pub fn run(command: Command) -> Result<()> {
 
 fn parse_hidden(s: &str) -> Result<Vec<usize>> {
     s.split(',')
-        .map(|h| h.trim().parse::<usize>().map_err(|_| anyhow!("--hidden: '{h}' is not a whole number (example: --hidden 512,256)")))
+        .map(|h| {
+            h.trim().parse::<usize>().map_err(|_| {
+                anyhow!("--hidden: '{h}' is not a whole number (example: --hidden 512,256)")
+            })
+        })
         .collect()
 }
 
 /// The default model config for a data set.
 pub fn model_config(kind: ModelKind, ds: &Dataset) -> ModelConfig {
-    let likelihood = if ds.shape.is_image() { Likelihood::Bernoulli } else { Likelihood::Gaussian };
+    let likelihood = if ds.shape.is_image() {
+        Likelihood::Bernoulli
+    } else {
+        Likelihood::Gaussian
+    };
     ModelConfig::new(kind, ds.dim(), likelihood)
 }
 
@@ -167,7 +177,14 @@ fn train(a: TrainArgs) -> Result<()> {
     let kinds = a
         .models
         .split(',')
-        .map(|m| ModelKind::from_name(m).ok_or_else(|| anyhow!("--models: unknown model '{}' (choose from ae, vae, beta-vae, dae, sae, cae)", m.trim())))
+        .map(|m| {
+            ModelKind::from_name(m).ok_or_else(|| {
+                anyhow!(
+                    "--models: unknown model '{}' (choose from ae, vae, beta-vae, dae, sae, cae)",
+                    m.trim()
+                )
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     let ds = Arc::new(load_dataset(&a.dataset, a.seed)?);
     let models: Vec<ModelConfig> = kinds
@@ -204,11 +221,14 @@ fn train(a: TrainArgs) -> Result<()> {
         bail!("--grid {} is out of range (1 to 100)", a.grid);
     }
     config.validate().map_err(|e| anyhow!("{e}"))?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create output folder {}", a.out.display()))?;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create output folder {}", a.out.display()))?;
     let metrics_path = a.out.join("metrics.jsonl");
-    let mut metrics = std::fs::File::create(&metrics_path).with_context(|| format!("cannot write {}", metrics_path.display()))?;
+    let mut metrics = std::fs::File::create(&metrics_path)
+        .with_context(|| format!("cannot write {}", metrics_path.display()))?;
 
-    let trainer = Trainer::spawn(config, ds.clone(), None).context("cannot start the training thread")?;
+    let trainer =
+        Trainer::spawn(config, ds.clone(), None).context("cannot start the training thread")?;
     trainer.send(TrainCommand::Start);
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -225,20 +245,35 @@ fn train(a: TrainArgs) -> Result<()> {
             .recv_timeout(Duration::from_secs(600))
             .map_err(|_| anyhow!("the training thread stopped answering"))?;
         match ev {
-            TrainEvent::Ready { batches_per_epoch, .. } => bar.set_length((batches_per_epoch * a.epochs) as u64),
+            TrainEvent::Ready {
+                batches_per_epoch, ..
+            } => bar.set_length((batches_per_epoch * a.epochs) as u64),
             TrainEvent::Progress(p) => {
                 bar.set_position(p.step);
                 let losses: Vec<String> = p
                     .losses
                     .iter()
-                    .map(|l| if l.diverged { format!("{} diverged", l.name) } else { format!("{} {:.1}", l.name, l.loss) })
+                    .map(|l| {
+                        if l.diverged {
+                            format!("{} diverged", l.name)
+                        } else {
+                            format!("{} {:.1}", l.name, l.loss)
+                        }
+                    })
                     .collect();
-                bar.set_message(format!("epoch {}/{}  {}  {:.0} samples/s", p.epoch + 1, a.epochs, losses.join("  "), p.samples_per_sec));
+                bar.set_message(format!(
+                    "epoch {}/{}  {}  {:.0} samples/s",
+                    p.epoch + 1,
+                    a.epochs,
+                    losses.join("  "),
+                    p.samples_per_sec
+                ));
             }
             TrainEvent::EpochSummary(s) => {
                 for m in &s.models {
                     for (split, metrics_of) in [("train", &m.train), ("test", &m.test)] {
-                        writeln!(metrics, "{}", metrics_line(m, split, metrics_of, &s)).with_context(|| format!("cannot write {}", metrics_path.display()))?;
+                        writeln!(metrics, "{}", metrics_line(m, split, metrics_of, &s))
+                            .with_context(|| format!("cannot write {}", metrics_path.display()))?;
                     }
                 }
                 metrics.flush().ok();
@@ -246,7 +281,13 @@ fn train(a: TrainArgs) -> Result<()> {
                 summaries.push(s);
             }
             TrainEvent::Diverged { model, step, epoch } => {
-                say(&bar, format!("warning: {model} diverged (NaN or infinite loss) at step {step}, epoch {}; it keeps its last good weights, the others go on", epoch + 1));
+                say(
+                    &bar,
+                    format!(
+                        "warning: {model} diverged (NaN or infinite loss) at step {step}, epoch {}; it keeps its last good weights, the others go on",
+                        epoch + 1
+                    ),
+                );
             }
             TrainEvent::Error(e) => {
                 bar.abandon();
@@ -257,11 +298,15 @@ fn train(a: TrainArgs) -> Result<()> {
                 trainer.send(TrainCommand::Save(a.out.clone()));
                 trainer.send(TrainCommand::RequestSnapshot);
             }
-            TrainEvent::Saved(r) => saved = Some(r.map_err(|e| anyhow!("saving checkpoints: {e}"))?),
+            TrainEvent::Saved(r) => {
+                saved = Some(r.map_err(|e| anyhow!("saving checkpoints: {e}"))?)
+            }
             TrainEvent::Snapshot(s) => snapshot = Some(s),
             TrainEvent::Running | TrainEvent::Paused => {}
         }
-        let last_is_final = snapshot.as_ref().is_some_and(|s| Some(s.step) == final_step);
+        let last_is_final = snapshot
+            .as_ref()
+            .is_some_and(|s| Some(s.step) == final_step);
         if final_step.is_some() && saved.is_some() && last_is_final {
             break;
         }
@@ -274,7 +319,10 @@ fn train(a: TrainArgs) -> Result<()> {
         println!("checkpoint  {}", p.display());
     }
     println!("metrics     {}", metrics_path.display());
-    println!("figures     {}/{{latent,grid,recon,samples,losses}}.png", a.out.display());
+    println!(
+        "figures     {}/{{latent,grid,recon,samples,losses}}.png",
+        a.out.display()
+    );
     Ok(())
 }
 
@@ -287,7 +335,12 @@ fn say(bar: &ProgressBar, line: String) {
     }
 }
 
-fn metrics_line(m: &ModelEpoch, split: &str, x: &model::Metrics, s: &EpochSummary) -> serde_json::Value {
+fn metrics_line(
+    m: &ModelEpoch,
+    split: &str,
+    x: &model::Metrics,
+    s: &EpochSummary,
+) -> serde_json::Value {
     let mut v = serde_json::json!({
         "model": m.name,
         "epoch": s.epoch,
@@ -313,15 +366,37 @@ fn epoch_line(s: &EpochSummary) -> String {
         .models
         .iter()
         .map(|m| {
-            let kl = if m.kind.is_variational() { format!(" kl {:.2}", m.test.kl) } else { String::new() };
+            let kl = if m.kind.is_variational() {
+                format!(" kl {:.2}", m.test.kl)
+            } else {
+                String::new()
+            };
             let state = if m.diverged { " (diverged)" } else { "" };
-            format!("{} test loss {:.2} (recon {:.2}{kl}) 5-NN {:.1}%{state}", m.name, m.test.loss, m.test.recon, 100.0 * m.knn_accuracy)
+            format!(
+                "{} test loss {:.2} (recon {:.2}{kl}) 5-NN {:.1}%{state}",
+                m.name,
+                m.test.loss,
+                m.test.recon,
+                100.0 * m.knn_accuracy
+            )
         })
         .collect();
-    format!("epoch {:>3}  {:>6.0} samples/s  {}", s.epoch, s.samples_per_sec, parts.join(" | "))
+    format!(
+        "epoch {:>3}  {:>6.0} samples/s  {}",
+        s.epoch,
+        s.samples_per_sec,
+        parts.join(" | ")
+    )
 }
 
-fn write_figures(out: &Path, snap: &Snapshot, ds: &Dataset, summaries: &[EpochSummary], grid: usize, seed: u64) -> Result<()> {
+fn write_figures(
+    out: &Path,
+    snap: &Snapshot,
+    ds: &Dataset,
+    summaries: &[EpochSummary],
+    grid: usize,
+    seed: u64,
+) -> Result<()> {
     figure::latent_scatter(&out.join("latent.png"), snap, ds)?;
     figure::latent_grid(&out.join("grid.png"), snap, ds, grid)?;
     figure::reconstructions(&out.join("recon.png"), snap, ds)?;
@@ -336,14 +411,28 @@ fn eval(a: EvalArgs) -> Result<()> {
     let seed = a.seed.unwrap_or(meta.seed);
     let ds = load_dataset(&spec, seed)?;
     if ds.dim() != meta.config.input_dim {
-        bail!("{}: the model takes items of {} values but data set '{spec}' has {}", a.checkpoint.display(), meta.config.input_dim, ds.dim());
+        bail!(
+            "{}: the model takes items of {} values but data set '{spec}' has {}",
+            a.checkpoint.display(),
+            meta.config.input_dim,
+            ds.dim()
+        );
     }
     if a.iw_samples > 100_000 {
-        bail!("--iw-samples {} is out of range (0 to 100000)", a.iw_samples);
+        bail!(
+            "--iw-samples {} is out of range (0 to 100000)",
+            a.iw_samples
+        );
     }
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
     let m = model::evaluate(&model, &ds.test, ds.dim(), &mut rng, a.iw_samples)?;
-    println!("model            {} ({}), latent dim {}, epoch {}", meta.name, meta.config.kind.title(), meta.config.latent_dim, meta.epoch);
+    println!(
+        "model            {} ({}), latent dim {}, epoch {}",
+        meta.name,
+        meta.config.kind.title(),
+        meta.config.latent_dim,
+        meta.epoch
+    );
     println!("data set         {} ({} test items)", spec, ds.test.len());
     println!("reconstruction   {:.3} nats per item", m.recon);
     if meta.config.kind.is_variational() {
@@ -371,7 +460,14 @@ fn dataset(a: DatasetArgs) -> Result<()> {
         data::ItemShape::Image { width, height } => format!("{width}x{height} gray images"),
         data::ItemShape::Points { dim } => format!("{dim}-D points"),
     };
-    println!("{}: {} train, {} test, {shape}, {} classes: {}", ds.name, ds.train.len(), ds.test.len(), ds.num_classes(), ds.class_names.join(", "));
+    println!(
+        "{}: {} train, {} test, {shape}, {} classes: {}",
+        ds.name,
+        ds.train.len(),
+        ds.test.len(),
+        ds.num_classes(),
+        ds.class_names.join(", ")
+    );
     if let Some(path) = a.sheet {
         if a.per_class == 0 || a.per_class > 200 {
             bail!("--per-class {} is out of range (1 to 200)", a.per_class);

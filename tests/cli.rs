@@ -5,7 +5,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn latentlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_latentlab")).args(args).output().expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_latentlab"))
+        .args(args)
+        .output()
+        .expect("binary runs")
 }
 
 fn stderr(o: &Output) -> String {
@@ -13,14 +16,26 @@ fn stderr(o: &Output) -> String {
 }
 
 fn assert_png(path: &Path, min_w: u32) {
-    let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
-    assert!(img.width() >= min_w, "{} is only {} wide", path.display(), img.width());
+    let img = image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8();
+    assert!(
+        img.width() >= min_w,
+        "{} is only {} wide",
+        path.display(),
+        img.width()
+    );
     // Not blank: more than a handful of distinct colours.
     let mut seen = std::collections::HashSet::new();
     for p in img.pixels().step_by(7) {
         seen.insert(p.0);
     }
-    assert!(seen.len() > 20, "{} looks blank ({} colours)", path.display(), seen.len());
+    assert!(
+        seen.len() > 20,
+        "{} looks blank ({} colours)",
+        path.display(),
+        seen.len()
+    );
 }
 
 #[test]
@@ -28,27 +43,67 @@ fn train_writes_metrics_checkpoints_and_figures_and_eval_reads_them() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let o = latentlab(&[
-        "train", "--dataset", "digits", "--models", "ae,vae,dae", "--hidden", "64", "--epochs", "2", "--batch-size", "256",
-        "--out", out.to_str().unwrap(), "--grid", "8",
+        "train",
+        "--dataset",
+        "digits",
+        "--models",
+        "ae,vae,dae",
+        "--hidden",
+        "64",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "256",
+        "--out",
+        out.to_str().unwrap(),
+        "--grid",
+        "8",
     ]);
     assert!(o.status.success(), "train failed: {}", stderr(&o));
     let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
-    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3 * 2 * 2, "models x epochs x splits");
     for l in &lines {
-        for key in ["model", "epoch", "split", "recon", "kl", "penalty", "loss", "elbo", "samples_per_sec"] {
+        for key in [
+            "model",
+            "epoch",
+            "split",
+            "recon",
+            "kl",
+            "penalty",
+            "loss",
+            "elbo",
+            "samples_per_sec",
+        ] {
             assert!(l.get(key).is_some(), "missing {key} in {l}");
         }
         let vae = l["model"] == "vae";
         assert_eq!(l["elbo"].is_null(), !vae, "{l}");
-        assert!(l["loss"].as_f64().unwrap() > 50.0, "per-item nats summed over 784 pixels: {l}");
+        assert!(
+            l["loss"].as_f64().unwrap() > 50.0,
+            "per-item nats summed over 784 pixels: {l}"
+        );
     }
     let test_loss = |model: &str, epoch: u64| {
-        lines.iter().find(|l| l["model"] == model && l["epoch"] == epoch && l["split"] == "test").unwrap()["loss"].as_f64().unwrap()
+        lines
+            .iter()
+            .find(|l| l["model"] == model && l["epoch"] == epoch && l["split"] == "test")
+            .unwrap()["loss"]
+            .as_f64()
+            .unwrap()
     };
     for m in ["ae", "vae", "dae"] {
-        assert!(test_loss(m, 2) < test_loss(m, 1), "{m} test loss did not fall");
-        assert!(out.join(format!("{m}.json")).is_file() && out.join(format!("{m}.safetensors")).is_file());
+        assert!(
+            test_loss(m, 2) < test_loss(m, 1),
+            "{m} test loss did not fall"
+        );
+        assert!(
+            out.join(format!("{m}.json")).is_file()
+                && out.join(format!("{m}.safetensors")).is_file()
+        );
     }
     assert_png(&out.join("latent.png"), 1000);
     assert_png(&out.join("grid.png"), 300);
@@ -56,37 +111,81 @@ fn train_writes_metrics_checkpoints_and_figures_and_eval_reads_them() {
     assert_png(&out.join("samples.png"), 300);
     assert_png(&out.join("losses.png"), 1000);
 
-    let o = latentlab(&["eval", "--checkpoint", out.join("vae.json").to_str().unwrap(), "--iw-samples", "20"]);
+    let o = latentlab(&[
+        "eval",
+        "--checkpoint",
+        out.join("vae.json").to_str().unwrap(),
+        "--iw-samples",
+        "20",
+    ]);
     assert!(o.status.success(), "eval failed: {}", stderr(&o));
     let printed = String::from_utf8_lossy(&o.stdout);
     let value = |key: &str| -> f64 {
-        let line = printed.lines().find(|l| l.starts_with(key)).unwrap_or_else(|| panic!("no '{key}' in {printed}"));
-        line.split_whitespace().find_map(|w| w.parse().ok()).unwrap()
+        let line = printed
+            .lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("no '{key}' in {printed}"));
+        line.split_whitespace()
+            .find_map(|w| w.parse().ok())
+            .unwrap()
     };
     let (elbo, log_px) = (value("ELBO"), value("log p(x)"));
-    assert!(log_px >= elbo - 1.0, "the importance-weighted bound is at least the ELBO: {log_px} vs {elbo}");
+    assert!(
+        log_px >= elbo - 1.0,
+        "the importance-weighted bound is at least the ELBO: {log_px} vs {elbo}"
+    );
     let saved = test_loss("vae", 2);
-    assert!((value("total loss") - saved).abs() < 3.0, "eval agrees with the training run: {} vs {saved}", value("total loss"));
+    assert!(
+        (value("total loss") - saved).abs() < 3.0,
+        "eval agrees with the training run: {} vs {saved}",
+        value("total loss")
+    );
 }
 
 #[test]
 fn two_d_points_train_with_a_gaussian_decoder() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("moons");
-    let o = latentlab(&["train", "--dataset", "moons", "--models", "ae,vae,sae,cae", "--hidden", "32,32", "--epochs", "3", "--out", out.to_str().unwrap()]);
+    let o = latentlab(&[
+        "train",
+        "--dataset",
+        "moons",
+        "--models",
+        "ae,vae,sae,cae",
+        "--hidden",
+        "32,32",
+        "--epochs",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_png(&out.join("latent.png"), 1000);
     assert_png(&out.join("samples.png"), 1000);
     let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
-    let cae: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()).filter(|l| l["model"] == "cae").collect();
-    assert!(cae.iter().all(|l| l["penalty"].as_f64().unwrap() > 0.0), "the contractive penalty is reported");
+    let cae: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["model"] == "cae")
+        .collect();
+    assert!(
+        cae.iter().all(|l| l["penalty"].as_f64().unwrap() > 0.0),
+        "the contractive penalty is reported"
+    );
 }
 
 #[test]
 fn dataset_sheet_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let sheet = dir.path().join("digits.png");
-    let o = latentlab(&["dataset", "digits", "--sheet", sheet.to_str().unwrap(), "--per-class", "8"]);
+    let o = latentlab(&[
+        "dataset",
+        "digits",
+        "--sheet",
+        sheet.to_str().unwrap(),
+        "--per-class",
+        "8",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("60000 train, 10000 test"));
     assert_png(&sheet, 300);
@@ -98,26 +197,66 @@ fn bad_input_exits_non_zero_with_one_clear_line() {
     let out = dir.path().join("x");
     let out = out.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["train", "--models", "ae,gan", "--out", out], "unknown model 'gan'"),
-        (vec!["train", "--latent-dim", "100", "--dataset", "moons", "--out", out], "latent dimension 100 is out of range"),
-        (vec!["train", "--lr=-1", "--dataset", "moons", "--out", out], "learning rate -1 is out of range"),
-        (vec!["train", "--hidden", "512,abc", "--out", out], "'abc' is not a whole number"),
-        (vec!["train", "--dataset", "idx:/no/such/folder", "--out", out], "/no/such/folder"),
-        (vec!["train", "--dataset", "mnist", "--out", out], "unknown data set 'mnist'"),
-        (vec!["eval", "--checkpoint", "/no/such/model.json"], "/no/such/model.json"),
+        (
+            vec!["train", "--models", "ae,gan", "--out", out],
+            "unknown model 'gan'",
+        ),
+        (
+            vec![
+                "train",
+                "--latent-dim",
+                "100",
+                "--dataset",
+                "moons",
+                "--out",
+                out,
+            ],
+            "latent dimension 100 is out of range",
+        ),
+        (
+            vec!["train", "--lr=-1", "--dataset", "moons", "--out", out],
+            "learning rate -1 is out of range",
+        ),
+        (
+            vec!["train", "--hidden", "512,abc", "--out", out],
+            "'abc' is not a whole number",
+        ),
+        (
+            vec!["train", "--dataset", "idx:/no/such/folder", "--out", out],
+            "/no/such/folder",
+        ),
+        (
+            vec!["train", "--dataset", "mnist", "--out", out],
+            "unknown data set 'mnist'",
+        ),
+        (
+            vec!["eval", "--checkpoint", "/no/such/model.json"],
+            "/no/such/model.json",
+        ),
     ];
     for (args, expected) in cases {
         let o = latentlab(&args);
         let err = stderr(&o);
         assert!(!o.status.success(), "{args:?} succeeded");
-        assert!(err.contains(expected), "{args:?}: expected '{expected}' in: {err}");
+        assert!(
+            err.contains(expected),
+            "{args:?}: expected '{expected}' in: {err}"
+        );
         assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
-        assert_eq!(err.trim().lines().count(), 1, "{args:?}: one line please: {err}");
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{args:?}: one line please: {err}"
+        );
     }
     // A corrupt checkpoint.
     let json = dir.path().join("m.json");
     std::fs::write(&json, "{\"format_version\": 1}").unwrap();
     let o = latentlab(&["eval", "--checkpoint", json.to_str().unwrap()]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("not a valid checkpoint"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a valid checkpoint"),
+        "{}",
+        stderr(&o)
+    );
 }

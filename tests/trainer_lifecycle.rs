@@ -42,21 +42,47 @@ fn pause_step_resume_reset_and_stop_without_leaking_the_thread() {
     let running = next_progress(&trainer).step;
     trainer.send(TrainCommand::Pause);
     loop {
-        if let TrainEvent::Paused = trainer.events().recv_timeout(Duration::from_secs(60)).unwrap() {
+        if let TrainEvent::Paused = trainer
+            .events()
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap()
+        {
             break;
         }
     }
     std::thread::sleep(Duration::from_millis(300));
-    let before: Vec<_> = trainer.events().try_iter().filter_map(|e| if let TrainEvent::Progress(p) = e { Some(p.step) } else { None }).collect();
+    let before: Vec<_> = trainer
+        .events()
+        .try_iter()
+        .filter_map(|e| {
+            if let TrainEvent::Progress(p) = e {
+                Some(p.step)
+            } else {
+                None
+            }
+        })
+        .collect();
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(trainer.events().try_iter().filter(|e| matches!(e, TrainEvent::Progress(_))).count(), 0, "no progress while paused");
+    assert_eq!(
+        trainer
+            .events()
+            .try_iter()
+            .filter(|e| matches!(e, TrainEvent::Progress(_)))
+            .count(),
+        0,
+        "no progress while paused"
+    );
     assert!(before.iter().all(|&s| s >= running));
     // Reset with a bad config: an error, and the old run stays usable.
     let mut bad = cfg.clone();
     bad.lr = -1.0;
     trainer.send(TrainCommand::Reset(Box::new(bad), None));
     loop {
-        match trainer.events().recv_timeout(Duration::from_secs(60)).unwrap() {
+        match trainer
+            .events()
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap()
+        {
             TrainEvent::Error(e) => {
                 assert!(e.contains("learning rate -1"), "{e}");
                 break;
@@ -87,9 +113,10 @@ fn worker_threads() -> usize {
     std::fs::read_dir("/proc/self/task")
         .map(|d| {
             d.filter_map(|e| e.ok())
-                .filter(|e| std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == prefix))
+                .filter(|e| {
+                    std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == prefix)
+                })
                 .count()
         })
         .unwrap_or(0)
 }
-

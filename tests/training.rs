@@ -15,7 +15,15 @@ fn config(ds: &Dataset, kinds: &[ModelKind], epochs: usize) -> TrainConfig {
     let models = kinds
         .iter()
         .map(|&k| {
-            let mut m = ModelConfig::new(k, ds.dim(), if ds.shape.is_image() { Likelihood::Bernoulli } else { Likelihood::Gaussian });
+            let mut m = ModelConfig::new(
+                k,
+                ds.dim(),
+                if ds.shape.is_image() {
+                    Likelihood::Bernoulli
+                } else {
+                    Likelihood::Gaussian
+                },
+            );
             m.hidden = vec![256, 128];
             m
         })
@@ -33,7 +41,11 @@ fn run(cfg: TrainConfig, ds: Arc<Dataset>) -> (Vec<EpochSummary>, Vec<TrainEvent
     let mut summaries = Vec::new();
     let mut others = Vec::new();
     loop {
-        match trainer.events().recv_timeout(Duration::from_secs(300)).expect("worker went silent") {
+        match trainer
+            .events()
+            .recv_timeout(Duration::from_secs(300))
+            .expect("worker went silent")
+        {
             TrainEvent::EpochSummary(s) => summaries.push(s),
             TrainEvent::Finished { .. } => break,
             TrainEvent::Error(e) => panic!("worker error: {e}"),
@@ -57,17 +69,47 @@ fn ae_and_vae_losses_fall_and_classes_separate() {
     let first = &summaries[0];
     let last = &summaries[3];
     for (a, b) in first.models.iter().zip(&last.models) {
-        eprintln!("{}: test loss {:.1} -> {:.1}, 5-NN {:.3} -> {:.3}", a.name, a.test.loss, b.test.loss, a.knn_accuracy, b.knn_accuracy);
+        eprintln!(
+            "{}: test loss {:.1} -> {:.1}, 5-NN {:.3} -> {:.3}",
+            a.name, a.test.loss, b.test.loss, a.knn_accuracy, b.knn_accuracy
+        );
     }
     for (a, b) in first.models.iter().zip(&last.models) {
-        assert!(b.test.loss < a.test.loss - 5.0, "{}: test loss {} -> {}", a.name, a.test.loss, b.test.loss);
-        assert!(b.train.loss < a.train.loss, "{}: train loss {} -> {}", a.name, a.train.loss, b.train.loss);
-        assert!(b.knn_accuracy > 0.75, "{}: 5-NN accuracy on 2-D codes only {}", b.name, b.knn_accuracy);
+        assert!(
+            b.test.loss < a.test.loss - 5.0,
+            "{}: test loss {} -> {}",
+            a.name,
+            a.test.loss,
+            b.test.loss
+        );
+        assert!(
+            b.train.loss < a.train.loss,
+            "{}: train loss {} -> {}",
+            a.name,
+            a.train.loss,
+            b.train.loss
+        );
+        assert!(
+            b.knn_accuracy > 0.75,
+            "{}: 5-NN accuracy on 2-D codes only {}",
+            b.name,
+            b.knn_accuracy
+        );
     }
     let vae = &last.models[1];
-    assert!(vae.test.kl > 1.0, "a 2-D VAE uses its code: KL {}", vae.test.kl);
-    assert!(vae.test.elbo.unwrap() < 0.0 && (vae.test.elbo.unwrap() + vae.test.recon + vae.test.kl).abs() < 1e-6);
-    assert!(vae.test.mean_code_recon.unwrap() < vae.test.recon, "decoding μ beats decoding a sample");
+    assert!(
+        vae.test.kl > 1.0,
+        "a 2-D VAE uses its code: KL {}",
+        vae.test.kl
+    );
+    assert!(
+        vae.test.elbo.unwrap() < 0.0
+            && (vae.test.elbo.unwrap() + vae.test.recon + vae.test.kl).abs() < 1e-6
+    );
+    assert!(
+        vae.test.mean_code_recon.unwrap() < vae.test.recon,
+        "decoding μ beats decoding a sample"
+    );
     assert_eq!(last.models[0].test.kl, 0.0);
 }
 
@@ -77,7 +119,11 @@ fn same_seed_same_numbers() {
     let mut cfg = config(&ds, &[ModelKind::Vae, ModelKind::Dae], 1);
     cfg.batch_size = 64;
     // Timing differs from run to run; every number that training computes must not.
-    let metrics = |s: Vec<EpochSummary>| s.into_iter().map(|e| (e.step, e.models)).collect::<Vec<_>>();
+    let metrics = |s: Vec<EpochSummary>| {
+        s.into_iter()
+            .map(|e| (e.step, e.models))
+            .collect::<Vec<_>>()
+    };
     let a = metrics(run(cfg.clone(), ds.clone()).0);
     let b = metrics(run(cfg.clone(), ds.clone()).0);
     assert_eq!(a, b);
@@ -101,10 +147,17 @@ fn a_diverging_model_stops_alone_and_keeps_its_last_good_weights() {
         .collect();
     assert_eq!(diverged.len(), 1, "{diverged:?}");
     assert_eq!(diverged[0].0, "ae");
-    assert!(diverged[0].1 >= 1 && diverged[0].1 <= 5, "diverges within a few steps: {}", diverged[0].1);
+    assert!(
+        diverged[0].1 >= 1 && diverged[0].1 <= 5,
+        "diverges within a few steps: {}",
+        diverged[0].1
+    );
     let last = summaries.last().unwrap();
     assert!(last.models[0].diverged && !last.models[1].diverged);
-    assert!(last.models[0].test.loss.is_finite(), "last good weights evaluate to a finite loss");
+    assert!(
+        last.models[0].test.loss.is_finite(),
+        "last good weights evaluate to a finite loss"
+    );
     assert!(last.models[1].test.loss < summaries[0].models[1].test.loss + 5.0);
     let snapshot = events.iter().rev().find_map(|e| match e {
         TrainEvent::Snapshot(s) => Some(s.clone()),

@@ -302,13 +302,18 @@ pub fn draw_digit(digit: usize, rng: &mut StdRng) -> Vec<f32> {
             } else {
                 polyline(&control, 6)
             };
-            path.into_iter().map(|pt| transform.apply(warp.apply(pt))).collect()
+            path.into_iter()
+                .map(|pt| transform.apply(warp.apply(pt)))
+                .collect()
         })
         .collect();
 
     // As MNIST does: fit the digit's bounding box to a fixed size (keeping its aspect)
     // and centre it, so size and position carry little of the variation.
-    let (mut lo, mut hi) = ((f32::INFINITY, f32::INFINITY), (f32::NEG_INFINITY, f32::NEG_INFINITY));
+    let (mut lo, mut hi) = (
+        (f32::INFINITY, f32::INFINITY),
+        (f32::NEG_INFINITY, f32::NEG_INFINITY),
+    );
     for &(x, y) in paths.iter().flatten() {
         lo = (lo.0.min(x), lo.1.min(y));
         hi = (hi.0.max(x), hi.1.max(y));
@@ -316,9 +321,17 @@ pub fn draw_digit(digit: usize, rng: &mut StdRng) -> Vec<f32> {
     let target = rng.random_range(17.0f32..19.5);
     let scale = target / (hi.0 - lo.0).max(hi.1 - lo.1).max(1e-3);
     let centre = IMAGE_SIDE as f32 / 2.0;
-    let shift = (rng.random_range(-0.6f32..0.6), rng.random_range(-0.6f32..0.6));
+    let shift = (
+        rng.random_range(-0.6f32..0.6),
+        rng.random_range(-0.6f32..0.6),
+    );
     let mid = ((lo.0 + hi.0) / 2.0, (lo.1 + hi.1) / 2.0);
-    let place = |(x, y): (f32, f32)| ((x - mid.0) * scale + centre + shift.0, (y - mid.1) * scale + centre + shift.1);
+    let place = |(x, y): (f32, f32)| {
+        (
+            (x - mid.0) * scale + centre + shift.0,
+            (y - mid.1) * scale + centre + shift.1,
+        )
+    };
 
     let mut canvas = vec![0.0f32; IMAGE_SIDE * IMAGE_SIDE];
     for path in &paths {

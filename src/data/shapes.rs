@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn area_grows_with_scale_and_shapes_are_filled() {
-        for shape in 0..SHAPE_NAMES.len() {
+        for (shape, name) in SHAPE_NAMES.iter().enumerate() {
             let small = Factors {
                 shape,
                 x: 14.0,
@@ -109,7 +109,7 @@ mod tests {
                 ..small
             };
             let (a, b): (f32, f32) = (draw(&small).iter().sum(), draw(&large).iter().sum());
-            assert!(a > 10.0, "{} too small: {a}", SHAPE_NAMES[shape]);
+            assert!(a > 10.0, "{name} too small: {a}");
             let ratio = b / a;
             assert!(
                 (ratio - (7.0f32 / 4.0).powi(2)).abs() < 0.5,

@@ -31,8 +31,10 @@ fn err(path: &Path, e: impl std::fmt::Display) -> FigureError {
 fn register_font() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        plotters::style::register_font(FONT, FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT).ok();
-        plotters::style::register_font(FONT, FontStyle::Bold, epaint_default_fonts::UBUNTU_LIGHT).ok();
+        plotters::style::register_font(FONT, FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT)
+            .ok();
+        plotters::style::register_font(FONT, FontStyle::Bold, epaint_default_fonts::UBUNTU_LIGHT)
+            .ok();
     });
 }
 
@@ -62,7 +64,8 @@ impl Canvas {
         path: &Path,
         f: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<(), E>,
     ) -> Result<(), FigureError> {
-        let root = BitMapBackend::with_buffer(&mut self.buf, (self.width, self.height)).into_drawing_area();
+        let root = BitMapBackend::with_buffer(&mut self.buf, (self.width, self.height))
+            .into_drawing_area();
         f(&root).map_err(|e| err(path, e))?;
         root.present().map_err(|e| err(path, e))
     }
@@ -141,7 +144,13 @@ pub fn latent_scatter(path: &Path, snap: &Snapshot, ds: &Dataset) -> Result<(), 
         for (area, m) in areas.iter().zip(&snap.models) {
             let dims = plot_dims(m.latent_dim);
             let (xr, yr) = latent_axes(m);
-            let title = format!("{} — latent codes (z{}, z{}){}", m.kind.title(), dims.0 + 1, dims.1 + 1, if m.diverged { " — diverged" } else { "" });
+            let title = format!(
+                "{} — latent codes (z{}, z{}){}",
+                m.kind.title(),
+                dims.0 + 1,
+                dims.1 + 1,
+                if m.diverged { " — diverged" } else { "" }
+            );
             let mut chart = ChartBuilder::on(area)
                 .caption(title, (FONT, 20).into_font().color(&rgb(model_rgb(m.kind))))
                 .margin(12)
@@ -155,9 +164,18 @@ pub fn latent_scatter(path: &Path, snap: &Snapshot, ds: &Dataset) -> Result<(), 
                 .y_desc(format!("z{}", dims.1 + 1))
                 .label_style((FONT, 14))
                 .draw()?;
-            chart.draw_series(m.codes.chunks_exact(m.latent_dim).zip(&snap.display_labels).map(|(c, &l)| {
-                Circle::new((c[dims.0], c[dims.1]), 2, rgb(class_rgb(l as usize)).mix(0.7).filled())
-            }))?;
+            chart.draw_series(
+                m.codes
+                    .chunks_exact(m.latent_dim)
+                    .zip(&snap.display_labels)
+                    .map(|(c, &l)| {
+                        Circle::new(
+                            (c[dims.0], c[dims.1]),
+                            2,
+                            rgb(class_rgb(l as usize)).mix(0.7).filled(),
+                        )
+                    }),
+            )?;
         }
         legend.draw(&Text::new("classes", (10, 40), (FONT, 16)))?;
         for (i, name) in ds.class_names.iter().enumerate().take(30) {
@@ -171,7 +189,12 @@ pub fn latent_scatter(path: &Path, snap: &Snapshot, ds: &Dataset) -> Result<(), 
 }
 
 /// Decoded k×k latent grid per model, side by side, on the same axes as the scatter.
-pub fn latent_grid(path: &Path, snap: &Snapshot, ds: &Dataset, k: usize) -> Result<(), FigureError> {
+pub fn latent_grid(
+    path: &Path,
+    snap: &Snapshot,
+    ds: &Dataset,
+    k: usize,
+) -> Result<(), FigureError> {
     let n = snap.models.len().max(1);
     match image_side(ds.shape) {
         Some((w, h)) => {
@@ -179,7 +202,8 @@ pub fn latent_grid(path: &Path, snap: &Snapshot, ds: &Dataset, k: usize) -> Resu
             let cell = (w as u32 * zoom, h as u32 * zoom);
             let (pad, top) = (20u32, 60u32);
             let grid_w = cell.0 * k as u32;
-            let mut canvas = Canvas::new((grid_w + 2 * pad) * n as u32, cell.1 * k as u32 + top + 40);
+            let mut canvas =
+                Canvas::new((grid_w + 2 * pad) * n as u32, cell.1 * k as u32 + top + 40);
             let mut decoded = Vec::new();
             for m in &snap.models {
                 let base = vec![0.0f32; m.latent_dim];
@@ -190,10 +214,18 @@ pub fn latent_grid(path: &Path, snap: &Snapshot, ds: &Dataset, k: usize) -> Resu
                 for (i, m) in snap.models.iter().enumerate() {
                     let x = (i as u32 * (grid_w + 2 * pad) + pad) as i32;
                     let span = match grid_span(m) {
-                        GridSpan::Prior => "cells at prior quantiles (inverse normal CDF)".to_string(),
-                        GridSpan::Range(a, b) => format!("z1 {:.1}..{:.1}, z2 {:.1}..{:.1}", a.0, a.1, b.0, b.1),
+                        GridSpan::Prior => {
+                            "cells at prior quantiles (inverse normal CDF)".to_string()
+                        }
+                        GridSpan::Range(a, b) => {
+                            format!("z1 {:.1}..{:.1}, z2 {:.1}..{:.1}", a.0, a.1, b.0, b.1)
+                        }
                     };
-                    root.draw(&Text::new(format!("{} — decoded latent grid", m.kind.title()), (x, 12), (FONT, 18).into_font().color(&rgb(model_rgb(m.kind)))))?;
+                    root.draw(&Text::new(
+                        format!("{} — decoded latent grid", m.kind.title()),
+                        (x, 12),
+                        (FONT, 18).into_font().color(&rgb(model_rgb(m.kind))),
+                    ))?;
                     root.draw(&Text::new(span, (x, 36), (FONT, 13)))?;
                 }
                 Ok(())
@@ -216,22 +248,44 @@ pub fn latent_grid(path: &Path, snap: &Snapshot, ds: &Dataset, k: usize) -> Resu
 }
 
 /// For 2-D point data: the test points in light gray and, per model, some decoded points.
-fn points_figure(path: &Path, snap: &Snapshot, ds: &Dataset, what: &str, decode: impl Fn(&ModelSnapshot) -> Vec<f32>) -> Result<(), FigureError> {
+fn points_figure(
+    path: &Path,
+    snap: &Snapshot,
+    ds: &Dataset,
+    what: &str,
+    decode: impl Fn(&ModelSnapshot) -> Vec<f32>,
+) -> Result<(), FigureError> {
     let n = snap.models.len().max(1) as u32;
     let panel = 480u32;
     let mut canvas = Canvas::new(panel * n, panel);
     canvas.draw(path, |root| -> Result<(), Box<dyn std::error::Error>> {
         for (area, m) in root.split_evenly((1, n as usize)).iter().zip(&snap.models) {
             let mut chart = ChartBuilder::on(area)
-                .caption(format!("{} — {what}", m.kind.title()), (FONT, 18).into_font().color(&rgb(model_rgb(m.kind))))
+                .caption(
+                    format!("{} — {what}", m.kind.title()),
+                    (FONT, 18).into_font().color(&rgb(model_rgb(m.kind))),
+                )
                 .margin(10)
                 .x_label_area_size(30)
                 .y_label_area_size(40)
                 .build_cartesian_2d(0f32..1f32, 0f32..1f32)?;
-            chart.configure_mesh().light_line_style(WHITE.mix(0.0)).label_style((FONT, 13)).draw()?;
-            chart.draw_series(ds.test.x.chunks_exact(2).take(2000).map(|p| Circle::new((p[0], p[1]), 2, RGBColor(200, 200, 200).filled())))?;
+            chart
+                .configure_mesh()
+                .light_line_style(WHITE.mix(0.0))
+                .label_style((FONT, 13))
+                .draw()?;
+            chart.draw_series(
+                ds.test
+                    .x
+                    .chunks_exact(2)
+                    .take(2000)
+                    .map(|p| Circle::new((p[0], p[1]), 2, RGBColor(200, 200, 200).filled())),
+            )?;
             let pts = decode(m);
-            chart.draw_series(pts.chunks_exact(2).map(|p| Circle::new((p[0], p[1]), 2, rgb(model_rgb(m.kind)).filled())))?;
+            chart.draw_series(
+                pts.chunks_exact(2)
+                    .map(|p| Circle::new((p[0], p[1]), 2, rgb(model_rgb(m.kind)).filled())),
+            )?;
         }
         Ok(())
     })?;
@@ -241,7 +295,9 @@ fn points_figure(path: &Path, snap: &Snapshot, ds: &Dataset, what: &str, decode:
 /// The fixed test inputs in the first row, then each model's reconstructions.
 pub fn reconstructions(path: &Path, snap: &Snapshot, ds: &Dataset) -> Result<(), FigureError> {
     let Some((w, h)) = image_side(ds.shape) else {
-        return points_figure(path, snap, ds, "reconstructions of test points", |m| m.recon.clone());
+        return points_figure(path, snap, ds, "reconstructions of test points", |m| {
+            m.recon.clone()
+        });
     };
     let zoom = 3u32;
     let cols = snap.recon_indices.len() as u32;
@@ -249,21 +305,44 @@ pub fn reconstructions(path: &Path, snap: &Snapshot, ds: &Dataset) -> Result<(),
     let rows = 1 + snap.models.len() as u32;
     let mut canvas = Canvas::new(label_w + cols * cell_w + 10, rows * row_h + 50);
     canvas.draw(path, |root| -> Result<(), Box<dyn std::error::Error>> {
-        root.draw(&Text::new("Reconstructions of the same test inputs (loss in nats under each)", (10, 10), (FONT, 17)))?;
-        root.draw(&Text::new("input", (10, 50 + (row_h / 2) as i32 - 8), (FONT, 16)))?;
+        root.draw(&Text::new(
+            "Reconstructions of the same test inputs (loss in nats under each)",
+            (10, 10),
+            (FONT, 17),
+        ))?;
+        root.draw(&Text::new(
+            "input",
+            (10, 50 + (row_h / 2) as i32 - 8),
+            (FONT, 16),
+        ))?;
         for (r, m) in snap.models.iter().enumerate() {
             let y = 50 + (r as u32 + 1) * row_h;
-            root.draw(&Text::new(m.kind.title().to_string(), (10, (y + row_h / 2) as i32 - 8), (FONT, 16).into_font().color(&rgb(model_rgb(m.kind)))))?;
+            root.draw(&Text::new(
+                m.kind.title().to_string(),
+                (10, (y + row_h / 2) as i32 - 8),
+                (FONT, 16).into_font().color(&rgb(model_rgb(m.kind))),
+            ))?;
             for (c, loss) in m.recon_losses.iter().enumerate() {
                 let x = label_w + c as u32 * cell_w;
-                root.draw(&Text::new(format!("{loss:.0}"), (x as i32 + 20, (y + h as u32 * zoom + 4) as i32), (FONT, 12)))?;
+                root.draw(&Text::new(
+                    format!("{loss:.0}"),
+                    (x as i32 + 20, (y + h as u32 * zoom + 4) as i32),
+                    (FONT, 12),
+                ))?;
             }
         }
         Ok(())
     })?;
     for c in 0..cols as usize {
         let x = label_w + c as u32 * cell_w;
-        canvas.paste_gray(x, 50, &snap.recon_inputs[c * w * h..(c + 1) * w * h], w, h, zoom);
+        canvas.paste_gray(
+            x,
+            50,
+            &snap.recon_inputs[c * w * h..(c + 1) * w * h],
+            w,
+            h,
+            zoom,
+        );
         for (r, m) in snap.models.iter().enumerate() {
             let y = 50 + (r as u32 + 1) * row_h;
             canvas.paste_gray(x, y, &m.recon[c * w * h..(c + 1) * w * h], w, h, zoom);
@@ -273,15 +352,25 @@ pub fn reconstructions(path: &Path, snap: &Snapshot, ds: &Dataset) -> Result<(),
 }
 
 /// Decodings of z ~ N(0, I) per model, side by side (same z for every model of a given size).
-pub fn prior_samples(path: &Path, snap: &Snapshot, ds: &Dataset, side: usize, seed: u64) -> Result<(), FigureError> {
+pub fn prior_samples(
+    path: &Path,
+    snap: &Snapshot,
+    ds: &Dataset,
+    side: usize,
+    seed: u64,
+) -> Result<(), FigureError> {
     use rand::SeedableRng;
     use rand_distr::{Distribution, StandardNormal};
     let z_for = |d: usize| -> Vec<f32> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        (0..side * side * d).map(|_| StandardNormal.sample(&mut rng)).collect()
+        (0..side * side * d)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect()
     };
     let Some((w, h)) = image_side(ds.shape) else {
-        return points_figure(path, snap, ds, "samples from the prior N(0, I)", |m| m.decoder.decode(&z_for(m.latent_dim)).unwrap_or_default());
+        return points_figure(path, snap, ds, "samples from the prior N(0, I)", |m| {
+            m.decoder.decode(&z_for(m.latent_dim)).unwrap_or_default()
+        });
     };
     let zoom = 2u32;
     let (pad, top) = (20u32, 50u32);
@@ -290,19 +379,34 @@ pub fn prior_samples(path: &Path, snap: &Snapshot, ds: &Dataset, side: usize, se
     let mut canvas = Canvas::new(n * (grid + 2 * pad), grid + top + 10);
     let mut decoded = Vec::new();
     for m in &snap.models {
-        decoded.push(m.decoder.decode(&z_for(m.latent_dim)).map_err(|e| err(path, e))?);
+        decoded.push(
+            m.decoder
+                .decode(&z_for(m.latent_dim))
+                .map_err(|e| err(path, e))?,
+        );
     }
     canvas.draw(path, |root| -> Result<(), Box<dyn std::error::Error>> {
         for (i, m) in snap.models.iter().enumerate() {
             let x = (i as u32 * (grid + 2 * pad) + pad) as i32;
-            root.draw(&Text::new(format!("{} — samples from N(0, I)", m.kind.title()), (x, 14), (FONT, 18).into_font().color(&rgb(model_rgb(m.kind)))))?;
+            root.draw(&Text::new(
+                format!("{} — samples from N(0, I)", m.kind.title()),
+                (x, 14),
+                (FONT, 18).into_font().color(&rgb(model_rgb(m.kind))),
+            ))?;
         }
         Ok(())
     })?;
     for (i, d) in decoded.iter().enumerate() {
         let x0 = i as u32 * (grid + 2 * pad) + pad;
         for (c, item) in d.chunks_exact(w * h).enumerate() {
-            canvas.paste_gray(x0 + (c % side) as u32 * w as u32 * zoom, top + (c / side) as u32 * h as u32 * zoom, item, w, h, zoom);
+            canvas.paste_gray(
+                x0 + (c % side) as u32 * w as u32 * zoom,
+                top + (c / side) as u32 * h as u32 * zoom,
+                item,
+                w,
+                h,
+                zoom,
+            );
         }
     }
     canvas.save(path)
@@ -314,7 +418,8 @@ pub fn loss_curves(path: &Path, summaries: &[EpochSummary]) -> Result<(), Figure
         return Err(err(path, "no epochs to plot"));
     };
     let mut canvas = Canvas::new(1500, 460);
-    let panels: [(&str, fn(&crate::model::Metrics) -> f64); 3] = [
+    type Getter = fn(&crate::model::Metrics) -> f64;
+    let panels: [(&str, Getter); 3] = [
         ("reconstruction (nats per item)", |m| m.recon),
         ("KL to the prior (nats per item)", |m| m.kl),
         ("total loss (nats per item)", |m| m.loss),
@@ -323,12 +428,21 @@ pub fn loss_curves(path: &Path, summaries: &[EpochSummary]) -> Result<(), Figure
         for (area, (title, get)) in root.split_evenly((1, 3)).iter().zip(panels) {
             let values: Vec<f64> = summaries
                 .iter()
-                .flat_map(|s| s.models.iter().filter(|m| !m.diverged).flat_map(|m| [get(&m.train), get(&m.test)]))
+                .flat_map(|s| {
+                    s.models
+                        .iter()
+                        .filter(|m| !m.diverged)
+                        .flat_map(|m| [get(&m.train), get(&m.test)])
+                })
                 .filter(|v| v.is_finite())
                 .collect();
             let lo = values.iter().cloned().fold(f64::INFINITY, f64::min);
             let hi = values.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let (lo, hi) = if lo.is_finite() && hi.is_finite() { (lo, hi.max(lo + 1e-3)) } else { (0.0, 1.0) };
+            let (lo, hi) = if lo.is_finite() && hi.is_finite() {
+                (lo, hi.max(lo + 1e-3))
+            } else {
+                (0.0, 1.0)
+            };
             let pad = (hi - lo) * 0.08;
             let (lo, hi) = (lo - pad, hi + pad);
             let epochs = summaries.len() as f64;
@@ -338,26 +452,45 @@ pub fn loss_curves(path: &Path, summaries: &[EpochSummary]) -> Result<(), Figure
                 .x_label_area_size(34)
                 .y_label_area_size(56)
                 .build_cartesian_2d(0.5f64..epochs + 0.5, lo..hi)?;
-            chart.configure_mesh().x_desc("epoch").label_style((FONT, 13)).draw()?;
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .label_style((FONT, 13))
+                .draw()?;
             for (mi, m) in first.models.iter().enumerate() {
                 let colour = rgb(model_rgb(m.kind));
                 let series = |test: bool| {
                     summaries
                         .iter()
-                        .filter_map(move |s| s.models.get(mi).map(|mm| (s.epoch as f64, get(if test { &mm.test } else { &mm.train }))))
+                        .filter_map(move |s| {
+                            s.models.get(mi).map(|mm| {
+                                (s.epoch as f64, get(if test { &mm.test } else { &mm.train }))
+                            })
+                        })
                         .filter(|(_, v)| v.is_finite())
                         .collect::<Vec<_>>()
                 };
                 chart
                     .draw_series(LineSeries::new(series(false), colour.stroke_width(2)))?
                     .label(format!("{} train", m.kind.title()))
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+                    });
                 chart
-                    .draw_series(series(true).into_iter().map(|p| Circle::new(p, 4, colour.filled())))?
+                    .draw_series(
+                        series(true)
+                            .into_iter()
+                            .map(|p| Circle::new(p, 4, colour.filled())),
+                    )?
                     .label(format!("{} test", m.kind.title()))
                     .legend(move |(x, y)| Circle::new((x + 9, y), 4, colour.filled()));
             }
-            chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK.mix(0.3)).label_font((FONT, 13)).draw()?;
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.3))
+                .label_font((FONT, 13))
+                .draw()?;
         }
         Ok(())
     })?;
@@ -376,8 +509,19 @@ pub fn data_sheet(path: &Path, ds: &Dataset, per_class: usize) -> Result<(), Fig
                 .x_label_area_size(30)
                 .y_label_area_size(40)
                 .build_cartesian_2d(0f32..1f32, 0f32..1f32)?;
-            chart.configure_mesh().light_line_style(WHITE.mix(0.0)).draw()?;
-            chart.draw_series(ds.test.x.chunks_exact(2).zip(&ds.test.labels).map(|(p, &l)| Circle::new((p[0], p[1]), 2, rgb(class_rgb(l as usize)).filled())))?;
+            chart
+                .configure_mesh()
+                .light_line_style(WHITE.mix(0.0))
+                .draw()?;
+            chart.draw_series(
+                ds.test
+                    .x
+                    .chunks_exact(2)
+                    .zip(&ds.test.labels)
+                    .map(|(p, &l)| {
+                        Circle::new((p[0], p[1]), 2, rgb(class_rgb(l as usize)).filled())
+                    }),
+            )?;
             Ok(())
         })?;
         return canvas.save(path);
@@ -385,11 +529,22 @@ pub fn data_sheet(path: &Path, ds: &Dataset, per_class: usize) -> Result<(), Fig
     let zoom = 2u32;
     let classes = ds.num_classes();
     let (label_w, cell) = (110u32, (w as u32 * zoom + 2, h as u32 * zoom + 2));
-    let mut canvas = Canvas::new(label_w + per_class as u32 * cell.0 + 8, classes as u32 * cell.1 + 48);
+    let mut canvas = Canvas::new(
+        label_w + per_class as u32 * cell.0 + 8,
+        classes as u32 * cell.1 + 48,
+    );
     canvas.draw(path, |root| -> Result<(), Box<dyn std::error::Error>> {
-        root.draw(&Text::new(format!("{} — {per_class} training items per class", ds.name), (10, 12), (FONT, 18)))?;
+        root.draw(&Text::new(
+            format!("{} — {per_class} training items per class", ds.name),
+            (10, 12),
+            (FONT, 18),
+        ))?;
         for (c, name) in ds.class_names.iter().enumerate() {
-            root.draw(&Text::new(name.clone(), (12, 44 + (c as u32 * cell.1 + cell.1 / 2) as i32 - 8), (FONT, 16)))?;
+            root.draw(&Text::new(
+                name.clone(),
+                (12, 44 + (c as u32 * cell.1 + cell.1 / 2) as i32 - 8),
+                (FONT, 16),
+            ))?;
         }
         Ok(())
     })?;
@@ -398,7 +553,14 @@ pub fn data_sheet(path: &Path, ds: &Dataset, per_class: usize) -> Result<(), Fig
     for i in 0..ds.train.len() {
         let c = ds.train.labels[i] as usize;
         if c < classes && counts[c] < per_class {
-            canvas.paste_gray(label_w + counts[c] as u32 * cell.0, 40 + c as u32 * cell.1, ds.train.item(i, dim), w, h, zoom);
+            canvas.paste_gray(
+                label_w + counts[c] as u32 * cell.0,
+                40 + c as u32 * cell.1,
+                ds.train.item(i, dim),
+                w,
+                h,
+                zoom,
+            );
             counts[c] += 1;
         }
         if counts.iter().all(|&n| n >= per_class) {

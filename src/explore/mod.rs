@@ -13,21 +13,49 @@ pub fn inverse_normal_cdf(p: f64) -> f64 {
     if p >= 1.0 {
         return f64::INFINITY;
     }
-    const A: [f64; 6] = [-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02, 1.383_577_518_672_69e2, -3.066479806614716e+01, 2.506628277459239e+00];
-    const B: [f64; 5] = [-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02, 6.680131188771972e+01, -1.328068155288572e+01];
-    const C: [f64; 6] = [-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00, -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00];
-    const D: [f64; 4] = [7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00, 3.754408661907416e+00];
+    const A: [f64; 6] = [
+        -3.969683028665376e+01,
+        2.209460984245205e+02,
+        -2.759285104469687e+02,
+        1.383_577_518_672_69e2,
+        -3.066479806614716e+01,
+        2.506628277459239e+00,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e+01,
+        1.615858368580409e+02,
+        -1.556989798598866e+02,
+        6.680131188771972e+01,
+        -1.328068155288572e+01,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-03,
+        -3.223964580411365e-01,
+        -2.400758277161838e+00,
+        -2.549732539343734e+00,
+        4.374664141464968e+00,
+        2.938163982698783e+00,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-03,
+        3.224671290700398e-01,
+        2.445134137142996e+00,
+        3.754408661907416e+00,
+    ];
     let p_low = 0.02425;
     let x = if p < p_low {
         let q = (-2.0 * p.ln()).sqrt();
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
     } else if p <= 1.0 - p_low {
         let q = p - 0.5;
         let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
     } else {
         let q = (-2.0 * (1.0 - p).ln()).sqrt();
-        -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5]) / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+        -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
     };
     // One Newton step on Φ(x) - p.
     let e = normal_cdf(x) - p;
@@ -44,12 +72,17 @@ pub fn normal_cdf(x: f64) -> f64 {
 fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t * (-z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06 + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
-        .exp();
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87
+                                        + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
     if x >= 0.0 { r } else { 2.0 - r }
 }
 
@@ -98,7 +131,11 @@ pub fn grid_codes(k: usize, span: GridSpan, base: &[f32], dims: (usize, usize)) 
 }
 
 /// The range of codes on two dimensions, widened by 5% on each side.
-pub fn code_range(codes: &[f32], latent_dim: usize, dims: (usize, usize)) -> ((f32, f32), (f32, f32)) {
+pub fn code_range(
+    codes: &[f32],
+    latent_dim: usize,
+    dims: (usize, usize),
+) -> ((f32, f32), (f32, f32)) {
     let mut r = [(f32::INFINITY, f32::NEG_INFINITY); 2];
     for row in codes.chunks_exact(latent_dim.max(1)) {
         for (k, &d) in [dims.0, dims.1].iter().enumerate() {
@@ -158,7 +195,9 @@ impl Pca2 {
         }
         let mut axes: [Vec<f32>; 2] = [vec![0.0; dim], vec![0.0; dim]];
         for (a, axis) in axes.iter_mut().enumerate() {
-            let mut v: Vec<f64> = (0..dim).map(|i| 1.0 + (i as f64 * 0.618).sin() * 0.5 + a as f64 * i as f64).collect();
+            let mut v: Vec<f64> = (0..dim)
+                .map(|i| 1.0 + (i as f64 * 0.618).sin() * 0.5 + a as f64 * i as f64)
+                .collect();
             let mut lambda = 0.0;
             for _ in 0..200 {
                 let mut w = vec![0.0f64; dim];
@@ -192,7 +231,12 @@ impl Pca2 {
     pub fn project(&self, code: &[f32]) -> [f32; 2] {
         let mut out = [0.0f32; 2];
         for (o, axis) in out.iter_mut().zip(&self.axes) {
-            *o = code.iter().zip(&self.mean).zip(axis).map(|((c, m), a)| (c - m) * a).sum();
+            *o = code
+                .iter()
+                .zip(&self.mean)
+                .zip(axis)
+                .map(|((c, m), a)| (c - m) * a)
+                .sum();
         }
         out
     }
@@ -208,7 +252,14 @@ impl Pca2 {
 }
 
 /// Accuracy of a k-nearest-neighbour classifier (Euclidean, majority vote) on codes.
-pub fn knn_accuracy(train: &[f32], train_labels: &[u32], test: &[f32], test_labels: &[u32], dim: usize, k: usize) -> f64 {
+pub fn knn_accuracy(
+    train: &[f32],
+    train_labels: &[u32],
+    test: &[f32],
+    test_labels: &[u32],
+    dim: usize,
+    k: usize,
+) -> f64 {
     let classes = train_labels.iter().max().map_or(1, |m| *m as usize + 1);
     let mut correct = 0usize;
     let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
@@ -226,7 +277,11 @@ pub fn knn_accuracy(train: &[f32], train_labels: &[u32], test: &[f32], test_labe
         for &(_, l) in &best {
             votes[l as usize] += 1;
         }
-        let predicted = votes.iter().enumerate().max_by_key(|&(c, v)| (*v, usize::MAX - c)).map_or(0, |(c, _)| c);
+        let predicted = votes
+            .iter()
+            .enumerate()
+            .max_by_key(|&(c, v)| (*v, usize::MAX - c))
+            .map_or(0, |(c, _)| c);
         correct += usize::from(predicted == label as usize);
     }
     correct as f64 / test_labels.len().max(1) as f64
@@ -238,7 +293,12 @@ mod tests {
 
     #[test]
     fn inverse_normal_cdf_known_values() {
-        for (p, x) in [(0.5, 0.0), (0.975, 1.959_963_984_540_054), (0.841_344_746_068_543, 1.0), (0.001, -3.090_232_306_167_813)] {
+        for (p, x) in [
+            (0.5, 0.0),
+            (0.975, 1.959_963_984_540_054),
+            (0.841_344_746_068_543, 1.0),
+            (0.001, -3.090_232_306_167_813),
+        ] {
             let got = inverse_normal_cdf(p);
             assert!((got - x).abs() < 1e-6, "Φ⁻¹({p}) = {got}, expected {x}");
         }
@@ -253,9 +313,18 @@ mod tests {
         assert!(axis[2].abs() < 1e-6);
         assert!((axis[0] + axis[4]).abs() < 1e-6);
         assert!((axis[4] - inverse_normal_cdf(0.9) as f32).abs() < 1e-6);
-        let codes = grid_codes(3, GridSpan::Range((0.0, 3.0), (0.0, 3.0)), &[9.0, 9.0, 7.0], (0, 1));
+        let codes = grid_codes(
+            3,
+            GridSpan::Range((0.0, 3.0), (0.0, 3.0)),
+            &[9.0, 9.0, 7.0],
+            (0, 1),
+        );
         assert_eq!(&codes[..3], &[0.5, 2.5, 7.0], "first cell: left, top");
-        assert_eq!(&codes[codes.len() - 3..], &[2.5, 0.5, 7.0], "last cell: right, bottom");
+        assert_eq!(
+            &codes[codes.len() - 3..],
+            &[2.5, 0.5, 7.0],
+            "last cell: right, bottom"
+        );
     }
 
     #[test]
@@ -269,7 +338,11 @@ mod tests {
         }
         let pca = Pca2::fit(&codes, 3);
         let a = &pca.axes[0];
-        assert!((a[0].abs() - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-3 && (a[0] - a[1]).abs() < 1e-3, "{a:?}");
+        assert!(
+            (a[0].abs() - std::f32::consts::FRAC_1_SQRT_2).abs() < 1e-3
+                && (a[0] - a[1]).abs() < 1e-3,
+            "{a:?}"
+        );
         let b = &pca.axes[1];
         assert!((b[0] + b[1]).abs() < 1e-3 && b[2].abs() < 1e-3, "{b:?}");
         let p = pca.project(&codes[..3]);
@@ -283,8 +356,14 @@ mod tests {
     fn knn_on_separated_clusters_is_perfect_and_on_noise_is_chance() {
         let train = [0.0f32, 0.0, 0.1, 0.1, 5.0, 5.0, 5.1, 5.0];
         let labels = [0, 0, 1, 1];
-        assert_eq!(knn_accuracy(&train, &labels, &[0.05, 0.0, 5.0, 5.1], &[0, 1], 2, 1), 1.0);
-        assert_eq!(knn_accuracy(&train, &labels, &[0.05, 0.0, 5.0, 5.1], &[1, 0], 2, 1), 0.0);
+        assert_eq!(
+            knn_accuracy(&train, &labels, &[0.05, 0.0, 5.0, 5.1], &[0, 1], 2, 1),
+            1.0
+        );
+        assert_eq!(
+            knn_accuracy(&train, &labels, &[0.05, 0.0, 5.0, 5.1], &[1, 0], 2, 1),
+            0.0
+        );
     }
 
     #[test]

@@ -43,11 +43,9 @@ pub fn evaluate(
     let n = split.len();
     let mut sums = [0.0f64; 5]; // recon, kl, penalty, mean-code recon, log p(x)
     let variational = model.config.kind.is_variational();
-    let iw_chunk = if iw_samples > 0 {
-        (EVAL_CHUNK * 8 / iw_samples).clamp(1, EVAL_CHUNK)
-    } else {
-        EVAL_CHUNK
-    };
+    let iw_chunk = (EVAL_CHUNK * 8)
+        .checked_div(iw_samples)
+        .map_or(EVAL_CHUNK, |c| c.clamp(1, EVAL_CHUNK));
     let mut start = 0;
     while start < n {
         let end = (start + EVAL_CHUNK).min(n);

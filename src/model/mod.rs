@@ -10,6 +10,7 @@ pub use eval::{Metrics, evaluate};
 pub use snapshot::DecoderSnapshot;
 
 use candle_core::{D, Device, Result, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use mlp::{Dense, Mlp};
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -373,6 +374,39 @@ impl Autoencoder {
         Ok(LossTerms { recon, kl, penalty })
     }
 
+    /// One optimiser step on a batch with the KL weight scaled by `kl_scale` (warm-up).
+    /// Returns the batch means of (recon, kl, penalty), or `None`, without stepping, if
+    /// the objective is NaN or infinite.
+    pub fn train_step(
+        &self,
+        opt: &mut AdamW,
+        x: &Tensor,
+        rng: &mut StdRng,
+        kl_scale: f64,
+    ) -> Result<Option<[f64; 3]>> {
+        let terms = self.loss_terms(x, rng)?;
+        let objective = terms.objective(self.kl_weight() * kl_scale)?;
+        let means = [mean(&terms.recon)?, mean(&terms.kl)?, mean(&terms.penalty)?];
+        let value: f32 = objective.to_scalar()?;
+        if !value.is_finite() || means.iter().any(|m| !m.is_finite()) {
+            return Ok(None);
+        }
+        opt.backward_step(&objective)?;
+        Ok(Some(means))
+    }
+
+    /// An Adam optimiser over this model's weights (decoupled weight decay from the config).
+    pub fn optimizer(&self, lr: f64) -> Result<AdamW> {
+        AdamW::new(
+            self.vars(),
+            ParamsAdamW {
+                lr,
+                weight_decay: f64::from(self.config.weight_decay),
+                ..ParamsAdamW::default()
+            },
+        )
+    }
+
     /// The KL weight the objective uses (β for a β-VAE, 1 for a VAE).
     pub fn kl_weight(&self) -> f64 {
         f64::from(self.config.beta)
@@ -398,6 +432,10 @@ impl Autoencoder {
         }
         Ok(())
     }
+}
+
+fn mean(t: &Tensor) -> Result<f64> {
+    Ok(f64::from(t.mean_all()?.to_scalar::<f32>()?))
 }
 
 /// Makes a (rows, dim) tensor from items stored back to back.

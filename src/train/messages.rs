@@ -61,16 +61,25 @@ impl TrainConfig {
             }
         }
         if !(self.lr > 0.0 && self.lr <= 10.0) {
-            return Err(format!("learning rate {} is out of range (above 0, at most 10)", self.lr));
+            return Err(format!(
+                "learning rate {} is out of range (above 0, at most 10)",
+                self.lr
+            ));
         }
         if !(1..=65_536).contains(&self.batch_size) {
-            return Err(format!("batch size {} is out of range (1 to 65536)", self.batch_size));
+            return Err(format!(
+                "batch size {} is out of range (1 to 65536)",
+                self.batch_size
+            ));
         }
         if self.epochs == Some(0) {
             return Err("epochs must be at least 1".into());
         }
         if !(0.0..=1000.0).contains(&self.kl_warmup_epochs) {
-            return Err(format!("KL warm-up {} epochs is out of range (0 to 1000)", self.kl_warmup_epochs));
+            return Err(format!(
+                "KL warm-up {} epochs is out of range (0 to 1000)",
+                self.kl_warmup_epochs
+            ));
         }
         Ok(())
     }

@@ -31,7 +31,11 @@ pub struct Trainer {
 impl Trainer {
     /// Starts the worker with `config` on `data`. It builds the models, sends `Ready`
     /// (or `Error`), and waits for `Start` or `Step`. `notify` is called after events.
-    pub fn spawn(config: TrainConfig, data: Arc<Dataset>, notify: Option<Notify>) -> std::io::Result<Self> {
+    pub fn spawn(
+        config: TrainConfig,
+        data: Arc<Dataset>,
+        notify: Option<Notify>,
+    ) -> std::io::Result<Self> {
         let (cmd_tx, cmd_rx) = bounded(COMMAND_CAPACITY);
         let (ev_tx, ev_rx) = bounded(EVENT_CAPACITY);
         let stop = Arc::new(AtomicBool::new(false));

@@ -7,7 +7,7 @@ use crate::explore::knn_accuracy;
 use crate::model::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
 use crate::model::{Autoencoder, Metrics, ModelKind, batch_tensor, evaluate};
 use candle_core::{Result, Tensor};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use candle_nn::{AdamW, Optimizer};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -60,14 +60,7 @@ impl Session {
         let mut slots = Vec::new();
         for mc in &config.models {
             let model = Autoencoder::new(mc.clone(), &mut rng)?;
-            let opt = AdamW::new(
-                model.vars(),
-                ParamsAdamW {
-                    lr: mc.lr_override.unwrap_or(config.lr),
-                    weight_decay: f64::from(mc.weight_decay),
-                    ..ParamsAdamW::default()
-                },
-            )?;
+            let opt = model.optimizer(mc.lr_override.unwrap_or(config.lr))?;
             let last_good = model.weights()?;
             slots.push(Slot {
                 name: mc.kind.name().to_string(),
@@ -106,7 +99,8 @@ impl Session {
         if self.config.kl_warmup_epochs <= 0.0 {
             return 1.0;
         }
-        let progress = self.epoch as f64 + self.step_in_epoch as f64 / self.order.batches_per_epoch() as f64;
+        let progress =
+            self.epoch as f64 + self.step_in_epoch as f64 / self.order.batches_per_epoch() as f64;
         (progress / f64::from(self.config.kl_warmup_epochs)).min(1.0)
     }
 
@@ -120,17 +114,10 @@ impl Session {
         let warmup = self.warmup();
         let mut events = Vec::new();
         for slot in self.slots.iter_mut().filter(|s| !s.diverged) {
-            let terms = slot.model.loss_terms(&x, &mut self.rng)?;
-            let kl_weight = slot.model.kl_weight();
-            let objective = terms.objective(kl_weight * warmup)?;
-            let values = [
-                mean(&terms.recon)?,
-                mean(&terms.kl)?,
-                mean(&terms.penalty)?,
-            ];
-            let loss = values[0] + kl_weight * values[1] + values[2];
-            let value: f32 = objective.to_scalar()?;
-            if !value.is_finite() || !loss.is_finite() {
+            let Some(values) = slot
+                .model
+                .train_step(&mut slot.opt, &x, &mut self.rng, warmup)?
+            else {
                 slot.diverged = true;
                 slot.model.set_weights(&slot.last_good)?;
                 events.push(TrainEvent::Diverged {
@@ -139,8 +126,8 @@ impl Session {
                     epoch: self.epoch,
                 });
                 continue;
-            }
-            slot.opt.backward_step(&objective)?;
+            };
+            let loss = values[0] + slot.model.kl_weight() * values[1] + values[2];
             for acc in [&mut slot.since_progress, &mut slot.since_epoch] {
                 acc[0] += values[0];
                 acc[1] += values[1];
@@ -161,7 +148,11 @@ impl Session {
 
     fn progress(&mut self) -> Progress {
         let secs = self.time_since_progress.as_secs_f64();
-        let samples_per_sec = if secs > 0.0 { self.samples_since_progress as f64 / secs } else { 0.0 };
+        let samples_per_sec = if secs > 0.0 {
+            self.samples_since_progress as f64 / secs
+        } else {
+            0.0
+        };
         self.samples_since_progress = 0;
         self.time_since_progress = Duration::ZERO;
         let losses = self
@@ -184,7 +175,8 @@ impl Session {
         Progress {
             step: self.step,
             epoch: self.epoch,
-            epoch_fraction: (self.step_in_epoch as f32 / self.order.batches_per_epoch() as f32).min(1.0),
+            epoch_fraction: (self.step_in_epoch as f32 / self.order.batches_per_epoch() as f32)
+                .min(1.0),
             losses,
             samples_per_sec,
             elapsed_secs: self.elapsed.as_secs_f64(),
@@ -225,7 +217,12 @@ impl Session {
                 codes: mu.flatten_all()?.to_vec1()?,
                 sigmas,
                 recon: recon_values,
-                noisy_inputs: (m.config.kind == ModelKind::Dae).then(|| noisy.flatten_all().and_then(|t| t.to_vec1()).unwrap_or_default()),
+                noisy_inputs: (m.config.kind == ModelKind::Dae).then(|| {
+                    noisy
+                        .flatten_all()
+                        .and_then(|t| t.to_vec1())
+                        .unwrap_or_default()
+                }),
                 recon_losses,
                 diverged: slot.diverged,
             });
@@ -233,7 +230,11 @@ impl Session {
         Ok(Snapshot {
             step: self.step,
             epoch: self.epoch,
-            display_labels: self.display_indices.iter().map(|&i| test.labels[i]).collect(),
+            display_labels: self
+                .display_indices
+                .iter()
+                .map(|&i| test.labels[i])
+                .collect(),
             display_indices: self.display_indices.clone(),
             recon_indices: self.recon_indices.clone(),
             recon_inputs,
@@ -247,9 +248,16 @@ impl Session {
         let dim = self.data.dim();
         let knn_train: Vec<usize> = (0..self.data.train.len().min(KNN_TRAIN_ITEMS)).collect();
         let knn_x = batch_tensor(self.data.train.gather(&knn_train, dim), dim)?;
-        let knn_labels: Vec<u32> = knn_train.iter().map(|&i| self.data.train.labels[i]).collect();
+        let knn_labels: Vec<u32> = knn_train
+            .iter()
+            .map(|&i| self.data.train.labels[i])
+            .collect();
         let display = batch_tensor(self.data.test.gather(&self.display_indices, dim), dim)?;
-        let display_labels: Vec<u32> = self.display_indices.iter().map(|&i| self.data.test.labels[i]).collect();
+        let display_labels: Vec<u32> = self
+            .display_indices
+            .iter()
+            .map(|&i| self.data.test.labels[i])
+            .collect();
         let mut models = Vec::new();
         for slot in &mut self.slots {
             let a = std::mem::take(&mut slot.since_epoch);
@@ -264,10 +272,23 @@ impl Session {
                 elbo: variational.then_some(-(a[0] + a[1]) / n),
                 ..Metrics::default()
             };
-            let test = evaluate(&slot.model, &self.data.test, dim, &mut self.rng, self.config.iw_samples)?;
+            let test = evaluate(
+                &slot.model,
+                &self.data.test,
+                dim,
+                &mut self.rng,
+                self.config.iw_samples,
+            )?;
             let train_codes: Vec<f32> = slot.model.encode(&knn_x)?.0.flatten_all()?.to_vec1()?;
             let test_codes: Vec<f32> = slot.model.encode(&display)?.0.flatten_all()?.to_vec1()?;
-            let knn = knn_accuracy(&train_codes, &knn_labels, &test_codes, &display_labels, slot.model.config.latent_dim, 5);
+            let knn = knn_accuracy(
+                &train_codes,
+                &knn_labels,
+                &test_codes,
+                &display_labels,
+                slot.model.config.latent_dim,
+                5,
+            );
             models.push(ModelEpoch {
                 name: slot.name.clone(),
                 kind,
@@ -284,12 +305,20 @@ impl Session {
             epoch: self.epoch,
             step: self.step,
             elapsed_secs: self.elapsed.as_secs_f64(),
-            samples_per_sec: if secs > 0.0 { samples as f64 / secs } else { 0.0 },
+            samples_per_sec: if secs > 0.0 {
+                samples as f64 / secs
+            } else {
+                0.0
+            },
             models,
         })
     }
 
-    fn save(&self, dir: &std::path::Path, metrics: &[ModelEpoch]) -> std::result::Result<Vec<PathBuf>, String> {
+    fn save(
+        &self,
+        dir: &std::path::Path,
+        metrics: &[ModelEpoch],
+    ) -> std::result::Result<Vec<PathBuf>, String> {
         let mut written = Vec::new();
         for slot in &self.slots {
             let meta = CheckpointMeta {
@@ -303,7 +332,10 @@ impl Session {
                 step: self.step,
                 lr: slot.opt.learning_rate(),
                 seed: self.config.seed,
-                test_metrics: metrics.iter().find(|m| m.name == slot.name).map(|m| m.test.clone()),
+                test_metrics: metrics
+                    .iter()
+                    .find(|m| m.name == slot.name)
+                    .map(|m| m.test.clone()),
             };
             let stem = dir.join(&slot.name);
             checkpoint::save(&slot.model, &meta, &stem).map_err(|e| e.to_string())?;
@@ -311,10 +343,6 @@ impl Session {
         }
         Ok(written)
     }
-}
-
-fn mean(t: &Tensor) -> Result<f64> {
-    Ok(f64::from(t.mean_all()?.to_scalar::<f32>()?))
 }
 
 /// `count` distinct indices below `n`, in random order.
@@ -371,7 +399,9 @@ pub(crate) fn run(config: TrainConfig, data: Arc<Dataset>, io: WorkerIo) {
     while !io.stop.load(Ordering::Relaxed) {
         // Commands: wait for one while idle, otherwise just look.
         let first = if running || single_step || snapshot_wanted {
-            io.commands.try_recv().map_err(|_| RecvTimeoutError::Timeout)
+            io.commands
+                .try_recv()
+                .map_err(|_| RecvTimeoutError::Timeout)
         } else {
             io.commands.recv_timeout(Duration::from_millis(50))
         };
@@ -381,7 +411,10 @@ pub(crate) fn run(config: TrainConfig, data: Arc<Dataset>, io: WorkerIo) {
             match cmd {
                 TrainCommand::Start => {
                     if finished {
-                        io.send(TrainEvent::Finished { step: session.step, epoch: session.epoch });
+                        io.send(TrainEvent::Finished {
+                            step: session.step,
+                            epoch: session.epoch,
+                        });
                     } else {
                         running = true;
                         io.send(TrainEvent::Running);
@@ -411,21 +444,30 @@ pub(crate) fn run(config: TrainConfig, data: Arc<Dataset>, io: WorkerIo) {
                     if lr > 0.0 && lr <= 10.0 {
                         session.config.lr = lr;
                         for s in &mut session.slots {
-                            s.opt.set_learning_rate(s.model.config.lr_override.unwrap_or(lr));
+                            s.opt
+                                .set_learning_rate(s.model.config.lr_override.unwrap_or(lr));
                         }
                     } else {
-                        io.send(TrainEvent::Error(format!("learning rate {lr} is out of range (above 0, at most 10)")));
+                        io.send(TrainEvent::Error(format!(
+                            "learning rate {lr} is out of range (above 0, at most 10)"
+                        )));
                     }
                 }
-                TrainCommand::SetBeta(beta) => set_knob(&mut session, &io, ModelKind::BetaVae, |c| c.beta = beta),
-                TrainCommand::SetNoise(level) => set_knob(&mut session, &io, ModelKind::Dae, |c| c.noise_level = level),
+                TrainCommand::SetBeta(beta) => {
+                    set_knob(&mut session, &io, ModelKind::BetaVae, |c| c.beta = beta)
+                }
+                TrainCommand::SetNoise(level) => {
+                    set_knob(&mut session, &io, ModelKind::Dae, |c| c.noise_level = level)
+                }
                 TrainCommand::ShuffleRecon => {
                     let n = session.data.test.len();
                     session.recon_indices = pick(&mut session.rng, n, session.config.recon_count);
                     snapshot_wanted = true;
                 }
                 TrainCommand::RequestSnapshot => snapshot_wanted = true,
-                TrainCommand::Save(dir) => io.send(TrainEvent::Saved(session.save(&dir, &last_epoch))),
+                TrainCommand::Save(dir) => {
+                    io.send(TrainEvent::Saved(session.save(&dir, &last_epoch)))
+                }
             }
         }
 
@@ -450,7 +492,10 @@ pub(crate) fn run(config: TrainConfig, data: Arc<Dataset>, io: WorkerIo) {
                         if session.config.epochs.is_some_and(|e| session.epoch >= e) {
                             finished = true;
                             running = false;
-                            io.send(TrainEvent::Finished { step: session.step, epoch: session.epoch });
+                            io.send(TrainEvent::Finished {
+                                step: session.step,
+                                epoch: session.epoch,
+                            });
                         }
                     }
                     if session.slots.iter().all(|s| s.diverged) {
@@ -464,12 +509,14 @@ pub(crate) fn run(config: TrainConfig, data: Arc<Dataset>, io: WorkerIo) {
                     io.send(TrainEvent::Paused);
                 }
             }
-            if last_progress.elapsed() >= Duration::from_millis(session.config.progress_interval_ms) {
+            if last_progress.elapsed() >= Duration::from_millis(session.config.progress_interval_ms)
+            {
                 io.offer(TrainEvent::Progress(session.progress()));
                 last_progress = Instant::now();
             }
             // Snapshots cost a forward pass over the display items: keep them under ~10% of the time.
-            let due = Duration::from_millis(session.config.snapshot_interval_ms).max(snapshot_cost * 10);
+            let due =
+                Duration::from_millis(session.config.snapshot_interval_ms).max(snapshot_cost * 10);
             if last_snapshot.is_none_or(|t| t.elapsed() >= due) {
                 snapshot_wanted = true;
             }
@@ -492,8 +539,17 @@ pub(crate) fn run(config: TrainConfig, data: Arc<Dataset>, io: WorkerIo) {
     }
 }
 
-fn set_knob(session: &mut Session, io: &WorkerIo, kind: ModelKind, change: impl Fn(&mut crate::model::ModelConfig)) {
-    for s in session.slots.iter_mut().filter(|s| s.model.config.kind == kind) {
+fn set_knob(
+    session: &mut Session,
+    io: &WorkerIo,
+    kind: ModelKind,
+    change: impl Fn(&mut crate::model::ModelConfig),
+) {
+    for s in session
+        .slots
+        .iter_mut()
+        .filter(|s| s.model.config.kind == kind)
+    {
         let mut c = s.model.config.clone();
         change(&mut c);
         match c.validate() {
@@ -519,7 +575,10 @@ fn build(config: TrainConfig, data: Arc<Dataset>, io: &WorkerIo) -> Option<Sessi
         return None;
     }
     if data.train.is_empty() || data.test.is_empty() {
-        io.send(TrainEvent::Error(format!("data set '{}' has an empty train or test split", data.name)));
+        io.send(TrainEvent::Error(format!(
+            "data set '{}' has an empty train or test split",
+            data.name
+        )));
         return None;
     }
     match Session::new(config, data) {
@@ -531,7 +590,9 @@ fn build(config: TrainConfig, data: Arc<Dataset>, io: &WorkerIo) -> Option<Sessi
             Some(s)
         }
         Err(e) => {
-            io.send(TrainEvent::Error(format!("could not build the models: {e}")));
+            io.send(TrainEvent::Error(format!(
+                "could not build the models: {e}"
+            )));
             None
         }
     }

@@ -1,0 +1,139 @@
+//! Showing decoded items: images as cached textures (set only when the pixels change),
+//! 2-D points as markers over the data.
+
+use super::theme;
+use crate::data::{Dataset, ItemShape};
+use egui::{Color32, ColorImage, Rect, Sense, TextureHandle, TextureOptions, Ui, Vec2, pos2, vec2};
+
+/// A texture that is re-uploaded only when its key changes.
+#[derive(Default)]
+pub struct Tex {
+    handle: Option<TextureHandle>,
+    key: Option<u64>,
+}
+
+impl Tex {
+    /// The texture for `key`, made by `make` only if the key changed.
+    pub fn get(
+        &mut self,
+        ctx: &egui::Context,
+        name: &str,
+        key: u64,
+        make: impl FnOnce() -> ColorImage,
+    ) -> &TextureHandle {
+        let options = TextureOptions::NEAREST;
+        if self.key != Some(key) || self.handle.is_none() {
+            let image = make();
+            match &mut self.handle {
+                Some(h) => h.set(image, options),
+                None => self.handle = Some(ctx.load_texture(name, image, options)),
+            }
+            self.key = Some(key);
+        }
+        self.handle.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+/// Items laid out `cols` per row as one gray image, with a 1-pixel dark gap between them.
+pub fn mosaic(items: &[f32], w: usize, h: usize, cols: usize) -> ColorImage {
+    let n = items.len() / (w * h).max(1);
+    let cols = cols.clamp(1, n.max(1));
+    let rows = n.div_ceil(cols).max(1);
+    let (width, height) = (cols * (w + 1) - 1, rows * (h + 1) - 1);
+    let mut img = ColorImage::filled([width, height], Color32::from_gray(60));
+    for (i, item) in items.chunks_exact(w * h).enumerate() {
+        let (x0, y0) = ((i % cols) * (w + 1), (i / cols) * (h + 1));
+        for (p, v) in item.iter().enumerate() {
+            let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+            img.pixels[(y0 + p / w) * width + x0 + p % w] = Color32::from_gray(g);
+        }
+    }
+    img
+}
+
+/// A hash key for a list of numbers, so textures redraw exactly when their inputs change.
+pub fn key_of(parts: &[u64], values: &[f32]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    parts.hash(&mut h);
+    for v in values {
+        v.to_bits().hash(&mut h);
+    }
+    h.finish()
+}
+
+/// Shows decoded items: a mosaic for images (`cols` per row, each `cell` points wide),
+/// or, for 2-D points, the items as coloured markers over the test data in a square.
+#[allow(clippy::too_many_arguments)]
+pub fn show_items(
+    ui: &mut Ui,
+    tex: &mut Tex,
+    name: &str,
+    key: u64,
+    ds: &Dataset,
+    items: &[f32],
+    cols: usize,
+    cell: f32,
+    color: Color32,
+) -> egui::Response {
+    match ds.shape {
+        ItemShape::Image { width, height } => {
+            let n = items.len() / (width * height).max(1);
+            let cols = cols.clamp(1, n.max(1));
+            let rows = n.div_ceil(cols).max(1);
+            let handle = tex.get(ui.ctx(), name, key, || mosaic(items, width, height, cols));
+            let size = vec2(
+                cell * cols as f32,
+                cell * rows as f32 * height as f32 / width as f32,
+            );
+            ui.add(egui::Image::new((handle.id(), size)).sense(Sense::click()))
+        }
+        ItemShape::Points { .. } => {
+            let side = (cell * cols as f32).max(120.0);
+            let (rect, response) = ui.allocate_exact_size(Vec2::splat(side), Sense::click());
+            points_in_square(ui, rect, ds, items, color);
+            response
+        }
+    }
+}
+
+/// Draws 2-D points (data coordinates in [0, 1]) over a backdrop of test data.
+pub fn points_in_square(ui: &Ui, rect: Rect, ds: &Dataset, items: &[f32], color: Color32) {
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    let to_screen = |x: f32, y: f32| {
+        pos2(
+            rect.left() + x * rect.width(),
+            rect.bottom() - y * rect.height(),
+        )
+    };
+    for p in ds.test.x.chunks_exact(2).take(1500) {
+        painter.circle_filled(to_screen(p[0], p[1]), 1.5, theme::DATA_BACKDROP);
+    }
+    for p in items.chunks_exact(2) {
+        painter.circle_filled(to_screen(p[0], p[1]), 3.5, color);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mosaic_places_items_row_by_row_with_gaps() {
+        // Three 2x1 items, two per row: 2 rows, width 2*3-1 = 5, height 2*2-1 = 3.
+        let items = [1.0, 1.0, 0.0, 0.0, 0.5, 0.5];
+        let img = mosaic(&items, 2, 1, 2);
+        assert_eq!(img.size, [5, 3]);
+        assert_eq!(img.pixels[0], Color32::from_gray(255));
+        assert_eq!(img.pixels[3], Color32::from_gray(0));
+        assert_eq!(img.pixels[2], Color32::from_gray(60), "gap");
+        assert_eq!(img.pixels[2 * 5], Color32::from_gray(128));
+    }
+
+    #[test]
+    fn keys_change_with_values() {
+        assert_ne!(key_of(&[1], &[0.5]), key_of(&[1], &[0.6]));
+        assert_eq!(key_of(&[1, 2], &[0.5]), key_of(&[1, 2], &[0.5]));
+    }
+}

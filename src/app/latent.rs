@@ -1,0 +1,583 @@
+//! Latent space, one plot per model side by side: test codes coloured by class, the
+//! prior's σ circles and posterior ellipses for VAEs, a draggable probe decoded live
+//! beside each plot, and a pinned test item.
+
+use super::items::{Tex, key_of, show_items};
+use super::theme;
+use crate::data::Dataset;
+use crate::explore::Pca2;
+use crate::train::{ModelSnapshot, Snapshot};
+use egui::{Color32, RichText, Ui};
+use egui_plot::{Line, MarkerShape, Plot, PlotPoints, Points};
+use std::collections::{BTreeSet, HashMap};
+
+/// Which plane of latent space the plots show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    /// Two chosen dimensions (0-based).
+    Dims(usize, usize),
+    /// The two leading principal directions of the codes.
+    Pca,
+}
+
+/// Per-model state of the latent view.
+#[derive(Default)]
+pub struct ModelView {
+    /// The probe's full code; the plotted plane shows two coordinates of it.
+    pub probe: Vec<f32>,
+    /// The probe's current decoding.
+    pub probe_decoded: Vec<f32>,
+    probe_tex: Tex,
+    pinned_tex: Tex,
+}
+
+/// State of the latent-space tab.
+pub struct LatentPanel {
+    /// Plane shown for latent dim > 2.
+    pub view: View,
+    /// Every plot uses the union of the models' ranges.
+    pub same_axes: bool,
+    /// Draw the prior's 1σ and 2σ circles on VAE plots.
+    pub show_prior: bool,
+    /// Draw each point's posterior ellipse (first few hundred points) on VAE plots.
+    pub show_posterior: bool,
+    /// Classes hidden from the scatter.
+    pub hidden_classes: BTreeSet<u32>,
+    /// The pinned display item (index into the snapshot's display items).
+    pub pinned: Option<usize>,
+    /// One entry per model name.
+    pub models: HashMap<String, ModelView>,
+    /// Screen rectangle of each model's plot in the last frame (tests drive the probe with it).
+    pub plot_rects: HashMap<String, egui::Rect>,
+    pca: HashMap<String, (u64, Pca2)>,
+}
+
+impl Default for LatentPanel {
+    fn default() -> Self {
+        Self {
+            view: View::Dims(0, 1),
+            same_axes: false,
+            show_prior: true,
+            show_posterior: false,
+            hidden_classes: BTreeSet::new(),
+            pinned: None,
+            models: HashMap::new(),
+            plot_rects: HashMap::new(),
+            pca: HashMap::new(),
+        }
+    }
+}
+
+/// Most posterior ellipses drawn per plot (each is a small polygon).
+const MAX_ELLIPSES: usize = 300;
+
+impl LatentPanel {
+    /// Forgets per-model state (after a reset).
+    pub fn clear(&mut self) {
+        self.models.clear();
+        self.pca.clear();
+        self.pinned = None;
+    }
+
+    /// The 2-D plot coordinates of a code under the current view.
+    fn project(&self, m: &ModelSnapshot, code: &[f32]) -> [f64; 2] {
+        match self.view_for(m) {
+            View::Dims(a, b) => [
+                f64::from(code[a]),
+                if b < code.len() && m.latent_dim > 1 {
+                    f64::from(code[b])
+                } else {
+                    0.0
+                },
+            ],
+            View::Pca => {
+                let p = self
+                    .pca
+                    .get(&m.name)
+                    .map_or([0.0; 2], |(_, pca)| pca.project(code));
+                [f64::from(p[0]), f64::from(p[1])]
+            }
+        }
+    }
+
+    /// The view, clamped to what this model's code size allows.
+    fn view_for(&self, m: &ModelSnapshot) -> View {
+        match self.view {
+            View::Pca if m.latent_dim > 2 => View::Pca,
+            View::Dims(a, b) if a < m.latent_dim && b < m.latent_dim => View::Dims(a, b),
+            _ => View::Dims(0, 1.min(m.latent_dim.saturating_sub(1))),
+        }
+    }
+
+    fn update_pca(&mut self, snap: &Snapshot) {
+        if self.view != View::Pca {
+            return;
+        }
+        for m in snap.models.iter().filter(|m| m.latent_dim > 2) {
+            let fresh = self
+                .pca
+                .get(&m.name)
+                .is_some_and(|(step, _)| *step == snap.step);
+            if !fresh {
+                self.pca.insert(
+                    m.name.clone(),
+                    (snap.step, Pca2::fit(&m.codes, m.latent_dim)),
+                );
+            }
+        }
+    }
+
+    /// The full code at plane coordinates `p`: the probe with the two shown coordinates
+    /// replaced (or, for PCA, the point on the principal plane).
+    pub fn code_at(&self, m: &ModelSnapshot, p: [f64; 2]) -> Vec<f32> {
+        let mut z = self
+            .models
+            .get(&m.name)
+            .map(|v| v.probe.clone())
+            .unwrap_or_default();
+        z.resize(m.latent_dim, 0.0);
+        match self.view_for(m) {
+            View::Dims(a, b) => {
+                z[a] = p[0] as f32;
+                if m.latent_dim > 1 {
+                    z[b] = p[1] as f32;
+                }
+            }
+            View::Pca => {
+                if let Some((_, pca)) = self.pca.get(&m.name) {
+                    z = pca.unproject([p[0] as f32, p[1] as f32]);
+                }
+            }
+        }
+        z
+    }
+
+    /// Sets the probe of `m` from a point on its plot.
+    fn set_probe(&mut self, m: &ModelSnapshot, p: [f64; 2]) {
+        let z = self.code_at(m, p);
+        self.models.entry(m.name.clone()).or_default().probe = z;
+    }
+
+    /// The range of the codes on the shown plane: ((x_min, x_max), (y_min, y_max)).
+    pub fn code_box(&self, m: &ModelSnapshot) -> ((f32, f32), (f32, f32)) {
+        let mut b = [(f32::INFINITY, f32::NEG_INFINITY); 2];
+        for code in m.codes.chunks_exact(m.latent_dim.max(1)) {
+            let p = self.project(m, code);
+            for k in 0..2 {
+                if p[k].is_finite() {
+                    b[k] = (b[k].0.min(p[k] as f32), b[k].1.max(p[k] as f32));
+                }
+            }
+        }
+        let fix = |(lo, hi): (f32, f32)| if lo < hi { (lo, hi) } else { (-3.0, 3.0) };
+        (fix(b[0]), fix(b[1]))
+    }
+
+    /// A label for the shown plane's axes ("z1", "PC2").
+    pub fn axis_name(&self, m: &ModelSnapshot, k: usize) -> String {
+        match self.view_for(m) {
+            View::Dims(a, b) => format!("z{}", if k == 0 { a + 1 } else { b + 1 }),
+            View::Pca => format!("PC{}", k + 1),
+        }
+    }
+
+    /// The plot range of one model: its codes' range, and at least ±3 for a VAE.
+    fn bounds(&self, m: &ModelSnapshot) -> [[f64; 2]; 2] {
+        let mut b = [[f64::INFINITY, f64::NEG_INFINITY]; 2];
+        for code in m.codes.chunks_exact(m.latent_dim.max(1)) {
+            let p = self.project(m, code);
+            for k in 0..2 {
+                if p[k].is_finite() {
+                    b[k] = [b[k][0].min(p[k]), b[k][1].max(p[k])];
+                }
+            }
+        }
+        for axis in &mut b {
+            if axis[0] > axis[1] {
+                *axis = [-3.0, 3.0];
+            }
+            let pad = ((axis[1] - axis[0]) * 0.05).max(1e-3);
+            *axis = [axis[0] - pad, axis[1] + pad];
+            if m.kind.is_variational() {
+                *axis = [axis[0].min(-3.0), axis[1].max(3.0)];
+            }
+        }
+        b
+    }
+
+    /// Makes sure every model has a probe of the right size and the PCA is current.
+    pub fn prepare(&mut self, snap: &Snapshot) {
+        for m in &snap.models {
+            let mv = self.models.entry(m.name.clone()).or_default();
+            if mv.probe.len() != m.latent_dim {
+                mv.probe = vec![0.0; m.latent_dim];
+            }
+        }
+        if self.pinned.is_some_and(|p| p >= snap.display_labels.len()) {
+            self.pinned = None;
+        }
+        self.update_pca(snap);
+    }
+
+    /// Draws the tab.
+    pub fn ui(&mut self, ui: &mut Ui, snap: &Snapshot, ds: &Dataset) {
+        self.toolbar_ui(ui, snap, ds);
+        ui.label(RichText::new("Each dot is a test item placed at its code; colour is its class. Drag on a plot to move the probe (white dot) and watch its decoding; click a dot to pin it.").weak());
+        let shared = self.same_axes.then(|| {
+            snap.models.iter().map(|m| self.bounds(m)).fold(
+                [[f64::INFINITY, f64::NEG_INFINITY]; 2],
+                |acc, b| {
+                    [
+                        [acc[0][0].min(b[0][0]), acc[0][1].max(b[0][1])],
+                        [acc[1][0].min(b[1][0]), acc[1][1].max(b[1][1])],
+                    ]
+                },
+            )
+        });
+        let n = snap.models.len().max(1);
+        ui.columns(n, |cols| {
+            for (ui, m) in cols.iter_mut().zip(&snap.models) {
+                self.model_ui(ui, m, snap, ds, shared);
+            }
+        });
+    }
+
+    fn toolbar_ui(&mut self, ui: &mut Ui, snap: &Snapshot, ds: &Dataset) {
+        ui.horizontal_wrapped(|ui| {
+            ui.checkbox(&mut self.same_axes, "same axes for all models");
+            if snap.models.iter().any(|m| m.kind.is_variational()) {
+                ui.checkbox(&mut self.show_prior, "prior 1σ/2σ circles");
+                ui.checkbox(&mut self.show_posterior, "posterior ellipses");
+            }
+            let max_dim = snap.models.iter().map(|m| m.latent_dim).max().unwrap_or(2);
+            if max_dim > 2 {
+                ui.separator();
+                ui.label("plane:");
+                let label = |v: View| match v {
+                    View::Dims(a, b) => format!("z{} × z{}", a + 1, b + 1),
+                    View::Pca => "PCA".to_string(),
+                };
+                egui::ComboBox::from_id_salt("latent-view")
+                    .selected_text(label(self.view))
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut self.view, View::Pca, "PCA");
+                        for a in 0..max_dim.min(8) {
+                            for b in a + 1..max_dim.min(8) {
+                                ui.selectable_value(
+                                    &mut self.view,
+                                    View::Dims(a, b),
+                                    label(View::Dims(a, b)),
+                                );
+                            }
+                        }
+                    });
+                ui.label(RichText::new("other dimensions stay at the probe's values").weak());
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            ui.label("classes:");
+            for (c, name) in ds.class_names.iter().enumerate() {
+                let hidden = self.hidden_classes.contains(&(c as u32));
+                let color = if hidden {
+                    Color32::GRAY
+                } else {
+                    theme::class_color(c)
+                };
+                let mut text = RichText::new(name).color(color).strong();
+                if hidden {
+                    text = text.strikethrough();
+                }
+                let (dot, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+                ui.painter().circle_filled(dot.center(), 5.0, color);
+                if ui
+                    .add(egui::Label::new(text).sense(egui::Sense::click()))
+                    .on_hover_text("click to hide or show this class")
+                    .clicked()
+                {
+                    if hidden {
+                        self.hidden_classes.remove(&(c as u32));
+                    } else {
+                        self.hidden_classes.insert(c as u32);
+                    }
+                }
+            }
+        });
+    }
+
+    fn model_ui(
+        &mut self,
+        ui: &mut Ui,
+        m: &ModelSnapshot,
+        snap: &Snapshot,
+        ds: &Dataset,
+        shared: Option<[[f64; 2]; 2]>,
+    ) {
+        let color = theme::model_color(m.kind);
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(m.kind.title()).heading().color(color));
+            if m.diverged {
+                ui.colored_label(theme::WARNING, "diverged: last good weights");
+            }
+        });
+        let bounds = shared.unwrap_or_else(|| self.bounds(m));
+        let image_w = theme::PROBE_IMAGE + 12.0;
+        let side = (ui.available_width() - image_w)
+            .min(ui.available_height() - 30.0)
+            .max(160.0);
+        let view = self.view_for(m);
+        let axis_names = [self.axis_name(m, 0), self.axis_name(m, 1)];
+        // Points per class, as plot coordinates.
+        let mut per_class: Vec<Vec<[f64; 2]>> = vec![Vec::new(); ds.num_classes().max(1)];
+        let mut all: Vec<[f64; 2]> = Vec::with_capacity(snap.display_labels.len());
+        for (code, &label) in m
+            .codes
+            .chunks_exact(m.latent_dim.max(1))
+            .zip(&snap.display_labels)
+        {
+            let p = self.project(m, code);
+            all.push(p);
+            if !self.hidden_classes.contains(&label) {
+                if let Some(v) = per_class.get_mut(label as usize) {
+                    v.push(p);
+                }
+            }
+        }
+        let probe_now = self
+            .models
+            .get(&m.name)
+            .map(|v| v.probe.clone())
+            .unwrap_or_default();
+        let probe_p = self.project(m, &probe_now);
+        let pinned_p = self.pinned.and_then(|i| all.get(i).copied());
+        let ellipses =
+            (m.kind.is_variational() && self.show_posterior && matches!(view, View::Dims(..)))
+                .then(|| ellipse_lines(m, snap, view, &self.hidden_classes))
+                .unwrap_or_default();
+        let show_prior = m.kind.is_variational() && self.show_prior;
+        let mut action: Option<Action> = None;
+        ui.horizontal(|ui| {
+            let response = Plot::new(("latent", &m.name))
+                .width(side)
+                .height(side)
+                .allow_drag(false)
+                .allow_zoom(false)
+                .allow_scroll(false)
+                .allow_boxed_zoom(false)
+                .allow_double_click_reset(false)
+                .show_x(true)
+                .show_y(true)
+                .x_axis_label(axis_names[0].clone())
+                .y_axis_label(axis_names[1].clone())
+                .show(ui, |pui| {
+                    pui.set_plot_bounds_x(bounds[0][0]..=bounds[0][1]);
+                    pui.set_plot_bounds_y(bounds[1][0]..=bounds[1][1]);
+                    if show_prior {
+                        for (r, name) in [(1.0, "prior 1σ"), (2.0, "prior 2σ")] {
+                            pui.line(
+                                Line::new(name, circle(0.0, 0.0, r, r))
+                                    .color(theme::PRIOR)
+                                    .style(egui_plot::LineStyle::dashed_loose()),
+                            );
+                        }
+                    }
+                    for pts in ellipses {
+                        pui.line(Line::new("", pts.0).color(pts.1).width(0.7));
+                    }
+                    for (c, pts) in per_class.into_iter().enumerate() {
+                        if !pts.is_empty() {
+                            pui.points(
+                                Points::new(
+                                    ds.class_names.get(c).cloned().unwrap_or_default(),
+                                    pts,
+                                )
+                                .color(theme::class_color(c))
+                                .radius(theme::POINT_RADIUS)
+                                .filled(true),
+                            );
+                        }
+                    }
+                    if let Some(p) = pinned_p {
+                        pui.points(
+                            Points::new("pinned", vec![p])
+                                .shape(MarkerShape::Diamond)
+                                .radius(9.0)
+                                .color(theme::MARKER_OUTLINE)
+                                .filled(false),
+                        );
+                    }
+                    pui.points(
+                        Points::new("probe", vec![probe_p])
+                            .shape(MarkerShape::Plus)
+                            .radius(11.0)
+                            .color(theme::MARKER_OUTLINE),
+                    );
+                    pui.points(
+                        Points::new("probe", vec![probe_p])
+                            .shape(MarkerShape::Circle)
+                            .radius(5.0)
+                            .color(theme::PROBE)
+                            .filled(true),
+                    );
+                    let r = pui.response().clone();
+                    let pointer = pui.pointer_coordinate();
+                    if let Some(p) = pointer {
+                        if r.clicked() {
+                            let screen = |q: [f64; 2]| {
+                                pui.screen_from_plot(egui_plot::PlotPoint::new(q[0], q[1]))
+                            };
+                            let at = pui.screen_from_plot(p);
+                            let nearest = all
+                                .iter()
+                                .enumerate()
+                                .filter(|(i, _)| {
+                                    !self.hidden_classes.contains(&snap.display_labels[*i])
+                                })
+                                .map(|(i, q)| (i, screen(*q).distance(at)))
+                                .min_by(|a, b| a.1.total_cmp(&b.1));
+                            action = Some(match nearest {
+                                Some((i, d)) if d < 8.0 => Action::Pin(i),
+                                _ => Action::Probe([p.x, p.y]),
+                            });
+                        } else if r.dragged() || r.drag_started() {
+                            action = Some(Action::Probe([p.x, p.y]));
+                        }
+                    }
+                });
+            self.plot_rects
+                .insert(m.name.clone(), response.response.rect);
+            match action {
+                Some(Action::Probe(p)) => {
+                    self.set_probe(m, p);
+                    ui.ctx().request_repaint();
+                }
+                Some(Action::Pin(i)) => {
+                    self.pinned = Some(i);
+                    let code = m.codes[i * m.latent_dim..(i + 1) * m.latent_dim].to_vec();
+                    for model in &snap.models {
+                        if let Some(v) = self.models.get_mut(&model.name) {
+                            if model.name == m.name {
+                                v.probe = code.clone();
+                            }
+                        }
+                    }
+                }
+                None => {}
+            }
+            ui.vertical(|ui| self.side_ui(ui, m, snap, ds));
+        });
+    }
+
+    /// The probe's decoding and the pinned item, beside the plot.
+    fn side_ui(&mut self, ui: &mut Ui, m: &ModelSnapshot, snap: &Snapshot, ds: &Dataset) {
+        let color = theme::model_color(m.kind);
+        let Some(mv) = self.models.get_mut(&m.name) else {
+            return;
+        };
+        ui.label(RichText::new("probe decodes to").strong());
+        if let Ok(decoded) = m.decoder.decode(&mv.probe) {
+            mv.probe_decoded = decoded;
+        }
+        let key = key_of(&[snap.step], &mv.probe);
+        show_items(
+            ui,
+            &mut mv.probe_tex,
+            &format!("probe-{}", m.name),
+            key,
+            ds,
+            &mv.probe_decoded,
+            1,
+            theme::PROBE_IMAGE,
+            color,
+        );
+        ui.label(RichText::new(format_code(&mv.probe)).monospace().small());
+        let Some(i) = self.pinned else {
+            return;
+        };
+        ui.separator();
+        let label = snap.display_labels[i] as usize;
+        let test_index = snap.display_indices[i];
+        ui.label(
+            RichText::new(format!(
+                "pinned: test #{test_index}, class {}",
+                ds.class_names.get(label).map_or("?", |s| s.as_str())
+            ))
+            .strong(),
+        );
+        let dim = ds.dim();
+        let code = &m.codes[i * m.latent_dim..(i + 1) * m.latent_dim];
+        let mut pair = ds.test.item(test_index, dim).to_vec();
+        pair.extend(m.decoder.decode(code).unwrap_or_default());
+        show_items(
+            ui,
+            &mut mv.pinned_tex,
+            &format!("pinned-{}", m.name),
+            key_of(&[snap.step, i as u64], &[]),
+            ds,
+            &pair,
+            2,
+            80.0,
+            color,
+        );
+        ui.label(RichText::new("input · reconstruction").small().weak());
+        let mut code_text = format!("μ = {}", format_code(code));
+        if let Some(s) = &m.sigmas {
+            code_text.push_str(&format!(
+                "\nσ = {}",
+                format_code(&s[i * m.latent_dim..(i + 1) * m.latent_dim])
+            ));
+        }
+        ui.label(RichText::new(code_text).monospace().small());
+    }
+}
+
+enum Action {
+    Probe([f64; 2]),
+    Pin(usize),
+}
+
+/// A code as "(0.12, -1.30, …)", at most 6 values.
+pub fn format_code(z: &[f32]) -> String {
+    let shown: Vec<String> = z.iter().take(6).map(|v| format!("{v:.2}")).collect();
+    let more = if z.len() > 6 { ", …" } else { "" };
+    format!("({}{more})", shown.join(", "))
+}
+
+/// An axis-aligned ellipse as a closed line.
+fn circle(cx: f64, cy: f64, rx: f64, ry: f64) -> PlotPoints<'static> {
+    (0..=48)
+        .map(|i| {
+            let t = i as f64 / 48.0 * std::f64::consts::TAU;
+            [cx + rx * t.cos(), cy + ry * t.sin()]
+        })
+        .collect()
+}
+
+/// Posterior 1σ ellipses of the first display items, in their class colours.
+fn ellipse_lines(
+    m: &ModelSnapshot,
+    snap: &Snapshot,
+    view: View,
+    hidden: &BTreeSet<u32>,
+) -> Vec<(PlotPoints<'static>, Color32)> {
+    let (Some(sigmas), View::Dims(a, b)) = (&m.sigmas, view) else {
+        return Vec::new();
+    };
+    let d = m.latent_dim;
+    (0..snap.display_labels.len().min(MAX_ELLIPSES))
+        .filter(|&i| !hidden.contains(&snap.display_labels[i]))
+        .map(|i| {
+            let (mu, s) = (&m.codes[i * d..(i + 1) * d], &sigmas[i * d..(i + 1) * d]);
+            let colour = theme::class_color(snap.display_labels[i] as usize).gamma_multiply(0.6);
+            let b = if d > 1 { b } else { a };
+            (
+                circle(
+                    f64::from(mu[a]),
+                    f64::from(mu[b]),
+                    f64::from(s[a]),
+                    f64::from(s[b]),
+                ),
+                colour,
+            )
+        })
+        .collect()
+}

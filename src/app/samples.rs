@@ -1,0 +1,72 @@
+//! Decodings of random points of the prior N(0, I), per model side by side: where the
+//! class sees that a VAE's samples look like data and an AE's mostly do not.
+
+use super::items::{Tex, key_of, show_items};
+use super::theme;
+use crate::data::Dataset;
+use crate::train::Snapshot;
+use egui::{RichText, Ui};
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use std::collections::HashMap;
+
+/// Samples per side of each model's mosaic.
+const SIDE: usize = 8;
+
+/// State of the samples tab.
+#[derive(Default)]
+pub struct SamplesPanel {
+    draw: u64,
+    textures: HashMap<String, Tex>,
+    decoded: HashMap<String, (u64, Vec<f32>)>,
+}
+
+impl SamplesPanel {
+    /// Draws the tab.
+    pub fn ui(&mut self, ui: &mut Ui, snap: &Snapshot, ds: &Dataset) {
+        ui.horizontal(|ui| {
+            if ui.button("Resample").clicked() {
+                self.draw += 1;
+            }
+            ui.label(RichText::new("Decoded from random points of the prior N(0, I), the same points for every model with the same code size.").weak());
+        });
+        let n = if ds.shape.is_image() {
+            SIDE * SIDE
+        } else {
+            400
+        };
+        ui.columns(snap.models.len().max(1), |cols| {
+            for (ui, m) in cols.iter_mut().zip(&snap.models) {
+                let color = theme::model_color(m.kind);
+                ui.label(RichText::new(m.kind.title()).heading().color(color));
+                let key = key_of(&[snap.step, self.draw], &[]);
+                let entry = self
+                    .decoded
+                    .entry(m.name.clone())
+                    .or_insert((u64::MAX, Vec::new()));
+                if entry.0 != key {
+                    let mut rng = rand::rngs::StdRng::seed_from_u64(self.draw);
+                    let z: Vec<f32> = (0..n * m.latent_dim)
+                        .map(|_| StandardNormal.sample(&mut rng))
+                        .collect();
+                    *entry = (key, m.decoder.decode(&z).unwrap_or_default());
+                }
+                let cell = (ui.available_width() / SIDE as f32)
+                    .min((ui.available_height() - 40.0) / SIDE as f32)
+                    .max(12.0);
+                let tex = self.textures.entry(m.name.clone()).or_default();
+                show_items(
+                    ui,
+                    tex,
+                    &format!("samples-{}", m.name),
+                    key,
+                    ds,
+                    &entry.1,
+                    SIDE,
+                    cell,
+                    color,
+                );
+            }
+        });
+    }
+}

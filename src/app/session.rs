@@ -1,0 +1,275 @@
+//! The window's side of training: the Trainer handle, the data set, the latest snapshot,
+//! the loss history and messages. Drained in `logic`, never waited on.
+
+use super::history::LossHistory;
+use super::settings::Settings;
+use crate::data::{self, Dataset, Sizes};
+use crate::train::{
+    EpochSummary, Progress, Snapshot, TrainCommand, TrainConfig, TrainEvent, Trainer,
+};
+use crossbeam_channel::{Receiver, bounded};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long one frame may spend draining events.
+const DRAIN_BUDGET: Duration = Duration::from_millis(4);
+
+/// What training is doing, as the controls show it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Loading a data set.
+    Loading,
+    /// Models built, not training.
+    Paused,
+    /// Training.
+    Running,
+    /// The configured epochs are done.
+    Finished,
+    /// Nothing can train (no data or an invalid config).
+    Idle,
+}
+
+/// A message shown in the window until dismissed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    /// The text.
+    pub text: String,
+    /// True for errors, false for warnings and notices.
+    pub is_error: bool,
+}
+
+/// A data set being loaded on a background thread.
+struct PendingLoad {
+    spec: String,
+    rx: Receiver<Result<Dataset, data::DataError>>,
+}
+
+/// The training session the window shows.
+pub struct Session {
+    /// The worker, once a data set is loaded.
+    pub trainer: Option<Trainer>,
+    /// The data set the models train on.
+    pub data: Option<Arc<Dataset>>,
+    /// The config the worker runs.
+    pub config: Option<TrainConfig>,
+    /// Latest snapshot of every model.
+    pub snapshot: Option<Arc<Snapshot>>,
+    /// Latest progress.
+    pub progress: Option<Progress>,
+    /// Every epoch summary so far.
+    pub epochs: Vec<EpochSummary>,
+    /// Loss curves.
+    pub history: LossHistory,
+    /// Batches per epoch.
+    pub batches_per_epoch: usize,
+    /// What training is doing.
+    pub status: Status,
+    /// Errors and warnings to show.
+    pub messages: Vec<Message>,
+    /// Train as soon as models are ready.
+    pub start_when_ready: bool,
+    pending: Option<PendingLoad>,
+    repaint: Option<egui::Context>,
+    sizes: Option<Sizes>,
+    /// When the session started (for the time-to-first-snapshot figure in the notes).
+    pub started: Instant,
+}
+
+impl Session {
+    /// An empty session; `sizes` caps built-in data sets (tests use small ones).
+    pub fn new(repaint: Option<egui::Context>, sizes: Option<Sizes>) -> Self {
+        Self {
+            trainer: None,
+            data: None,
+            config: None,
+            snapshot: None,
+            progress: None,
+            epochs: Vec::new(),
+            history: LossHistory::new(),
+            batches_per_epoch: 1,
+            status: Status::Idle,
+            messages: Vec::new(),
+            start_when_ready: true,
+            pending: None,
+            repaint,
+            sizes,
+            started: Instant::now(),
+        }
+    }
+
+    /// Shows an error in the window.
+    pub fn error(&mut self, text: impl Into<String>) {
+        self.messages.push(Message {
+            text: text.into(),
+            is_error: true,
+        });
+    }
+
+    /// Shows a warning or notice in the window.
+    pub fn notice(&mut self, text: impl Into<String>) {
+        self.messages.push(Message {
+            text: text.into(),
+            is_error: false,
+        });
+    }
+
+    /// Starts loading `spec` in the background; the models reset when it arrives.
+    pub fn load(&mut self, spec: &str, seed: u64) {
+        let (tx, rx) = bounded(1);
+        let spec_owned = spec.to_string();
+        let sizes = self.sizes.filter(|_| data::BUILTIN_NAMES.contains(&spec));
+        let repaint = self.repaint.clone();
+        let spawned = std::thread::Builder::new()
+            .name("latentlab-loader".into())
+            .spawn(move || {
+                tx.send(data::load_with_sizes(&spec_owned, seed, sizes))
+                    .ok();
+                if let Some(ctx) = repaint {
+                    ctx.request_repaint();
+                }
+            });
+        match spawned {
+            Ok(_) => {
+                self.pending = Some(PendingLoad {
+                    spec: spec.to_string(),
+                    rx,
+                });
+                if self.data.is_none() {
+                    self.status = Status::Loading;
+                }
+            }
+            Err(e) => self.error(format!("cannot start loading {spec}: {e}")),
+        }
+    }
+
+    /// True while a data set is loading.
+    pub fn is_loading(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// (Re)builds the models from `settings` on the current data.
+    pub fn reset(&mut self, settings: &Settings) {
+        let Some(data) = self.data.clone() else {
+            return;
+        };
+        let config = match settings.train_config(&data) {
+            Ok(c) => c,
+            Err(e) => {
+                self.error(format!("cannot build the models: {e}"));
+                return;
+            }
+        };
+        self.snapshot = None;
+        self.progress = None;
+        self.epochs.clear();
+        self.history = LossHistory::new();
+        match &self.trainer {
+            Some(t) => {
+                t.send(TrainCommand::Reset(Box::new(config), Some(data)));
+            }
+            None => {
+                let notify: Option<crate::train::Notify> = self.repaint.clone().map(|ctx| {
+                    let f: crate::train::Notify = Arc::new(move || ctx.request_repaint());
+                    f
+                });
+                match Trainer::spawn(config, data, notify) {
+                    Ok(t) => self.trainer = Some(t),
+                    Err(e) => self.error(format!("cannot start the training thread: {e}")),
+                }
+            }
+        }
+    }
+
+    /// Sends a command to the worker, if there is one.
+    pub fn send(&mut self, cmd: TrainCommand) {
+        if let Some(t) = &self.trainer {
+            if !t.send(cmd) {
+                self.error("the training thread is not answering");
+            }
+        }
+    }
+
+    /// Drains finished loads and worker events for at most a few milliseconds.
+    pub fn poll(&mut self, settings: &Settings) {
+        if let Some(p) = &self.pending {
+            if let Ok(result) = p.rx.try_recv() {
+                let spec = p.spec.clone();
+                self.pending = None;
+                match result {
+                    Ok(ds) => {
+                        self.data = Some(Arc::new(ds));
+                        self.reset(settings);
+                    }
+                    Err(e) => {
+                        self.error(format!("could not load {spec}: {e}"));
+                        if self.data.is_none() {
+                            self.status = Status::Idle;
+                        }
+                    }
+                }
+            }
+        }
+        let deadline = Instant::now() + DRAIN_BUDGET;
+        while Instant::now() < deadline {
+            let Some(ev) = self
+                .trainer
+                .as_ref()
+                .and_then(|t| t.events().try_recv().ok())
+            else {
+                break;
+            };
+            self.handle(ev);
+        }
+    }
+
+    fn handle(&mut self, ev: TrainEvent) {
+        match ev {
+            TrainEvent::Ready { batches_per_epoch, config } => {
+                self.batches_per_epoch = batches_per_epoch;
+                self.config = Some(*config);
+                self.snapshot = None;
+                self.progress = None;
+                self.epochs.clear();
+                self.history = LossHistory::new();
+                self.status = Status::Paused;
+                if self.start_when_ready {
+                    self.send(TrainCommand::Start);
+                }
+            }
+            TrainEvent::Running => self.status = Status::Running,
+            TrainEvent::Paused => {
+                if self.status != Status::Finished {
+                    self.status = Status::Paused;
+                }
+            }
+            TrainEvent::Progress(p) => {
+                let x = p.epoch as f64 + f64::from(p.epoch_fraction);
+                for l in p.losses.iter().filter(|l| !l.diverged) {
+                    self.history.push_train(&l.name, l.kind, x, [l.recon, l.kl, l.loss]);
+                }
+                self.progress = Some(p);
+            }
+            TrainEvent::Snapshot(s) => self.snapshot = Some(s),
+            TrainEvent::EpochSummary(s) => {
+                for m in s.models.iter().filter(|m| !m.diverged) {
+                    self.history.push_test(&m.name, m.kind, s.epoch as f64, [m.test.recon, m.test.kl, m.test.loss]);
+                }
+                self.epochs.push(s);
+            }
+            TrainEvent::Diverged { model, step, epoch } => self.messages.push(Message {
+                text: format!("{model} diverged (NaN or infinite loss) at step {step} in epoch {}; it stopped and keeps its last good weights. The other models go on.", epoch + 1),
+                is_error: false,
+            }),
+            TrainEvent::Error(e) => self.error(e),
+            TrainEvent::Saved(Ok(paths)) => {
+                let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                self.notice(format!("saved {}", names.join(", ")));
+            }
+            TrainEvent::Saved(Err(e)) => self.error(format!("saving failed: {e}")),
+            TrainEvent::Finished { epoch, .. } => {
+                self.status = Status::Finished;
+                self.notice(format!("finished {epoch} epochs"));
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Colours and sizes: one colour per model kind and per class, readable on a projector.
+
+use crate::explore::colors::{class_rgb, model_rgb};
+use crate::model::ModelKind;
+use egui::Color32;
+
+/// The colour of a model kind, used for its curves, frames and headers everywhere.
+pub fn model_color(kind: ModelKind) -> Color32 {
+    let [r, g, b] = model_rgb(kind);
+    Color32::from_rgb(r, g, b)
+}
+
+/// The colour of a class in scatters and legends.
+pub fn class_color(class: usize) -> Color32 {
+    let [r, g, b] = class_rgb(class);
+    Color32::from_rgb(r, g, b)
+}
+
+/// Text colour of error banners.
+pub const ERROR: Color32 = Color32::from_rgb(220, 50, 47);
+/// Text colour of warnings (a diverged model).
+pub const WARNING: Color32 = Color32::from_rgb(203, 120, 0);
+/// Fill of the probe marker.
+pub const PROBE: Color32 = Color32::from_rgb(250, 250, 250);
+/// Outline of the probe and pinned markers.
+pub const MARKER_OUTLINE: Color32 = Color32::from_rgb(20, 20, 20);
+/// Colour of the prior's σ circles.
+pub const PRIOR: Color32 = Color32::from_rgb(130, 130, 130);
+/// Colour of data points drawn behind decoded points (2-D data sets).
+pub const DATA_BACKDROP: Color32 = Color32::from_rgb(190, 190, 190);
+
+/// Radius of a data point in the latent scatter, in points.
+pub const POINT_RADIUS: f32 = 2.2;
+/// Side of the probe's decoded image, in points.
+pub const PROBE_IMAGE: f32 = 168.0;
+/// Height of the loss plot, in points.
+pub const LOSS_PLOT_HEIGHT: f32 = 280.0;
+/// Side of one item in image rows (reconstructions, interpolation), in points.
+pub const ITEM_IMAGE: f32 = 64.0;
+
+/// Larger text than egui's defaults, so a class at the back can read it.
+pub fn apply(ctx: &egui::Context) {
+    ctx.all_styles_mut(|style| {
+        use egui::{FontFamily, FontId, TextStyle};
+        style.text_styles = [
+            (
+                TextStyle::Small,
+                FontId::new(13.0, FontFamily::Proportional),
+            ),
+            (TextStyle::Body, FontId::new(16.0, FontFamily::Proportional)),
+            (
+                TextStyle::Button,
+                FontId::new(16.0, FontFamily::Proportional),
+            ),
+            (
+                TextStyle::Heading,
+                FontId::new(22.0, FontFamily::Proportional),
+            ),
+            (
+                TextStyle::Monospace,
+                FontId::new(15.0, FontFamily::Monospace),
+            ),
+        ]
+        .into();
+        style.spacing.item_spacing = egui::vec2(8.0, 6.0);
+        style.spacing.slider_width = 130.0;
+    });
+}
