@@ -113,7 +113,7 @@ impl Controls {
     }
 
     fn data_ui(&mut self, ui: &mut Ui, session: &Session) {
-        ui.label(RichText::new("Data set").strong());
+        let heading = ui.label(RichText::new("Data set").strong());
         let current = self.draft.dataset.clone();
         egui::ComboBox::from_id_salt("dataset")
             .selected_text(short_name(&current))
@@ -125,7 +125,9 @@ impl Controls {
                         self.confirm_open = true;
                     }
                 }
-            });
+            })
+            .response
+            .labelled_by(heading.id);
         ui.horizontal(|ui| {
             ui.label("Open…");
             for (label, kind) in [
@@ -181,11 +183,12 @@ impl Controls {
             }
         });
         egui::Grid::new("arch").num_columns(2).show(ui, |ui| {
-            ui.label("latent dim");
-            ui.add(egui::DragValue::new(&mut self.draft.latent_dim).range(1..=64));
+            let l = ui.label("latent dim");
+            ui.add(egui::DragValue::new(&mut self.draft.latent_dim).range(1..=64)).labelled_by(l.id);
             ui.end_row();
-            ui.label("hidden");
+            let l = ui.label("hidden");
             ui.add(egui::TextEdit::singleline(&mut self.draft.hidden).desired_width(110.0))
+                .labelled_by(l.id)
                 .on_hover_text("encoder layer sizes, comma-separated; the decoder mirrors them");
             ui.end_row();
         });
@@ -195,51 +198,36 @@ impl Controls {
         ui.label(RichText::new("Knobs").strong());
         let d = &mut self.draft;
         egui::Grid::new("knobs").num_columns(2).show(ui, |ui| {
-            ui.label("learning rate");
-            ui.add(
-                egui::DragValue::new(&mut d.lr)
-                    .range(1e-6..=1.0)
-                    .speed(1e-4)
-                    .max_decimals(5),
-            );
+            let l = ui.label("learning rate");
+            ui.add(egui::DragValue::new(&mut d.lr).range(1e-6..=1.0).speed(1e-4).max_decimals(5)).labelled_by(l.id);
             ui.end_row();
-            ui.label("batch size");
-            ui.add(egui::DragValue::new(&mut d.batch_size).range(1..=4096));
+            let l = ui.label("batch size");
+            ui.add(egui::DragValue::new(&mut d.batch_size).range(1..=4096)).labelled_by(l.id);
             ui.end_row();
-            ui.label("seed");
-            ui.add(egui::DragValue::new(&mut d.seed));
-            ui.end_row();
-            ui.label(RichText::new("β (beta-vae)").color(theme::model_color(ModelKind::BetaVae)));
-            ui.add(egui::Slider::new(&mut d.beta, 0.0..=20.0));
-            ui.end_row();
-            ui.label(RichText::new("noise (dae)").color(theme::model_color(ModelKind::Dae)));
-            ui.horizontal(|ui| {
-                let max = if d.noise_kind == NoiseKind::Masking {
-                    1.0
-                } else {
-                    2.0
-                };
-                ui.add(egui::Slider::new(&mut d.noise, 0.0..=max));
-                egui::ComboBox::from_id_salt("noise-kind")
-                    .selected_text(if d.noise_kind == NoiseKind::Gaussian {
-                        "gauss"
-                    } else {
-                        "mask"
-                    })
-                    .width(60.0)
-                    .show_ui(ui, |ui| {
-                        ui.selectable_value(&mut d.noise_kind, NoiseKind::Gaussian, "gaussian");
-                        ui.selectable_value(&mut d.noise_kind, NoiseKind::Masking, "masking");
-                    });
-            });
-            ui.end_row();
-            ui.label(RichText::new("sparsity (sae)").color(theme::model_color(ModelKind::Sae)));
-            ui.add(egui::Slider::new(&mut d.sparsity, 0.0..=5.0));
-            ui.end_row();
-            ui.label(RichText::new("contraction (cae)").color(theme::model_color(ModelKind::Cae)));
-            ui.add(egui::Slider::new(&mut d.contraction, 0.0..=5.0));
+            let l = ui.label("seed");
+            ui.add(egui::DragValue::new(&mut d.seed)).labelled_by(l.id);
             ui.end_row();
         });
+        let knob = |ui: &mut Ui, value: &mut f32, max: f32, kind: ModelKind, name: &str| {
+            ui.add(egui::Slider::new(value, 0.0..=max).text(RichText::new(name).color(theme::model_color(kind))));
+        };
+        knob(ui, &mut d.beta, 20.0, ModelKind::BetaVae, "β (beta-vae)");
+        ui.horizontal(|ui| {
+            let max = if d.noise_kind == NoiseKind::Masking { 1.0 } else { 2.0 };
+            knob(ui, &mut d.noise, max, ModelKind::Dae, "noise (dae)");
+            let l = ui.label("kind");
+            egui::ComboBox::from_id_salt("noise-kind")
+                .selected_text(if d.noise_kind == NoiseKind::Gaussian { "gauss" } else { "mask" })
+                .width(60.0)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut d.noise_kind, NoiseKind::Gaussian, "gaussian");
+                    ui.selectable_value(&mut d.noise_kind, NoiseKind::Masking, "masking");
+                })
+                .response
+                .labelled_by(l.id);
+        });
+        knob(ui, &mut d.sparsity, 5.0, ModelKind::Sae, "sparsity (sae)");
+        knob(ui, &mut d.contraction, 5.0, ModelKind::Cae, "contraction (cae)");
     }
 
     /// Sends live knobs to the worker as soon as they change.

@@ -252,7 +252,7 @@ impl LatentPanel {
             let max_dim = snap.models.iter().map(|m| m.latent_dim).max().unwrap_or(2);
             if max_dim > 2 {
                 ui.separator();
-                ui.label("plane:");
+                let plane = ui.label("plane:");
                 let label = |v: View| match v {
                     View::Dims(a, b) => format!("z{} × z{}", a + 1, b + 1),
                     View::Pca => "PCA".to_string(),
@@ -270,7 +270,9 @@ impl LatentPanel {
                                 );
                             }
                         }
-                    });
+                    })
+                    .response
+                    .labelled_by(plane.id);
                 ui.label(RichText::new("other dimensions stay at the probe's values").weak());
             }
         });
@@ -336,10 +338,11 @@ impl LatentPanel {
         {
             let p = self.project(m, code);
             all.push(p);
-            if !self.hidden_classes.contains(&label) {
-                if let Some(v) = per_class.get_mut(label as usize) {
-                    v.push(p);
-                }
+            if let Some(v) = per_class
+                .get_mut(label as usize)
+                .filter(|_| !self.hidden_classes.contains(&label))
+            {
+                v.push(p);
             }
         }
         let probe_now = self
@@ -350,9 +353,11 @@ impl LatentPanel {
         let probe_p = self.project(m, &probe_now);
         let pinned_p = self.pinned.and_then(|i| all.get(i).copied());
         let ellipses =
-            (m.kind.is_variational() && self.show_posterior && matches!(view, View::Dims(..)))
-                .then(|| ellipse_lines(m, snap, view, &self.hidden_classes))
-                .unwrap_or_default();
+            if m.kind.is_variational() && self.show_posterior && matches!(view, View::Dims(..)) {
+                ellipse_lines(m, snap, view, &self.hidden_classes)
+            } else {
+                Default::default()
+            };
         let show_prior = m.kind.is_variational() && self.show_prior;
         let mut action: Option<Action> = None;
         ui.horizontal(|ui| {
@@ -452,13 +457,9 @@ impl LatentPanel {
                 }
                 Some(Action::Pin(i)) => {
                     self.pinned = Some(i);
-                    let code = m.codes[i * m.latent_dim..(i + 1) * m.latent_dim].to_vec();
-                    for model in &snap.models {
-                        if let Some(v) = self.models.get_mut(&model.name) {
-                            if model.name == m.name {
-                                v.probe = code.clone();
-                            }
-                        }
+                    // The probe jumps to the pinned item's code, so its decoding is the reconstruction.
+                    if let Some(v) = self.models.get_mut(&m.name) {
+                        v.probe = m.codes[i * m.latent_dim..(i + 1) * m.latent_dim].to_vec();
                     }
                 }
                 None => {}

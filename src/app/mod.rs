@@ -198,12 +198,12 @@ impl LatentLabApp {
                 .show(ui, |ui| {
                     ui.horizontal(|ui| {
                         ui.label(
-                            RichText::new(if m.is_error { "⚠ Error" } else { "ℹ" })
+                            RichText::new(if m.is_error { "Error:" } else { "Note:" })
                                 .color(color)
                                 .strong(),
                         );
                         ui.label(RichText::new(&m.text).color(color));
-                        if ui.small_button("✖").on_hover_text("dismiss").clicked() {
+                        if ui.small_button("dismiss").clicked() {
                             dismiss = Some(i);
                         }
                     });

@@ -182,29 +182,29 @@ impl Session {
 
     /// Sends a command to the worker, if there is one.
     pub fn send(&mut self, cmd: TrainCommand) {
-        if let Some(t) = &self.trainer {
-            if !t.send(cmd) {
-                self.error("the training thread is not answering");
-            }
+        if let Some(t) = &self.trainer
+            && !t.send(cmd)
+        {
+            self.error("the training thread is not answering");
         }
     }
 
     /// Drains finished loads and worker events for at most a few milliseconds.
     pub fn poll(&mut self, settings: &Settings) {
-        if let Some(p) = &self.pending {
-            if let Ok(result) = p.rx.try_recv() {
-                let spec = p.spec.clone();
-                self.pending = None;
-                match result {
-                    Ok(ds) => {
-                        self.data = Some(Arc::new(ds));
-                        self.reset(settings);
-                    }
-                    Err(e) => {
-                        self.error(format!("could not load {spec}: {e}"));
-                        if self.data.is_none() {
-                            self.status = Status::Idle;
-                        }
+        if let Some(p) = &self.pending
+            && let Ok(result) = p.rx.try_recv()
+        {
+            let spec = p.spec.clone();
+            self.pending = None;
+            match result {
+                Ok(ds) => {
+                    self.data = Some(Arc::new(ds));
+                    self.reset(settings);
+                }
+                Err(e) => {
+                    self.error(format!("could not load {spec}: {e}"));
+                    if self.data.is_none() {
+                        self.status = Status::Idle;
                     }
                 }
             }

@@ -39,13 +39,16 @@ impl SlidersPanel {
                 }
             }
             ui.separator();
+            let class_label = ui.label("class");
             egui::ComboBox::from_id_salt("slider-class")
                 .selected_text(ds.class_names.get(self.class).cloned().unwrap_or_default())
                 .show_ui(ui, |ui| {
                     for (c, name) in ds.class_names.iter().enumerate() {
                         ui.selectable_value(&mut self.class, c, name);
                     }
-                });
+                })
+                .response
+                .labelled_by(class_label.id);
             if ui.button("Set to the mean code of this class").clicked() {
                 for m in &snap.models {
                     let d = m.latent_dim;
@@ -57,10 +60,10 @@ impl SlidersPanel {
                             n += 1.0;
                         }
                     }
-                    if n > 0.0 {
-                        if let Some(v) = latent.models.get_mut(&m.name) {
-                            v.probe = mean.iter().map(|x| x / n).collect();
-                        }
+                    if n > 0.0
+                        && let Some(v) = latent.models.get_mut(&m.name)
+                    {
+                        v.probe = mean.iter().map(|x| x / n).collect();
                     }
                 }
             }

@@ -1,0 +1,155 @@
+//! The window driven by egui_kittest, without a screen: train from the button, drag the
+//! probe, switch data sets, and open a bad file while training goes on.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use latentlab::app::{LatentLabApp, OpenKind, Settings, Status};
+use latentlab::data::Sizes;
+use std::time::{Duration, Instant};
+
+const SMALL: Sizes = Sizes { train: 3000, test: 600 };
+
+fn harness(settings: Settings, autostart: bool) -> Harness<'static, LatentLabApp> {
+    Harness::builder().with_size(egui::vec2(1600.0, 1000.0)).with_max_steps(10_000).build_eframe(move |cc| {
+        let mut app = LatentLabApp::with_settings(&cc.egui_ctx, settings, Some(SMALL));
+        app.session.start_when_ready = autostart;
+        app
+    })
+}
+
+fn small_settings() -> Settings {
+    Settings {
+        hidden: "64,32".into(),
+        ..Settings::default()
+    }
+}
+
+/// Steps the UI (with real time passing for the worker) until `done` holds.
+fn wait_for(h: &mut Harness<'_, LatentLabApp>, what: &str, done: impl Fn(&LatentLabApp) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(start.elapsed() < Duration::from_secs(120), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+        h.run_steps(1);
+    }
+}
+
+fn steps(app: &LatentLabApp) -> u64 {
+    app.session.progress.as_ref().map_or(0, |p| p.step)
+}
+
+#[test]
+fn train_button_starts_training_and_the_loss_history_grows() {
+    let mut h = harness(small_settings(), false);
+    wait_for(&mut h, "models to be ready", |a| a.session.status == Status::Paused && a.session.snapshot.is_some());
+    assert!(h.state().session.history.is_empty(), "nothing trains before Train is pressed");
+    h.get_by_label("Train").click();
+    wait_for(&mut h, "the first progress", |a| !a.session.history.is_empty());
+    assert_eq!(h.state().session.status, Status::Running);
+    let first = h.state().session.history.len();
+    wait_for(&mut h, "more progress", |a| a.session.history.len() >= first + 5);
+    let m = &h.state().session.history.models;
+    assert_eq!(m.len(), 2, "one curve set per model");
+    // Pause stops the steps.
+    h.get_by_label("Pause").click();
+    wait_for(&mut h, "pause", |a| a.session.status == Status::Paused);
+    h.run_steps(2);
+    let paused_at = steps(h.state());
+    std::thread::sleep(Duration::from_millis(400));
+    h.run_steps(3);
+    assert_eq!(steps(h.state()), paused_at, "no steps while paused");
+}
+
+#[test]
+fn dragging_the_probe_changes_its_decoded_image() {
+    let mut h = harness(small_settings(), true);
+    wait_for(&mut h, "a snapshot", |a| a.session.snapshot.as_ref().is_some_and(|s| s.step > 50));
+    h.get_by_label("Pause").click();
+    wait_for(&mut h, "pause", |a| a.session.status == Status::Paused);
+    h.run_steps(3);
+    let before = h.state().latent.models["vae"].probe_decoded.clone();
+    let probe_before = h.state().latent.models["vae"].probe.clone();
+    assert!(!before.is_empty());
+    let rect = h.state().latent.plot_rects["vae"];
+    let (from, to) = (rect.center(), rect.center() + egui::vec2(rect.width() * 0.3, -rect.height() * 0.3));
+    h.hover_at(from);
+    h.run_steps(1);
+    h.drag_at(from);
+    h.run_steps(1);
+    for t in 1..=5 {
+        h.hover_at(from + (to - from) * (t as f32 / 5.0));
+        h.run_steps(1);
+    }
+    let during = h.state().latent.models["vae"].probe_decoded.clone();
+    h.drop_at(to);
+    h.run_steps(2);
+    let probe_after = h.state().latent.models["vae"].probe.clone();
+    assert!(probe_after[0] > probe_before[0] && probe_after[1] > probe_before[1], "probe moved up and right: {probe_before:?} -> {probe_after:?}");
+    let changed = before.iter().zip(&during).map(|(a, b)| (a - b).abs()).sum::<f32>();
+    assert!(changed > 1.0, "decoding changed while dragging (total change {changed})");
+}
+
+#[test]
+fn switching_the_data_set_asks_then_retrains_on_it() {
+    let mut h = harness(small_settings(), true);
+    wait_for(&mut h, "digits", |a| a.session.snapshot.is_some());
+    h.get_by_label("Data set").click();
+    h.run_steps(2);
+    h.get_by_label("moons").click();
+    h.run_steps(2);
+    assert!(h.state().controls.confirm_open, "a question before the reset");
+    assert_eq!(h.state().settings.dataset, "digits", "nothing changes before the answer");
+    h.get_by_label("Reset now").click();
+    wait_for(&mut h, "moons to train", |a| {
+        a.session.data.as_ref().is_some_and(|d| d.name == "moons") && a.session.snapshot.as_ref().is_some_and(|s| s.recon_inputs.len() == 2 * s.recon_indices.len())
+    });
+    assert_eq!(h.state().settings.dataset, "moons");
+    wait_for(&mut h, "training on moons", |a| steps(a) > 5);
+}
+
+#[test]
+fn a_bad_file_shows_an_error_and_training_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.csv");
+    std::fs::write(&bad, "label,pixel0\n3,1,2,3\n").unwrap();
+    let mut h = harness(small_settings(), true);
+    wait_for(&mut h, "training", |a| steps(a) > 10);
+    h.state_mut().controls.open_path(OpenKind::Csv, &bad);
+    h.run_steps(2);
+    h.get_by_label("Reset now").click();
+    wait_for(&mut h, "the error", |a| a.session.messages.iter().any(|m| m.is_error));
+    h.run_steps(2);
+    let text = &h.state().session.messages.iter().find(|m| m.is_error).unwrap().text;
+    assert!(text.contains("broken.csv") && text.contains("line 2"), "{text}");
+    assert!(h.query_by_label_contains("broken.csv").is_some(), "the error is visible in the window");
+    assert_eq!(h.state().session.data.as_ref().unwrap().name, "digits", "the old data stays");
+    let before = steps(h.state());
+    wait_for(&mut h, "training to go on", |a| steps(a) > before + 10);
+}
+
+#[test]
+fn every_tab_draws_with_readable_text() {
+    // egui_kittest fails on any glyph the fonts lack, so visiting each tab checks its text.
+    let settings = Settings {
+        models: vec![
+            latentlab::model::ModelKind::Ae,
+            latentlab::model::ModelKind::Vae,
+            latentlab::model::ModelKind::BetaVae,
+            latentlab::model::ModelKind::Dae,
+        ],
+        latent_dim: 3,
+        ..small_settings()
+    };
+    let mut h = harness(settings, true);
+    wait_for(&mut h, "a snapshot", |a| a.session.snapshot.as_ref().is_some_and(|s| s.step > 20));
+    h.get_by_label("posterior ellipses").click();
+    h.run_steps(2);
+    for tab in latentlab::app::Tab::ALL {
+        h.get_by_label(tab.title()).click();
+        h.run_steps(3);
+        assert_eq!(h.state().tab, tab);
+        if tab == latentlab::app::Tab::Recon {
+            assert!(h.query_by_label_contains("Denoising AE sees").is_some(), "the denoiser's noisy inputs are shown");
+        }
+    }
+}
