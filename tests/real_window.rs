@@ -17,23 +17,40 @@ impl Drop for Guard {
 }
 
 fn free_display() -> u32 {
-    (90..200).find(|n| !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() && !Path::new(&format!("/tmp/.X{n}-lock")).exists()).expect("a free X display number")
+    (90..200)
+        .find(|n| {
+            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        })
+        .expect("a free X display number")
 }
 
 fn start_xvfb() -> (Guard, String) {
     let n = free_display();
     let display = format!(":{n}");
     let child = Command::new("Xvfb")
-        .args([display.as_str(), "-screen", "0", "1600x1000x24", "-nolisten", "tcp"])
+        .args([
+            display.as_str(),
+            "-screen",
+            "0",
+            "1600x1000x24",
+            "-nolisten",
+            "tcp",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("Xvfb is not installed: run .ci/run or `apt-get install xvfb imagemagick` (see README)");
+        .expect(
+            "Xvfb is not installed: run .ci/run or `apt-get install xvfb imagemagick` (see README)",
+        );
     let guard = Guard(child);
     let socket = format!("/tmp/.X11-unix/X{n}");
     let start = Instant::now();
     while !Path::new(&socket).exists() {
-        assert!(start.elapsed() < Duration::from_secs(20), "Xvfb did not start on {display}");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "Xvfb did not start on {display}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     (guard, display)
@@ -41,7 +58,13 @@ fn start_xvfb() -> (Guard, String) {
 
 fn screenshot(display: &str, out: &Path) {
     let status = Command::new("import")
-        .args(["-display", display, "-window", "root", out.to_str().unwrap()])
+        .args([
+            "-display",
+            display,
+            "-window",
+            "root",
+            out.to_str().unwrap(),
+        ])
         .status()
         .expect("ImageMagick's `import` is not installed: run .ci/run (see README)");
     assert!(status.success(), "import failed");
@@ -50,13 +73,21 @@ fn screenshot(display: &str, out: &Path) {
 /// Pixels within a small distance of `c` in the columns `xs`.
 fn count_near(img: &image::RgbImage, c: [u8; 3], xs: std::ops::Range<u32>) -> usize {
     img.enumerate_pixels()
-        .filter(|(x, _, p)| xs.contains(x) && p.0.iter().zip(c).all(|(a, b)| (i32::from(*a) - i32::from(b)).abs() <= 6))
+        .filter(|(x, _, p)| {
+            xs.contains(x)
+                && p.0
+                    .iter()
+                    .zip(c)
+                    .all(|(a, b)| (i32::from(*a) - i32::from(b)).abs() <= 6)
+        })
         .count()
 }
 
 /// Classes with plenty of dots in the columns `xs`.
 fn classes_in(img: &image::RgbImage, xs: std::ops::Range<u32>) -> usize {
-    (0..10).filter(|&c| count_near(img, latentlab::explore::colors::class_rgb(c), xs.clone()) > 20).count()
+    (0..10)
+        .filter(|&c| count_near(img, latentlab::explore::colors::class_rgb(c), xs.clone()) > 20)
+        .count()
 }
 
 #[test]
@@ -92,20 +123,34 @@ fn the_app_opens_trains_and_draws_both_latent_spaces() {
         }
     }
     eprintln!("screenshot: {}", out.display());
-    assert!(last_classes >= 8, "only {last_classes} class colours visible in one of the scatters after {:?}", start.elapsed());
+    assert!(
+        last_classes >= 8,
+        "only {last_classes} class colours visible in one of the scatters after {:?}",
+        start.elapsed()
+    );
     let img = image::open(&out).unwrap().to_rgb8();
     let mut colours = std::collections::HashSet::new();
     for p in img.pixels().step_by(3) {
         colours.insert(p.0);
     }
-    assert!(colours.len() > 200, "the window looks blank ({} colours)", colours.len());
-    assert!(app.0.try_wait().unwrap().is_none(), "the app is still running after the screenshot");
+    assert!(
+        colours.len() > 200,
+        "the window looks blank ({} colours)",
+        colours.len()
+    );
+    assert!(
+        app.0.try_wait().unwrap().is_none(),
+        "the app is still running after the screenshot"
+    );
     // Closing: the process ends promptly when asked to.
     let pid = app.0.id().to_string();
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let t = Instant::now();
     while app.0.try_wait().unwrap().is_none() {
-        assert!(t.elapsed() < Duration::from_secs(10), "the app did not exit on SIGTERM");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "the app did not exit on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

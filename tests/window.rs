@@ -7,14 +7,20 @@ use latentlab::app::{LatentLabApp, OpenKind, Settings, Status};
 use latentlab::data::Sizes;
 use std::time::{Duration, Instant};
 
-const SMALL: Sizes = Sizes { train: 3000, test: 600 };
+const SMALL: Sizes = Sizes {
+    train: 3000,
+    test: 600,
+};
 
 fn harness(settings: Settings, autostart: bool) -> Harness<'static, LatentLabApp> {
-    Harness::builder().with_size(egui::vec2(1600.0, 1000.0)).with_max_steps(10_000).build_eframe(move |cc| {
-        let mut app = LatentLabApp::with_settings(&cc.egui_ctx, settings, Some(SMALL));
-        app.session.start_when_ready = autostart;
-        app
-    })
+    Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .with_max_steps(10_000)
+        .build_eframe(move |cc| {
+            let mut app = LatentLabApp::with_settings(&cc.egui_ctx, settings, Some(SMALL));
+            app.session.start_when_ready = autostart;
+            app
+        })
 }
 
 fn small_settings() -> Settings {
@@ -28,7 +34,10 @@ fn small_settings() -> Settings {
 fn wait_for(h: &mut Harness<'_, LatentLabApp>, what: &str, done: impl Fn(&LatentLabApp) -> bool) {
     let start = Instant::now();
     while !done(h.state()) {
-        assert!(start.elapsed() < Duration::from_secs(120), "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
         h.run_steps(1);
     }
@@ -41,13 +50,22 @@ fn steps(app: &LatentLabApp) -> u64 {
 #[test]
 fn train_button_starts_training_and_the_loss_history_grows() {
     let mut h = harness(small_settings(), false);
-    wait_for(&mut h, "models to be ready", |a| a.session.status == Status::Paused && a.session.snapshot.is_some());
-    assert!(h.state().session.history.is_empty(), "nothing trains before Train is pressed");
+    wait_for(&mut h, "models to be ready", |a| {
+        a.session.status == Status::Paused && a.session.snapshot.is_some()
+    });
+    assert!(
+        h.state().session.history.is_empty(),
+        "nothing trains before Train is pressed"
+    );
     h.get_by_label("Train").click();
-    wait_for(&mut h, "the first progress", |a| !a.session.history.is_empty());
+    wait_for(&mut h, "the first progress", |a| {
+        !a.session.history.is_empty()
+    });
     assert_eq!(h.state().session.status, Status::Running);
     let first = h.state().session.history.len();
-    wait_for(&mut h, "more progress", |a| a.session.history.len() >= first + 5);
+    wait_for(&mut h, "more progress", |a| {
+        a.session.history.len() >= first + 5
+    });
     let m = &h.state().session.history.models;
     assert_eq!(m.len(), 2, "one curve set per model");
     // Pause stops the steps.
@@ -63,7 +81,9 @@ fn train_button_starts_training_and_the_loss_history_grows() {
 #[test]
 fn dragging_the_probe_changes_its_decoded_image() {
     let mut h = harness(small_settings(), true);
-    wait_for(&mut h, "a snapshot", |a| a.session.snapshot.as_ref().is_some_and(|s| s.step > 50));
+    wait_for(&mut h, "a snapshot", |a| {
+        a.session.snapshot.as_ref().is_some_and(|s| s.step > 50)
+    });
     h.get_by_label("Pause").click();
     wait_for(&mut h, "pause", |a| a.session.status == Status::Paused);
     h.run_steps(3);
@@ -71,7 +91,10 @@ fn dragging_the_probe_changes_its_decoded_image() {
     let probe_before = h.state().latent.models["vae"].probe.clone();
     assert!(!before.is_empty());
     let rect = h.state().latent.plot_rects["vae"];
-    let (from, to) = (rect.center(), rect.center() + egui::vec2(rect.width() * 0.3, -rect.height() * 0.3));
+    let (from, to) = (
+        rect.center(),
+        rect.center() + egui::vec2(rect.width() * 0.3, -rect.height() * 0.3),
+    );
     h.hover_at(from);
     h.run_steps(1);
     h.drag_at(from);
@@ -84,9 +107,19 @@ fn dragging_the_probe_changes_its_decoded_image() {
     h.drop_at(to);
     h.run_steps(2);
     let probe_after = h.state().latent.models["vae"].probe.clone();
-    assert!(probe_after[0] > probe_before[0] && probe_after[1] > probe_before[1], "probe moved up and right: {probe_before:?} -> {probe_after:?}");
-    let changed = before.iter().zip(&during).map(|(a, b)| (a - b).abs()).sum::<f32>();
-    assert!(changed > 1.0, "decoding changed while dragging (total change {changed})");
+    assert!(
+        probe_after[0] > probe_before[0] && probe_after[1] > probe_before[1],
+        "probe moved up and right: {probe_before:?} -> {probe_after:?}"
+    );
+    let changed = before
+        .iter()
+        .zip(&during)
+        .map(|(a, b)| (a - b).abs())
+        .sum::<f32>();
+    assert!(
+        changed > 1.0,
+        "decoding changed while dragging (total change {changed})"
+    );
 }
 
 #[test]
@@ -97,11 +130,22 @@ fn switching_the_data_set_asks_then_retrains_on_it() {
     h.run_steps(2);
     h.get_by_label("moons").click();
     h.run_steps(2);
-    assert!(h.state().controls.confirm_open, "a question before the reset");
-    assert_eq!(h.state().settings.dataset, "digits", "nothing changes before the answer");
+    assert!(
+        h.state().controls.confirm_open,
+        "a question before the reset"
+    );
+    assert_eq!(
+        h.state().settings.dataset,
+        "digits",
+        "nothing changes before the answer"
+    );
     h.get_by_label("Reset now").click();
     wait_for(&mut h, "moons to train", |a| {
-        a.session.data.as_ref().is_some_and(|d| d.name == "moons") && a.session.snapshot.as_ref().is_some_and(|s| s.recon_inputs.len() == 2 * s.recon_indices.len())
+        a.session.data.as_ref().is_some_and(|d| d.name == "moons")
+            && a.session
+                .snapshot
+                .as_ref()
+                .is_some_and(|s| s.recon_inputs.len() == 2 * s.recon_indices.len())
     });
     assert_eq!(h.state().settings.dataset, "moons");
     wait_for(&mut h, "training on moons", |a| steps(a) > 5);
@@ -117,12 +161,31 @@ fn a_bad_file_shows_an_error_and_training_goes_on() {
     h.state_mut().controls.open_path(OpenKind::Csv, &bad);
     h.run_steps(2);
     h.get_by_label("Reset now").click();
-    wait_for(&mut h, "the error", |a| a.session.messages.iter().any(|m| m.is_error));
+    wait_for(&mut h, "the error", |a| {
+        a.session.messages.iter().any(|m| m.is_error)
+    });
     h.run_steps(2);
-    let text = &h.state().session.messages.iter().find(|m| m.is_error).unwrap().text;
-    assert!(text.contains("broken.csv") && text.contains("line 2"), "{text}");
-    assert!(h.query_by_label_contains("broken.csv").is_some(), "the error is visible in the window");
-    assert_eq!(h.state().session.data.as_ref().unwrap().name, "digits", "the old data stays");
+    let text = &h
+        .state()
+        .session
+        .messages
+        .iter()
+        .find(|m| m.is_error)
+        .unwrap()
+        .text;
+    assert!(
+        text.contains("broken.csv") && text.contains("line 2"),
+        "{text}"
+    );
+    assert!(
+        h.query_by_label_contains("broken.csv").is_some(),
+        "the error is visible in the window"
+    );
+    assert_eq!(
+        h.state().session.data.as_ref().unwrap().name,
+        "digits",
+        "the old data stays"
+    );
     let before = steps(h.state());
     wait_for(&mut h, "training to go on", |a| steps(a) > before + 10);
 }
@@ -141,15 +204,27 @@ fn every_tab_draws_with_readable_text() {
         ..small_settings()
     };
     let mut h = harness(settings, true);
-    wait_for(&mut h, "a snapshot", |a| a.session.snapshot.as_ref().is_some_and(|s| s.step > 20));
+    wait_for(&mut h, "a snapshot", |a| {
+        a.session.snapshot.as_ref().is_some_and(|s| s.step > 20)
+    });
     h.get_by_label("posterior ellipses").click();
     h.run_steps(2);
+    // A 3-D code: the PCA plane and another pair of dimensions draw too.
+    for view in [latentlab::app::View::Pca, latentlab::app::View::Dims(1, 2)] {
+        h.state_mut().latent.view = view;
+        h.run_steps(2);
+    }
+    let probe = h.state().latent.models["vae"].probe.clone();
+    assert_eq!(probe.len(), 3);
     for tab in latentlab::app::Tab::ALL {
         h.get_by_label(tab.title()).click();
         h.run_steps(3);
         assert_eq!(h.state().tab, tab);
         if tab == latentlab::app::Tab::Recon {
-            assert!(h.query_by_label_contains("Denoising AE sees").is_some(), "the denoiser's noisy inputs are shown");
+            assert!(
+                h.query_by_label_contains("Denoising AE sees").is_some(),
+                "the denoiser's noisy inputs are shown"
+            );
         }
     }
 }

@@ -184,7 +184,8 @@ impl Controls {
         });
         egui::Grid::new("arch").num_columns(2).show(ui, |ui| {
             let l = ui.label("latent dim");
-            ui.add(egui::DragValue::new(&mut self.draft.latent_dim).range(1..=64)).labelled_by(l.id);
+            ui.add(egui::DragValue::new(&mut self.draft.latent_dim).range(1..=64))
+                .labelled_by(l.id);
             ui.end_row();
             let l = ui.label("hidden");
             ui.add(egui::TextEdit::singleline(&mut self.draft.hidden).desired_width(110.0))
@@ -199,25 +200,43 @@ impl Controls {
         let d = &mut self.draft;
         egui::Grid::new("knobs").num_columns(2).show(ui, |ui| {
             let l = ui.label("learning rate");
-            ui.add(egui::DragValue::new(&mut d.lr).range(1e-6..=1.0).speed(1e-4).max_decimals(5)).labelled_by(l.id);
+            ui.add(
+                egui::DragValue::new(&mut d.lr)
+                    .range(1e-6..=1.0)
+                    .speed(1e-4)
+                    .max_decimals(5),
+            )
+            .labelled_by(l.id);
             ui.end_row();
             let l = ui.label("batch size");
-            ui.add(egui::DragValue::new(&mut d.batch_size).range(1..=4096)).labelled_by(l.id);
+            ui.add(egui::DragValue::new(&mut d.batch_size).range(1..=4096))
+                .labelled_by(l.id);
             ui.end_row();
             let l = ui.label("seed");
             ui.add(egui::DragValue::new(&mut d.seed)).labelled_by(l.id);
             ui.end_row();
         });
         let knob = |ui: &mut Ui, value: &mut f32, max: f32, kind: ModelKind, name: &str| {
-            ui.add(egui::Slider::new(value, 0.0..=max).text(RichText::new(name).color(theme::model_color(kind))));
+            ui.add(
+                egui::Slider::new(value, 0.0..=max)
+                    .text(RichText::new(name).color(theme::model_color(kind))),
+            );
         };
         knob(ui, &mut d.beta, 20.0, ModelKind::BetaVae, "β (beta-vae)");
         ui.horizontal(|ui| {
-            let max = if d.noise_kind == NoiseKind::Masking { 1.0 } else { 2.0 };
+            let max = if d.noise_kind == NoiseKind::Masking {
+                1.0
+            } else {
+                2.0
+            };
             knob(ui, &mut d.noise, max, ModelKind::Dae, "noise (dae)");
             let l = ui.label("kind");
             egui::ComboBox::from_id_salt("noise-kind")
-                .selected_text(if d.noise_kind == NoiseKind::Gaussian { "gauss" } else { "mask" })
+                .selected_text(if d.noise_kind == NoiseKind::Gaussian {
+                    "gauss"
+                } else {
+                    "mask"
+                })
                 .width(60.0)
                 .show_ui(ui, |ui| {
                     ui.selectable_value(&mut d.noise_kind, NoiseKind::Gaussian, "gaussian");
@@ -227,7 +246,13 @@ impl Controls {
                 .labelled_by(l.id);
         });
         knob(ui, &mut d.sparsity, 5.0, ModelKind::Sae, "sparsity (sae)");
-        knob(ui, &mut d.contraction, 5.0, ModelKind::Cae, "contraction (cae)");
+        knob(
+            ui,
+            &mut d.contraction,
+            5.0,
+            ModelKind::Cae,
+            "contraction (cae)",
+        );
     }
 
     /// Sends live knobs to the worker as soon as they change.

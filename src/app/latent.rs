@@ -322,10 +322,8 @@ impl LatentPanel {
             }
         });
         let bounds = shared.unwrap_or_else(|| self.bounds(m));
-        let image_w = theme::PROBE_IMAGE + 12.0;
-        let side = (ui.available_width() - image_w)
-            .min(ui.available_height() - 30.0)
-            .max(160.0);
+        let layout = Layout::choose(ui.available_width(), ui.available_height());
+        let side = layout.plot;
         let view = self.view_for(m);
         let axis_names = [self.axis_name(m, 0), self.axis_name(m, 1)];
         // Points per class, as plot coordinates.
@@ -360,7 +358,7 @@ impl LatentPanel {
             };
         let show_prior = m.kind.is_variational() && self.show_prior;
         let mut action: Option<Action> = None;
-        ui.horizontal(|ui| {
+        let body = |ui: &mut Ui| {
             let response = Plot::new(("latent", &m.name))
                 .width(side)
                 .height(side)
@@ -464,70 +462,121 @@ impl LatentPanel {
                 }
                 None => {}
             }
-            ui.vertical(|ui| self.side_ui(ui, m, snap, ds));
-        });
+            if layout.beside {
+                ui.vertical(|ui| self.side_ui(ui, m, snap, ds, layout.image));
+            } else {
+                ui.horizontal(|ui| self.side_ui(ui, m, snap, ds, layout.image));
+            }
+        };
+        if layout.beside {
+            ui.horizontal(body);
+        } else {
+            ui.vertical(body);
+        }
     }
 
     /// The probe's decoding and the pinned item, beside the plot.
-    fn side_ui(&mut self, ui: &mut Ui, m: &ModelSnapshot, snap: &Snapshot, ds: &Dataset) {
+    fn side_ui(
+        &mut self,
+        ui: &mut Ui,
+        m: &ModelSnapshot,
+        snap: &Snapshot,
+        ds: &Dataset,
+        image: f32,
+    ) {
         let color = theme::model_color(m.kind);
         let Some(mv) = self.models.get_mut(&m.name) else {
             return;
         };
-        ui.label(RichText::new("probe decodes to").strong());
-        if let Ok(decoded) = m.decoder.decode(&mv.probe) {
-            mv.probe_decoded = decoded;
-        }
-        let key = key_of(&[snap.step], &mv.probe);
-        show_items(
-            ui,
-            &mut mv.probe_tex,
-            &format!("probe-{}", m.name),
-            key,
-            ds,
-            &mv.probe_decoded,
-            1,
-            theme::PROBE_IMAGE,
-            color,
-        );
-        ui.label(RichText::new(format_code(&mv.probe)).monospace().small());
+        ui.vertical(|ui| {
+            ui.label(RichText::new("probe decodes to").strong());
+            if let Ok(decoded) = m.decoder.decode(&mv.probe) {
+                mv.probe_decoded = decoded;
+            }
+            let key = key_of(&[snap.step], &mv.probe);
+            show_items(
+                ui,
+                &mut mv.probe_tex,
+                &format!("probe-{}", m.name),
+                key,
+                ds,
+                &mv.probe_decoded,
+                1,
+                image,
+                color,
+            );
+            ui.label(RichText::new(format_code(&mv.probe)).monospace().small());
+        });
         let Some(i) = self.pinned else {
             return;
         };
         ui.separator();
-        let label = snap.display_labels[i] as usize;
-        let test_index = snap.display_indices[i];
-        ui.label(
-            RichText::new(format!(
-                "pinned: test #{test_index}, class {}",
-                ds.class_names.get(label).map_or("?", |s| s.as_str())
-            ))
-            .strong(),
-        );
-        let dim = ds.dim();
-        let code = &m.codes[i * m.latent_dim..(i + 1) * m.latent_dim];
-        let mut pair = ds.test.item(test_index, dim).to_vec();
-        pair.extend(m.decoder.decode(code).unwrap_or_default());
-        show_items(
-            ui,
-            &mut mv.pinned_tex,
-            &format!("pinned-{}", m.name),
-            key_of(&[snap.step, i as u64], &[]),
-            ds,
-            &pair,
-            2,
-            80.0,
-            color,
-        );
-        ui.label(RichText::new("input · reconstruction").small().weak());
-        let mut code_text = format!("μ = {}", format_code(code));
-        if let Some(s) = &m.sigmas {
-            code_text.push_str(&format!(
-                "\nσ = {}",
-                format_code(&s[i * m.latent_dim..(i + 1) * m.latent_dim])
-            ));
+        ui.vertical(|ui| {
+            let label = snap.display_labels[i] as usize;
+            let test_index = snap.display_indices[i];
+            ui.label(
+                RichText::new(format!(
+                    "pinned: test #{test_index}, class {}",
+                    ds.class_names.get(label).map_or("?", |s| s.as_str())
+                ))
+                .strong(),
+            );
+            let dim = ds.dim();
+            let code = &m.codes[i * m.latent_dim..(i + 1) * m.latent_dim];
+            let mut pair = ds.test.item(test_index, dim).to_vec();
+            pair.extend(m.decoder.decode(code).unwrap_or_default());
+            show_items(
+                ui,
+                &mut mv.pinned_tex,
+                &format!("pinned-{}", m.name),
+                key_of(&[snap.step, i as u64], &[]),
+                ds,
+                &pair,
+                2,
+                80.0,
+                color,
+            );
+            ui.label(RichText::new("input · reconstruction").small().weak());
+            let mut code_text = format!("μ = {}", format_code(code));
+            if let Some(s) = &m.sigmas {
+                code_text.push_str(&format!(
+                    "\nσ = {}",
+                    format_code(&s[i * m.latent_dim..(i + 1) * m.latent_dim])
+                ));
+            }
+            ui.label(RichText::new(code_text).monospace().small());
+        });
+    }
+}
+
+/// Where the probe image goes: beside the plot when the column is wide, below when narrow.
+#[derive(Clone, Copy)]
+struct Layout {
+    beside: bool,
+    plot: f32,
+    image: f32,
+}
+
+impl Layout {
+    /// The arrangement that gives the larger plot in a `w`×`h` column.
+    fn choose(w: f32, h: f32) -> Self {
+        let image_beside = theme::PROBE_IMAGE.min(w * 0.35);
+        let beside = (w - image_beside - 16.0).min(h - 30.0);
+        let image_below = theme::PROBE_IMAGE.min(w * 0.45).min(h * 0.3);
+        let below = w.min(h - image_below - 90.0);
+        if beside >= below {
+            Self {
+                beside: true,
+                plot: beside.max(120.0),
+                image: image_beside,
+            }
+        } else {
+            Self {
+                beside: false,
+                plot: below.max(120.0),
+                image: image_below,
+            }
         }
-        ui.label(RichText::new(code_text).monospace().small());
     }
 }
 

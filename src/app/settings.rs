@@ -14,7 +14,8 @@ pub const STORAGE_KEY: &str = "latentlab-settings";
 pub struct Settings {
     /// Data-set spec: a built-in name or `idx:DIR`, `folder:DIR`, `csv:FILE`.
     pub dataset: String,
-    /// Which kinds train, in display order.
+    /// Which kinds train, in display order (stored by name: "beta-vae" is no RON identifier).
+    #[serde(with = "kind_names")]
     pub models: Vec<ModelKind>,
     /// Size of the code.
     pub latent_dim: usize,
@@ -129,9 +130,47 @@ impl Settings {
     }
 }
 
+/// Model kinds stored as their names.
+mod kind_names {
+    use crate::model::ModelKind;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(kinds: &[ModelKind], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(kinds.iter().map(|k| k.name()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ModelKind>, D::Error> {
+        // Names this build does not know are dropped rather than losing every setting.
+        let names = Vec::<String>::deserialize(d)?;
+        Ok(names
+            .iter()
+            .filter_map(|n| ModelKind::from_name(n))
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_survive_the_storage_format() {
+        // eframe stores app state as RON.
+        let s = Settings {
+            models: ModelKind::ALL.to_vec(),
+            latent_dim: 5,
+            dataset: "idx:/data/mnist".into(),
+            noise_kind: NoiseKind::Masking,
+            ..Settings::default()
+        };
+        let text = ron::to_string(&s).unwrap();
+        let back: Settings = ron::from_str(&text).unwrap();
+        assert_eq!(back, s);
+        // Older or partial settings fill in defaults.
+        let partial: Settings = ron::from_str("(latent_dim: 3)").unwrap();
+        assert_eq!(partial.latent_dim, 3);
+        assert_eq!(partial.models, Settings::default().models);
+    }
 
     #[test]
     fn live_knobs_do_not_need_a_reset_but_architecture_does() {
