@@ -106,10 +106,9 @@ fn the_app_opens_trains_and_draws_both_latent_spaces() {
             .unwrap(),
     );
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("window-screenshot.png");
-    let mut last_classes = 0;
     let start = Instant::now();
     // Wait until the scatters are drawn (or give up after two minutes).
-    loop {
+    let last_classes = loop {
         std::thread::sleep(Duration::from_secs(5));
         assert!(app.0.try_wait().unwrap().is_none(), "the app exited early");
         screenshot(&display, &out);
@@ -117,11 +116,11 @@ fn the_app_opens_trains_and_draws_both_latent_spaces() {
         assert_eq!((img.width(), img.height()), (1600, 1000));
         // Scatter dots are drawn in the class colours: both the AE plot (left half of the
         // views) and the VAE plot (right half) must show them.
-        last_classes = classes_in(&img, 420..1000).min(classes_in(&img, 1000..1600));
-        if last_classes >= 8 || start.elapsed() > Duration::from_secs(120) {
-            break;
+        let classes = classes_in(&img, 420..1000).min(classes_in(&img, 1000..1600));
+        if classes >= 8 || start.elapsed() > Duration::from_secs(120) {
+            break classes;
         }
-    }
+    };
     eprintln!("screenshot: {}", out.display());
     assert!(
         last_classes >= 8,
