@@ -1,34 +1,17 @@
 //! The trainer pauses, steps, resumes, resets and stops without leaking its thread.
 //! (Its own test binary, so no other test's worker threads are alive in the process.)
 
-use latentlab::data::{self, Dataset, Sizes};
-use latentlab::model::{Likelihood, ModelConfig, ModelKind};
-use latentlab::train::{TrainCommand, TrainConfig, TrainEvent, Trainer, WORKER_THREAD_NAME};
-use std::sync::Arc;
+mod common;
+
+use common::{config, digits};
+use latentlab::model::ModelKind;
+use latentlab::train::{TrainCommand, TrainEvent, Trainer, WORKER_THREAD_NAME};
 use std::time::Duration;
-
-fn digits(train: usize, test: usize) -> Arc<Dataset> {
-    Arc::new(data::load_with_sizes("digits", 1, Some(Sizes { train, test })).unwrap())
-}
-
-fn config(ds: &Dataset, kinds: &[ModelKind], epochs: usize) -> TrainConfig {
-    let models = kinds
-        .iter()
-        .map(|&k| {
-            let mut m = ModelConfig::new(k, ds.dim(), Likelihood::Bernoulli);
-            m.hidden = vec![64];
-            m
-        })
-        .collect();
-    let mut c = TrainConfig::new(models);
-    c.epochs = Some(epochs);
-    c
-}
 
 #[test]
 fn pause_step_resume_reset_and_stop_without_leaking_the_thread() {
     let ds = digits(2000, 200);
-    let cfg = config(&ds, &[ModelKind::Ae], 1000);
+    let cfg = config(&ds, &[ModelKind::Ae], 1000, &[64]);
     let mut trainer = Trainer::spawn(cfg.clone(), ds.clone(), None).unwrap();
     let next_progress = |t: &Trainer| loop {
         if let TrainEvent::Progress(p) = t.events().recv_timeout(Duration::from_secs(60)).unwrap() {
@@ -100,7 +83,7 @@ fn pause_step_resume_reset_and_stop_without_leaking_the_thread() {
     assert!(!trainer.is_alive());
     drop(trainer);
     // Drop without an explicit stop also ends the thread.
-    let t = Trainer::spawn(config(&ds, &[ModelKind::Ae], 1000), ds, None).unwrap();
+    let t = Trainer::spawn(config(&ds, &[ModelKind::Ae], 1000, &[64]), ds, None).unwrap();
     t.send(TrainCommand::Start);
     std::thread::sleep(Duration::from_millis(200));
     drop(t);

@@ -1,38 +1,14 @@
 //! A short run on built-in data: losses fall, classes separate, same seed same numbers,
 //! divergence stops one model only, and the worker thread always ends.
 
-use latentlab::data::{self, Dataset, Sizes};
-use latentlab::model::{Likelihood, ModelConfig, ModelKind};
+use latentlab::data::Dataset;
+mod common;
+
+use common::{config, digits};
+use latentlab::model::ModelKind;
 use latentlab::train::{EpochSummary, TrainCommand, TrainConfig, TrainEvent, Trainer};
 use std::sync::Arc;
 use std::time::Duration;
-
-fn digits(train: usize, test: usize) -> Arc<Dataset> {
-    Arc::new(data::load_with_sizes("digits", 1, Some(Sizes { train, test })).unwrap())
-}
-
-fn config(ds: &Dataset, kinds: &[ModelKind], epochs: usize) -> TrainConfig {
-    let models = kinds
-        .iter()
-        .map(|&k| {
-            let mut m = ModelConfig::new(
-                k,
-                ds.dim(),
-                if ds.shape.is_image() {
-                    Likelihood::Bernoulli
-                } else {
-                    Likelihood::Gaussian
-                },
-            );
-            m.hidden = vec![256, 128];
-            m
-        })
-        .collect();
-    let mut c = TrainConfig::new(models);
-    c.epochs = Some(epochs);
-    c.display_count = 1000;
-    c
-}
 
 /// Runs to the end and returns the epoch summaries and every other event.
 fn run(cfg: TrainConfig, ds: Arc<Dataset>) -> (Vec<EpochSummary>, Vec<TrainEvent>) {
@@ -59,7 +35,7 @@ fn run(cfg: TrainConfig, ds: Arc<Dataset>) -> (Vec<EpochSummary>, Vec<TrainEvent
 fn ae_and_vae_losses_fall_and_classes_separate() {
     // A shortened version of the 10-epoch demo: a third of the data, a higher learning rate.
     let ds = digits(20_000, 2_000);
-    let mut cfg = config(&ds, &[ModelKind::Ae, ModelKind::Vae], 4);
+    let mut cfg = config(&ds, &[ModelKind::Ae, ModelKind::Vae], 4, &[256, 128]);
     for m in &mut cfg.models {
         m.hidden = vec![512, 256];
     }
@@ -116,7 +92,7 @@ fn ae_and_vae_losses_fall_and_classes_separate() {
 #[test]
 fn same_seed_same_numbers() {
     let ds = digits(600, 200);
-    let mut cfg = config(&ds, &[ModelKind::Vae, ModelKind::Dae], 1);
+    let mut cfg = config(&ds, &[ModelKind::Vae, ModelKind::Dae], 1, &[256, 128]);
     cfg.batch_size = 64;
     // Timing differs from run to run; every number that training computes must not.
     let metrics = |s: Vec<EpochSummary>| {
@@ -135,7 +111,7 @@ fn same_seed_same_numbers() {
 #[test]
 fn a_diverging_model_stops_alone_and_keeps_its_last_good_weights() {
     let ds = digits(1000, 200);
-    let mut cfg = config(&ds, &[ModelKind::Ae, ModelKind::Vae], 2);
+    let mut cfg = config(&ds, &[ModelKind::Ae, ModelKind::Vae], 2, &[256, 128]);
     cfg.models[0].lr_override = Some(1e30);
     let (summaries, events) = run(cfg, ds);
     let diverged: Vec<_> = events
@@ -171,7 +147,7 @@ fn a_diverging_model_stops_alone_and_keeps_its_last_good_weights() {
 #[test]
 fn bad_configs_are_refused_with_a_message() {
     let ds = digits(300, 100);
-    let mut cfg = config(&ds, &[ModelKind::Ae, ModelKind::Ae], 1);
+    let mut cfg = config(&ds, &[ModelKind::Ae, ModelKind::Ae], 1, &[256, 128]);
     let t = Trainer::spawn(cfg.clone(), ds.clone(), None).unwrap();
     match t.events().recv_timeout(Duration::from_secs(10)).unwrap() {
         TrainEvent::Error(e) => assert!(e.contains("listed twice"), "{e}"),

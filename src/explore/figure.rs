@@ -2,7 +2,7 @@
 //! prior samples, loss curves and data sheets. Drawn with plotters into an RGB buffer.
 
 use super::colors::{class_rgb, model_rgb};
-use super::{GridSpan, code_range, grid_axis, grid_codes};
+use super::{GridSpan, code_range, grid_codes};
 use crate::data::{Dataset, ItemShape};
 use crate::train::{EpochSummary, ModelSnapshot, Snapshot};
 use plotters::prelude::*;
@@ -103,6 +103,33 @@ fn image_side(shape: ItemShape) -> Option<(usize, usize)> {
         ItemShape::Image { width, height } => Some((width, height)),
         ItemShape::Points { .. } => None,
     }
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+type UnitChart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf32, plotters::coord::types::RangedCoordf32>,
+>;
+
+/// A chart over the unit square (2-D data space) with light axes and a caption.
+fn unit_square_chart<'a, 'b>(
+    area: &'a Area<'b>,
+    caption: String,
+    style: TextStyle<'_>,
+) -> Result<UnitChart<'a, 'b>, Box<dyn std::error::Error>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, style)
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(40)
+        .build_cartesian_2d(0f32..1f32, 0f32..1f32)?;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE.mix(0.0))
+        .label_style((FONT, 13))
+        .draw()?;
+    Ok(chart)
 }
 
 /// The two plotted dimensions of a model's code (the first two; one if the code is 1-D).
@@ -260,20 +287,12 @@ fn points_figure(
     let mut canvas = Canvas::new(panel * n, panel);
     canvas.draw(path, |root| -> Result<(), Box<dyn std::error::Error>> {
         for (area, m) in root.split_evenly((1, n as usize)).iter().zip(&snap.models) {
-            let mut chart = ChartBuilder::on(area)
-                .caption(
-                    format!("{} — {what}", m.kind.title()),
-                    (FONT, 18).into_font().color(&rgb(model_rgb(m.kind))),
-                )
-                .margin(10)
-                .x_label_area_size(30)
-                .y_label_area_size(40)
-                .build_cartesian_2d(0f32..1f32, 0f32..1f32)?;
-            chart
-                .configure_mesh()
-                .light_line_style(WHITE.mix(0.0))
-                .label_style((FONT, 13))
-                .draw()?;
+            let caption = format!("{} — {what}", m.kind.title());
+            let mut chart = unit_square_chart(
+                area,
+                caption,
+                (FONT, 18).into_font().color(&rgb(model_rgb(m.kind))),
+            )?;
             chart.draw_series(
                 ds.test
                     .x
@@ -503,16 +522,11 @@ pub fn data_sheet(path: &Path, ds: &Dataset, per_class: usize) -> Result<(), Fig
     let Some((w, h)) = image_side(ds.shape) else {
         let mut canvas = Canvas::new(640, 640);
         canvas.draw(path, |root| -> Result<(), Box<dyn std::error::Error>> {
-            let mut chart = ChartBuilder::on(root)
-                .caption(format!("{} (test split)", ds.name), (FONT, 20))
-                .margin(12)
-                .x_label_area_size(30)
-                .y_label_area_size(40)
-                .build_cartesian_2d(0f32..1f32, 0f32..1f32)?;
-            chart
-                .configure_mesh()
-                .light_line_style(WHITE.mix(0.0))
-                .draw()?;
+            let mut chart = unit_square_chart(
+                root,
+                format!("{} (test split)", ds.name),
+                (FONT, 20).into_font().color(&BLACK),
+            )?;
             chart.draw_series(
                 ds.test
                     .x
@@ -568,9 +582,4 @@ pub fn data_sheet(path: &Path, ds: &Dataset, per_class: usize) -> Result<(), Fig
         }
     }
     canvas.save(path)
-}
-
-/// The axis values of a grid, for captions and tests.
-pub fn grid_ticks(k: usize, span: GridSpan) -> (Vec<f32>, Vec<f32>) {
-    (grid_axis(k, span, 0), grid_axis(k, span, 1))
 }
