@@ -228,3 +228,30 @@ fn every_tab_draws_with_readable_text() {
         }
     }
 }
+
+#[test]
+fn a_typed_path_that_does_not_exist_is_reported() {
+    let mut h = harness(small_settings(), true);
+    wait_for(&mut h, "training", |a| steps(a) > 5);
+    let field = h.get_by_label("or type");
+    field.focus();
+    field.type_text("idx:/no/such/folder");
+    h.run_steps(2);
+    h.get_by_label("Load").click();
+    h.run_steps(2);
+    h.get_by_label("Reset now").click();
+    wait_for(&mut h, "the error", |a| {
+        a.session.messages.iter().any(|m| m.is_error)
+    });
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("/no/such/folder").is_some(),
+        "the message names the path"
+    );
+    assert_eq!(h.state().session.data.as_ref().unwrap().name, "digits");
+    assert_eq!(
+        h.state().settings.dataset,
+        "digits",
+        "the remembered data set is the one in use"
+    );
+}

@@ -31,7 +31,9 @@ pub struct Controls {
     pub draft: Settings,
     /// True while the "reset now?" question is open.
     pub confirm_open: bool,
-    dialog: Option<(OpenKind, Receiver<Option<PathBuf>>)>,
+    dialog: Option<(OpenKind, Receiver<Option<PathBuf>>, std::time::Instant)>,
+    /// A data-set spec typed by hand (for machines without a file dialog).
+    typed_spec: String,
 }
 
 impl Controls {
@@ -41,6 +43,7 @@ impl Controls {
             draft: settings.clone(),
             confirm_open: false,
             dialog: None,
+            typed_spec: String::new(),
         }
     }
 
@@ -60,7 +63,7 @@ impl Controls {
                 ctx.request_repaint();
             });
         if spawned.is_ok() {
-            self.dialog = Some((kind, rx));
+            self.dialog = Some((kind, rx, std::time::Instant::now()));
         }
     }
 
@@ -96,12 +99,16 @@ impl Controls {
     }
 
     fn poll_dialog(&mut self, session: &mut Session) {
-        let Some((kind, rx)) = &self.dialog else {
+        let Some((kind, rx, opened)) = &self.dialog else {
             return;
         };
-        let kind = *kind;
+        let (kind, opened) = (*kind, *opened);
         if let Ok(picked) = rx.try_recv() {
             self.dialog = None;
+            if picked.is_none() && opened.elapsed() < std::time::Duration::from_millis(300) {
+                // Nobody could have cancelled that fast: there is no dialog on this desktop.
+                session.notice("No file dialog is available here; type the path under \"or type\" instead (idx:DIR, folder:DIR or csv:FILE).");
+            }
             if let Some(path) = picked {
                 if kind == OpenKind::SaveTo {
                     session.send(TrainCommand::Save(path));
@@ -138,6 +145,21 @@ impl Controls {
                 if ui.small_button(label).clicked() {
                     self.open_dialog(kind, ui.ctx());
                 }
+            }
+        });
+        ui.horizontal(|ui| {
+            let l = ui.label("or type");
+            let edit = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.typed_spec)
+                        .hint_text("idx:/data/mnist")
+                        .desired_width(150.0),
+                )
+                .labelled_by(l.id);
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if (ui.small_button("Load").clicked() || enter) && !self.typed_spec.trim().is_empty() {
+                self.draft.dataset = self.typed_spec.trim().to_string();
+                self.confirm_open = true;
             }
         });
         if session.is_loading() {

@@ -172,6 +172,14 @@ impl LatentLabApp {
             self.controls.draft.dataset = "digits".into();
             self.session.load("digits", self.settings.seed);
         }
+        // A load that failed leaves the models on the old data: show (and remember) that.
+        if !self.session.is_loading()
+            && let Some(d) = &self.session.data
+            && d.name != self.settings.dataset
+        {
+            self.settings.dataset = d.name.clone();
+            self.controls.draft.dataset = d.name.clone();
+        }
         // A new run (step went backwards or snapshot cleared): forget per-model views.
         let step = self.session.snapshot.as_ref().map(|s| s.step);
         if step.is_some_and(|s| self.last_step_seen.is_some_and(|l| s < l))
