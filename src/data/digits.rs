@@ -333,11 +333,17 @@ pub fn draw_digit(digit: usize, rng: &mut StdRng) -> Vec<f32> {
         )
     };
 
+    // Pen pressure: the stroke swells and thins a little along its length.
+    let pressure = rng.random_range(0.0f32..0.25);
+    let (freq, phase) = (rng.random_range(0.05f32..0.2), rng.random_range(0.0..2.0 * PI));
     let mut canvas = vec![0.0f32; IMAGE_SIDE * IMAGE_SIDE];
+    let mut k = 0.0f32;
     for path in &paths {
         let pixels: Vec<(f32, f32)> = path.iter().map(|&p| place(p)).collect();
         for seg in pixels.windows(2) {
-            draw_segment(&mut canvas, seg[0], seg[1], pen_radius);
+            k += 1.0;
+            let r = pen_radius * (1.0 + pressure * (freq * k + phase).sin());
+            draw_segment(&mut canvas, seg[0], seg[1], r);
         }
     }
     canvas
