@@ -76,6 +76,24 @@ fn train_button_starts_training_and_the_loss_history_grows() {
     std::thread::sleep(Duration::from_millis(400));
     h.run_steps(3);
     assert_eq!(steps(h.state()), paused_at, "no steps while paused");
+    // Space resumes once a click on empty space has taken the focus off the Pause button.
+    h.event(egui::Event::PointerButton {
+        pos: egui::pos2(900.0, 560.0),
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.event(egui::Event::PointerButton {
+        pos: egui::pos2(900.0, 560.0),
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: egui::Modifiers::NONE,
+    });
+    h.run_steps(2);
+    h.key_press(egui::Key::Space);
+    wait_for(&mut h, "space to resume", |a| {
+        a.session.status == Status::Running
+    });
 }
 
 #[test]

@@ -222,7 +222,7 @@ impl LatentPanel {
     /// Draws the tab.
     pub fn ui(&mut self, ui: &mut Ui, snap: &Snapshot, ds: &Dataset) {
         self.toolbar_ui(ui, snap, ds);
-        ui.label(RichText::new("Each dot is a test item placed at its code; colour is its class. Drag on a plot to move the probe (white dot) and watch its decoding; click a dot to pin it.").weak());
+        ui.label(RichText::new("Each dot is a test item placed at its code; colour is its class. Dashed circles: the VAE prior N(0, I) at 1σ and 2σ. Drag on a plot to move the probe (white dot) and watch its decoding; click a dot to pin it. Space starts and pauses training.").weak());
         let shared = self.same_axes.then(|| {
             snap.models.iter().map(|m| self.bounds(m)).fold(
                 [[f64::INFINITY, f64::NEG_INFINITY]; 2],

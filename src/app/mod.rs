@@ -222,6 +222,25 @@ impl LatentLabApp {
         }
     }
 
+    /// Space starts and pauses training, unless a text field has the keyboard.
+    fn shortcuts(&mut self, ui: &Ui) {
+        let typing = ui.ctx().memory(|m| m.focused().is_some());
+        if typing || !ui.input(|i| i.key_pressed(egui::Key::Space)) {
+            return;
+        }
+        match self.session.status {
+            Status::Running => {
+                self.session.start_when_ready = false;
+                self.session.send(crate::train::TrainCommand::Pause);
+            }
+            Status::Paused => {
+                self.session.start_when_ready = true;
+                self.session.send(crate::train::TrainCommand::Start);
+            }
+            _ => {}
+        }
+    }
+
     fn central_ui(&mut self, ui: &mut Ui) {
         ui.horizontal(|ui| {
             for tab in Tab::ALL {
@@ -267,6 +286,7 @@ impl eframe::App for LatentLabApp {
 
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let started = Instant::now();
+        self.shortcuts(ui);
         egui::Panel::left("controls")
             .resizable(true)
             .default_size(300.0)

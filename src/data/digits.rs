@@ -335,7 +335,10 @@ pub fn draw_digit(digit: usize, rng: &mut StdRng) -> Vec<f32> {
 
     // Pen pressure: the stroke swells and thins a little along its length.
     let pressure = rng.random_range(0.0f32..0.25);
-    let (freq, phase) = (rng.random_range(0.05f32..0.2), rng.random_range(0.0..2.0 * PI));
+    let (freq, phase) = (
+        rng.random_range(0.05f32..0.2),
+        rng.random_range(0.0..2.0 * PI),
+    );
     let mut canvas = vec![0.0f32; IMAGE_SIDE * IMAGE_SIDE];
     let mut k = 0.0f32;
     for path in &paths {
