@@ -222,7 +222,7 @@ impl LatentPanel {
     /// Draws the tab.
     pub fn ui(&mut self, ui: &mut Ui, snap: &Snapshot, ds: &Dataset) {
         self.toolbar_ui(ui, snap, ds);
-        ui.label(RichText::new("Each dot is a test item placed at its code; colour is its class. Dashed circles: the VAE prior N(0, I) at 1σ and 2σ. Drag on a plot to move the probe (white dot) and watch its decoding; click a dot to pin it. Space starts and pauses training.").weak());
+        ui.label(RichText::new("Each dot is a test item placed at its code; colour is its class. Dashed circles: the VAE prior N(0, I) at 1σ and 2σ. Drag on a plot to move the probe (white ring) and watch its decoding; click a dot to pin it (gold diamond). Space starts and pauses training.").weak());
         let shared = self.same_axes.then(|| {
             snap.models.iter().map(|m| self.bounds(m)).fold(
                 [[f64::INFINITY, f64::NEG_INFINITY]; 2],
@@ -403,16 +403,17 @@ impl LatentPanel {
                         pui.points(
                             Points::new("pinned", vec![p])
                                 .shape(MarkerShape::Diamond)
-                                .radius(9.0)
-                                .color(theme::MARKER_OUTLINE)
+                                .radius(11.0)
+                                .color(theme::PINNED)
                                 .filled(false),
                         );
                     }
                     pui.points(
                         Points::new("probe", vec![probe_p])
-                            .shape(MarkerShape::Plus)
-                            .radius(11.0)
-                            .color(theme::MARKER_OUTLINE),
+                            .shape(MarkerShape::Circle)
+                            .radius(10.0)
+                            .color(theme::PROBE)
+                            .filled(false),
                     );
                     pui.points(
                         Points::new("probe", vec![probe_p])

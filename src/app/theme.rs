@@ -22,7 +22,9 @@ pub const ERROR: Color32 = Color32::from_rgb(220, 50, 47);
 pub const WARNING: Color32 = Color32::from_rgb(203, 120, 0);
 /// Fill of the probe marker.
 pub const PROBE: Color32 = Color32::from_rgb(250, 250, 250);
-/// Outline of the probe and pinned markers.
+/// The pinned item's marker.
+pub const PINNED: Color32 = Color32::from_rgb(255, 200, 0);
+/// Dark outline colour for small markers on light backgrounds.
 pub const MARKER_OUTLINE: Color32 = Color32::from_rgb(20, 20, 20);
 /// Colour of the prior's σ circles.
 pub const PRIOR: Color32 = Color32::from_rgb(130, 130, 130);
