@@ -42,7 +42,7 @@ fn train_steps(bencher: Bencher, hidden: &[usize], latent: usize) {
     )
     .unwrap();
     let model = vae(hidden, latent);
-    let mut opt = model.optimizer(1e-3).unwrap();
+    let mut opt = model.optimizer(1e-3);
     let mut rng = StdRng::seed_from_u64(2);
     let idx: Vec<usize> = (0..BATCH).collect();
     let x = batch_tensor(ds.train.gather(&idx, 784), 784).unwrap();
@@ -73,4 +73,26 @@ fn decode_points(bencher: Bencher, points: usize) {
     bencher
         .counter(ItemsCount::new(points))
         .bench_local(|| snapshot.decode(&z).unwrap());
+}
+
+/// Forward and backward only (no optimiser), to see what the optimiser costs.
+#[divan::bench(sample_count = 30)]
+fn forward_backward_vae_784_400_20(bencher: Bencher) {
+    let ds = data::load_with_sizes(
+        "digits",
+        1,
+        Some(Sizes {
+            train: 1024,
+            test: 10,
+        }),
+    )
+    .unwrap();
+    let model = vae(&[400], 20);
+    let mut rng = StdRng::seed_from_u64(2);
+    let idx: Vec<usize> = (0..BATCH).collect();
+    let x = batch_tensor(ds.train.gather(&idx, 784), 784).unwrap();
+    bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
+        let t = model.loss_terms(&x, &mut rng).unwrap();
+        t.objective(1.0).unwrap().backward().unwrap()
+    });
 }

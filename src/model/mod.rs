@@ -1,16 +1,17 @@
 //! The autoencoder family on candle: kinds, configuration, losses and evaluation.
 
+mod adam;
 pub mod checkpoint;
 mod eval;
 pub mod loss;
 pub mod mlp;
 mod snapshot;
 
+pub use adam::Adam;
 pub use eval::{Metrics, evaluate};
 pub use snapshot::DecoderSnapshot;
 
 use candle_core::{D, Device, Result, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use mlp::{Dense, Mlp};
 use rand::Rng;
 use rand::rngs::StdRng;
@@ -379,7 +380,7 @@ impl Autoencoder {
     /// the objective is NaN or infinite.
     pub fn train_step(
         &self,
-        opt: &mut AdamW,
+        opt: &mut Adam,
         x: &Tensor,
         rng: &mut StdRng,
         kl_scale: f64,
@@ -396,15 +397,8 @@ impl Autoencoder {
     }
 
     /// An Adam optimiser over this model's weights (decoupled weight decay from the config).
-    pub fn optimizer(&self, lr: f64) -> Result<AdamW> {
-        AdamW::new(
-            self.vars(),
-            ParamsAdamW {
-                lr,
-                weight_decay: f64::from(self.config.weight_decay),
-                ..ParamsAdamW::default()
-            },
-        )
+    pub fn optimizer(&self, lr: f64) -> Adam {
+        Adam::new(self.vars(), lr, f64::from(self.config.weight_decay))
     }
 
     /// The KL weight the objective uses (β for a β-VAE, 1 for a VAE).

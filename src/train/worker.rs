@@ -5,9 +5,8 @@ use super::messages::*;
 use crate::data::{BatchOrder, Dataset};
 use crate::explore::knn_accuracy;
 use crate::model::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
-use crate::model::{Autoencoder, Metrics, ModelKind, batch_tensor, evaluate};
+use crate::model::{Adam, Autoencoder, Metrics, ModelKind, batch_tensor, evaluate};
 use candle_core::{Result, Tensor};
-use candle_nn::{AdamW, Optimizer};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -27,7 +26,7 @@ const KNN_TRAIN_ITEMS: usize = 5000;
 struct Slot {
     name: String,
     model: Autoencoder,
-    opt: AdamW,
+    opt: Adam,
     diverged: bool,
     last_good: Vec<Tensor>,
     /// recon, kl, penalty, loss sums and count since the last progress event.
@@ -60,7 +59,7 @@ impl Session {
         let mut slots = Vec::new();
         for mc in &config.models {
             let model = Autoencoder::new(mc.clone(), &mut rng)?;
-            let opt = model.optimizer(mc.lr_override.unwrap_or(config.lr))?;
+            let opt = model.optimizer(mc.lr_override.unwrap_or(config.lr));
             let last_good = model.weights()?;
             slots.push(Slot {
                 name: mc.kind.name().to_string(),
@@ -330,7 +329,7 @@ impl Session {
                 class_names: self.data.class_names.clone(),
                 epoch: self.epoch,
                 step: self.step,
-                lr: slot.opt.learning_rate(),
+                lr: slot.opt.lr,
                 seed: self.config.seed,
                 test_metrics: metrics
                     .iter()
@@ -444,8 +443,7 @@ pub(crate) fn run(config: TrainConfig, data: Arc<Dataset>, io: WorkerIo) {
                     if lr > 0.0 && lr <= 10.0 {
                         session.config.lr = lr;
                         for s in &mut session.slots {
-                            s.opt
-                                .set_learning_rate(s.model.config.lr_override.unwrap_or(lr));
+                            s.opt.lr = s.model.config.lr_override.unwrap_or(lr);
                         }
                     } else {
                         io.send(TrainEvent::Error(format!(
