@@ -425,7 +425,19 @@ fn eval(a: EvalArgs) -> Result<()> {
         );
     }
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
-    let m = model::evaluate(&model, &ds.test, ds.dim(), &mut rng, a.iw_samples)?;
+    let spinner = ProgressBar::new_spinner().with_message(format!(
+        "evaluating {} test items{}",
+        ds.test.len(),
+        if meta.config.kind.is_variational() && a.iw_samples > 0 {
+            format!(" with {} importance samples each", a.iw_samples)
+        } else {
+            String::new()
+        }
+    ));
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let m = model::evaluate(&model, &ds.test, ds.dim(), &mut rng, a.iw_samples);
+    spinner.finish_and_clear();
+    let m = m?;
     println!(
         "model            {} ({}), latent dim {}, epoch {}",
         meta.name,
