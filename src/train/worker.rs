@@ -41,7 +41,11 @@ struct Session {
     data: Arc<Dataset>,
     slots: Vec<Slot>,
     order: BatchOrder,
+    /// Draws the training noise (VAE ε, denoiser corruption): only training steps use it,
+    /// so a seed gives the same numbers however often the window asks for snapshots.
     rng: StdRng,
+    /// Draws for snapshots and the reconstruction set, apart from training.
+    view_rng: StdRng,
     step: u64,
     epoch: usize,
     step_in_epoch: usize,
@@ -74,6 +78,7 @@ impl Session {
         let n_test = data.test.len();
         let display_indices = pick(&mut rng, n_test, config.display_count);
         let recon_indices = pick(&mut rng, n_test, config.recon_count);
+        let view_rng = StdRng::seed_from_u64(config.seed ^ 0x5EE_D15B);
         let order = BatchOrder::new(data.train.len(), config.batch_size, config.seed ^ 0xBA7C);
         Ok(Self {
             config,
@@ -81,6 +86,7 @@ impl Session {
             slots,
             order,
             rng,
+            view_rng,
             step: 0,
             epoch: 0,
             step_in_epoch: 0,
@@ -196,10 +202,10 @@ impl Session {
                 Some(lv) => Some(lv.affine(0.5, 0.0)?.exp()?.flatten_all()?.to_vec1()?),
                 None => None,
             };
-            let noisy = m.corrupt(&recon_x, &mut self.rng)?;
+            let noisy = m.corrupt(&recon_x, &mut self.view_rng)?;
             let (rmu, _) = m.encode(&noisy)?;
             let recon = m.decoder_snapshot()?;
-            let terms = m.loss_terms(&recon_x, &mut self.rng)?;
+            let terms = m.loss_terms(&recon_x, &mut self.view_rng)?;
             let per_item = ((&terms.recon + (&terms.kl * m.kl_weight())?)? + &terms.penalty)?;
             let decoder = Arc::new(recon);
             let recon_values = decoder.decode(&rmu.flatten_all()?.to_vec1()?)?;
@@ -271,11 +277,18 @@ impl Session {
                 elbo: variational.then_some(-(a[0] + a[1]) / n),
                 ..Metrics::default()
             };
+            // Its own draws, so evaluating never shifts the training noise.
+            let mut eval_rng = StdRng::seed_from_u64(
+                self.config
+                    .seed
+                    .wrapping_mul(31)
+                    .wrapping_add(self.epoch as u64),
+            );
             let test = evaluate(
                 &slot.model,
                 &self.data.test,
                 dim,
-                &mut self.rng,
+                &mut eval_rng,
                 self.config.iw_samples,
             )?;
             let train_codes: Vec<f32> = slot.model.encode(&knn_x)?.0.flatten_all()?.to_vec1()?;
@@ -459,7 +472,8 @@ pub(crate) fn run(config: TrainConfig, data: Arc<Dataset>, io: WorkerIo) {
                 }
                 TrainCommand::ShuffleRecon => {
                     let n = session.data.test.len();
-                    session.recon_indices = pick(&mut session.rng, n, session.config.recon_count);
+                    session.recon_indices =
+                        pick(&mut session.view_rng, n, session.config.recon_count);
                     snapshot_wanted = true;
                 }
                 TrainCommand::RequestSnapshot => snapshot_wanted = true,
