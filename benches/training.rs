@@ -31,7 +31,8 @@ fn vae(hidden: &[usize], latent: usize) -> Autoencoder {
     Autoencoder::new(cfg, &mut StdRng::seed_from_u64(1)).unwrap()
 }
 
-fn train_steps(bencher: Bencher, hidden: &[usize], latent: usize) {
+/// A VAE and one batch of 128 digits.
+fn model_and_batch(hidden: &[usize], latent: usize) -> (Autoencoder, candle_core::Tensor) {
     let ds = data::load_with_sizes(
         "digits",
         1,
@@ -41,11 +42,17 @@ fn train_steps(bencher: Bencher, hidden: &[usize], latent: usize) {
         }),
     )
     .unwrap();
-    let model = vae(hidden, latent);
+    let idx: Vec<usize> = (0..BATCH).collect();
+    (
+        vae(hidden, latent),
+        batch_tensor(ds.train.gather(&idx, 784), 784).unwrap(),
+    )
+}
+
+fn train_steps(bencher: Bencher, hidden: &[usize], latent: usize) {
+    let (model, x) = model_and_batch(hidden, latent);
     let mut opt = model.optimizer(1e-3);
     let mut rng = StdRng::seed_from_u64(2);
-    let idx: Vec<usize> = (0..BATCH).collect();
-    let x = batch_tensor(ds.train.gather(&idx, 784), 784).unwrap();
     bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
         model.train_step(&mut opt, &x, &mut rng, 1.0).unwrap();
     });
@@ -78,19 +85,8 @@ fn decode_points(bencher: Bencher, points: usize) {
 /// Forward and backward only (no optimiser), to see what the optimiser costs.
 #[divan::bench(sample_count = 30)]
 fn forward_backward_vae_784_400_20(bencher: Bencher) {
-    let ds = data::load_with_sizes(
-        "digits",
-        1,
-        Some(Sizes {
-            train: 1024,
-            test: 10,
-        }),
-    )
-    .unwrap();
-    let model = vae(&[400], 20);
+    let (model, x) = model_and_batch(&[400], 20);
     let mut rng = StdRng::seed_from_u64(2);
-    let idx: Vec<usize> = (0..BATCH).collect();
-    let x = batch_tensor(ds.train.gather(&idx, 784), 784).unwrap();
     bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
         let t = model.loss_terms(&x, &mut rng).unwrap();
         t.objective(1.0).unwrap().backward().unwrap()

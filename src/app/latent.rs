@@ -2,13 +2,12 @@
 //! prior's σ circles and posterior ellipses for VAEs, a draggable probe decoded live
 //! beside each plot, and a pinned test item.
 
-use super::items::{Tex, key_of, show_items};
+use super::items::Tex;
 use super::theme;
 use crate::data::Dataset;
 use crate::explore::Pca2;
 use crate::train::{ModelSnapshot, Snapshot};
 use egui::{Color32, RichText, Ui};
-use egui_plot::{Line, MarkerShape, Plot, PlotPoints, Points};
 use std::collections::{BTreeSet, HashMap};
 
 /// Which plane of latent space the plots show.
@@ -27,8 +26,8 @@ pub struct ModelView {
     pub probe: Vec<f32>,
     /// The probe's current decoding.
     pub probe_decoded: Vec<f32>,
-    probe_tex: Tex,
-    pinned_tex: Tex,
+    pub(super) probe_tex: Tex,
+    pub(super) pinned_tex: Tex,
 }
 
 /// State of the latent-space tab.
@@ -49,7 +48,7 @@ pub struct LatentPanel {
     pub models: HashMap<String, ModelView>,
     /// Screen rectangle of each model's plot in the last frame (tests drive the probe with it).
     pub plot_rects: HashMap<String, egui::Rect>,
-    pca: HashMap<String, (u64, Pca2)>,
+    pub(super) pca: HashMap<String, (u64, Pca2)>,
 }
 
 impl Default for LatentPanel {
@@ -68,9 +67,6 @@ impl Default for LatentPanel {
     }
 }
 
-/// Most posterior ellipses drawn per plot (each is a small polygon).
-const MAX_ELLIPSES: usize = 300;
-
 impl LatentPanel {
     /// Forgets per-model state (after a reset).
     pub fn clear(&mut self) {
@@ -80,7 +76,7 @@ impl LatentPanel {
     }
 
     /// The 2-D plot coordinates of a code under the current view.
-    fn project(&self, m: &ModelSnapshot, code: &[f32]) -> [f64; 2] {
+    pub(super) fn project(&self, m: &ModelSnapshot, code: &[f32]) -> [f64; 2] {
         match self.view_for(m) {
             View::Dims(a, b) => [
                 f64::from(code[a]),
@@ -101,7 +97,7 @@ impl LatentPanel {
     }
 
     /// The view, clamped to what this model's code size allows.
-    fn view_for(&self, m: &ModelSnapshot) -> View {
+    pub(super) fn view_for(&self, m: &ModelSnapshot) -> View {
         match self.view {
             View::Pca if m.latent_dim > 2 => View::Pca,
             View::Dims(a, b) if a < m.latent_dim && b < m.latent_dim => View::Dims(a, b),
@@ -109,7 +105,7 @@ impl LatentPanel {
         }
     }
 
-    fn update_pca(&mut self, snap: &Snapshot) {
+    pub(super) fn update_pca(&mut self, snap: &Snapshot) {
         if self.view != View::Pca {
             return;
         }
@@ -153,7 +149,7 @@ impl LatentPanel {
     }
 
     /// Sets the probe of `m` from a point on its plot.
-    fn set_probe(&mut self, m: &ModelSnapshot, p: [f64; 2]) {
+    pub(super) fn set_probe(&mut self, m: &ModelSnapshot, p: [f64; 2]) {
         let z = self.code_at(m, p);
         self.models.entry(m.name.clone()).or_default().probe = z;
     }
@@ -182,7 +178,7 @@ impl LatentPanel {
     }
 
     /// The plot range of one model: its codes' range, and at least ±3 for a VAE.
-    fn bounds(&self, m: &ModelSnapshot) -> [[f64; 2]; 2] {
+    pub(super) fn bounds(&self, m: &ModelSnapshot) -> [[f64; 2]; 2] {
         let mut b = [[f64::INFINITY, f64::NEG_INFINITY]; 2];
         for code in m.codes.chunks_exact(m.latent_dim.max(1)) {
             let p = self.project(m, code);
@@ -305,285 +301,6 @@ impl LatentPanel {
             }
         });
     }
-
-    fn model_ui(
-        &mut self,
-        ui: &mut Ui,
-        m: &ModelSnapshot,
-        snap: &Snapshot,
-        ds: &Dataset,
-        shared: Option<[[f64; 2]; 2]>,
-    ) {
-        let color = theme::model_color(m.kind);
-        ui.horizontal(|ui| {
-            ui.label(RichText::new(m.kind.title()).heading().color(color));
-            if m.diverged {
-                ui.colored_label(theme::WARNING, "diverged: last good weights");
-            }
-        });
-        let bounds = shared.unwrap_or_else(|| self.bounds(m));
-        let layout = Layout::choose(ui.available_width(), ui.available_height());
-        let side = layout.plot;
-        let view = self.view_for(m);
-        let axis_names = [self.axis_name(m, 0), self.axis_name(m, 1)];
-        // Points per class, as plot coordinates.
-        let mut per_class: Vec<Vec<[f64; 2]>> = vec![Vec::new(); ds.num_classes().max(1)];
-        let mut all: Vec<[f64; 2]> = Vec::with_capacity(snap.display_labels.len());
-        for (code, &label) in m
-            .codes
-            .chunks_exact(m.latent_dim.max(1))
-            .zip(&snap.display_labels)
-        {
-            let p = self.project(m, code);
-            all.push(p);
-            if let Some(v) = per_class
-                .get_mut(label as usize)
-                .filter(|_| !self.hidden_classes.contains(&label))
-            {
-                v.push(p);
-            }
-        }
-        let probe_now = self
-            .models
-            .get(&m.name)
-            .map(|v| v.probe.clone())
-            .unwrap_or_default();
-        let probe_p = self.project(m, &probe_now);
-        let pinned_p = self.pinned.and_then(|i| all.get(i).copied());
-        let ellipses =
-            if m.kind.is_variational() && self.show_posterior && matches!(view, View::Dims(..)) {
-                ellipse_lines(m, snap, view, &self.hidden_classes)
-            } else {
-                Default::default()
-            };
-        let show_prior = m.kind.is_variational() && self.show_prior;
-        let mut action: Option<Action> = None;
-        let body = |ui: &mut Ui| {
-            let response = Plot::new(("latent", &m.name))
-                .width(side)
-                .height(side)
-                .allow_drag(false)
-                .allow_zoom(false)
-                .allow_scroll(false)
-                .allow_boxed_zoom(false)
-                .allow_double_click_reset(false)
-                .show_x(true)
-                .show_y(true)
-                .x_axis_label(axis_names[0].clone())
-                .y_axis_label(axis_names[1].clone())
-                .show(ui, |pui| {
-                    pui.set_plot_bounds_x(bounds[0][0]..=bounds[0][1]);
-                    pui.set_plot_bounds_y(bounds[1][0]..=bounds[1][1]);
-                    if show_prior {
-                        for (r, name) in [(1.0, "prior 1σ"), (2.0, "prior 2σ")] {
-                            pui.line(
-                                Line::new(name, circle(0.0, 0.0, r, r))
-                                    .color(theme::PRIOR)
-                                    .style(egui_plot::LineStyle::dashed_loose()),
-                            );
-                        }
-                    }
-                    for pts in ellipses {
-                        pui.line(Line::new("", pts.0).color(pts.1).width(0.7));
-                    }
-                    for (c, pts) in per_class.into_iter().enumerate() {
-                        if !pts.is_empty() {
-                            pui.points(
-                                Points::new(
-                                    ds.class_names.get(c).cloned().unwrap_or_default(),
-                                    pts,
-                                )
-                                .color(theme::class_color(c))
-                                .radius(theme::POINT_RADIUS)
-                                .filled(true),
-                            );
-                        }
-                    }
-                    if let Some(p) = pinned_p {
-                        pui.points(
-                            Points::new("pinned", vec![p])
-                                .shape(MarkerShape::Diamond)
-                                .radius(11.0)
-                                .color(theme::PINNED)
-                                .filled(false),
-                        );
-                    }
-                    pui.points(
-                        Points::new("probe", vec![probe_p])
-                            .shape(MarkerShape::Circle)
-                            .radius(10.0)
-                            .color(theme::PROBE)
-                            .filled(false),
-                    );
-                    pui.points(
-                        Points::new("probe", vec![probe_p])
-                            .shape(MarkerShape::Circle)
-                            .radius(5.0)
-                            .color(theme::PROBE)
-                            .filled(true),
-                    );
-                    let r = pui.response().clone();
-                    let pointer = pui.pointer_coordinate();
-                    if let Some(p) = pointer {
-                        if r.clicked() {
-                            let screen = |q: [f64; 2]| {
-                                pui.screen_from_plot(egui_plot::PlotPoint::new(q[0], q[1]))
-                            };
-                            let at = pui.screen_from_plot(p);
-                            let nearest = all
-                                .iter()
-                                .enumerate()
-                                .filter(|(i, _)| {
-                                    !self.hidden_classes.contains(&snap.display_labels[*i])
-                                })
-                                .map(|(i, q)| (i, screen(*q).distance(at)))
-                                .min_by(|a, b| a.1.total_cmp(&b.1));
-                            action = Some(match nearest {
-                                Some((i, d)) if d < 8.0 => Action::Pin(i),
-                                _ => Action::Probe([p.x, p.y]),
-                            });
-                        } else if r.dragged() || r.drag_started() {
-                            action = Some(Action::Probe([p.x, p.y]));
-                        }
-                    }
-                });
-            self.plot_rects
-                .insert(m.name.clone(), response.response.rect);
-            match action {
-                Some(Action::Probe(p)) => {
-                    self.set_probe(m, p);
-                    ui.ctx().request_repaint();
-                }
-                Some(Action::Pin(i)) => {
-                    self.pinned = Some(i);
-                    // The probe jumps to the pinned item's code, so its decoding is the reconstruction.
-                    if let Some(v) = self.models.get_mut(&m.name) {
-                        v.probe = m.codes[i * m.latent_dim..(i + 1) * m.latent_dim].to_vec();
-                    }
-                }
-                None => {}
-            }
-            if layout.beside {
-                ui.vertical(|ui| self.side_ui(ui, m, snap, ds, layout.image));
-            } else {
-                ui.horizontal(|ui| self.side_ui(ui, m, snap, ds, layout.image));
-            }
-        };
-        if layout.beside {
-            ui.horizontal(body);
-        } else {
-            ui.vertical(body);
-        }
-    }
-
-    /// The probe's decoding and the pinned item, beside the plot.
-    fn side_ui(
-        &mut self,
-        ui: &mut Ui,
-        m: &ModelSnapshot,
-        snap: &Snapshot,
-        ds: &Dataset,
-        image: f32,
-    ) {
-        let color = theme::model_color(m.kind);
-        let Some(mv) = self.models.get_mut(&m.name) else {
-            return;
-        };
-        ui.vertical(|ui| {
-            ui.label(RichText::new("probe decodes to").strong());
-            if let Ok(decoded) = m.decoder.decode(&mv.probe) {
-                mv.probe_decoded = decoded;
-            }
-            let key = key_of(&[snap.step], &mv.probe);
-            show_items(
-                ui,
-                &mut mv.probe_tex,
-                &format!("probe-{}", m.name),
-                key,
-                ds,
-                &mv.probe_decoded,
-                1,
-                image,
-                color,
-            );
-            ui.label(RichText::new(format_code(&mv.probe)).monospace().small());
-        });
-        let Some(i) = self.pinned else {
-            return;
-        };
-        ui.separator();
-        ui.vertical(|ui| {
-            let label = snap.display_labels[i] as usize;
-            let test_index = snap.display_indices[i];
-            ui.label(
-                RichText::new(format!(
-                    "pinned: test #{test_index}, class {}",
-                    ds.class_names.get(label).map_or("?", |s| s.as_str())
-                ))
-                .strong(),
-            );
-            let dim = ds.dim();
-            let code = &m.codes[i * m.latent_dim..(i + 1) * m.latent_dim];
-            let mut pair = ds.test.item(test_index, dim).to_vec();
-            pair.extend(m.decoder.decode(code).unwrap_or_default());
-            show_items(
-                ui,
-                &mut mv.pinned_tex,
-                &format!("pinned-{}", m.name),
-                key_of(&[snap.step, i as u64], &[]),
-                ds,
-                &pair,
-                2,
-                80.0,
-                color,
-            );
-            ui.label(RichText::new("input · reconstruction").small().weak());
-            let mut code_text = format!("μ = {}", format_code(code));
-            if let Some(s) = &m.sigmas {
-                code_text.push_str(&format!(
-                    "\nσ = {}",
-                    format_code(&s[i * m.latent_dim..(i + 1) * m.latent_dim])
-                ));
-            }
-            ui.label(RichText::new(code_text).monospace().small());
-        });
-    }
-}
-
-/// Where the probe image goes: beside the plot when the column is wide, below when narrow.
-#[derive(Clone, Copy)]
-struct Layout {
-    beside: bool,
-    plot: f32,
-    image: f32,
-}
-
-impl Layout {
-    /// The arrangement that gives the larger plot in a `w`×`h` column.
-    fn choose(w: f32, h: f32) -> Self {
-        let image_beside = theme::PROBE_IMAGE.min(w * 0.35);
-        let beside = (w - image_beside - 16.0).min(h - 30.0);
-        let image_below = theme::PROBE_IMAGE.min(w * 0.45).min(h * 0.3);
-        let below = w.min(h - image_below - 90.0);
-        if beside >= below {
-            Self {
-                beside: true,
-                plot: beside.max(120.0),
-                image: image_beside,
-            }
-        } else {
-            Self {
-                beside: false,
-                plot: below.max(120.0),
-                image: image_below,
-            }
-        }
-    }
-}
-
-enum Action {
-    Probe([f64; 2]),
-    Pin(usize),
 }
 
 /// A code as "(0.12, -1.30, …)", at most 6 values.
@@ -591,44 +308,4 @@ pub fn format_code(z: &[f32]) -> String {
     let shown: Vec<String> = z.iter().take(6).map(|v| format!("{v:.2}")).collect();
     let more = if z.len() > 6 { ", …" } else { "" };
     format!("({}{more})", shown.join(", "))
-}
-
-/// An axis-aligned ellipse as a closed line.
-fn circle(cx: f64, cy: f64, rx: f64, ry: f64) -> PlotPoints<'static> {
-    (0..=48)
-        .map(|i| {
-            let t = i as f64 / 48.0 * std::f64::consts::TAU;
-            [cx + rx * t.cos(), cy + ry * t.sin()]
-        })
-        .collect()
-}
-
-/// Posterior 1σ ellipses of the first display items, in their class colours.
-fn ellipse_lines(
-    m: &ModelSnapshot,
-    snap: &Snapshot,
-    view: View,
-    hidden: &BTreeSet<u32>,
-) -> Vec<(PlotPoints<'static>, Color32)> {
-    let (Some(sigmas), View::Dims(a, b)) = (&m.sigmas, view) else {
-        return Vec::new();
-    };
-    let d = m.latent_dim;
-    (0..snap.display_labels.len().min(MAX_ELLIPSES))
-        .filter(|&i| !hidden.contains(&snap.display_labels[i]))
-        .map(|i| {
-            let (mu, s) = (&m.codes[i * d..(i + 1) * d], &sigmas[i * d..(i + 1) * d]);
-            let colour = theme::class_color(snap.display_labels[i] as usize).gamma_multiply(0.6);
-            let b = if d > 1 { b } else { a };
-            (
-                circle(
-                    f64::from(mu[a]),
-                    f64::from(mu[b]),
-                    f64::from(s[a]),
-                    f64::from(s[b]),
-                ),
-                colour,
-            )
-        })
-        .collect()
 }

@@ -11,6 +11,7 @@ mod latent;
 mod losses;
 mod recon;
 mod samples;
+mod scatter;
 mod session;
 mod settings;
 mod sliders;

@@ -1,6 +1,7 @@
 //! Data sets: one type, many sources (built-in generators and real-format loaders).
 
 mod csv;
+mod digit_glyphs;
 pub mod digits;
 mod folder;
 mod idx;

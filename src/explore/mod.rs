@@ -1,6 +1,7 @@
 //! Pure functions shared by the window and the command line: latent grids (inverse
 //! normal CDF), interpolation, PCA, nearest-neighbour accuracy, images and colours.
 
+mod canvas;
 pub mod colors;
 pub mod figure;
 

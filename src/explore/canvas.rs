@@ -1,0 +1,130 @@
+//! A drawing surface for the PNG figures: plotters on an RGB buffer with egui's font,
+//! plus pasting gray images and saving as PNG.
+
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use std::path::Path;
+use std::sync::Once;
+
+/// Font family name registered with plotters (egui's default sans font).
+pub(super) const FONT: &str = "sans-serif";
+
+/// A figure error: drawing or writing the PNG failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct FigureError {
+    path: String,
+    message: String,
+}
+
+pub(super) fn err(path: &Path, e: impl std::fmt::Display) -> FigureError {
+    FigureError {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT)
+            .ok();
+        plotters::style::register_font(FONT, FontStyle::Bold, epaint_default_fonts::UBUNTU_LIGHT)
+            .ok();
+    });
+}
+
+pub(super) fn rgb(c: [u8; 3]) -> RGBColor {
+    RGBColor(c[0], c[1], c[2])
+}
+
+/// An RGB canvas: draw with plotters, paste images, save as PNG.
+pub(super) struct Canvas {
+    width: u32,
+    height: u32,
+    buf: Vec<u8>,
+}
+
+impl Canvas {
+    pub(super) fn new(width: u32, height: u32) -> Self {
+        register_font();
+        Self {
+            width,
+            height,
+            buf: vec![255; (width * height * 3) as usize],
+        }
+    }
+
+    pub(super) fn draw<E: std::fmt::Display>(
+        &mut self,
+        path: &Path,
+        f: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<(), E>,
+    ) -> Result<(), FigureError> {
+        let root = BitMapBackend::with_buffer(&mut self.buf, (self.width, self.height))
+            .into_drawing_area();
+        f(&root).map_err(|e| err(path, e))?;
+        root.present().map_err(|e| err(path, e))
+    }
+
+    /// Pastes a gray image (values in [0, 1], `w`×`h`) at (x, y), scaled up by `zoom`.
+    pub(super) fn paste_gray(
+        &mut self,
+        x: u32,
+        y: u32,
+        values: &[f32],
+        w: usize,
+        h: usize,
+        zoom: u32,
+    ) {
+        for (i, v) in values.iter().enumerate().take(w * h) {
+            let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+            // White ink on black, as the data is.
+            let (px, py) = ((i % w) as u32 * zoom + x, (i / w) as u32 * zoom + y);
+            for dy in 0..zoom {
+                for dx in 0..zoom {
+                    let (cx, cy) = (px + dx, py + dy);
+                    if cx < self.width && cy < self.height {
+                        let o = ((cy * self.width + cx) * 3) as usize;
+                        self.buf[o..o + 3].copy_from_slice(&[g, g, g]);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn save(&self, path: &Path) -> Result<(), FigureError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| err(path, e))?;
+        }
+        let img = image::RgbImage::from_raw(self.width, self.height, self.buf.clone())
+            .ok_or_else(|| err(path, "image buffer has the wrong size"))?;
+        img.save(path).map_err(|e| err(path, e))
+    }
+}
+
+pub(super) type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+pub(super) type UnitChart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf32, plotters::coord::types::RangedCoordf32>,
+>;
+
+/// A chart over the unit square (2-D data space) with light axes and a caption.
+pub(super) fn unit_square_chart<'a, 'b>(
+    area: &'a Area<'b>,
+    caption: String,
+    style: TextStyle<'_>,
+) -> Result<UnitChart<'a, 'b>, Box<dyn std::error::Error>> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, style)
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(40)
+        .build_cartesian_2d(0f32..1f32, 0f32..1f32)?;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE.mix(0.0))
+        .label_style((FONT, 13))
+        .draw()?;
+    Ok(chart)
+}
