@@ -233,7 +233,15 @@ impl LatentPanel {
         let n = snap.models.len().max(1);
         ui.columns(n, |cols| {
             for (ui, m) in cols.iter_mut().zip(&snap.models) {
-                self.model_ui(ui, m, snap, ds, shared);
+                // Each model's column is framed in its colour, as its curves are.
+                egui::Frame::new()
+                    .stroke(egui::Stroke::new(
+                        1.5,
+                        theme::model_color(m.kind).gamma_multiply(0.7),
+                    ))
+                    .corner_radius(4.0)
+                    .inner_margin(6.0)
+                    .show(ui, |ui| self.model_ui(ui, m, snap, ds, shared));
             }
         });
     }
