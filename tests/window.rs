@@ -273,3 +273,30 @@ fn a_typed_path_that_does_not_exist_is_reported() {
         "the remembered data set is the one in use"
     );
 }
+
+#[test]
+fn a_diverged_model_is_reported_in_the_window() {
+    let mut h = harness(small_settings(), true);
+    wait_for(&mut h, "training", |a| steps(a) > 5);
+    h.state_mut()
+        .session
+        .handle(latentlab::train::TrainEvent::Diverged {
+            model: "vae".into(),
+            step: 42,
+            epoch: 0,
+        });
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("vae diverged").is_some(),
+        "the warning is visible"
+    );
+    assert!(h.query_by_label_contains("step 42").is_some());
+    h.get_by_label("dismiss").click();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("vae diverged").is_none(),
+        "dismissed"
+    );
+    let before = steps(h.state());
+    wait_for(&mut h, "training to go on", |a| steps(a) > before + 5);
+}

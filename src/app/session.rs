@@ -222,7 +222,8 @@ impl Session {
         }
     }
 
-    fn handle(&mut self, ev: TrainEvent) {
+    /// Applies one worker event to what the window shows (`poll` calls it for each one).
+    pub fn handle(&mut self, ev: TrainEvent) {
         match ev {
             TrainEvent::Ready { batches_per_epoch, config } => {
                 self.batches_per_epoch = batches_per_epoch;
