@@ -82,17 +82,20 @@ impl LossHistory {
     }
 
     fn model(&mut self, name: &str, kind: ModelKind) -> &mut ModelHistory {
-        if let Some(i) = self.models.iter().position(|m| m.name == name) {
-            return &mut self.models[i];
-        }
-        self.models.push(ModelHistory {
-            name: name.to_string(),
-            kind,
-            train: Vec::new(),
-            test: Vec::new(),
-            ema: None,
-        });
-        self.models.last_mut().unwrap_or_else(|| unreachable!())
+        let i = match self.models.iter().position(|m| m.name == name) {
+            Some(i) => i,
+            None => {
+                self.models.push(ModelHistory {
+                    name: name.to_string(),
+                    kind,
+                    train: Vec::new(),
+                    test: Vec::new(),
+                    ema: None,
+                });
+                self.models.len() - 1
+            }
+        };
+        &mut self.models[i]
     }
 
     /// Adds a training point (smoothed); merges pairs when the history gets long.

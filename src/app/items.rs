@@ -22,15 +22,17 @@ impl Tex {
         make: impl FnOnce() -> ColorImage,
     ) -> &TextureHandle {
         let options = TextureOptions::NEAREST;
-        if self.key != Some(key) || self.handle.is_none() {
-            let image = make();
-            match &mut self.handle {
-                Some(h) => h.set(image, options),
-                None => self.handle = Some(ctx.load_texture(name, image, options)),
+        let fresh = self.key == Some(key);
+        let handle = match self.handle.take() {
+            Some(h) if fresh => h,
+            Some(mut h) => {
+                h.set(make(), options);
+                h
             }
-            self.key = Some(key);
-        }
-        self.handle.as_ref().unwrap_or_else(|| unreachable!())
+            None => ctx.load_texture(name, make(), options),
+        };
+        self.key = Some(key);
+        self.handle.insert(handle)
     }
 }
 

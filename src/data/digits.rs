@@ -9,8 +9,15 @@ use super::digit_glyphs::GLYPHS;
 use super::{Dataset, IMAGE_SIDE, ItemShape, Sizes, generate_items};
 use rand::Rng;
 use rand::rngs::StdRng;
-use rand_distr::{Distribution, Normal};
+use rand_distr::{Distribution, StandardNormal};
 use std::f32::consts::PI;
+
+/// Standard deviation of the control-point jitter, in glyph units (the box is 1 wide).
+const JITTER: f32 = 0.022;
+
+fn gauss(rng: &mut StdRng) -> f32 {
+    StandardNormal.sample(rng)
+}
 
 /// Makes the `digits` data set: labels cycle through 0-9, so classes are balanced.
 pub fn generate(sizes: Sizes, seed: u64) -> Dataset {
@@ -35,7 +42,6 @@ pub fn generate(sizes: Sizes, seed: u64) -> Dataset {
 pub fn draw_digit(digit: usize, rng: &mut StdRng) -> Vec<f32> {
     let variants = GLYPHS[digit % 10];
     let glyph = variants[rng.random_range(0..variants.len())];
-    let jitter = Normal::new(0.0f32, 0.022).unwrap_or_else(|_| unreachable!());
 
     // One random smooth warp for the whole glyph: the hand's wobble.
     let warp = Warp::random(rng);
@@ -48,7 +54,7 @@ pub fn draw_digit(digit: usize, rng: &mut StdRng) -> Vec<f32> {
             let control: Vec<(f32, f32)> = stroke
                 .points
                 .iter()
-                .map(|&(x, y)| (x + jitter.sample(rng), y + jitter.sample(rng)))
+                .map(|&(x, y)| (x + JITTER * gauss(rng), y + JITTER * gauss(rng)))
                 .collect();
             let path = if stroke.smooth {
                 catmull_rom(&control, 8)

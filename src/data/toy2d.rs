@@ -3,7 +3,7 @@
 use super::{Dataset, ItemShape, Sizes, generate_items};
 use rand::Rng;
 use rand::rngs::StdRng;
-use rand_distr::{Distribution, Normal};
+use rand_distr::{Distribution, StandardNormal};
 use std::f32::consts::PI;
 
 /// Makes `moons` (2 classes), `rings` (3 classes) or `blobs` (5 classes).
@@ -35,8 +35,11 @@ pub fn generate(name: &str, sizes: Sizes, seed: u64) -> Dataset {
     }
 }
 
+fn gauss(rng: &mut StdRng) -> f32 {
+    StandardNormal.sample(rng)
+}
+
 fn point(kind: &str, label: u32, rng: &mut StdRng) -> (f32, f32) {
-    let noise = Normal::new(0.0f32, 1.0).unwrap_or_else(|_| unreachable!());
     match kind {
         "moons" => {
             let t = rng.random_range(0.0..PI);
@@ -48,20 +51,20 @@ fn point(kind: &str, label: u32, rng: &mut StdRng) -> (f32, f32) {
             // x in [-1, 2], y in [-0.5, 1]: map into [0.1, 0.9].
             let sd = 0.08;
             (
-                0.1 + 0.8 * (x + sd * noise.sample(rng) + 1.0) / 3.0,
-                0.25 + 0.8 * (y + sd * noise.sample(rng) + 0.5) / 3.0,
+                0.1 + 0.8 * (x + sd * gauss(rng) + 1.0) / 3.0,
+                0.25 + 0.8 * (y + sd * gauss(rng) + 0.5) / 3.0,
             )
         }
         "rings" => {
             let t = rng.random_range(0.0..2.0 * PI);
-            let r = 0.12 + 0.14 * label as f32 + 0.015 * noise.sample(rng);
+            let r = 0.12 + 0.14 * label as f32 + 0.015 * gauss(rng);
             (0.5 + r * t.cos(), 0.5 + r * t.sin())
         }
         _ => {
             let a = 2.0 * PI * label as f32 / 5.0;
             (
-                0.5 + 0.3 * a.cos() + 0.05 * noise.sample(rng),
-                0.5 + 0.3 * a.sin() + 0.05 * noise.sample(rng),
+                0.5 + 0.3 * a.cos() + 0.05 * gauss(rng),
+                0.5 + 0.3 * a.sin() + 0.05 * gauss(rng),
             )
         }
     }
