@@ -38,7 +38,7 @@ impl LossesPanel {
         let y = move |v: f64| if log_y { v.max(1e-3).log10() } else { v };
         Plot::new("losses")
             .height(height)
-            .legend(Legend::default().position(egui_plot::Corner::RightTop))
+            .legend(Legend::default().position(egui_plot::Corner::RightBottom))
             .x_axis_label("epoch")
             .y_axis_formatter(move |mark, _| {
                 let v = if log_y {
