@@ -239,6 +239,7 @@ fn train(a: TrainArgs) -> Result<()> {
     let mut final_step = None;
     let mut snapshot: Option<Arc<Snapshot>> = None;
     let mut saved = None;
+    let mut diverged: Vec<(String, u64)> = Vec::new();
     loop {
         let ev = trainer
             .events()
@@ -281,6 +282,7 @@ fn train(a: TrainArgs) -> Result<()> {
                 summaries.push(s);
             }
             TrainEvent::Diverged { model, step, epoch } => {
+                diverged.push((model.clone(), step));
                 say(
                     &bar,
                     format!(
@@ -302,7 +304,15 @@ fn train(a: TrainArgs) -> Result<()> {
                 saved = Some(r.map_err(|e| anyhow!("saving checkpoints: {e}"))?)
             }
             TrainEvent::Snapshot(s) => snapshot = Some(s),
-            TrainEvent::Running | TrainEvent::Paused => {}
+            TrainEvent::Paused => {
+                // The command line never pauses: the worker stopped because every model diverged.
+                // Keep what there is: last good weights, metrics so far, figures.
+                let step = diverged.iter().map(|d| d.1).max().unwrap_or(0);
+                final_step = Some(step);
+                trainer.send(TrainCommand::Save(a.out.clone()));
+                trainer.send(TrainCommand::RequestSnapshot);
+            }
+            TrainEvent::Running => {}
         }
         let last_is_final = snapshot
             .as_ref()
@@ -319,10 +329,21 @@ fn train(a: TrainArgs) -> Result<()> {
         println!("checkpoint  {}", p.display());
     }
     println!("metrics     {}", metrics_path.display());
+    let losses = if summaries.is_empty() { "" } else { ",losses" };
     println!(
-        "figures     {}/{{latent,grid,recon,samples,losses}}.png",
+        "figures     {}/{{latent,grid,recon,samples{losses}}}.png",
         a.out.display()
     );
+    if !diverged.is_empty() {
+        let names: Vec<String> = diverged
+            .iter()
+            .map(|(m, step)| format!("{m} (step {step})"))
+            .collect();
+        bail!(
+            "diverged with a NaN or infinite loss: {}; their checkpoints hold the last good weights (try a smaller --lr)",
+            names.join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -401,7 +422,9 @@ fn write_figures(
     figure::latent_grid(&out.join("grid.png"), snap, ds, grid)?;
     figure::reconstructions(&out.join("recon.png"), snap, ds)?;
     figure::prior_samples(&out.join("samples.png"), snap, ds, 10, seed)?;
-    figure::loss_curves(&out.join("losses.png"), summaries)?;
+    if !summaries.is_empty() {
+        figure::loss_curves(&out.join("losses.png"), summaries)?;
+    }
     Ok(())
 }
 

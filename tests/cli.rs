@@ -260,3 +260,50 @@ fn bad_input_exits_non_zero_with_one_clear_line() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_run_that_diverges_keeps_the_last_good_weights_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("div");
+    // A learning rate of 10 sends the VAE's log-variance to infinity within a few steps.
+    let o = latentlab(&[
+        "train",
+        "--dataset",
+        "moons",
+        "--models",
+        "vae",
+        "--lr",
+        "10",
+        "--hidden",
+        "32",
+        "--epochs",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        !o.status.success(),
+        "a diverged run must not look like a success"
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("diverged with a NaN or infinite loss: vae (step"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    // The last good weights were saved and evaluate to finite numbers.
+    let o = latentlab(&[
+        "eval",
+        "--checkpoint",
+        out.join("vae.json").to_str().unwrap(),
+        "--iw-samples",
+        "0",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let printed = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !printed.contains("NaN") && !printed.contains("inf"),
+        "{printed}"
+    );
+    assert_png(&out.join("latent.png"), 400);
+}
