@@ -2,7 +2,7 @@
 //! prior's σ circles and posterior ellipses for VAEs, a draggable probe decoded live
 //! beside each plot, and a pinned test item.
 
-use super::items::Tex;
+use super::items::{Tex, key_of};
 use super::theme;
 use crate::data::Dataset;
 use crate::explore::Pca2;
@@ -28,6 +28,20 @@ pub struct ModelView {
     pub probe_decoded: Vec<f32>,
     pub(super) probe_tex: Tex,
     pub(super) pinned_tex: Tex,
+    decoded_key: Option<u64>,
+}
+
+impl ModelView {
+    /// Decodes the probe with `m`'s decoder only when the probe or the snapshot changed;
+    /// returns the key that identifies this decoding (for texture caches).
+    pub fn refresh_decoding(&mut self, m: &ModelSnapshot, step: u64) -> u64 {
+        let key = key_of(&[step], &self.probe);
+        if self.decoded_key != Some(key) {
+            self.probe_decoded = m.decoder.decode(&self.probe).unwrap_or_default();
+            self.decoded_key = Some(key);
+        }
+        key
+    }
 }
 
 /// State of the latent-space tab.

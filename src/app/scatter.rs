@@ -198,10 +198,7 @@ impl LatentPanel {
         };
         ui.vertical(|ui| {
             ui.label(RichText::new("probe decodes to").strong());
-            if let Ok(decoded) = m.decoder.decode(&mv.probe) {
-                mv.probe_decoded = decoded;
-            }
-            let key = key_of(&[snap.step], &mv.probe);
+            let key = mv.refresh_decoding(m, snap.step);
             show_items(
                 ui,
                 &mut mv.probe_tex,

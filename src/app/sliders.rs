@@ -1,7 +1,7 @@
 //! One slider per z dimension for every model (the same code as the latent probe), with
 //! each model's decoding updating live; sample the prior or jump to a class's mean code.
 
-use super::items::{Tex, key_of, show_items};
+use super::items::{Tex, show_items};
 use super::latent::LatentPanel;
 use super::theme;
 use crate::data::Dataset;
@@ -96,15 +96,15 @@ impl SlidersPanel {
                 };
                 v.probe.resize(d, 0.0);
                 let size = (ui.available_width() * 0.6).clamp(100.0, theme::PROBE_IMAGE * 1.3);
-                let decoded = m.decoder.decode(&v.probe).unwrap_or_default();
+                let key = v.refresh_decoding(m, snap.step);
                 let tex = self.textures.entry(m.name.clone()).or_default();
                 show_items(
                     ui,
                     tex,
                     &format!("slider-{}", m.name),
-                    key_of(&[snap.step], &v.probe),
+                    key,
                     ds,
-                    &decoded,
+                    &v.probe_decoded,
                     1,
                     size,
                     color,
