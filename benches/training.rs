@@ -8,8 +8,8 @@ use divan::Bencher;
 use divan::counter::ItemsCount;
 use latentlab::data::{self, Sizes};
 use latentlab::model::{Autoencoder, Likelihood, ModelConfig, ModelKind, batch_tensor};
+use latentlab::rng::PortableRng;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -28,7 +28,7 @@ fn vae(hidden: &[usize], latent: usize) -> Autoencoder {
     let mut cfg = ModelConfig::new(ModelKind::Vae, 784, Likelihood::Bernoulli);
     cfg.hidden = hidden.to_vec();
     cfg.latent_dim = latent;
-    Autoencoder::new(cfg, &mut StdRng::seed_from_u64(1)).unwrap()
+    Autoencoder::new(cfg, &mut PortableRng::seed_from_u64(1)).unwrap()
 }
 
 /// A VAE and one batch of 128 digits.
@@ -52,7 +52,7 @@ fn model_and_batch(hidden: &[usize], latent: usize) -> (Autoencoder, candle_core
 fn train_steps(bencher: Bencher, hidden: &[usize], latent: usize) {
     let (model, x) = model_and_batch(hidden, latent);
     let mut opt = model.optimizer(1e-3);
-    let mut rng = StdRng::seed_from_u64(2);
+    let mut rng = PortableRng::seed_from_u64(2);
     bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
         model.train_step(&mut opt, &x, &mut rng, 1.0).unwrap();
     });
@@ -86,7 +86,7 @@ fn decode_points(bencher: Bencher, points: usize) {
 #[divan::bench(sample_count = 30)]
 fn forward_backward_vae_784_400_20(bencher: Bencher) {
     let (model, x) = model_and_batch(&[400], 20);
-    let mut rng = StdRng::seed_from_u64(2);
+    let mut rng = PortableRng::seed_from_u64(2);
     bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
         let t = model.loss_terms(&x, &mut rng).unwrap();
         t.objective(1.0).unwrap().backward().unwrap()

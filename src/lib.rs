@@ -5,4 +5,6 @@ pub mod cli;
 pub mod data;
 pub mod explore;
 pub mod model;
+pub mod report;
+pub mod rng;
 pub mod train;

@@ -45,7 +45,7 @@ impl SamplesPanel {
                     .entry(m.name.clone())
                     .or_insert((u64::MAX, Vec::new()));
                 if entry.0 != key {
-                    let mut rng = rand::rngs::StdRng::seed_from_u64(self.draw);
+                    let mut rng = crate::rng::PortableRng::seed_from_u64(self.draw);
                     let z: Vec<f32> = (0..n * m.latent_dim)
                         .map(|_| StandardNormal.sample(&mut rng))
                         .collect();

@@ -29,7 +29,7 @@ impl SlidersPanel {
         ui.horizontal(|ui| {
             if ui.button("Sample from the prior").clicked() {
                 self.draws += 1;
-                let mut rng = rand::rngs::StdRng::seed_from_u64(self.draws);
+                let mut rng = crate::rng::PortableRng::seed_from_u64(self.draws);
                 for m in &snap.models {
                     if let Some(v) = latent.models.get_mut(&m.name) {
                         v.probe = (0..m.latent_dim)

@@ -5,8 +5,8 @@ mod args;
 pub use args::{Cli, Command, DatasetArgs, EvalArgs, NoiseArg, TrainArgs};
 
 use crate::data::{self, Dataset};
-use crate::explore::figure;
 use crate::model::{self, Likelihood, ModelConfig, ModelKind, NoiseKind, checkpoint};
+use crate::report as figure;
 use crate::train::{
     EpochSummary, ModelEpoch, Snapshot, TrainCommand, TrainConfig, TrainEvent, Trainer,
 };
@@ -325,7 +325,7 @@ fn eval(a: EvalArgs) -> Result<()> {
             a.iw_samples
         );
     }
-    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    let mut rng = <crate::rng::PortableRng as rand::SeedableRng>::seed_from_u64(seed);
     let spinner = ProgressBar::new_spinner().with_message(format!(
         "evaluating {} test items{}",
         ds.test.len(),

@@ -7,15 +7,15 @@
 
 use super::digit_glyphs::GLYPHS;
 use super::{Dataset, IMAGE_SIDE, ItemShape, Sizes, generate_items};
+use crate::rng::PortableRng;
 use rand::Rng;
-use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 use std::f32::consts::PI;
 
 /// Standard deviation of the control-point jitter, in glyph units (the box is 1 wide).
 const JITTER: f32 = 0.022;
 
-fn gauss(rng: &mut StdRng) -> f32 {
+fn gauss(rng: &mut PortableRng) -> f32 {
     StandardNormal.sample(rng)
 }
 
@@ -39,7 +39,7 @@ pub fn generate(sizes: Sizes, seed: u64) -> Dataset {
 }
 
 /// Draws one handwritten-style `digit` (0-9) as 28x28 pixels in [0, 1].
-pub fn draw_digit(digit: usize, rng: &mut StdRng) -> Vec<f32> {
+pub fn draw_digit(digit: usize, rng: &mut PortableRng) -> Vec<f32> {
     let variants = GLYPHS[digit % 10];
     let glyph = variants[rng.random_range(0..variants.len())];
 
@@ -119,7 +119,7 @@ struct Warp {
 }
 
 impl Warp {
-    fn random(rng: &mut StdRng) -> Self {
+    fn random(rng: &mut PortableRng) -> Self {
         Self {
             amp: (rng.random_range(0.0..0.035), rng.random_range(0.0..0.035)),
             freq: (rng.random_range(2.0..6.0), rng.random_range(2.0..6.0)),
@@ -145,7 +145,7 @@ struct Affine {
 }
 
 impl Affine {
-    fn random(rng: &mut StdRng) -> Self {
+    fn random(rng: &mut PortableRng) -> Self {
         let slant = rng.random_range(-0.35f32..0.25);
         let angle = rng.random_range(-0.2f32..0.2);
         let size = 20.0;
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn digits_have_ink_inside_the_frame_and_values_in_range() {
-        let mut rng = StdRng::seed_from_u64(11);
+        let mut rng = PortableRng::seed_from_u64(11);
         for d in 0..10 {
             for _ in 0..50 {
                 let img = draw_digit(d, &mut rng);

@@ -8,8 +8,8 @@ mod idx;
 pub mod shapes;
 pub mod toy2d;
 
+use crate::rng::PortableRng;
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use std::path::Path;
 
@@ -197,19 +197,19 @@ pub fn load_with_sizes(spec: &str, seed: u64, sizes: Option<Sizes>) -> Result<Da
 
 /// A seeded random number generator for item `index` of stream `stream`, so that
 /// generation is deterministic and can run in any order.
-pub(crate) fn item_rng(seed: u64, stream: u64, index: u64) -> StdRng {
+pub(crate) fn item_rng(seed: u64, stream: u64, index: u64) -> PortableRng {
     let mixed = seed
         .wrapping_mul(0x9E37_79B9_7F4A_7C15)
         .wrapping_add(stream.wrapping_mul(0xC2B2_AE3D_27D4_EB4F))
         .wrapping_add(index);
-    StdRng::seed_from_u64(mixed)
+    PortableRng::seed_from_u64(mixed)
 }
 
 /// Generates `sizes.train + sizes.test` items with `make(rng, index) -> (pixels, label)`,
 /// using both cores, deterministically from `seed`.
 pub(crate) fn generate_items<F>(sizes: Sizes, dim: usize, seed: u64, make: F) -> (Split, Split)
 where
-    F: Fn(&mut StdRng, usize) -> (Vec<f32>, u32) + Sync,
+    F: Fn(&mut PortableRng, usize) -> (Vec<f32>, u32) + Sync,
 {
     let run = |stream: u64, count: usize| -> Split {
         let workers = std::thread::available_parallelism()
@@ -263,7 +263,7 @@ pub(crate) fn split_shuffled(
 ) -> (Split, Split) {
     let n = labels.len();
     let mut order: Vec<usize> = (0..n).collect();
-    order.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5EED));
+    order.shuffle(&mut PortableRng::seed_from_u64(seed ^ 0x5EED));
     let n_test = ((n as f64 * test_fraction).round() as usize)
         .clamp(usize::from(n > 1), n.saturating_sub(1));
     let all = Split { x, labels };
@@ -279,7 +279,7 @@ pub struct BatchOrder {
     order: Vec<usize>,
     batch_size: usize,
     pos: usize,
-    rng: StdRng,
+    rng: PortableRng,
 }
 
 impl BatchOrder {
@@ -289,7 +289,7 @@ impl BatchOrder {
             order: (0..n).collect(),
             batch_size: batch_size.max(1),
             pos: 0,
-            rng: StdRng::seed_from_u64(seed),
+            rng: PortableRng::seed_from_u64(seed),
         };
         s.order.shuffle(&mut s.rng);
         s

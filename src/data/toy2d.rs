@@ -1,8 +1,8 @@
 //! Built-in 2-D point sets (moons, rings, blobs), scaled into the unit square.
 
 use super::{Dataset, ItemShape, Sizes, generate_items};
+use crate::rng::PortableRng;
 use rand::Rng;
-use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 use std::f32::consts::PI;
 
@@ -35,11 +35,11 @@ pub fn generate(name: &str, sizes: Sizes, seed: u64) -> Dataset {
     }
 }
 
-fn gauss(rng: &mut StdRng) -> f32 {
+fn gauss(rng: &mut PortableRng) -> f32 {
     StandardNormal.sample(rng)
 }
 
-fn point(kind: &str, label: u32, rng: &mut StdRng) -> (f32, f32) {
+fn point(kind: &str, label: u32, rng: &mut PortableRng) -> (f32, f32) {
     match kind {
         "moons" => {
             let t = rng.random_range(0.0..PI);

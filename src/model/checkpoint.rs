@@ -152,7 +152,7 @@ pub fn load(path: &Path) -> Result<(Autoencoder, CheckpointMeta), CheckpointErro
         .map_err(|e| bad(format!("corrupt or truncated weights file: {e}")))?;
     let model = Autoencoder::new(
         meta.config.clone(),
-        &mut rand::rngs::StdRng::seed_from_u64(0),
+        &mut crate::rng::PortableRng::seed_from_u64(0),
     )
     .map_err(|e| bad(e.to_string()))?;
     for (name, var) in model.named_vars() {
@@ -200,7 +200,7 @@ mod tests {
     fn small(kind: ModelKind) -> Autoencoder {
         let mut cfg = ModelConfig::new(kind, 6, Likelihood::Gaussian);
         cfg.hidden = vec![5];
-        Autoencoder::new(cfg, &mut rand::rngs::StdRng::seed_from_u64(9)).unwrap()
+        Autoencoder::new(cfg, &mut crate::rng::PortableRng::seed_from_u64(9)).unwrap()
     }
 
     #[test]

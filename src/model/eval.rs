@@ -3,8 +3,8 @@
 
 use super::{Autoencoder, batch_tensor};
 use crate::data::Split;
+use crate::rng::PortableRng;
 use candle_core::{D, Result, Tensor};
-use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 /// Rows per forward pass during evaluation.
@@ -37,7 +37,7 @@ pub fn evaluate(
     model: &Autoencoder,
     split: &Split,
     dim: usize,
-    rng: &mut StdRng,
+    rng: &mut PortableRng,
     iw_samples: usize,
 ) -> Result<Metrics> {
     let n = split.len();
@@ -90,7 +90,12 @@ fn sum(t: &Tensor) -> Result<f64> {
 }
 
 /// log p(x) ≈ log (1/k) Σ_k p(x|z_k) p(z_k) / q(z_k|x), z_k ~ q(z|x), per row.
-pub fn log_px_iw(model: &Autoencoder, x: &Tensor, k: usize, rng: &mut StdRng) -> Result<Tensor> {
+pub fn log_px_iw(
+    model: &Autoencoder,
+    x: &Tensor,
+    k: usize,
+    rng: &mut PortableRng,
+) -> Result<Tensor> {
     let (mu, logvar) = model.encode(x)?;
     let Some(logvar) = logvar else {
         return Tensor::zeros(x.dim(0)?, candle_core::DType::F32, x.device());

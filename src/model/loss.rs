@@ -70,7 +70,7 @@ mod tests {
         let (mu, sigma) = ([0.7f64, -1.2], [0.5f64, 1.6]);
         let logvar: Vec<f64> = sigma.iter().map(|s| (s * s).ln()).collect();
         let closed = kl_scalar(&mu, &logvar);
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut rng = crate::rng::PortableRng::seed_from_u64(1);
         let n = 400_000;
         let normal = Normal::new(0.0, 1.0).unwrap();
         let mut sum = 0.0;

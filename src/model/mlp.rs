@@ -1,8 +1,8 @@
 //! Encoder and decoder networks: dense layers with ReLU between them.
 
+use crate::rng::PortableRng;
 use candle_core::{DType, Device, Result, Tensor, Var};
 use rand::Rng;
-use rand::rngs::StdRng;
 
 /// A dense layer `y = x W + b`, with `W` stored as (in, out).
 pub struct Dense {
@@ -14,7 +14,7 @@ pub struct Dense {
 
 impl Dense {
     /// A layer with weights uniform in ±1/sqrt(in) (PyTorch's default) and zero bias.
-    pub fn new(n_in: usize, n_out: usize, rng: &mut StdRng, dev: &Device) -> Result<Self> {
+    pub fn new(n_in: usize, n_out: usize, rng: &mut PortableRng, dev: &Device) -> Result<Self> {
         let bound = 1.0 / (n_in as f32).sqrt();
         let w: Vec<f32> = (0..n_in * n_out)
             .map(|_| rng.random_range(-bound..bound))
@@ -47,7 +47,12 @@ pub struct Mlp {
 
 impl Mlp {
     /// Layers between consecutive `sizes`; `relu_last` puts a ReLU after the last one too.
-    pub fn new(sizes: &[usize], relu_last: bool, rng: &mut StdRng, dev: &Device) -> Result<Self> {
+    pub fn new(
+        sizes: &[usize],
+        relu_last: bool,
+        rng: &mut PortableRng,
+        dev: &Device,
+    ) -> Result<Self> {
         let layers = sizes
             .windows(2)
             .map(|w| Dense::new(w[0], w[1], rng, dev))
@@ -118,7 +123,7 @@ mod tests {
     #[test]
     fn contractive_penalty_matches_finite_differences() {
         let dev = Device::Cpu;
-        let mut rng = StdRng::seed_from_u64(3);
+        let mut rng = PortableRng::seed_from_u64(3);
         let trunk = Mlp::new(&[5, 7, 6], true, &mut rng, &dev).unwrap();
         let head = Dense::new(6, 3, &mut rng, &dev).unwrap();
         // Non-zero biases so some units are off.

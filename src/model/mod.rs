@@ -4,6 +4,7 @@ mod adam;
 pub mod checkpoint;
 mod eval;
 pub mod loss;
+pub mod metrics;
 pub mod mlp;
 mod snapshot;
 
@@ -11,10 +12,10 @@ pub use adam::Adam;
 pub use eval::{Metrics, evaluate};
 pub use snapshot::DecoderSnapshot;
 
+use crate::rng::PortableRng;
 use candle_core::{D, Device, Result, Tensor, Var};
 use mlp::{Dense, Mlp};
 use rand::Rng;
-use rand::rngs::StdRng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
@@ -235,7 +236,7 @@ pub struct Autoencoder {
 
 impl Autoencoder {
     /// A freshly initialised model; the same rng state gives the same weights.
-    pub fn new(config: ModelConfig, rng: &mut StdRng) -> Result<Self> {
+    pub fn new(config: ModelConfig, rng: &mut PortableRng) -> Result<Self> {
         let dev = Device::Cpu;
         let mut enc_sizes = vec![config.input_dim];
         enc_sizes.extend_from_slice(&config.hidden);
@@ -310,7 +311,7 @@ impl Autoencoder {
     }
 
     /// The input a denoising model sees: `x` corrupted with its noise; `x` for other kinds.
-    pub fn corrupt(&self, x: &Tensor, rng: &mut StdRng) -> Result<Tensor> {
+    pub fn corrupt(&self, x: &Tensor, rng: &mut PortableRng) -> Result<Tensor> {
         if self.config.kind != ModelKind::Dae || self.config.noise_level == 0.0 {
             return Ok(x.clone());
         }
@@ -338,7 +339,7 @@ impl Autoencoder {
     }
 
     /// Draws standard normal noise of the given shape from `rng`.
-    pub fn standard_normal(rng: &mut StdRng, rows: usize, cols: usize) -> Result<Tensor> {
+    pub fn standard_normal(rng: &mut PortableRng, rows: usize, cols: usize) -> Result<Tensor> {
         let v: Vec<f32> = (0..rows * cols)
             .map(|_| StandardNormal.sample(rng))
             .collect();
@@ -346,7 +347,7 @@ impl Autoencoder {
     }
 
     /// The loss terms on a batch. `rng` draws the VAE's ε and the denoiser's noise.
-    pub fn loss_terms(&self, x: &Tensor, rng: &mut StdRng) -> Result<LossTerms> {
+    pub fn loss_terms(&self, x: &Tensor, rng: &mut PortableRng) -> Result<LossTerms> {
         let input = self.corrupt(x, rng)?;
         let want_masks = self.config.kind == ModelKind::Cae;
         let (h, masks) = self.trunk.forward_with_masks(&input, want_masks)?;
@@ -382,7 +383,7 @@ impl Autoencoder {
         &self,
         opt: &mut Adam,
         x: &Tensor,
-        rng: &mut StdRng,
+        rng: &mut PortableRng,
         kl_scale: f64,
     ) -> Result<Option<[f64; 3]>> {
         let terms = self.loss_terms(x, rng)?;
@@ -453,7 +454,7 @@ mod tests {
 
     #[test]
     fn every_kind_gives_finite_terms_of_the_right_shape() {
-        let mut rng = StdRng::seed_from_u64(1);
+        let mut rng = PortableRng::seed_from_u64(1);
         let x = Tensor::from_vec(
             (0..4 * 16)
                 .map(|i| (i % 7) as f32 / 7.0)

@@ -3,12 +3,12 @@
 
 use super::messages::*;
 use crate::data::{BatchOrder, Dataset};
-use crate::explore::knn_accuracy;
 use crate::model::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
+use crate::model::metrics::knn_accuracy;
 use crate::model::{Adam, Autoencoder, Metrics, ModelKind, batch_tensor, evaluate};
+use crate::rng::PortableRng;
 use candle_core::{Result, Tensor};
 use rand::SeedableRng;
-use rand::rngs::StdRng;
 use rand::seq::index::sample;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -38,9 +38,9 @@ pub(super) struct Session {
     pub(super) order: BatchOrder,
     /// Draws the training noise (VAE ε, denoiser corruption): only training steps use it,
     /// so a seed gives the same numbers however often the window asks for snapshots.
-    pub(super) rng: StdRng,
+    pub(super) rng: PortableRng,
     /// Draws for snapshots and the reconstruction set, apart from training.
-    pub(super) view_rng: StdRng,
+    pub(super) view_rng: PortableRng,
     pub(super) step: u64,
     pub(super) epoch: usize,
     pub(super) step_in_epoch: usize,
@@ -54,7 +54,7 @@ pub(super) struct Session {
 
 impl Session {
     pub(super) fn new(config: TrainConfig, data: Arc<Dataset>) -> Result<Self> {
-        let mut rng = StdRng::seed_from_u64(config.seed);
+        let mut rng = PortableRng::seed_from_u64(config.seed);
         let mut slots = Vec::new();
         for mc in &config.models {
             let model = Autoencoder::new(mc.clone(), &mut rng)?;
@@ -73,7 +73,7 @@ impl Session {
         let n_test = data.test.len();
         let display_indices = pick(&mut rng, n_test, config.display_count);
         let recon_indices = pick(&mut rng, n_test, config.recon_count);
-        let view_rng = StdRng::seed_from_u64(config.seed ^ 0x5EE_D15B);
+        let view_rng = PortableRng::seed_from_u64(config.seed ^ 0x5EE_D15B);
         let order = BatchOrder::new(data.train.len(), config.batch_size, config.seed ^ 0xBA7C);
         Ok(Self {
             config,
@@ -273,7 +273,7 @@ impl Session {
                 ..Metrics::default()
             };
             // Its own draws, so evaluating never shifts the training noise.
-            let mut eval_rng = StdRng::seed_from_u64(
+            let mut eval_rng = PortableRng::seed_from_u64(
                 self.config
                     .seed
                     .wrapping_mul(31)
@@ -353,6 +353,6 @@ impl Session {
 }
 
 /// `count` distinct indices below `n`, in random order.
-pub(super) fn pick(rng: &mut StdRng, n: usize, count: usize) -> Vec<usize> {
+pub(super) fn pick(rng: &mut PortableRng, n: usize, count: usize) -> Vec<usize> {
     sample(rng, n, count.min(n)).into_vec()
 }

@@ -1,12 +1,14 @@
-//! PNG figures for the command line: latent scatter, latent grid, reconstructions,
+//! The report of a run: PNG figures for the command line: latent scatter, latent grid, reconstructions,
 //! prior samples, loss curves and data sheets. Drawn with plotters into an RGB buffer.
 
-pub use super::canvas::FigureError;
-use super::canvas::{Canvas, FONT, err, rgb, unit_square_chart};
-use super::colors::{class_rgb, model_rgb};
-use super::{GridSpan, code_range, grid_codes};
+mod canvas;
+
 use crate::data::{Dataset, ItemShape};
+use crate::explore::colors::{class_rgb, model_rgb};
+use crate::explore::{GridSpan, code_range, grid_codes};
 use crate::train::{EpochSummary, ModelSnapshot, Snapshot};
+pub use canvas::FigureError;
+use canvas::{Canvas, FONT, err, rgb, unit_square_chart};
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -266,7 +268,7 @@ pub fn prior_samples(
     use rand::SeedableRng;
     use rand_distr::{Distribution, StandardNormal};
     let z_for = |d: usize| -> Vec<f32> {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut rng = crate::rng::PortableRng::seed_from_u64(seed);
         (0..side * side * d)
             .map(|_| StandardNormal.sample(&mut rng))
             .collect()
