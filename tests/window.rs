@@ -24,10 +24,9 @@ fn harness(settings: Settings, autostart: bool) -> Harness<'static, LatentLabApp
 }
 
 fn small_settings() -> Settings {
-    Settings {
-        hidden: "64,32".into(),
-        ..Settings::default()
-    }
+    let mut s = Settings::default();
+    s.run.hidden = vec![64, 32];
+    s
 }
 
 /// Steps the UI (with real time passing for the worker) until `done` holds.
@@ -153,7 +152,7 @@ fn switching_the_data_set_asks_then_retrains_on_it() {
         "a question before the reset"
     );
     assert_eq!(
-        h.state().settings.dataset,
+        h.state().settings.run.dataset,
         "digits",
         "nothing changes before the answer"
     );
@@ -165,7 +164,7 @@ fn switching_the_data_set_asks_then_retrains_on_it() {
                 .as_ref()
                 .is_some_and(|s| s.recon_inputs.len() == 2 * s.recon_indices.len())
     });
-    assert_eq!(h.state().settings.dataset, "moons");
+    assert_eq!(h.state().settings.run.dataset, "moons");
     wait_for(&mut h, "training on moons", |a| steps(a) > 5);
 }
 
@@ -211,16 +210,14 @@ fn a_bad_file_shows_an_error_and_training_goes_on() {
 #[test]
 fn every_tab_draws_with_readable_text() {
     // egui_kittest fails on any glyph the fonts lack, so visiting each tab checks its text.
-    let settings = Settings {
-        models: vec![
-            latentlab::model::ModelKind::Ae,
-            latentlab::model::ModelKind::Vae,
-            latentlab::model::ModelKind::BetaVae,
-            latentlab::model::ModelKind::Dae,
-        ],
-        latent_dim: 3,
-        ..small_settings()
-    };
+    let mut settings = small_settings();
+    settings.run.models = vec![
+        latentlab::model::ModelKind::Ae,
+        latentlab::model::ModelKind::Vae,
+        latentlab::model::ModelKind::BetaVae,
+        latentlab::model::ModelKind::Dae,
+    ];
+    settings.run.latent_dim = 3;
     let mut h = harness(settings, true);
     wait_for(&mut h, "a snapshot", |a| {
         a.session.snapshot.as_ref().is_some_and(|s| s.step > 20)
@@ -268,7 +265,7 @@ fn a_typed_path_that_does_not_exist_is_reported() {
     );
     assert_eq!(h.state().session.data.as_ref().unwrap().name, "digits");
     assert_eq!(
-        h.state().settings.dataset,
+        h.state().settings.run.dataset,
         "digits",
         "the remembered data set is the one in use"
     );

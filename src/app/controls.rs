@@ -2,11 +2,11 @@
 //! Live knobs (learning rate, β, noise) apply at once; anything that needs new models
 //! asks before it resets.
 
+use super::knobs;
 use super::session::{Session, Status};
 use super::settings::Settings;
 use super::theme;
 use crate::data::BUILTIN_NAMES;
-use crate::model::{ModelKind, NoiseKind};
 use crate::train::TrainCommand;
 use crossbeam_channel::{Receiver, bounded};
 use egui::{Color32, RichText, Ui};
@@ -75,7 +75,7 @@ impl Controls {
             OpenKind::Csv => "csv",
             OpenKind::SaveTo => return,
         };
-        self.draft.dataset = format!("{prefix}:{}", path.display());
+        self.draft.run.dataset = format!("{prefix}:{}", path.display());
         self.confirm_open = true;
     }
 
@@ -121,14 +121,14 @@ impl Controls {
 
     fn data_ui(&mut self, ui: &mut Ui, session: &Session) {
         let heading = ui.label(RichText::new("Data set").strong());
-        let current = self.draft.dataset.clone();
+        let current = self.draft.run.dataset.clone();
         egui::ComboBox::from_id_salt("dataset")
             .selected_text(short_name(&current))
             .width(200.0)
             .show_ui(ui, |ui| {
                 for name in BUILTIN_NAMES {
                     if ui.selectable_label(current == name, name).clicked() && current != name {
-                        self.draft.dataset = name.to_string();
+                        self.draft.run.dataset = name.to_string();
                         self.confirm_open = true;
                     }
                 }
@@ -158,7 +158,7 @@ impl Controls {
                 .labelled_by(l.id);
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if (ui.small_button("Load").clicked() || enter) && !self.typed_spec.trim().is_empty() {
-                self.draft.dataset = self.typed_spec.trim().to_string();
+                self.draft.run.dataset = self.typed_spec.trim().to_string();
                 self.confirm_open = true;
             }
         });
@@ -181,124 +181,24 @@ impl Controls {
     }
 
     fn models_ui(&mut self, ui: &mut Ui) {
-        ui.label(RichText::new("Models").strong());
-        ui.horizontal_wrapped(|ui| {
-            for kind in ModelKind::ALL {
-                let mut on = self.draft.models.contains(&kind);
-                let text = RichText::new(kind.name())
-                    .color(theme::model_color(kind))
-                    .strong();
-                if ui
-                    .checkbox(&mut on, text)
-                    .on_hover_text(kind.title())
-                    .changed()
-                {
-                    if on {
-                        self.draft.models.push(kind);
-                        self.draft
-                            .models
-                            .sort_by_key(|k| ModelKind::ALL.iter().position(|a| a == k));
-                    } else {
-                        self.draft.models.retain(|k| *k != kind);
-                    }
-                }
-            }
-        });
-        egui::Grid::new("arch").num_columns(2).show(ui, |ui| {
-            let l = ui.label("latent dim");
-            ui.add(egui::DragValue::new(&mut self.draft.latent_dim).range(1..=64))
-                .labelled_by(l.id);
-            ui.end_row();
-            let l = ui.label("hidden");
-            ui.add(egui::TextEdit::singleline(&mut self.draft.hidden).desired_width(110.0))
-                .labelled_by(l.id)
-                .on_hover_text("encoder layer sizes, comma-separated; the decoder mirrors them");
-            ui.end_row();
-        });
+        knobs::models_ui(ui, &mut self.draft.run);
     }
 
     fn knobs_ui(&mut self, ui: &mut Ui) {
-        ui.label(RichText::new("Knobs").strong());
-        let d = &mut self.draft;
-        egui::Grid::new("knobs").num_columns(2).show(ui, |ui| {
-            let l = ui.label("learning rate");
-            ui.add(
-                egui::DragValue::new(&mut d.lr)
-                    .range(1e-6..=1.0)
-                    .speed(1e-4)
-                    .max_decimals(5),
-            )
-            .labelled_by(l.id);
-            ui.end_row();
-            let l = ui.label("batch size");
-            ui.add(egui::DragValue::new(&mut d.batch_size).range(1..=4096))
-                .labelled_by(l.id);
-            ui.end_row();
-            let l = ui.label("seed");
-            ui.add(egui::DragValue::new(&mut d.seed)).labelled_by(l.id);
-            ui.end_row();
-        });
-        let knob = |ui: &mut Ui, value: &mut f32, max: f32, kind: ModelKind, name: &str| {
-            ui.add(
-                egui::Slider::new(value, 0.0..=max)
-                    .text(RichText::new(name).color(theme::model_color(kind))),
-            );
-        };
-        knob(ui, &mut d.beta, 20.0, ModelKind::BetaVae, "β (beta-vae)");
-        ui.horizontal(|ui| {
-            let max = if d.noise_kind == NoiseKind::Masking {
-                1.0
-            } else {
-                2.0
-            };
-            knob(ui, &mut d.noise, max, ModelKind::Dae, "noise (dae)");
-            let l = ui.label("kind");
-            egui::ComboBox::from_id_salt("noise-kind")
-                .selected_text(if d.noise_kind == NoiseKind::Gaussian {
-                    "gauss"
-                } else {
-                    "mask"
-                })
-                .width(60.0)
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut d.noise_kind, NoiseKind::Gaussian, "gaussian");
-                    ui.selectable_value(&mut d.noise_kind, NoiseKind::Masking, "masking");
-                })
-                .response
-                .labelled_by(l.id);
-        });
-        knob(ui, &mut d.sparsity, 5.0, ModelKind::Sae, "sparsity (sae)");
-        knob(
-            ui,
-            &mut d.contraction,
-            5.0,
-            ModelKind::Cae,
-            "contraction (cae)",
-        );
+        knobs::knobs_ui(ui, &mut self.draft.run);
     }
 
     /// Sends live knobs to the worker as soon as they change.
     fn apply_live(&mut self, settings: &mut Settings, session: &mut Session) {
-        if self.draft.lr != settings.lr {
-            settings.lr = self.draft.lr;
-            session.send(TrainCommand::SetLr(settings.lr));
-        }
-        if self.draft.beta != settings.beta {
-            settings.beta = self.draft.beta;
-            session.send(TrainCommand::SetBeta(settings.beta));
-        }
-        if self.draft.noise != settings.noise && self.draft.noise_kind == settings.noise_kind {
-            settings.noise = self.draft.noise;
-            session.send(TrainCommand::SetNoise(settings.noise));
+        for cmd in knobs::apply_live(&mut settings.run, &self.draft.run) {
+            session.send(cmd);
         }
     }
 
     fn buttons_ui(&mut self, ui: &mut Ui, settings: &mut Settings, session: &mut Session) {
         if settings.needs_reset(&self.draft) && !self.confirm_open {
             ui.colored_label(theme::WARNING, "Changed settings need new models.");
-            if let Err(e) = self.draft.hidden_sizes() {
-                ui.colored_label(theme::ERROR, e);
-            } else if self.draft.models.is_empty() {
+            if self.draft.run.models.is_empty() {
                 ui.colored_label(theme::ERROR, "pick at least one model");
             } else if ui.button("Apply and reset…").clicked() {
                 self.confirm_open = true;
@@ -364,16 +264,16 @@ impl Controls {
         let modal = egui::Modal::new(egui::Id::unique("confirm-reset")).show(ctx, |ui| {
             ui.set_width(420.0);
             ui.heading("Start again with new models?");
-            ui.label(format!("Data set: {}", short_name(&self.draft.dataset)));
+            ui.label(format!("Data set: {}", short_name(&self.draft.run.dataset)));
             ui.label("This change needs new models, so training starts from scratch. The current models are discarded.");
             ui.add_space(8.0);
             ui.horizontal(|ui| {
                 if ui.button(RichText::new("Reset now").strong()).clicked() {
-                    let data_changed = self.draft.dataset != settings.dataset || self.draft.seed != settings.seed;
+                    let data_changed = self.draft.run.dataset != settings.run.dataset || self.draft.run.seed != settings.run.seed;
                     *settings = self.draft.clone();
                     session.start_when_ready = true;
                     if data_changed || session.data.is_none() {
-                        session.load(&settings.dataset, settings.seed);
+                        session.load(&settings.run.dataset, settings.run.seed);
                     } else {
                         session.reset(settings);
                     }

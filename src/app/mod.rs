@@ -7,6 +7,7 @@ mod grid;
 mod history;
 mod interp;
 mod items;
+mod knobs;
 mod latent;
 mod losses;
 mod recon;
@@ -134,7 +135,7 @@ impl LatentLabApp {
     pub fn with_settings(ctx: &egui::Context, settings: Settings, sizes: Option<Sizes>) -> Self {
         theme::apply(ctx);
         let mut session = Session::new(Some(ctx.clone()), sizes);
-        session.load(&settings.dataset, settings.seed);
+        session.load(&settings.run.dataset, settings.run.seed);
         Self {
             controls: Controls::new(&settings),
             settings,
@@ -162,24 +163,24 @@ impl LatentLabApp {
         if !had_data
             && self.session.data.is_none()
             && !self.session.is_loading()
-            && self.settings.dataset != "digits"
+            && self.settings.run.dataset != "digits"
         {
             // The remembered data set is gone: fall back to the built-in one.
             self.session.notice(format!(
                 "falling back to the built-in digits (could not load {})",
-                self.settings.dataset
+                self.settings.run.dataset
             ));
-            self.settings.dataset = "digits".into();
-            self.controls.draft.dataset = "digits".into();
-            self.session.load("digits", self.settings.seed);
+            self.settings.run.dataset = "digits".into();
+            self.controls.draft.run.dataset = "digits".into();
+            self.session.load("digits", self.settings.run.seed);
         }
         // A load that failed leaves the models on the old data: show (and remember) that.
         if !self.session.is_loading()
             && let Some(d) = &self.session.data
-            && d.name != self.settings.dataset
+            && d.name != self.settings.run.dataset
         {
-            self.settings.dataset = d.name.clone();
-            self.controls.draft.dataset = d.name.clone();
+            self.settings.run.dataset = d.name.clone();
+            self.controls.draft.run.dataset = d.name.clone();
         }
         // A new run (step went backwards or snapshot cleared): forget per-model views.
         let step = self.session.snapshot.as_ref().map(|s| s.step);

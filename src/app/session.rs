@@ -152,7 +152,7 @@ impl Session {
         let Some(data) = self.data.clone() else {
             return;
         };
-        let config = match settings.train_config(&data) {
+        let config = match settings.run.train_config(&data) {
             Ok(c) => c,
             Err(e) => {
                 self.error(format!("cannot build the models: {e}"));

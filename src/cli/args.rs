@@ -1,7 +1,10 @@
 //! The command-line arguments (clap). Scripts rely on these names.
 
-use crate::model;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::model::KnobValue;
+use crate::model::kinds::{KnobRange, all_knobs, kinds_with};
+use crate::train::RunSpec;
+use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// LatentLab: train autoencoders side by side and explore their latent spaces.
@@ -32,15 +35,6 @@ pub enum Command {
     Dataset(DatasetArgs),
 }
 
-/// How a denoising model corrupts its input.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum NoiseArg {
-    /// Add Gaussian noise of sigma --noise.
-    Gaussian,
-    /// Zero each value with probability --noise.
-    Masking,
-}
-
 /// `latentlab train`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
@@ -48,47 +42,32 @@ pub struct TrainArgs {
     #[arg(long, default_value = "digits")]
     pub dataset: String,
     /// Comma-separated: ae, vae, beta-vae, dae, sae, cae.
-    #[arg(long, default_value = "ae,vae")]
+    #[arg(long, default_value_t = join(&RunSpec::default().models))]
     pub models: String,
     /// Size of the code z (1 to 64).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = RunSpec::default().latent_dim)]
     pub latent_dim: usize,
     /// Hidden layer sizes, comma-separated; the decoder mirrors them.
-    #[arg(long, default_value = "512,256")]
+    #[arg(long, default_value_t = join(&RunSpec::default().hidden))]
     pub hidden: String,
     /// Passes over the training data.
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
     /// Items per batch.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, default_value_t = RunSpec::default().batch_size)]
     pub batch_size: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = RunSpec::default().lr)]
     pub lr: f64,
     /// Seed for data, initialisation, batches and noise.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = RunSpec::default().seed)]
     pub seed: u64,
     /// Folder for metrics.jsonl, checkpoints and figures.
     #[arg(long, default_value = "runs/latest")]
     pub out: PathBuf,
-    /// KL weight of the beta-vae.
-    #[arg(long, default_value_t = model::DEFAULT_BETA)]
-    pub beta: f32,
-    /// Noise level of the dae (sigma, or drop probability with --noise-kind masking).
-    #[arg(long, default_value_t = 0.3)]
-    pub noise: f32,
-    /// Noise kind of the dae.
-    #[arg(long, value_enum, default_value_t = NoiseArg::Gaussian)]
-    pub noise_kind: NoiseArg,
-    /// L1 weight on the code of the sae.
-    #[arg(long, default_value_t = 0.5)]
-    pub sparsity: f32,
-    /// Weight of the Jacobian penalty of the cae.
-    #[arg(long, default_value_t = 0.1)]
-    pub contraction: f32,
-    /// L2 weight decay of the ae.
-    #[arg(long, default_value_t = 0.0)]
-    pub weight_decay: f32,
+    /// Knobs of the model kinds (one flag per knob in the kind table).
+    #[command(flatten)]
+    pub knobs: KnobArgs,
     /// Epochs over which the KL weight warms up from 0.
     #[arg(long, default_value_t = 0.0)]
     pub kl_warmup: f32,
@@ -131,4 +110,86 @@ pub struct DatasetArgs {
     /// Seed for generated sets.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+/// Items joined by commas, as the command line writes lists.
+fn join<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The knob flags of every model kind, made from the kind table: `--beta`, `--noise`, ...
+/// Only the flags given are kept; the others stay at the knob's default.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KnobArgs {
+    /// Knob values by key, as given on the command line.
+    pub values: BTreeMap<String, KnobValue>,
+}
+
+impl FromArgMatches for KnobArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut out = Self::default();
+        out.update_from_arg_matches(matches)?;
+        Ok(out)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        for knob in all_knobs() {
+            let value = match knob.range {
+                KnobRange::Number { .. } => matches
+                    .get_one::<f32>(knob.key)
+                    .map(|v| KnobValue::Number(*v)),
+                KnobRange::Choice { .. } => matches
+                    .get_one::<String>(knob.key)
+                    .map(|v| KnobValue::Choice(v.clone())),
+            };
+            if let Some(v) = value {
+                self.values.insert(knob.key.to_string(), v);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Args for KnobArgs {
+    fn augment_args(mut cmd: clap::Command) -> clap::Command {
+        for knob in all_knobs() {
+            let kinds = join(&kinds_with(knob.key));
+            let arg = Arg::new(knob.key).long(knob.flag).required(false);
+            let arg = match knob.range {
+                KnobRange::Number {
+                    min, max, default, ..
+                } => arg
+                    .value_parser(clap::value_parser!(f32))
+                    .value_name("X")
+                    .help(format!(
+                        "{} [{kinds}; {min} to {max}; default {default}]",
+                        capitalise(knob.help)
+                    )),
+                KnobRange::Choice { options, default } => arg
+                    .value_parser(clap::builder::PossibleValuesParser::new(options))
+                    .help(format!(
+                        "{} [{kinds}; default {default}]",
+                        capitalise(knob.help)
+                    )),
+            };
+            cmd = cmd.arg(arg);
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+/// "weight of ..." -> "Weight of ...".
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }

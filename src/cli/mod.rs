@@ -2,18 +2,18 @@
 
 mod args;
 
-pub use args::{Cli, Command, DatasetArgs, EvalArgs, NoiseArg, TrainArgs};
+pub use args::{Cli, Command, DatasetArgs, EvalArgs, KnobArgs, TrainArgs};
 
 use crate::data::{self, Dataset};
-use crate::model::{self, Likelihood, ModelConfig, ModelKind, NoiseKind, checkpoint};
+use crate::model::{self, checkpoint};
 use crate::report as figure;
 use crate::train::{
-    EpochSummary, ModelEpoch, Snapshot, TrainCommand, TrainConfig, TrainEvent, Trainer,
+    EpochSummary, ModelEpoch, Progress, RunSpec, Snapshot, TrainCommand, TrainEvent, Trainer, spec,
 };
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,143 +26,117 @@ pub fn run(command: Command) -> Result<()> {
     }
 }
 
-fn parse_hidden(s: &str) -> Result<Vec<usize>> {
-    s.split(',')
-        .map(|h| {
-            h.trim().parse::<usize>().map_err(|_| {
-                anyhow!("--hidden: '{h}' is not a whole number (example: --hidden 512,256)")
-            })
-        })
-        .collect()
-}
-
-/// The default model config for a data set.
-pub fn model_config(kind: ModelKind, ds: &Dataset) -> ModelConfig {
-    let likelihood = if ds.shape.is_image() {
-        Likelihood::Bernoulli
-    } else {
-        Likelihood::Gaussian
-    };
-    ModelConfig::new(kind, ds.dim(), likelihood)
-}
-
 fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
     data::load(spec, seed).map_err(|e| anyhow!("data set: {e}"))
 }
 
+/// The run the arguments describe, through the same [`RunSpec`] the window uses.
+fn run_spec(a: &TrainArgs) -> Result<RunSpec> {
+    Ok(RunSpec {
+        dataset: a.dataset.clone(),
+        models: spec::parse_models(&a.models).map_err(|e| anyhow!("--models: {e}"))?,
+        latent_dim: a.latent_dim,
+        hidden: spec::parse_hidden(&a.hidden).map_err(|e| anyhow!("--hidden: {e}"))?,
+        knobs: a.knobs.values.clone(),
+        lr: a.lr,
+        batch_size: a.batch_size,
+        seed: a.seed,
+        epochs: Some(a.epochs),
+        kl_warmup_epochs: a.kl_warmup,
+        iw_samples: a.iw_samples,
+    })
+}
+
 fn train(a: TrainArgs) -> Result<()> {
-    let hidden = parse_hidden(&a.hidden)?;
-    let kinds = a
-        .models
-        .split(',')
-        .map(|m| {
-            ModelKind::from_name(m).ok_or_else(|| {
-                anyhow!(
-                    "--models: unknown model '{}' (choose from ae, vae, beta-vae, dae, sae, cae)",
-                    m.trim()
-                )
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let ds = Arc::new(load_dataset(&a.dataset, a.seed)?);
-    let models: Vec<ModelConfig> = kinds
-        .iter()
-        .map(|&k| {
-            let mut m = model_config(k, &ds);
-            m.latent_dim = a.latent_dim;
-            m.hidden = hidden.clone();
-            if k == ModelKind::BetaVae {
-                m.beta = a.beta;
-            }
-            m.noise_level = a.noise;
-            m.noise_kind = match a.noise_kind {
-                NoiseArg::Gaussian => NoiseKind::Gaussian,
-                NoiseArg::Masking => NoiseKind::Masking,
-            };
-            m.sparsity = a.sparsity;
-            m.contraction = a.contraction;
-            if k == ModelKind::Ae {
-                m.weight_decay = a.weight_decay;
-            }
-            m
-        })
-        .collect();
-    let mut config = TrainConfig::new(models);
-    config.lr = a.lr;
-    config.batch_size = a.batch_size;
-    config.epochs = Some(a.epochs);
-    config.seed = a.seed;
-    config.kl_warmup_epochs = a.kl_warmup;
-    config.iw_samples = a.iw_samples;
-    config.snapshot_interval_ms = 60_000; // the command line only needs the last one
+    let spec = run_spec(&a)?;
     if a.grid == 0 || a.grid > 100 {
         bail!("--grid {} is out of range (1 to 100)", a.grid);
     }
-    config.validate().map_err(|e| anyhow!("{e}"))?;
+    if a.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    let ds = Arc::new(load_dataset(&spec.dataset, spec.seed)?);
+    let mut config = spec.train_config(&ds).map_err(|e| anyhow!("{e}"))?;
+    config.snapshot_interval_ms = 60_000; // the command line only needs the last one
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create output folder {}", a.out.display()))?;
     let metrics_path = a.out.join("metrics.jsonl");
-    let mut metrics = std::fs::File::create(&metrics_path)
+    let metrics = std::fs::File::create(&metrics_path)
         .with_context(|| format!("cannot write {}", metrics_path.display()))?;
 
     let trainer =
         Trainer::spawn(config, ds.clone(), None).context("cannot start the training thread")?;
     trainer.send(TrainCommand::Start);
-    let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} steps  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let mut summaries: Vec<EpochSummary> = Vec::new();
-    let mut final_step = None;
-    let mut snapshot: Option<Arc<Snapshot>> = None;
-    let mut saved = None;
-    let mut diverged: Vec<(String, u64)> = Vec::new();
+    let mut run = CliRun::new(a.out.clone(), a.epochs, metrics, metrics_path.clone());
     loop {
         let ev = trainer
             .events()
             .recv_timeout(Duration::from_secs(600))
             .map_err(|_| anyhow!("the training thread stopped answering"))?;
+        if run.on_event(ev, &trainer)? {
+            break;
+        }
+    }
+    run.bar.finish_and_clear();
+    drop(trainer);
+    let snap = run
+        .snapshot
+        .clone()
+        .ok_or_else(|| anyhow!("no snapshot arrived"))?;
+    write_figures(&a.out, &snap, &ds, &run.summaries, a.grid, a.seed)?;
+    run.print_outputs();
+    run.fail_if_diverged()
+}
+
+/// What the command line collects while a run trains.
+struct CliRun {
+    out: PathBuf,
+    epochs: usize,
+    bar: ProgressBar,
+    metrics: std::fs::File,
+    metrics_path: PathBuf,
+    summaries: Vec<EpochSummary>,
+    final_step: Option<u64>,
+    snapshot: Option<Arc<Snapshot>>,
+    saved: Option<Vec<PathBuf>>,
+    diverged: Vec<(String, u64)>,
+}
+
+impl CliRun {
+    fn new(out: PathBuf, epochs: usize, metrics: std::fs::File, metrics_path: PathBuf) -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} steps  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Self {
+            out,
+            epochs,
+            bar,
+            metrics,
+            metrics_path,
+            summaries: Vec::new(),
+            final_step: None,
+            snapshot: None,
+            saved: None,
+            diverged: Vec::new(),
+        }
+    }
+
+    /// Takes one worker event; true once everything is saved and the last snapshot is in.
+    fn on_event(&mut self, ev: TrainEvent, trainer: &Trainer) -> Result<bool> {
         match ev {
             TrainEvent::Ready {
                 batches_per_epoch, ..
-            } => bar.set_length((batches_per_epoch * a.epochs) as u64),
-            TrainEvent::Progress(p) => {
-                bar.set_position(p.step);
-                let losses: Vec<String> = p
-                    .losses
-                    .iter()
-                    .map(|l| {
-                        if l.diverged {
-                            format!("{} diverged", l.name)
-                        } else {
-                            format!("{} {:.1}", l.name, l.loss)
-                        }
-                    })
-                    .collect();
-                bar.set_message(format!(
-                    "epoch {}/{}  {}  {:.0} samples/s",
-                    p.epoch + 1,
-                    a.epochs,
-                    losses.join("  "),
-                    p.samples_per_sec
-                ));
-            }
-            TrainEvent::EpochSummary(s) => {
-                for m in &s.models {
-                    for (split, metrics_of) in [("train", &m.train), ("test", &m.test)] {
-                        writeln!(metrics, "{}", metrics_line(m, split, metrics_of, &s))
-                            .with_context(|| format!("cannot write {}", metrics_path.display()))?;
-                    }
-                }
-                metrics.flush().ok();
-                say(&bar, epoch_line(&s));
-                summaries.push(s);
-            }
+            } => self
+                .bar
+                .set_length((batches_per_epoch * self.epochs) as u64),
+            TrainEvent::Progress(p) => self.show_progress(&p),
+            TrainEvent::EpochSummary(s) => self.record_epoch(s)?,
             TrainEvent::Diverged { model, step, epoch } => {
-                diverged.push((model.clone(), step));
+                self.diverged.push((model.clone(), step));
                 say(
-                    &bar,
+                    &self.bar,
                     format!(
                         "warning: {model} diverged (NaN or infinite loss) at step {step}, epoch {}; it keeps its last good weights, the others go on",
                         epoch + 1
@@ -170,59 +144,101 @@ fn train(a: TrainArgs) -> Result<()> {
                 );
             }
             TrainEvent::Error(e) => {
-                bar.abandon();
+                self.bar.abandon();
                 bail!("{e}");
             }
-            TrainEvent::Finished { step, .. } => {
-                final_step = Some(step);
-                trainer.send(TrainCommand::Save(a.out.clone()));
-                trainer.send(TrainCommand::RequestSnapshot);
-            }
+            TrainEvent::Finished { step, .. } => self.finish(step, trainer),
             TrainEvent::Saved(r) => {
-                saved = Some(r.map_err(|e| anyhow!("saving checkpoints: {e}"))?)
+                self.saved = Some(r.map_err(|e| anyhow!("saving checkpoints: {e}"))?)
             }
-            TrainEvent::Snapshot(s) => snapshot = Some(s),
+            TrainEvent::Snapshot(s) => self.snapshot = Some(s),
             TrainEvent::Paused => {
-                // The command line never pauses: the worker stopped because every model diverged.
-                // Keep what there is: last good weights, metrics so far, figures.
-                let step = diverged.iter().map(|d| d.1).max().unwrap_or(0);
-                final_step = Some(step);
-                trainer.send(TrainCommand::Save(a.out.clone()));
-                trainer.send(TrainCommand::RequestSnapshot);
+                // The command line never pauses: the worker stopped because every model
+                // diverged. Keep what there is: last good weights, metrics so far, figures.
+                let step = self.diverged.iter().map(|d| d.1).max().unwrap_or(0);
+                self.finish(step, trainer);
             }
             TrainEvent::Running => {}
         }
-        let last_is_final = snapshot
+        let last_is_final = self
+            .snapshot
             .as_ref()
-            .is_some_and(|s| Some(s.step) == final_step);
-        if final_step.is_some() && saved.is_some() && last_is_final {
-            break;
+            .is_some_and(|s| Some(s.step) == self.final_step);
+        Ok(self.final_step.is_some() && self.saved.is_some() && last_is_final)
+    }
+
+    /// Training ended at `step`: ask for the checkpoints and a last snapshot.
+    fn finish(&mut self, step: u64, trainer: &Trainer) {
+        self.final_step = Some(step);
+        trainer.send(TrainCommand::Save(self.out.clone()));
+        trainer.send(TrainCommand::RequestSnapshot);
+    }
+
+    fn show_progress(&self, p: &Progress) {
+        self.bar.set_position(p.step);
+        let losses: Vec<String> = p
+            .losses
+            .iter()
+            .map(|l| {
+                if l.diverged {
+                    format!("{} diverged", l.name)
+                } else {
+                    format!("{} {:.1}", l.name, l.loss)
+                }
+            })
+            .collect();
+        self.bar.set_message(format!(
+            "epoch {}/{}  {}  {:.0} samples/s",
+            p.epoch + 1,
+            self.epochs,
+            losses.join("  "),
+            p.samples_per_sec
+        ));
+    }
+
+    fn record_epoch(&mut self, s: EpochSummary) -> Result<()> {
+        for m in &s.models {
+            for (split, metrics_of) in [("train", &m.train), ("test", &m.test)] {
+                writeln!(self.metrics, "{}", metrics_line(m, split, metrics_of, &s))
+                    .with_context(|| format!("cannot write {}", self.metrics_path.display()))?;
+            }
         }
+        self.metrics.flush().ok();
+        say(&self.bar, epoch_line(&s));
+        self.summaries.push(s);
+        Ok(())
     }
-    bar.finish_and_clear();
-    drop(trainer);
-    let snap = snapshot.ok_or_else(|| anyhow!("no snapshot arrived"))?;
-    write_figures(&a.out, &snap, &ds, &summaries, a.grid, a.seed)?;
-    for p in saved.unwrap_or_default() {
-        println!("checkpoint  {}", p.display());
+
+    fn print_outputs(&self) {
+        for p in self.saved.clone().unwrap_or_default() {
+            println!("checkpoint  {}", p.display());
+        }
+        println!("metrics     {}", self.metrics_path.display());
+        let losses = if self.summaries.is_empty() {
+            ""
+        } else {
+            ",losses"
+        };
+        println!(
+            "figures     {}/{{latent,grid,recon,samples{losses}}}.png",
+            self.out.display()
+        );
     }
-    println!("metrics     {}", metrics_path.display());
-    let losses = if summaries.is_empty() { "" } else { ",losses" };
-    println!(
-        "figures     {}/{{latent,grid,recon,samples{losses}}}.png",
-        a.out.display()
-    );
-    if !diverged.is_empty() {
-        let names: Vec<String> = diverged
+
+    fn fail_if_diverged(&self) -> Result<()> {
+        if self.diverged.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = self
+            .diverged
             .iter()
             .map(|(m, step)| format!("{m} (step {step})"))
             .collect();
         bail!(
             "diverged with a NaN or infinite loss: {}; their checkpoints hold the last good weights (try a smaller --lr)",
             names.join(", ")
-        );
+        )
     }
-    Ok(())
 }
 
 /// Prints a line above the progress bar, or plainly when there is no terminal to draw it on.
@@ -256,6 +272,9 @@ fn metrics_line(
         v["mean_code_recon"] = serde_json::json!(x.mean_code_recon);
         v["log_px"] = serde_json::json!(x.log_px);
         v["knn5_accuracy"] = serde_json::json!(m.knn_accuracy);
+        if x.denoising_recon.is_some() {
+            v["denoising_recon"] = serde_json::json!(x.denoising_recon);
+        }
     }
     v
 }

@@ -24,14 +24,7 @@ pub fn class_rgb(class: usize) -> [u8; 3] {
     }
 }
 
-/// One colour per model kind, used for curves, frames and headers everywhere.
+/// One colour per model kind (from its table entry), used for curves, frames and headers.
 pub fn model_rgb(kind: ModelKind) -> [u8; 3] {
-    match kind {
-        ModelKind::Ae => [230, 85, 13],
-        ModelKind::Vae => [49, 130, 189],
-        ModelKind::BetaVae => [117, 107, 177],
-        ModelKind::Dae => [49, 163, 84],
-        ModelKind::Sae => [214, 97, 107],
-        ModelKind::Cae => [140, 109, 49],
-    }
+    kind.spec().color
 }

@@ -269,4 +269,45 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn descriptions_written_before_the_kind_table_still_load() {
+        // A config as checkpoints wrote it before knobs moved into the kind table: every
+        // kind's knobs flat beside the fields, noise kind as an enum name.
+        let old = |kind: &str| {
+            format!(
+                r#"{{"kind":"{kind}","input_dim":6,"latent_dim":2,"hidden":[5],"likelihood":"Gaussian",
+                "beta":3.0,"noise_kind":"Masking","noise_level":0.25,"sparsity":0.7,
+                "contraction":0.2,"weight_decay":0.01,"lr_override":null}}"#
+            )
+        };
+        let dae: ModelConfig = serde_json::from_str(&old("dae")).unwrap();
+        assert_eq!(dae.kind, ModelKind::Dae);
+        assert_eq!(dae.choice("noise_kind"), "masking");
+        assert_eq!(dae.number("noise_level"), 0.25);
+        assert_eq!(dae.number("weight_decay"), 0.01);
+        assert!(
+            !dae.knobs.contains_key("beta"),
+            "knobs of other kinds are dropped"
+        );
+        dae.validate().unwrap();
+        let beta: ModelConfig = serde_json::from_str(&old("beta-vae")).unwrap();
+        assert_eq!(beta.number("beta"), 3.0);
+        // The new layout is the old one with fewer keys: it round-trips.
+        let text = serde_json::to_string(&beta).unwrap();
+        assert!(text.contains(r#""beta":3.0"#), "{text}");
+        let back: ModelConfig = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, beta);
+        // A missing knob takes its default.
+        let bare =
+            r#"{"kind":"sae","input_dim":6,"latent_dim":2,"hidden":[5],"likelihood":"Gaussian"}"#;
+        let sae: ModelConfig = serde_json::from_str(bare).unwrap();
+        assert_eq!(sae.number("sparsity"), 0.5);
+        let unknown =
+            r#"{"kind":"gan","input_dim":6,"latent_dim":2,"hidden":[5],"likelihood":"Gaussian"}"#;
+        let err = serde_json::from_str::<ModelConfig>(unknown)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown model kind 'gan'"), "{err}");
+    }
 }

@@ -25,6 +25,10 @@ pub struct Metrics {
     pub elbo: Option<f64>,
     /// Reconstruction NLL decoding z = μ, for VAEs.
     pub mean_code_recon: Option<f64>,
+    /// For kinds that train on corrupted inputs (denoisers): the reconstruction NLL of the
+    /// clean item from a corrupted one. `recon` feeds clean inputs, like every other kind.
+    #[serde(default)]
+    pub denoising_recon: Option<f64>,
     /// Importance-weighted estimate of log p(x), when asked for.
     pub log_px: Option<f64>,
     /// Number of importance samples behind `log_px`.
@@ -41,8 +45,9 @@ pub fn evaluate(
     iw_samples: usize,
 ) -> Result<Metrics> {
     let n = split.len();
-    let mut sums = [0.0f64; 5]; // recon, kl, penalty, mean-code recon, log p(x)
+    let mut sums = [0.0f64; 6]; // recon, kl, penalty, mean-code recon, log p(x), denoising
     let variational = model.config.kind.is_variational();
+    let corrupts = model.config.kind.spec().corrupt.is_some();
     let iw_chunk = (EVAL_CHUNK * 8)
         .checked_div(iw_samples)
         .map_or(EVAL_CHUNK, |c| c.clamp(1, EVAL_CHUNK));
@@ -51,8 +56,12 @@ pub fn evaluate(
         let end = (start + EVAL_CHUNK).min(n);
         let idx: Vec<usize> = (start..end).collect();
         let x = batch_tensor(split.gather(&idx, dim), dim)?;
-        let t = model.loss_terms(&x, rng)?;
+        // Every kind is scored on clean inputs, so the numbers compare across kinds.
+        let t = model.clean_loss_terms(&x, rng)?;
         sums[0] += sum(&t.recon)?;
+        if corrupts {
+            sums[5] += sum(&model.loss_terms(&x, rng)?.recon)?;
+        }
         sums[1] += sum(&t.kl)?;
         sums[2] += sum(&t.penalty)?;
         if variational {
@@ -80,6 +89,7 @@ pub fn evaluate(
         loss: recon + model.kl_weight() * kl + penalty,
         elbo: variational.then_some(-(recon + kl)),
         mean_code_recon: variational.then_some(sums[3] / n),
+        denoising_recon: corrupts.then_some(sums[5] / n),
         log_px: (variational && iw_samples > 0).then_some(sums[4] / n),
         iw_samples: (variational && iw_samples > 0).then_some(iw_samples),
     })

@@ -3,6 +3,7 @@
 mod adam;
 pub mod checkpoint;
 mod eval;
+pub mod kinds;
 pub mod loss;
 pub mod metrics;
 pub mod mlp;
@@ -10,89 +11,17 @@ mod snapshot;
 
 pub use adam::Adam;
 pub use eval::{Metrics, evaluate};
+pub use kinds::{DEFAULT_BETA, KnobSpec, KnobValue, ModelKind};
 pub use snapshot::DecoderSnapshot;
 
+use crate::data::ItemShape;
 use crate::rng::PortableRng;
-use candle_core::{D, Device, Result, Tensor, Var};
+use candle_core::{Device, Result, Tensor, Var};
+use kinds::{KnobRange, PenaltyInput};
 use mlp::{Dense, Mlp};
-use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
-
-/// The kinds of autoencoder, each selectable by its command-line name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ModelKind {
-    /// Plain autoencoder.
-    #[serde(rename = "ae")]
-    Ae,
-    /// Variational autoencoder (KL weight 1).
-    #[serde(rename = "vae")]
-    Vae,
-    /// VAE with KL weight β.
-    #[serde(rename = "beta-vae")]
-    BetaVae,
-    /// Denoising autoencoder: noisy input, clean target.
-    #[serde(rename = "dae")]
-    Dae,
-    /// Sparse autoencoder: L1 penalty on the code.
-    #[serde(rename = "sae")]
-    Sae,
-    /// Contractive autoencoder: penalty on the encoder's Jacobian.
-    #[serde(rename = "cae")]
-    Cae,
-}
-
-impl ModelKind {
-    /// Every kind, in display order.
-    pub const ALL: [ModelKind; 6] = [
-        ModelKind::Ae,
-        ModelKind::Vae,
-        ModelKind::BetaVae,
-        ModelKind::Dae,
-        ModelKind::Sae,
-        ModelKind::Cae,
-    ];
-
-    /// The name used on the command line, in files and in the UI.
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::Ae => "ae",
-            ModelKind::Vae => "vae",
-            ModelKind::BetaVae => "beta-vae",
-            ModelKind::Dae => "dae",
-            ModelKind::Sae => "sae",
-            ModelKind::Cae => "cae",
-        }
-    }
-
-    /// A longer name for captions.
-    pub fn title(self) -> &'static str {
-        match self {
-            ModelKind::Ae => "Autoencoder",
-            ModelKind::Vae => "VAE",
-            ModelKind::BetaVae => "β-VAE",
-            ModelKind::Dae => "Denoising AE",
-            ModelKind::Sae => "Sparse AE",
-            ModelKind::Cae => "Contractive AE",
-        }
-    }
-
-    /// Parses a command-line name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == name.trim())
-    }
-
-    /// True for the kinds with a posterior q(z|x) and a KL term.
-    pub fn is_variational(self) -> bool {
-        matches!(self, ModelKind::Vae | ModelKind::BetaVae)
-    }
-}
-
-impl std::fmt::Display for ModelKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use std::collections::BTreeMap;
 
 /// The decoder's likelihood p(x|z).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,17 +32,20 @@ pub enum Likelihood {
     Gaussian,
 }
 
-/// How a denoising autoencoder corrupts its input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum NoiseKind {
-    /// Add N(0, level²) to every value.
-    Gaussian,
-    /// Set each value to zero with probability `level`.
-    Masking,
+impl Likelihood {
+    /// The decoder that fits items of this shape: Bernoulli for images, Gaussian for points.
+    pub fn for_shape(shape: ItemShape) -> Self {
+        if shape.is_image() {
+            Likelihood::Bernoulli
+        } else {
+            Likelihood::Gaussian
+        }
+    }
 }
 
 /// Everything that defines one model's network and objective.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ConfigFile")]
 pub struct ModelConfig {
     /// Which autoencoder.
     pub kind: ModelKind,
@@ -125,25 +57,50 @@ pub struct ModelConfig {
     pub hidden: Vec<usize>,
     /// Decoder likelihood.
     pub likelihood: Likelihood,
-    /// KL weight (1 for a VAE, β for a β-VAE).
-    pub beta: f32,
-    /// Corruption of a denoising autoencoder.
-    pub noise_kind: NoiseKind,
-    /// Noise sigma (Gaussian) or drop probability (masking).
-    pub noise_level: f32,
-    /// Weight of the L1 penalty on the code (sparse AE).
-    pub sparsity: f32,
-    /// Weight λ of the contractive penalty λ‖∂z/∂x‖²_F.
-    pub contraction: f32,
-    /// Decoupled L2 weight decay in the optimiser.
-    pub weight_decay: f32,
     /// This model's own learning rate, instead of the run's.
     #[serde(default)]
     pub lr_override: Option<f64>,
+    /// The kind's knobs by key (see [`kinds`]); written flat beside the fields above, as
+    /// checkpoints have always had them. Every knob of the kind is present.
+    #[serde(flatten)]
+    pub knobs: BTreeMap<String, KnobValue>,
 }
 
-/// Default β of a β-VAE.
-pub const DEFAULT_BETA: f32 = 4.0;
+/// A config as files hold it: any knob keys, old or new, flat beside the fields.
+#[derive(Deserialize)]
+struct ConfigFile {
+    kind: ModelKind,
+    input_dim: usize,
+    latent_dim: usize,
+    hidden: Vec<usize>,
+    likelihood: Likelihood,
+    #[serde(default)]
+    lr_override: Option<f64>,
+    #[serde(flatten)]
+    knobs: BTreeMap<String, serde_json::Value>,
+}
+
+impl From<ConfigFile> for ModelConfig {
+    /// Keeps the knobs the kind has (older files list every kind's knobs), fills in defaults
+    /// for missing ones, and leaves values as they are for `validate` to judge.
+    fn from(f: ConfigFile) -> Self {
+        let mut c = ModelConfig::new(f.kind, f.input_dim, f.likelihood);
+        c.latent_dim = f.latent_dim;
+        c.hidden = f.hidden;
+        c.lr_override = f.lr_override;
+        for (key, value) in f.knobs {
+            let value = match value {
+                serde_json::Value::Number(n) => n.as_f64().map(|v| KnobValue::Number(v as f32)),
+                serde_json::Value::String(s) => Some(KnobValue::Choice(s.to_lowercase())),
+                _ => None,
+            };
+            if let (Some(value), true) = (value, c.knobs.contains_key(&key)) {
+                c.knobs.insert(key, value);
+            }
+        }
+        c
+    }
+}
 
 impl ModelConfig {
     /// The defaults for `kind` on items of `input_dim` values.
@@ -154,18 +111,46 @@ impl ModelConfig {
             latent_dim: 2,
             hidden: vec![512, 256],
             likelihood,
-            beta: if kind == ModelKind::BetaVae {
-                DEFAULT_BETA
-            } else {
-                1.0
-            },
-            noise_kind: NoiseKind::Gaussian,
-            noise_level: 0.3,
-            sparsity: 0.5,
-            contraction: 0.1,
-            weight_decay: 0.0,
             lr_override: None,
+            knobs: kind
+                .knobs()
+                .map(|k| (k.key.to_string(), k.default_value()))
+                .collect(),
         }
+    }
+
+    /// A number knob's value (its default if unset; 0 if the kind has no such knob).
+    pub fn number(&self, key: &str) -> f32 {
+        match self.knobs.get(key) {
+            Some(KnobValue::Number(v)) => *v,
+            _ => match self.kind.knob(key).map(|k| k.range) {
+                Some(KnobRange::Number { default, .. }) => default,
+                _ => 0.0,
+            },
+        }
+    }
+
+    /// A choice knob's value (its default if unset; "" if the kind has no such knob).
+    pub fn choice(&self, key: &str) -> &str {
+        match self.knobs.get(key) {
+            Some(KnobValue::Choice(c)) => c,
+            _ => match self.kind.knob(key).map(|k| k.range) {
+                Some(KnobRange::Choice { default, .. }) => default,
+                _ => "",
+            },
+        }
+    }
+
+    /// Sets a knob of this kind after checking it fits the knob's range. Cross-knob rules
+    /// are checked by [`ModelConfig::validate`].
+    pub fn set_knob(&mut self, key: &str, value: KnobValue) -> std::result::Result<(), String> {
+        let spec = self
+            .kind
+            .knob(key)
+            .ok_or_else(|| format!("{} has no knob '{key}'", self.kind))?;
+        let value = spec.check(&value)?;
+        self.knobs.insert(key.to_string(), value);
+        Ok(())
     }
 
     /// Checks ranges; the message names the setting.
@@ -182,26 +167,15 @@ impl ModelConfig {
                 self.hidden
             ));
         }
-        let checks = [
-            ("beta", self.beta, 0.0, 1000.0),
-            (
-                "noise",
-                self.noise_level,
-                0.0,
-                if self.noise_kind == NoiseKind::Masking {
-                    1.0
-                } else {
-                    10.0
-                },
-            ),
-            ("sparsity", self.sparsity, 0.0, 1000.0),
-            ("contraction", self.contraction, 0.0, 1000.0),
-            ("weight decay", self.weight_decay, 0.0, 1.0),
-        ];
-        for (name, value, lo, hi) in checks {
-            if !(lo..=hi).contains(&value) {
-                return Err(format!("{name} {value} is out of range ({lo} to {hi})"));
-            }
+        for (key, value) in &self.knobs {
+            let spec = self
+                .kind
+                .knob(key)
+                .ok_or_else(|| format!("{} has no knob '{key}'", self.kind))?;
+            spec.check(value)?;
+        }
+        if let Some(check) = self.kind.spec().check {
+            check(self)?;
         }
         Ok(())
     }
@@ -228,8 +202,8 @@ impl LossTerms {
 pub struct Autoencoder {
     /// Its configuration.
     pub config: ModelConfig,
-    trunk: Mlp,
-    mu_head: Dense,
+    pub(crate) trunk: Mlp,
+    pub(crate) mu_head: Dense,
     logvar_head: Option<Dense>,
     decoder: Mlp,
 }
@@ -310,32 +284,13 @@ impl Autoencoder {
         }
     }
 
-    /// The input a denoising model sees: `x` corrupted with its noise; `x` for other kinds.
+    /// The input a model trains on: `x` corrupted by the kind's corruption (a denoiser's
+    /// noise); `x` itself for kinds that do not corrupt.
     pub fn corrupt(&self, x: &Tensor, rng: &mut PortableRng) -> Result<Tensor> {
-        if self.config.kind != ModelKind::Dae || self.config.noise_level == 0.0 {
-            return Ok(x.clone());
+        match self.config.kind.spec().corrupt {
+            Some(corrupt) => corrupt(&self.config, x, rng),
+            None => Ok(x.clone()),
         }
-        let level = self.config.noise_level;
-        let values: Vec<f32> = x.flatten_all()?.to_vec1()?;
-        let noisy: Vec<f32> = match self.config.noise_kind {
-            NoiseKind::Gaussian => values
-                .iter()
-                .map(|v| {
-                    let e: f32 = StandardNormal.sample(rng);
-                    let n = v + level * e;
-                    if self.config.likelihood == Likelihood::Bernoulli {
-                        n.clamp(0.0, 1.0)
-                    } else {
-                        n
-                    }
-                })
-                .collect(),
-            NoiseKind::Masking => values
-                .iter()
-                .map(|&v| if rng.random::<f32>() < level { 0.0 } else { v })
-                .collect(),
-        };
-        Tensor::from_vec(noisy, x.shape(), x.device())
     }
 
     /// Draws standard normal noise of the given shape from `rng`.
@@ -346,14 +301,29 @@ impl Autoencoder {
         Tensor::from_vec(v, (rows, cols), &Device::Cpu)
     }
 
-    /// The loss terms on a batch. `rng` draws the VAE's ε and the denoiser's noise.
+    /// The loss terms on a batch as training sees it: the input corrupted (denoisers), the
+    /// target clean. `rng` draws the VAE's ε and the denoiser's noise.
     pub fn loss_terms(&self, x: &Tensor, rng: &mut PortableRng) -> Result<LossTerms> {
         let input = self.corrupt(x, rng)?;
-        let want_masks = self.config.kind == ModelKind::Cae;
-        let (h, masks) = self.trunk.forward_with_masks(&input, want_masks)?;
+        self.loss_terms_for(&input, x, rng)
+    }
+
+    /// The loss terms with the clean input fed in: what evaluation compares across kinds.
+    pub fn clean_loss_terms(&self, x: &Tensor, rng: &mut PortableRng) -> Result<LossTerms> {
+        self.loss_terms_for(x, x, rng)
+    }
+
+    /// The loss terms of reconstructing `target` from `input`.
+    pub fn loss_terms_for(
+        &self,
+        input: &Tensor,
+        target: &Tensor,
+        rng: &mut PortableRng,
+    ) -> Result<LossTerms> {
+        let h = self.trunk.forward(input)?;
         let mu = self.mu_head.forward(&h)?;
-        let batch = x.dim(0)?;
-        let zeros = Tensor::zeros(batch, candle_core::DType::F32, x.device())?;
+        let batch = input.dim(0)?;
+        let zeros = Tensor::zeros(batch, candle_core::DType::F32, input.device())?;
         let (z, kl) = match &self.logvar_head {
             Some(head) => {
                 let logvar = head.forward(&h)?;
@@ -364,14 +334,14 @@ impl Autoencoder {
             }
             None => (mu.clone(), zeros.clone()),
         };
-        let recon = self.recon_nll(&self.decode_raw(&z)?, x)?;
-        let penalty = match self.config.kind {
-            ModelKind::Sae => (mu.abs()?.sum(D::Minus1)? * f64::from(self.config.sparsity))?,
-            ModelKind::Cae => {
-                (mlp::jacobian_frobenius_sq(&self.trunk, &self.mu_head, &masks)?
-                    * f64::from(self.config.contraction))?
-            }
-            _ => zeros,
+        let recon = self.recon_nll(&self.decode_raw(&z)?, target)?;
+        let penalty = match self.config.kind.spec().penalty {
+            Some(penalty) => penalty(&PenaltyInput {
+                model: self,
+                input,
+                mu: &mu,
+            })?,
+            None => zeros,
         };
         Ok(LossTerms { recon, kl, penalty })
     }
@@ -399,12 +369,20 @@ impl Autoencoder {
 
     /// An Adam optimiser over this model's weights (decoupled weight decay from the config).
     pub fn optimizer(&self, lr: f64) -> Adam {
-        Adam::new(self.vars(), lr, f64::from(self.config.weight_decay))
+        Adam::new(
+            self.vars(),
+            lr,
+            f64::from(self.config.number("weight_decay")),
+        )
     }
 
     /// The KL weight the objective uses (β for a β-VAE, 1 for a VAE).
     pub fn kl_weight(&self) -> f64 {
-        f64::from(self.config.beta)
+        if self.config.kind.knob("beta").is_some() {
+            f64::from(self.config.number("beta"))
+        } else {
+            1.0
+        }
     }
 
     /// A frozen copy of the decoder as plain numbers, for the UI.
@@ -445,14 +423,6 @@ mod tests {
     use rand::SeedableRng;
 
     #[test]
-    fn names_round_trip() {
-        for k in ModelKind::ALL {
-            assert_eq!(ModelKind::from_name(k.name()), Some(k));
-        }
-        assert_eq!(ModelKind::from_name("gan"), None);
-    }
-
-    #[test]
     fn every_kind_gives_finite_terms_of_the_right_shape() {
         let mut rng = PortableRng::seed_from_u64(1);
         let x = Tensor::from_vec(
@@ -463,7 +433,7 @@ mod tests {
             &Device::Cpu,
         )
         .unwrap();
-        for kind in ModelKind::ALL {
+        for kind in ModelKind::all() {
             let mut cfg = ModelConfig::new(kind, 16, Likelihood::Bernoulli);
             cfg.hidden = vec![8];
             let m = Autoencoder::new(cfg, &mut rng).unwrap();
@@ -493,7 +463,13 @@ mod tests {
         cfg.latent_dim = 65;
         assert!(cfg.validate().unwrap_err().contains("latent dimension 65"));
         cfg.latent_dim = 2;
-        cfg.beta = -1.0;
-        assert!(cfg.validate().unwrap_err().contains("beta -1"));
+        let mut beta = ModelConfig::new(ModelKind::BetaVae, 4, Likelihood::Gaussian);
+        beta.knobs.insert("beta".into(), KnobValue::Number(-1.0));
+        assert!(beta.validate().unwrap_err().contains("β -1"));
+        assert!(
+            cfg.set_knob("beta", KnobValue::Number(2.0))
+                .unwrap_err()
+                .contains("vae has no knob 'beta'")
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! What crosses the channels between the UI (or command line) and the worker: plain data only.
 
 use crate::data::Dataset;
-use crate::model::{DecoderSnapshot, Metrics, ModelConfig, ModelKind};
+use crate::model::{DecoderSnapshot, KnobValue, Metrics, ModelConfig, ModelKind};
 use std::sync::Arc;
 
 /// How a run trains: the models and the shared optimisation settings.
@@ -60,12 +60,7 @@ impl TrainConfig {
                 return Err(format!("model '{}' is listed twice", m.kind));
             }
         }
-        if !(self.lr > 0.0 && self.lr <= 10.0) {
-            return Err(format!(
-                "learning rate {} is out of range (above 0, at most 10)",
-                self.lr
-            ));
-        }
+        super::spec::check_lr(self.lr)?;
         if !(1..=65_536).contains(&self.batch_size) {
             return Err(format!(
                 "batch size {} is out of range (1 to 65536)",
@@ -100,10 +95,13 @@ pub enum TrainCommand {
     Reset(Box<TrainConfig>, Option<Arc<Dataset>>),
     /// Change the learning rate of every model now.
     SetLr(f64),
-    /// Change β of every β-VAE now.
-    SetBeta(f32),
-    /// Change the noise level of every denoising model now.
-    SetNoise(f32),
+    /// Change a live knob of every model whose kind has it, now.
+    SetKnob {
+        /// The knob's key ("beta", "noise_level", ...).
+        key: String,
+        /// Its new value.
+        value: KnobValue,
+    },
     /// Pick a new random set of test items to reconstruct.
     ShuffleRecon,
     /// Send a snapshot as soon as possible (e.g. while paused).

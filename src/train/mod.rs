@@ -2,9 +2,11 @@
 
 pub mod messages;
 mod session;
+pub mod spec;
 mod worker;
 
 pub use messages::*;
+pub use spec::RunSpec;
 pub use worker::Notify;
 
 use crate::data::Dataset;

@@ -5,7 +5,7 @@ use super::messages::*;
 use crate::data::{BatchOrder, Dataset};
 use crate::model::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
 use crate::model::metrics::knn_accuracy;
-use crate::model::{Adam, Autoencoder, Metrics, ModelKind, batch_tensor, evaluate};
+use crate::model::{Adam, Autoencoder, Metrics, batch_tensor, evaluate};
 use crate::rng::PortableRng;
 use candle_core::{Result, Tensor};
 use rand::SeedableRng;
@@ -217,7 +217,7 @@ impl Session {
                 codes: mu.flatten_all()?.to_vec1()?,
                 sigmas,
                 recon: recon_values,
-                noisy_inputs: (m.config.kind == ModelKind::Dae).then(|| {
+                noisy_inputs: m.config.kind.spec().corrupt.is_some().then(|| {
                     noisy
                         .flatten_all()
                         .and_then(|t| t.to_vec1())

@@ -4,7 +4,6 @@
 use super::messages::*;
 use super::session::{Session, pick};
 use crate::data::Dataset;
-use crate::model::ModelKind;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -103,24 +102,16 @@ pub(crate) fn run(config: TrainConfig, data: Arc<Dataset>, io: WorkerIo) {
                         last_epoch.clear();
                     }
                 }
-                TrainCommand::SetLr(lr) => {
-                    if lr > 0.0 && lr <= 10.0 {
+                TrainCommand::SetLr(lr) => match super::spec::check_lr(lr) {
+                    Ok(()) => {
                         session.config.lr = lr;
                         for s in &mut session.slots {
                             s.opt.lr = s.model.config.lr_override.unwrap_or(lr);
                         }
-                    } else {
-                        io.send(TrainEvent::Error(format!(
-                            "learning rate {lr} is out of range (above 0, at most 10)"
-                        )));
                     }
-                }
-                TrainCommand::SetBeta(beta) => {
-                    set_knob(&mut session, &io, ModelKind::BetaVae, |c| c.beta = beta)
-                }
-                TrainCommand::SetNoise(level) => {
-                    set_knob(&mut session, &io, ModelKind::Dae, |c| c.noise_level = level)
-                }
+                    Err(e) => io.send(TrainEvent::Error(e)),
+                },
+                TrainCommand::SetKnob { key, value } => set_knob(&mut session, &io, &key, value),
                 TrainCommand::ShuffleRecon => {
                     let n = session.data.test.len();
                     session.recon_indices =
@@ -202,21 +193,18 @@ pub(crate) fn run(config: TrainConfig, data: Arc<Dataset>, io: WorkerIo) {
     }
 }
 
-fn set_knob(
-    session: &mut Session,
-    io: &WorkerIo,
-    kind: ModelKind,
-    change: impl Fn(&mut crate::model::ModelConfig),
-) {
-    for s in session
-        .slots
-        .iter_mut()
-        .filter(|s| s.model.config.kind == kind)
-    {
+/// Sets a live knob on every model whose kind has it; a bad value leaves the model as it was.
+fn set_knob(session: &mut Session, io: &WorkerIo, key: &str, value: crate::model::KnobValue) {
+    for s in &mut session.slots {
+        if s.model.config.kind.knob(key).is_none() {
+            continue;
+        }
         let mut c = s.model.config.clone();
-        change(&mut c);
-        match c.validate() {
-            Ok(()) => s.model.config = c,
+        match c.set_knob(key, value.clone()).and_then(|()| c.validate()) {
+            Ok(()) => {
+                s.opt.weight_decay = f64::from(c.number("weight_decay"));
+                s.model.config = c;
+            }
             Err(e) => io.send(TrainEvent::Error(format!("{}: {e}", s.name))),
         }
     }

@@ -1,0 +1,228 @@
+//! The model and knob widgets of the side panel, made from the kind table: one checkbox per
+//! kind, one widget per knob, and the live changes they send to the worker.
+
+use super::theme;
+use crate::model::kinds::{KnobRange, KnobSpec, all_knobs, kinds_with};
+use crate::model::{KnobValue, ModelKind};
+use crate::train::spec::parse_hidden;
+use crate::train::{RunSpec, TrainCommand};
+use egui::{RichText, Ui};
+
+/// One checkbox per kind, the code size and the hidden sizes.
+pub fn models_ui(ui: &mut Ui, draft: &mut RunSpec) {
+    ui.label(RichText::new("Models").strong());
+    ui.horizontal_wrapped(|ui| {
+        for kind in ModelKind::all() {
+            let mut on = draft.models.contains(&kind);
+            let text = RichText::new(kind.name())
+                .color(theme::model_color(kind))
+                .strong();
+            let hover = format!("{}: {}", kind.title(), kind.spec().about);
+            if ui.checkbox(&mut on, text).on_hover_text(hover).changed() {
+                draft.models.retain(|k| *k != kind);
+                if on {
+                    draft.models.push(kind);
+                    draft.models.sort();
+                }
+            }
+        }
+    });
+    egui::Grid::new("arch").num_columns(2).show(ui, |ui| {
+        let l = ui.label("latent dim");
+        ui.add(egui::DragValue::new(&mut draft.latent_dim).range(1..=64))
+            .labelled_by(l.id);
+        ui.end_row();
+        let l = ui.label("hidden");
+        hidden_ui(ui, &mut draft.hidden, l.id);
+        ui.end_row();
+    });
+}
+
+/// The hidden sizes as editable text. While the text does not parse, the sizes keep their
+/// last good value and the field says why; once the field loses focus it shows the sizes.
+fn hidden_ui(ui: &mut Ui, hidden: &mut Vec<usize>, label: egui::Id) {
+    let id = egui::Id::unique("latentlab-hidden-text");
+    let shown = join(hidden);
+    let mut text = ui
+        .data(|d| d.get_temp::<String>(id))
+        .unwrap_or_else(|| shown.clone());
+    let response = ui
+        .add(egui::TextEdit::singleline(&mut text).desired_width(110.0))
+        .labelled_by(label)
+        .on_hover_text("encoder layer sizes, comma-separated; the decoder mirrors them");
+    match parse_hidden(&text) {
+        Ok(sizes) => *hidden = sizes,
+        Err(e) if response.has_focus() => {
+            ui.end_row();
+            ui.label("");
+            ui.colored_label(theme::ERROR, e);
+        }
+        Err(_) => text = shown,
+    }
+    if !response.has_focus() && parse_hidden(&text).as_ref() != Ok(hidden) {
+        text = join(hidden);
+    }
+    ui.data_mut(|d| d.insert_temp(id, text));
+}
+
+/// The run-wide knobs (learning rate, batch size, seed) and one widget per model knob.
+pub fn knobs_ui(ui: &mut Ui, draft: &mut RunSpec) {
+    ui.label(RichText::new("Knobs").strong());
+    egui::Grid::new("knobs").num_columns(2).show(ui, |ui| {
+        let l = ui.label("learning rate");
+        ui.add(
+            egui::DragValue::new(&mut draft.lr)
+                .range(1e-6..=1.0)
+                .speed(1e-4)
+                .max_decimals(5),
+        )
+        .labelled_by(l.id);
+        ui.end_row();
+        let l = ui.label("batch size");
+        ui.add(egui::DragValue::new(&mut draft.batch_size).range(1..=4096))
+            .labelled_by(l.id);
+        ui.end_row();
+        let l = ui.label("seed");
+        ui.add(egui::DragValue::new(&mut draft.seed))
+            .labelled_by(l.id);
+        ui.end_row();
+    });
+    for knob in all_knobs() {
+        knob_ui(ui, knob, draft);
+    }
+}
+
+/// One knob: a slider for numbers, a drop-down for choices, labelled with the kinds it
+/// belongs to in their colour.
+fn knob_ui(ui: &mut Ui, knob: &KnobSpec, draft: &mut RunSpec) {
+    let kinds = kinds_with(knob.key);
+    let Some(current) = draft.knob(knob.key) else {
+        return;
+    };
+    let label = if kinds.len() == ModelKind::all().count() {
+        RichText::new(knob.label)
+    } else {
+        let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+        let text = RichText::new(format!("{} ({})", knob.label, names.join(", ")));
+        match kinds.first() {
+            Some(&k) => text.color(theme::model_color(k)),
+            None => text,
+        }
+    };
+    let new_value = match (knob.range, current) {
+        (
+            KnobRange::Number {
+                min, slider_max, ..
+            },
+            KnobValue::Number(mut v),
+        ) => {
+            let changed = ui
+                .add(egui::Slider::new(&mut v, min..=slider_max).text(label))
+                .on_hover_text(knob.help)
+                .changed();
+            changed.then_some(KnobValue::Number(v))
+        }
+        (KnobRange::Choice { options, .. }, KnobValue::Choice(mut c)) => {
+            let before = c.clone();
+            ui.horizontal(|ui| {
+                let l = ui.label(label);
+                egui::ComboBox::from_id_salt(knob.key)
+                    .selected_text(c.clone())
+                    .show_ui(ui, |ui| {
+                        for option in options {
+                            ui.selectable_value(&mut c, option.to_string(), *option);
+                        }
+                    })
+                    .response
+                    .labelled_by(l.id)
+                    .on_hover_text(knob.help);
+            });
+            (c != before).then_some(KnobValue::Choice(c))
+        }
+        _ => None,
+    };
+    if let Some(v) = new_value {
+        draft.knobs.insert(knob.key.to_string(), v);
+    }
+}
+
+/// The commands that bring a running session from `applied` to `draft` without new
+/// models: the learning rate and every live knob that changed.
+pub fn live_changes(applied: &RunSpec, draft: &RunSpec) -> Vec<TrainCommand> {
+    let mut out = Vec::new();
+    if draft.lr != applied.lr {
+        out.push(TrainCommand::SetLr(draft.lr));
+    }
+    for knob in all_knobs().into_iter().filter(|k| k.live) {
+        if let Some(v) = draft
+            .knob(knob.key)
+            .filter(|v| Some(v) != applied.knob(knob.key).as_ref())
+        {
+            out.push(TrainCommand::SetKnob {
+                key: knob.key.to_string(),
+                value: v,
+            });
+        }
+    }
+    out
+}
+
+/// Applies the live changes of `draft` to `applied`, returning the commands to send.
+pub fn apply_live(applied: &mut RunSpec, draft: &RunSpec) -> Vec<TrainCommand> {
+    let commands = live_changes(applied, draft);
+    for c in &commands {
+        match c {
+            TrainCommand::SetLr(lr) => applied.lr = *lr,
+            TrainCommand::SetKnob { key, value } => {
+                applied.knobs.insert(key.clone(), value.clone());
+            }
+            _ => {}
+        }
+    }
+    commands
+}
+
+/// "512,256".
+fn join(sizes: &[usize]) -> String {
+    sizes
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_knobs_become_commands_and_are_applied_once() {
+        let mut applied = RunSpec::default();
+        let mut draft = applied.clone();
+        assert!(apply_live(&mut applied, &draft).is_empty());
+        draft.lr = 0.01;
+        draft.knobs.insert("beta".into(), KnobValue::Number(2.0));
+        draft
+            .knobs
+            .insert("noise_kind".into(), KnobValue::Choice("masking".into()));
+        let sent = apply_live(&mut applied, &draft);
+        let keys: Vec<String> = sent
+            .iter()
+            .map(|c| match c {
+                TrainCommand::SetLr(_) => "lr".to_string(),
+                TrainCommand::SetKnob { key, .. } => key.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(keys, vec!["lr", "beta", "noise_kind"]);
+        assert_eq!(applied.knob("beta"), Some(KnobValue::Number(2.0)));
+        assert!(apply_live(&mut applied, &draft).is_empty(), "sent once");
+        // A knob set back to its default is a change too.
+        draft.knobs.remove("beta");
+        let again = apply_live(&mut applied, &draft);
+        assert!(matches!(
+            &again[..],
+            [TrainCommand::SetKnob { key, value: KnobValue::Number(v) }] if key == "beta" && *v == crate::model::DEFAULT_BETA
+        ));
+    }
+}

@@ -1,0 +1,268 @@
+//! What a user asks for when they start a run, and the one way to turn it into a
+//! [`TrainConfig`]: the command line, the window and the tests all build runs here.
+
+use super::TrainConfig;
+use crate::data::Dataset;
+use crate::model::kinds::kinds_with;
+use crate::model::{KnobValue, Likelihood, ModelConfig, ModelKind};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Largest learning rate a run accepts.
+pub const MAX_LR: f64 = 10.0;
+
+/// A run as the user describes it: data, models, architecture, knobs and optimisation.
+/// The defaults are the window's and the command line's defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunSpec {
+    /// Data-set spec: a built-in name or `idx:DIR`, `folder:DIR`, `csv:FILE`.
+    pub dataset: String,
+    /// Which kinds train side by side, in display order.
+    pub models: Vec<ModelKind>,
+    /// Size of the code z.
+    pub latent_dim: usize,
+    /// Encoder hidden sizes; the decoder mirrors them.
+    pub hidden: Vec<usize>,
+    /// Knob values by key; each applies to every model whose kind has that knob.
+    /// Knobs not listed keep their defaults.
+    pub knobs: BTreeMap<String, KnobValue>,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Items per batch.
+    pub batch_size: usize,
+    /// Seed for data, initialisation, batches and noise.
+    pub seed: u64,
+    /// Stop after this many epochs; `None` trains until told to stop.
+    pub epochs: Option<usize>,
+    /// Epochs over which the KL weight rises from 0 to its full value.
+    pub kl_warmup_epochs: f32,
+    /// Importance samples for the test log p(x) at each epoch end (0: skip).
+    pub iw_samples: usize,
+}
+
+impl Default for RunSpec {
+    fn default() -> Self {
+        Self {
+            dataset: "digits".into(),
+            models: vec![ModelKind::Ae, ModelKind::Vae],
+            latent_dim: 2,
+            hidden: vec![512, 256],
+            knobs: BTreeMap::new(),
+            lr: 1e-3,
+            batch_size: 128,
+            seed: 1,
+            epochs: None,
+            kl_warmup_epochs: 0.0,
+            iw_samples: 0,
+        }
+    }
+}
+
+impl RunSpec {
+    /// The value of knob `key` in this run: the one set, else the knob's default.
+    pub fn knob(&self, key: &str) -> Option<KnobValue> {
+        self.knobs.get(key).cloned().or_else(|| {
+            let kind = kinds_with(key).into_iter().next()?;
+            kind.knob(key).map(|k| k.default_value())
+        })
+    }
+
+    /// The model configs for items of `ds`, or a message naming what is wrong.
+    pub fn model_configs(&self, ds: &Dataset) -> Result<Vec<ModelConfig>, String> {
+        if let Some(key) = self.knobs.keys().find(|k| kinds_with(k).is_empty()) {
+            return Err(format!("no model kind has a knob '{key}'"));
+        }
+        let likelihood = Likelihood::for_shape(ds.shape);
+        self.models
+            .iter()
+            .map(|&kind| {
+                let mut m = ModelConfig::new(kind, ds.dim(), likelihood);
+                m.latent_dim = self.latent_dim;
+                m.hidden = self.hidden.clone();
+                for (key, value) in &self.knobs {
+                    if kind.knob(key).is_some() {
+                        m.set_knob(key, value.clone())
+                            .map_err(|e| format!("{kind}: {e}"))?;
+                    }
+                }
+                Ok(m)
+            })
+            .collect()
+    }
+
+    /// The training config for `ds`, checked, or why these settings cannot train.
+    pub fn train_config(&self, ds: &Dataset) -> Result<TrainConfig, String> {
+        let mut c = TrainConfig::new(self.model_configs(ds)?);
+        c.lr = self.lr;
+        c.batch_size = self.batch_size;
+        c.seed = self.seed;
+        c.epochs = self.epochs;
+        c.kl_warmup_epochs = self.kl_warmup_epochs;
+        c.iw_samples = self.iw_samples;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// True when going from `self` to `other` needs new models: anything but the learning
+    /// rate and the knobs marked live changed.
+    pub fn needs_new_models(&self, other: &RunSpec) -> bool {
+        let fixed = |s: &RunSpec| {
+            let knobs: Vec<(String, Option<KnobValue>)> = crate::model::kinds::all_knobs()
+                .into_iter()
+                .filter(|k| !k.live)
+                .map(|k| (k.key.to_string(), s.knob(k.key)))
+                .collect();
+            (
+                s.dataset.clone(),
+                s.models.clone(),
+                s.latent_dim,
+                s.hidden.clone(),
+                s.batch_size,
+                s.seed,
+                knobs,
+            )
+        };
+        fixed(self) != fixed(other)
+    }
+}
+
+/// Parses hidden sizes written as "512,256"; the message says what is wrong.
+pub fn parse_hidden(text: &str) -> Result<Vec<usize>, String> {
+    let sizes: Result<Vec<usize>, _> = text.split(',').map(|h| h.trim().parse()).collect();
+    match sizes {
+        Ok(s) if !s.is_empty() && s.iter().all(|&h| (1..=8192).contains(&h)) => Ok(s),
+        _ => Err(format!(
+            "hidden sizes '{text}' must be whole numbers from 1 to 8192, separated by commas (example: 512,256)"
+        )),
+    }
+}
+
+/// Parses model kinds written as "ae,vae"; the message lists the known names.
+pub fn parse_models(text: &str) -> Result<Vec<ModelKind>, String> {
+    text.split(',')
+        .map(|m| {
+            ModelKind::from_name(m).ok_or_else(|| {
+                format!(
+                    "unknown model '{}' (choose from {})",
+                    m.trim(),
+                    ModelKind::names()
+                )
+            })
+        })
+        .collect()
+}
+
+/// Checks a learning rate; the message gives the range.
+pub fn check_lr(lr: f64) -> Result<(), String> {
+    if lr > 0.0 && lr <= MAX_LR {
+        Ok(())
+    } else {
+        Err(format!(
+            "learning rate {lr} is out of range (above 0, at most {MAX_LR})"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{self, Sizes};
+
+    fn tiny() -> Dataset {
+        data::load_with_sizes(
+            "moons",
+            1,
+            Some(Sizes {
+                train: 50,
+                test: 20,
+            }),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn knobs_reach_exactly_the_kinds_that_have_them() {
+        let spec = RunSpec {
+            models: vec![ModelKind::Vae, ModelKind::BetaVae, ModelKind::Dae],
+            knobs: [
+                ("beta".to_string(), KnobValue::Number(2.5)),
+                ("weight_decay".to_string(), KnobValue::Number(0.01)),
+            ]
+            .into(),
+            ..RunSpec::default()
+        };
+        let c = spec.train_config(&tiny()).unwrap();
+        let beta: Vec<Option<&KnobValue>> = c.models.iter().map(|m| m.knobs.get("beta")).collect();
+        assert_eq!(beta, vec![None, Some(&KnobValue::Number(2.5)), None]);
+        assert!(c.models.iter().all(|m| m.number("weight_decay") == 0.01));
+        assert!(
+            c.models
+                .iter()
+                .all(|m| m.likelihood == Likelihood::Gaussian)
+        );
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_wrong() {
+        let ds = tiny();
+        let bad_knob = RunSpec {
+            knobs: [("temperature".to_string(), KnobValue::Number(1.0))].into(),
+            ..RunSpec::default()
+        };
+        assert!(
+            bad_knob
+                .train_config(&ds)
+                .unwrap_err()
+                .contains("'temperature'")
+        );
+        let out_of_range = RunSpec {
+            models: vec![ModelKind::BetaVae],
+            knobs: [("beta".to_string(), KnobValue::Number(-1.0))].into(),
+            ..RunSpec::default()
+        };
+        assert!(
+            out_of_range
+                .train_config(&ds)
+                .unwrap_err()
+                .contains("beta-vae: β -1")
+        );
+        let lr = RunSpec {
+            lr: 11.0,
+            ..RunSpec::default()
+        };
+        assert!(
+            lr.train_config(&ds)
+                .unwrap_err()
+                .contains("learning rate 11")
+        );
+        assert!(parse_hidden("512,,x").unwrap_err().contains("'512,,x'"));
+        assert_eq!(parse_hidden(" 64, 32").unwrap(), vec![64, 32]);
+        assert!(parse_models("ae,gan").unwrap_err().contains("'gan'"));
+    }
+
+    #[test]
+    fn live_knobs_and_lr_keep_the_models_but_architecture_does_not() {
+        let a = RunSpec::default();
+        let mut live = a.clone();
+        live.lr = 0.01;
+        live.knobs.insert("beta".into(), KnobValue::Number(2.0));
+        assert!(!a.needs_new_models(&live));
+        for changed in [
+            RunSpec {
+                latent_dim: 3,
+                ..a.clone()
+            },
+            RunSpec {
+                dataset: "moons".into(),
+                ..a.clone()
+            },
+            RunSpec {
+                hidden: vec![64],
+                ..a.clone()
+            },
+        ] {
+            assert!(a.needs_new_models(&changed), "{changed:?}");
+        }
+    }
+}
