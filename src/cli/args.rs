@@ -157,7 +157,12 @@ impl FromArgMatches for KnobArgs {
 impl Args for KnobArgs {
     fn augment_args(mut cmd: clap::Command) -> clap::Command {
         for knob in all_knobs() {
-            let kinds = join(&kinds_with(knob.key));
+            let with = kinds_with(knob.key);
+            let kinds = if with.len() == crate::model::kinds::KINDS.len() {
+                "every kind".to_string()
+            } else {
+                join(&with)
+            };
             let arg = Arg::new(knob.key).long(knob.flag).required(false);
             let arg = match knob.range {
                 KnobRange::Number {
@@ -171,6 +176,7 @@ impl Args for KnobArgs {
                     )),
                 KnobRange::Choice { options, default } => arg
                     .value_parser(clap::builder::PossibleValuesParser::new(options))
+                    .value_name("KIND")
                     .help(format!(
                         "{} [{kinds}; default {default}]",
                         capitalise(knob.help)

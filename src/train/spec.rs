@@ -127,15 +127,20 @@ impl RunSpec {
     }
 }
 
-/// Parses hidden sizes written as "512,256"; the message says what is wrong.
+/// Parses hidden sizes written as "512,256"; the message names the part that is wrong.
 pub fn parse_hidden(text: &str) -> Result<Vec<usize>, String> {
-    let sizes: Result<Vec<usize>, _> = text.split(',').map(|h| h.trim().parse()).collect();
-    match sizes {
-        Ok(s) if !s.is_empty() && s.iter().all(|&h| (1..=8192).contains(&h)) => Ok(s),
-        _ => Err(format!(
-            "hidden sizes '{text}' must be whole numbers from 1 to 8192, separated by commas (example: 512,256)"
-        )),
-    }
+    text.split(',')
+        .map(|part| match part.trim().parse::<usize>() {
+            Ok(h) if (1..=8192).contains(&h) => Ok(h),
+            Ok(h) => Err(format!(
+                "hidden size {h} is out of range (1 to 8192; example: 512,256)"
+            )),
+            Err(_) => Err(format!(
+                "'{}' is not a whole number (hidden sizes are written like 512,256)",
+                part.trim()
+            )),
+        })
+        .collect()
 }
 
 /// Parses model kinds written as "ae,vae"; the message lists the known names.
@@ -236,7 +241,17 @@ mod tests {
                 .unwrap_err()
                 .contains("learning rate 11")
         );
-        assert!(parse_hidden("512,,x").unwrap_err().contains("'512,,x'"));
+        assert!(
+            parse_hidden("512,x")
+                .unwrap_err()
+                .contains("'x' is not a whole number")
+        );
+        assert!(parse_hidden("512,,8").unwrap_err().contains("'' is not"));
+        assert!(
+            parse_hidden("9000")
+                .unwrap_err()
+                .contains("9000 is out of range")
+        );
         assert_eq!(parse_hidden(" 64, 32").unwrap(), vec![64, 32]);
         assert!(parse_models("ae,gan").unwrap_err().contains("'gan'"));
     }

@@ -10,16 +10,17 @@ pub fn digits(train: usize, test: usize) -> Arc<Dataset> {
     Arc::new(data::load_with_sizes("digits", 1, Some(Sizes { train, test })).unwrap())
 }
 
-/// A run of `kinds` on `ds` for `epochs` epochs with hidden layers `hidden`, built the way
-/// the window and the command line build runs.
+/// A run of `kinds` on `ds` for `epochs` epochs with hidden layers `hidden`, its models
+/// built the way the window and the command line build them. Not validated, so tests can
+/// hand the worker configs it must refuse.
 pub fn config(ds: &Dataset, kinds: &[ModelKind], epochs: usize, hidden: &[usize]) -> TrainConfig {
     let spec = RunSpec {
         models: kinds.to_vec(),
         hidden: hidden.to_vec(),
-        epochs: Some(epochs),
         ..RunSpec::default()
     };
-    let mut c = spec.train_config(ds).unwrap();
+    let mut c = TrainConfig::new(spec.model_configs(ds).unwrap());
+    c.epochs = Some(epochs);
     c.display_count = 1000;
     c
 }
