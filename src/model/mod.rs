@@ -449,11 +449,7 @@ mod tests {
             let kl: f32 = t.kl.sum_all().unwrap().to_scalar().unwrap();
             let pen: f32 = t.penalty.sum_all().unwrap().to_scalar().unwrap();
             assert_eq!(kl > 0.0, kind.is_variational(), "{kind}");
-            assert_eq!(
-                pen > 0.0,
-                matches!(kind, ModelKind::Sae | ModelKind::Cae),
-                "{kind}"
-            );
+            assert_eq!(pen > 0.0, kind.spec().penalty.is_some(), "{kind}");
         }
     }
 
@@ -470,6 +466,44 @@ mod tests {
             cfg.set_knob("beta", KnobValue::Number(2.0))
                 .unwrap_err()
                 .contains("vae has no knob 'beta'")
+        );
+    }
+
+    #[test]
+    fn a_denoiser_is_scored_on_clean_inputs_like_every_other_kind() {
+        // A DAE that drops every pixel and an AE with the very same weights: fed clean
+        // inputs they are the same network, so their test reconstruction must agree;
+        // the denoising score (from all-zero inputs) is reported apart and differs.
+        let split = crate::data::Split {
+            x: (0..40 * 8).map(|i| ((i * 7) % 11) as f32 / 10.0).collect(),
+            labels: vec![0; 40],
+        };
+        let build = |kind| {
+            let mut cfg = ModelConfig::new(kind, 8, Likelihood::Bernoulli);
+            cfg.hidden = vec![6];
+            if kind == ModelKind::Dae {
+                cfg.set_knob("noise_kind", KnobValue::Choice("masking".into()))
+                    .unwrap();
+                cfg.set_knob("noise_level", KnobValue::Number(1.0)).unwrap();
+            }
+            Autoencoder::new(cfg, &mut PortableRng::seed_from_u64(4)).unwrap()
+        };
+        let (ae, dae) = (build(ModelKind::Ae), build(ModelKind::Dae));
+        let mut rng = PortableRng::seed_from_u64(1);
+        let a = evaluate(&ae, &split, 8, &mut rng, 0).unwrap();
+        let d = evaluate(&dae, &split, 8, &mut rng, 0).unwrap();
+        assert!(
+            (a.recon - d.recon).abs() < 1e-4,
+            "{} vs {}",
+            a.recon,
+            d.recon
+        );
+        assert_eq!(a.denoising_recon, None);
+        let noisy = d.denoising_recon.unwrap();
+        assert!(
+            (noisy - d.recon).abs() > 1e-3,
+            "denoising {noisy} vs clean {}",
+            d.recon
         );
     }
 }
