@@ -7,7 +7,7 @@ pub mod kinds;
 pub mod loss;
 pub mod metrics;
 pub mod mlp;
-mod snapshot;
+pub mod snapshot;
 
 pub use adam::Adam;
 pub use eval::{Metrics, evaluate};

@@ -80,14 +80,15 @@ pub fn latent_scatter(path: &Path, snap: &Snapshot, ds: &Dataset) -> Result<(), 
                 .draw()?;
             chart.draw_series(
                 m.codes
-                    .chunks_exact(m.latent_dim)
+                    .chunks_exact(m.latent_dim.max(1))
                     .zip(&snap.display_labels)
-                    .map(|(c, &l)| {
-                        Circle::new(
-                            (c[dims.0], c[dims.1]),
+                    .filter_map(|(c, &l)| {
+                        let p = (*c.get(dims.0)?, *c.get(dims.1)?);
+                        Some(Circle::new(
+                            p,
                             2,
                             rgb(class_rgb(l as usize)).mix(0.7).filled(),
-                        )
+                        ))
                     }),
             )?;
         }
@@ -156,7 +157,7 @@ pub fn latent_grid(
         None => points_figure(path, snap, ds, "decoded latent grid", |m| {
             let base = vec![0.0f32; m.latent_dim];
             let codes = grid_codes(k, grid_span(m), &base, plot_dims(m.latent_dim));
-            m.decoder.decode(&codes).unwrap_or_default()
+            m.decoder.decode(&codes).map_err(|e| err(path, e))
         }),
     }
 }
@@ -167,13 +168,19 @@ fn points_figure(
     snap: &Snapshot,
     ds: &Dataset,
     what: &str,
-    decode: impl Fn(&ModelSnapshot) -> Vec<f32>,
+    decode: impl Fn(&ModelSnapshot) -> Result<Vec<f32>, FigureError>,
 ) -> Result<(), FigureError> {
     let n = snap.models.len().max(1) as u32;
     let panel = 480u32;
     let mut canvas = Canvas::new(panel * n, panel);
+    let decoded = snap
+        .models
+        .iter()
+        .map(decode)
+        .collect::<Result<Vec<_>, _>>()?;
     canvas.draw(path, |root| -> Result<(), Box<dyn std::error::Error>> {
-        for (area, m) in root.split_evenly((1, n as usize)).iter().zip(&snap.models) {
+        let areas = root.split_evenly((1, n as usize));
+        for ((area, m), pts) in areas.iter().zip(&snap.models).zip(&decoded) {
             let caption = format!("{} — {what}", m.kind.title());
             let mut chart = unit_square_chart(
                 area,
@@ -187,7 +194,6 @@ fn points_figure(
                     .take(2000)
                     .map(|p| Circle::new((p[0], p[1]), 2, RGBColor(200, 200, 200).filled())),
             )?;
-            let pts = decode(m);
             chart.draw_series(
                 pts.chunks_exact(2)
                     .map(|p| Circle::new((p[0], p[1]), 2, rgb(model_rgb(m.kind)).filled())),
@@ -202,7 +208,7 @@ fn points_figure(
 pub fn reconstructions(path: &Path, snap: &Snapshot, ds: &Dataset) -> Result<(), FigureError> {
     let Some((w, h)) = image_side(ds.shape) else {
         return points_figure(path, snap, ds, "reconstructions of test points", |m| {
-            m.recon.clone()
+            Ok(m.recon.clone())
         });
     };
     let zoom = 3u32;
@@ -239,19 +245,14 @@ pub fn reconstructions(path: &Path, snap: &Snapshot, ds: &Dataset) -> Result<(),
         }
         Ok(())
     })?;
-    for c in 0..cols as usize {
-        let x = label_w + c as u32 * cell_w;
-        canvas.paste_gray(
-            x,
-            50,
-            &snap.recon_inputs[c * w * h..(c + 1) * w * h],
-            w,
-            h,
-            zoom,
-        );
-        for (r, m) in snap.models.iter().enumerate() {
-            let y = 50 + (r as u32 + 1) * row_h;
-            canvas.paste_gray(x, y, &m.recon[c * w * h..(c + 1) * w * h], w, h, zoom);
+    // Rows as long as the data they have: a short row leaves cells empty, never panics.
+    for (c, input) in snap.recon_inputs.chunks_exact(w * h).enumerate() {
+        canvas.paste_gray(label_w + c as u32 * cell_w, 50, input, w, h, zoom);
+    }
+    for (r, m) in snap.models.iter().enumerate() {
+        let y = 50 + (r as u32 + 1) * row_h;
+        for (c, item) in m.recon.chunks_exact(w * h).enumerate() {
+            canvas.paste_gray(label_w + c as u32 * cell_w, y, item, w, h, zoom);
         }
     }
     canvas.save(path)
@@ -275,7 +276,9 @@ pub fn prior_samples(
     };
     let Some((w, h)) = image_side(ds.shape) else {
         return points_figure(path, snap, ds, "samples from the prior N(0, I)", |m| {
-            m.decoder.decode(&z_for(m.latent_dim)).unwrap_or_default()
+            m.decoder
+                .decode(&z_for(m.latent_dim))
+                .map_err(|e| err(path, e))
         });
     };
     let zoom = 2u32;
@@ -469,4 +472,90 @@ pub fn data_sheet(path: &Path, ds: &Dataset, per_class: usize) -> Result<(), Fig
         }
     }
     canvas.save(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{self, Sizes};
+    use crate::model::{DecoderSnapshot, ModelKind, snapshot::DenseWeights};
+    use crate::train::ModelSnapshot;
+    use std::sync::Arc;
+
+    /// A snapshot of one model whose decoder is `layers`, with `recon_items` reconstructions.
+    fn snapshot(layers: Vec<DenseWeights>, dim: usize, recon_items: usize) -> Snapshot {
+        let model = ModelSnapshot {
+            name: "ae".into(),
+            kind: ModelKind::Ae,
+            latent_dim: 2,
+            decoder: Arc::new(DecoderSnapshot::new(layers, false)),
+            codes: vec![0.1, 0.2, 0.3, 0.4],
+            sigmas: None,
+            recon: vec![0.5; dim * recon_items],
+            noisy_inputs: None,
+            recon_losses: vec![1.0; 3],
+            diverged: false,
+        };
+        Snapshot {
+            step: 1,
+            epoch: 0,
+            display_indices: vec![0, 1],
+            display_labels: vec![0, 1],
+            recon_indices: vec![0, 1, 2],
+            recon_inputs: vec![0.5; dim * 3],
+            models: vec![model],
+        }
+    }
+
+    fn layer(n_in: usize, n_out: usize) -> DenseWeights {
+        DenseWeights {
+            w: vec![0.1; n_in * n_out],
+            b: vec![0.0; n_out],
+            n_in,
+            n_out,
+        }
+    }
+
+    #[test]
+    fn a_decoder_that_fails_is_an_error_naming_the_figure_not_an_empty_plot() {
+        let ds = data::load_with_sizes(
+            "moons",
+            1,
+            Some(Sizes {
+                train: 20,
+                test: 20,
+            }),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grid.png");
+        // Layer sizes that do not chain: 2 -> 3, then 4 -> 2.
+        let broken = snapshot(vec![layer(2, 3), layer(4, 2)], 2, 3);
+        let err = latent_grid(&path, &broken, &ds, 4).unwrap_err().to_string();
+        assert!(err.contains("grid.png"), "{err}");
+        assert!(!path.exists());
+        let working = snapshot(vec![layer(2, 3), layer(3, 2)], 2, 3);
+        latent_grid(&path, &working, &ds, 4).unwrap();
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn short_reconstruction_rows_leave_cells_empty_instead_of_panicking() {
+        let ds = data::load_with_sizes(
+            "digits",
+            1,
+            Some(Sizes {
+                train: 20,
+                test: 20,
+            }),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("recon.png");
+        // Three inputs but only one reconstruction of 784 values, and a ragged tail.
+        let mut snap = snapshot(vec![layer(2, 784)], 784, 1);
+        snap.models[0].recon.extend([0.5; 10]);
+        reconstructions(&path, &snap, &ds).unwrap();
+        assert!(path.exists());
+    }
 }
