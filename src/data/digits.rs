@@ -6,7 +6,7 @@
 //! anti-aliased into 28x28.
 
 use super::digit_glyphs::GLYPHS;
-use super::{Dataset, IMAGE_SIDE, ItemShape, Sizes, generate_items};
+use super::{DataError, Dataset, IMAGE_SIDE, ItemShape, Sizes, generate_items};
 use crate::rng::PortableRng;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -20,13 +20,13 @@ fn gauss(rng: &mut PortableRng) -> f32 {
 }
 
 /// Makes the `digits` data set: labels cycle through 0-9, so classes are balanced.
-pub fn generate(sizes: Sizes, seed: u64) -> Dataset {
+pub fn generate(sizes: Sizes, seed: u64) -> Result<Dataset, DataError> {
     let dim = IMAGE_SIDE * IMAGE_SIDE;
     let (train, test) = generate_items(sizes, dim, seed, |rng, i| {
         let label = (i % 10) as u32;
         (draw_digit(label as usize, rng), label)
-    });
-    Dataset {
+    })?;
+    Ok(Dataset {
         name: "digits".into(),
         shape: ItemShape::Image {
             width: IMAGE_SIDE,
@@ -35,7 +35,7 @@ pub fn generate(sizes: Sizes, seed: u64) -> Dataset {
         class_names: (0..10).map(|d| d.to_string()).collect(),
         train,
         test,
-    }
+    })
 }
 
 /// Draws one handwritten-style `digit` (0-9) as 28x28 pixels in [0, 1].
@@ -258,11 +258,11 @@ mod tests {
 
     #[test]
     fn same_seed_same_digits() {
-        let a = generate(Sizes { train: 20, test: 5 }, 3);
-        let b = generate(Sizes { train: 20, test: 5 }, 3);
+        let a = generate(Sizes { train: 20, test: 5 }, 3).unwrap();
+        let b = generate(Sizes { train: 20, test: 5 }, 3).unwrap();
         assert_eq!(a.train.x, b.train.x);
         assert_eq!(a.test.labels, b.test.labels);
-        let c = generate(Sizes { train: 20, test: 5 }, 4);
+        let c = generate(Sizes { train: 20, test: 5 }, 4).unwrap();
         assert_ne!(a.train.x, c.train.x);
     }
 
@@ -300,7 +300,8 @@ mod tests {
                 test: 0,
             },
             5,
-        );
+        )
+        .unwrap();
         let dim = ds.dim();
         let mut means = vec![vec![0.0f32; dim]; 10];
         for i in 0..ds.train.len() {

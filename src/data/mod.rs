@@ -33,6 +33,14 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
+    /// A built-in generator failed (a bug in our own code): the panic's message or the
+    /// wrong item it made.
+    #[error("generating {stream} item {index} failed: {message}")]
+    Generator {
+        stream: &'static str,
+        index: usize,
+        message: String,
+    },
     /// The data-set name is not one we know.
     #[error(
         "unknown data set '{0}': expected one of digits, shapes, moons, rings, blobs, idx:DIR, folder:DIR, csv:FILE"
@@ -185,9 +193,9 @@ pub fn load_with_sizes(spec: &str, seed: u64, sizes: Option<Sizes>) -> Result<Da
         Some(("folder", dir)) => load_folder(Path::new(dir), seed)?,
         Some(("csv", file)) => load_csv(Path::new(file), seed)?,
         _ => match spec {
-            "digits" => digits::generate(sized(spec), seed),
-            "shapes" => shapes::generate(sized(spec), seed),
-            "moons" | "rings" | "blobs" => toy2d::generate(spec, sized(spec), seed),
+            "digits" => digits::generate(sized(spec), seed)?,
+            "shapes" => shapes::generate(sized(spec), seed)?,
+            "moons" | "rings" | "blobs" => toy2d::generate(spec, sized(spec), seed)?,
             _ => return Err(DataError::UnknownSpec(spec.to_string())),
         },
     };
@@ -206,51 +214,109 @@ pub(crate) fn item_rng(seed: u64, stream: u64, index: u64) -> PortableRng {
 }
 
 /// Generates `sizes.train + sizes.test` items with `make(rng, index) -> (pixels, label)`,
-/// using both cores, deterministically from `seed`.
-pub(crate) fn generate_items<F>(sizes: Sizes, dim: usize, seed: u64, make: F) -> (Split, Split)
+/// using both cores, deterministically from `seed`. A panic in `make`, or an item of the
+/// wrong length, comes back as [`DataError::Generator`].
+pub(crate) fn generate_items<F>(
+    sizes: Sizes,
+    dim: usize,
+    seed: u64,
+    make: F,
+) -> Result<(Split, Split), DataError>
 where
     F: Fn(&mut PortableRng, usize) -> (Vec<f32>, u32) + Sync,
 {
-    let run = |stream: u64, count: usize| -> Split {
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, 8);
-        let chunk = count.div_ceil(workers).max(1);
-        let mut parts: Vec<Split> = Vec::new();
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..count)
-                .step_by(chunk)
-                .map(|start| {
-                    let make = &make;
-                    scope.spawn(move || {
-                        let end = (start + chunk).min(count);
-                        let mut split = Split {
-                            x: Vec::with_capacity((end - start) * dim),
-                            labels: Vec::with_capacity(end - start),
-                        };
-                        for i in start..end {
-                            let mut rng = item_rng(seed, stream, i as u64);
-                            let (x, label) = make(&mut rng, i);
-                            split.x.extend_from_slice(&x);
-                            split.labels.push(label);
-                        }
-                        split
+    let train = generate_stream(("train", 1), sizes.train, dim, seed, &make)?;
+    let test = generate_stream(("test", 2), sizes.test, dim, seed, &make)?;
+    Ok((train, test))
+}
+
+/// One split's items, in chunks on scoped threads; the first failing chunk's error wins.
+fn generate_stream<F>(
+    (name, stream): (&'static str, u64),
+    count: usize,
+    dim: usize,
+    seed: u64,
+    make: &F,
+) -> Result<Split, DataError>
+where
+    F: Fn(&mut PortableRng, usize) -> (Vec<f32>, u32) + Sync,
+{
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = count.div_ceil(workers).max(1);
+    let parts: Vec<Result<Split, DataError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..count)
+            .step_by(chunk)
+            .map(|start| {
+                let range = start..(start + chunk).min(count);
+                (
+                    start,
+                    scope.spawn(move || generate_chunk(name, stream, range, dim, seed, make)),
+                )
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|(start, h)| {
+                h.join().unwrap_or_else(|payload| {
+                    Err(DataError::Generator {
+                        stream: name,
+                        index: start,
+                        message: panic_message(payload.as_ref()),
                     })
                 })
-                .collect();
-            for h in handles {
-                // A panic in a generator is a bug in our own code; surface it.
-                parts.push(h.join().unwrap_or_default());
-            }
-        });
-        let mut all = Split::default();
-        for p in parts {
-            all.x.extend(p.x);
-            all.labels.extend(p.labels);
-        }
-        all
+            })
+            .collect()
+    });
+    let mut all = Split::default();
+    for part in parts {
+        let part = part?;
+        all.x.extend(part.x);
+        all.labels.extend(part.labels);
+    }
+    Ok(all)
+}
+
+/// Items `range` of one stream, checking each has `dim` values.
+fn generate_chunk<F>(
+    name: &'static str,
+    stream: u64,
+    range: std::ops::Range<usize>,
+    dim: usize,
+    seed: u64,
+    make: &F,
+) -> Result<Split, DataError>
+where
+    F: Fn(&mut PortableRng, usize) -> (Vec<f32>, u32) + Sync,
+{
+    let mut split = Split {
+        x: Vec::with_capacity(range.len() * dim),
+        labels: Vec::with_capacity(range.len()),
     };
-    (run(1, sizes.train), run(2, sizes.test))
+    for i in range {
+        let mut rng = item_rng(seed, stream, i as u64);
+        let (x, label) = make(&mut rng, i);
+        if x.len() != dim {
+            return Err(DataError::Generator {
+                stream: name,
+                index: i,
+                message: format!("made {} values, expected {dim}", x.len()),
+            });
+        }
+        split.x.extend_from_slice(&x);
+        split.labels.push(label);
+    }
+    Ok(split)
+}
+
+/// The text of a panic payload (`panic!` with a literal or a formatted message).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panicked".to_string())
 }
 
 /// Splits items into train and test after a seeded shuffle; `test_fraction` of them are test.
@@ -335,6 +401,34 @@ mod tests {
     fn unknown_spec_is_named() {
         let err = load("nonsense", 1).unwrap_err().to_string();
         assert!(err.contains("'nonsense'"), "{err}");
+    }
+
+    #[test]
+    fn a_generator_panic_is_an_error_naming_the_item() {
+        let sizes = Sizes {
+            train: 40,
+            test: 10,
+        };
+        let made = generate_items(sizes, 2, 1, |_, i| {
+            assert!(i != 33, "item 33 is broken");
+            (vec![i as f32, 0.0], 0)
+        });
+        let err = made
+            .expect_err("a panicking generator must fail")
+            .to_string();
+        assert!(
+            err.contains("item 33 is broken") && err.contains("train"),
+            "{err}"
+        );
+        let wrong_len = generate_items(sizes, 2, 1, |_, i| (vec![0.0; 2 + usize::from(i == 7)], 0));
+        let err = wrong_len.expect_err("a short item must fail").to_string();
+        assert!(
+            err.contains("item 7") && err.contains("made 3 values, expected 2"),
+            "{err}"
+        );
+        let (train, test) = generate_items(sizes, 2, 1, |_, i| (vec![i as f32, 1.0], 3)).unwrap();
+        assert_eq!((train.len(), test.len(), train.x.len()), (40, 10, 80));
+        assert_eq!(train.item(39, 2), &[39.0, 1.0]);
     }
 
     #[test]

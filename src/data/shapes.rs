@@ -1,6 +1,6 @@
 //! Built-in sprites with known factors: shape (the label), position, scale and rotation.
 
-use super::{Dataset, IMAGE_SIDE, ItemShape, Sizes, generate_items};
+use super::{DataError, Dataset, IMAGE_SIDE, ItemShape, Sizes, generate_items};
 use rand::Rng;
 use std::f32::consts::PI;
 
@@ -23,7 +23,7 @@ pub struct Factors {
 }
 
 /// Makes the `shapes` data set: labels cycle through the shapes.
-pub fn generate(sizes: Sizes, seed: u64) -> Dataset {
+pub fn generate(sizes: Sizes, seed: u64) -> Result<Dataset, DataError> {
     let (train, test) = generate_items(sizes, IMAGE_SIDE * IMAGE_SIDE, seed, |rng, i| {
         let shape = i % SHAPE_NAMES.len();
         let f = Factors {
@@ -34,8 +34,8 @@ pub fn generate(sizes: Sizes, seed: u64) -> Dataset {
             angle: rng.random_range(0.0..2.0 * PI),
         };
         (draw(&f), shape as u32)
-    });
-    Dataset {
+    })?;
+    Ok(Dataset {
         name: "shapes".into(),
         shape: ItemShape::Image {
             width: IMAGE_SIDE,
@@ -44,7 +44,7 @@ pub fn generate(sizes: Sizes, seed: u64) -> Dataset {
         class_names: SHAPE_NAMES.iter().map(|s| s.to_string()).collect(),
         train,
         test,
-    }
+    })
 }
 
 /// True when the point (u, v), in the shape's own unit frame, lies inside it.

@@ -1,13 +1,13 @@
 //! Built-in 2-D point sets (moons, rings, blobs), scaled into the unit square.
 
-use super::{Dataset, ItemShape, Sizes, generate_items};
+use super::{DataError, Dataset, ItemShape, Sizes, generate_items};
 use crate::rng::PortableRng;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use std::f32::consts::PI;
 
 /// Makes `moons` (2 classes), `rings` (3 classes) or `blobs` (5 classes).
-pub fn generate(name: &str, sizes: Sizes, seed: u64) -> Dataset {
+pub fn generate(name: &str, sizes: Sizes, seed: u64) -> Result<Dataset, DataError> {
     let (classes, class_names): (u32, Vec<String>) = match name {
         "moons" => (2, vec!["upper moon".into(), "lower moon".into()]),
         "rings" => (
@@ -25,14 +25,14 @@ pub fn generate(name: &str, sizes: Sizes, seed: u64) -> Dataset {
         let label = (i as u32) % classes;
         let (x, y) = point(&kind, label, rng);
         (vec![x.clamp(0.0, 1.0), y.clamp(0.0, 1.0)], label)
-    });
-    Dataset {
+    })?;
+    Ok(Dataset {
         name: name.into(),
         shape: ItemShape::Points { dim: 2 },
         class_names,
         train,
         test,
-    }
+    })
 }
 
 fn gauss(rng: &mut PortableRng) -> f32 {
@@ -83,7 +83,8 @@ mod tests {
                 test: 30,
             },
             1,
-        );
+        )
+        .unwrap();
         let mut mean_r = [0.0f32; 3];
         for i in 0..ds.train.len() {
             let p = ds.train.item(i, 2);
@@ -104,7 +105,8 @@ mod tests {
                     test: 100,
                 },
                 2,
-            );
+            )
+            .unwrap();
             assert!(
                 ds.train
                     .x

@@ -99,13 +99,15 @@ fn sum(t: &Tensor) -> Result<f64> {
     Ok(f64::from(t.sum_all()?.to_scalar::<f32>()?))
 }
 
-/// log p(x) ≈ log (1/k) Σ_k p(x|z_k) p(z_k) / q(z_k|x), z_k ~ q(z|x), per row.
+/// log p(x) ≈ log (1/k) Σ_k p(x|z_k) p(z_k) / q(z_k|x), z_k ~ q(z|x), per row (k ≥ 1;
+/// 0 counts as 1). Zeros for models without a posterior.
 pub fn log_px_iw(
     model: &Autoencoder,
     x: &Tensor,
     k: usize,
     rng: &mut PortableRng,
 ) -> Result<Tensor> {
+    let k = k.max(1);
     let (mu, logvar) = model.encode(x)?;
     let Some(logvar) = logvar else {
         return Tensor::zeros(x.dim(0)?, candle_core::DType::F32, x.device());
@@ -129,4 +131,178 @@ pub fn log_px_iw(
     let max = log_w.max_keepdim(1)?;
     let lse = (log_w.broadcast_sub(&max)?.exp()?.sum_keepdim(1)?.log()? + max)?;
     (lse - (k as f64).ln())?.squeeze(1)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The IWAE estimator on a linear-Gaussian VAE, whose log p(x) is known in closed form:
+    //! z ~ N(0, I), x | z ~ N(A z + b, σ² I) gives x ~ N(b, A Aᵀ + σ² I), and the exact
+    //! posterior is Gaussian with diagonal covariance when A's columns are orthogonal.
+    //! The MLPs are made linear with relu(u) - relu(-u) = u.
+    use super::*;
+    use crate::model::loss::POINT_SIGMA;
+    use crate::model::{Likelihood, ModelConfig, ModelKind};
+    use candle_core::Device;
+    use rand::SeedableRng;
+
+    /// A's columns (orthogonal), the offset b, and σ².
+    const A: [[f64; 2]; 3] = [[0.3, 0.1], [0.2, -0.15], [0.1, 0.0]];
+    const B: [f64; 3] = [0.5, 0.4, 0.6];
+    const VAR: f64 = POINT_SIGMA * POINT_SIGMA;
+
+    fn column_norm_sq(j: usize) -> f64 {
+        A.iter().map(|r| r[j] * r[j]).sum()
+    }
+
+    /// Posterior variance of z_j: σ² / (σ² + |a_j|²).
+    fn posterior_var(j: usize) -> f64 {
+        VAR / (VAR + column_norm_sq(j))
+    }
+
+    fn set(model: &Autoencoder, name: &str, values: Vec<f64>) {
+        let (_, var) = model
+            .named_vars()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no variable {name}"));
+        let values: Vec<f32> = values.iter().map(|&v| v as f32).collect();
+        var.set(&Tensor::from_vec(values, var.shape(), &Device::Cpu).unwrap())
+            .unwrap();
+    }
+
+    /// The linear-Gaussian VAE with the exact posterior, then q's mean moved by
+    /// `mean_shift` posterior standard deviations on z₀ and its variances scaled by
+    /// `var_scale` (0 and 1: exact).
+    fn linear_gaussian_vae(mean_shift: f64, var_scale: f64) -> Autoencoder {
+        let mut cfg = ModelConfig::new(ModelKind::Vae, 3, Likelihood::Gaussian);
+        cfg.latent_dim = 2;
+        cfg.hidden = vec![6];
+        let model = Autoencoder::new(cfg, &mut PortableRng::seed_from_u64(1)).unwrap();
+        // Encoder trunk: h = (relu(x), relu(-x)).
+        let mut w = vec![0.0; 3 * 6];
+        for i in 0..3 {
+            w[i * 6 + i] = 1.0;
+            w[i * 6 + 3 + i] = -1.0;
+        }
+        set(&model, "encoder.0.weight", w);
+        set(&model, "encoder.0.bias", vec![0.0; 6]);
+        // μ_j = a_jᵀ (x - b) / (σ² + |a_j|²): weights ±M on h, bias -bᵀM.
+        let m = |i: usize, j: usize| A[i][j] / (VAR + column_norm_sq(j));
+        let w: Vec<f64> = (0..6)
+            .flat_map(|r| (0..2).map(move |j| if r < 3 { m(r, j) } else { -m(r - 3, j) }))
+            .collect();
+        set(&model, "encoder.mu.weight", w);
+        let shift = [mean_shift * posterior_var(0).sqrt(), 0.0];
+        let bias = (0..2).map(|j| shift[j] - (0..3).map(|i| B[i] * m(i, j)).sum::<f64>());
+        set(&model, "encoder.mu.bias", bias.collect());
+        set(&model, "encoder.logvar.weight", vec![0.0; 12]);
+        let lv = (0..2).map(|j| (var_scale * posterior_var(j)).ln());
+        set(&model, "encoder.logvar.bias", lv.collect());
+        // Decoder: (relu(z), relu(-z), 0, 0), then x = A z + b.
+        let mut w = vec![0.0; 2 * 6];
+        for j in 0..2 {
+            w[j * 6 + j] = 1.0;
+            w[j * 6 + 2 + j] = -1.0;
+        }
+        set(&model, "decoder.0.weight", w);
+        set(&model, "decoder.0.bias", vec![0.0; 6]);
+        let w: Vec<f64> = (0..6)
+            .flat_map(|r| (0..3).map(move |i| [A[i][0], A[i][1], -A[i][0], -A[i][1], 0.0, 0.0][r]))
+            .collect();
+        set(&model, "decoder.1.weight", w);
+        set(&model, "decoder.1.bias", B.to_vec());
+        model
+    }
+
+    /// log N(x; b, A Aᵀ + σ² I), by Cholesky in f64.
+    fn closed_form_log_px(x: [f64; 3]) -> f64 {
+        let mut c = [[0.0f64; 3]; 3];
+        for (i, row) in c.iter_mut().enumerate() {
+            for (k, v) in row.iter_mut().enumerate() {
+                *v = A[i][0] * A[k][0] + A[i][1] * A[k][1] + if i == k { VAR } else { 0.0 };
+            }
+        }
+        let mut l = [[0.0f64; 3]; 3];
+        for i in 0..3 {
+            for k in 0..=i {
+                let s: f64 = (0..k).map(|j| l[i][j] * l[k][j]).sum();
+                l[i][k] = if i == k {
+                    (c[i][i] - s).sqrt()
+                } else {
+                    (c[i][k] - s) / l[k][k]
+                };
+            }
+        }
+        // Solve L y = x - b; the quadratic form is |y|².
+        let mut y = [0.0f64; 3];
+        for i in 0..3 {
+            let s: f64 = (0..i).map(|j| l[i][j] * y[j]).sum();
+            y[i] = (x[i] - B[i] - s) / l[i][i];
+        }
+        let log_det: f64 = (0..3).map(|i| 2.0 * l[i][i].ln()).sum();
+        let quad: f64 = y.iter().map(|v| v * v).sum();
+        -0.5 * (3.0 * (2.0 * std::f64::consts::PI).ln() + log_det + quad)
+    }
+
+    /// Points on, near and off the model's plane.
+    const POINTS: [[f64; 3]; 4] = [
+        [0.5, 0.4, 0.6],
+        [0.62, 0.43, 0.63],
+        [0.41, 0.52, 0.55],
+        [0.7, 0.2, 0.75],
+    ];
+
+    fn estimate(model: &Autoencoder, rows: &[[f64; 3]], k: usize, seed: u64) -> Vec<f64> {
+        let flat: Vec<f32> = rows.iter().flatten().map(|&v| v as f32).collect();
+        let x = Tensor::from_vec(flat, (rows.len(), 3), &Device::Cpu).unwrap();
+        let mut rng = PortableRng::seed_from_u64(seed);
+        let v: Vec<f32> = log_px_iw(model, &x, k, &mut rng)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        v.into_iter().map(f64::from).collect()
+    }
+
+    #[test]
+    fn iwae_with_the_exact_posterior_gives_the_closed_form_log_px() {
+        let model = linear_gaussian_vae(0.0, 1.0);
+        for k in [1, 16] {
+            let got = estimate(&model, &POINTS, k, 3);
+            for (x, est) in POINTS.iter().zip(got) {
+                let exact = closed_form_log_px(*x);
+                eprintln!("k {k}: IWAE {est} vs closed form {exact}");
+                assert!(
+                    (est - exact).abs() < 1e-3,
+                    "x = {x:?}, k = {k}: IWAE {est} vs closed form {exact}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn iwae_with_a_wrong_posterior_is_the_elbo_at_k1_and_tightens_with_k() {
+        // q off by one posterior sd on z₀, variances doubled: KL(q || posterior) is
+        // ½(2 + 1 - 1 - ln 2) + ½(2 - 1 - ln 2) nats for every x.
+        let model = linear_gaussian_vae(1.0, 2.0);
+        let gap = 0.5 * (2.0 + 1.0 - 1.0 - 2f64.ln()) + 0.5 * (2.0 - 1.0 - 2f64.ln());
+        let x = POINTS[1];
+        let exact = closed_form_log_px(x);
+        let k1 = estimate(&model, &vec![x; 4000], 1, 5);
+        let elbo = k1.iter().sum::<f64>() / k1.len() as f64;
+        assert!(
+            (elbo - (exact - gap)).abs() < 0.05,
+            "mean k=1 estimate {elbo} vs log p(x) - KL = {}",
+            exact - gap
+        );
+        let k512 = estimate(&model, &vec![x; 20], 512, 6);
+        let tight = k512.iter().sum::<f64>() / k512.len() as f64;
+        eprintln!(
+            "log p(x) {exact}, k=1 mean {elbo} (ELBO {}), k=512 {tight}",
+            exact - gap
+        );
+        assert!(
+            (exact - tight).abs() < 0.1 * gap,
+            "k=512: {tight} vs log p(x) {exact} (k=1: {elbo})"
+        );
+    }
 }

@@ -30,19 +30,6 @@ pub fn kl_to_standard_normal(mu: &Tensor, logvar: &Tensor) -> Result<Tensor> {
     ((inner - 1.0)? * 0.5)?.sum(D::Minus1)
 }
 
-/// The same BCE for one value, in plain f64: the reference the tests compare against.
-pub fn bce_scalar(logit: f64, target: f64) -> f64 {
-    logit.max(0.0) - logit * target + (-logit.abs()).exp().ln_1p()
-}
-
-/// The same KL in plain f64 for one item.
-pub fn kl_scalar(mu: &[f64], logvar: &[f64]) -> f64 {
-    mu.iter()
-        .zip(logvar)
-        .map(|(m, lv)| 0.5 * (lv.exp() + m * m - 1.0 - lv))
-        .sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,8 +55,6 @@ mod tests {
     fn kl_matches_a_monte_carlo_estimate() {
         // E_q[log q(z) - log p(z)] by sampling, for mu = (0.7, -1.2), sigma = (0.5, 1.6).
         let (mu, sigma) = ([0.7f64, -1.2], [0.5f64, 1.6]);
-        let logvar: Vec<f64> = sigma.iter().map(|s| (s * s).ln()).collect();
-        let closed = kl_scalar(&mu, &logvar);
         let mut rng = crate::rng::PortableRng::seed_from_u64(1);
         let n = 400_000;
         let normal = Normal::new(0.0, 1.0).unwrap();
@@ -84,48 +69,81 @@ mod tests {
             }
         }
         let mc = sum / n as f64;
-        assert!(
-            (mc - closed).abs() < 0.01,
-            "Monte Carlo {mc} vs closed form {closed}"
-        );
+        let logvar = sigma.map(|s| (s * s).ln() as f32);
         let t: Vec<f32> = kl_to_standard_normal(
             &Tensor::new(&[[0.7f32, -1.2]], &Device::Cpu).unwrap(),
-            &Tensor::new(&[[logvar[0] as f32, logvar[1] as f32]], &Device::Cpu).unwrap(),
+            &Tensor::new(&[logvar], &Device::Cpu).unwrap(),
         )
         .unwrap()
         .to_vec1()
         .unwrap();
-        assert!((t[0] as f64 - closed).abs() < 1e-4);
+        assert!(
+            (mc - f64::from(t[0])).abs() < 0.01,
+            "Monte Carlo {mc} vs kl_to_standard_normal {}",
+            t[0]
+        );
+    }
+
+    /// BCE of one pixel through the tensor function.
+    fn bce(logit: f32, target: f32) -> f64 {
+        let v: Vec<f32> = bce_with_logits(
+            &Tensor::new(&[[logit]], &Device::Cpu).unwrap(),
+            &Tensor::new(&[[target]], &Device::Cpu).unwrap(),
+        )
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+        f64::from(v[0])
     }
 
     #[test]
-    fn bce_matches_direct_formula_and_survives_extreme_logits() {
+    fn bce_matches_the_bernoulli_likelihood_from_first_principles() {
+        // -x ln p - (1-x) ln(1-p) with p = σ(l), in f64; 1 - σ(l) is taken as σ(-l) (the
+        // same number, without the cancellation of 1 - p when p is close to 1).
+        let sigmoid = |t: f64| 1.0 / (1.0 + (-t).exp());
         let logits = [-200.0f32, -30.0, -2.0, 0.0, 0.5, 3.0, 30.0, 200.0];
         let targets = [0.0f32, 1.0, 0.3, 0.5, 1.0, 0.0, 0.7, 1.0];
         for (&l, &x) in logits.iter().zip(&targets) {
-            let got: Vec<f32> = bce_with_logits(
-                &Tensor::new(&[[l]], &Device::Cpu).unwrap(),
-                &Tensor::new(&[[x]], &Device::Cpu).unwrap(),
-            )
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-            assert!(got[0].is_finite(), "logit {l}");
-            let reference = bce_scalar(l as f64, x as f64);
+            let (l64, x64) = (f64::from(l), f64::from(x));
+            let nll = -x64 * sigmoid(l64).ln() - (1.0 - x64) * sigmoid(-l64).ln();
+            let got = bce(l, x);
             assert!(
-                (got[0] as f64 - reference).abs() < 1e-4 * reference.abs().max(1.0),
-                "logit {l}: {} vs {reference}",
-                got[0]
+                (got - nll).abs() < 1e-5 * nll.max(1.0),
+                "logit {l}, target {x}: {got} vs {nll}"
             );
-            if l.abs() < 20.0 {
-                // The textbook form -x log p - (1-x) log(1-p) where it is still accurate.
-                let p = 1.0 / (1.0 + (-(l as f64)).exp());
-                let direct = -(x as f64) * p.ln() - (1.0 - x as f64) * (1.0 - p).ln();
-                assert!((reference - direct).abs() < 1e-9, "logit {l}");
-            }
         }
-        // Saturated and wrong: the loss grows linearly with the logit, never inf.
-        assert!((bce_scalar(200.0, 0.0) - 200.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bce_hand_computed_values_and_asymptotes() {
+        let ln2 = std::f64::consts::LN_2;
+        // A logit of 0 is p = ½: ln 2 whatever the target.
+        for x in [0.0, 0.25, 1.0] {
+            assert!((bce(0.0, x) - ln2).abs() < 1e-6, "target {x}");
+        }
+        // l = ln 3 is p = ¾: -ln ¾ for a 1, -ln ¼ for a 0.
+        let ln3 = 3f32.ln();
+        assert!((bce(ln3, 1.0) - (4.0f64 / 3.0).ln()).abs() < 1e-6);
+        assert!((bce(ln3, 0.0) - 4f64.ln()).abs() < 1e-6);
+        // Confident and right: ln(1 + e^-|l|) ≈ e^-|l| (3.4e-4 at 8, to f32 resolution);
+        // confident and wrong: about |l|, never inf.
+        let small = (-8f64).exp().ln_1p();
+        assert!((bce(8.0, 1.0) - small).abs() < 1e-3 * small);
+        assert!((bce(-8.0, 0.0) - small).abs() < 1e-3 * small);
+        assert!(bce(30.0, 1.0).abs() < 1e-8 && bce(-30.0, 0.0).abs() < 1e-8);
+        assert!((bce(200.0, 0.0) - 200.0).abs() < 1e-4);
+        assert!((bce(-200.0, 1.0) - 200.0).abs() < 1e-4);
+        assert!(bce(1e6, 0.0).is_finite());
+        // Pixels add up along the row.
+        let row: Vec<f32> = bce_with_logits(
+            &Tensor::new(&[[0.0f32, ln3, -20.0]], &Device::Cpu).unwrap(),
+            &Tensor::new(&[[1.0f32, 0.0, 0.0]], &Device::Cpu).unwrap(),
+        )
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+        let expected = ln2 + 4f64.ln() + (-20f64).exp();
+        assert!((f64::from(row[0]) - expected).abs() < 1e-5, "{row:?}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Metrics of a latent space that do not need the model: k-nearest-neighbour accuracy.
 
 /// Accuracy of a k-nearest-neighbour classifier (Euclidean, majority vote) on codes.
+/// `k = 0` counts as 1; codes of dimension 0 carry no information and score 0.
 pub fn knn_accuracy(
     train: &[f32],
     train_labels: &[u32],
@@ -9,6 +10,10 @@ pub fn knn_accuracy(
     dim: usize,
     k: usize,
 ) -> f64 {
+    if dim == 0 {
+        return 0.0;
+    }
+    let k = k.max(1);
     let classes = train_labels.iter().max().map_or(1, |m| *m as usize + 1);
     let mut correct = 0usize;
     let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
@@ -51,6 +56,16 @@ mod tests {
         assert_eq!(
             knn_accuracy(&train, &labels, &[0.05, 0.0, 5.0, 5.1], &[1, 0], 2, 1),
             0.0
+        );
+    }
+
+    #[test]
+    fn dimension_zero_and_k_zero_do_not_panic() {
+        assert_eq!(knn_accuracy(&[], &[0, 1], &[], &[0, 1], 0, 5), 0.0);
+        let train = [0.0f32, 1.0, 10.0];
+        assert_eq!(
+            knn_accuracy(&train, &[0, 0, 1], &[9.0, 0.2], &[1, 0], 1, 0),
+            1.0
         );
     }
 }

@@ -3,6 +3,8 @@
 mod adam;
 pub mod checkpoint;
 mod eval;
+#[cfg(test)]
+mod grad_check;
 pub mod kinds;
 pub mod loss;
 pub mod metrics;

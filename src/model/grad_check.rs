@@ -1,0 +1,141 @@
+//! VAE gradients against central finite differences, with ε held fixed by seeding the
+//! generator the same way for every evaluation of the objective.
+
+use super::loss::kl_to_standard_normal;
+use super::{Autoencoder, Likelihood, ModelConfig, ModelKind};
+use crate::rng::PortableRng;
+use candle_core::{DType, Device, Tensor, Var};
+use rand::SeedableRng;
+
+fn small_vae() -> Autoencoder {
+    let mut cfg = ModelConfig::new(ModelKind::Vae, 6, Likelihood::Bernoulli);
+    cfg.latent_dim = 2;
+    cfg.hidden = vec![5];
+    Autoencoder::new(cfg, &mut PortableRng::seed_from_u64(7)).unwrap()
+}
+
+fn batch() -> Tensor {
+    let v: Vec<f32> = (0..4 * 6).map(|i| ((i * 7) % 11) as f32 / 10.0).collect();
+    Tensor::from_vec(v, (4, 6), &Device::Cpu).unwrap()
+}
+
+/// recon + KL, batch mean, with the same ε on every call.
+fn objective(model: &Autoencoder, x: &Tensor) -> Tensor {
+    let mut rng = PortableRng::seed_from_u64(99);
+    model
+        .loss_terms(x, &mut rng)
+        .unwrap()
+        .objective(1.0)
+        .unwrap()
+}
+
+fn value(model: &Autoencoder, x: &Tensor) -> f64 {
+    f64::from(objective(model, x).to_scalar::<f32>().unwrap())
+}
+
+/// ∂objective/∂var[i] by central differences with step `h`.
+fn central_difference(model: &Autoencoder, x: &Tensor, var: &Var, i: usize, h: f32) -> f64 {
+    let original = var.as_tensor().copy().unwrap();
+    let values: Vec<f32> = original.flatten_all().unwrap().to_vec1().unwrap();
+    let at = |delta: f32| {
+        let mut v = values.clone();
+        v[i] += delta;
+        var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
+            .unwrap();
+        value(model, x)
+    };
+    let (plus, minus) = (at(h), at(-h));
+    var.set(&original).unwrap();
+    (plus - minus) / (2.0 * f64::from(h))
+}
+
+/// Finite-difference step: small enough that no ReLU of this model changes side for any
+/// weight (1e-2 crosses one in the decoder), large enough for f32 rounding (~1e-4 here).
+const STEP: f32 = 3e-3;
+
+#[test]
+fn vae_gradients_match_finite_differences_in_every_layer() {
+    let model = small_vae();
+    let x = batch();
+    let grads = objective(&model, &x).backward().unwrap();
+    let mut worst = 0.0f64;
+    for (name, var) in model.named_vars() {
+        let g: Vec<f32> = grads
+            .get(var.as_tensor())
+            .unwrap_or_else(|| panic!("no gradient for {name}"))
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let largest = g.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(
+            largest > 1e-2,
+            "{name}: gradient too small to test ({largest})"
+        );
+        for (i, &analytic) in g.iter().enumerate() {
+            let fd = central_difference(&model, &x, &var, i, STEP);
+            let err = (fd - f64::from(analytic)).abs();
+            worst = worst.max(err);
+            // f32 rounding of the objective leaves about 1e-4 of noise in the differences.
+            let tolerance = 2e-2 * fd.abs().max(f64::from(analytic.abs())) + 3e-4;
+            assert!(
+                err < tolerance,
+                "{name}[{i}]: autograd {analytic} vs finite differences {fd}"
+            );
+        }
+    }
+    eprintln!("worst absolute gradient error: {worst:e}");
+}
+
+#[test]
+fn kl_gradient_is_mu_and_half_of_sigma_squared_minus_one() {
+    let mu = [0.7f64, -1.2, 0.0, 2.0];
+    let logvar = [-0.5f64, 0.3, 1.2, -2.0];
+    let kl = |mu: &[f64], lv: &[f64]| -> f64 {
+        let t = |v: &[f64]| Tensor::from_vec(v.to_vec(), (1, v.len()), &Device::Cpu).unwrap();
+        kl_to_standard_normal(&t(mu), &t(lv))
+            .unwrap()
+            .to_vec1::<f64>()
+            .unwrap()[0]
+    };
+    let h = 1e-5;
+    for i in 0..mu.len() {
+        let bump = |v: &[f64], d: f64| {
+            let mut v = v.to_vec();
+            v[i] += d;
+            v
+        };
+        let d_mu = (kl(&bump(&mu, h), &logvar) - kl(&bump(&mu, -h), &logvar)) / (2.0 * h);
+        let d_lv = (kl(&mu, &bump(&logvar, h)) - kl(&mu, &bump(&logvar, -h))) / (2.0 * h);
+        let closed_lv = 0.5 * (logvar[i].exp() - 1.0);
+        assert!(
+            (d_mu - mu[i]).abs() < 1e-8,
+            "∂KL/∂μ[{i}] = {d_mu}, expected {}",
+            mu[i]
+        );
+        assert!(
+            (d_lv - closed_lv).abs() < 1e-8,
+            "∂KL/∂logσ²[{i}] = {d_lv}, expected {closed_lv}"
+        );
+    }
+    // Autograd through the same function agrees with the closed form too.
+    let mu_v = Var::from_vec(mu.to_vec(), (1, 4), &Device::Cpu).unwrap();
+    let lv_v = Var::from_vec(logvar.to_vec(), (1, 4), &Device::Cpu).unwrap();
+    let total = kl_to_standard_normal(mu_v.as_tensor(), lv_v.as_tensor())
+        .unwrap()
+        .sum_all()
+        .unwrap();
+    let grads = total.backward().unwrap();
+    let g = |v: &Var| -> Vec<f64> {
+        let t = grads
+            .get(v.as_tensor())
+            .unwrap()
+            .to_dtype(DType::F64)
+            .unwrap();
+        t.flatten_all().unwrap().to_vec1().unwrap()
+    };
+    for (i, (gm, gl)) in g(&mu_v).iter().zip(g(&lv_v)).enumerate() {
+        assert!((gm - mu[i]).abs() < 1e-12);
+        assert!((gl - 0.5 * (logvar[i].exp() - 1.0)).abs() < 1e-12);
+    }
+}
