@@ -53,6 +53,23 @@ pub fn mosaic(items: &[f32], w: usize, h: usize, cols: usize) -> ColorImage {
     img
 }
 
+/// Row `i` of values stored `d` per row, or `None` when the slice is too short (or `d` is 0).
+pub fn row(values: &[f32], i: usize, d: usize) -> Option<&[f32]> {
+    let start = i.checked_mul(d).filter(|_| d > 0)?;
+    values.get(start..start.checked_add(d)?)
+}
+
+/// The input of display item `i` of a snapshot, or `None` when the snapshot and the data
+/// set disagree (a snapshot of another run, or lists of different lengths).
+pub fn display_input<'a>(
+    ds: &'a Dataset,
+    display_indices: &[usize],
+    i: usize,
+) -> Option<&'a [f32]> {
+    let test_index = *display_indices.get(i)?;
+    row(&ds.test.x, test_index, ds.dim())
+}
+
 /// A hash key for a list of numbers, so textures redraw exactly when their inputs change.
 pub fn key_of(parts: &[u64], values: &[f32]) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -131,6 +148,15 @@ mod tests {
         assert_eq!(img.pixels[3], Color32::from_gray(0));
         assert_eq!(img.pixels[2], Color32::from_gray(60), "gap");
         assert_eq!(img.pixels[2 * 5], Color32::from_gray(128));
+    }
+
+    #[test]
+    fn rows_past_the_end_are_none() {
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(row(&v, 1, 2), Some(&[3.0, 4.0][..]));
+        assert_eq!(row(&v, 2, 2), None, "half a row is no row");
+        assert_eq!(row(&v, 0, 0), None);
+        assert_eq!(row(&v, usize::MAX, 2), None);
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub fn class_color(class: usize) -> Color32 {
 pub const ERROR: Color32 = Color32::from_rgb(220, 50, 47);
 /// Text colour of warnings (a diverged model).
 pub const WARNING: Color32 = Color32::from_rgb(203, 120, 0);
+/// Status text while training runs.
+pub const RUNNING: Color32 = Color32::from_rgb(40, 160, 60);
+/// Status text when nothing happens, and hidden classes in the legend.
+pub const QUIET: Color32 = Color32::GRAY;
 /// Fill of the probe marker.
 pub const PROBE: Color32 = Color32::from_rgb(250, 250, 250);
 /// The pinned item's marker.
