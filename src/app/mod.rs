@@ -1,6 +1,11 @@
 //! The egui window: controls on the left, losses at the bottom, and one tab per view,
 //! the latent spaces side by side first. Owns the UI state and the training session;
 //! drains worker events in `logic`, draws in `ui`.
+//!
+//! Every tab is a [`View`]: it draws from a [`ViewCtx`] (snapshot, data, the shared
+//! [`Selection`], read-only settings) and returns [`Action`]s, which [`LatentLabApp::apply`]
+//! runs after the frame. The side panel returns actions too. A new tab is one file plus
+//! one line in `tabs!` below.
 
 mod actions;
 mod controls;
