@@ -42,7 +42,7 @@ pub fn mosaic(items: &[f32], w: usize, h: usize, cols: usize) -> ColorImage {
     let cols = cols.clamp(1, n.max(1));
     let rows = n.div_ceil(cols).max(1);
     let (width, height) = (cols * (w + 1) - 1, rows * (h + 1) - 1);
-    let mut img = ColorImage::filled([width, height], Color32::from_gray(60));
+    let mut img = ColorImage::filled([width, height], theme::MOSAIC_GAP);
     for (i, item) in items.chunks_exact(w * h).enumerate() {
         let (x0, y0) = ((i % cols) * (w + 1), (i / cols) * (h + 1));
         for (p, v) in item.iter().enumerate() {

@@ -35,6 +35,9 @@ pub const PRIOR: Color32 = Color32::from_rgb(130, 130, 130);
 /// Colour of data points drawn behind decoded points (2-D data sets).
 pub const DATA_BACKDROP: Color32 = Color32::from_rgb(190, 190, 190);
 
+/// The 1-pixel gap between items in a mosaic.
+pub const MOSAIC_GAP: Color32 = Color32::from_gray(60);
+
 /// Radius of a data point in the latent scatter, in points.
 pub const POINT_RADIUS: f32 = 2.2;
 /// Side of the probe's decoded image, in points.
