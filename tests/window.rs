@@ -3,7 +3,7 @@
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use latentlab::app::{LatentLabApp, OpenKind, Settings, Status};
+use latentlab::app::{LatentLabApp, OpenKind, Plane, Settings, Status};
 use latentlab::data::Sizes;
 use std::time::{Duration, Instant};
 
@@ -104,10 +104,10 @@ fn dragging_the_probe_changes_its_decoded_image() {
     h.get_by_label("Pause").click();
     wait_for(&mut h, "pause", |a| a.session.status == Status::Paused);
     h.run_steps(3);
-    let before = h.state().latent.models["vae"].probe_decoded.clone();
-    let probe_before = h.state().latent.models["vae"].probe.clone();
+    let before = h.state().selection.probes["vae"].decoded.clone();
+    let probe_before = h.state().selection.probes["vae"].code.clone();
     assert!(!before.is_empty());
-    let rect = h.state().latent.plot_rects["vae"];
+    let rect = h.state().rects.latent_plots["vae"];
     let (from, to) = (
         rect.center(),
         rect.center() + egui::vec2(rect.width() * 0.3, -rect.height() * 0.3),
@@ -120,10 +120,10 @@ fn dragging_the_probe_changes_its_decoded_image() {
         h.hover_at(from + (to - from) * (t as f32 / 5.0));
         h.run_steps(1);
     }
-    let during = h.state().latent.models["vae"].probe_decoded.clone();
+    let during = h.state().selection.probes["vae"].decoded.clone();
     h.drop_at(to);
     h.run_steps(2);
-    let probe_after = h.state().latent.models["vae"].probe.clone();
+    let probe_after = h.state().selection.probes["vae"].code.clone();
     assert!(
         probe_after[0] > probe_before[0] && probe_after[1] > probe_before[1],
         "probe moved up and right: {probe_before:?} -> {probe_after:?}"
@@ -225,17 +225,19 @@ fn every_tab_draws_with_readable_text() {
     h.get_by_label("posterior ellipses").click();
     h.run_steps(2);
     // A 3-D code: the PCA plane and another pair of dimensions draw too.
-    for view in [latentlab::app::View::Pca, latentlab::app::View::Dims(1, 2)] {
-        h.state_mut().latent.view = view;
+    for plane in [Plane::Pca, Plane::Dims(1, 2)] {
+        h.state_mut().selection.plane = plane;
         h.run_steps(2);
     }
-    let probe = h.state().latent.models["vae"].probe.clone();
+    let probe = h.state().selection.probes["vae"].code.clone();
     assert_eq!(probe.len(), 3);
-    for tab in latentlab::app::Tab::ALL {
-        h.get_by_label(tab.title()).click();
+    let titles = h.state().tab_titles();
+    assert_eq!(titles.len(), 6);
+    for (i, title) in titles.into_iter().enumerate() {
+        h.get_by_label(title).click();
         h.run_steps(3);
-        assert_eq!(h.state().tab, tab);
-        if tab == latentlab::app::Tab::Recon {
+        assert_eq!(h.state().tab, i);
+        if title == "Reconstructions" {
             assert!(
                 h.query_by_label_contains("Denoising AE sees").is_some(),
                 "the denoiser's noisy inputs are shown"
@@ -274,26 +276,71 @@ fn a_typed_path_that_does_not_exist_is_reported() {
 #[test]
 fn a_diverged_model_is_reported_in_the_window() {
     let mut h = harness(small_settings(), true);
-    wait_for(&mut h, "training", |a| steps(a) > 5);
-    h.state_mut()
-        .session
-        .handle(latentlab::train::TrainEvent::Diverged {
-            model: "vae".into(),
-            step: 42,
-            epoch: 0,
-        });
+    wait_for(&mut h, "some good steps", |a| {
+        a.session.snapshot.as_ref().is_some_and(|s| s.step >= 10)
+    });
+    let good_step = steps(h.state());
+    // Raise the learning rate with the side panel's control, as a user would, to its
+    // maximum: Adam at lr 1 blows the young VAE's loss up within a few steps.
+    h.get_by_label("learning rate").set_value_accesskit(1.0);
+    h.run_steps(2);
+    assert_eq!(
+        h.state().settings.run.lr,
+        1.0,
+        "the control reached the settings"
+    );
+    wait_for(&mut h, "the VAE to diverge", |a| {
+        a.session
+            .messages
+            .iter()
+            .any(|m| m.text.contains("vae diverged"))
+    });
+    let text = &h.state().session.messages[0].text;
+    let diverged_at: u64 = text
+        .split("at step ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no step in {text:?}"));
+    assert!(
+        diverged_at > good_step,
+        "diverged at step {diverged_at}, after the good steps up to {good_step}"
+    );
+    wait_for(&mut h, "a snapshot of the diverged VAE", |a| {
+        vae(a).is_some_and(|m| m.diverged)
+    });
     h.run_steps(2);
     assert!(
         h.query_by_label_contains("vae diverged").is_some(),
         "the warning is visible"
     );
-    assert!(h.query_by_label_contains("step 42").is_some());
+    assert!(
+        h.query_by_label_contains("diverged: last good weights")
+            .is_some(),
+        "the VAE's plot says what it shows"
+    );
+    // The last good weights still draw: finite codes, and a finite decoding of the probe.
+    let codes = &vae(h.state()).unwrap().codes;
+    assert!(!codes.is_empty() && codes.iter().all(|v| v.is_finite()));
+    let decoded = &h.state().selection.probes["vae"].decoded;
+    assert!(!decoded.is_empty() && decoded.iter().all(|v| v.is_finite()));
     h.get_by_label("dismiss").click();
     h.run_steps(2);
     assert!(
         h.query_by_label_contains("vae diverged").is_none(),
         "dismissed"
     );
+    // The autoencoder survives the same learning rate and goes on training.
     let before = steps(h.state());
-    wait_for(&mut h, "training to go on", |a| steps(a) > before + 5);
+    wait_for(&mut h, "training to go on", |a| steps(a) > before + 20);
+    let progress = h.state().session.progress.clone().unwrap();
+    let diverged = |name: &str| progress.losses.iter().any(|l| l.name == name && l.diverged);
+    assert!(diverged("vae") && !diverged("ae"), "{:?}", progress.losses);
+    assert_eq!(h.state().session.status, Status::Running);
+}
+
+/// The VAE of the latest snapshot.
+fn vae(app: &LatentLabApp) -> Option<&latentlab::train::ModelSnapshot> {
+    let snap = app.session.snapshot.as_ref()?;
+    snap.models.iter().find(|m| m.name == "vae")
 }

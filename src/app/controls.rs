@@ -1,29 +1,15 @@
 //! The side panel: data set, models, knobs, Train / Pause / Step / Reset, and progress.
-//! Live knobs (learning rate, β, noise) apply at once; anything that needs new models
-//! asks before it resets.
+//! The learning rate and live knobs apply at once; anything that needs new models asks
+//! before it resets.
 
+use super::actions::Action;
+use super::dialog::OpenKind;
 use super::knobs;
 use super::session::{Session, Status};
 use super::settings::Settings;
 use super::theme;
 use crate::data::BUILTIN_NAMES;
-use crate::train::TrainCommand;
-use crossbeam_channel::{Receiver, bounded};
-use egui::{Color32, RichText, Ui};
-use std::path::PathBuf;
-
-/// What a file dialog was opened for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OpenKind {
-    /// A folder of MNIST-layout IDX files.
-    Idx,
-    /// A folder with one sub-folder of images per class.
-    Folder,
-    /// A `label,p0,...` CSV file.
-    Csv,
-    /// A folder to save checkpoints into.
-    SaveTo,
-}
+use egui::{RichText, Ui};
 
 /// Transient state of the controls.
 pub struct Controls {
@@ -31,7 +17,6 @@ pub struct Controls {
     pub draft: Settings,
     /// True while the "reset now?" question is open.
     pub confirm_open: bool,
-    dialog: Option<(OpenKind, Receiver<Option<PathBuf>>, std::time::Instant)>,
     /// A data-set spec typed by hand (for machines without a file dialog).
     typed_spec: String,
 }
@@ -42,28 +27,7 @@ impl Controls {
         Self {
             draft: settings.clone(),
             confirm_open: false,
-            dialog: None,
             typed_spec: String::new(),
-        }
-    }
-
-    /// Opens a native file dialog on its own thread, so the window never waits on it.
-    fn open_dialog(&mut self, kind: OpenKind, ctx: &egui::Context) {
-        let (tx, rx) = bounded(1);
-        let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("latentlab-dialog".into())
-            .spawn(move || {
-                let dialog = rfd::FileDialog::new();
-                let picked = match kind {
-                    OpenKind::Csv => dialog.add_filter("CSV", &["csv", "txt"]).pick_file(),
-                    _ => dialog.pick_folder(),
-                };
-                tx.send(picked).ok();
-                ctx.request_repaint();
-            });
-        if spawned.is_ok() {
-            self.dialog = Some((kind, rx, std::time::Instant::now()));
         }
     }
 
@@ -79,47 +43,27 @@ impl Controls {
         self.confirm_open = true;
     }
 
-    /// Draws the panel and applies what the user changed.
-    pub fn ui(&mut self, ui: &mut Ui, settings: &mut Settings, session: &mut Session) {
-        self.poll_dialog(session);
+    /// Draws the panel; returns what the user asked for (settings change only through them).
+    pub fn ui(&mut self, ui: &mut Ui, settings: &Settings, session: &Session) -> Vec<Action> {
+        let mut actions = Vec::new();
         ui.heading("LatentLab");
         ui.label(RichText::new("Autoencoders side by side").weak());
         ui.separator();
-        self.data_ui(ui, session);
+        self.data_ui(ui, session, &mut actions);
         ui.separator();
         self.models_ui(ui);
         ui.separator();
         self.knobs_ui(ui);
         ui.separator();
-        self.apply_live(settings, session);
-        self.buttons_ui(ui, settings, session);
+        self.apply_live(settings, &mut actions);
+        self.buttons_ui(ui, settings, session, &mut actions);
         ui.separator();
         progress_ui(ui, session);
-        self.confirm_ui(ui.ctx(), settings, session);
+        self.confirm_ui(ui.ctx(), settings, &mut actions);
+        actions
     }
 
-    fn poll_dialog(&mut self, session: &mut Session) {
-        let Some((kind, rx, opened)) = &self.dialog else {
-            return;
-        };
-        let (kind, opened) = (*kind, *opened);
-        if let Ok(picked) = rx.try_recv() {
-            self.dialog = None;
-            if picked.is_none() && opened.elapsed() < std::time::Duration::from_millis(300) {
-                // Nobody could have cancelled that fast: there is no dialog on this desktop.
-                session.notice("No file dialog is available here; type the path under \"or type\" instead (idx:DIR, folder:DIR or csv:FILE).");
-            }
-            if let Some(path) = picked {
-                if kind == OpenKind::SaveTo {
-                    session.send(TrainCommand::Save(path));
-                } else {
-                    self.open_path(kind, &path);
-                }
-            }
-        }
-    }
-
-    fn data_ui(&mut self, ui: &mut Ui, session: &Session) {
+    fn data_ui(&mut self, ui: &mut Ui, session: &Session, actions: &mut Vec<Action>) {
         let heading = ui.label(RichText::new("Data set").strong());
         let current = self.draft.run.dataset.clone();
         egui::ComboBox::from_id_salt("dataset")
@@ -143,7 +87,7 @@ impl Controls {
                 ("CSV", OpenKind::Csv),
             ] {
                 if ui.small_button(label).clicked() {
-                    self.open_dialog(kind, ui.ctx());
+                    actions.push(Action::OpenDialog(kind));
                 }
             }
         });
@@ -188,76 +132,60 @@ impl Controls {
         knobs::knobs_ui(ui, &mut self.draft.run);
     }
 
-    /// Sends live knobs to the worker as soon as they change.
-    fn apply_live(&mut self, settings: &mut Settings, session: &mut Session) {
-        for cmd in knobs::apply_live(&mut settings.run, &self.draft.run) {
-            session.send(cmd);
-        }
+    /// Asks for the learning rate and live knobs to reach the worker as soon as they change.
+    fn apply_live(&mut self, settings: &Settings, actions: &mut Vec<Action>) {
+        actions.extend(knobs::live_changes(&settings.run, &self.draft.run));
     }
 
-    fn buttons_ui(&mut self, ui: &mut Ui, settings: &mut Settings, session: &mut Session) {
+    fn buttons_ui(
+        &mut self,
+        ui: &mut Ui,
+        settings: &Settings,
+        session: &Session,
+        actions: &mut Vec<Action>,
+    ) {
         if settings.needs_reset(&self.draft) && !self.confirm_open {
-            ui.colored_label(theme::WARNING, "Changed settings need new models.");
-            if self.draft.run.models.is_empty() {
-                ui.colored_label(theme::ERROR, "pick at least one model");
-            } else if ui.button("Apply and reset…").clicked() {
-                self.confirm_open = true;
-            }
-            if ui.small_button("Undo changes").clicked() {
-                self.draft = settings.clone();
-            }
+            self.pending_changes_ui(ui, settings);
         }
         let running = session.status == Status::Running;
+        let has_trainer = session.trainer.is_some();
+        let mut button = |ui: &mut Ui, enabled: bool, text: RichText, action: Action| {
+            let response = ui.add_enabled(enabled, egui::Button::new(text));
+            if response.clicked() {
+                actions.push(action);
+            }
+            response
+        };
         ui.horizontal(|ui| {
             let big = |t: &str| RichText::new(t).size(18.0);
-            if ui
-                .add_enabled(
-                    !running && session.trainer.is_some(),
-                    egui::Button::new(big("Train")),
-                )
-                .clicked()
-            {
-                session.start_when_ready = true;
-                session.send(TrainCommand::Start);
-            }
-            if ui
-                .add_enabled(running, egui::Button::new(big("Pause")))
-                .clicked()
-            {
-                session.start_when_ready = false;
-                session.send(TrainCommand::Pause);
-            }
+            button(ui, !running && has_trainer, big("Train"), Action::Train);
+            button(ui, running, big("Pause"), Action::Pause);
         });
         ui.horizontal(|ui| {
-            if ui
-                .add_enabled(
-                    !running && session.trainer.is_some(),
-                    egui::Button::new("Step"),
-                )
-                .on_hover_text("one training step")
-                .clicked()
-            {
-                session.send(TrainCommand::Step);
-            }
-            if ui
-                .add_enabled(session.data.is_some(), egui::Button::new("Reset"))
-                .on_hover_text("new models with the current settings")
-                .clicked()
-            {
-                session.start_when_ready = running;
-                session.reset(settings);
-            }
-            if ui
-                .add_enabled(session.trainer.is_some(), egui::Button::new("Save…"))
-                .on_hover_text("save checkpoints into a folder")
-                .clicked()
-            {
-                self.open_dialog(OpenKind::SaveTo, ui.ctx());
-            }
+            button(ui, !running && has_trainer, "Step".into(), Action::Step)
+                .on_hover_text("one training step");
+            button(ui, session.data.is_some(), "Reset".into(), Action::Reset)
+                .on_hover_text("new models with the current settings");
+            let save = Action::OpenDialog(OpenKind::SaveTo);
+            button(ui, has_trainer, "Save…".into(), save)
+                .on_hover_text("save checkpoints into a folder");
         });
     }
 
-    fn confirm_ui(&mut self, ctx: &egui::Context, settings: &mut Settings, session: &mut Session) {
+    /// Says that the edited settings need new models, and offers to apply or undo them.
+    fn pending_changes_ui(&mut self, ui: &mut Ui, settings: &Settings) {
+        ui.colored_label(theme::WARNING, "Changed settings need new models.");
+        if self.draft.run.models.is_empty() {
+            ui.colored_label(theme::ERROR, "pick at least one model");
+        } else if ui.button("Apply and reset…").clicked() {
+            self.confirm_open = true;
+        }
+        if ui.small_button("Undo changes").clicked() {
+            self.draft = settings.clone();
+        }
+    }
+
+    fn confirm_ui(&mut self, ctx: &egui::Context, settings: &Settings, actions: &mut Vec<Action>) {
         if !self.confirm_open {
             return;
         }
@@ -265,18 +193,14 @@ impl Controls {
             ui.set_width(420.0);
             ui.heading("Start again with new models?");
             ui.label(format!("Data set: {}", short_name(&self.draft.run.dataset)));
-            ui.label("This change needs new models, so training starts from scratch. The current models are discarded.");
+            ui.label(
+                "This change needs new models, so training starts from scratch. \
+                 The current models are discarded.",
+            );
             ui.add_space(8.0);
             ui.horizontal(|ui| {
                 if ui.button(RichText::new("Reset now").strong()).clicked() {
-                    let data_changed = self.draft.run.dataset != settings.run.dataset || self.draft.run.seed != settings.run.seed;
-                    *settings = self.draft.clone();
-                    session.start_when_ready = true;
-                    if data_changed || session.data.is_none() {
-                        session.load(&settings.run.dataset, settings.run.seed);
-                    } else {
-                        session.reset(settings);
-                    }
+                    actions.push(Action::ApplySettings(Box::new(self.draft.clone())));
                     self.confirm_open = false;
                 }
                 if ui.button("Cancel").clicked() {
@@ -307,11 +231,11 @@ fn short_name(spec: &str) -> String {
 
 fn progress_ui(ui: &mut Ui, session: &Session) {
     let status = match session.status {
-        Status::Loading => ("loading data…", Color32::GRAY),
+        Status::Loading => ("loading data…", theme::QUIET),
         Status::Paused => ("paused", theme::WARNING),
-        Status::Running => ("training", Color32::from_rgb(40, 160, 60)),
-        Status::Finished => ("finished", Color32::GRAY),
-        Status::Idle => ("idle", Color32::GRAY),
+        Status::Running => ("training", theme::RUNNING),
+        Status::Finished => ("finished", theme::QUIET),
+        Status::Idle => ("idle", theme::QUIET),
     };
     ui.horizontal(|ui| {
         ui.label("Status:");

@@ -2,12 +2,14 @@
 //! plane, with axes labelled in z. A VAE's cells sit at prior quantiles (inverse normal
 //! CDF); an AE's span its codes' range. Redrawn only when a snapshot or the view changes.
 
-use super::items::{Tex, key_of, show_items};
-use super::latent::LatentPanel;
+use super::actions::Action;
+use super::items::{Tex, key_of, mosaic, show_items};
+use super::selection::Selection;
 use super::theme;
-use crate::data::{Dataset, ItemShape};
+use super::view::{View, ViewCtx};
+use crate::data::ItemShape;
 use crate::explore::{GridSpan, grid_axis, inverse_normal_cdf};
-use crate::train::{ModelSnapshot, Snapshot};
+use crate::train::ModelSnapshot;
 use egui::{RichText, Ui};
 use egui_plot::{Plot, PlotImage, PlotPoint};
 use std::collections::HashMap;
@@ -20,11 +22,11 @@ pub struct GridPanel {
 }
 
 /// The span of a model's grid on the shown plane.
-fn span(m: &ModelSnapshot, latent: &LatentPanel) -> GridSpan {
+fn span(m: &ModelSnapshot, selection: &Selection) -> GridSpan {
     if m.kind.is_variational() {
         GridSpan::Prior
     } else {
-        let (x, y) = latent.code_box(m);
+        let (x, y) = selection.code_box(m);
         GridSpan::Range(x, y)
     }
 }
@@ -49,80 +51,124 @@ pub fn hover_point(h: &egui_plot::HoverPosition<'_>) -> PlotPoint {
     }
 }
 
-impl GridPanel {
-    /// Forgets cached grids (after a reset).
-    pub fn clear(&mut self) {
+impl View for GridPanel {
+    fn title(&self) -> &'static str {
+        "Latent grid"
+    }
+
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
+        let mut k = cx.settings.grid_k;
+        ui.horizontal(|ui| {
+            ui.label("cells per side");
+            ui.add(egui::Slider::new(&mut k, 5..=30));
+        });
+        ui.label(RichText::new(HELP).weak());
+        ui.columns(cx.snap.models.len().max(1), |cols| {
+            for (ui, m) in cols.iter_mut().zip(&cx.snap.models) {
+                self.model_ui(ui, m, cx, k);
+            }
+        });
+        if k == cx.settings.grid_k {
+            Vec::new()
+        } else {
+            vec![Action::SetGridK(k)]
+        }
+    }
+
+    fn clear(&mut self) {
         self.textures.clear();
         self.decoded.clear();
     }
+}
 
-    /// Draws the tab; `k` is the grid side (adjustable here).
-    pub fn ui(
-        &mut self,
-        ui: &mut Ui,
-        k: &mut usize,
-        snap: &Snapshot,
-        ds: &Dataset,
-        latent: &LatentPanel,
-    ) {
-        ui.horizontal(|ui| {
-            ui.label("cells per side");
-            ui.add(egui::Slider::new(k, 5..=30));
-        });
-        ui.label(RichText::new("Each cell is the decoding of one point of the plane, on the same axes as the scatter. A VAE's cells sit at quantiles of the prior N(0, I); an AE's cover the range of its codes.").weak());
-        let k = *k;
-        ui.columns(snap.models.len().max(1), |cols| {
-            for (ui, m) in cols.iter_mut().zip(&snap.models) {
-                ui.label(RichText::new(m.kind.title()).heading().color(theme::model_color(m.kind)));
-                let span = span(m, latent);
-                let xs = grid_axis(k, span, 0);
-                let ys = grid_axis(k, span, 1);
-                let mut codes = Vec::with_capacity(k * k * m.latent_dim);
-                for &y in ys.iter().rev() {
-                    for &x in &xs {
-                        codes.extend(latent.code_at(m, [f64::from(x), f64::from(y)]));
-                    }
-                }
-                let key = key_of(&[snap.step, k as u64], &codes);
-                let entry = self.decoded.entry(m.name.clone()).or_insert((u64::MAX, Vec::new()));
-                if entry.0 != key {
-                    *entry = (key, m.decoder.decode(&codes).unwrap_or_default());
-                }
-                let tex = self.textures.entry(m.name.clone()).or_default();
-                let side = ui.available_width().min(ui.available_height() - 40.0).max(150.0);
-                match ds.shape {
-                    ItemShape::Image { width, height } => {
-                        let handle = tex.get(ui.ctx(), &format!("grid-{}", m.name), key, || super::items::mosaic(&entry.1, width, height, k)).clone();
-                        let (xn, yn) = (latent.axis_name(m, 0), latent.axis_name(m, 1));
-                        Plot::new(("grid", &m.name))
-                            .width(side)
-                            .height(side)
-                            .data_aspect(1.0)
-                            .allow_drag(false)
-                            .allow_zoom(false)
-                            .allow_scroll(false)
-                            .allow_boxed_zoom(false)
-                            .show_grid(false)
-                            .x_axis_label(xn)
-                            .y_axis_label(yn)
-                            .x_axis_formatter(move |mark, _| format!("{:.1}", z_at(span, 0, mark.value, k)))
-                            .y_axis_formatter(move |mark, _| format!("{:.1}", z_at(span, 1, mark.value, k)))
-                            .label_formatter(move |hover| {
-                                let p = hover_point(hover);
-                                Some(format!("z = ({:.2}, {:.2})", z_at(span, 0, p.x, k), z_at(span, 1, p.y, k)))
-                            })
-                            .show(ui, |pui| {
-                                pui.set_plot_bounds_x(0.0..=k as f64);
-                                pui.set_plot_bounds_y(0.0..=k as f64);
-                                pui.image(PlotImage::new("grid", handle.id(), PlotPoint::new(k as f64 / 2.0, k as f64 / 2.0), egui::vec2(k as f32, k as f32)));
-                            });
-                    }
-                    ItemShape::Points { .. } => {
-                        ui.label(RichText::new("decoded grid points (colour) over the data (gray): the model's manifold").small());
-                        show_items(ui, tex, &format!("grid-{}", m.name), key, ds, &entry.1, 1, side, theme::model_color(m.kind));
-                    }
-                }
+const HELP: &str = "Each cell is the decoding of one point of the plane, on the same axes as \
+    the scatter. A VAE's cells sit at quantiles of the prior N(0, I); an AE's cover the range \
+    of its codes.";
+
+impl GridPanel {
+    /// One model's column: its `k`×`k` decodings as an image plot (or points over the data).
+    fn model_ui(&mut self, ui: &mut Ui, m: &ModelSnapshot, cx: &ViewCtx<'_>, k: usize) {
+        let color = theme::model_color(m.kind);
+        ui.label(RichText::new(m.kind.title()).heading().color(color));
+        let span = span(m, cx.selection);
+        let codes = cell_codes(m, cx.selection, span, k);
+        let key = key_of(&[cx.snap.step, k as u64], &codes);
+        let entry = self
+            .decoded
+            .entry(m.name.clone())
+            .or_insert((u64::MAX, Vec::new()));
+        if entry.0 != key {
+            *entry = (key, m.decoder.decode(&codes).unwrap_or_default());
+        }
+        let tex = self.textures.entry(m.name.clone()).or_default();
+        let side = ui
+            .available_width()
+            .min(ui.available_height() - 40.0)
+            .max(150.0);
+        let name = format!("grid-{}", m.name);
+        match cx.ds.shape {
+            ItemShape::Image { width, height } => {
+                let handle = tex
+                    .get(ui.ctx(), &name, key, || mosaic(&entry.1, width, height, k))
+                    .clone();
+                let axes = [cx.selection.axis_name(m, 0), cx.selection.axis_name(m, 1)];
+                image_plot_ui(ui, &m.name, &handle, axes, span, k, side);
             }
-        });
+            ItemShape::Points { .. } => {
+                ui.label(RichText::new("decoded grid points (colour) over the data (gray): the model's manifold").small());
+                show_items(ui, tex, &name, key, cx.ds, &entry.1, 1, side, color);
+            }
+        }
     }
+}
+
+/// The codes of the grid's cells, row by row from the top, on the shown plane.
+fn cell_codes(m: &ModelSnapshot, selection: &Selection, span: GridSpan, k: usize) -> Vec<f32> {
+    let xs = grid_axis(k, span, 0);
+    let ys = grid_axis(k, span, 1);
+    let mut codes = Vec::with_capacity(k * k * m.latent_dim);
+    for &y in ys.iter().rev() {
+        for &x in &xs {
+            codes.extend(selection.code_at(m, [f64::from(x), f64::from(y)]));
+        }
+    }
+    codes
+}
+
+/// The mosaic as a plot with its axes labelled in z.
+fn image_plot_ui(
+    ui: &mut Ui,
+    model: &str,
+    mosaic: &egui::TextureHandle,
+    [x_name, y_name]: [String; 2],
+    span: GridSpan,
+    k: usize,
+    side: f32,
+) {
+    let half = k as f64 / 2.0;
+    Plot::new(("grid", model))
+        .width(side)
+        .height(side)
+        .data_aspect(1.0)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .show_grid(false)
+        .x_axis_label(x_name)
+        .y_axis_label(y_name)
+        .x_axis_formatter(move |mark, _| format!("{:.1}", z_at(span, 0, mark.value, k)))
+        .y_axis_formatter(move |mark, _| format!("{:.1}", z_at(span, 1, mark.value, k)))
+        .label_formatter(move |hover| {
+            let p = hover_point(hover);
+            let (x, y) = (z_at(span, 0, p.x, k), z_at(span, 1, p.y, k));
+            Some(format!("z = ({x:.2}, {y:.2})"))
+        })
+        .show(ui, |pui| {
+            pui.set_plot_bounds_x(0.0..=k as f64);
+            pui.set_plot_bounds_y(0.0..=k as f64);
+            let size = egui::vec2(k as f32, k as f32);
+            let center = PlotPoint::new(half, half);
+            pui.image(PlotImage::new("grid", mosaic.id(), center, size));
+        });
 }

@@ -1,11 +1,12 @@
 //! Interpolation: each model decodes the straight line between the codes of two test
 //! items, one row per model.
 
-use super::items::{Tex, key_of, show_items};
+use super::actions::Action;
+use super::items::{Tex, display_input, key_of, row, show_items};
 use super::theme;
-use crate::data::Dataset;
+use super::view::{View, ViewCtx};
 use crate::explore::interpolate;
-use crate::train::Snapshot;
+use crate::train::ModelSnapshot;
 use egui::{RichText, Ui};
 use std::collections::HashMap;
 
@@ -31,41 +32,19 @@ impl Default for InterpPanel {
     }
 }
 
-impl InterpPanel {
-    /// Draws the tab; `pinned` is the latent view's pinned item, offered as an end.
-    pub fn ui(&mut self, ui: &mut Ui, snap: &Snapshot, ds: &Dataset, pinned: Option<usize>) {
-        let n = snap.display_labels.len();
+impl View for InterpPanel {
+    fn title(&self) -> &'static str {
+        "Interpolation"
+    }
+
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
+        // Items with both a label and a test index (the same count in a consistent snapshot).
+        let n = cx.snap.display_labels.len().min(cx.snap.display_indices.len());
         if n < 2 {
             ui.label("Not enough test items to interpolate.");
-            return;
+            return Vec::new();
         }
-        let class = |i: usize| {
-            ds.class_names
-                .get(snap.display_labels[i] as usize)
-                .cloned()
-                .unwrap_or_default()
-        };
-        ui.horizontal(|ui| {
-            ui.label("from test item");
-            ui.add(egui::DragValue::new(&mut self.a).range(0..=n - 1));
-            ui.label(format!("(class {})", class(self.a.min(n - 1))));
-            ui.label("to");
-            ui.add(egui::DragValue::new(&mut self.b).range(0..=n - 1));
-            ui.label(format!("(class {})", class(self.b.min(n - 1))));
-            if let Some(p) = pinned {
-                if ui.button("start at pinned").clicked() {
-                    self.a = p;
-                }
-                if ui.button("end at pinned").clicked() {
-                    self.b = p;
-                }
-            }
-            if ui.button("random pair").clicked() {
-                let t = snap.step as usize;
-                self.a = (self.a * 31 + t + 7) % n;
-                self.b = (self.b * 17 + t + 3) % n;
-            }
-        });
+        ui.horizontal(|ui| self.ends_ui(ui, cx, n));
         ui.label(RichText::new(format!("Each row decodes {STEPS} evenly spaced points on the straight line between the two codes.")).weak());
         let (a, b) = (self.a.min(n - 1), self.b.min(n - 1));
         let cell =
@@ -74,47 +53,94 @@ impl InterpPanel {
             .num_columns(2)
             .spacing([12.0, 10.0])
             .show(ui, |ui| {
-                let dim = ds.dim();
-                let mut ends = ds.test.item(snap.display_indices[a], dim).to_vec();
-                ends.extend_from_slice(ds.test.item(snap.display_indices[b], dim));
-                ui.label(RichText::new("inputs").strong());
-                let t = self.textures.entry("ends".into()).or_default();
-                show_items(
-                    ui,
-                    t,
-                    "interp-ends",
-                    key_of(&[a as u64, b as u64], &[]),
-                    ds,
-                    &ends,
-                    2,
-                    cell,
-                    theme::MARKER_OUTLINE,
-                );
-                ui.end_row();
-                for m in &snap.models {
-                    let d = m.latent_dim;
-                    let line = interpolate(
-                        &m.codes[a * d..(a + 1) * d],
-                        &m.codes[b * d..(b + 1) * d],
-                        STEPS,
-                    );
-                    let decoded = m.decoder.decode(&line).unwrap_or_default();
-                    let color = theme::model_color(m.kind);
-                    ui.label(RichText::new(m.kind.title()).strong().color(color));
-                    let t = self.textures.entry(m.name.clone()).or_default();
-                    show_items(
-                        ui,
-                        t,
-                        &format!("interp-{}", m.name),
-                        key_of(&[snap.step, a as u64, b as u64], &[]),
-                        ds,
-                        &decoded,
-                        STEPS,
-                        cell,
-                        color,
-                    );
-                    ui.end_row();
+                self.inputs_row_ui(ui, cx, [a, b], cell);
+                for m in &cx.snap.models {
+                    self.model_row_ui(ui, m, cx, [a, b], cell);
                 }
             });
+        Vec::new()
+    }
+
+    fn clear(&mut self) {
+        self.textures.clear();
+    }
+}
+
+impl InterpPanel {
+    /// The two ends: pickers, "at pinned" buttons and a random pair.
+    fn ends_ui(&mut self, ui: &mut Ui, cx: &ViewCtx<'_>, n: usize) {
+        let (snap, ds) = (cx.snap, cx.ds);
+        let class = |i: usize| {
+            let label = snap.display_labels.get(i.min(n - 1));
+            label
+                .and_then(|&l| ds.class_names.get(l as usize))
+                .cloned()
+                .unwrap_or_default()
+        };
+        ui.label("from test item");
+        ui.add(egui::DragValue::new(&mut self.a).range(0..=n - 1));
+        ui.label(format!("(class {})", class(self.a)));
+        ui.label("to");
+        ui.add(egui::DragValue::new(&mut self.b).range(0..=n - 1));
+        ui.label(format!("(class {})", class(self.b)));
+        if let Some(p) = cx.selection.pinned {
+            if ui.button("start at pinned").clicked() {
+                self.a = p;
+            }
+            if ui.button("end at pinned").clicked() {
+                self.b = p;
+            }
+        }
+        if ui.button("random pair").clicked() {
+            let t = snap.step as usize;
+            self.a = (self.a * 31 + t + 7) % n;
+            self.b = (self.b * 17 + t + 3) % n;
+        }
+    }
+
+    /// The two inputs, side by side.
+    fn inputs_row_ui(&mut self, ui: &mut Ui, cx: &ViewCtx<'_>, [a, b]: [usize; 2], cell: f32) {
+        ui.label(RichText::new("inputs").strong());
+        let indices = &cx.snap.display_indices;
+        match (display_input(cx.ds, indices, a), display_input(cx.ds, indices, b)) {
+            (Some(start), Some(end)) => {
+                let ends = [start, end].concat();
+                let t = self.textures.entry("ends".into()).or_default();
+                let key = key_of(&[a as u64, b as u64], &[]);
+                let outline = theme::MARKER_OUTLINE;
+                show_items(ui, t, "interp-ends", key, cx.ds, &ends, 2, cell, outline);
+            }
+            _ => {
+                ui.label("these items are not in the data set");
+            }
+        }
+        ui.end_row();
+    }
+
+    /// One model's decodings along the line between the two codes.
+    fn model_row_ui(
+        &mut self,
+        ui: &mut Ui,
+        m: &ModelSnapshot,
+        cx: &ViewCtx<'_>,
+        [a, b]: [usize; 2],
+        cell: f32,
+    ) {
+        let color = theme::model_color(m.kind);
+        ui.label(RichText::new(m.kind.title()).strong().color(color));
+        let d = m.latent_dim;
+        if let (Some(za), Some(zb)) = (row(&m.codes, a, d), row(&m.codes, b, d)) {
+            let decoded = m
+                .decoder
+                .decode(&interpolate(za, zb, STEPS))
+                .unwrap_or_default();
+            let t = self.textures.entry(m.name.clone()).or_default();
+            let key = key_of(&[cx.snap.step, a as u64, b as u64], &[]);
+            let name = format!("interp-{}", m.name);
+            show_items(ui, t, &name, key, cx.ds, &decoded, STEPS, cell, color);
+        } else {
+            ui.label("no codes for these items in this snapshot");
+        }
+        ui.end_row();
     }
 }

@@ -42,7 +42,7 @@ pub fn mosaic(items: &[f32], w: usize, h: usize, cols: usize) -> ColorImage {
     let cols = cols.clamp(1, n.max(1));
     let rows = n.div_ceil(cols).max(1);
     let (width, height) = (cols * (w + 1) - 1, rows * (h + 1) - 1);
-    let mut img = ColorImage::filled([width, height], Color32::from_gray(60));
+    let mut img = ColorImage::filled([width, height], theme::MOSAIC_GAP);
     for (i, item) in items.chunks_exact(w * h).enumerate() {
         let (x0, y0) = ((i % cols) * (w + 1), (i / cols) * (h + 1));
         for (p, v) in item.iter().enumerate() {
@@ -51,6 +51,23 @@ pub fn mosaic(items: &[f32], w: usize, h: usize, cols: usize) -> ColorImage {
         }
     }
     img
+}
+
+/// Row `i` of values stored `d` per row, or `None` when the slice is too short (or `d` is 0).
+pub fn row(values: &[f32], i: usize, d: usize) -> Option<&[f32]> {
+    let start = i.checked_mul(d).filter(|_| d > 0)?;
+    values.get(start..start.checked_add(d)?)
+}
+
+/// The input of display item `i` of a snapshot, or `None` when the snapshot and the data
+/// set disagree (a snapshot of another run, or lists of different lengths).
+pub fn display_input<'a>(
+    ds: &'a Dataset,
+    display_indices: &[usize],
+    i: usize,
+) -> Option<&'a [f32]> {
+    let test_index = *display_indices.get(i)?;
+    row(&ds.test.x, test_index, ds.dim())
 }
 
 /// A hash key for a list of numbers, so textures redraw exactly when their inputs change.
@@ -131,6 +148,15 @@ mod tests {
         assert_eq!(img.pixels[3], Color32::from_gray(0));
         assert_eq!(img.pixels[2], Color32::from_gray(60), "gap");
         assert_eq!(img.pixels[2 * 5], Color32::from_gray(128));
+    }
+
+    #[test]
+    fn rows_past_the_end_are_none() {
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(row(&v, 1, 2), Some(&[3.0, 4.0][..]));
+        assert_eq!(row(&v, 2, 2), None, "half a row is no row");
+        assert_eq!(row(&v, 0, 0), None);
+        assert_eq!(row(&v, usize::MAX, 2), None);
     }
 
     #[test]

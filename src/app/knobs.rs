@@ -1,11 +1,12 @@
 //! The model and knob widgets of the side panel, made from the kind table: one checkbox per
 //! kind, one widget per knob, and the live changes they send to the worker.
 
+use super::actions::Action;
 use super::theme;
 use crate::model::kinds::{KnobRange, KnobSpec, all_knobs, kinds_with};
 use crate::model::{KnobValue, ModelKind};
+use crate::train::RunSpec;
 use crate::train::spec::parse_hidden;
-use crate::train::{RunSpec, TrainCommand};
 use egui::{RichText, Ui};
 
 /// One checkbox per kind, the code size and the hidden sizes.
@@ -72,7 +73,7 @@ pub fn knobs_ui(ui: &mut Ui, draft: &mut RunSpec) {
         let l = ui.label("learning rate");
         ui.add(
             egui::DragValue::new(&mut draft.lr)
-                .range(1e-6..=1.0)
+                .range(1e-6..=crate::train::spec::MAX_LR)
                 .speed(1e-4)
                 .max_decimals(5),
         )
@@ -146,40 +147,25 @@ fn knob_ui(ui: &mut Ui, knob: &KnobSpec, draft: &mut RunSpec) {
     }
 }
 
-/// The commands that bring a running session from `applied` to `draft` without new
+/// The actions that bring a running session from `applied` to `draft` without new
 /// models: the learning rate and every live knob that changed.
-pub fn live_changes(applied: &RunSpec, draft: &RunSpec) -> Vec<TrainCommand> {
+pub fn live_changes(applied: &RunSpec, draft: &RunSpec) -> Vec<Action> {
     let mut out = Vec::new();
     if draft.lr != applied.lr {
-        out.push(TrainCommand::SetLr(draft.lr));
+        out.push(Action::SetLr(draft.lr));
     }
     for knob in all_knobs().into_iter().filter(|k| k.live) {
         if let Some(v) = draft
             .knob(knob.key)
             .filter(|v| Some(v) != applied.knob(knob.key).as_ref())
         {
-            out.push(TrainCommand::SetKnob {
+            out.push(Action::SetKnob {
                 key: knob.key.to_string(),
                 value: v,
             });
         }
     }
     out
-}
-
-/// Applies the live changes of `draft` to `applied`, returning the commands to send.
-pub fn apply_live(applied: &mut RunSpec, draft: &RunSpec) -> Vec<TrainCommand> {
-    let commands = live_changes(applied, draft);
-    for c in &commands {
-        match c {
-            TrainCommand::SetLr(lr) => applied.lr = *lr,
-            TrainCommand::SetKnob { key, value } => {
-                applied.knobs.insert(key.clone(), value.clone());
-            }
-            _ => {}
-        }
-    }
-    commands
 }
 
 /// "512,256".
@@ -195,34 +181,49 @@ fn join(sizes: &[usize]) -> String {
 mod tests {
     use super::*;
 
+    /// What the app does with these actions to its settings.
+    fn apply(applied: &mut RunSpec, actions: &[Action]) {
+        for a in actions {
+            match a {
+                Action::SetLr(lr) => applied.lr = *lr,
+                Action::SetKnob { key, value } => {
+                    applied.knobs.insert(key.clone(), value.clone());
+                }
+                other => panic!("not a live change: {other:?}"),
+            }
+        }
+    }
+
     #[test]
-    fn live_knobs_become_commands_and_are_applied_once() {
+    fn live_knobs_become_actions_once() {
         let mut applied = RunSpec::default();
         let mut draft = applied.clone();
-        assert!(apply_live(&mut applied, &draft).is_empty());
+        assert!(live_changes(&applied, &draft).is_empty());
         draft.lr = 0.01;
         draft.knobs.insert("beta".into(), KnobValue::Number(2.0));
         draft
             .knobs
             .insert("noise_kind".into(), KnobValue::Choice("masking".into()));
-        let sent = apply_live(&mut applied, &draft);
+        let sent = live_changes(&applied, &draft);
         let keys: Vec<String> = sent
             .iter()
             .map(|c| match c {
-                TrainCommand::SetLr(_) => "lr".to_string(),
-                TrainCommand::SetKnob { key, .. } => key.clone(),
+                Action::SetLr(_) => "lr".to_string(),
+                Action::SetKnob { key, .. } => key.clone(),
                 other => format!("{other:?}"),
             })
             .collect();
         assert_eq!(keys, vec!["lr", "beta", "noise_kind"]);
+        apply(&mut applied, &sent);
         assert_eq!(applied.knob("beta"), Some(KnobValue::Number(2.0)));
-        assert!(apply_live(&mut applied, &draft).is_empty(), "sent once");
+        assert!(live_changes(&applied, &draft).is_empty(), "sent once");
         // A knob set back to its default is a change too.
         draft.knobs.remove("beta");
-        let again = apply_live(&mut applied, &draft);
+        let again = live_changes(&applied, &draft);
         assert!(matches!(
             &again[..],
-            [TrainCommand::SetKnob { key, value: KnobValue::Number(v) }] if key == "beta" && *v == crate::model::DEFAULT_BETA
+            [Action::SetKnob { key, value: KnobValue::Number(v) }]
+                if key == "beta" && *v == crate::model::DEFAULT_BETA
         ));
     }
 }

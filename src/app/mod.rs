@@ -1,72 +1,63 @@
 //! The egui window: controls on the left, losses at the bottom, and one tab per view,
 //! the latent spaces side by side first. Owns the UI state and the training session;
 //! drains worker events in `logic`, draws in `ui`.
+//!
+//! Every tab is a [`View`]: it draws from a [`ViewCtx`] (snapshot, data, the shared
+//! [`Selection`], read-only settings) and returns [`Action`]s, which [`LatentLabApp::apply`]
+//! runs after the frame. The side panel returns actions too. A new tab is one file plus
+//! one line in `tabs!` below.
 
+mod actions;
 mod controls;
-mod grid;
+mod dialog;
 mod history;
-mod interp;
 mod items;
 mod knobs;
-mod latent;
 mod losses;
-mod recon;
-mod samples;
 mod scatter;
+mod selection;
 mod session;
 mod settings;
-mod sliders;
 mod theme;
+mod view;
 
-pub use controls::{Controls, OpenKind};
+#[cfg(test)]
+mod tests;
+
+pub use actions::Action;
+pub use controls::Controls;
+pub use dialog::OpenKind;
 pub use history::{Curve, LossHistory};
-pub use latent::{LatentPanel, View};
+pub use selection::{Plane, Probe, Selection};
 pub use session::{Message, Session, Status};
 pub use settings::Settings;
+pub use view::{ScreenRects, View, ViewCtx};
 
 use crate::data::Sizes;
+use dialog::{DialogAnswer, FileDialog};
 use egui::{RichText, Ui};
 use std::time::{Duration, Instant};
 
-/// The views, one tab each.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tab {
-    /// Latent space per model, side by side.
-    Latent,
-    /// The decoded latent grid.
-    Grid,
-    /// One slider per z dimension.
-    Sliders,
-    /// Reconstructions of the same inputs.
-    Recon,
-    /// Samples from the prior.
-    Samples,
-    /// Interpolation between two codes.
-    Interpolation,
+/// Declares each tab's module and registers its panel, in tab order. A new tab is one
+/// file holding a `Default + View` struct, plus one line in the list below.
+macro_rules! tabs {
+    ($($module:ident :: $panel:ident),* $(,)?) => {
+        $(mod $module;)*
+
+        /// A fresh panel for every tab, in tab order.
+        fn tabs() -> Vec<Box<dyn View>> {
+            vec![$(Box::new($module::$panel::default())),*]
+        }
+    };
 }
 
-impl Tab {
-    /// Every tab in order.
-    pub const ALL: [Tab; 6] = [
-        Tab::Latent,
-        Tab::Grid,
-        Tab::Sliders,
-        Tab::Recon,
-        Tab::Samples,
-        Tab::Interpolation,
-    ];
-
-    /// Tab title.
-    pub fn title(self) -> &'static str {
-        match self {
-            Tab::Latent => "Latent space",
-            Tab::Grid => "Latent grid",
-            Tab::Sliders => "Sliders",
-            Tab::Recon => "Reconstructions",
-            Tab::Samples => "Samples",
-            Tab::Interpolation => "Interpolation",
-        }
-    }
+tabs! {
+    latent::LatentPanel,
+    grid::GridPanel,
+    sliders::SlidersPanel,
+    recon::ReconPanel,
+    samples::SamplesPanel,
+    interp::InterpPanel,
 }
 
 /// Frame-time statistics, printed to stderr when `LATENTLAB_FRAME_STATS` is set.
@@ -106,17 +97,18 @@ pub struct LatentLabApp {
     pub session: Session,
     /// The side panel.
     pub controls: Controls,
-    /// The selected tab.
-    pub tab: Tab,
-    /// Latent-space tab (also owns the probes the sliders move).
-    pub latent: LatentPanel,
-    grid: grid::GridPanel,
-    sliders: sliders::SlidersPanel,
-    recon: recon::ReconPanel,
-    samples: samples::SamplesPanel,
-    interp: interp::InterpPanel,
+    /// The tabs of the central area, in order.
+    pub views: Vec<Box<dyn View>>,
+    /// Index of the selected tab in `views`.
+    pub tab: usize,
+    /// Probes, pinned item and plane, shared by every tab.
+    pub selection: Selection,
+    /// Where the tabs drew things in the last frame (tests aim the mouse with it).
+    pub rects: ScreenRects,
     /// The loss plot.
     pub losses: losses::LossesPanel,
+    dialog: FileDialog,
+    egui_ctx: egui::Context,
     last_step_seen: Option<u64>,
     frame_stats: FrameStats,
 }
@@ -140,14 +132,13 @@ impl LatentLabApp {
             controls: Controls::new(&settings),
             settings,
             session,
-            tab: Tab::Latent,
-            latent: LatentPanel::default(),
-            grid: grid::GridPanel::default(),
-            sliders: sliders::SlidersPanel::default(),
-            recon: recon::ReconPanel::default(),
-            samples: samples::SamplesPanel::default(),
-            interp: interp::InterpPanel::default(),
+            views: tabs(),
+            tab: 0,
+            selection: Selection::default(),
+            rects: ScreenRects::default(),
             losses: losses::LossesPanel::default(),
+            dialog: FileDialog::default(),
+            egui_ctx: ctx.clone(),
             last_step_seen: None,
             frame_stats: FrameStats {
                 enabled: std::env::var_os("LATENTLAB_FRAME_STATS").is_some(),
@@ -156,24 +147,16 @@ impl LatentLabApp {
         }
     }
 
-    /// Drains the worker without drawing: called before every frame.
+    /// The tabs' titles, in order.
+    pub fn tab_titles(&self) -> Vec<&'static str> {
+        self.views.iter().map(|v| v.title()).collect()
+    }
+
+    /// Drains the worker and the file dialog without drawing: called before every frame.
     pub fn drain(&mut self) {
         let had_data = self.session.data.is_some();
         self.session.poll(&self.settings);
-        if !had_data
-            && self.session.data.is_none()
-            && !self.session.is_loading()
-            && self.settings.run.dataset != "digits"
-        {
-            // The remembered data set is gone: fall back to the built-in one.
-            self.session.notice(format!(
-                "falling back to the built-in digits (could not load {})",
-                self.settings.run.dataset
-            ));
-            self.settings.run.dataset = "digits".into();
-            self.controls.draft.run.dataset = "digits".into();
-            self.session.load("digits", self.settings.run.seed);
-        }
+        self.fall_back_to_digits(had_data);
         // A load that failed leaves the models on the old data: show (and remember) that.
         if !self.session.is_loading()
             && let Some(d) = &self.session.data
@@ -182,103 +165,130 @@ impl LatentLabApp {
             self.settings.run.dataset = d.name.clone();
             self.controls.draft.run.dataset = d.name.clone();
         }
-        // A new run (step went backwards or snapshot cleared): forget per-model views.
+        // A new run (step went backwards or snapshot cleared): forget per-run views.
         let step = self.session.snapshot.as_ref().map(|s| s.step);
         if step.is_some_and(|s| self.last_step_seen.is_some_and(|l| s < l))
             || (step.is_none() && self.last_step_seen.is_some())
         {
-            self.latent.clear();
-            self.grid.clear();
+            self.selection.clear();
+            self.views.iter_mut().for_each(|v| v.clear());
         }
         self.last_step_seen = step;
+        self.poll_dialog();
     }
 
-    fn messages_ui(&mut self, ui: &mut Ui) {
-        let mut dismiss = None;
-        for (i, m) in self.session.messages.iter().enumerate().rev().take(3) {
-            let color = if m.is_error {
-                theme::ERROR
-            } else {
-                theme::WARNING
-            };
-            egui::Frame::new()
-                .stroke(egui::Stroke::new(1.5, color))
-                .inner_margin(6.0)
-                .corner_radius(4.0)
-                .show(ui, |ui| {
-                    ui.horizontal(|ui| {
-                        ui.label(
-                            RichText::new(if m.is_error { "Error:" } else { "Note:" })
-                                .color(color)
-                                .strong(),
-                        );
-                        ui.label(RichText::new(&m.text).color(color));
-                        if ui.small_button("dismiss").clicked() {
-                            dismiss = Some(i);
-                        }
-                    });
-                });
+    /// The remembered data set is gone: fall back to the built-in one.
+    fn fall_back_to_digits(&mut self, had_data: bool) {
+        if had_data
+            || self.session.data.is_some()
+            || self.session.is_loading()
+            || self.settings.run.dataset == "digits"
+        {
+            return;
         }
-        if let Some(i) = dismiss {
-            self.session.messages.remove(i);
+        self.session.notice(format!(
+            "falling back to the built-in digits (could not load {})",
+            self.settings.run.dataset
+        ));
+        self.settings.run.dataset = "digits".into();
+        self.controls.draft.run.dataset = "digits".into();
+        self.session.load("digits", self.settings.run.seed);
+    }
+
+    /// A closed file dialog: save there, or offer the picked data set.
+    fn poll_dialog(&mut self) {
+        match self.dialog.poll() {
+            Some(DialogAnswer::Picked(OpenKind::SaveTo, folder)) => {
+                self.apply(Action::Save(folder))
+            }
+            Some(DialogAnswer::Picked(kind, path)) => self.controls.open_path(kind, &path),
+            Some(DialogAnswer::Unavailable) => self.apply(Action::Notice(
+                "No file dialog is available here; type the path under \"or type\" instead \
+                 (idx:DIR, folder:DIR or csv:FILE)."
+                    .into(),
+            )),
+            Some(DialogAnswer::Cancelled) | None => {}
         }
     }
 
     /// Space starts and pauses training, unless a text field has the keyboard.
-    fn shortcuts(&mut self, ui: &Ui) {
+    fn shortcuts(&self, ui: &Ui) -> Option<Action> {
         let typing = ui.ctx().memory(|m| m.focused().is_some());
         if typing || !ui.input(|i| i.key_pressed(egui::Key::Space)) {
-            return;
+            return None;
         }
         match self.session.status {
-            Status::Running => {
-                self.session.start_when_ready = false;
-                self.session.send(crate::train::TrainCommand::Pause);
-            }
-            Status::Paused => {
-                self.session.start_when_ready = true;
-                self.session.send(crate::train::TrainCommand::Start);
-            }
-            _ => {}
+            Status::Running => Some(Action::Pause),
+            Status::Paused => Some(Action::Train),
+            _ => None,
         }
     }
 
-    fn central_ui(&mut self, ui: &mut Ui) {
+    fn central_ui(&mut self, ui: &mut Ui) -> Vec<Action> {
         ui.horizontal(|ui| {
-            for tab in Tab::ALL {
-                ui.selectable_value(&mut self.tab, tab, RichText::new(tab.title()).size(18.0));
+            for (i, view) in self.views.iter().enumerate() {
+                ui.selectable_value(&mut self.tab, i, RichText::new(view.title()).size(18.0));
             }
         });
         ui.separator();
         let (Some(snap), Some(ds)) = (self.session.snapshot.clone(), self.session.data.clone())
         else {
-            ui.vertical_centered(|ui| {
-                ui.add_space(80.0);
-                ui.spinner();
-                ui.label(if self.session.is_loading() {
-                    "Loading the data set…"
-                } else {
-                    "Building the models…"
+            waiting_ui(ui, self.session.is_loading());
+            return Vec::new();
+        };
+        self.selection.prepare(&snap);
+        let Some(view) = self.views.get_mut(self.tab) else {
+            return Vec::new();
+        };
+        let mut ctx = ViewCtx {
+            snap: &snap,
+            ds: &ds,
+            selection: &mut self.selection,
+            settings: &self.settings,
+            rects: &mut self.rects,
+        };
+        view.ui(ui, &mut ctx)
+    }
+}
+
+/// A spinner while there is nothing to show yet.
+fn waiting_ui(ui: &mut Ui, loading: bool) {
+    ui.vertical_centered(|ui| {
+        ui.add_space(80.0);
+        ui.spinner();
+        ui.label(if loading {
+            "Loading the data set…"
+        } else {
+            "Building the models…"
+        });
+    });
+}
+
+/// The messages (newest first, at most three); returns a dismissal when one is clicked.
+fn messages_ui(ui: &mut Ui, messages: &[Message]) -> Option<Action> {
+    let mut dismiss = None;
+    for (i, m) in messages.iter().enumerate().rev().take(3) {
+        let color = if m.is_error {
+            theme::ERROR
+        } else {
+            theme::WARNING
+        };
+        egui::Frame::new()
+            .stroke(egui::Stroke::new(1.5, color))
+            .inner_margin(6.0)
+            .corner_radius(4.0)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    let kind = if m.is_error { "Error:" } else { "Note:" };
+                    ui.label(RichText::new(kind).color(color).strong());
+                    ui.label(RichText::new(&m.text).color(color));
+                    if ui.small_button("dismiss").clicked() {
+                        dismiss = Some(Action::DismissMessage(i));
+                    }
                 });
             });
-            return;
-        };
-        self.latent.prepare(&snap);
-        match self.tab {
-            Tab::Latent => self.latent.ui(ui, &snap, &ds),
-            Tab::Grid => self
-                .grid
-                .ui(ui, &mut self.settings.grid_k, &snap, &ds, &self.latent),
-            Tab::Sliders => self.sliders.ui(ui, &snap, &ds, &mut self.latent),
-            Tab::Recon => {
-                if let Some(cmd) = self.recon.ui(ui, &snap, &ds) {
-                    self.session.send(cmd);
-                }
-            }
-            Tab::Samples => self.samples.ui(ui, &snap, &ds),
-            Tab::Interpolation => self.interp.ui(ui, &snap, &ds, self.latent.pinned),
-        }
     }
+    dismiss
 }
 
 impl eframe::App for LatentLabApp {
@@ -288,18 +298,20 @@ impl eframe::App for LatentLabApp {
 
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let started = Instant::now();
-        self.shortcuts(ui);
+        let mut actions: Vec<Action> = self.shortcuts(ui).into_iter().collect();
         egui::Panel::left("controls")
             .resizable(true)
             .default_size(300.0)
             .min_size(260.0)
             .show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    self.controls.ui(ui, &mut self.settings, &mut self.session);
+                    actions.extend(self.controls.ui(ui, &self.settings, &self.session));
                 });
             });
         if !self.session.messages.is_empty() {
-            egui::Panel::top("messages").show(ui, |ui| self.messages_ui(ui));
+            egui::Panel::top("messages").show(ui, |ui| {
+                actions.extend(messages_ui(ui, &self.session.messages))
+            });
         }
         egui::Panel::bottom("losses")
             .resizable(false)
@@ -307,7 +319,11 @@ impl eframe::App for LatentLabApp {
                 self.losses
                     .ui(ui, &self.session.history, theme::LOSS_PLOT_HEIGHT);
             });
-        egui::CentralPanel::default_margins().show(ui, |ui| self.central_ui(ui));
+        egui::CentralPanel::default_margins().show(ui, |ui| actions.extend(self.central_ui(ui)));
+        // Every request of this frame, in the order the user made them, in one place.
+        for action in actions {
+            self.apply(action);
+        }
         self.frame_stats
             .record(started.elapsed().as_secs_f64() * 1000.0);
     }

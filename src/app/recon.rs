@@ -1,9 +1,10 @@
 //! The same test inputs, reconstructed by every model, with the per-item loss under each.
 
+use super::actions::Action;
 use super::items::{Tex, key_of, show_items};
 use super::theme;
-use crate::data::Dataset;
-use crate::train::{Snapshot, TrainCommand};
+use super::view::{View, ViewCtx};
+use crate::train::ModelSnapshot;
 use egui::{RichText, Ui};
 use std::collections::HashMap;
 
@@ -13,101 +14,105 @@ pub struct ReconPanel {
     textures: HashMap<String, Tex>,
 }
 
-impl ReconPanel {
-    /// Draws the tab; returns a command when the user asks for new inputs.
-    pub fn ui(&mut self, ui: &mut Ui, snap: &Snapshot, ds: &Dataset) -> Option<TrainCommand> {
-        let mut cmd = None;
+impl View for ReconPanel {
+    fn title(&self) -> &'static str {
+        "Reconstructions"
+    }
+
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
+        let mut actions = Vec::new();
         ui.horizontal(|ui| {
             if ui.button("Shuffle inputs").clicked() {
-                cmd = Some(TrainCommand::ShuffleRecon);
+                actions.push(Action::ShuffleRecon);
             }
             ui.label(RichText::new("First row: test inputs. Below: each model's reconstruction, with its loss in nats per item (lower is better).").weak());
         });
-        let n = snap.recon_indices.len().max(1);
+        let n = cx.snap.recon_indices.len().max(1);
         let cell = ((ui.available_width() - 170.0) / n as f32).clamp(24.0, theme::ITEM_IMAGE * 1.5);
+        let rows = Rows { cx, n, cell };
         egui::ScrollArea::vertical().show(ui, |ui| {
             egui::Grid::new("recon-rows")
                 .num_columns(2)
                 .spacing([12.0, 10.0])
                 .show(ui, |ui| {
-                    ui.label(RichText::new("input").strong());
-                    let t = self.textures.entry("input".into()).or_default();
-                    show_items(
-                        ui,
-                        t,
-                        "recon-input",
-                        key_of(
-                            &[snap.step],
-                            &snap.recon_inputs[..snap.recon_inputs.len().min(64)],
-                        ),
-                        ds,
-                        &snap.recon_inputs,
-                        n,
-                        cell,
-                        theme::MARKER_OUTLINE,
-                    );
-                    ui.end_row();
-                    for m in &snap.models {
-                        let color = theme::model_color(m.kind);
+                    self.input_row_ui(ui, &rows);
+                    for m in &rows.cx.snap.models {
                         if let Some(noisy) = &m.noisy_inputs {
-                            ui.label(
-                                RichText::new(format!("{} sees", m.kind.title())).color(color),
-                            );
-                            let t = self
-                                .textures
-                                .entry(format!("{}-noisy", m.name))
-                                .or_default();
-                            show_items(
-                                ui,
-                                t,
-                                &format!("noisy-{}", m.name),
-                                key_of(&[snap.step, 1], &[]),
-                                ds,
-                                noisy,
-                                n,
-                                cell,
-                                color,
-                            );
-                            ui.end_row();
+                            self.noisy_row_ui(ui, &rows, m, noisy);
                         }
-                        ui.label(RichText::new(m.kind.title()).strong().color(color));
-                        ui.vertical(|ui| {
-                            let t = self.textures.entry(m.name.clone()).or_default();
-                            show_items(
-                                ui,
-                                t,
-                                &format!("recon-{}", m.name),
-                                key_of(&[snap.step, 2], &[]),
-                                ds,
-                                &m.recon,
-                                n,
-                                cell,
-                                color,
-                            );
-                            if ds.shape.is_image() {
-                                ui.horizontal(|ui| {
-                                    ui.spacing_mut().item_spacing.x = 0.0;
-                                    for loss in &m.recon_losses {
-                                        ui.add_sized(
-                                            [cell, 16.0],
-                                            egui::Label::new(
-                                                RichText::new(format!("{loss:.0}")).small(),
-                                            ),
-                                        );
-                                    }
-                                });
-                            } else {
-                                let mean = m.recon_losses.iter().sum::<f32>()
-                                    / m.recon_losses.len().max(1) as f32;
-                                ui.label(
-                                    RichText::new(format!("mean loss {mean:.2} nats")).small(),
-                                );
-                            }
-                        });
-                        ui.end_row();
+                        self.model_row_ui(ui, &rows, m);
                     }
                 });
         });
-        cmd
+        actions
+    }
+
+    fn clear(&mut self) {
+        self.textures.clear();
+    }
+}
+
+/// What every row shares: the context, the items per row and the size of one.
+struct Rows<'c, 'a> {
+    cx: &'c ViewCtx<'a>,
+    n: usize,
+    cell: f32,
+}
+
+impl ReconPanel {
+    /// The test inputs.
+    fn input_row_ui(&mut self, ui: &mut Ui, rows: &Rows<'_, '_>) {
+        let snap = rows.cx.snap;
+        ui.label(RichText::new("input").strong());
+        let t = self.textures.entry("input".into()).or_default();
+        let shown = &snap.recon_inputs[..snap.recon_inputs.len().min(64)];
+        let key = key_of(&[snap.step], shown);
+        let outline = theme::MARKER_OUTLINE;
+        let (ds, n, cell) = (rows.cx.ds, rows.n, rows.cell);
+        show_items(ui, t, "recon-input", key, ds, &snap.recon_inputs, n, cell, outline);
+        ui.end_row();
+    }
+
+    /// The corrupted inputs a denoising model saw.
+    fn noisy_row_ui(&mut self, ui: &mut Ui, rows: &Rows<'_, '_>, m: &ModelSnapshot, noisy: &[f32]) {
+        let color = theme::model_color(m.kind);
+        ui.label(RichText::new(format!("{} sees", m.kind.title())).color(color));
+        let t = self.textures.entry(format!("{}-noisy", m.name)).or_default();
+        let key = key_of(&[rows.cx.snap.step, 1], &[]);
+        let name = format!("noisy-{}", m.name);
+        let (ds, n, cell) = (rows.cx.ds, rows.n, rows.cell);
+        show_items(ui, t, &name, key, ds, noisy, n, cell, color);
+        ui.end_row();
+    }
+
+    /// A model's reconstructions with the loss of each under it.
+    fn model_row_ui(&mut self, ui: &mut Ui, rows: &Rows<'_, '_>, m: &ModelSnapshot) {
+        let color = theme::model_color(m.kind);
+        ui.label(RichText::new(m.kind.title()).strong().color(color));
+        ui.vertical(|ui| {
+            let t = self.textures.entry(m.name.clone()).or_default();
+            let key = key_of(&[rows.cx.snap.step, 2], &[]);
+            let name = format!("recon-{}", m.name);
+            let (ds, n, cell) = (rows.cx.ds, rows.n, rows.cell);
+            show_items(ui, t, &name, key, ds, &m.recon, n, cell, color);
+            losses_ui(ui, ds.shape.is_image(), &m.recon_losses, cell);
+        });
+        ui.end_row();
+    }
+}
+
+/// Each item's loss under its image, or the mean for 2-D points.
+fn losses_ui(ui: &mut Ui, per_item: bool, losses: &[f32], cell: f32) {
+    if per_item {
+        ui.horizontal(|ui| {
+            ui.spacing_mut().item_spacing.x = 0.0;
+            for loss in losses {
+                let label = egui::Label::new(RichText::new(format!("{loss:.0}")).small());
+                ui.add_sized([cell, 16.0], label);
+            }
+        });
+    } else {
+        let mean = losses.iter().sum::<f32>() / losses.len().max(1) as f32;
+        ui.label(RichText::new(format!("mean loss {mean:.2} nats")).small());
     }
 }

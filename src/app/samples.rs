@@ -1,10 +1,10 @@
 //! Decodings of random points of the prior N(0, I), per model side by side: where the
 //! class sees that a VAE's samples look like data and an AE's mostly do not.
 
+use super::actions::Action;
 use super::items::{Tex, key_of, show_items};
 use super::theme;
-use crate::data::Dataset;
-use crate::train::Snapshot;
+use super::view::{View, ViewCtx};
 use egui::{RichText, Ui};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -21,9 +21,18 @@ pub struct SamplesPanel {
     decoded: HashMap<String, (u64, Vec<f32>)>,
 }
 
-impl SamplesPanel {
-    /// Draws the tab.
-    pub fn ui(&mut self, ui: &mut Ui, snap: &Snapshot, ds: &Dataset) {
+impl View for SamplesPanel {
+    fn title(&self) -> &'static str {
+        "Samples"
+    }
+
+    fn clear(&mut self) {
+        self.textures.clear();
+        self.decoded.clear();
+    }
+
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
+        let (snap, ds) = (cx.snap, cx.ds);
         ui.horizontal(|ui| {
             if ui.button("Resample").clicked() {
                 self.draw += 1;
@@ -68,5 +77,6 @@ impl SamplesPanel {
                 );
             }
         });
+        Vec::new()
     }
 }

@@ -1,179 +1,70 @@
-//! One model's latent scatter with its probe and pinned item, for the latent-space tab.
+//! One model's latent scatter with its probe and pinned item, for the latent-space tab:
+//! gather what to draw, draw it, turn the pointer into a probe move or a pin, and show
+//! the probe's decoding and the pinned item beside the plot.
 
-use super::items::{key_of, show_items};
-use super::latent::{LatentPanel, View, format_code};
+use super::items::{display_input, key_of, row, show_items};
+use super::latent::{LatentPanel, bounds, format_code};
+use super::selection::{Plane, Selection};
 use super::theme;
+use super::view::ViewCtx;
 use crate::data::Dataset;
 use crate::train::{ModelSnapshot, Snapshot};
 use egui::{Color32, RichText, Ui};
-use egui_plot::{Line, MarkerShape, Plot, PlotPoints, Points};
+use egui_plot::{Line, MarkerShape, Plot, PlotPoints, PlotUi, Points};
 use std::collections::BTreeSet;
 
 /// Most posterior ellipses drawn per plot (each is a small polygon).
 const MAX_ELLIPSES: usize = 300;
 
+/// Everything one model's plot shows, in plot coordinates, gathered before drawing.
+struct Scene {
+    /// Visible points, per class.
+    per_class: Vec<Vec<[f64; 2]>>,
+    /// Every display item that has both a code and a label: position and label, by index.
+    items: Vec<([f64; 2], u32)>,
+    probe: [f64; 2],
+    pinned: Option<[f64; 2]>,
+    ellipses: Vec<(PlotPoints<'static>, Color32)>,
+    show_prior: bool,
+    bounds: [[f64; 2]; 2],
+    axis_names: [String; 2],
+}
+
+/// What the pointer did on a plot.
+enum PlotEvent {
+    /// Move the probe to this point.
+    Probe([f64; 2]),
+    /// Pin this display item.
+    Pin(usize),
+}
+
 impl LatentPanel {
+    /// One model's column: header, plot, and the images beside (or below) it.
     pub(super) fn model_ui(
         &mut self,
         ui: &mut Ui,
         m: &ModelSnapshot,
-        snap: &Snapshot,
-        ds: &Dataset,
+        cx: &mut ViewCtx<'_>,
         shared: Option<[[f64; 2]; 2]>,
     ) {
-        let color = theme::model_color(m.kind);
-        ui.horizontal(|ui| {
-            ui.label(RichText::new(m.kind.title()).heading().color(color));
-            if m.diverged {
-                ui.colored_label(theme::WARNING, "diverged: last good weights");
-            }
-        });
-        let bounds = shared.unwrap_or_else(|| self.bounds(m));
+        header_ui(ui, m);
         let layout = Layout::choose(ui.available_width(), ui.available_height());
-        let side = layout.plot;
-        let view = self.view_for(m);
-        let axis_names = [self.axis_name(m, 0), self.axis_name(m, 1)];
-        // Points per class, as plot coordinates.
-        let mut per_class: Vec<Vec<[f64; 2]>> = vec![Vec::new(); ds.num_classes().max(1)];
-        let mut all: Vec<[f64; 2]> = Vec::with_capacity(snap.display_labels.len());
-        for (code, &label) in m
-            .codes
-            .chunks_exact(m.latent_dim.max(1))
-            .zip(&snap.display_labels)
-        {
-            let p = self.project(m, code);
-            all.push(p);
-            if let Some(v) = per_class
-                .get_mut(label as usize)
-                .filter(|_| !self.hidden_classes.contains(&label))
-            {
-                v.push(p);
-            }
-        }
-        let probe_now = self
-            .models
-            .get(&m.name)
-            .map(|v| v.probe.clone())
-            .unwrap_or_default();
-        let probe_p = self.project(m, &probe_now);
-        let pinned_p = self.pinned.and_then(|i| all.get(i).copied());
-        let ellipses =
-            if m.kind.is_variational() && self.show_posterior && matches!(view, View::Dims(..)) {
-                ellipse_lines(m, snap, view, &self.hidden_classes)
-            } else {
-                Default::default()
-            };
-        let show_prior = m.kind.is_variational() && self.show_prior;
-        let mut action: Option<Action> = None;
+        let scene = self.scene(m, cx.snap, cx.ds, cx.selection, shared);
         let body = |ui: &mut Ui| {
-            let response = Plot::new(("latent", &m.name))
-                .width(side)
-                .height(side)
-                .allow_drag(false)
-                .allow_zoom(false)
-                .allow_scroll(false)
-                .allow_boxed_zoom(false)
-                .allow_double_click_reset(false)
-                .show_x(true)
-                .show_y(true)
-                .x_axis_label(axis_names[0].clone())
-                .y_axis_label(axis_names[1].clone())
-                .show(ui, |pui| {
-                    pui.set_plot_bounds_x(bounds[0][0]..=bounds[0][1]);
-                    pui.set_plot_bounds_y(bounds[1][0]..=bounds[1][1]);
-                    if show_prior {
-                        for (r, name) in [(1.0, "prior 1σ"), (2.0, "prior 2σ")] {
-                            pui.line(
-                                Line::new(name, circle(0.0, 0.0, r, r))
-                                    .color(theme::PRIOR)
-                                    .style(egui_plot::LineStyle::dashed_loose()),
-                            );
-                        }
-                    }
-                    for pts in ellipses {
-                        pui.line(Line::new("", pts.0).color(pts.1).width(0.7));
-                    }
-                    for (c, pts) in per_class.into_iter().enumerate() {
-                        if !pts.is_empty() {
-                            pui.points(
-                                Points::new(
-                                    ds.class_names.get(c).cloned().unwrap_or_default(),
-                                    pts,
-                                )
-                                .color(theme::class_color(c))
-                                .radius(theme::POINT_RADIUS)
-                                .filled(true),
-                            );
-                        }
-                    }
-                    if let Some(p) = pinned_p {
-                        pui.points(
-                            Points::new("pinned", vec![p])
-                                .shape(MarkerShape::Diamond)
-                                .radius(11.0)
-                                .color(theme::PINNED)
-                                .filled(false),
-                        );
-                    }
-                    pui.points(
-                        Points::new("probe", vec![probe_p])
-                            .shape(MarkerShape::Circle)
-                            .radius(10.0)
-                            .color(theme::PROBE)
-                            .filled(false),
-                    );
-                    pui.points(
-                        Points::new("probe", vec![probe_p])
-                            .shape(MarkerShape::Circle)
-                            .radius(5.0)
-                            .color(theme::PROBE)
-                            .filled(true),
-                    );
-                    let r = pui.response().clone();
-                    let pointer = pui.pointer_coordinate();
-                    if let Some(p) = pointer {
-                        if r.clicked() {
-                            let screen = |q: [f64; 2]| {
-                                pui.screen_from_plot(egui_plot::PlotPoint::new(q[0], q[1]))
-                            };
-                            let at = pui.screen_from_plot(p);
-                            let nearest = all
-                                .iter()
-                                .enumerate()
-                                .filter(|(i, _)| {
-                                    !self.hidden_classes.contains(&snap.display_labels[*i])
-                                })
-                                .map(|(i, q)| (i, screen(*q).distance(at)))
-                                .min_by(|a, b| a.1.total_cmp(&b.1));
-                            action = Some(match nearest {
-                                Some((i, d)) if d < 8.0 => Action::Pin(i),
-                                _ => Action::Probe([p.x, p.y]),
-                            });
-                        } else if r.dragged() || r.drag_started() {
-                            action = Some(Action::Probe([p.x, p.y]));
-                        }
-                    }
-                });
-            self.plot_rects
-                .insert(m.name.clone(), response.response.rect);
-            match action {
-                Some(Action::Probe(p)) => {
-                    self.set_probe(m, p);
+            let (rect, event) = plot_ui(ui, m, scene, layout.plot, cx.ds, &self.hidden_classes);
+            cx.rects.latent_plots.insert(m.name.clone(), rect);
+            match event {
+                Some(PlotEvent::Probe(p)) => {
+                    cx.selection.set_probe_at(m, p);
                     ui.ctx().request_repaint();
                 }
-                Some(Action::Pin(i)) => {
-                    self.pinned = Some(i);
-                    // The probe jumps to the pinned item's code, so its decoding is the reconstruction.
-                    if let Some(v) = self.models.get_mut(&m.name) {
-                        v.probe = m.codes[i * m.latent_dim..(i + 1) * m.latent_dim].to_vec();
-                    }
-                }
+                Some(PlotEvent::Pin(i)) => cx.selection.pin(m, i),
                 None => {}
             }
             if layout.beside {
-                ui.vertical(|ui| self.side_ui(ui, m, snap, ds, layout.image));
+                ui.vertical(|ui| self.side_ui(ui, m, cx, layout.image));
             } else {
-                ui.horizontal(|ui| self.side_ui(ui, m, snap, ds, layout.image));
+                ui.horizontal(|ui| self.side_ui(ui, m, cx, layout.image));
             }
         };
         if layout.beside {
@@ -183,74 +74,214 @@ impl LatentPanel {
         }
     }
 
+    /// Gathers the points, probe, pinned item and ellipses of one model's plot.
+    fn scene(
+        &self,
+        m: &ModelSnapshot,
+        snap: &Snapshot,
+        ds: &Dataset,
+        selection: &Selection,
+        shared: Option<[[f64; 2]; 2]>,
+    ) -> Scene {
+        let mut per_class: Vec<Vec<[f64; 2]>> = vec![Vec::new(); ds.num_classes().max(1)];
+        let mut items = Vec::with_capacity(snap.display_labels.len());
+        // Codes and labels of a consistent snapshot have the same count; zip stops at the
+        // shorter one if they do not.
+        let codes = m.codes.chunks_exact(m.latent_dim.max(1));
+        for (code, &label) in codes.zip(&snap.display_labels) {
+            let p = selection.project(m, code);
+            items.push((p, label));
+            if let Some(v) = per_class
+                .get_mut(label as usize)
+                .filter(|_| !self.hidden_classes.contains(&label))
+            {
+                v.push(p);
+            }
+        }
+        let plane = selection.plane_for(m);
+        let ellipses = if m.kind.is_variational() && self.show_posterior {
+            ellipse_lines(m, snap, plane, &self.hidden_classes)
+        } else {
+            Vec::new()
+        };
+        Scene {
+            per_class,
+            probe: selection.project(m, selection.probe_code(&m.name)),
+            pinned: selection.pinned.and_then(|i| items.get(i).map(|(p, _)| *p)),
+            items,
+            ellipses,
+            show_prior: m.kind.is_variational() && self.show_prior,
+            bounds: shared.unwrap_or_else(|| bounds(m, selection)),
+            axis_names: [selection.axis_name(m, 0), selection.axis_name(m, 1)],
+        }
+    }
+
     /// The probe's decoding and the pinned item, beside the plot.
-    fn side_ui(
+    fn side_ui(&mut self, ui: &mut Ui, m: &ModelSnapshot, cx: &mut ViewCtx<'_>, image: f32) {
+        let color = theme::model_color(m.kind);
+        let Some(probe) = cx.selection.probes.get_mut(&m.name) else {
+            return;
+        };
+        ui.vertical(|ui| {
+            ui.label(RichText::new("probe decodes to").strong());
+            let key = probe.refresh_decoding(m, cx.snap.step);
+            let tex = self.probe_tex.entry(m.name.clone()).or_default();
+            let name = format!("probe-{}", m.name);
+            show_items(ui, tex, &name, key, cx.ds, &probe.decoded, 1, image, color);
+            ui.label(RichText::new(format_code(&probe.code)).monospace().small());
+        });
+        let Some(i) = cx.selection.pinned else {
+            return;
+        };
+        ui.separator();
+        ui.vertical(|ui| self.pinned_ui(ui, m, cx.snap, cx.ds, i));
+    }
+
+    /// The pinned item: its input, its reconstruction and its code.
+    fn pinned_ui(
         &mut self,
         ui: &mut Ui,
         m: &ModelSnapshot,
         snap: &Snapshot,
         ds: &Dataset,
-        image: f32,
+        i: usize,
     ) {
+        let d = m.latent_dim;
+        let (Some(&label), Some(&test_index), Some(input), Some(code)) = (
+            snap.display_labels.get(i),
+            snap.display_indices.get(i),
+            display_input(ds, &snap.display_indices, i),
+            row(&m.codes, i, d),
+        ) else {
+            ui.label(RichText::new("the pinned item is not in this snapshot").weak());
+            return;
+        };
+        let class = ds
+            .class_names
+            .get(label as usize)
+            .map_or("?", |s| s.as_str());
+        ui.label(RichText::new(format!("pinned: test #{test_index}, class {class}")).strong());
+        let mut pair = input.to_vec();
+        pair.extend(m.decoder.decode(code).unwrap_or_default());
+        let tex = self.pinned_tex.entry(m.name.clone()).or_default();
+        let key = key_of(&[snap.step, i as u64], &[]);
         let color = theme::model_color(m.kind);
-        let Some(mv) = self.models.get_mut(&m.name) else {
-            return;
-        };
-        ui.vertical(|ui| {
-            ui.label(RichText::new("probe decodes to").strong());
-            let key = mv.refresh_decoding(m, snap.step);
-            show_items(
-                ui,
-                &mut mv.probe_tex,
-                &format!("probe-{}", m.name),
-                key,
-                ds,
-                &mv.probe_decoded,
-                1,
-                image,
-                color,
-            );
-            ui.label(RichText::new(format_code(&mv.probe)).monospace().small());
+        let name = format!("pinned-{}", m.name);
+        show_items(ui, tex, &name, key, ds, &pair, 2, 80.0, color);
+        ui.label(RichText::new("input · reconstruction").small().weak());
+        let mut code_text = format!("μ = {}", format_code(code));
+        if let Some(sigma) = m.sigmas.as_deref().and_then(|s| row(s, i, d)) {
+            code_text.push_str(&format!("\nσ = {}", format_code(sigma)));
+        }
+        ui.label(RichText::new(code_text).monospace().small());
+    }
+}
+
+/// The model's title in its colour, and a warning once it has diverged.
+fn header_ui(ui: &mut Ui, m: &ModelSnapshot) {
+    let color = theme::model_color(m.kind);
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(m.kind.title()).heading().color(color));
+        if m.diverged {
+            ui.colored_label(theme::WARNING, "diverged: last good weights");
+        }
+    });
+}
+
+/// Draws the plot; returns its screen rectangle and what the pointer did on it.
+fn plot_ui(
+    ui: &mut Ui,
+    m: &ModelSnapshot,
+    scene: Scene,
+    side: f32,
+    ds: &Dataset,
+    hidden: &BTreeSet<u32>,
+) -> (egui::Rect, Option<PlotEvent>) {
+    let [x_name, y_name] = scene.axis_names.clone();
+    let response = Plot::new(("latent", &m.name))
+        .width(side)
+        .height(side)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .allow_double_click_reset(false)
+        .show_x(true)
+        .show_y(true)
+        .x_axis_label(x_name)
+        .y_axis_label(y_name)
+        .show(ui, |pui| {
+            pui.set_plot_bounds_x(scene.bounds[0][0]..=scene.bounds[0][1]);
+            pui.set_plot_bounds_y(scene.bounds[1][0]..=scene.bounds[1][1]);
+            let event = pointer_event(pui, &scene.items, hidden);
+            draw_scene(pui, scene, ds);
+            event
         });
-        let Some(i) = self.pinned else {
-            return;
-        };
-        ui.separator();
-        ui.vertical(|ui| {
-            let label = snap.display_labels[i] as usize;
-            let test_index = snap.display_indices[i];
-            ui.label(
-                RichText::new(format!(
-                    "pinned: test #{test_index}, class {}",
-                    ds.class_names.get(label).map_or("?", |s| s.as_str())
-                ))
-                .strong(),
+    (response.response.rect, response.inner)
+}
+
+/// The prior circles, ellipses, class points, pinned item and probe.
+fn draw_scene(pui: &mut PlotUi<'_>, scene: Scene, ds: &Dataset) {
+    if scene.show_prior {
+        for (r, name) in [(1.0, "prior 1σ"), (2.0, "prior 2σ")] {
+            pui.line(
+                Line::new(name, circle(0.0, 0.0, r, r))
+                    .color(theme::PRIOR)
+                    .style(egui_plot::LineStyle::dashed_loose()),
             );
-            let dim = ds.dim();
-            let code = &m.codes[i * m.latent_dim..(i + 1) * m.latent_dim];
-            let mut pair = ds.test.item(test_index, dim).to_vec();
-            pair.extend(m.decoder.decode(code).unwrap_or_default());
-            show_items(
-                ui,
-                &mut mv.pinned_tex,
-                &format!("pinned-{}", m.name),
-                key_of(&[snap.step, i as u64], &[]),
-                ds,
-                &pair,
-                2,
-                80.0,
-                color,
+        }
+    }
+    for (pts, colour) in scene.ellipses {
+        pui.line(Line::new("", pts).color(colour).width(0.7));
+    }
+    for (c, pts) in scene.per_class.into_iter().enumerate() {
+        if !pts.is_empty() {
+            let name = ds.class_names.get(c).cloned().unwrap_or_default();
+            pui.points(
+                Points::new(name, pts)
+                    .color(theme::class_color(c))
+                    .radius(theme::POINT_RADIUS)
+                    .filled(true),
             );
-            ui.label(RichText::new("input · reconstruction").small().weak());
-            let mut code_text = format!("μ = {}", format_code(code));
-            if let Some(s) = &m.sigmas {
-                code_text.push_str(&format!(
-                    "\nσ = {}",
-                    format_code(&s[i * m.latent_dim..(i + 1) * m.latent_dim])
-                ));
-            }
-            ui.label(RichText::new(code_text).monospace().small());
-        });
+        }
+    }
+    if let Some(p) = scene.pinned {
+        let marker = Points::new("pinned", vec![p]).shape(MarkerShape::Diamond);
+        pui.points(marker.radius(11.0).color(theme::PINNED).filled(false));
+    }
+    for (radius, filled) in [(10.0, false), (5.0, true)] {
+        let marker = Points::new("probe", vec![scene.probe]).shape(MarkerShape::Circle);
+        pui.points(marker.radius(radius).color(theme::PROBE).filled(filled));
+    }
+}
+
+/// A click near a visible dot pins it; any other click or a drag moves the probe.
+fn pointer_event(
+    pui: &PlotUi<'_>,
+    items: &[([f64; 2], u32)],
+    hidden: &BTreeSet<u32>,
+) -> Option<PlotEvent> {
+    let r = pui.response();
+    let p = pui.pointer_coordinate()?;
+    if r.clicked() {
+        let at = pui.screen_from_plot(p);
+        let nearest = items
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, label))| !hidden.contains(label))
+            .map(|(i, (q, _))| {
+                let screen = pui.screen_from_plot(egui_plot::PlotPoint::new(q[0], q[1]));
+                (i, screen.distance(at))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        Some(match nearest {
+            Some((i, d)) if d < 8.0 => PlotEvent::Pin(i),
+            _ => PlotEvent::Probe([p.x, p.y]),
+        })
+    } else if r.dragged() || r.drag_started() {
+        Some(PlotEvent::Probe([p.x, p.y]))
+    } else {
+        None
     }
 }
 
@@ -285,11 +316,6 @@ impl Layout {
     }
 }
 
-enum Action {
-    Probe([f64; 2]),
-    Pin(usize),
-}
-
 /// An axis-aligned ellipse as a closed line.
 fn circle(cx: f64, cy: f64, rx: f64, ry: f64) -> PlotPoints<'static> {
     (0..=48)
@@ -300,32 +326,30 @@ fn circle(cx: f64, cy: f64, rx: f64, ry: f64) -> PlotPoints<'static> {
         .collect()
 }
 
-/// Posterior 1σ ellipses of the first display items, in their class colours.
+/// Posterior 1σ ellipses of the first display items, in their class colours; items whose
+/// code or σ is missing from the snapshot are skipped.
 fn ellipse_lines(
     m: &ModelSnapshot,
     snap: &Snapshot,
-    view: View,
+    plane: Plane,
     hidden: &BTreeSet<u32>,
 ) -> Vec<(PlotPoints<'static>, Color32)> {
-    let (Some(sigmas), View::Dims(a, b)) = (&m.sigmas, view) else {
+    let (Some(sigmas), Plane::Dims(a, b)) = (&m.sigmas, plane) else {
         return Vec::new();
     };
     let d = m.latent_dim;
-    (0..snap.display_labels.len().min(MAX_ELLIPSES))
-        .filter(|&i| !hidden.contains(&snap.display_labels[i]))
-        .map(|i| {
-            let (mu, s) = (&m.codes[i * d..(i + 1) * d], &sigmas[i * d..(i + 1) * d]);
-            let colour = theme::class_color(snap.display_labels[i] as usize).gamma_multiply(0.6);
-            let b = if d > 1 { b } else { a };
-            (
-                circle(
-                    f64::from(mu[a]),
-                    f64::from(mu[b]),
-                    f64::from(s[a]),
-                    f64::from(s[b]),
-                ),
-                colour,
-            )
-        })
+    let b = if d > 1 { b } else { a };
+    let at = |v: &[f32], k: usize| v.get(k).map_or(0.0, |x| f64::from(*x));
+    let ellipse = |(i, &label): (usize, &u32)| {
+        let (mu, s) = (row(&m.codes, i, d)?, row(sigmas, i, d)?);
+        let colour = theme::class_color(label as usize).gamma_multiply(0.6);
+        Some((circle(at(mu, a), at(mu, b), at(s, a), at(s, b)), colour))
+    };
+    snap.display_labels
+        .iter()
+        .take(MAX_ELLIPSES)
+        .enumerate()
+        .filter(|(_, label)| !hidden.contains(label))
+        .filter_map(ellipse)
         .collect()
 }

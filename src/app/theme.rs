@@ -20,6 +20,10 @@ pub fn class_color(class: usize) -> Color32 {
 pub const ERROR: Color32 = Color32::from_rgb(220, 50, 47);
 /// Text colour of warnings (a diverged model).
 pub const WARNING: Color32 = Color32::from_rgb(203, 120, 0);
+/// Status text while training runs.
+pub const RUNNING: Color32 = Color32::from_rgb(40, 160, 60);
+/// Status text when nothing happens, and hidden classes in the legend.
+pub const QUIET: Color32 = Color32::GRAY;
 /// Fill of the probe marker.
 pub const PROBE: Color32 = Color32::from_rgb(250, 250, 250);
 /// The pinned item's marker.
@@ -30,6 +34,9 @@ pub const MARKER_OUTLINE: Color32 = Color32::from_rgb(20, 20, 20);
 pub const PRIOR: Color32 = Color32::from_rgb(130, 130, 130);
 /// Colour of data points drawn behind decoded points (2-D data sets).
 pub const DATA_BACKDROP: Color32 = Color32::from_rgb(190, 190, 190);
+
+/// The 1-pixel gap between items in a mosaic.
+pub const MOSAIC_GAP: Color32 = Color32::from_gray(60);
 
 /// Radius of a data point in the latent scatter, in points.
 pub const POINT_RADIUS: f32 = 2.2;

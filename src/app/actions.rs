@@ -1,0 +1,101 @@
+//! Everything a panel can ask of the app, and the one place where it happens: panels
+//! return [`Action`]s while drawing, and [`LatentLabApp::apply`] runs them after the frame.
+
+use super::LatentLabApp;
+use super::dialog::OpenKind;
+use super::session::Status;
+use super::settings::Settings;
+use crate::model::KnobValue;
+use crate::train::TrainCommand;
+use std::path::PathBuf;
+
+/// A request from a panel to the app.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// Start (or resume) training, now and whenever new models are ready.
+    Train,
+    /// Pause training.
+    Pause,
+    /// One training step.
+    Step,
+    /// New models with the current settings (keeps training if it was running).
+    Reset,
+    /// Take these settings and start again: reload the data if it changed, else reset.
+    ApplySettings(Box<Settings>),
+    /// Set the learning rate of every model now.
+    SetLr(f64),
+    /// Set a live knob of every model whose kind has it, now.
+    SetKnob {
+        /// The knob's key in the kind table.
+        key: String,
+        /// Its new value.
+        value: KnobValue,
+    },
+    /// Pick new test items to reconstruct.
+    ShuffleRecon,
+    /// Set the side of the latent grid.
+    SetGridK(usize),
+    /// Open a file dialog on its own thread; its answer arrives in a later frame.
+    OpenDialog(OpenKind),
+    /// Save a checkpoint of every model into a folder.
+    Save(PathBuf),
+    /// Remove message `i` (an index into the session's messages).
+    DismissMessage(usize),
+    /// Show a notice.
+    Notice(String),
+}
+
+impl LatentLabApp {
+    /// Applies one action: the only place where panels' requests reach the session,
+    /// the settings and the dialogs.
+    pub fn apply(&mut self, action: Action) {
+        match action {
+            Action::Train => {
+                self.session.start_when_ready = true;
+                self.session.send(TrainCommand::Start);
+            }
+            Action::Pause => {
+                self.session.start_when_ready = false;
+                self.session.send(TrainCommand::Pause);
+            }
+            Action::Step => self.session.send(TrainCommand::Step),
+            Action::Reset => {
+                self.session.start_when_ready = self.session.status == Status::Running;
+                self.session.reset(&self.settings);
+            }
+            Action::ApplySettings(settings) => self.apply_settings(*settings),
+            Action::SetLr(lr) => {
+                self.settings.run.lr = lr;
+                self.session.send(TrainCommand::SetLr(lr));
+            }
+            Action::SetKnob { key, value } => {
+                self.settings.run.knobs.insert(key.clone(), value.clone());
+                self.session.send(TrainCommand::SetKnob { key, value });
+            }
+            Action::ShuffleRecon => self.session.send(TrainCommand::ShuffleRecon),
+            Action::SetGridK(k) => self.settings.grid_k = k,
+            Action::OpenDialog(kind) => self.dialog.open(kind, &self.egui_ctx),
+            Action::Save(folder) => self.session.send(TrainCommand::Save(folder)),
+            Action::DismissMessage(i) => {
+                if i < self.session.messages.len() {
+                    self.session.messages.remove(i);
+                }
+            }
+            Action::Notice(text) => self.session.notice(text),
+        }
+    }
+
+    /// New settings after the user confirmed: reload the data if it changed, else reset.
+    fn apply_settings(&mut self, settings: Settings) {
+        let data_changed = settings.run.dataset != self.settings.run.dataset
+            || settings.run.seed != self.settings.run.seed;
+        self.settings = settings;
+        self.session.start_when_ready = true;
+        if data_changed || self.session.data.is_none() {
+            self.session
+                .load(&self.settings.run.dataset, self.settings.run.seed);
+        } else {
+            self.session.reset(&self.settings);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Native file dialogs on their own thread, so the window never waits on one.
+
+use crossbeam_channel::{Receiver, bounded};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// What a file dialog was opened for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenKind {
+    /// A folder of MNIST-layout IDX files.
+    Idx,
+    /// A folder with one sub-folder of images per class.
+    Folder,
+    /// A `label,p0,...` CSV file.
+    Csv,
+    /// A folder to save checkpoints into.
+    SaveTo,
+}
+
+/// How an open dialog ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DialogAnswer {
+    /// The user picked a path.
+    Picked(OpenKind, PathBuf),
+    /// The user cancelled.
+    Cancelled,
+    /// It "cancelled" faster than a person could: this desktop has no file dialog.
+    Unavailable,
+}
+
+/// At most one open dialog.
+#[derive(Default)]
+pub struct FileDialog {
+    open: Option<(OpenKind, Receiver<Option<PathBuf>>, Instant)>,
+}
+
+impl FileDialog {
+    /// Opens a native dialog on its own thread; `ctx` is asked to repaint when it closes.
+    pub fn open(&mut self, kind: OpenKind, ctx: &egui::Context) {
+        let (tx, rx) = bounded(1);
+        let ctx = ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("latentlab-dialog".into())
+            .spawn(move || {
+                let dialog = rfd::FileDialog::new();
+                let picked = match kind {
+                    OpenKind::Csv => dialog.add_filter("CSV", &["csv", "txt"]).pick_file(),
+                    _ => dialog.pick_folder(),
+                };
+                tx.send(picked).ok();
+                ctx.request_repaint();
+            });
+        if spawned.is_ok() {
+            self.open = Some((kind, rx, Instant::now()));
+        }
+    }
+
+    /// The answer of the open dialog, once it has closed.
+    pub fn poll(&mut self) -> Option<DialogAnswer> {
+        let (kind, rx, opened) = self.open.as_ref()?;
+        let picked = rx.try_recv().ok()?;
+        let answer = match picked {
+            Some(path) => DialogAnswer::Picked(*kind, path),
+            None if opened.elapsed() < Duration::from_millis(300) => DialogAnswer::Unavailable,
+            None => DialogAnswer::Cancelled,
+        };
+        self.open = None;
+        Some(answer)
+    }
+}

@@ -1,0 +1,45 @@
+//! The one pattern every tab follows: a struct with its own transient state that draws
+//! itself from a [`ViewCtx`] and returns the [`Action`]s the user asked for. The app
+//! applies them in one place ([`super::LatentLabApp::apply`]); a panel never touches the
+//! session or the settings itself.
+
+use super::actions::Action;
+use super::selection::Selection;
+use super::settings::Settings;
+use crate::data::Dataset;
+use crate::train::Snapshot;
+use egui::Ui;
+use std::collections::HashMap;
+
+/// A tab of the central area.
+pub trait View {
+    /// The tab's title, also its label in the tab row.
+    fn title(&self) -> &'static str;
+
+    /// Draws the panel; returns what the user asked the app to do.
+    fn ui(&mut self, ui: &mut Ui, ctx: &mut ViewCtx<'_>) -> Vec<Action>;
+
+    /// Forgets caches that belong to one run (called after a reset).
+    fn clear(&mut self) {}
+}
+
+/// What a panel sees while it draws.
+pub struct ViewCtx<'a> {
+    /// The latest snapshot of every model.
+    pub snap: &'a Snapshot,
+    /// The data set the models train on.
+    pub ds: &'a Dataset,
+    /// Probes, pinned item and plane, shared by every tab.
+    pub selection: &'a mut Selection,
+    /// The settings as applied (read only: changes go through actions).
+    pub settings: &'a Settings,
+    /// Where things were drawn, for tests that drive the mouse.
+    pub rects: &'a mut ScreenRects,
+}
+
+/// Screen rectangles of the last frame. Not state: only tests read them, to aim the mouse.
+#[derive(Clone, Debug, Default)]
+pub struct ScreenRects {
+    /// Each model's latent scatter, by model name.
+    pub latent_plots: HashMap<String, egui::Rect>,
+}
