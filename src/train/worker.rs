@@ -430,3 +430,6 @@ fn check(config: &TrainConfig, data: &Dataset) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
