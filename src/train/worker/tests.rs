@@ -367,11 +367,13 @@ fn a_diverged_model_falls_back_to_its_weights_at_the_last_keep_point() {
         "diverged at step {step}"
     );
     let restored = flat(&vae(&w));
-    assert_eq!(
-        restored, at_keep_point,
-        "the weights of the last keep-point"
+    let off = max_abs_diff(&restored, &at_keep_point);
+    assert!(
+        off == 0.0,
+        "not the last keep-point's weights: off by up to {off}"
     );
-    assert_ne!(restored, initial);
+    let moved = max_abs_diff(&restored, &initial);
+    assert!(moved > 0.0, "the restored weights are the initial ones");
     let x = batch_tensor(ds.test.gather(&(0..30).collect::<Vec<_>>(), 784), 784).unwrap();
     let m = &w.session.slots[0].model;
     let (mu, _) = m.encode(&x).unwrap();
