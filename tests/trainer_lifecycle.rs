@@ -8,6 +8,23 @@ use latentlab::model::ModelKind;
 use latentlab::train::{TrainCommand, TrainEvent, Trainer, WORKER_THREAD_NAME};
 use std::time::Duration;
 
+/// The first event `pick` accepts, skipping the others (fails after a minute of silence).
+fn next<T>(t: &Trainer, pick: impl Fn(TrainEvent) -> Option<T>) -> T {
+    loop {
+        let ev = t.events().recv_timeout(Duration::from_secs(60));
+        if let Some(found) = pick(ev.expect("the worker went silent")) {
+            return found;
+        }
+    }
+}
+
+fn progress_step(ev: TrainEvent) -> Option<u64> {
+    match ev {
+        TrainEvent::Progress(p) => Some(p.step),
+        _ => None,
+    }
+}
+
 #[test]
 fn pause_step_resume_reset_and_stop_without_leaking_the_thread() {
     let ds = digits(2000, 200);
@@ -15,72 +32,42 @@ fn pause_step_resume_reset_and_stop_without_leaking_the_thread() {
     let mut trainer = Trainer::spawn(cfg.clone(), ds.clone(), None).unwrap();
     assert!(trainer.is_alive());
     assert_worker_threads(1, "the count sees a live worker");
-    let next_progress = |t: &Trainer| loop {
-        if let TrainEvent::Progress(p) = t.events().recv_timeout(Duration::from_secs(60)).unwrap() {
-            return p;
-        }
-    };
     // Step once while paused: exactly one step.
     trainer.send(TrainCommand::Step);
-    assert_eq!(next_progress(&trainer).step, 1);
+    assert_eq!(next(&trainer, progress_step), 1);
     trainer.send(TrainCommand::Start);
-    let running = next_progress(&trainer).step;
+    let running = next(&trainer, progress_step);
     trainer.send(TrainCommand::Pause);
-    loop {
-        if let TrainEvent::Paused = trainer
-            .events()
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap()
-        {
-            break;
-        }
-    }
+    next(&trainer, |e| matches!(e, TrainEvent::Paused).then_some(()));
     std::thread::sleep(Duration::from_millis(300));
-    let before: Vec<_> = trainer
+    let before: Vec<u64> = trainer
         .events()
         .try_iter()
-        .filter_map(|e| {
-            if let TrainEvent::Progress(p) = e {
-                Some(p.step)
-            } else {
-                None
-            }
-        })
+        .filter_map(progress_step)
         .collect();
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(
-        trainer
-            .events()
-            .try_iter()
-            .filter(|e| matches!(e, TrainEvent::Progress(_)))
-            .count(),
-        0,
-        "no progress while paused"
-    );
+    let after = trainer
+        .events()
+        .try_iter()
+        .filter_map(progress_step)
+        .count();
+    assert_eq!(after, 0, "no progress while paused");
     assert!(before.iter().all(|&s| s >= running));
     // Reset with a bad config: an error, and the old run stays usable.
     let mut bad = cfg.clone();
     bad.lr = -1.0;
     trainer.send(TrainCommand::Reset(Box::new(bad), None));
-    loop {
-        match trainer
-            .events()
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap()
-        {
-            TrainEvent::Error(e) => {
-                assert!(e.contains("learning rate -1"), "{e}");
-                break;
-            }
-            _ => continue,
-        }
-    }
+    let error = next(&trainer, |e| match e {
+        TrainEvent::Error(m) => Some(m),
+        _ => None,
+    });
+    assert!(error.contains("learning rate -1"), "{error}");
     // Reset with a good one: steps count from zero again.
     trainer.send(TrainCommand::Reset(Box::new(cfg), None));
     trainer.send(TrainCommand::Step);
-    assert_eq!(next_progress(&trainer).step, 1);
+    assert_eq!(next(&trainer, progress_step), 1);
     trainer.send(TrainCommand::Start);
-    next_progress(&trainer);
+    next(&trainer, progress_step);
     assert!(trainer.is_alive(), "training");
     trainer.stop();
     assert!(!trainer.is_alive(), "the worker's body ended");

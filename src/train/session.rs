@@ -121,7 +121,7 @@ impl Session {
         let batch = indices.len();
         let x = batch_tensor(self.data.train.gather(indices, dim), dim)?;
         let warmup = self.kl_warmup_factor();
-        let keep_point = self.step % KEEP_EVERY_STEPS == 0;
+        let keep_point = self.step.is_multiple_of(KEEP_EVERY_STEPS);
         let mut events = Vec::new();
         for slot in self.slots.iter_mut().filter(|s| !s.diverged) {
             let before = if keep_point {
