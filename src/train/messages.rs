@@ -165,7 +165,8 @@ pub struct ModelSnapshot {
     pub recon: Vec<f32>,
     /// The corrupted inputs a denoising model saw.
     pub noisy_inputs: Option<Vec<f32>>,
-    /// Per-item loss (recon + β·kl + penalty) of each recon item.
+    /// Reconstruction NLL in nats of each recon item: the clean input under the decoding
+    /// shown in `recon` (μ of the very input the model saw). No KL or penalty terms.
     pub recon_losses: Vec<f32>,
     /// True once this model has diverged (its last good weights are shown).
     pub diverged: bool,

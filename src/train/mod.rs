@@ -28,7 +28,18 @@ pub struct Trainer {
     commands: Sender<TrainCommand>,
     events: Receiver<TrainEvent>,
     stop: Arc<AtomicBool>,
+    /// True until the worker thread's body has returned (or unwound).
+    alive: Arc<AtomicBool>,
     handle: Option<JoinHandle<()>>,
+}
+
+/// Clears the trainer's `alive` flag when the worker thread's body ends, even by a panic.
+struct AliveGuard(Arc<AtomicBool>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
 }
 
 impl Trainer {
@@ -42,19 +53,20 @@ impl Trainer {
         let (cmd_tx, cmd_rx) = bounded(COMMAND_CAPACITY);
         let (ev_tx, ev_rx) = bounded(EVENT_CAPACITY);
         let stop = Arc::new(AtomicBool::new(false));
-        let io = worker::WorkerIo {
-            commands: cmd_rx,
-            events: ev_tx,
-            stop: stop.clone(),
-            notify,
-        };
+        let alive = Arc::new(AtomicBool::new(true));
+        let io = worker::WorkerIo::new(cmd_rx, ev_tx, stop.clone(), notify);
+        let guard = AliveGuard(alive.clone());
         let handle = std::thread::Builder::new()
             .name(WORKER_THREAD_NAME.into())
-            .spawn(move || worker::run(config, data, io))?;
+            .spawn(move || {
+                let _guard = guard;
+                worker::run(config, data, io);
+            })?;
         Ok(Self {
             commands: cmd_tx,
             events: ev_rx,
             stop,
+            alive,
             handle: Some(handle),
         })
     }
@@ -69,17 +81,15 @@ impl Trainer {
         &self.events
     }
 
-    /// True while the worker thread runs.
+    /// True while the worker thread's body runs (false once it returned, also after `stop`).
     pub fn is_alive(&self) -> bool {
-        self.handle.as_ref().is_some_and(|h| !h.is_finished())
+        self.alive.load(Ordering::Acquire)
     }
 
     /// Stops the worker after its current step and waits for the thread to end.
     pub fn stop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         self.commands.try_send(TrainCommand::Stop).ok();
-        // Unblock a worker that waits to deliver an important event.
-        while self.events.try_recv().is_ok() {}
         if let Some(h) = self.handle.take() {
             h.join().ok();
         }

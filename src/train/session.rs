@@ -17,12 +17,18 @@ use std::time::{Duration, Instant};
 /// Training items encoded for the k-NN accuracy at each epoch end.
 const KNN_TRAIN_ITEMS: usize = 5000;
 
+/// Steps between two keep-points of a model's last good weights (epoch ends are keep-points
+/// too). Counting steps, not time, makes the weights a diverged model falls back to the same
+/// for a seed, whatever the clock or the snapshots did.
+pub(super) const KEEP_EVERY_STEPS: u64 = 50;
+
 /// One model and everything the worker keeps for it.
 pub(super) struct Slot {
     pub(super) name: String,
     pub(super) model: Autoencoder,
     pub(super) opt: Adam,
     pub(super) diverged: bool,
+    /// The weights at the last keep-point whose loss was finite; restored on divergence.
     pub(super) last_good: Vec<Tensor>,
     /// recon, kl, penalty, loss sums and count since the last progress event.
     pub(super) since_progress: [f64; 5],
@@ -94,8 +100,9 @@ impl Session {
         })
     }
 
-    /// The KL weight multiplier of the warm-up at this point in training.
-    fn warmup(&self) -> f64 {
+    /// The KL weight multiplier of the warm-up at this point in training: rises linearly
+    /// from 0 to 1 over `kl_warmup_epochs` (counted in steps), then stays 1.
+    pub(super) fn kl_warmup_factor(&self) -> f64 {
         if self.config.kl_warmup_epochs <= 0.0 {
             return 1.0;
         }
@@ -104,16 +111,24 @@ impl Session {
         (progress / f64::from(self.config.kl_warmup_epochs)).min(1.0)
     }
 
-    /// One step of every live model on the same batch. Returns events to send.
+    /// One step of every live model on the same batch. Returns events to send and whether
+    /// the batch ended an epoch. At a keep-point, the weights a model steps from become its
+    /// last good weights if their loss on this batch is finite.
     pub(super) fn step(&mut self) -> Result<(Vec<TrainEvent>, bool)> {
         let started = Instant::now();
         let dim = self.data.dim();
         let (indices, epoch_done) = self.order.next_batch();
         let batch = indices.len();
         let x = batch_tensor(self.data.train.gather(indices, dim), dim)?;
-        let warmup = self.warmup();
+        let warmup = self.kl_warmup_factor();
+        let keep_point = self.step.is_multiple_of(KEEP_EVERY_STEPS);
         let mut events = Vec::new();
         for slot in self.slots.iter_mut().filter(|s| !s.diverged) {
+            let before = if keep_point {
+                Some(slot.model.weights()?)
+            } else {
+                None
+            };
             let Some(values) = slot
                 .model
                 .train_step(&mut slot.opt, &x, &mut self.rng, warmup)?
@@ -127,6 +142,9 @@ impl Session {
                 });
                 continue;
             };
+            if let Some(weights) = before {
+                slot.last_good = weights;
+            }
             let loss = values[0] + slot.model.kl_weight() * values[1] + values[2];
             for acc in [&mut slot.since_progress, &mut slot.since_epoch] {
                 acc[0] += values[0];
@@ -146,6 +164,12 @@ impl Session {
         Ok((events, epoch_done))
     }
 
+    /// True once every model has diverged: nothing is left to train.
+    pub(super) fn all_diverged(&self) -> bool {
+        self.slots.iter().all(|s| s.diverged)
+    }
+
+    /// Where training is, with the mean losses since the previous call.
     pub(super) fn progress(&mut self) -> Progress {
         let secs = self.time_since_progress.as_secs_f64();
         let samples_per_sec = if secs > 0.0 {
@@ -183,6 +207,7 @@ impl Session {
         }
     }
 
+    /// What the window draws of every model now (see [`ModelSnapshot`]).
     pub(super) fn snapshot(&mut self) -> Result<Snapshot> {
         let dim = self.data.dim();
         let test = &self.data.test;
@@ -197,18 +222,13 @@ impl Session {
                 Some(lv) => Some(lv.affine(0.5, 0.0)?.exp()?.flatten_all()?.to_vec1()?),
                 None => None,
             };
+            // The image shown decodes μ of exactly the input the model saw (the corrupted
+            // one for a denoiser); its numbers are that decoding's NLL of the clean input.
             let noisy = m.corrupt(&recon_x, &mut self.view_rng)?;
             let (rmu, _) = m.encode(&noisy)?;
-            let recon = m.decoder_snapshot()?;
-            let terms = m.loss_terms(&recon_x, &mut self.view_rng)?;
-            let per_item = ((&terms.recon + (&terms.kl * m.kl_weight())?)? + &terms.penalty)?;
-            let decoder = Arc::new(recon);
+            let recon_losses: Vec<f32> = m.recon_nll(&m.decode_raw(&rmu)?, &recon_x)?.to_vec1()?;
+            let decoder = Arc::new(m.decoder_snapshot()?);
             let recon_values = decoder.decode(&rmu.flatten_all()?.to_vec1()?)?;
-            let recon_losses: Vec<f32> = per_item.to_vec1()?;
-            // Keep these weights as the fallback only if they still give finite losses.
-            if !slot.diverged && recon_losses.iter().all(|v| v.is_finite()) {
-                slot.last_good = m.weights()?;
-            }
             models.push(ModelSnapshot {
                 name: slot.name.clone(),
                 kind: m.config.kind,
@@ -242,68 +262,19 @@ impl Session {
         })
     }
 
+    /// Closes an epoch: the metrics of every model, and each live model's weights kept as
+    /// its last good ones if they evaluate to a finite loss.
     pub(super) fn end_epoch(&mut self) -> Result<EpochSummary> {
         self.epoch += 1;
         self.step_in_epoch = 0;
-        let dim = self.data.dim();
-        let knn_train: Vec<usize> = (0..self.data.train.len().min(KNN_TRAIN_ITEMS)).collect();
-        let knn_x = batch_tensor(self.data.train.gather(&knn_train, dim), dim)?;
-        let knn_labels: Vec<u32> = knn_train
-            .iter()
-            .map(|&i| self.data.train.labels[i])
-            .collect();
-        let display = batch_tensor(self.data.test.gather(&self.display_indices, dim), dim)?;
-        let display_labels: Vec<u32> = self
-            .display_indices
-            .iter()
-            .map(|&i| self.data.test.labels[i])
-            .collect();
+        let probe = KnnProbe::new(&self.data, &self.display_indices)?;
         let mut models = Vec::new();
         for slot in &mut self.slots {
-            let a = std::mem::take(&mut slot.since_epoch);
-            let n = a[4].max(1.0);
-            let kind = slot.model.config.kind;
-            let variational = kind.is_variational();
-            let train = Metrics {
-                recon: a[0] / n,
-                kl: a[1] / n,
-                penalty: a[2] / n,
-                loss: a[3] / n,
-                elbo: variational.then_some(-(a[0] + a[1]) / n),
-                ..Metrics::default()
-            };
-            // Its own draws, so evaluating never shifts the training noise.
-            let mut eval_rng = PortableRng::seed_from_u64(
-                self.config
-                    .seed
-                    .wrapping_mul(31)
-                    .wrapping_add(self.epoch as u64),
-            );
-            let test = evaluate(
-                &slot.model,
-                &self.data.test,
-                dim,
-                &mut eval_rng,
-                self.config.iw_samples,
-            )?;
-            let train_codes: Vec<f32> = slot.model.encode(&knn_x)?.0.flatten_all()?.to_vec1()?;
-            let test_codes: Vec<f32> = slot.model.encode(&display)?.0.flatten_all()?.to_vec1()?;
-            let knn = knn_accuracy(
-                &train_codes,
-                &knn_labels,
-                &test_codes,
-                &display_labels,
-                slot.model.config.latent_dim,
-                5,
-            );
-            models.push(ModelEpoch {
-                name: slot.name.clone(),
-                kind,
-                train,
-                test,
-                knn_accuracy: knn,
-                diverged: slot.diverged,
-            });
+            let metrics = epoch_metrics(slot, &self.data, &self.config, self.epoch, &probe)?;
+            if !slot.diverged && metrics.test.loss.is_finite() {
+                slot.last_good = slot.model.weights()?;
+            }
+            models.push(metrics);
         }
         let secs = self.epoch_elapsed.as_secs_f64();
         let samples = self.order.batches_per_epoch() * self.config.batch_size;
@@ -350,6 +321,84 @@ impl Session {
         }
         Ok(written)
     }
+}
+
+/// The items the k-NN accuracy compares: training codes against the display items' codes.
+struct KnnProbe {
+    train_x: Tensor,
+    train_labels: Vec<u32>,
+    display_x: Tensor,
+    display_labels: Vec<u32>,
+}
+
+impl KnnProbe {
+    fn new(data: &Dataset, display_indices: &[usize]) -> Result<Self> {
+        let dim = data.dim();
+        let train: Vec<usize> = (0..data.train.len().min(KNN_TRAIN_ITEMS)).collect();
+        Ok(Self {
+            train_x: batch_tensor(data.train.gather(&train, dim), dim)?,
+            train_labels: train.iter().map(|&i| data.train.labels[i]).collect(),
+            display_x: batch_tensor(data.test.gather(display_indices, dim), dim)?,
+            display_labels: display_indices
+                .iter()
+                .map(|&i| data.test.labels[i])
+                .collect(),
+        })
+    }
+
+    /// 5-NN accuracy of `model`'s display codes against its training codes.
+    fn accuracy(&self, model: &Autoencoder) -> Result<f64> {
+        let train_codes: Vec<f32> = model.encode(&self.train_x)?.0.flatten_all()?.to_vec1()?;
+        let test_codes: Vec<f32> = model.encode(&self.display_x)?.0.flatten_all()?.to_vec1()?;
+        Ok(knn_accuracy(
+            &train_codes,
+            &self.train_labels,
+            &test_codes,
+            &self.display_labels,
+            model.config.latent_dim,
+            5,
+        ))
+    }
+}
+
+/// One model's epoch: the mean training losses (which it resets), the test metrics and
+/// the k-NN accuracy.
+fn epoch_metrics(
+    slot: &mut Slot,
+    data: &Dataset,
+    config: &TrainConfig,
+    epoch: usize,
+    probe: &KnnProbe,
+) -> Result<ModelEpoch> {
+    let a = std::mem::take(&mut slot.since_epoch);
+    let n = a[4].max(1.0);
+    let kind = slot.model.config.kind;
+    let train = Metrics {
+        recon: a[0] / n,
+        kl: a[1] / n,
+        penalty: a[2] / n,
+        loss: a[3] / n,
+        elbo: kind.is_variational().then_some(-(a[0] + a[1]) / n),
+        ..Metrics::default()
+    };
+    // Its own draws, so evaluating never shifts the training noise.
+    let mut eval_rng =
+        PortableRng::seed_from_u64(config.seed.wrapping_mul(31).wrapping_add(epoch as u64));
+    let test = evaluate(
+        &slot.model,
+        &data.test,
+        data.dim(),
+        &mut eval_rng,
+        config.iw_samples,
+    )?;
+    Ok(ModelEpoch {
+        name: slot.name.clone(),
+        kind,
+        train,
+        test,
+        knn_accuracy: probe.accuracy(&slot.model)?,
+        diverged: slot.diverged,
+    })
 }
 
 /// `count` distinct indices below `n`, in random order.

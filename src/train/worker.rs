@@ -1,10 +1,16 @@
 //! The training loop: every model steps on the same batch, then progress, snapshots and
 //! epoch summaries go out without ever blocking on a slow reader.
+//!
+//! [`Worker`] holds the state of a run and answers one command ([`Worker::handle`]) or does
+//! one unit of work ([`Worker::tick`]) at a time, so a test can drive it without a thread;
+//! [`run`] is the thread's thin loop around it.
 
 use super::messages::*;
 use super::session::{Session, pick};
 use crate::data::Dataset;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use std::collections::VecDeque;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -12,27 +18,72 @@ use std::time::{Duration, Instant};
 /// Called after every event so a window can repaint.
 pub type Notify = Arc<dyn Fn() + Send + Sync>;
 
+/// How long an idle worker waits for a command before it looks at its stop flag again.
+const IDLE_WAIT: Duration = Duration::from_millis(50);
+
 /// The channels and flags the worker runs with.
 pub(crate) struct WorkerIo {
-    pub commands: Receiver<TrainCommand>,
-    pub events: Sender<TrainEvent>,
-    pub stop: Arc<AtomicBool>,
-    pub notify: Option<Notify>,
+    commands: Receiver<TrainCommand>,
+    events: Sender<TrainEvent>,
+    stop: Arc<AtomicBool>,
+    notify: Option<Notify>,
+    /// Events that must arrive (summaries, errors) but found the queue full, oldest first.
+    backlog: VecDeque<TrainEvent>,
 }
 
 impl WorkerIo {
-    /// Sends an event that must arrive (summaries, errors); waits only if the reader is far behind.
-    fn send(&self, ev: TrainEvent) {
-        self.events.send(ev).ok();
-        self.wake();
+    /// Channels for a worker: commands in, events out, a stop flag, an optional wake-up.
+    pub(crate) fn new(
+        commands: Receiver<TrainCommand>,
+        events: Sender<TrainEvent>,
+        stop: Arc<AtomicBool>,
+        notify: Option<Notify>,
+    ) -> Self {
+        Self {
+            commands,
+            events,
+            stop,
+            notify,
+            backlog: VecDeque::new(),
+        }
+    }
+
+    /// Queues an event that must arrive (summaries, errors). Never blocks: if the reader is
+    /// behind, it waits in the backlog, in order, and goes out on a later `flush`.
+    fn send(&mut self, ev: TrainEvent) {
+        self.backlog.push_back(ev);
+        self.flush();
+    }
+
+    /// Moves as much of the backlog into the queue as fits.
+    fn flush(&mut self) {
+        let mut sent = false;
+        while let Some(ev) = self.backlog.pop_front() {
+            match self.events.try_send(ev) {
+                Ok(()) => sent = true,
+                Err(TrySendError::Full(ev)) => {
+                    self.backlog.push_front(ev);
+                    break;
+                }
+                // Nobody listens any more: a normal end.
+                Err(TrySendError::Disconnected(_)) => self.backlog.clear(),
+            }
+        }
+        if sent {
+            self.wake();
+        }
+    }
+
+    /// True if an event that may be dropped (progress, snapshot) would be sent now: nothing
+    /// waits in the backlog and half the queue is free for events that must arrive.
+    fn has_room(&self) -> bool {
+        let cap = self.events.capacity().unwrap_or(usize::MAX);
+        self.backlog.is_empty() && self.events.len() < cap / 2
     }
 
     /// Sends a progress or snapshot event, dropping it if the reader is behind.
-    fn offer(&self, ev: TrainEvent) {
-        // Keep half the queue free for events that must arrive.
-        let cap = self.events.capacity().unwrap_or(usize::MAX);
-        if self.events.len() < cap / 2 {
-            self.events.try_send(ev).ok();
+    fn offer(&mut self, ev: TrainEvent) {
+        if self.has_room() && self.events.try_send(ev).is_ok() {
             self.wake();
         }
     }
@@ -44,192 +95,293 @@ impl WorkerIo {
     }
 }
 
+/// What the thread loop does after a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Keep serving commands.
+    Continue,
+    /// End the worker.
+    Stop,
+}
+
+/// One run on the worker: the session and the state of the loop around it.
+pub(crate) struct Worker {
+    pub(super) session: Session,
+    pub(super) io: WorkerIo,
+    /// Training steps follow one another until paused.
+    running: bool,
+    /// One step is owed (the `Step` command), then the run stays paused.
+    single_step: bool,
+    /// The configured epochs are done; only a reset trains again.
+    finished: bool,
+    /// A snapshot goes out as soon as the queue has room.
+    snapshot_wanted: bool,
+    last_progress: Instant,
+    last_snapshot: Option<Instant>,
+    snapshot_cost: Duration,
+    /// The last epoch's metrics, written into saved checkpoints.
+    last_epoch: Vec<ModelEpoch>,
+}
+
 /// The worker thread's body: builds the models, then serves commands until stopped.
 pub(crate) fn run(config: TrainConfig, data: Arc<Dataset>, io: WorkerIo) {
-    let mut session = match build(config, data, &io) {
-        Some(s) => s,
-        None => return,
+    let Some(mut worker) = Worker::new(config, data, io) else {
+        return;
     };
-    let mut running = false;
-    let mut single_step = false;
-    let mut last_progress = Instant::now();
-    let mut last_snapshot: Option<Instant> = None;
-    let mut snapshot_cost = Duration::ZERO;
-    let mut snapshot_wanted = true;
-    let mut finished = false;
-    let mut last_epoch: Vec<ModelEpoch> = Vec::new();
-    while !io.stop.load(Ordering::Relaxed) {
-        // Commands: wait for one while idle, otherwise just look.
-        let first = if running || single_step || snapshot_wanted {
-            io.commands
-                .try_recv()
-                .map_err(|_| RecvTimeoutError::Timeout)
+    while !worker.io.stop.load(Ordering::Relaxed) {
+        for cmd in worker.next_commands() {
+            if worker.handle(cmd) == Flow::Stop {
+                return;
+            }
+        }
+        worker.tick();
+    }
+}
+
+impl Worker {
+    /// Builds the models and sends `Ready`, or sends `Error` and returns `None`.
+    pub(crate) fn new(config: TrainConfig, data: Arc<Dataset>, mut io: WorkerIo) -> Option<Self> {
+        let session = build(config, data, &mut io)?;
+        Some(Self {
+            session,
+            io,
+            running: false,
+            single_step: false,
+            finished: false,
+            snapshot_wanted: true,
+            last_progress: Instant::now(),
+            last_snapshot: None,
+            snapshot_cost: Duration::ZERO,
+            last_epoch: Vec::new(),
+        })
+    }
+
+    /// The commands waiting now; an idle worker waits a little for the first one.
+    fn next_commands(&self) -> Vec<TrainCommand> {
+        let first = if self.busy() {
+            self.io.commands.try_recv().ok()
         } else {
-            io.commands.recv_timeout(Duration::from_millis(50))
+            self.io.commands.recv_timeout(IDLE_WAIT).ok()
         };
         let mut pending: Vec<TrainCommand> = first.into_iter().collect();
-        pending.extend(io.commands.try_iter());
-        for cmd in pending {
-            match cmd {
-                TrainCommand::Start => {
-                    if finished {
-                        io.send(TrainEvent::Finished {
-                            step: session.step,
-                            epoch: session.epoch,
-                        });
-                    } else {
-                        running = true;
-                        io.send(TrainEvent::Running);
-                    }
-                }
-                TrainCommand::Pause => {
-                    running = false;
-                    snapshot_wanted = true;
-                    io.send(TrainEvent::Paused);
-                }
-                TrainCommand::Step => {
-                    running = false;
-                    single_step = true;
-                }
-                TrainCommand::Stop => return,
-                TrainCommand::Reset(config, new_data) => {
-                    let data = new_data.unwrap_or_else(|| session.data.clone());
-                    if let Some(s) = build(*config, data, &io) {
-                        session = s;
-                        running = false;
-                        finished = false;
-                        snapshot_wanted = true;
-                        last_epoch.clear();
-                    }
-                }
-                TrainCommand::SetLr(lr) => match super::spec::check_lr(lr) {
-                    Ok(()) => {
-                        session.config.lr = lr;
-                        for s in &mut session.slots {
-                            s.opt.lr = s.model.config.lr_override.unwrap_or(lr);
-                        }
-                    }
-                    Err(e) => io.send(TrainEvent::Error(e)),
-                },
-                TrainCommand::SetKnob { key, value } => set_knob(&mut session, &io, &key, value),
-                TrainCommand::ShuffleRecon => {
-                    let n = session.data.test.len();
-                    session.recon_indices =
-                        pick(&mut session.view_rng, n, session.config.recon_count);
-                    snapshot_wanted = true;
-                }
-                TrainCommand::RequestSnapshot => snapshot_wanted = true,
-                TrainCommand::Save(dir) => {
-                    io.send(TrainEvent::Saved(session.save(&dir, &last_epoch)))
-                }
-            }
-        }
+        pending.extend(self.io.commands.try_iter());
+        pending
+    }
 
-        if (running || single_step) && !finished {
-            single_step = false;
-            match session.step() {
-                Ok((events, epoch_done)) => {
-                    for ev in events {
-                        io.send(ev);
-                    }
-                    if epoch_done {
-                        io.offer(TrainEvent::Progress(session.progress()));
-                        last_progress = Instant::now();
-                        match session.end_epoch() {
-                            Ok(summary) => {
-                                last_epoch = summary.models.clone();
-                                io.send(TrainEvent::EpochSummary(summary));
-                            }
-                            Err(e) => io.send(TrainEvent::Error(format!("evaluation failed: {e}"))),
-                        }
-                        snapshot_wanted = true;
-                        if session.config.epochs.is_some_and(|e| session.epoch >= e) {
-                            finished = true;
-                            running = false;
-                            io.send(TrainEvent::Finished {
-                                step: session.step,
-                                epoch: session.epoch,
-                            });
-                        }
-                    }
-                    if session.slots.iter().all(|s| s.diverged) {
-                        running = false;
-                        io.send(TrainEvent::Paused);
-                    }
-                }
-                Err(e) => {
-                    running = false;
-                    io.send(TrainEvent::Error(format!("training step failed: {e}")));
-                    io.send(TrainEvent::Paused);
+    /// True if `tick` has work to do without a command.
+    fn busy(&self) -> bool {
+        self.trains() || (self.snapshot_wanted && self.io.has_room())
+    }
+
+    /// True if the next `tick` takes a training step.
+    fn trains(&self) -> bool {
+        (self.running || self.single_step) && !self.finished
+    }
+
+    /// Answers one command.
+    pub(crate) fn handle(&mut self, cmd: TrainCommand) -> Flow {
+        match cmd {
+            TrainCommand::Start => self.start(),
+            TrainCommand::Pause => {
+                self.running = false;
+                self.snapshot_wanted = true;
+                self.io.send(TrainEvent::Paused);
+            }
+            TrainCommand::Step => {
+                self.running = false;
+                if self.finished {
+                    self.send_finished();
+                } else {
+                    self.single_step = true;
                 }
             }
-            if last_progress.elapsed() >= Duration::from_millis(session.config.progress_interval_ms)
-            {
-                io.offer(TrainEvent::Progress(session.progress()));
-                last_progress = Instant::now();
+            TrainCommand::Stop => return Flow::Stop,
+            TrainCommand::Reset(config, data) => self.reset(*config, data),
+            TrainCommand::SetLr(lr) => self.set_lr(lr),
+            TrainCommand::SetKnob { key, value } => self.set_knob(&key, value),
+            TrainCommand::ShuffleRecon => {
+                let n = self.session.data.test.len();
+                let count = self.session.config.recon_count;
+                self.session.recon_indices = pick(&mut self.session.view_rng, n, count);
+                self.snapshot_wanted = true;
             }
-            // Snapshots cost a forward pass over the display items: keep them under ~10% of the time.
-            let due =
-                Duration::from_millis(session.config.snapshot_interval_ms).max(snapshot_cost * 10);
-            if last_snapshot.is_none_or(|t| t.elapsed() >= due) {
-                snapshot_wanted = true;
+            TrainCommand::RequestSnapshot => self.snapshot_wanted = true,
+            TrainCommand::Save(dir) => self.save(&dir),
+        }
+        Flow::Continue
+    }
+
+    /// One unit of work: deliver held-back events, take a training step if one is due
+    /// (with the progress and epoch end it brings), and send a snapshot if one is wanted.
+    pub(crate) fn tick(&mut self) {
+        self.io.flush();
+        if self.trains() {
+            self.single_step = false;
+            self.train_step();
+            self.report_when_due();
+        }
+        if self.snapshot_wanted && self.io.has_room() {
+            self.send_snapshot();
+        }
+    }
+
+    fn start(&mut self) {
+        if self.finished {
+            self.send_finished();
+        } else {
+            self.running = true;
+            self.io.send(TrainEvent::Running);
+        }
+    }
+
+    fn send_finished(&mut self) {
+        self.io.send(TrainEvent::Finished {
+            step: self.session.step,
+            epoch: self.session.epoch,
+        });
+    }
+
+    /// New models from `config` (and `data`, else the current data); keeps the old run if
+    /// the config is refused.
+    fn reset(&mut self, config: TrainConfig, data: Option<Arc<Dataset>>) {
+        let data = data.unwrap_or_else(|| self.session.data.clone());
+        if let Some(session) = build(config, data, &mut self.io) {
+            self.session = session;
+            self.running = false;
+            self.single_step = false;
+            self.finished = false;
+            self.snapshot_wanted = true;
+            self.last_epoch.clear();
+        }
+    }
+
+    /// Sets the run's learning rate and every optimiser's, except models with their own.
+    fn set_lr(&mut self, lr: f64) {
+        if let Err(e) = super::spec::check_lr(lr) {
+            self.io.send(TrainEvent::Error(e));
+            return;
+        }
+        self.session.config.lr = lr;
+        for s in &mut self.session.slots {
+            s.opt.lr = s.model.config.lr_override.unwrap_or(lr);
+        }
+    }
+
+    /// Changes a live knob of every model whose kind has it; a value out of range gives an
+    /// `Error` and keeps the old one.
+    fn set_knob(&mut self, key: &str, value: crate::model::KnobValue) {
+        for s in &mut self.session.slots {
+            if s.model.config.kind.knob(key).is_none() {
+                continue;
             }
-            if !running {
-                // A paused or single-stepped run shows where it is now.
-                io.offer(TrainEvent::Progress(session.progress()));
-                snapshot_wanted = true;
+            let mut c = s.model.config.clone();
+            match c.set_knob(key, value.clone()).and_then(|()| c.validate()) {
+                Ok(()) => {
+                    s.opt.weight_decay = f64::from(c.number("weight_decay"));
+                    s.model.config = c;
+                }
+                Err(e) => self.io.send(TrainEvent::Error(format!("{}: {e}", s.name))),
             }
         }
-        if snapshot_wanted {
-            snapshot_wanted = false;
-            let t = Instant::now();
-            match session.snapshot() {
-                Ok(s) => io.offer(TrainEvent::Snapshot(Arc::new(s))),
-                Err(e) => io.send(TrainEvent::Error(format!("snapshot failed: {e}"))),
+    }
+
+    fn save(&mut self, dir: &Path) {
+        let saved = self.session.save(dir, &self.last_epoch);
+        self.io.send(TrainEvent::Saved(saved));
+    }
+
+    /// One step of every live model; at an epoch end, the summary (and maybe the finish).
+    fn train_step(&mut self) {
+        match self.session.step() {
+            Ok((events, epoch_done)) => {
+                for ev in events {
+                    self.io.send(ev);
+                }
+                if epoch_done {
+                    self.end_epoch();
+                }
+                if self.session.all_diverged() {
+                    self.running = false;
+                    self.io.send(TrainEvent::Paused);
+                }
             }
-            snapshot_cost = t.elapsed();
-            last_snapshot = Some(Instant::now());
+            Err(e) => {
+                self.running = false;
+                self.io
+                    .send(TrainEvent::Error(format!("training step failed: {e}")));
+                self.io.send(TrainEvent::Paused);
+            }
         }
+    }
+
+    fn end_epoch(&mut self) {
+        self.offer_progress();
+        match self.session.end_epoch() {
+            Ok(summary) => {
+                self.last_epoch = summary.models.clone();
+                self.io.send(TrainEvent::EpochSummary(summary));
+            }
+            Err(e) => self
+                .io
+                .send(TrainEvent::Error(format!("evaluation failed: {e}"))),
+        }
+        self.snapshot_wanted = true;
+        let epochs = self.session.config.epochs;
+        if epochs.is_some_and(|e| self.session.epoch >= e) {
+            self.finished = true;
+            self.running = false;
+            self.send_finished();
+        }
+    }
+
+    /// Progress and snapshots by the clock while running; at once when the run stops.
+    fn report_when_due(&mut self) {
+        if !self.running {
+            // A paused, single-stepped or finished run shows where it is now.
+            self.offer_progress();
+            self.snapshot_wanted = true;
+            return;
+        }
+        let progress_every = Duration::from_millis(self.session.config.progress_interval_ms);
+        let snapshot_every = Duration::from_millis(self.session.config.snapshot_interval_ms);
+        if self.last_progress.elapsed() >= progress_every {
+            self.offer_progress();
+        }
+        // Snapshots cost a forward pass over the display items: keep them under ~10% of the time.
+        let due = snapshot_every.max(self.snapshot_cost * 10);
+        if self.last_snapshot.is_none_or(|t| t.elapsed() >= due) {
+            self.snapshot_wanted = true;
+        }
+    }
+
+    /// Sends the losses since the last progress that went out; if the reader is behind,
+    /// they keep adding up for the next one.
+    fn offer_progress(&mut self) {
+        if self.io.has_room() {
+            let progress = self.session.progress();
+            self.io.offer(TrainEvent::Progress(progress));
+            self.last_progress = Instant::now();
+        }
+    }
+
+    fn send_snapshot(&mut self) {
+        self.snapshot_wanted = false;
+        let started = Instant::now();
+        match self.session.snapshot() {
+            Ok(s) => self.io.offer(TrainEvent::Snapshot(Arc::new(s))),
+            Err(e) => self
+                .io
+                .send(TrainEvent::Error(format!("snapshot failed: {e}"))),
+        }
+        self.snapshot_cost = started.elapsed();
+        self.last_snapshot = Some(Instant::now());
     }
 }
 
-/// Sets a live knob on every model whose kind has it; a bad value leaves the model as it was.
-fn set_knob(session: &mut Session, io: &WorkerIo, key: &str, value: crate::model::KnobValue) {
-    for s in &mut session.slots {
-        if s.model.config.kind.knob(key).is_none() {
-            continue;
-        }
-        let mut c = s.model.config.clone();
-        match c.set_knob(key, value.clone()).and_then(|()| c.validate()) {
-            Ok(()) => {
-                s.opt.weight_decay = f64::from(c.number("weight_decay"));
-                s.model.config = c;
-            }
-            Err(e) => io.send(TrainEvent::Error(format!("{}: {e}", s.name))),
-        }
-    }
-}
-
-fn build(config: TrainConfig, data: Arc<Dataset>, io: &WorkerIo) -> Option<Session> {
-    if let Err(e) = config.validate() {
+/// A session for `config` on `data`, announced with `Ready`; or `Error` and `None`.
+fn build(config: TrainConfig, data: Arc<Dataset>, io: &mut WorkerIo) -> Option<Session> {
+    if let Err(e) = check(&config, &data) {
         io.send(TrainEvent::Error(e));
-        return None;
-    }
-    if let Some(m) = config.models.iter().find(|m| m.input_dim != data.dim()) {
-        io.send(TrainEvent::Error(format!(
-            "{} expects items of {} values but data set '{}' has {}",
-            m.kind,
-            m.input_dim,
-            data.name,
-            data.dim()
-        )));
-        return None;
-    }
-    if data.train.is_empty() || data.test.is_empty() {
-        io.send(TrainEvent::Error(format!(
-            "data set '{}' has an empty train or test split",
-            data.name
-        )));
         return None;
     }
     match Session::new(config, data) {
@@ -248,3 +400,27 @@ fn build(config: TrainConfig, data: Arc<Dataset>, io: &WorkerIo) -> Option<Sessi
         }
     }
 }
+
+/// Refuses a config that does not validate or does not fit the data.
+fn check(config: &TrainConfig, data: &Dataset) -> Result<(), String> {
+    config.validate()?;
+    if let Some(m) = config.models.iter().find(|m| m.input_dim != data.dim()) {
+        return Err(format!(
+            "{} expects items of {} values but data set '{}' has {}",
+            m.kind,
+            m.input_dim,
+            data.name,
+            data.dim()
+        ));
+    }
+    if data.train.is_empty() || data.test.is_empty() {
+        return Err(format!(
+            "data set '{}' has an empty train or test split",
+            data.name
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
