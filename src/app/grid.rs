@@ -115,7 +115,9 @@ impl GridPanel {
                 image_plot_ui(ui, &m.name, &handle, axes, span, k, side);
             }
             ItemShape::Points { .. } => {
-                ui.label(RichText::new("decoded grid points (colour) over the data (gray): the model's manifold").small());
+                let caption =
+                    "decoded grid points (colour) over the data (gray): the model's manifold";
+                ui.label(RichText::new(caption).small());
                 show_items(ui, tex, &name, key, cx.ds, &entry.1, 1, side, color);
             }
         }

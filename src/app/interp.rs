@@ -45,7 +45,11 @@ impl View for InterpPanel {
             return Vec::new();
         }
         ui.horizontal(|ui| self.ends_ui(ui, cx, n));
-        ui.label(RichText::new(format!("Each row decodes {STEPS} evenly spaced points on the straight line between the two codes.")).weak());
+        let caption = format!(
+            "Each row decodes {STEPS} evenly spaced points on the straight line between the \
+             two codes."
+        );
+        ui.label(RichText::new(caption).weak());
         let (a, b) = (self.a.min(n - 1), self.b.min(n - 1));
         let cell =
             ((ui.available_width() - 180.0) / STEPS as f32).clamp(24.0, theme::ITEM_IMAGE * 1.5);

@@ -28,7 +28,13 @@ impl LossesPanel {
     pub fn ui(&mut self, ui: &mut Ui, history: &LossHistory, height: f32) {
         ui.horizontal(|ui| {
             ui.label(RichText::new("Losses").strong());
-            ui.label(RichText::new("nats per item · lines: training (smoothed) · dots: test, per epoch · click a legend entry to hide it").weak());
+            ui.label(
+                RichText::new(
+                    "nats per item · lines: training (smoothed) · dots: test, per epoch · \
+                click a legend entry to hide it",
+                )
+                .weak(),
+            );
             for c in Curve::ALL {
                 ui.checkbox(&mut self.curves[c as usize], c.label());
             }

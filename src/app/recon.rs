@@ -25,7 +25,10 @@ impl View for ReconPanel {
             if ui.button("Shuffle inputs").clicked() {
                 actions.push(Action::ShuffleRecon);
             }
-            ui.label(RichText::new("First row: test inputs. Below: each model's reconstruction, with its loss in nats per item (lower is better).").weak());
+            let caption = "First row: test inputs. Below: each model's reconstruction, with \
+                the reconstruction's negative log-likelihood in nats under each image (lower \
+                is better).";
+            ui.label(RichText::new(caption).weak());
         });
         let n = cx.snap.recon_indices.len().max(1);
         let cell = ((ui.available_width() - 170.0) / n as f32).clamp(24.0, theme::ITEM_IMAGE * 1.5);

@@ -37,7 +37,9 @@ impl View for SamplesPanel {
             if ui.button("Resample").clicked() {
                 self.draw += 1;
             }
-            ui.label(RichText::new("Decoded from random points of the prior N(0, I), the same points for every model with the same code size.").weak());
+            let caption = "Decoded from random points of the prior N(0, I), the same points \
+                for every model with the same code size.";
+            ui.label(RichText::new(caption).weak());
         });
         let n = if ds.shape.is_image() {
             SIDE * SIDE

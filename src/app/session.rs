@@ -225,7 +225,10 @@ impl Session {
     /// Applies one worker event to what the window shows (`poll` calls it for each one).
     pub fn handle(&mut self, ev: TrainEvent) {
         match ev {
-            TrainEvent::Ready { batches_per_epoch, config } => {
+            TrainEvent::Ready {
+                batches_per_epoch,
+                config,
+            } => {
                 self.batches_per_epoch = batches_per_epoch;
                 self.config = Some(*config);
                 self.snapshot = None;
@@ -246,19 +249,29 @@ impl Session {
             TrainEvent::Progress(p) => {
                 let x = p.epoch as f64 + f64::from(p.epoch_fraction);
                 for l in p.losses.iter().filter(|l| !l.diverged) {
-                    self.history.push_train(&l.name, l.kind, x, [l.recon, l.kl, l.loss]);
+                    self.history
+                        .push_train(&l.name, l.kind, x, [l.recon, l.kl, l.loss]);
                 }
                 self.progress = Some(p);
             }
             TrainEvent::Snapshot(s) => self.snapshot = Some(s),
             TrainEvent::EpochSummary(s) => {
                 for m in s.models.iter().filter(|m| !m.diverged) {
-                    self.history.push_test(&m.name, m.kind, s.epoch as f64, [m.test.recon, m.test.kl, m.test.loss]);
+                    self.history.push_test(
+                        &m.name,
+                        m.kind,
+                        s.epoch as f64,
+                        [m.test.recon, m.test.kl, m.test.loss],
+                    );
                 }
                 self.epochs.push(s);
             }
             TrainEvent::Diverged { model, step, epoch } => self.messages.push(Message {
-                text: format!("{model} diverged (NaN or infinite loss) at step {step} in epoch {}; it stopped and keeps its last good weights. The other models go on.", epoch + 1),
+                text: format!(
+                    "{model} diverged (NaN or infinite loss) at step {step} in epoch {}; it \
+                    stopped and keeps its last good weights. The other models go on.",
+                    epoch + 1
+                ),
                 is_error: false,
             }),
             TrainEvent::Error(e) => self.error(e),

@@ -28,7 +28,8 @@ impl View for SlidersPanel {
     }
 
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
-        ui.label(RichText::new("Each slider sets one coordinate of the code z; the image is its decoding. The sliders and the latent probe are the same point.").weak());
+        ui.label(RichText::new("Each slider sets one coordinate of the code z; the image is its \
+            decoding. The sliders and the latent probe are the same point.").weak());
         ui.horizontal(|ui| self.toolbar_ui(ui, cx));
         ui.separator();
         ui.columns(cx.snap.models.len().max(1), |cols| {

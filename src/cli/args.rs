@@ -13,7 +13,8 @@ use std::path::PathBuf;
 #[command(
     name = "latentlab",
     version,
-    about = "Train autoencoders side by side and explore their latent spaces. With no subcommand, opens the window."
+    about = "Train autoencoders side by side and explore their latent spaces. With \
+        no subcommand, opens the window."
 )]
 pub struct Cli {
     /// Threads for training (matrix products). 1 leaves a core free for the window.

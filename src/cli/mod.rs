@@ -138,7 +138,8 @@ impl CliRun {
                 say(
                     &self.bar,
                     format!(
-                        "warning: {model} diverged (NaN or infinite loss) at step {step}, epoch {}; it keeps its last good weights, the others go on",
+                        "warning: {model} diverged (NaN or infinite loss) at step {step}, epoch \
+                            {}; it keeps its last good weights, the others go on",
                         epoch + 1
                     ),
                 );
@@ -235,7 +236,8 @@ impl CliRun {
             .map(|(m, step)| format!("{m} (step {step})"))
             .collect();
         bail!(
-            "diverged with a NaN or infinite loss: {}; their checkpoints hold the last good weights (try a smaller --lr)",
+            "diverged with a NaN or infinite loss: {}; their checkpoints hold the \
+                last good weights (try a smaller --lr)",
             names.join(", ")
         )
     }

@@ -43,7 +43,8 @@ pub enum DataError {
     },
     /// The data-set name is not one we know.
     #[error(
-        "unknown data set '{0}': expected one of digits, shapes, moons, rings, blobs, idx:DIR, folder:DIR, csv:FILE"
+        "unknown data set '{0}': expected one of digits, shapes, moons, rings, \
+            blobs, idx:DIR, folder:DIR, csv:FILE"
     )]
     UnknownSpec(String),
 }

@@ -1,5 +1,6 @@
-//! The report of a run: PNG figures for the command line: latent scatter, latent grid, reconstructions,
-//! prior samples, loss curves and data sheets. Drawn with plotters into an RGB buffer.
+//! The report of a run: PNG figures for the command line (latent scatter, latent grid,
+//! reconstructions, prior samples, loss curves, data sheets), drawn with plotters into an
+//! RGB buffer.
 
 mod canvas;
 
@@ -218,7 +219,7 @@ pub fn reconstructions(path: &Path, snap: &Snapshot, ds: &Dataset) -> Result<(),
     let mut canvas = Canvas::new(label_w + cols * cell_w + 10, rows * row_h + 50);
     canvas.draw(path, |root| -> Result<(), Box<dyn std::error::Error>> {
         root.draw(&Text::new(
-            "Reconstructions of the same test inputs (loss in nats under each)",
+            "Reconstructions of the same test inputs (reconstruction NLL in nats under each)",
             (10, 10),
             (FONT, 17),
         ))?;
