@@ -77,6 +77,8 @@ fn train_writes_metrics_checkpoints_and_figures_and_eval_reads_them() {
             "loss",
             "elbo",
             "samples_per_sec",
+            "step",
+            "elapsed_secs",
         ] {
             assert!(l.get(key).is_some(), "missing {key} in {l}");
         }
@@ -156,11 +158,14 @@ fn two_d_points_train_with_a_gaussian_decoder() {
         "32,32",
         "--epochs",
         "3",
+        "--eval-every-secs",
+        "0.1",
         "--out",
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_png(&out.join("latent.png"), 1000);
+    check_timed_rows(&out.join("metrics.jsonl"), 0.1);
     assert_png(&out.join("samples.png"), 1000);
     let text = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     let cae: Vec<serde_json::Value> = text
@@ -172,6 +177,39 @@ fn two_d_points_train_with_a_gaussian_decoder() {
         cae.iter().all(|l| l["penalty"].as_f64().unwrap() > 0.0),
         "the contractive penalty is reported"
     );
+}
+
+/// `--eval-every-secs`: one test row per model per interval of training time, each with
+/// its step, seconds of training and 5-NN accuracy, in order.
+fn check_timed_rows(metrics: &Path, every: f64) {
+    let text = std::fs::read_to_string(metrics).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let trained = rows
+        .iter()
+        .filter(|r| r["samples_per_sec"].is_number())
+        .map(|r| r["elapsed_secs"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    let timed: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["model"] == "ae" && r["samples_per_sec"].is_null())
+        .collect();
+    assert_eq!(
+        timed.len(),
+        (trained / every).floor() as usize,
+        "{trained} s of training: {timed:?}"
+    );
+    for (k, r) in timed.iter().enumerate() {
+        assert_eq!(r["split"], "test");
+        let at = r["elapsed_secs"].as_f64().unwrap();
+        assert!(at >= every * (k + 1) as f64, "{r}");
+        assert!(
+            r["step"].as_u64().unwrap() > 0 && r["knn5_accuracy"].is_number(),
+            "{r}"
+        );
+    }
 }
 
 #[test]

@@ -255,6 +255,14 @@ impl Session {
                 self.progress = Some(p);
             }
             TrainEvent::Snapshot(s) => self.snapshot = Some(s),
+            TrainEvent::TestReport(r) => {
+                let x = r.step as f64 / self.batches_per_epoch.max(1) as f64;
+                for m in r.models.iter().filter(|m| !m.diverged) {
+                    let t = &m.test;
+                    self.history
+                        .push_test(&m.name, m.kind, x, [t.recon, t.kl, t.loss]);
+                }
+            }
             TrainEvent::EpochSummary(s) => {
                 for m in s.models.iter().filter(|m| !m.diverged) {
                     self.history.push_test(

@@ -75,6 +75,10 @@ pub struct TrainArgs {
     /// Importance samples for the test log p(x) of VAEs at every epoch (0: skip).
     #[arg(long, default_value_t = 0)]
     pub iw_samples: usize,
+    /// Also evaluate on the test set every this many seconds of training (rows in
+    /// metrics.jsonl with step, elapsed_secs and knn5_accuracy; evaluation time excluded).
+    #[arg(long, value_name = "SECS")]
+    pub eval_every_secs: Option<f64>,
     /// Side of the decoded latent grid figure.
     #[arg(long, default_value_t = 20)]
     pub grid: usize,

@@ -8,7 +8,8 @@ use crate::data::{self, Dataset};
 use crate::model::{self, checkpoint};
 use crate::report as figure;
 use crate::train::{
-    EpochSummary, ModelEpoch, Progress, RunSpec, Snapshot, TrainCommand, TrainEvent, Trainer, spec,
+    EpochSummary, ModelEpoch, Progress, RunSpec, Snapshot, TestReport, TrainCommand, TrainEvent,
+    Trainer, spec,
 };
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -44,6 +45,7 @@ fn run_spec(a: &TrainArgs) -> Result<RunSpec> {
         epochs: Some(a.epochs),
         kl_warmup_epochs: a.kl_warmup,
         iw_samples: a.iw_samples,
+        eval_every_secs: a.eval_every_secs,
     })
 }
 
@@ -133,6 +135,7 @@ impl CliRun {
                 .set_length((batches_per_epoch * self.epochs) as u64),
             TrainEvent::Progress(p) => self.show_progress(&p),
             TrainEvent::EpochSummary(s) => self.record_epoch(s)?,
+            TrainEvent::TestReport(r) => self.record_test(r)?,
             TrainEvent::Diverged { model, step, epoch } => {
                 self.diverged.push((model.clone(), step));
                 say(
@@ -199,14 +202,54 @@ impl CliRun {
 
     fn record_epoch(&mut self, s: EpochSummary) -> Result<()> {
         for m in &s.models {
+            let at = RowAt {
+                epoch: s.epoch,
+                step: s.step,
+                elapsed_secs: s.elapsed_secs,
+                samples_per_sec: Some(s.samples_per_sec),
+            };
             for (split, metrics_of) in [("train", &m.train), ("test", &m.test)] {
-                writeln!(self.metrics, "{}", metrics_line(m, split, metrics_of, &s))
-                    .with_context(|| format!("cannot write {}", self.metrics_path.display()))?;
+                self.write_row(metrics_line(m, split, metrics_of, &at))?;
             }
         }
         self.metrics.flush().ok();
         say(&self.bar, epoch_line(&s));
         self.summaries.push(s);
+        Ok(())
+    }
+
+    /// Test rows taken mid-epoch (`--eval-every-secs`).
+    fn record_test(&mut self, r: TestReport) -> Result<()> {
+        let at = RowAt {
+            epoch: r.epoch,
+            step: r.step,
+            elapsed_secs: r.elapsed_secs,
+            samples_per_sec: None,
+        };
+        for m in &r.models {
+            self.write_row(metrics_line(m, "test", &m.test, &at))?;
+        }
+        let knn: Vec<String> = r
+            .models
+            .iter()
+            .map(|m| format!("{} {:.1}%", m.name, 100.0 * m.knn_accuracy))
+            .collect();
+        say(
+            &self.bar,
+            format!(
+                "{:>6.1} s  step {:>6}  5-NN {}",
+                r.elapsed_secs,
+                r.step,
+                knn.join("  ")
+            ),
+        );
+        Ok(())
+    }
+
+    fn write_row(&mut self, row: serde_json::Value) -> Result<()> {
+        writeln!(self.metrics, "{row}")
+            .with_context(|| format!("cannot write {}", self.metrics_path.display()))?;
+        self.metrics.flush().ok();
         Ok(())
     }
 
@@ -252,24 +295,31 @@ fn say(bar: &ProgressBar, line: String) {
     }
 }
 
-fn metrics_line(
-    m: &ModelEpoch,
-    split: &str,
-    x: &model::Metrics,
-    s: &EpochSummary,
-) -> serde_json::Value {
+/// Where in training a metrics row was taken.
+struct RowAt {
+    epoch: usize,
+    step: u64,
+    elapsed_secs: f64,
+    samples_per_sec: Option<f64>,
+}
+
+fn metrics_line(m: &ModelEpoch, split: &str, x: &model::Metrics, at: &RowAt) -> serde_json::Value {
     let mut v = serde_json::json!({
         "model": m.name,
-        "epoch": s.epoch,
+        "epoch": at.epoch,
+        "step": at.step,
+        "elapsed_secs": at.elapsed_secs,
         "split": split,
         "recon": x.recon,
         "kl": x.kl,
         "penalty": x.penalty,
         "loss": x.loss,
         "elbo": x.elbo,
-        "samples_per_sec": s.samples_per_sec,
         "diverged": m.diverged,
     });
+    if let Some(rate) = at.samples_per_sec {
+        v["samples_per_sec"] = serde_json::json!(rate);
+    }
     if split == "test" {
         v["mean_code_recon"] = serde_json::json!(x.mean_code_recon);
         v["log_px"] = serde_json::json!(x.log_px);

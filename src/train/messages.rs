@@ -29,6 +29,10 @@ pub struct TrainConfig {
     pub snapshot_interval_ms: u64,
     /// Importance samples for the test log p(x) at each epoch end (0: skip, it is costly).
     pub iw_samples: usize,
+    /// Evaluate the test set every this many seconds of training as well (`None`: only at
+    /// epoch ends). Evaluation time does not count as training time.
+    #[serde(default)]
+    pub eval_every_secs: Option<f64>,
 }
 
 impl TrainConfig {
@@ -46,6 +50,7 @@ impl TrainConfig {
             progress_interval_ms: 100,
             snapshot_interval_ms: 300,
             iw_samples: 0,
+            eval_every_secs: None,
         }
     }
 
@@ -74,6 +79,13 @@ impl TrainConfig {
             return Err(format!(
                 "KL warm-up {} epochs is out of range (0 to 1000)",
                 self.kl_warmup_epochs
+            ));
+        }
+        if let Some(secs) = self.eval_every_secs
+            && !(0.1..=86_400.0).contains(&secs)
+        {
+            return Err(format!(
+                "evaluation every {secs} s is out of range (0.1 to 86400 seconds)"
             ));
         }
         Ok(())
@@ -223,6 +235,19 @@ pub struct EpochSummary {
     pub models: Vec<ModelEpoch>,
 }
 
+/// Test metrics of every model in the middle of an epoch (`eval_every_secs`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestReport {
+    /// The epoch in progress (1-based).
+    pub epoch: usize,
+    /// Steps so far.
+    pub step: u64,
+    /// Seconds spent training so far (evaluations excluded).
+    pub elapsed_secs: f64,
+    /// One entry per model: its test metrics and k-NN accuracy (`train` is left empty).
+    pub models: Vec<ModelEpoch>,
+}
+
 /// Events from the worker.
 #[derive(Clone, Debug)]
 pub enum TrainEvent {
@@ -254,6 +279,8 @@ pub enum TrainEvent {
     },
     /// Something went wrong; the message says what. The worker keeps its last good state.
     Error(String),
+    /// Test metrics taken every `eval_every_secs` of training.
+    TestReport(TestReport),
     /// Answer to `Save`: the checkpoint descriptions written, or why not.
     Saved(Result<Vec<std::path::PathBuf>, String>),
     /// The configured number of epochs is done.

@@ -292,6 +292,39 @@ impl Session {
         })
     }
 
+    /// Test metrics of every model now, mid-epoch: the timed evaluation rows. Training
+    /// time (`elapsed`) does not include it.
+    pub(super) fn test_report(&mut self) -> Result<TestReport> {
+        let probe = KnnProbe::new(&self.data, &self.display_indices)?;
+        let mut models = Vec::new();
+        for slot in &self.slots {
+            let mut eval_rng = PortableRng::seed_from_u64(
+                self.config.seed.wrapping_mul(131).wrapping_add(self.step),
+            );
+            let test = evaluate(
+                &slot.model,
+                &self.data.test,
+                self.data.dim(),
+                &mut eval_rng,
+                self.config.iw_samples,
+            )?;
+            models.push(ModelEpoch {
+                name: slot.name.clone(),
+                kind: slot.model.config.kind,
+                train: Metrics::default(),
+                test,
+                knn_accuracy: probe.accuracy(&slot.model)?,
+                diverged: slot.diverged,
+            });
+        }
+        Ok(TestReport {
+            epoch: self.epoch + 1,
+            step: self.step,
+            elapsed_secs: self.elapsed.as_secs_f64(),
+            models,
+        })
+    }
+
     pub(super) fn save(
         &self,
         dir: &std::path::Path,

@@ -39,6 +39,8 @@ pub struct RunSpec {
     pub kl_warmup_epochs: f32,
     /// Importance samples for the test log p(x) at each epoch end (0: skip).
     pub iw_samples: usize,
+    /// Evaluate the test set every this many seconds of training too.
+    pub eval_every_secs: Option<f64>,
 }
 
 impl Default for RunSpec {
@@ -55,6 +57,7 @@ impl Default for RunSpec {
             epochs: None,
             kl_warmup_epochs: 0.0,
             iw_samples: 0,
+            eval_every_secs: None,
         }
     }
 }
@@ -100,6 +103,7 @@ impl RunSpec {
         c.epochs = self.epochs;
         c.kl_warmup_epochs = self.kl_warmup_epochs;
         c.iw_samples = self.iw_samples;
+        c.eval_every_secs = self.eval_every_secs;
         c.validate()?;
         Ok(c)
     }

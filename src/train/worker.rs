@@ -121,6 +121,8 @@ pub(crate) struct Worker {
     snapshot_cost: Duration,
     /// The last epoch's metrics, written into saved checkpoints.
     last_epoch: Vec<ModelEpoch>,
+    /// Seconds of training at which the next timed test evaluation is due.
+    next_eval_secs: f64,
 }
 
 /// The worker thread's body: builds the models, then serves commands until stopped.
@@ -142,18 +144,22 @@ impl Worker {
     /// Builds the models and sends `Ready`, or sends `Error` and returns `None`.
     pub(crate) fn new(config: TrainConfig, data: Arc<Dataset>, mut io: WorkerIo) -> Option<Self> {
         let session = build(config, data, &mut io)?;
-        Some(Self {
-            session,
-            io,
-            running: false,
-            single_step: false,
-            finished: false,
-            snapshot_wanted: true,
-            last_progress: Instant::now(),
-            last_snapshot: None,
-            snapshot_cost: Duration::ZERO,
-            last_epoch: Vec::new(),
-        })
+        Some(
+            Self {
+                session,
+                io,
+                running: false,
+                single_step: false,
+                finished: false,
+                snapshot_wanted: true,
+                last_progress: Instant::now(),
+                last_snapshot: None,
+                snapshot_cost: Duration::ZERO,
+                last_epoch: Vec::new(),
+                next_eval_secs: 0.0,
+            }
+            .with_eval_schedule(),
+        )
     }
 
     /// The commands waiting now; an idle worker waits a little for the first one.
@@ -218,6 +224,7 @@ impl Worker {
         if self.trains() {
             self.single_step = false;
             self.train_step();
+            self.evaluate_when_due();
             self.report_when_due();
         }
         if self.snapshot_wanted && self.io.has_room() {
@@ -252,6 +259,37 @@ impl Worker {
             self.finished = false;
             self.snapshot_wanted = true;
             self.last_epoch.clear();
+            self.next_eval_secs = self.first_eval_secs();
+        }
+    }
+
+    /// Sets the first timed evaluation of a new run.
+    fn with_eval_schedule(mut self) -> Self {
+        self.next_eval_secs = self.first_eval_secs();
+        self
+    }
+
+    fn first_eval_secs(&self) -> f64 {
+        self.session.config.eval_every_secs.unwrap_or(f64::INFINITY)
+    }
+
+    /// Every `eval_every_secs` of training: test metrics of every model, as a `TestReport`.
+    /// The next one is due at the next multiple of the interval, so a slow evaluation never
+    /// shifts the schedule (its time is not training time).
+    fn evaluate_when_due(&mut self) {
+        let Some(every) = self.session.config.eval_every_secs else {
+            return;
+        };
+        let trained = self.session.elapsed.as_secs_f64();
+        if trained < self.next_eval_secs {
+            return;
+        }
+        self.next_eval_secs = ((trained / every).floor() + 1.0) * every;
+        match self.session.test_report() {
+            Ok(report) => self.io.send(TrainEvent::TestReport(report)),
+            Err(e) => self
+                .io
+                .send(TrainEvent::Error(format!("evaluation failed: {e}"))),
         }
     }
 

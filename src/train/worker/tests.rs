@@ -467,3 +467,42 @@ fn the_kl_weight_warms_up_linearly_over_the_configured_epochs() {
         (0.0, 0.5, 1.0, 1.0)
     );
 }
+
+#[test]
+fn timed_evaluations_come_every_interval_of_training_time() {
+    let ds = digits();
+    let mut cfg = config(&ds, &[ModelKind::Ae, ModelKind::Vae]);
+    cfg.eval_every_secs = Some(0.1);
+    let (mut w, rx, _cmd) = worker(cfg, ds, 4096);
+    w.handle(TrainCommand::Start);
+    let mut reports = Vec::new();
+    for _ in 0..100_000 {
+        w.tick();
+        reports.extend(drain(&rx).into_iter().filter_map(|e| match e {
+            TrainEvent::TestReport(r) => Some(r),
+            _ => None,
+        }));
+        if w.session.elapsed.as_secs_f64() >= 0.45 {
+            break;
+        }
+    }
+    let trained = w.session.elapsed.as_secs_f64();
+    assert!(trained >= 0.45, "trained only {trained} s");
+    // One report per 0.1 s of training, each at the first step past its mark.
+    let marks: Vec<f64> = reports.iter().map(|r| r.elapsed_secs).collect();
+    assert_eq!(reports.len(), (trained / 0.1).floor() as usize, "{marks:?}");
+    for (k, r) in reports.iter().enumerate() {
+        let mark = 0.1 * (k + 1) as f64;
+        assert!(
+            r.elapsed_secs >= mark && r.elapsed_secs < mark + 0.1,
+            "{marks:?}"
+        );
+        assert!(r.epoch >= 1 && r.epoch <= w.session.epoch + 1);
+        assert_eq!(r.models.len(), 2);
+        for m in &r.models {
+            assert!(m.test.loss.is_finite() && (0.0..=1.0).contains(&m.knn_accuracy));
+        }
+    }
+    let steps: Vec<u64> = reports.iter().map(|r| r.step).collect();
+    assert!(steps.windows(2).all(|s| s[0] < s[1]), "{steps:?}");
+}
