@@ -8,12 +8,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
     let args = Cli::parse();
-    // candle reads the thread count from the environment at every matrix product.
+    // candle reads the thread count from the environment at every matrix product. Each
+    // product runs on one thread: the parallelism is across models (`--threads`), which
+    // scales better for these small matrices and never fights the window for cores.
     // SAFETY: set before any other thread exists.
-    unsafe { std::env::set_var("RAYON_NUM_THREADS", args.threads.to_string()) };
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    let threads = args.threads.map(usize::from);
     let result = match args.command {
-        Some(command) => cli::run(command),
-        None => latentlab::app::run(),
+        Some(command) => cli::run(command, threads.unwrap_or(1)),
+        None => latentlab::app::run(threads),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -141,6 +141,15 @@ fn same_seed_same_numbers() {
     let a = metrics(run(often, ds.clone()).0);
     let b = metrics(run(cfg.clone(), ds.clone()).0);
     assert_eq!(a, b);
+    // Two threads step the two models at once: each has its own stream, so the same numbers.
+    let mut parallel = cfg.clone();
+    parallel.threads = 2;
+    assert_eq!(metrics(run(parallel, ds.clone()).0), b);
+    // A model's numbers do not depend on which other models train beside it.
+    let mut alone = cfg.clone();
+    alone.models.remove(0);
+    let dae_alone = metrics(run(alone, ds.clone()).0);
+    assert_eq!(dae_alone[1].1[0], b[1].1[1]);
     cfg.seed = 2;
     let c = metrics(run(cfg, ds).0);
     assert_ne!(a[0].1[0].test, c[0].1[0].test);

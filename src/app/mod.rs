@@ -115,12 +115,16 @@ pub struct LatentLabApp {
 
 impl LatentLabApp {
     /// The app as eframe starts it: settings from storage, training at once.
-    pub fn new(cc: &eframe::CreationContext<'_>) -> Self {
+    pub fn new(cc: &eframe::CreationContext<'_>, threads: Option<usize>) -> Self {
         let settings = cc
             .storage
             .and_then(|s| eframe::get_value::<Settings>(s, settings::STORAGE_KEY))
             .unwrap_or_default();
-        Self::with_settings(&cc.egui_ctx, settings, None)
+        let mut app = Self::with_settings(&cc.egui_ctx, settings, None);
+        if let Some(n) = threads {
+            app.session.threads = n;
+        }
+        app
     }
 
     /// The app with given settings; `sizes` caps built-in data sets (tests use small ones).
@@ -333,8 +337,8 @@ impl eframe::App for LatentLabApp {
     }
 }
 
-/// Opens the window on the remembered (or built-in) data set.
-pub fn run() -> anyhow::Result<()> {
+/// Opens the window; `threads` overrides the training threads (default: cores minus one).
+pub fn run(threads: Option<usize>) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("LatentLab")
@@ -345,7 +349,7 @@ pub fn run() -> anyhow::Result<()> {
     eframe::run_native(
         "LatentLab",
         options,
-        Box::new(|cc| Ok(Box::new(LatentLabApp::new(cc)))),
+        Box::new(move |cc| Ok(Box::new(LatentLabApp::new(cc, threads)))),
     )
     .map_err(|e| anyhow::anyhow!("could not open the window: {e}"))
 }

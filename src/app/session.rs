@@ -71,8 +71,17 @@ pub struct Session {
     pending: Option<PendingLoad>,
     repaint: Option<egui::Context>,
     sizes: Option<Sizes>,
+    /// Threads that step the models (the cores minus one unless `--threads` says).
+    pub threads: usize,
     /// When the session started (for the time-to-first-snapshot figure in the notes).
     pub started: Instant,
+}
+
+/// The window's training threads: every core but one (kept for drawing), at least one.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .max(1)
 }
 
 impl Session {
@@ -93,6 +102,7 @@ impl Session {
             pending: None,
             repaint,
             sizes,
+            threads: default_threads(),
             started: Instant::now(),
         }
     }
@@ -152,7 +162,9 @@ impl Session {
         let Some(data) = self.data.clone() else {
             return;
         };
-        let config = match settings.run.train_config(&data) {
+        let mut run = settings.run.clone();
+        run.threads = self.threads;
+        let config = match run.train_config(&data) {
             Ok(c) => c,
             Err(e) => {
                 self.error(format!("cannot build the models: {e}"));

@@ -17,9 +17,11 @@ use std::path::PathBuf;
         no subcommand, opens the window."
 )]
 pub struct Cli {
-    /// Threads for training (matrix products). 1 leaves a core free for the window.
-    #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub threads: u16,
+    /// Training threads: the models step in parallel, one model per thread, up to this many
+    /// (the numbers are the same for any count). Default: 1 on the command line; the window
+    /// uses the number of cores minus one, leaving a core for drawing.
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
     /// What to do; without one, the window opens.
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Runs a subcommand.
-pub fn run(command: Command) -> Result<()> {
+/// Runs a subcommand; `threads` step the models of a training run in parallel.
+pub fn run(command: Command, threads: usize) -> Result<()> {
     match command {
-        Command::Train(a) => train(a),
+        Command::Train(a) => train(a, threads),
         Command::Eval(a) => eval(a),
         Command::Dataset(a) => dataset(a),
     }
@@ -32,7 +32,7 @@ fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
 }
 
 /// The run the arguments describe, through the same [`RunSpec`] the window uses.
-fn run_spec(a: &TrainArgs) -> Result<RunSpec> {
+fn run_spec(a: &TrainArgs, threads: usize) -> Result<RunSpec> {
     Ok(RunSpec {
         dataset: a.dataset.clone(),
         models: spec::parse_models(&a.models).map_err(|e| anyhow!("--models: {e}"))?,
@@ -46,11 +46,12 @@ fn run_spec(a: &TrainArgs) -> Result<RunSpec> {
         kl_warmup_epochs: a.kl_warmup,
         iw_samples: a.iw_samples,
         eval_every_secs: a.eval_every_secs,
+        threads,
     })
 }
 
-fn train(a: TrainArgs) -> Result<()> {
-    let spec = run_spec(&a)?;
+fn train(a: TrainArgs, threads: usize) -> Result<()> {
+    let spec = run_spec(&a, threads)?;
     if a.grid == 0 || a.grid > 100 {
         bail!("--grid {} is out of range (1 to 100)", a.grid);
     }

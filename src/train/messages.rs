@@ -33,6 +33,14 @@ pub struct TrainConfig {
     /// epoch ends). Evaluation time does not count as training time.
     #[serde(default)]
     pub eval_every_secs: Option<f64>,
+    /// Threads that step the models, each model on one (1: one after the other). The
+    /// numbers are the same for any value.
+    #[serde(default = "one")]
+    pub threads: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl TrainConfig {
@@ -51,6 +59,7 @@ impl TrainConfig {
             snapshot_interval_ms: 300,
             iw_samples: 0,
             eval_every_secs: None,
+            threads: 1,
         }
     }
 
@@ -79,6 +88,12 @@ impl TrainConfig {
             return Err(format!(
                 "KL warm-up {} epochs is out of range (0 to 1000)",
                 self.kl_warmup_epochs
+            ));
+        }
+        if !(1..=256).contains(&self.threads) {
+            return Err(format!(
+                "threads {} is out of range (1 to 256)",
+                self.threads
             ));
         }
         if let Some(secs) = self.eval_every_secs

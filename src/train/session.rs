@@ -34,6 +34,10 @@ pub(super) struct Slot {
     pub(super) since_progress: [f64; 5],
     /// The same over the current epoch.
     pub(super) since_epoch: [f64; 5],
+    /// This model's own draws (initial weights, then its training noise: VAE ε, denoiser
+    /// corruption), from the seed and its name: the same numbers whatever else trains
+    /// beside it and however many threads step the models.
+    pub(super) rng: PortableRng,
 }
 
 /// The whole state of one run.
@@ -42,9 +46,6 @@ pub(super) struct Session {
     pub(super) data: Arc<Dataset>,
     pub(super) slots: Vec<Slot>,
     pub(super) order: BatchOrder,
-    /// Draws the training noise (VAE ε, denoiser corruption): only training steps use it,
-    /// so a seed gives the same numbers however often the window asks for snapshots.
-    pub(super) rng: PortableRng,
     /// Draws for snapshots and the reconstruction set, apart from training.
     pub(super) view_rng: PortableRng,
     pub(super) step: u64,
@@ -63,17 +64,20 @@ impl Session {
         let mut rng = PortableRng::seed_from_u64(config.seed);
         let mut slots = Vec::new();
         for mc in &config.models {
-            let model = Autoencoder::new(mc.clone(), &mut rng)?;
+            let name = mc.kind.name().to_string();
+            let mut model_rng = PortableRng::seed_from_u64(stream_seed(config.seed, &name));
+            let model = Autoencoder::new(mc.clone(), &mut model_rng)?;
             let opt = model.optimizer(mc.lr_override.unwrap_or(config.lr));
             let last_good = model.weights()?;
             slots.push(Slot {
-                name: mc.kind.name().to_string(),
+                name,
                 model,
                 opt,
                 diverged: false,
                 last_good,
                 since_progress: [0.0; 5],
                 since_epoch: [0.0; 5],
+                rng: model_rng,
             });
         }
         let n_test = data.test.len();
@@ -86,7 +90,6 @@ impl Session {
             data,
             slots,
             order,
-            rng,
             view_rng,
             step: 0,
             epoch: 0,
@@ -121,39 +124,12 @@ impl Session {
         let batch = indices.len();
         let x = batch_tensor(self.data.train.gather(indices, dim), dim)?;
         let warmup = self.kl_warmup_factor();
-        let keep_point = self.step.is_multiple_of(KEEP_EVERY_STEPS);
-        let mut events = Vec::new();
-        for slot in self.slots.iter_mut().filter(|s| !s.diverged) {
-            let before = if keep_point {
-                Some(slot.model.weights()?)
-            } else {
-                None
-            };
-            let Some(values) = slot
-                .model
-                .train_step(&mut slot.opt, &x, &mut self.rng, warmup)?
-            else {
-                slot.diverged = true;
-                slot.model.set_weights(&slot.last_good)?;
-                events.push(TrainEvent::Diverged {
-                    model: slot.name.clone(),
-                    step: self.step + 1,
-                    epoch: self.epoch,
-                });
-                continue;
-            };
-            if let Some(weights) = before {
-                slot.last_good = weights;
-            }
-            let loss = values[0] + slot.model.kl_weight() * values[1] + values[2];
-            for acc in [&mut slot.since_progress, &mut slot.since_epoch] {
-                acc[0] += values[0];
-                acc[1] += values[1];
-                acc[2] += values[2];
-                acc[3] += loss;
-                acc[4] += 1.0;
-            }
-        }
+        let at = StepAt {
+            keep_point: self.step.is_multiple_of(KEEP_EVERY_STEPS),
+            step: self.step + 1,
+            epoch: self.epoch,
+        };
+        let events = step_models(&mut self.slots, &x, warmup, at, self.config.threads)?;
         self.step += 1;
         self.step_in_epoch += 1;
         let took = started.elapsed();
@@ -432,6 +408,113 @@ fn epoch_metrics(
         knn_accuracy: probe.accuracy(&slot.model)?,
         diverged: slot.diverged,
     })
+}
+
+/// Where in training a step is.
+#[derive(Clone, Copy)]
+struct StepAt {
+    /// The weights stepped from become the last good ones if their loss is finite.
+    keep_point: bool,
+    /// The step being taken (1-based).
+    step: u64,
+    /// Completed epochs.
+    epoch: usize,
+}
+
+/// Steps every live model on `x`, on up to `threads` threads (each model's numbers are the
+/// same either way: it has its own rng). Returns the divergence events, in model order.
+fn step_models(
+    slots: &mut [Slot],
+    x: &Tensor,
+    warmup: f64,
+    at: StepAt,
+    threads: usize,
+) -> Result<Vec<TrainEvent>> {
+    let live = slots.iter().filter(|s| !s.diverged).count();
+    let threads = threads.clamp(1, live.max(1));
+    let outcomes: Vec<Result<Option<TrainEvent>>> = if threads == 1 {
+        slots
+            .iter_mut()
+            .map(|s| step_model(s, x, warmup, at))
+            .collect()
+    } else {
+        let per_thread = slots.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = slots
+                .chunks_mut(per_thread)
+                .map(|group| {
+                    scope.spawn(move || {
+                        group
+                            .iter_mut()
+                            .map(|s| step_model(s, x, warmup, at))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        vec![Err(candle_core::Error::Msg(
+                            "a model's training thread panicked".into(),
+                        ))]
+                    })
+                })
+                .collect()
+        })
+    };
+    let mut events = Vec::new();
+    for outcome in outcomes {
+        events.extend(outcome?);
+    }
+    Ok(events)
+}
+
+/// One step of one model (nothing if it has diverged); a `Diverged` event if this step
+/// diverged it, after restoring its last good weights.
+fn step_model(slot: &mut Slot, x: &Tensor, warmup: f64, at: StepAt) -> Result<Option<TrainEvent>> {
+    if slot.diverged {
+        return Ok(None);
+    }
+    let before = if at.keep_point {
+        Some(slot.model.weights()?)
+    } else {
+        None
+    };
+    let Some(values) = slot
+        .model
+        .train_step(&mut slot.opt, x, &mut slot.rng, warmup)?
+    else {
+        slot.diverged = true;
+        slot.model.set_weights(&slot.last_good)?;
+        return Ok(Some(TrainEvent::Diverged {
+            model: slot.name.clone(),
+            step: at.step,
+            epoch: at.epoch,
+        }));
+    };
+    if let Some(weights) = before {
+        slot.last_good = weights;
+    }
+    let loss = values[0] + slot.model.kl_weight() * values[1] + values[2];
+    for acc in [&mut slot.since_progress, &mut slot.since_epoch] {
+        acc[0] += values[0];
+        acc[1] += values[1];
+        acc[2] += values[2];
+        acc[3] += loss;
+        acc[4] += 1.0;
+    }
+    Ok(None)
+}
+
+/// A seed for the stream of `name` within the run seeded `seed` (FNV-1a over the name,
+/// mixed with the seed): fixed by this function, not by any library's hashing.
+fn stream_seed(seed: u64, name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// `count` distinct indices below `n`, in random order.

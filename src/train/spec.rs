@@ -41,6 +41,14 @@ pub struct RunSpec {
     pub iw_samples: usize,
     /// Evaluate the test set every this many seconds of training too.
     pub eval_every_secs: Option<f64>,
+    /// Threads that step the models in parallel. A property of the machine, not of the
+    /// run: never saved (the window sets it from the number of cores).
+    #[serde(skip, default = "one")]
+    pub threads: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl Default for RunSpec {
@@ -58,6 +66,7 @@ impl Default for RunSpec {
             kl_warmup_epochs: 0.0,
             iw_samples: 0,
             eval_every_secs: None,
+            threads: 1,
         }
     }
 }
@@ -104,6 +113,7 @@ impl RunSpec {
         c.kl_warmup_epochs = self.kl_warmup_epochs;
         c.iw_samples = self.iw_samples;
         c.eval_every_secs = self.eval_every_secs;
+        c.threads = self.threads;
         c.validate()?;
         Ok(c)
     }
