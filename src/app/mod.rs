@@ -77,10 +77,13 @@ impl FrameStats {
         self.times.push(ms);
         if since.elapsed() >= Duration::from_secs(60) {
             self.times.sort_by(f64::total_cmp);
-            let median = self.times[self.times.len() / 2];
-            let worst = self.times.last().copied().unwrap_or(0.0);
+            let at = |q: f64| {
+                let i = ((self.times.len() - 1) as f64 * q).round() as usize;
+                self.times.get(i).copied().unwrap_or(0.0)
+            };
+            let (median, p99, worst) = (at(0.5), at(0.99), at(1.0));
             eprintln!(
-                "frame stats over 60 s: {} frames, median {median:.2} ms, worst {worst:.2} ms",
+                "frame stats over 60 s: {} frames, median {median:.2} ms, p99 {p99:.2} ms, worst {worst:.2} ms",
                 self.times.len()
             );
             self.times.clear();
