@@ -64,16 +64,47 @@ fn train_step_vae_784_400_20(bencher: Bencher) {
     train_steps(bencher, &[400], 20);
 }
 
-/// One Adam step of a VAE 784-512-256-2 (the app's default) on a batch of 128.
+/// One Adam step of a VAE 784-512-256-2 (the app's earlier default) on a batch of 128.
 #[divan::bench(sample_count = 30)]
 fn train_step_vae_784_512_256_2(bencher: Bencher) {
     train_steps(bencher, &[512, 256], 2);
 }
 
-/// Decoding latent points with a frozen 2-256-512-784 decoder, as the window does.
+/// One Adam step of a VAE 784-128-64-2 (the default) on a batch of 64.
+#[divan::bench(sample_count = 30)]
+fn train_step_vae_784_128_64_2_batch_64(bencher: Bencher) {
+    let model = vae(&[128, 64], 2);
+    let ds = latentlab::data::load_with_sizes(
+        "digits",
+        1,
+        Some(latentlab::data::Sizes {
+            train: 64,
+            test: 10,
+        }),
+    )
+    .unwrap();
+    let x = latentlab::model::batch_tensor(ds.train.x.clone(), 784).unwrap();
+    let mut opt = model.optimizer(3e-3);
+    let mut rng = PortableRng::seed_from_u64(2);
+    bencher
+        .counter(ItemsCount::new(64usize))
+        .bench_local(|| model.train_step(&mut opt, &x, &mut rng, 1.0).unwrap());
+}
+
+/// Decoding latent points with a frozen 2-256-512-784 decoder (the earlier default).
 #[divan::bench(args = [1, 400], sample_count = 100)]
 fn decode_points(bencher: Bencher, points: usize) {
-    let snapshot = vae(&[512, 256], 2).decoder_snapshot().unwrap();
+    decode_with(bencher, &[512, 256], points);
+}
+
+/// Decoding latent points with the default 2-64-128-784 decoder, as the window does.
+#[divan::bench(args = [1, 400], sample_count = 100)]
+fn decode_points_default(bencher: Bencher, points: usize) {
+    decode_with(bencher, &[128, 64], points);
+}
+
+fn decode_with(bencher: Bencher, hidden: &[usize], points: usize) {
+    let snapshot = vae(hidden, 2).decoder_snapshot().unwrap();
     let z: Vec<f32> = (0..points * 2)
         .map(|i| (i as f32 * 0.37).sin() * 2.0)
         .collect();
