@@ -303,7 +303,8 @@ fn bad_input_exits_non_zero_with_one_clear_line() {
 fn a_run_that_diverges_keeps_the_last_good_weights_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("div");
-    // A learning rate of 10 sends the VAE's log-variance to infinity within a few steps.
+    // A learning rate of 10 on wide layers sends the VAE's log-variance to infinity within a
+    // few steps (steps 2 to 4 for seeds 1 to 5; narrow layers only sometimes diverge).
     let o = latentlab(&[
         "train",
         "--dataset",
@@ -313,7 +314,7 @@ fn a_run_that_diverges_keeps_the_last_good_weights_and_exits_non_zero() {
         "--lr",
         "10",
         "--hidden",
-        "32",
+        "256,256",
         "--epochs",
         "2",
         "--out",

@@ -64,19 +64,43 @@ impl Adam {
 
     /// Applies one update from gradients.
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
+        let grads = self
+            .slots
+            .iter()
+            .map(|slot| match grads.get(slot.var.as_tensor()) {
+                Some(g) => g.flatten_all()?.to_vec1().map(Some),
+                None => Ok(None),
+            })
+            .collect::<Result<Vec<Option<Vec<f32>>>>>()?;
+        self.update(grads.iter().map(|g| g.as_deref()))
+    }
+
+    /// Applies one update from flat gradients given in the order of the variables.
+    pub fn step_with(&mut self, grads: &[Vec<f32>]) -> Result<()> {
+        if grads.len() != self.slots.len() {
+            return Err(candle_core::Error::Msg(format!(
+                "{} gradients for {} variables",
+                grads.len(),
+                self.slots.len()
+            )));
+        }
+        self.update(grads.iter().map(|g| Some(g.as_slice())))
+    }
+
+    /// The update itself; a variable without a gradient stays as it is.
+    fn update<'a>(&mut self, grads: impl Iterator<Item = Option<&'a [f32]>>) -> Result<()> {
         self.step += 1;
         let (b1, b2) = (self.beta1 as f32, self.beta2 as f32);
         let scale_m = 1.0 / (1.0 - self.beta1.powi(self.step)) as f32;
         let scale_v = 1.0 / (1.0 - self.beta2.powi(self.step)) as f32;
         let (lr, eps) = (self.lr as f32, self.eps as f32);
         let shrink = (1.0 - self.lr * self.weight_decay) as f32;
-        for slot in &mut self.slots {
-            let Some(g) = grads.get(slot.var.as_tensor()) else {
+        for (slot, g) in self.slots.iter_mut().zip(grads) {
+            let Some(g) = g else {
                 continue;
             };
-            let g: Vec<f32> = g.flatten_all()?.to_vec1()?;
             let mut theta: Vec<f32> = slot.var.as_tensor().flatten_all()?.to_vec1()?;
-            for (((t, m), v), g) in theta.iter_mut().zip(&mut slot.m).zip(&mut slot.v).zip(&g) {
+            for (((t, m), v), g) in theta.iter_mut().zip(&mut slot.m).zip(&mut slot.v).zip(g) {
                 *m = b1 * *m + (1.0 - b1) * g;
                 *v = b2 * *v + (1.0 - b2) * g * g;
                 let update = (*m * scale_m) / ((*v * scale_v).sqrt() + eps);

@@ -152,6 +152,9 @@ pub type CheckFn = fn(&ModelConfig) -> std::result::Result<(), String>;
 pub enum Gradients {
     /// candle's autograd through the loss.
     Autograd,
+    /// The hand-written backward pass of `model::backward` (the kind's penalty must be one
+    /// it knows: none, or the L1 on μ).
+    Manual,
 }
 
 /// One row of the table: everything that makes a kind what it is.
@@ -279,7 +282,7 @@ pub const KINDS: &[KindSpec] = &[
         corrupt: None,
         penalty: None,
         check: None,
-        gradients: Gradients::Autograd,
+        gradients: Gradients::Manual,
     },
     KindSpec {
         kind: ModelKind::Vae,
@@ -292,7 +295,7 @@ pub const KINDS: &[KindSpec] = &[
         corrupt: None,
         penalty: None,
         check: None,
-        gradients: Gradients::Autograd,
+        gradients: Gradients::Manual,
     },
     KindSpec {
         kind: ModelKind::BetaVae,
@@ -305,7 +308,7 @@ pub const KINDS: &[KindSpec] = &[
         corrupt: None,
         penalty: None,
         check: None,
-        gradients: Gradients::Autograd,
+        gradients: Gradients::Manual,
     },
     KindSpec {
         kind: ModelKind::Dae,
@@ -318,7 +321,7 @@ pub const KINDS: &[KindSpec] = &[
         corrupt: Some(corrupt_with_noise),
         penalty: None,
         check: Some(masking_is_a_probability),
-        gradients: Gradients::Autograd,
+        gradients: Gradients::Manual,
     },
     KindSpec {
         kind: ModelKind::Sae,
@@ -331,7 +334,7 @@ pub const KINDS: &[KindSpec] = &[
         corrupt: None,
         penalty: Some(l1_penalty),
         check: None,
-        gradients: Gradients::Autograd,
+        gradients: Gradients::Manual,
     },
     KindSpec {
         kind: ModelKind::Cae,
@@ -344,6 +347,7 @@ pub const KINDS: &[KindSpec] = &[
         corrupt: None,
         penalty: Some(contractive_penalty),
         check: None,
+        // The Jacobian penalty has no hand-written gradient (yet).
         gradients: Gradients::Autograd,
     },
 ];

@@ -1,6 +1,7 @@
 //! The autoencoder family on candle: kinds, configuration, losses and evaluation.
 
 mod adam;
+pub mod backward;
 pub mod checkpoint;
 mod eval;
 #[cfg(test)]
@@ -206,8 +207,8 @@ pub struct Autoencoder {
     pub config: ModelConfig,
     pub(crate) trunk: Mlp,
     pub(crate) mu_head: Dense,
-    logvar_head: Option<Dense>,
-    decoder: Mlp,
+    pub(crate) logvar_head: Option<Dense>,
+    pub(crate) decoder: Mlp,
 }
 
 impl Autoencoder {
@@ -350,8 +351,23 @@ impl Autoencoder {
 
     /// One optimiser step on a batch with the KL weight scaled by `kl_scale` (warm-up).
     /// Returns the batch means of (recon, kl, penalty), or `None`, without stepping, if
-    /// the objective is NaN or infinite.
+    /// the objective is NaN or infinite. The kind's table entry says how the gradients are
+    /// computed; both ways give the same numbers up to float rounding.
     pub fn train_step(
+        &self,
+        opt: &mut Adam,
+        x: &Tensor,
+        rng: &mut PortableRng,
+        kl_scale: f64,
+    ) -> Result<Option<[f64; 3]>> {
+        match self.config.kind.spec().gradients {
+            kinds::Gradients::Manual => self.train_step_manual(opt, x, rng, kl_scale),
+            kinds::Gradients::Autograd => self.train_step_autograd(opt, x, rng, kl_scale),
+        }
+    }
+
+    /// [`Autoencoder::train_step`] through candle's autograd.
+    pub fn train_step_autograd(
         &self,
         opt: &mut Adam,
         x: &Tensor,
@@ -367,6 +383,22 @@ impl Autoencoder {
         }
         opt.backward_step(&objective)?;
         Ok(Some(means))
+    }
+
+    /// [`Autoencoder::train_step`] through the hand-written backward pass ([`backward`]).
+    pub fn train_step_manual(
+        &self,
+        opt: &mut Adam,
+        x: &Tensor,
+        rng: &mut PortableRng,
+        kl_scale: f64,
+    ) -> Result<Option<[f64; 3]>> {
+        let pass = backward::pass(self, x, rng, self.kl_weight() * kl_scale)?;
+        if !pass.objective.is_finite() || pass.means.iter().any(|m| !m.is_finite()) {
+            return Ok(None);
+        }
+        opt.step_with(&pass.grads)?;
+        Ok(Some(pass.means))
     }
 
     /// An Adam optimiser over this model's weights (decoupled weight decay from the config).

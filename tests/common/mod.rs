@@ -11,7 +11,7 @@ pub fn digits(train: usize, test: usize) -> Arc<Dataset> {
 }
 
 /// A run of `kinds` on `ds` for `epochs` epochs with hidden layers `hidden`, its models
-/// built the way the window and the command line build them. Not validated, so tests can
+/// and optimisation built the way the window and the command line build them (defaults). Not validated, so tests can
 /// hand the worker configs it must refuse.
 pub fn config(ds: &Dataset, kinds: &[ModelKind], epochs: usize, hidden: &[usize]) -> TrainConfig {
     let spec = RunSpec {
@@ -20,6 +20,8 @@ pub fn config(ds: &Dataset, kinds: &[ModelKind], epochs: usize, hidden: &[usize]
         ..RunSpec::default()
     };
     let mut c = TrainConfig::new(spec.model_configs(ds).unwrap());
+    c.lr = spec.lr;
+    c.batch_size = spec.batch_size;
     c.epochs = Some(epochs);
     c.display_count = 1000;
     c
