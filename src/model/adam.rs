@@ -5,6 +5,7 @@
 //! is read once and written once. Measured on a VAE 784-400-20 at batch 128: the optimiser
 //! went from about 3 ms of an 11.9 ms step to well under 1 ms (`cargo bench --bench training`).
 
+use super::backward::{edit, read};
 use candle_core::backprop::GradStore;
 use candle_core::{Result, Tensor, Var};
 
@@ -64,53 +65,93 @@ impl Adam {
 
     /// Applies one update from gradients.
     pub fn step(&mut self, grads: &GradStore) -> Result<()> {
-        let grads = self
-            .slots
-            .iter()
-            .map(|slot| match grads.get(slot.var.as_tensor()) {
-                Some(g) => g.flatten_all()?.to_vec1().map(Some),
-                None => Ok(None),
-            })
-            .collect::<Result<Vec<Option<Vec<f32>>>>>()?;
-        self.update(grads.iter().map(|g| g.as_deref()))
+        let consts = self.advance();
+        for slot in &mut self.slots {
+            let Some(g) = grads.get(slot.var.as_tensor()) else {
+                continue;
+            };
+            let g: Vec<f32> = g.flatten_all()?.to_vec1()?;
+            slot.update(&g, &consts)?;
+        }
+        Ok(())
     }
 
-    /// Applies one update from flat gradients given in the order of the variables.
-    pub fn step_with(&mut self, grads: &[Vec<f32>]) -> Result<()> {
+    /// Applies one update from gradients given in the order of the variables (as
+    /// `Autoencoder::vars` lists them), each shaped like its variable; the hand-written
+    /// backward pass uses this. Updates the weights in place.
+    pub fn step_with(&mut self, grads: &[Tensor]) -> Result<()> {
         if grads.len() != self.slots.len() {
-            return Err(candle_core::Error::Msg(format!(
+            candle_core::bail!(
                 "{} gradients for {} variables",
                 grads.len(),
                 self.slots.len()
-            )));
+            )
         }
-        self.update(grads.iter().map(|g| Some(g.as_slice())))
-    }
-
-    /// The update itself; a variable without a gradient stays as it is.
-    fn update<'a>(&mut self, grads: impl Iterator<Item = Option<&'a [f32]>>) -> Result<()> {
-        self.step += 1;
-        let (b1, b2) = (self.beta1 as f32, self.beta2 as f32);
-        let scale_m = 1.0 / (1.0 - self.beta1.powi(self.step)) as f32;
-        let scale_v = 1.0 / (1.0 - self.beta2.powi(self.step)) as f32;
-        let (lr, eps) = (self.lr as f32, self.eps as f32);
-        let shrink = (1.0 - self.lr * self.weight_decay) as f32;
+        let consts = self.advance();
         for (slot, g) in self.slots.iter_mut().zip(grads) {
-            let Some(g) = g else {
-                continue;
-            };
-            let mut theta: Vec<f32> = slot.var.as_tensor().flatten_all()?.to_vec1()?;
-            for (((t, m), v), g) in theta.iter_mut().zip(&mut slot.m).zip(&mut slot.v).zip(g) {
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                let update = (*m * scale_m) / ((*v * scale_v).sqrt() + eps);
-                *t = *t * shrink - lr * update;
+            if g.elem_count() != slot.m.len() {
+                candle_core::bail!(
+                    "a gradient of {} values for {}",
+                    g.elem_count(),
+                    slot.m.len()
+                )
             }
-            let shape = slot.var.shape().clone();
-            slot.var
-                .set(&Tensor::from_vec(theta, shape, slot.var.device())?)?;
+            let g = g.contiguous()?;
+            read(&g, |g| slot.update_in_place(g, &consts))??;
         }
         Ok(())
+    }
+
+    /// Counts the step and returns this step's constants.
+    fn advance(&mut self) -> Consts {
+        self.step += 1;
+        Consts {
+            b1: self.beta1 as f32,
+            b2: self.beta2 as f32,
+            scale_m: 1.0 / (1.0 - self.beta1.powi(self.step)) as f32,
+            scale_v: 1.0 / (1.0 - self.beta2.powi(self.step)) as f32,
+            lr: self.lr as f32,
+            eps: self.eps as f32,
+            shrink: (1.0 - self.lr * self.weight_decay) as f32,
+        }
+    }
+}
+
+/// The numbers one step of Adam uses for every parameter.
+struct Consts {
+    b1: f32,
+    b2: f32,
+    scale_m: f32,
+    scale_v: f32,
+    lr: f32,
+    eps: f32,
+    shrink: f32,
+}
+
+impl Slot {
+    /// Updates the variable from its gradient `g` (a copy of the weights, then `set`).
+    fn update(&mut self, g: &[f32], c: &Consts) -> Result<()> {
+        let mut theta: Vec<f32> = self.var.as_tensor().flatten_all()?.to_vec1()?;
+        apply(&mut theta, &mut self.m, &mut self.v, g, c);
+        let shape = self.var.shape().clone();
+        self.var
+            .set(&Tensor::from_vec(theta, shape, self.var.device())?)
+    }
+
+    /// Updates the variable's storage in place (what `Var::set` writes to as well).
+    fn update_in_place(&mut self, g: &[f32], c: &Consts) -> Result<()> {
+        let (m, v) = (&mut self.m, &mut self.v);
+        edit(self.var.as_tensor(), |theta| apply(theta, m, v, g, c))
+    }
+}
+
+/// The fused Adam update of one parameter.
+fn apply(theta: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], c: &Consts) {
+    for (((t, m), v), g) in theta.iter_mut().zip(m).zip(v).zip(g) {
+        *m = c.b1 * *m + (1.0 - c.b1) * g;
+        *v = c.b2 * *v + (1.0 - c.b2) * g * g;
+        let update = (*m * c.scale_m) / ((*v * c.scale_v).sqrt() + c.eps);
+        *t = *t * c.shrink - c.lr * update;
     }
 }
 

@@ -1,407 +1,478 @@
-//! A hand-written forward and backward pass for the MLP family: the same objective and the
-//! same gradients as candle's autograd (tested against it), without the graph: matrix
-//! products through candle, everything element-wise in single passes over plain slices,
-//! and no gradient for the network's input.
+//! A hand-written forward and backward pass for the MLP family, in place of candle's
+//! autograd in the training step.
 //!
-//! Used by the kinds whose table entry says `Gradients::Manual`. The kind's penalty must
-//! be one this file knows (none, or the L1 on μ of the sparse AE).
+//! Autograd builds a graph, makes a fresh tensor for every op and every gradient, and
+//! computes a gradient for the network's input that nobody reads. Here the GEMMs stay
+//! candle matmuls (transposes are strided views that `gemm` reads directly) and everything
+//! else is one fused pass over plain slices, written in place into the matmul's output:
+//! bias + ReLU (+ its mask), bias + loss + its gradient, the reparameterisation and KL
+//! gradients, and the mask + bias sum of each layer's backward step.
+//!
+//! The conventions follow candle's autograd so the numbers agree to rounding: ReLU's
+//! derivative at exactly 0 is 1 and |·|'s is +1 (both use `x >= 0`). The contractive AE
+//! keeps autograd ([`supports`] says which kinds are covered).
 
-use super::{Autoencoder, Likelihood, loss};
+use super::loss::POINT_SIGMA;
+use super::mlp::Dense;
+use super::{Adam, Autoencoder, Likelihood, ModelKind};
 use crate::rng::PortableRng;
-use candle_core::{Device, Result, Tensor};
+use candle_core::{CpuStorage, InplaceOp1, Layout, Result, Storage, Tensor};
+use std::cell::RefCell;
 
-/// The result of one pass: gradients in the order of [`Autoencoder::vars`], the batch means
-/// of (recon, kl, penalty) and the objective.
-pub struct Pass {
-    /// One flat gradient per variable, in `vars()` order.
-    pub grads: Vec<Vec<f32>>,
-    /// Batch means of the reconstruction, KL and penalty terms.
+#[cfg(test)]
+mod tests;
+
+/// True if `kind`'s gradients are computed here; the contractive AE's are not (its penalty
+/// differentiates through the encoder's Jacobian), so [`train_step_manual`] hands it to
+/// autograd.
+pub fn supports(kind: ModelKind) -> bool {
+    kind.spec().penalty.is_none() || kind == ModelKind::Sae
+}
+
+/// One optimiser step with the same semantics as [`Autoencoder::train_step`] (same loss,
+/// same random draws in the same order, `None` without stepping if anything is not finite),
+/// with hand-written gradients for the kinds [`supports`] covers and autograd for the rest.
+pub fn train_step_manual(
+    model: &Autoencoder,
+    opt: &mut Adam,
+    x: &Tensor,
+    rng: &mut PortableRng,
+    kl_scale: f64,
+) -> Result<Option<[f64; 3]>> {
+    if !supports(model.config.kind) {
+        return model.train_step(opt, x, rng, kl_scale);
+    }
+    let Some(pass) = gradients(model, x, rng, kl_scale)? else {
+        return Ok(None);
+    };
+    opt.step_with(&pass.grads)?;
+    Ok(Some(pass.means))
+}
+
+/// The result of one forward and backward pass.
+pub(crate) struct Pass {
+    /// Batch means of (recon, kl, penalty).
     pub means: [f64; 3],
-    /// The batch mean of recon + kl_weight·KL + penalty.
-    pub objective: f64,
+    /// ∂objective/∂var for every variable, in the order of [`Autoencoder::vars`].
+    pub grads: Vec<Tensor>,
 }
 
-/// A dense layer's output before its activation, and the input it saw.
-struct Cached {
-    input: Tensor,
-    pre: Vec<f32>,
+/// One layer's weights without graph bookkeeping.
+struct Weights {
+    w: Tensor,
+    b: Tensor,
 }
 
-/// Forward and backward for one batch. `rng` is drawn exactly as `loss_terms` draws it:
-/// the kind's corruption first, then ε for variational kinds.
-pub fn pass(
+impl Weights {
+    fn of(d: &Dense) -> Self {
+        Self {
+            w: d.w.as_tensor().detach(),
+            b: d.b.as_tensor().detach(),
+        }
+    }
+}
+
+/// What the backward pass needs from a ReLU layer: its output and its derivative mask.
+struct Act {
+    h: Tensor,
+    mask: Vec<f32>,
+}
+
+/// A weight gradient and a bias gradient.
+type LayerGrad = (Tensor, Tensor);
+
+/// Corrupts `x` and draws ε like [`Autoencoder::loss_terms`], then computes the objective's
+/// gradients by hand; `None` (and no backward pass) if a loss term is not finite.
+pub(crate) fn gradients(
     model: &Autoencoder,
     x: &Tensor,
     rng: &mut PortableRng,
-    kl_weight: f64,
-) -> Result<Pass> {
-    let (batch, _) = x.dims2()?;
-    let latent = model.config.latent_dim;
-    let input = model.corrupt(x, rng)?;
-    // Encoder trunk: ReLU after every layer.
-    let mut trunk = Vec::new();
-    let mut h = input;
-    for layer in &model.trunk.layers {
-        let pre = layer.forward(&h)?;
-        let pre_v = flat(&pre)?;
-        let next = Tensor::from_vec(relu(&pre_v), pre.shape(), &Device::Cpu)?;
-        trunk.push(Cached {
-            input: h,
-            pre: pre_v,
-        });
-        h = next;
+    kl_scale: f64,
+) -> Result<Option<Pass>> {
+    if !supports(model.config.kind) {
+        candle_core::bail!("no hand-written gradients for {}", model.config.kind)
     }
-    let mu = flat(&model.mu_head.forward(&h)?)?;
-    let logvar = match &model.logvar_head {
-        Some(head) => Some(flat(&head.forward(&h)?)?),
+    let input = model.corrupt(x, rng)?.detach();
+    let (batch, latent) = (input.dim(0)?, model.config.latent_dim);
+    let eps = match model.logvar_head {
+        Some(_) => Some(Autoencoder::standard_normal(rng, batch, latent)?),
         None => None,
     };
-    let eps = match logvar {
-        Some(_) => Some(flat(&Autoencoder::standard_normal(rng, batch, latent)?)?),
-        None => None,
+    let trunk: Vec<Weights> = model.trunk.layers.iter().map(Weights::of).collect();
+    let decoder: Vec<Weights> = model.decoder.layers.iter().map(Weights::of).collect();
+    let heads = Heads {
+        mu: Weights::of(&model.mu_head),
+        logvar: model.logvar_head.as_ref().map(Weights::of),
     };
-    let z = sample_z(&mu, logvar.as_deref(), eps.as_deref());
-    // Decoder: ReLU between layers, none after the last.
-    let mut decoder = Vec::new();
-    let mut d = Tensor::from_vec(z, (batch, latent), &Device::Cpu)?;
-    let n_dec = model.decoder.layers.len();
-    for (i, layer) in model.decoder.layers.iter().enumerate() {
-        let pre = layer.forward(&d)?;
-        let pre_v = flat(&pre)?;
-        let next = if i + 1 < n_dec {
-            Tensor::from_vec(relu(&pre_v), pre.shape(), &Device::Cpu)?
-        } else {
-            pre.clone()
-        };
-        decoder.push(Cached {
-            input: d,
-            pre: pre_v,
-        });
-        d = next;
-    }
-    let target = flat(x)?;
-    let out = decoder.last().map(|c| c.pre.as_slice()).unwrap_or(&[]);
-    let (recon_sum, d_out) = recon_and_grad(model.config.likelihood, out, &target, batch);
-    let terms = Terms {
-        mu: &mu,
-        logvar: logvar.as_deref(),
-        eps: eps.as_deref(),
-        batch,
-        kl_weight,
-        sparsity: sparsity(model),
+    let Some((last, hidden)) = decoder.split_last() else {
+        candle_core::bail!("the decoder has no layers")
     };
-    let (kl_sum, penalty_sum) = terms.sums();
-    let b = batch as f64;
-    let means = [recon_sum / b, kl_sum / b, penalty_sum / b];
-    let objective = means[0] + kl_weight * means[1] + means[2];
-    let grads = backward(model, &trunk, &decoder, d_out, &terms)?;
-    Ok(Pass {
-        grads,
-        means,
-        objective,
-    })
-}
 
-/// The L1 weight of a sparse model (0 for others).
-fn sparsity(model: &Autoencoder) -> f32 {
-    if model.config.kind.knob("sparsity").is_some() {
-        model.config.number("sparsity")
-    } else {
-        0.0
-    }
-}
-
-/// What the code's gradient needs: μ, log σ², ε and the weights of KL and L1.
-struct Terms<'a> {
-    mu: &'a [f32],
-    logvar: Option<&'a [f32]>,
-    eps: Option<&'a [f32]>,
-    batch: usize,
-    kl_weight: f64,
-    sparsity: f32,
-}
-
-impl Terms<'_> {
-    /// Batch sums of the KL and of the L1 penalty.
-    fn sums(&self) -> (f64, f64) {
-        let kl = self.logvar.map_or(0.0, |lv| {
-            self.mu
-                .iter()
-                .zip(lv)
-                .map(|(&m, &l)| 0.5 * f64::from(l.exp() + m * m - 1.0 - l))
-                .sum()
-        });
-        let l1: f64 = self.mu.iter().map(|m| f64::from(m.abs())).sum();
-        (kl, f64::from(self.sparsity) * l1)
+    let enc = relu_chain(&input, &trunk)?;
+    let h_top = enc.last().map_or(&input, |a| &a.h);
+    let code = Code::new(model, h_top, &heads, eps, kl_scale)?;
+    let dec = relu_chain(&code.z, hidden)?;
+    let out = dec.last().map_or(&code.z, |a| &a.h).matmul(&last.w)?;
+    let target = x.detach();
+    let (recon, db_out) = loss_and_gradient(&out, &last.b, &target, model.config.likelihood)?;
+    let means = [recon, code.kl_mean, code.penalty_mean];
+    let objective = recon + code.kl_weight * code.kl_mean + code.penalty_mean;
+    if !objective.is_finite() || means.iter().any(|m| !m.is_finite()) {
+        return Ok(None);
     }
 
-    /// Gradients of the batch-mean objective with respect to μ and log σ², given dz.
-    fn code_grads(&self, dz: &[f32]) -> (Vec<f32>, Option<Vec<f32>>) {
-        let inv_b = 1.0 / self.batch as f32;
-        let w = (self.kl_weight as f32) * inv_b;
-        let l1 = self.sparsity * inv_b;
-        let kl_on = self.logvar.is_some();
-        let d_mu: Vec<f32> = self
-            .mu
-            .iter()
-            .zip(dz)
-            .map(|(&m, &g)| {
-                // candle's abs has slope +1 at 0; so does this.
-                let sign = if m >= 0.0 { 1.0 } else { -1.0 };
-                g + if kl_on { w * m } else { 0.0 } + l1 * sign
-            })
-            .collect();
-        let d_lv = match (self.logvar, self.eps) {
-            (Some(lv), Some(eps)) => Some(
-                lv.iter()
-                    .zip(eps)
-                    .zip(dz)
-                    .map(|((&l, &e), &g)| g * e * 0.5 * (0.5 * l).exp() + w * 0.5 * (l.exp() - 1.0))
-                    .collect(),
-            ),
-            _ => None,
-        };
-        (d_mu, d_lv)
-    }
-}
-
-/// z = μ + exp(½ log σ²)·ε for a VAE, μ otherwise.
-fn sample_z(mu: &[f32], logvar: Option<&[f32]>, eps: Option<&[f32]>) -> Vec<f32> {
-    match (logvar, eps) {
-        (Some(lv), Some(e)) => mu
-            .iter()
-            .zip(lv)
-            .zip(e)
-            .map(|((&m, &l), &e)| m + (0.5 * l).exp() * e)
-            .collect(),
-        _ => mu.to_vec(),
-    }
-}
-
-/// The batch sum of the reconstruction NLL and its gradient (of the batch mean) with
-/// respect to the decoder's output, in one pass.
-fn recon_and_grad(
-    likelihood: Likelihood,
-    out: &[f32],
-    target: &[f32],
-    batch: usize,
-) -> (f64, Vec<f32>) {
-    let inv_b = 1.0 / batch as f32;
-    let mut sum = 0.0f64;
-    let grad = match likelihood {
-        Likelihood::Bernoulli => out
-            .iter()
-            .zip(target)
-            .map(|(&l, &t)| {
-                sum += f64::from(l.max(0.0) - l * t + (-l.abs()).exp().ln_1p());
-                (1.0 / (1.0 + (-l).exp()) - t) * inv_b
-            })
-            .collect(),
-        Likelihood::Gaussian => {
-            let var = (loss::POINT_SIGMA * loss::POINT_SIGMA) as f32;
-            let dim = out.len() / batch.max(1);
-            let constant = 0.5 * dim as f64 * (2.0 * std::f64::consts::PI * f64::from(var)).ln();
-            sum += constant * batch as f64;
-            out.iter()
-                .zip(target)
-                .map(|(&m, &t)| {
-                    sum += f64::from(0.5 * (m - t) * (m - t) / var);
-                    (m - t) / var * inv_b
-                })
-                .collect()
+    // `out` now holds ∂objective/∂logits; go back through the decoder to z.
+    let (dec_grads, dz) = backward_chain(out, db_out, &code.z, &dec, &decoder, true)?;
+    let Some(dz) = dz else {
+        candle_core::bail!("no gradient for the code")
+    };
+    let (head_grads, dh) = code.backward(dz, &heads, h_top)?;
+    let trunk_grads = match enc.last() {
+        Some(top) => {
+            let db = mask_and_sum(&dh, &top.mask, top.h.dim(1)?)?;
+            backward_chain(dh, db, &input, &enc, &trunk, false)?.0
         }
+        None => Vec::new(),
     };
-    (sum, grad)
-}
-
-/// Back-propagates `d_out` through the decoder, the code and the encoder.
-fn backward(
-    model: &Autoencoder,
-    trunk: &[Cached],
-    decoder: &[Cached],
-    d_out: Vec<f32>,
-    terms: &Terms<'_>,
-) -> Result<Vec<Vec<f32>>> {
-    let batch = terms.batch;
-    let mut dec_grads = Vec::new();
-    let mut d_pre = d_out;
-    for (i, (layer, cache)) in model.decoder.layers.iter().zip(decoder).enumerate().rev() {
-        let (n_in, n_out) = layer.dims();
-        let d = Tensor::from_vec(d_pre, (batch, n_out), &Device::Cpu)?;
-        dec_grads.push(dense_grads(&cache.input, &d)?);
-        let d_in = flat(&d.matmul(&layer.w.as_tensor().t()?)?)?;
-        d_pre = match i.checked_sub(1) {
-            Some(prev) => relu_back(d_in, &decoder[prev].pre),
-            None => d_in,
-        };
-        debug_assert_eq!(d_pre.len(), batch * n_in);
-    }
-    dec_grads.reverse();
-    let (d_mu, d_lv) = terms.code_grads(&d_pre);
-    let latent = model.config.latent_dim;
-    let Some(last) = trunk.last() else {
-        return Err(candle_core::Error::Msg("a model without an encoder".into()));
-    };
-    let width = last.pre.len() / batch.max(1);
-    let h = Tensor::from_vec(relu(&last.pre), (batch, width), &Device::Cpu)?;
-    let d_mu_t = Tensor::from_vec(d_mu, (batch, latent), &Device::Cpu)?;
-    let mut head_grads = vec![dense_grads(&h, &d_mu_t)?];
-    let mut d_h = d_mu_t.matmul(&model.mu_head.w.as_tensor().t()?)?;
-    if let (Some(head), Some(d_lv)) = (&model.logvar_head, d_lv) {
-        let d_lv_t = Tensor::from_vec(d_lv, (batch, latent), &Device::Cpu)?;
-        head_grads.push(dense_grads(&h, &d_lv_t)?);
-        d_h = (d_h + d_lv_t.matmul(&head.w.as_tensor().t()?)?)?;
-    }
-    let mut trunk_grads = Vec::new();
-    let mut d_h = flat(&d_h)?;
-    for (i, (layer, cache)) in model.trunk.layers.iter().zip(trunk).enumerate().rev() {
-        let (_, n_out) = layer.dims();
-        let d_pre = Tensor::from_vec(relu_back(d_h, &cache.pre), (batch, n_out), &Device::Cpu)?;
-        trunk_grads.push(dense_grads(&cache.input, &d_pre)?);
-        if i == 0 {
-            break; // no gradient for the network's input
-        }
-        d_h = flat(&d_pre.matmul(&layer.w.as_tensor().t()?)?)?;
-    }
-    trunk_grads.reverse();
-    Ok(trunk_grads
+    let grads = trunk_grads
         .into_iter()
         .chain(head_grads)
         .chain(dec_grads)
-        .flatten()
-        .collect())
+        .flat_map(|(w, b)| [w, b])
+        .collect();
+    Ok(Some(Pass { means, grads }))
 }
 
-/// A dense layer's weight and bias gradients: inputᵀ·d and the column sums of d.
-fn dense_grads(input: &Tensor, d: &Tensor) -> Result<[Vec<f32>; 2]> {
-    let dw = flat(&input.t()?.matmul(d)?)?;
-    let (_, n_out) = d.dims2()?;
-    let mut db = vec![0.0f32; n_out];
-    for row in flat(d)?.chunks_exact(n_out.max(1)) {
-        for (acc, v) in db.iter_mut().zip(row) {
-            *acc += v;
+/// The code heads' weights.
+struct Heads {
+    mu: Weights,
+    logvar: Option<Weights>,
+}
+
+/// The code layer of one forward pass: μ, log σ², ε, z and the batch means of KL and
+/// penalty. The code is small (batch × latent), so it lives in plain vectors.
+struct Code {
+    mu: Vec<f32>,
+    /// log σ² and ε of a variational kind.
+    posterior: Option<(Vec<f32>, Vec<f32>)>,
+    z: Tensor,
+    kl_mean: f64,
+    penalty_mean: f64,
+    /// The KL weight the objective uses (with warm-up).
+    kl_weight: f64,
+    /// The sparse AE's L1 weight, 0 for the other kinds.
+    sparsity: f32,
+}
+
+impl Code {
+    fn new(
+        model: &Autoencoder,
+        h: &Tensor,
+        heads: &Heads,
+        eps: Option<Tensor>,
+        kl_scale: f64,
+    ) -> Result<Self> {
+        let mu_t = dense(h, &heads.mu)?;
+        let mu = to_vec(&mu_t)?;
+        let batch = mu_t.dim(0)?.max(1) as f64;
+        let sparsity = match model.config.kind {
+            ModelKind::Sae => model.config.number("sparsity"),
+            _ => 0.0,
+        };
+        let abs_sum: f64 = mu.iter().map(|v| f64::from(v.abs())).sum();
+        let mut code = Self {
+            mu,
+            posterior: None,
+            z: mu_t.clone(),
+            kl_mean: 0.0,
+            penalty_mean: f64::from(sparsity) * abs_sum / batch,
+            kl_weight: model.kl_weight() * kl_scale,
+            sparsity,
+        };
+        if let (Some(head), Some(eps)) = (&heads.logvar, eps) {
+            let logvar = to_vec(&dense(h, head)?)?;
+            let eps = to_vec(&eps)?;
+            let (z, kl_sum) = reparameterise(&code.mu, &logvar, &eps);
+            code.z = Tensor::from_vec(z, mu_t.shape(), mu_t.device())?;
+            code.kl_mean = kl_sum / batch;
+            code.posterior = Some((logvar, eps));
+        }
+        Ok(code)
+    }
+
+    /// From ∂objective/∂z to the heads' gradients and ∂objective/∂h (h: the heads' input).
+    fn backward(&self, dz: Tensor, heads: &Heads, h: &Tensor) -> Result<(Vec<LayerGrad>, Tensor)> {
+        let batch = dz.dim(0)?.max(1) as f32;
+        let kl_per_item = (self.kl_weight as f32) / batch;
+        let l1_per_item = self.sparsity / batch;
+        // ∂/∂log σ² needs ∂/∂z, so it comes before dz turns into ∂/∂μ in place.
+        let dlogvar = match &self.posterior {
+            Some((lv, eps)) => {
+                let d = read(&dz, |dz| logvar_gradient(dz, lv, eps, kl_per_item))?;
+                Some(Tensor::from_vec(d, dz.shape(), dz.device())?)
+            }
+            None => None,
+        };
+        let kl_mu = if self.posterior.is_some() {
+            kl_per_item
+        } else {
+            0.0
+        };
+        edit(&dz, |d| {
+            for (d, &m) in d.iter_mut().zip(&self.mu) {
+                // candle's |x|' is +1 at 0 (x >= 0).
+                let sign = if m >= 0.0 { 1.0 } else { -1.0 };
+                *d += kl_mu * m + l1_per_item * sign;
+            }
+        })?;
+        let dmu = dz;
+        let mut grads = vec![weight_and_bias(h, &dmu)?];
+        let dh = dmu.matmul(&heads.mu.w.t()?)?;
+        if let (Some(head), Some(dlv)) = (&heads.logvar, &dlogvar) {
+            grads.push(weight_and_bias(h, dlv)?);
+            let more = dlv.matmul(&head.w.t()?)?;
+            read(&more, |m| {
+                edit(&dh, |d| d.iter_mut().zip(m).for_each(|(d, m)| *d += m))
+            })??;
+        }
+        Ok((grads, dh))
+    }
+}
+
+/// z = μ + exp(½ log σ²)·ε, and the KL to N(0, I) summed over the batch.
+fn reparameterise(mu: &[f32], logvar: &[f32], eps: &[f32]) -> (Vec<f32>, f64) {
+    let mut kl = 0.0f64;
+    let z = mu
+        .iter()
+        .zip(logvar)
+        .zip(eps)
+        .map(|((&m, &lv), &e)| {
+            kl += f64::from(0.5 * (lv.exp() + m * m - lv - 1.0));
+            m + (0.5 * lv).exp() * e
+        })
+        .collect();
+    (z, kl)
+}
+
+/// ∂objective/∂log σ²: through z (ε·½σ) and through the KL (½(σ² − 1), weighted).
+fn logvar_gradient(dz: &[f32], logvar: &[f32], eps: &[f32], kl_per_item: f32) -> Vec<f32> {
+    dz.iter()
+        .zip(logvar)
+        .zip(eps)
+        .map(|((&d, &lv), &e)| {
+            d * e * 0.5 * (0.5 * lv).exp() + kl_per_item * 0.5 * (lv.exp() - 1.0)
+        })
+        .collect()
+}
+
+/// `h W + b`.
+fn dense(h: &Tensor, layer: &Weights) -> Result<Tensor> {
+    let a = h.matmul(&layer.w)?;
+    read(&layer.b, |b| {
+        edit(&a, |a| {
+            for row in a.chunks_exact_mut(b.len().max(1)) {
+                row.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+            }
+        })
+    })??;
+    Ok(a)
+}
+
+/// `relu(h W + b)` and the ReLU's derivative (candle's: 1 where the input is >= 0).
+fn dense_relu(h: &Tensor, layer: &Weights) -> Result<Act> {
+    let a = h.matmul(&layer.w)?;
+    let mut mask = vec![0.0f32; a.elem_count()];
+    read(&layer.b, |b| {
+        edit(&a, |a| {
+            let width = b.len().max(1);
+            for (row, mrow) in a.chunks_exact_mut(width).zip(mask.chunks_exact_mut(width)) {
+                for ((a, m), b) in row.iter_mut().zip(mrow).zip(b) {
+                    let y = *a + b;
+                    *m = if y >= 0.0 { 1.0 } else { 0.0 };
+                    *a = y.max(0.0);
+                }
+            }
+        })
+    })??;
+    Ok(Act { h: a, mask })
+}
+
+/// The ReLU layers `layers` applied in turn to `input`.
+fn relu_chain(input: &Tensor, layers: &[Weights]) -> Result<Vec<Act>> {
+    let mut acts: Vec<Act> = Vec::with_capacity(layers.len());
+    for layer in layers {
+        let h = acts.last().map_or(input, |a| &a.h);
+        let act = dense_relu(h, layer)?;
+        acts.push(act);
+    }
+    Ok(acts)
+}
+
+/// Adds the bias to the decoder's output `out`, and replaces it by ∂objective/∂output
+/// (objective: the batch mean); returns the batch mean of the reconstruction NLL and the
+/// bias gradient.
+fn loss_and_gradient(
+    out: &Tensor,
+    bias: &Tensor,
+    target: &Tensor,
+    likelihood: Likelihood,
+) -> Result<(f64, Tensor)> {
+    let batch = out.dim(0)?.max(1);
+    let inv_batch = 1.0 / batch as f32;
+    let width = bias.elem_count().max(1);
+    let mut db = vec![0.0f32; width];
+    let mut total = 0.0f64;
+    read(bias, |b| {
+        read(target, |t| {
+            edit(out, |o| {
+                let rows = o.chunks_exact_mut(width).zip(t.chunks_exact(width));
+                total = rows
+                    .map(|(o, t)| match likelihood {
+                        Likelihood::Bernoulli => bce_row(o, t, b, &mut db, inv_batch),
+                        Likelihood::Gaussian => gaussian_row(o, t, b, &mut db, inv_batch),
+                    })
+                    .sum::<f64>();
+            })
+        })
+    })???;
+    let db = Tensor::from_vec(db, width, out.device())?;
+    Ok((total / batch as f64, db))
+}
+
+/// One row of the stable BCE with logits `o + b`; `o` becomes the gradient.
+fn bce_row(o: &mut [f32], t: &[f32], b: &[f32], db: &mut [f32], inv_batch: f32) -> f64 {
+    let mut sum = 0.0f32;
+    for (((o, &t), &b), db) in o.iter_mut().zip(t).zip(b).zip(db) {
+        let l = *o + b;
+        let e = (-l.abs()).exp();
+        sum += l.max(0.0) - l * t + e.ln_1p();
+        let r = 1.0 / (1.0 + e);
+        let sigmoid = if l >= 0.0 { r } else { e * r };
+        *o = (sigmoid - t) * inv_batch;
+        *db += *o;
+    }
+    f64::from(sum)
+}
+
+/// One row of the fixed-σ Gaussian NLL of means `o + b`; `o` becomes the gradient.
+fn gaussian_row(o: &mut [f32], t: &[f32], b: &[f32], db: &mut [f32], inv_batch: f32) -> f64 {
+    let var = (POINT_SIGMA * POINT_SIGMA) as f32;
+    let mut sq = 0.0f32;
+    for (((o, &t), &b), db) in o.iter_mut().zip(t).zip(b).zip(db) {
+        let d = *o + b - t;
+        sq += d * d;
+        *o = d / var * inv_batch;
+        *db += *o;
+    }
+    let constant = 0.5 * o.len() as f64 * (2.0 * std::f64::consts::PI * f64::from(var)).ln();
+    f64::from(sq) * 0.5 / f64::from(var) + constant
+}
+
+/// Back-propagates through `weights` (layer k reads `input` for k = 0, else `acts[k-1].h`,
+/// with the ReLU mask `acts[k-1].mask` between). `da` and `db` are ∂objective/∂ the last
+/// layer's pre-activation and bias. Returns every layer's gradients in order and, if
+/// `want_input`, ∂objective/∂input.
+fn backward_chain(
+    da: Tensor,
+    db: Tensor,
+    input: &Tensor,
+    acts: &[Act],
+    weights: &[Weights],
+    want_input: bool,
+) -> Result<(Vec<LayerGrad>, Option<Tensor>)> {
+    let mut grads = Vec::with_capacity(weights.len());
+    let (mut da, mut db) = (da, db);
+    let mut input_grad = None;
+    for k in (0..weights.len()).rev() {
+        let x = if k == 0 { input } else { &acts[k - 1].h };
+        let dw = x.t()?.matmul(&da)?;
+        if k > 0 {
+            let dh = da.matmul(&weights[k].w.t()?)?;
+            let below = &acts[k - 1];
+            let db_below = mask_and_sum(&dh, &below.mask, below.h.dim(1)?)?;
+            grads.push((dw, std::mem::replace(&mut db, db_below)));
+            da = dh;
+        } else {
+            if want_input {
+                input_grad = Some(da.matmul(&weights[0].w.t()?)?);
+            }
+            grads.push((dw, db.clone()));
         }
     }
-    Ok([dw, db])
+    grads.reverse();
+    Ok((grads, input_grad))
 }
 
-fn relu(v: &[f32]) -> Vec<f32> {
-    v.iter().map(|&x| x.max(0.0)).collect()
-}
-
-/// The gradient through a ReLU; candle's ReLU has slope 1 at 0, and so does this.
-fn relu_back(mut d: Vec<f32>, pre: &[f32]) -> Vec<f32> {
-    for (g, &p) in d.iter_mut().zip(pre) {
-        if p < 0.0 {
-            *g = 0.0;
+/// Multiplies `dh` by a ReLU mask in place and returns its column sums (a bias gradient).
+fn mask_and_sum(dh: &Tensor, mask: &[f32], width: usize) -> Result<Tensor> {
+    let width = width.max(1);
+    let mut db = vec![0.0f32; width];
+    edit(dh, |d| {
+        for (row, mrow) in d.chunks_exact_mut(width).zip(mask.chunks_exact(width)) {
+            for ((d, m), s) in row.iter_mut().zip(mrow).zip(db.iter_mut()) {
+                *d *= m;
+                *s += *d;
+            }
         }
-    }
-    d
+    })?;
+    Tensor::from_vec(db, width, dh.device())
 }
 
-fn flat(t: &Tensor) -> Result<Vec<f32>> {
+/// The gradients of a dense layer with input `x` and pre-activation gradient `da`.
+fn weight_and_bias(x: &Tensor, da: &Tensor) -> Result<LayerGrad> {
+    let width = da.dim(1)?.max(1);
+    let mut db = vec![0.0f32; width];
+    read(da, |d| {
+        for row in d.chunks_exact(width) {
+            db.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+        }
+    })?;
+    Ok((
+        x.t()?.matmul(da)?,
+        Tensor::from_vec(db, width, da.device())?,
+    ))
+}
+
+fn to_vec(t: &Tensor) -> Result<Vec<f32>> {
     t.flatten_all()?.to_vec1()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::{KnobValue, ModelConfig, ModelKind};
-    use rand::SeedableRng;
+/// Calls `f` with the values of a contiguous f32 CPU tensor.
+pub(crate) fn read<R>(t: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    let Storage::Cpu(CpuStorage::F32(values)) = &*storage else {
+        candle_core::bail!("expected an f32 tensor on the cpu")
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("expected a contiguous tensor")
+    };
+    Ok(f(&values[start..end]))
+}
 
-    fn model(kind: ModelKind, likelihood: Likelihood) -> Autoencoder {
-        let mut cfg = ModelConfig::new(kind, 12, likelihood);
-        cfg.hidden = vec![7, 5];
-        cfg.latent_dim = 3;
-        if kind == ModelKind::Sae {
-            cfg.set_knob("sparsity", KnobValue::Number(0.7)).unwrap();
-        }
-        Autoencoder::new(cfg, &mut PortableRng::seed_from_u64(11)).unwrap()
+/// Calls `f` with the values of a contiguous f32 CPU tensor to change them in place.
+/// Everything that shares the tensor's storage (a `Var` and its `as_tensor`) sees the change.
+pub(crate) fn edit(t: &Tensor, f: impl FnOnce(&mut [f32])) -> Result<()> {
+    t.inplace_op1(&InPlace(RefCell::new(Some(f))))
+}
+
+/// An in-place op that runs a closure once over the values.
+struct InPlace<F>(RefCell<Option<F>>);
+
+impl<F: FnOnce(&mut [f32])> InplaceOp1 for InPlace<F> {
+    fn name(&self) -> &'static str {
+        "latentlab-edit"
     }
 
-    fn batch() -> Tensor {
-        let v: Vec<f32> = (0..6 * 12).map(|i| ((i * 37) % 17) as f32 / 16.0).collect();
-        Tensor::from_vec(v, (6, 12), &Device::Cpu).unwrap()
-    }
-
-    #[test]
-    fn gradients_match_candles_autograd_for_every_manual_kind() {
-        for likelihood in [Likelihood::Bernoulli, Likelihood::Gaussian] {
-            for kind in [
-                ModelKind::Ae,
-                ModelKind::Vae,
-                ModelKind::BetaVae,
-                ModelKind::Dae,
-                ModelKind::Sae,
-            ] {
-                let m = model(kind, likelihood);
-                let x = batch();
-                let ours = pass(&m, &x, &mut PortableRng::seed_from_u64(5), m.kl_weight()).unwrap();
-                let terms = m
-                    .loss_terms(&x, &mut PortableRng::seed_from_u64(5))
-                    .unwrap();
-                let objective = terms.objective(m.kl_weight()).unwrap();
-                let value: f32 = objective.to_scalar().unwrap();
-                assert!(
-                    (ours.objective - f64::from(value)).abs()
-                        < 1e-4 * f64::from(value.abs()).max(1.0),
-                    "{kind} {likelihood:?}: objective {} vs {value}",
-                    ours.objective
-                );
-                let store = objective.backward().unwrap();
-                for ((name, var), g) in m.named_vars().iter().zip(&ours.grads) {
-                    let auto: Vec<f32> = store
-                        .get(var.as_tensor())
-                        .unwrap()
-                        .flatten_all()
-                        .unwrap()
-                        .to_vec1()
-                        .unwrap();
-                    let scale = auto.iter().fold(1e-3f32, |a, v| a.max(v.abs()));
-                    for (i, (a, b)) in auto.iter().zip(g).enumerate() {
-                        assert!(
-                            (a - b).abs() <= 1e-4 * scale,
-                            "{kind} {likelihood:?} {name}[{i}]: autograd {a} vs ours {b}"
-                        );
-                    }
-                    assert_eq!(auto.len(), g.len(), "{name}");
-                }
-            }
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> Result<()> {
+        let CpuStorage::F32(values) = storage else {
+            candle_core::bail!("expected an f32 tensor")
+        };
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("expected a contiguous tensor")
+        };
+        if let Some(f) = self.0.borrow_mut().take() {
+            f(&mut values[start..end]);
         }
-    }
-
-    #[test]
-    fn three_steps_give_the_same_weights_as_autograd() {
-        for kind in [ModelKind::Vae, ModelKind::Dae] {
-            let (a, b) = (
-                model(kind, Likelihood::Bernoulli),
-                model(kind, Likelihood::Bernoulli),
-            );
-            let (mut opt_a, mut opt_b) = (a.optimizer(1e-2), b.optimizer(1e-2));
-            let (mut rng_a, mut rng_b) =
-                (PortableRng::seed_from_u64(3), PortableRng::seed_from_u64(3));
-            let x = batch();
-            for _ in 0..3 {
-                let ma = a
-                    .train_step_autograd(&mut opt_a, &x, &mut rng_a, 1.0)
-                    .unwrap();
-                let mb = b
-                    .train_step_manual(&mut opt_b, &x, &mut rng_b, 1.0)
-                    .unwrap();
-                let (ma, mb) = (ma.unwrap(), mb.unwrap());
-                for (p, q) in ma.iter().zip(&mb) {
-                    assert!(
-                        (p - q).abs() < 1e-4 * p.abs().max(1.0),
-                        "{kind}: {ma:?} vs {mb:?}"
-                    );
-                }
-            }
-            for (va, vb) in a.vars().iter().zip(b.vars()) {
-                let (pa, pb) = (flat(va.as_tensor()).unwrap(), flat(vb.as_tensor()).unwrap());
-                for (p, q) in pa.iter().zip(&pb) {
-                    assert!((p - q).abs() < 1e-4, "{kind}: {p} vs {q}");
-                }
-            }
-        }
+        Ok(())
     }
 }

@@ -393,12 +393,7 @@ impl Autoencoder {
         rng: &mut PortableRng,
         kl_scale: f64,
     ) -> Result<Option<[f64; 3]>> {
-        let pass = backward::pass(self, x, rng, self.kl_weight() * kl_scale)?;
-        if !pass.objective.is_finite() || pass.means.iter().any(|m| !m.is_finite()) {
-            return Ok(None);
-        }
-        opt.step_with(&pass.grads)?;
-        Ok(Some(pass.means))
+        backward::train_step_manual(self, opt, x, rng, kl_scale)
     }
 
     /// An Adam optimiser over this model's weights (decoupled weight decay from the config).

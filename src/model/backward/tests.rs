@@ -1,0 +1,226 @@
+//! The hand-written gradients against candle's autograd, kind by kind, for both likelihoods.
+
+use super::*;
+use crate::model::{KnobValue, ModelConfig};
+use candle_core::Device;
+use rand::SeedableRng;
+
+/// Every kind with hand-written gradients, the denoiser with both noises.
+fn configs(likelihood: Likelihood) -> Vec<ModelConfig> {
+    let mut out = Vec::new();
+    for kind in ModelKind::all().filter(|&k| supports(k)) {
+        let mut cfg = ModelConfig::new(kind, 12, likelihood);
+        cfg.hidden = vec![7, 5];
+        cfg.latent_dim = 3;
+        cfg.set_knob("weight_decay", KnobValue::Number(0.01))
+            .unwrap();
+        if kind == ModelKind::Dae {
+            let mut masking = cfg.clone();
+            masking
+                .set_knob("noise_kind", KnobValue::Choice("masking".into()))
+                .unwrap();
+            out.push(masking);
+        }
+        out.push(cfg);
+    }
+    out
+}
+
+fn model(cfg: &ModelConfig) -> Autoencoder {
+    Autoencoder::new(cfg.clone(), &mut PortableRng::seed_from_u64(11)).unwrap()
+}
+
+/// 6 items of 12 values in [0, 1].
+fn batch() -> Tensor {
+    let v: Vec<f32> = (0..6 * 12)
+        .map(|i| ((i * 37 + 5) % 23) as f32 / 22.0)
+        .collect();
+    Tensor::from_vec(v, (6, 12), &Device::Cpu).unwrap()
+}
+
+const KL_SCALE: f64 = 0.7;
+
+/// Autograd's gradients (in `vars` order) and loss means, the rng seeded with `seed`.
+fn autograd(model: &Autoencoder, x: &Tensor, seed: u64) -> (Vec<Vec<f32>>, [f64; 3]) {
+    let mut rng = PortableRng::seed_from_u64(seed);
+    let terms = model.loss_terms(x, &mut rng).unwrap();
+    let objective = terms.objective(model.kl_weight() * KL_SCALE).unwrap();
+    let store = objective.backward().unwrap();
+    let grads = model
+        .named_vars()
+        .iter()
+        .map(|(name, var)| {
+            let g = store.get(var.as_tensor());
+            let g = g.unwrap_or_else(|| panic!("autograd has no gradient for {name}"));
+            g.flatten_all().unwrap().to_vec1().unwrap()
+        })
+        .collect();
+    let mean = |t: &Tensor| f64::from(t.mean_all().unwrap().to_scalar::<f32>().unwrap());
+    (
+        grads,
+        [mean(&terms.recon), mean(&terms.kl), mean(&terms.penalty)],
+    )
+}
+
+/// The hand-written gradients and loss means, the rng seeded with `seed`.
+fn manual(model: &Autoencoder, x: &Tensor, seed: u64) -> (Vec<Vec<f32>>, [f64; 3]) {
+    let mut rng = PortableRng::seed_from_u64(seed);
+    let pass = gradients(model, x, &mut rng, KL_SCALE).unwrap().unwrap();
+    let grads = pass.grads.iter().map(|g| to_vec(g).unwrap()).collect();
+    (grads, pass.means)
+}
+
+/// Asserts two sets of gradients agree to 1e-5 of each variable's largest entry.
+fn assert_same_gradients(model: &Autoencoder, got: &[Vec<f32>], want: &[Vec<f32>], what: &str) {
+    let names: Vec<String> = model.named_vars().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(got.len(), names.len(), "{what}: number of gradients");
+    for ((name, g), w) in names.iter().zip(got).zip(want) {
+        assert_eq!(g.len(), w.len(), "{what} {name}: size");
+        let scale = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 1e-6, "{what} {name}: autograd's gradient is zero");
+        for (i, (a, b)) in g.iter().zip(w).enumerate() {
+            assert!(
+                (a - b).abs() <= 1e-5 * scale,
+                "{what} {name}[{i}]: hand-written {a} vs autograd {b} (scale {scale})"
+            );
+        }
+    }
+}
+
+fn assert_same_means(got: [f64; 3], want: [f64; 3], what: &str) {
+    for (term, (a, b)) in ["recon", "kl", "penalty"].iter().zip(got.iter().zip(want)) {
+        assert!(
+            (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+            "{what} {term}: hand-written {a} vs autograd {b}"
+        );
+    }
+}
+
+#[test]
+fn gradients_and_losses_match_autograd_for_every_kind_and_likelihood() {
+    let x = batch();
+    for likelihood in [Likelihood::Bernoulli, Likelihood::Gaussian] {
+        for cfg in configs(likelihood) {
+            let m = model(&cfg);
+            let what = format!("{} {:?} {}", cfg.kind, likelihood, cfg.choice("noise_kind"));
+            let (want, want_means) = autograd(&m, &x, 5);
+            let (got, got_means) = manual(&m, &x, 5);
+            assert_same_means(got_means, want_means, &what);
+            assert_same_gradients(&m, &got, &want, &what);
+        }
+    }
+}
+
+#[test]
+fn at_exactly_zero_relu_and_abs_take_candles_derivatives() {
+    // A code unit whose weights and bias are zero has μ = 0 exactly (|μ|' = +1 in candle),
+    // and a first-layer unit with zero weights has a pre-activation of exactly 0 (ReLU' = 1
+    // in candle, so gradient reaches its bias).
+    let cfg = configs(Likelihood::Bernoulli)
+        .into_iter()
+        .find(|c| c.kind == ModelKind::Sae)
+        .unwrap();
+    let m = model(&cfg);
+    let zero_column = |var: &candle_core::Var, col: usize| {
+        let (rows, cols) = var.as_tensor().dims2().unwrap();
+        let mut w = to_vec(var.as_tensor()).unwrap();
+        (0..rows).for_each(|r| w[r * cols + col] = 0.0);
+        var.set(&Tensor::from_vec(w, (rows, cols), &Device::Cpu).unwrap())
+            .unwrap();
+    };
+    zero_column(&m.mu_head.w, 1);
+    zero_column(&m.trunk.layers[0].w, 2);
+    let x = batch();
+    let (want, want_means) = autograd(&m, &x, 5);
+    let (got, got_means) = manual(&m, &x, 5);
+    assert_same_means(got_means, want_means, "sae at zero");
+    assert_same_gradients(&m, &got, &want, "sae at zero");
+    // The situation is real: candle passes gradient through the unit at 0.
+    assert!(want[1][2].abs() > 1e-6, "trunk bias[2]: {}", want[1][2]);
+}
+
+/// Every weight of `m`, flattened.
+fn weights(m: &Autoencoder) -> Vec<Vec<f32>> {
+    m.vars()
+        .iter()
+        .map(|v| to_vec(v.as_tensor()).unwrap())
+        .collect()
+}
+
+#[test]
+fn three_adam_steps_give_the_same_weights_as_autograd() {
+    let x = batch();
+    for likelihood in [Likelihood::Bernoulli, Likelihood::Gaussian] {
+        for cfg in configs(likelihood) {
+            let what = format!("{} {:?} {}", cfg.kind, likelihood, cfg.choice("noise_kind"));
+            let (a, b) = (model(&cfg), model(&cfg));
+            let (mut opt_a, mut opt_b) = (a.optimizer(1e-2), b.optimizer(1e-2));
+            let mut rng_a = PortableRng::seed_from_u64(8);
+            let mut rng_b = PortableRng::seed_from_u64(8);
+            for step in 0..3 {
+                let ma = a.train_step(&mut opt_a, &x, &mut rng_a, KL_SCALE).unwrap();
+                let mb = train_step_manual(&b, &mut opt_b, &x, &mut rng_b, KL_SCALE).unwrap();
+                assert_same_means(mb.unwrap(), ma.unwrap(), &format!("{what} step {step}"));
+            }
+            let names = a.named_vars();
+            for ((wa, wb), (name, _)) in weights(&a).iter().zip(weights(&b)).zip(&names) {
+                for (i, (p, q)) in wa.iter().zip(&wb).enumerate() {
+                    assert!(
+                        (p - q).abs() < 1e-5,
+                        "{what} {name}[{i}]: autograd {p} vs hand-written {q}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_non_finite_loss_skips_the_step_and_leaves_the_weights() {
+    let cfg = configs(Likelihood::Bernoulli)
+        .into_iter()
+        .find(|c| c.kind == ModelKind::Vae)
+        .unwrap();
+    let m = model(&cfg);
+    let mut opt = m.optimizer(1e-2);
+    // A huge log-variance bias: exp overflows, the KL is infinite.
+    let n = m.config.latent_dim;
+    let head = m.logvar_head.as_ref().unwrap();
+    head.b
+        .set(&Tensor::from_vec(vec![200.0f32; n], n, &Device::Cpu).unwrap())
+        .unwrap();
+    let before = weights(&m);
+    let mut rng = PortableRng::seed_from_u64(3);
+    let out = train_step_manual(&m, &mut opt, &batch(), &mut rng, 1.0).unwrap();
+    assert_eq!(out, None);
+    assert_eq!(weights(&m), before);
+    // Autograd agrees that this step is not to be taken.
+    let mut rng = PortableRng::seed_from_u64(3);
+    assert_eq!(
+        m.train_step(&mut opt, &batch(), &mut rng, 1.0).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn the_contractive_ae_falls_back_to_autograd() {
+    assert!(!supports(ModelKind::Cae));
+    let mut cfg = ModelConfig::new(ModelKind::Cae, 12, Likelihood::Bernoulli);
+    cfg.hidden = vec![7, 5];
+    let (a, b) = (model(&cfg), model(&cfg));
+    let (mut opt_a, mut opt_b) = (a.optimizer(1e-2), b.optimizer(1e-2));
+    let x = batch();
+    let ma = a.train_step(&mut opt_a, &x, &mut PortableRng::seed_from_u64(1), 1.0);
+    let mb = train_step_manual(&b, &mut opt_b, &x, &mut PortableRng::seed_from_u64(1), 1.0);
+    assert_eq!(ma.unwrap(), mb.unwrap());
+    assert_eq!(weights(&a), weights(&b));
+    assert!(gradients(&b, &x, &mut PortableRng::seed_from_u64(1), 1.0).is_err());
+}
+
+#[test]
+fn the_kind_table_sends_exactly_the_supported_kinds_here() {
+    for kind in ModelKind::all() {
+        let manual = kind.spec().gradients == crate::model::kinds::Gradients::Manual;
+        assert_eq!(manual, supports(kind), "{kind}");
+    }
+}
