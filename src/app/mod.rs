@@ -320,11 +320,12 @@ impl eframe::App for LatentLabApp {
                 actions.extend(messages_ui(ui, &self.session.messages))
             });
         }
+        let loss_height = (ui.available_height() * theme::LOSS_PLOT_SHARE)
+            .clamp(theme::LOSS_PLOT_MIN, theme::LOSS_PLOT_HEIGHT);
         egui::Panel::bottom("losses")
             .resizable(false)
             .show(ui, |ui| {
-                self.losses
-                    .ui(ui, &self.session.history, theme::LOSS_PLOT_HEIGHT);
+                self.losses.ui(ui, &self.session.history, loss_height);
             });
         egui::CentralPanel::default_margins().show(ui, |ui| actions.extend(self.central_ui(ui)));
         // Every request of this frame, in the order the user made them, in one place.

@@ -42,8 +42,13 @@ pub const MOSAIC_GAP: Color32 = Color32::from_gray(60);
 pub const POINT_RADIUS: f32 = 2.2;
 /// Side of the probe's decoded image, in points.
 pub const PROBE_IMAGE: f32 = 168.0;
-/// Height of the loss plot, in points.
+/// Height of the loss plot, in points, at most; on a small window it takes at most
+/// [`LOSS_PLOT_SHARE`] of the height so the latent plots keep their room.
 pub const LOSS_PLOT_HEIGHT: f32 = 280.0;
+/// Largest share of the window's height the loss plot takes.
+pub const LOSS_PLOT_SHARE: f32 = 0.25;
+/// Smallest height of the loss plot, in points.
+pub const LOSS_PLOT_MIN: f32 = 140.0;
 /// Side of one item in image rows (reconstructions, interpolation), in points.
 pub const ITEM_IMAGE: f32 = 64.0;
 

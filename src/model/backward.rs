@@ -22,11 +22,11 @@ use std::cell::RefCell;
 #[cfg(test)]
 mod tests;
 
-/// True if `kind`'s gradients are computed here; the contractive AE's are not (its penalty
-/// differentiates through the encoder's Jacobian), so [`train_step_manual`] hands it to
-/// autograd.
+/// True if `kind`'s gradients are computed here: its kind table entry says so. The
+/// contractive AE's are not (its penalty differentiates through the encoder's Jacobian), so
+/// [`train_step_manual`] hands it to autograd.
 pub fn supports(kind: ModelKind) -> bool {
-    kind.spec().penalty.is_none() || kind == ModelKind::Sae
+    kind.spec().gradients == super::kinds::Gradients::Manual
 }
 
 /// One optimiser step with the same semantics as [`Autoencoder::train_step`] (same loss,

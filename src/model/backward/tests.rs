@@ -216,11 +216,3 @@ fn the_contractive_ae_falls_back_to_autograd() {
     assert_eq!(weights(&a), weights(&b));
     assert!(gradients(&b, &x, &mut PortableRng::seed_from_u64(1), 1.0).is_err());
 }
-
-#[test]
-fn the_kind_table_sends_exactly_the_supported_kinds_here() {
-    for kind in ModelKind::all() {
-        let manual = kind.spec().gradients == crate::model::kinds::Gradients::Manual;
-        assert_eq!(manual, supports(kind), "{kind}");
-    }
-}
