@@ -111,6 +111,10 @@ pub struct DatasetArgs {
     /// Write a PNG sheet of samples per class here.
     #[arg(long)]
     pub sheet: Option<PathBuf>,
+    /// Write the set as the four MNIST-layout IDX files into this folder (image sets only),
+    /// for other tools to train on exactly these items.
+    #[arg(long, value_name = "DIR")]
+    pub export_idx: Option<PathBuf>,
     /// Items per class on the sheet.
     #[arg(long, default_value_t = 16)]
     pub per_class: usize,

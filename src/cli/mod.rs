@@ -460,5 +460,9 @@ fn dataset(a: DatasetArgs) -> Result<()> {
         figure::data_sheet(&path, &ds, a.per_class)?;
         println!("sheet: {}", path.display());
     }
+    if let Some(dir) = a.export_idx {
+        data::export_idx_dir(&ds, &dir)?;
+        println!("idx: {}", dir.display());
+    }
     Ok(())
 }

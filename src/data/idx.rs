@@ -262,7 +262,44 @@ fn read_labels(path: &Path) -> Result<Labels, DataError> {
     })
 }
 
-/// Writes an IDX file (raw or gzip): used by tests and by `latentlab dataset --export`.
+/// Writes an image data set as the four MNIST-layout files (raw, not gzipped) in `dir`,
+/// so other tools (PyTorch's `benches/peer/vae_torch.py`) read exactly our items.
+/// Pixels are rounded to bytes (`round(255 x)`), as MNIST stores them.
+pub fn export_idx_dir(ds: &Dataset, dir: &Path) -> Result<(), DataError> {
+    let ItemShape::Image { width, height } = ds.shape else {
+        return Err(DataError::invalid(
+            dir,
+            format!(
+                "{} holds points, not images: only image sets export as IDX",
+                ds.name
+            ),
+        ));
+    };
+    if ds.num_classes() > 256 {
+        return Err(DataError::invalid(
+            dir,
+            "more than 256 classes do not fit IDX labels",
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
+    for (split, prefix) in [(&ds.train, "train"), (&ds.test, "t10k")] {
+        let n = split.len() as u32;
+        let pixels: Vec<u8> = split
+            .x
+            .iter()
+            .map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
+            .collect();
+        let labels: Vec<u8> = split.labels.iter().map(|&l| l as u8).collect();
+        let images = dir.join(format!("{prefix}-images-idx3-ubyte"));
+        write_idx(&images, &[n, height as u32, width as u32], &pixels, false)
+            .map_err(|e| DataError::io(&images, e))?;
+        let label_path = dir.join(format!("{prefix}-labels-idx1-ubyte"));
+        write_idx(&label_path, &[n], &labels, false).map_err(|e| DataError::io(&label_path, e))?;
+    }
+    Ok(())
+}
+
+/// Writes an IDX file (raw or gzip): used by tests and by `latentlab dataset --export-idx`.
 pub fn write_idx(path: &Path, dims: &[u32], data: &[u8], gzip: bool) -> std::io::Result<()> {
     let mut bytes = vec![0, 0, 0x08, dims.len() as u8];
     for d in dims {
@@ -321,6 +358,31 @@ mod tests {
             gzip,
         )
         .unwrap();
+    }
+
+    #[test]
+    fn exported_digits_load_back_as_the_same_items() {
+        let dir = tempfile::tempdir().unwrap();
+        let sizes = crate::data::Sizes {
+            train: 30,
+            test: 12,
+        };
+        let ds = crate::data::load_with_sizes("digits", 5, Some(sizes)).unwrap();
+        export_idx_dir(&ds, dir.path()).unwrap();
+        let back = load_idx_dir(dir.path()).unwrap();
+        assert_eq!(back.shape, ds.shape);
+        for (a, b) in [(&ds.train, &back.train), (&ds.test, &back.test)] {
+            assert_eq!(a.labels, b.labels);
+            let worst =
+                a.x.iter()
+                    .zip(&b.x)
+                    .map(|(p, q)| (p - q).abs())
+                    .fold(0.0, f32::max);
+            assert!(worst <= 0.5 / 255.0 + 1e-6, "pixel moved by {worst}");
+        }
+        let points = crate::data::load("moons", 1).unwrap();
+        let err = export_idx_dir(&points, dir.path()).unwrap_err().to_string();
+        assert!(err.contains("holds points"), "{err}");
     }
 
     #[test]

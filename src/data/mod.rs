@@ -15,7 +15,7 @@ use std::path::Path;
 
 pub use csv::load_csv;
 pub use folder::load_folder;
-pub use idx::{load_idx_dir, write_idx};
+pub use idx::{export_idx_dir, load_idx_dir, write_idx};
 
 /// Side length of the images every built-in image set and loader produces.
 pub const IMAGE_SIDE: usize = 28;
