@@ -22,6 +22,26 @@ const KNN_TRAIN_ITEMS: usize = 5000;
 /// for a seed, whatever the clock or the snapshots did.
 pub(super) const KEEP_EVERY_STEPS: u64 = 50;
 
+impl Slot {
+    /// The mean losses since the last call, or the last means if no step was taken since.
+    fn take_progress(&mut self) -> ModelLosses {
+        let a = std::mem::take(&mut self.since_progress);
+        if a[4] > 0.0 {
+            self.last_means = [a[0] / a[4], a[1] / a[4], a[2] / a[4], a[3] / a[4]];
+        }
+        let [recon, kl, penalty, loss] = self.last_means;
+        ModelLosses {
+            name: self.name.clone(),
+            kind: self.model.config.kind,
+            recon,
+            kl,
+            penalty,
+            loss,
+            diverged: self.diverged,
+        }
+    }
+}
+
 /// One model and everything the worker keeps for it.
 pub(super) struct Slot {
     pub(super) name: String,
@@ -32,6 +52,9 @@ pub(super) struct Slot {
     pub(super) last_good: Vec<Tensor>,
     /// recon, kl, penalty, loss sums and count since the last progress event.
     pub(super) since_progress: [f64; 5],
+    /// The mean recon, kl, penalty and loss of the last progress event that had steps:
+    /// what a progress event without new steps (after a pause) reports.
+    pub(super) last_means: [f64; 4],
     /// The same over the current epoch.
     pub(super) since_epoch: [f64; 5],
     /// This model's own draws (initial weights, then its training noise: VAE ε, denoiser
@@ -57,6 +80,8 @@ pub(super) struct Session {
     pub(super) epoch_elapsed: Duration,
     pub(super) samples_since_progress: usize,
     pub(super) time_since_progress: Duration,
+    /// Training items per second, smoothed (see `progress`).
+    pub(super) rate: f64,
 }
 
 impl Session {
@@ -76,6 +101,7 @@ impl Session {
                 diverged: false,
                 last_good,
                 since_progress: [0.0; 5],
+                last_means: [f64::NAN; 4],
                 since_epoch: [0.0; 5],
                 rng: model_rng,
             });
@@ -100,6 +126,7 @@ impl Session {
             epoch_elapsed: Duration::ZERO,
             samples_since_progress: 0,
             time_since_progress: Duration::ZERO,
+            rate: 0.0,
         })
     }
 
@@ -145,33 +172,25 @@ impl Session {
         self.slots.iter().all(|s| s.diverged)
     }
 
-    /// Where training is, with the mean losses since the previous call.
+    /// Where training is, with the mean losses since the previous call (the previous means
+    /// again if no step was taken since), and the training rate smoothed over the last
+    /// few seconds so the readout does not jump with each short interval.
     pub(super) fn progress(&mut self) -> Progress {
         let secs = self.time_since_progress.as_secs_f64();
-        let samples_per_sec = if secs > 0.0 {
-            self.samples_since_progress as f64 / secs
-        } else {
-            0.0
-        };
+        if secs > 0.0 && self.samples_since_progress > 0 {
+            let rate = self.samples_since_progress as f64 / secs;
+            // Exponential smoothing with a time constant of about 2 s of training.
+            let keep = (-secs / 2.0).exp();
+            self.rate = if self.rate > 0.0 {
+                keep * self.rate + (1.0 - keep) * rate
+            } else {
+                rate
+            };
+        }
         self.samples_since_progress = 0;
         self.time_since_progress = Duration::ZERO;
-        let losses = self
-            .slots
-            .iter_mut()
-            .map(|s| {
-                let a = std::mem::take(&mut s.since_progress);
-                let n = a[4].max(1.0);
-                ModelLosses {
-                    name: s.name.clone(),
-                    kind: s.model.config.kind,
-                    recon: a[0] / n,
-                    kl: a[1] / n,
-                    penalty: a[2] / n,
-                    loss: a[3] / n,
-                    diverged: s.diverged || a[4] == 0.0,
-                }
-            })
-            .collect();
+        let losses = self.slots.iter_mut().map(Slot::take_progress).collect();
+        let samples_per_sec = self.rate;
         Progress {
             step: self.step,
             epoch: self.epoch,

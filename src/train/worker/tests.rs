@@ -135,6 +135,41 @@ fn step_while_paused_takes_exactly_one_step_and_stays_paused() {
 }
 
 #[test]
+fn progress_after_pause_then_step_keeps_finite_losses_and_a_rate() {
+    let ds = digits();
+    let mut cfg = config(&ds, &[ModelKind::Ae, ModelKind::Vae]);
+    cfg.progress_interval_ms = 0;
+    let (mut w, rx, _cmd) = worker(cfg, ds, 256);
+    w.handle(TrainCommand::Start);
+    ticks(&mut w, 3);
+    w.handle(TrainCommand::Pause);
+    // A report with no new step (what the window asks for while paused).
+    let idle = w.session.progress();
+    w.handle(TrainCommand::Step);
+    ticks(&mut w, 2);
+    let progresses: Vec<Progress> = drain(&rx)
+        .into_iter()
+        .filter_map(|e| match e {
+            TrainEvent::Progress(p) => Some(p),
+            _ => None,
+        })
+        .chain([idle])
+        .collect();
+    assert!(progresses.len() >= 2);
+    for p in &progresses {
+        assert!(
+            p.samples_per_sec > 0.0,
+            "step {}: rate {}",
+            p.step,
+            p.samples_per_sec
+        );
+        for l in &p.losses {
+            assert!(!l.diverged && l.loss.is_finite(), "step {}: {l:?}", p.step);
+        }
+    }
+}
+
+#[test]
 fn start_or_step_after_the_last_epoch_sends_finished_again() {
     let ds = digits();
     let mut cfg = config(&ds, &[ModelKind::Ae]);
