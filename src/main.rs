@@ -16,7 +16,10 @@ fn main() -> std::process::ExitCode {
     let threads = args.threads.map(usize::from);
     let result = match args.command {
         Some(command) => cli::run(command, threads.unwrap_or(1)),
-        None => latentlab::app::run(threads),
+        None => latentlab::app::run(latentlab::app::Launch {
+            threads,
+            presentation: args.presentation,
+        }),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -43,6 +43,10 @@ pub enum Action {
     DismissMessage(usize),
     /// Show a notice.
     Notice(String),
+    /// Turn presentation mode on or off.
+    Present(bool),
+    /// Set the zoom of presentation mode.
+    SetPresentationScale(f32),
 }
 
 impl LatentLabApp {
@@ -82,6 +86,10 @@ impl LatentLabApp {
                 }
             }
             Action::Notice(text) => self.session.notice(text),
+            Action::Present(on) => self.presentation.set(&self.egui_ctx, on),
+            Action::SetPresentationScale(scale) => {
+                self.presentation.set_scale(&self.egui_ctx, scale)
+            }
         }
     }
 

@@ -14,6 +14,7 @@ mod history;
 mod items;
 mod knobs;
 mod losses;
+mod presentation;
 mod scatter;
 mod selection;
 mod session;
@@ -28,6 +29,7 @@ pub use actions::Action;
 pub use controls::Controls;
 pub use dialog::OpenKind;
 pub use history::{Curve, LossHistory};
+pub use presentation::Presentation;
 pub use selection::{Plane, Probe, Selection};
 pub use session::{Message, Session, Status};
 pub use settings::Settings;
@@ -110,6 +112,8 @@ pub struct LatentLabApp {
     pub rects: ScreenRects,
     /// The loss plot.
     pub losses: losses::LossesPanel,
+    /// Presentation mode, and which models the tabs show.
+    pub presentation: Presentation,
     dialog: FileDialog,
     egui_ctx: egui::Context,
     last_step_seen: Option<u64>,
@@ -118,14 +122,24 @@ pub struct LatentLabApp {
 
 impl LatentLabApp {
     /// The app as eframe starts it: settings from storage, training at once.
-    pub fn new(cc: &eframe::CreationContext<'_>, threads: Option<usize>) -> Self {
+    pub fn new(cc: &eframe::CreationContext<'_>, launch: &Launch) -> Self {
         let settings = cc
             .storage
             .and_then(|s| eframe::get_value::<Settings>(s, settings::STORAGE_KEY))
             .unwrap_or_default();
         let mut app = Self::with_settings(&cc.egui_ctx, settings, None);
-        if let Some(n) = threads {
+        if let Some(n) = launch.threads {
             app.session.threads = n;
+        }
+        if let Some(mut p) = cc
+            .storage
+            .and_then(|s| eframe::get_value::<Presentation>(s, Presentation::STORAGE_KEY))
+        {
+            p.sanitize();
+            app.presentation = p;
+        }
+        if launch.presentation {
+            app.apply(Action::Present(true));
         }
         app
     }
@@ -144,6 +158,7 @@ impl LatentLabApp {
             selection: Selection::default(),
             rects: ScreenRects::default(),
             losses: losses::LossesPanel::default(),
+            presentation: Presentation::default(),
             dialog: FileDialog::default(),
             egui_ctx: ctx.clone(),
             last_step_seen: None,
@@ -218,8 +233,15 @@ impl LatentLabApp {
         }
     }
 
-    /// Space starts and pauses training, unless a text field has the keyboard.
+    /// F5 toggles presentation mode (Escape leaves it); Space starts and pauses training,
+    /// unless a text field has the keyboard.
     fn shortcuts(&self, ui: &Ui) -> Option<Action> {
+        if ui.input(|i| i.key_pressed(egui::Key::F5)) {
+            return Some(Action::Present(!self.presentation.on));
+        }
+        if self.presentation.on && ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+            return Some(Action::Present(false));
+        }
         let typing = ui.ctx().memory(|m| m.focused().is_some());
         if typing || !ui.input(|i| i.key_pressed(egui::Key::Space)) {
             return None;
@@ -232,20 +254,34 @@ impl LatentLabApp {
     }
 
     fn central_ui(&mut self, ui: &mut Ui) -> Vec<Action> {
-        ui.horizontal(|ui| {
+        let mut actions = Vec::new();
+        ui.horizontal_wrapped(|ui| {
             for (i, view) in self.views.iter().enumerate() {
                 ui.selectable_value(&mut self.tab, i, RichText::new(view.title()).size(18.0));
             }
+            if !self.presentation.on {
+                ui.separator();
+                let present = ui.button("Present (F5)").on_hover_text(
+                    "presentation mode: large text and plots, one pair of models, no side panel",
+                );
+                if present.clicked() {
+                    actions.push(Action::Present(true));
+                }
+            }
         });
+        if let (Some(snap), false) = (&self.session.snapshot, self.presentation.on) {
+            self.presentation.filter_ui(ui, snap);
+        }
         ui.separator();
-        let (Some(snap), Some(ds)) = (self.session.snapshot.clone(), self.session.data.clone())
+        let (Some(full), Some(ds)) = (self.session.snapshot.clone(), self.session.data.clone())
         else {
             waiting_ui(ui, self.session.is_loading());
-            return Vec::new();
+            return actions;
         };
+        let snap = presentation::only(&full, &self.presentation.shown(&full));
         self.selection.prepare(&snap);
         let Some(view) = self.views.get_mut(self.tab) else {
-            return Vec::new();
+            return actions;
         };
         let mut ctx = ViewCtx {
             snap: &snap,
@@ -253,8 +289,10 @@ impl LatentLabApp {
             selection: &mut self.selection,
             settings: &self.settings,
             rects: &mut self.rects,
+            presenting: self.presentation.on,
         };
-        view.ui(ui, &mut ctx)
+        actions.extend(view.ui(ui, &mut ctx));
+        actions
     }
 }
 
@@ -306,22 +344,35 @@ impl eframe::App for LatentLabApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let started = Instant::now();
         let mut actions: Vec<Action> = self.shortcuts(ui).into_iter().collect();
-        egui::Panel::left("controls")
-            .resizable(true)
-            .default_size(300.0)
-            .min_size(260.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    actions.extend(self.controls.ui(ui, &self.settings, &self.session));
-                });
+        if self.presentation.on {
+            let snap = self.session.snapshot.clone();
+            let status = self.session.status;
+            egui::Panel::top("presentation").show(ui, |ui| {
+                actions.extend(self.presentation.bar_ui(ui, snap.as_deref(), status));
             });
+        } else {
+            egui::Panel::left("controls")
+                .resizable(true)
+                .default_size(300.0)
+                .min_size(260.0)
+                .show(ui, |ui| {
+                    egui::ScrollArea::vertical().show(ui, |ui| {
+                        actions.extend(self.controls.ui(ui, &self.settings, &self.session));
+                    });
+                });
+        }
         if !self.session.messages.is_empty() {
             egui::Panel::top("messages").show(ui, |ui| {
                 actions.extend(messages_ui(ui, &self.session.messages))
             });
         }
-        let loss_height = (ui.available_height() * theme::LOSS_PLOT_SHARE)
-            .clamp(theme::LOSS_PLOT_MIN, theme::LOSS_PLOT_HEIGHT);
+        let loss_height = if self.presentation.on {
+            // The class looks at the latent spaces; the losses stay as a strip.
+            (ui.available_height() * 0.2).clamp(80.0, theme::LOSS_PLOT_HEIGHT)
+        } else {
+            (ui.available_height() * theme::LOSS_PLOT_SHARE)
+                .clamp(theme::LOSS_PLOT_MIN, theme::LOSS_PLOT_HEIGHT)
+        };
         egui::Panel::bottom("losses")
             .resizable(false)
             .show(ui, |ui| {
@@ -338,11 +389,21 @@ impl eframe::App for LatentLabApp {
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
         eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
+        eframe::set_value(storage, Presentation::STORAGE_KEY, &self.presentation);
     }
 }
 
-/// Opens the window; `threads` overrides the training threads (default: cores minus one).
-pub fn run(threads: Option<usize>) -> anyhow::Result<()> {
+/// How the window starts (`latentlab [--threads N] [--presentation]`).
+#[derive(Clone, Debug, Default)]
+pub struct Launch {
+    /// Training threads (default: cores minus one).
+    pub threads: Option<usize>,
+    /// Start in presentation mode.
+    pub presentation: bool,
+}
+
+/// Opens the window.
+pub fn run(launch: Launch) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("LatentLab")
@@ -353,7 +414,7 @@ pub fn run(threads: Option<usize>) -> anyhow::Result<()> {
     eframe::run_native(
         "LatentLab",
         options,
-        Box::new(move |cc| Ok(Box::new(LatentLabApp::new(cc, threads)))),
+        Box::new(move |cc| Ok(Box::new(LatentLabApp::new(cc, &launch)))),
     )
     .map_err(|e| anyhow::anyhow!("could not open the window: {e}"))
 }

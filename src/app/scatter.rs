@@ -294,26 +294,46 @@ struct Layout {
 }
 
 impl Layout {
+    /// Smallest plot side, in points.
+    const MIN_PLOT: f32 = 80.0;
+
     /// The arrangement that gives the larger plot in a `w`×`h` column.
     fn choose(w: f32, h: f32) -> Self {
-        let image_beside = theme::PROBE_IMAGE.min(w * 0.35);
-        let beside = (w - image_beside - 16.0).min(h - 30.0);
-        let image_below = theme::PROBE_IMAGE.min(w * 0.45).min(h * 0.3);
-        let below = w.min(h - image_below - 90.0);
-        if beside >= below {
-            Self {
-                beside: true,
-                plot: beside.max(120.0),
-                image: image_beside,
-            }
+        let (beside, below) = Self::candidates(w, h);
+        let best = if beside.plot >= below.plot {
+            beside
         } else {
-            Self {
-                beside: false,
-                plot: below.max(120.0),
-                image: image_below,
-            }
+            below
+        };
+        Self {
+            plot: best.plot.max(Self::MIN_PLOT),
+            ..best
         }
     }
+
+    /// Image beside the plot, and image below it; the image never outgrows the plot.
+    fn candidates(w: f32, h: f32) -> (Self, Self) {
+        let image_beside = theme::PROBE_IMAGE.min(w * 0.35).min(h - 50.0).max(24.0);
+        let beside = Self {
+            beside: true,
+            plot: (w - image_beside - 16.0).min(h - 30.0),
+            image: image_beside,
+        };
+        let image_below = theme::PROBE_IMAGE.min(w * 0.45).min(h * 0.3).max(24.0);
+        let below = Self {
+            beside: false,
+            plot: w.min(h - image_below - 90.0),
+            image: image_below,
+        };
+        (beside, below)
+    }
+}
+
+/// The side of the latent plot that a `w`×`h` panel gets (before the minimum size, so that
+/// arrangements too small for any plot compare by how small they are).
+pub(super) fn plot_side(w: f32, h: f32) -> f32 {
+    let (beside, below) = Layout::candidates(w, h);
+    beside.plot.max(below.plot)
 }
 
 /// An axis-aligned ellipse as a closed line.

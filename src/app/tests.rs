@@ -84,6 +84,7 @@ fn draw(view: &mut dyn View, snap: &Snapshot, ds: &Dataset, selection: &mut Sele
             selection: &mut *selection,
             settings: &settings,
             rects: &mut rects,
+            presenting: false,
         };
         view.ui(ui, &mut cx);
     });

@@ -35,6 +35,8 @@ pub struct ViewCtx<'a> {
     pub settings: &'a Settings,
     /// Where things were drawn, for tests that drive the mouse.
     pub rects: &'a mut ScreenRects,
+    /// Presentation mode is on: leave out help text, keep to what the class must see.
+    pub presenting: bool,
 }
 
 /// Screen rectangles of the last frame. Not state: only tests read them, to aim the mouse.

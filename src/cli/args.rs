@@ -22,6 +22,10 @@ pub struct Cli {
     /// uses the number of cores minus one, leaving a core for drawing.
     #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
+    /// Open the window in presentation mode (large text and plots, one pair of models;
+    /// F5 toggles it).
+    #[arg(long)]
+    pub presentation: bool,
     /// What to do; without one, the window opens.
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -1,0 +1,229 @@
+//! Presentation mode (F5, the "Present" button, `latentlab --presentation`) and the choice of
+//! which models the tabs show.
+//!
+//! Presentation mode hides the side panel, zooms the whole window by `scale` (text, plots,
+//! thumbnails, markers and lines all grow, and every panel lays itself out in the space it
+//! gets) and shows one pair of models, an autoencoder and a VAE by default. A slim bar at the
+//! top keeps Train/Pause, Reset, the pair and the scale within reach.
+//! Outside it, the user may hide models from the tabs (the loss plot keeps them all).
+
+use super::actions::Action;
+use super::session::Status;
+use super::theme;
+use crate::train::Snapshot;
+use egui::{RichText, Ui};
+use std::collections::BTreeSet;
+
+/// Smallest and largest presentation zoom.
+pub const SCALE_RANGE: std::ops::RangeInclusive<f32> = 1.2..=2.5;
+
+/// Presentation mode and the models shown.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Presentation {
+    /// Presentation mode is on.
+    pub on: bool,
+    /// Its zoom, relative to the normal zoom.
+    pub scale: f32,
+    /// The pair shown in presentation mode, by model name (empty: an AE and a VAE).
+    pub pair: [String; 2],
+    /// Models hidden from the tabs outside presentation mode, by name.
+    pub hidden: BTreeSet<String>,
+    /// The zoom to return to when presentation mode ends.
+    normal_zoom: f32,
+}
+
+impl Default for Presentation {
+    fn default() -> Self {
+        Self {
+            on: false,
+            scale: 1.6,
+            pair: Default::default(),
+            hidden: BTreeSet::new(),
+            normal_zoom: 1.0,
+        }
+    }
+}
+
+impl Presentation {
+    /// Storage key in eframe's persistence.
+    pub const STORAGE_KEY: &'static str = "presentation";
+
+    /// Turns presentation mode on or off, zooming the window accordingly.
+    pub fn set(&mut self, ctx: &egui::Context, on: bool) {
+        if on == self.on {
+            return;
+        }
+        if on {
+            self.normal_zoom = ctx.zoom_factor();
+            ctx.set_zoom_factor(self.normal_zoom * self.scale);
+        } else {
+            ctx.set_zoom_factor(self.normal_zoom);
+        }
+        self.on = on;
+    }
+
+    /// Makes a state read back from storage safe: a scale in range, and the zoom it implies.
+    pub fn sanitize(&mut self) {
+        if !self.scale.is_finite() {
+            self.scale = Self::default().scale;
+        }
+        self.scale = self.scale.clamp(*SCALE_RANGE.start(), *SCALE_RANGE.end());
+        if !(0.5..=3.0).contains(&self.normal_zoom) {
+            self.normal_zoom = 1.0;
+        }
+    }
+
+    /// Changes the zoom of presentation mode (applied at once if it is on).
+    pub fn set_scale(&mut self, ctx: &egui::Context, scale: f32) {
+        self.scale = scale.clamp(*SCALE_RANGE.start(), *SCALE_RANGE.end());
+        if self.on {
+            ctx.set_zoom_factor(self.normal_zoom * self.scale);
+        }
+    }
+
+    /// Indices into `snap.models` of the models the tabs show now.
+    pub fn shown(&self, snap: &Snapshot) -> Vec<usize> {
+        if self.on {
+            return self.pair_indices(snap);
+        }
+        let shown: Vec<usize> = (0..snap.models.len())
+            .filter(|&i| !self.hidden.contains(&snap.models[i].name))
+            .collect();
+        if shown.is_empty() {
+            (0..snap.models.len()).collect()
+        } else {
+            shown
+        }
+    }
+
+    /// The pair by index: the chosen names where they exist, else the first AE-like model
+    /// and the first VAE-like model, else the first two.
+    fn pair_indices(&self, snap: &Snapshot) -> Vec<usize> {
+        let find = |name: &str| snap.models.iter().position(|m| m.name == name);
+        let plain = snap.models.iter().position(|m| !m.kind.is_variational());
+        let variational = snap.models.iter().position(|m| m.kind.is_variational());
+        let defaults = [plain.or(Some(0)), variational.or(Some(1))];
+        let mut out: Vec<usize> = Vec::new();
+        for (name, fallback) in self.pair.iter().zip(defaults) {
+            let pick = find(name).or(fallback).filter(|&i| i < snap.models.len());
+            if let Some(i) = pick.filter(|i| !out.contains(i)) {
+                out.push(i);
+            }
+        }
+        if out.len() < 2.min(snap.models.len()) {
+            let extra = (0..snap.models.len()).find(|i| !out.contains(i));
+            out.extend(extra);
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// The bar at the top in presentation mode: training buttons, the pair, the zoom.
+    pub fn bar_ui(&mut self, ui: &mut Ui, snap: Option<&Snapshot>, status: Status) -> Vec<Action> {
+        let mut actions = Vec::new();
+        ui.horizontal_wrapped(|ui| {
+            let running = status == Status::Running;
+            let (label, action) = if running {
+                ("Pause", Action::Pause)
+            } else {
+                ("Train", Action::Train)
+            };
+            if ui.button(RichText::new(label).strong()).clicked() {
+                actions.push(action);
+            }
+            if ui.button("Reset").clicked() {
+                actions.push(Action::Reset);
+            }
+            ui.separator();
+            if let Some(snap) = snap {
+                self.pair_ui(ui, snap);
+                ui.separator();
+            }
+            let mut scale = self.scale;
+            ui.label("size");
+            let slider = egui::Slider::new(&mut scale, SCALE_RANGE).max_decimals(1);
+            if ui.add(slider).changed() {
+                actions.push(Action::SetPresentationScale(scale));
+            }
+            let exit = ui
+                .button("Exit (F5)")
+                .on_hover_text("leave presentation mode (F5 or Esc)");
+            if exit.clicked() {
+                actions.push(Action::Present(false));
+            }
+        });
+        actions
+    }
+
+    /// Two pickers: which models face each other.
+    fn pair_ui(&mut self, ui: &mut Ui, snap: &Snapshot) {
+        let current = self.pair_indices(snap);
+        for slot in 0..2.min(snap.models.len()) {
+            let shown = current
+                .get(slot)
+                .map_or("", |&i| snap.models[i].name.as_str());
+            let id = ("presentation-pair", slot);
+            egui::ComboBox::from_id_salt(id)
+                .selected_text(RichText::new(shown).color(model_color(snap, shown)))
+                .show_ui(ui, |ui| {
+                    for m in &snap.models {
+                        let text = RichText::new(&m.name).color(theme::model_color(m.kind));
+                        if ui.selectable_label(m.name == shown, text).clicked() {
+                            self.pair[slot] = m.name.clone();
+                        }
+                    }
+                });
+            if slot == 0 {
+                ui.label("vs");
+            }
+        }
+    }
+
+    /// Outside presentation mode: one toggle per model, to hide some from the tabs.
+    pub fn filter_ui(&mut self, ui: &mut Ui, snap: &Snapshot) {
+        if snap.models.len() < 2 {
+            return;
+        }
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new("show:").weak());
+            for m in &snap.models {
+                let mut on = !self.hidden.contains(&m.name);
+                let text = RichText::new(&m.name).color(theme::model_color(m.kind));
+                if ui.checkbox(&mut on, text).changed() {
+                    if on {
+                        self.hidden.remove(&m.name);
+                    } else {
+                        self.hidden.insert(m.name.clone());
+                    }
+                }
+            }
+        });
+    }
+}
+
+fn model_color(snap: &Snapshot, name: &str) -> egui::Color32 {
+    snap.models
+        .iter()
+        .find(|m| m.name == name)
+        .map_or(theme::QUIET, |m| theme::model_color(m.kind))
+}
+
+/// The snapshot with only the models at `keep` (in their order).
+pub fn only(snap: &Snapshot, keep: &[usize]) -> Snapshot {
+    if keep.len() == snap.models.len() {
+        return snap.clone();
+    }
+    Snapshot {
+        step: snap.step,
+        epoch: snap.epoch,
+        display_indices: snap.display_indices.clone(),
+        display_labels: snap.display_labels.clone(),
+        recon_indices: snap.recon_indices.clone(),
+        recon_inputs: snap.recon_inputs.clone(),
+        models: keep
+            .iter()
+            .filter_map(|&i| snap.models.get(i).cloned())
+            .collect(),
+    }
+}
