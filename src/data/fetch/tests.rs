@@ -78,8 +78,8 @@ fn checksum_files_parse_and_bad_lines_are_named() {
             "sums.txt:2: expected `FILENAME MD5 [SIZE]`",
         ),
         (
-            with_line(2, lines[5]),
-            "sums.txt:3: 't10k-labels-idx1-ubyte.gz' appears twice",
+            with_line(4, lines[1]),
+            "sums.txt:5: 'train-images-idx3-ubyte.gz' appears twice",
         ),
         (
             with_line(5, ""),
