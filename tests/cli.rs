@@ -264,8 +264,8 @@ fn bad_input_exits_non_zero_with_one_clear_line() {
             "/no/such/folder",
         ),
         (
-            vec!["train", "--dataset", "mnist", "--out", out],
-            "unknown data set 'mnist'",
+            vec!["train", "--dataset", "emnist", "--out", out],
+            "unknown data set 'emnist'",
         ),
         (
             vec!["eval", "--checkpoint", "/no/such/model.json"],

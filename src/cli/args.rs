@@ -40,12 +40,15 @@ pub enum Command {
     Eval(EvalArgs),
     /// Make or load a data set and describe it; optionally write a sheet of samples.
     Dataset(DatasetArgs),
+    /// Download MNIST, Fashion-MNIST or KMNIST into the cache, checking each file's MD5.
+    Fetch(super::fetch::FetchArgs),
 }
 
 /// `latentlab train`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// digits, shapes, moons, rings, blobs, idx:DIR, folder:DIR or csv:FILE.
+    /// digits, shapes, moons, rings, blobs, mnist, fashion-mnist, kmnist (after `latentlab
+    /// fetch`), idx:DIR, folder:DIR or csv:FILE.
     #[arg(long, default_value = "digits")]
     pub dataset: String,
     /// Comma-separated: ae, vae, beta-vae, dae, sae, cae.
@@ -110,7 +113,8 @@ pub struct EvalArgs {
 /// `latentlab dataset`.
 #[derive(Args, Debug)]
 pub struct DatasetArgs {
-    /// digits, shapes, moons, rings, blobs, idx:DIR, folder:DIR or csv:FILE.
+    /// digits, shapes, moons, rings, blobs, mnist, fashion-mnist, kmnist (after `latentlab
+    /// fetch`), idx:DIR, folder:DIR or csv:FILE.
     pub name: String,
     /// Write a PNG sheet of samples per class here.
     #[arg(long)]

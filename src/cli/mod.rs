@@ -1,8 +1,10 @@
-//! Headless subcommands: train, eval, dataset. Scripts rely on these names.
+//! Headless subcommands: train, eval, dataset, fetch. Scripts rely on these names.
 
 mod args;
+mod fetch;
 
 pub use args::{Cli, Command, DatasetArgs, EvalArgs, KnobArgs, TrainArgs};
+pub use fetch::FetchArgs;
 
 use crate::data::{self, Dataset};
 use crate::model::{self, checkpoint};
@@ -24,6 +26,7 @@ pub fn run(command: Command, threads: usize) -> Result<()> {
         Command::Train(a) => train(a, threads),
         Command::Eval(a) => eval(a),
         Command::Dataset(a) => dataset(a),
+        Command::Fetch(a) => fetch::run(a),
     }
 }
 

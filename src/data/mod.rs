@@ -3,6 +3,7 @@
 mod csv;
 mod digit_glyphs;
 pub mod digits;
+pub mod fetch;
 mod folder;
 mod idx;
 pub mod shapes;
@@ -44,9 +45,15 @@ pub enum DataError {
     /// The data-set name is not one we know.
     #[error(
         "unknown data set '{0}': expected one of digits, shapes, moons, rings, \
-            blobs, idx:DIR, folder:DIR, csv:FILE"
+            blobs, mnist, fashion-mnist, kmnist, idx:DIR, folder:DIR, csv:FILE"
     )]
     UnknownSpec(String),
+    /// A downloadable set (mnist, ...) is not in the cache yet.
+    #[error(
+        "data set '{name}' is not downloaded ({detail}): run `latentlab fetch {name}` first \
+            (if you fetched it with --cache DIR, set LATENTLAB_CACHE=DIR)"
+    )]
+    NotFetched { name: &'static str, detail: String },
 }
 
 impl DataError {
@@ -181,7 +188,9 @@ pub fn default_sizes(name: &str) -> Sizes {
     }
 }
 
-/// Loads a data set by name: a built-in name or `idx:DIR`, `folder:DIR`, `csv:FILE`.
+/// Loads a data set by name: a built-in name, a downloaded set (`mnist`, `fashion-mnist`,
+/// `kmnist`, read from the cache `latentlab fetch` fills), or `idx:DIR`, `folder:DIR`,
+/// `csv:FILE`.
 pub fn load(spec: &str, seed: u64) -> Result<Dataset, DataError> {
     load_with_sizes(spec, seed, None)
 }
@@ -197,7 +206,10 @@ pub fn load_with_sizes(spec: &str, seed: u64, sizes: Option<Sizes>) -> Result<Da
             "digits" => digits::generate(sized(spec), seed)?,
             "shapes" => shapes::generate(sized(spec), seed)?,
             "moons" | "rings" | "blobs" => toy2d::generate(spec, sized(spec), seed)?,
-            _ => return Err(DataError::UnknownSpec(spec.to_string())),
+            _ => match fetch::RemoteSet::from_name(spec) {
+                Some(set) => fetch::load_from_default_cache(set)?,
+                None => return Err(DataError::UnknownSpec(spec.to_string())),
+            },
         },
     };
     ds.name = spec.to_string();

@@ -1,0 +1,434 @@
+//! `latentlab fetch` against a local HTTP server: good files, wrong bytes, a 404, a
+//! connection cut mid-file, mirrors in order, a second fetch that downloads nothing, and a
+//! cancel. No test touches the network beyond 127.0.0.1.
+
+use latentlab::data::fetch::{self, Checksums, FILE_NAMES, FetchError, FetchOptions, RemoteSet};
+use md5::{Digest, Md5};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// What the server answers for one path.
+#[derive(Clone)]
+enum Reply {
+    /// 200 with these bytes.
+    Body(Vec<u8>),
+    /// 200 with a Content-Length of `claimed`, then only `bytes`, then the connection closes.
+    Cut { bytes: Vec<u8>, claimed: usize },
+}
+
+/// A one-thread HTTP/1.1 server on 127.0.0.1:0; unknown paths get a 404. It logs every
+/// path asked for.
+struct Server {
+    addr: SocketAddr,
+    log: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(routes: HashMap<String, Reply>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (log2, stop2) = (log.clone(), stop.clone());
+        let thread = std::thread::Builder::new()
+            .name("test-http".into())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    if stop2.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Ok(stream) = stream {
+                        serve(stream, &routes, &log2);
+                    }
+                }
+            })
+            .unwrap();
+        Self {
+            addr,
+            log,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn url(&self, prefix: &str) -> String {
+        format!("http://{}{prefix}", self.addr)
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        TcpStream::connect(self.addr).ok(); // wakes the accept loop
+        if let Some(t) = self.thread.take() {
+            t.join().ok();
+        }
+    }
+}
+
+fn serve(mut stream: TcpStream, routes: &HashMap<String, Reply>, log: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() || request_line.is_empty() {
+        return;
+    }
+    let mut header = String::new();
+    while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+        header.clear();
+    }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_string();
+    log.lock().unwrap().push(path.clone());
+    let head = |status: &str, len: usize| {
+        format!("HTTP/1.1 {status}\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n")
+    };
+    let _ = match routes.get(&path) {
+        Some(Reply::Body(bytes)) => stream
+            .write_all(head("200 OK", bytes.len()).as_bytes())
+            .and_then(|()| stream.write_all(bytes)),
+        Some(Reply::Cut { bytes, claimed }) => stream
+            .write_all(head("200 OK", *claimed).as_bytes())
+            .and_then(|()| stream.write_all(bytes)),
+        None => stream.write_all(format!("{}not here", head("404 Not Found", 8)).as_bytes()),
+    };
+    stream.flush().ok();
+    // Dropping the stream closes it: for `Cut`, mid-file.
+}
+
+/// Four small valid gzipped IDX files: 12 training and 5 test images of 28x28, labels i % 10.
+fn idx_files() -> Vec<(&'static str, Vec<u8>)> {
+    let dir = tempfile::tempdir().unwrap();
+    let image_bytes = |n: u32| {
+        (0..n * 784)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect::<Vec<_>>()
+    };
+    let labels = |n: u32| (0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>();
+    let parts: [(&str, Vec<u32>, Vec<u8>); 4] = [
+        (FILE_NAMES[0], vec![12, 28, 28], image_bytes(12)),
+        (FILE_NAMES[1], vec![12], labels(12)),
+        (FILE_NAMES[2], vec![5, 28, 28], image_bytes(5)),
+        (FILE_NAMES[3], vec![5], labels(5)),
+    ];
+    parts
+        .into_iter()
+        .map(|(name, dims, data)| {
+            let path = dir.path().join(name);
+            latentlab::data::write_idx(&path, &dims, &data, true).unwrap();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .collect()
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A checksum file for `files`, written into `dir`.
+fn checksum_file(dir: &Path, files: &[(&str, Vec<u8>)]) -> String {
+    let text: String = files
+        .iter()
+        .map(|(name, bytes)| format!("{name} {}\n", md5_hex(bytes)))
+        .collect();
+    let path = dir.join("sums.txt");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// Routes serving `files` under `prefix`.
+fn routes(prefix: &str, files: &[(&str, Vec<u8>)]) -> HashMap<String, Reply> {
+    files
+        .iter()
+        .map(|(name, bytes)| (format!("{prefix}{name}"), Reply::Body(bytes.clone())))
+        .collect()
+}
+
+fn latentlab(args: &[&str], cache: &Path) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_latentlab"));
+    for var in [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("LATENTLAB_CACHE", cache)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The file names in a folder, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Runs a fetch that must fail; returns its stderr and the files left in the cache.
+fn failing_fetch(
+    routes: HashMap<String, Reply>,
+    files: &[(&str, Vec<u8>)],
+) -> (String, Vec<String>, tempfile::TempDir) {
+    let server = Server::start(routes);
+    let tmp = tempfile::tempdir().unwrap();
+    let sums = checksum_file(tmp.path(), files);
+    let cache = tmp.path().join("cache");
+    let mirror = server.url("/m/");
+    let out = latentlab(
+        &["fetch", "mnist", "--mirror", &mirror, "--checksums", &sums],
+        &cache,
+    );
+    assert!(!out.status.success(), "the fetch must fail");
+    (text(&out.stderr), listing(&cache.join("mnist")), tmp)
+}
+
+#[test]
+fn a_good_fetch_loads_and_a_second_fetch_downloads_nothing() {
+    let files = idx_files();
+    let server = Server::start(routes("/m/", &files));
+    let tmp = tempfile::tempdir().unwrap();
+    let sums = checksum_file(tmp.path(), &files);
+    let cache = tmp.path().join("cache");
+    // A leftover from a killed run is not trusted: it is deleted and the file fetched anew.
+    std::fs::create_dir_all(cache.join("mnist")).unwrap();
+    std::fs::write(
+        cache.join("mnist").join("train-images-idx3-ubyte.gz.part"),
+        b"junk",
+    )
+    .unwrap();
+    let mirror = server.url("/m/");
+    let args = [
+        "fetch",
+        "mnist",
+        "--cache",
+        cache.to_str().unwrap(),
+        "--mirror",
+        &mirror,
+        "--checksums",
+        &sums,
+    ];
+    let out = latentlab(&args, Path::new("/nonexistent-cache"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        stdout.matches("downloaded from http://127.0.0.1").count(),
+        4,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("latentlab train --dataset mnist"),
+        "{stdout}"
+    );
+    let mut want: Vec<String> = FILE_NAMES.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(
+        listing(&cache.join("mnist")),
+        want,
+        "the four files and nothing else"
+    );
+    for (name, bytes) in &files {
+        assert_eq!(
+            &std::fs::read(cache.join("mnist").join(name)).unwrap(),
+            bytes,
+            "{name}"
+        );
+    }
+    assert_eq!(server.requests().len(), 4);
+
+    let shown = latentlab(&["dataset", "mnist"], &cache);
+    assert!(shown.status.success(), "{}", text(&shown.stderr));
+    assert_eq!(
+        text(&shown.stdout).lines().next().unwrap_or(""),
+        "mnist: 12 train, 5 test, 28x28 gray images, 10 classes: 0, 1, 2, 3, 4, 5, 6, 7, 8, 9"
+    );
+
+    let again = latentlab(&args, Path::new("/nonexistent-cache"));
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert_eq!(
+        text(&again.stdout)
+            .matches("already present, checksum ok")
+            .count(),
+        4
+    );
+    assert_eq!(server.requests().len(), 4, "nothing downloaded again");
+}
+
+#[test]
+fn wrong_bytes_name_the_file_and_leave_nothing() {
+    let files = idx_files();
+    let mut served = routes("/m/", &files);
+    let mut wrong = files[1].1.clone();
+    let mid = wrong.len() / 2;
+    wrong[mid] ^= 0x55;
+    served.insert(format!("/m/{}", FILE_NAMES[1]), Reply::Body(wrong));
+    let (stderr, left, tmp) = failing_fetch(served, &files);
+    assert!(
+        stderr.contains("train-labels-idx1-ubyte.gz: wrong bytes from http://")
+            && stderr.contains(&format!("expected {}", md5_hex(&files[1].1))),
+        "{stderr}"
+    );
+    assert_eq!(
+        left,
+        vec![FILE_NAMES[0].to_string()],
+        "only the good file before it"
+    );
+    // What is left is not mistaken for a data set.
+    let shown = latentlab(&["dataset", "mnist"], &tmp.path().join("cache"));
+    let err = text(&shown.stderr);
+    assert!(!shown.status.success());
+    assert!(
+        err.contains("no train-labels-idx1-ubyte.gz in")
+            && err.contains("run `latentlab fetch mnist`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_404_names_the_file_and_the_status() {
+    let files = idx_files();
+    let mut served = routes("/m/", &files);
+    served.remove(&format!("/m/{}", FILE_NAMES[2]));
+    let (stderr, left, _tmp) = failing_fetch(served, &files);
+    assert!(
+        stderr.contains("t10k-images-idx3-ubyte.gz: HTTP 404 Not Found from http://"),
+        "{stderr}"
+    );
+    assert!(
+        !left.iter().any(|f| f.starts_with("t10k-images")),
+        "{left:?}"
+    );
+    assert_eq!(left.len(), 2, "{left:?}");
+}
+
+#[test]
+fn a_connection_cut_mid_file_names_the_file_and_leaves_nothing() {
+    let files = idx_files();
+    let mut served = routes("/m/", &files);
+    let full = files[0].1.clone();
+    served.insert(
+        format!("/m/{}", FILE_NAMES[0]),
+        Reply::Cut {
+            bytes: full[..full.len() / 2].to_vec(),
+            claimed: full.len(),
+        },
+    );
+    let (stderr, left, _tmp) = failing_fetch(served, &files);
+    let half = full.len() / 2;
+    assert!(
+        stderr.contains("train-images-idx3-ubyte.gz: the connection")
+            && stderr.contains(&format!("after {half} of {} bytes", full.len())),
+        "{stderr}"
+    );
+    assert!(left.is_empty(), "nothing may be left: {left:?}");
+}
+
+#[test]
+fn mirrors_are_tried_in_order() {
+    let files = idx_files();
+    let server = Server::start(routes("/second/", &files));
+    let tmp = tempfile::tempdir().unwrap();
+    let sums = checksum_file(tmp.path(), &files);
+    let cache = tmp.path().join("cache");
+    let (first, second) = (server.url("/first"), server.url("/second/"));
+    let out = latentlab(
+        &[
+            "fetch",
+            "mnist",
+            "--mirror",
+            &first,
+            "--mirror",
+            &second,
+            "--checksums",
+            &sums,
+        ],
+        &cache,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let want: Vec<String> = FILE_NAMES
+        .iter()
+        .flat_map(|f| [format!("/first/{f}"), format!("/second/{f}")])
+        .collect();
+    assert_eq!(server.requests(), want);
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.matches("HTTP 404 Not Found").count(), 4, "{stderr}");
+    assert_eq!(listing(&cache.join("mnist")).len(), 4);
+}
+
+#[test]
+fn the_checksums_option_is_hidden_from_help() {
+    let out = latentlab(&["fetch", "--help"], Path::new("/nonexistent-cache"));
+    let help = text(&out.stdout);
+    assert!(
+        help.contains("--mirror") && help.contains("--cache"),
+        "{help}"
+    );
+    assert!(!help.contains("checksums"), "{help}");
+}
+
+#[test]
+fn cancel_stops_the_download_and_leaves_nothing() {
+    let mut files = idx_files();
+    // Large enough for many chunks, so the cancel lands mid-file.
+    files[0].1 = (0..1_000_000u32).map(|i| (i * 31 % 253) as u8).collect();
+    let server = Server::start(routes("/m/", &files));
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = FetchOptions {
+        mirrors: vec![server.url("/m/")],
+        cache_root: tmp.path().to_path_buf(),
+        checksums: Checksums::load(Path::new(&checksum_file(tmp.path(), &files))).unwrap(),
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    let mut seen = Vec::new();
+    let result = fetch::fetch(
+        RemoteSet::Mnist,
+        &opts,
+        &mut |p| {
+            seen.push((p.file.to_string(), p.done, p.total));
+            if p.done > 0 {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        },
+        &cancel,
+    );
+    assert!(matches!(result, Err(FetchError::Cancelled)), "{result:?}");
+    let (file, done, total) = seen.last().unwrap().clone();
+    assert_eq!(file, FILE_NAMES[0]);
+    assert_eq!(total, Some(1_000_000));
+    assert!(done > 0 && done < 1_000_000, "cancelled mid-file: {done}");
+    assert!(
+        listing(&tmp.path().join("mnist")).is_empty(),
+        "nothing may be left"
+    );
+    assert!(!fetch::is_cached(tmp.path(), RemoteSet::Mnist));
+}
