@@ -167,7 +167,7 @@ pub(super) fn grid_shape(n: usize, w: f32, h: f32) -> (usize, usize) {
         .map(|rows| {
             let cols = n.div_ceil(rows);
             // Room per panel, less its frame and header.
-            let side = super::scatter::plot_side(w / cols as f32 - 20.0, h / rows as f32 - 50.0);
+            let side = super::scatter::plot_side(w / cols as f32 - 20.0, h / rows as f32 - 12.0);
             (side, rows, cols)
         })
         .max_by(|a, b| a.0.total_cmp(&b.0))
@@ -229,7 +229,7 @@ mod tests {
         // Six models in the central area of a 1600x1000 window: two rows of three.
         assert_eq!(grid_shape(6, 1280.0, 700.0), (2, 3));
         // Six models in a tall narrow area: more rows.
-        assert_eq!(grid_shape(6, 400.0, 1500.0), (3, 2));
+        assert_eq!(grid_shape(6, 400.0, 1500.0), (6, 1));
         assert_eq!(grid_shape(1, 300.0, 300.0), (1, 1));
     }
 }

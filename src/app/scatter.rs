@@ -47,7 +47,6 @@ impl LatentPanel {
         cx: &mut ViewCtx<'_>,
         shared: Option<[[f64; 2]; 2]>,
     ) {
-        header_ui(ui, m);
         let layout = Layout::choose(ui.available_width(), ui.available_height());
         let scene = self.scene(m, cx.snap, cx.ds, cx.selection, shared);
         let body = |ui: &mut Ui| {
@@ -62,7 +61,12 @@ impl LatentPanel {
                 None => {}
             }
             if layout.beside {
-                ui.vertical(|ui| self.side_ui(ui, m, cx, layout.image));
+                // The model's name heads the column beside the plot: the plot gets the
+                // panel's full height.
+                ui.vertical(|ui| {
+                    header_ui(ui, m);
+                    self.side_ui(ui, m, cx, layout.image)
+                });
             } else {
                 ui.horizontal(|ui| self.side_ui(ui, m, cx, layout.image));
             }
@@ -70,6 +74,7 @@ impl LatentPanel {
         if layout.beside {
             ui.horizontal(body);
         } else {
+            header_ui(ui, m);
             ui.vertical(body);
         }
     }
@@ -313,16 +318,17 @@ impl Layout {
 
     /// Image beside the plot, and image below it; the image never outgrows the plot.
     fn candidates(w: f32, h: f32) -> (Self, Self) {
-        let image_beside = theme::PROBE_IMAGE.min(w * 0.35).min(h - 50.0).max(24.0);
+        // Beside: the header and the "probe decodes to" line sit above the image.
+        let image_beside = theme::PROBE_IMAGE.min(w * 0.35).min(h - 90.0).max(24.0);
         let beside = Self {
             beside: true,
-            plot: (w - image_beside - 16.0).min(h - 30.0),
+            plot: (w - image_beside - 16.0).min(h - 8.0),
             image: image_beside,
         };
         let image_below = theme::PROBE_IMAGE.min(w * 0.45).min(h * 0.3).max(24.0);
         let below = Self {
             beside: false,
-            plot: w.min(h - image_below - 90.0),
+            plot: w.min(h - image_below - 130.0),
             image: image_below,
         };
         (beside, below)
