@@ -4,47 +4,9 @@
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use latentlab::app::{LatentLabApp, OpenKind, Plane, Settings, Status};
-use latentlab::data::Sizes;
-use std::time::{Duration, Instant};
 
-const SMALL: Sizes = Sizes {
-    train: 3000,
-    test: 600,
-};
-
-fn harness(settings: Settings, autostart: bool) -> Harness<'static, LatentLabApp> {
-    Harness::builder()
-        .with_size(egui::vec2(1600.0, 1000.0))
-        .with_max_steps(10_000)
-        .build_eframe(move |cc| {
-            let mut app = LatentLabApp::with_settings(&cc.egui_ctx, settings, Some(SMALL));
-            app.session.start_when_ready = autostart;
-            app
-        })
-}
-
-fn small_settings() -> Settings {
-    let mut s = Settings::default();
-    s.run.hidden = vec![64, 32];
-    s
-}
-
-/// Steps the UI (with real time passing for the worker) until `done` holds.
-fn wait_for(h: &mut Harness<'_, LatentLabApp>, what: &str, done: impl Fn(&LatentLabApp) -> bool) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-        h.run_steps(1);
-    }
-}
-
-fn steps(app: &LatentLabApp) -> u64 {
-    app.session.progress.as_ref().map_or(0, |p| p.step)
-}
+mod ui;
+use ui::{harness, small_settings, steps, wait_for};
 
 #[test]
 fn train_button_starts_training_and_the_loss_history_grows() {
@@ -72,7 +34,7 @@ fn train_button_starts_training_and_the_loss_history_grows() {
     wait_for(&mut h, "pause", |a| a.session.status == Status::Paused);
     h.run_steps(2);
     let paused_at = steps(h.state());
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(std::time::Duration::from_millis(400));
     h.run_steps(3);
     assert_eq!(steps(h.state()), paused_at, "no steps while paused");
     // Space resumes once a click on empty space has taken the focus off the Pause button.

@@ -93,10 +93,15 @@ impl View for LatentPanel {
 impl LatentPanel {
     fn toolbar_ui(&mut self, ui: &mut Ui, snap: &Snapshot, plane: &mut Plane) {
         ui.horizontal_wrapped(|ui| {
-            ui.checkbox(&mut self.same_axes, "same axes for all models");
+            ui.checkbox(&mut self.same_axes, "same axes for all models")
+                .on_hover_text("one scale for every plot, and one probe: every model decodes the same z");
             if snap.models.iter().any(|m| m.kind.is_variational()) {
                 ui.checkbox(&mut self.show_prior, "prior 1σ/2σ circles");
-                ui.checkbox(&mut self.show_posterior, "posterior ellipses");
+                ui.checkbox(&mut self.show_posterior, "posterior ellipses")
+                    .on_hover_text(
+                        "1σ of q(z|x) for 40 test items spread over the classes; the pinned \
+                         item always shows its 1σ and 2σ (dashed)",
+                    );
             }
             let max_dim = snap.models.iter().map(|m| m.latent_dim).max().unwrap_or(2);
             if max_dim > 2 {

@@ -13,8 +13,9 @@ use egui::{Color32, RichText, Ui};
 use egui_plot::{Line, MarkerShape, Plot, PlotPoints, PlotUi, Points};
 use std::collections::BTreeSet;
 
-/// Most posterior ellipses drawn per plot (each is a small polygon).
-const MAX_ELLIPSES: usize = 300;
+/// Posterior ellipses drawn per plot besides the pinned item's: a spread-out sample, few
+/// enough to read (hundreds make a tangle early in training).
+const SAMPLE_ELLIPSES: usize = 40;
 
 /// Everything one model's plot shows, in plot coordinates, gathered before drawing.
 struct Scene {
@@ -24,7 +25,7 @@ struct Scene {
     items: Vec<([f64; 2], u32)>,
     probe: [f64; 2],
     pinned: Option<[f64; 2]>,
-    ellipses: Vec<(PlotPoints<'static>, Color32)>,
+    ellipses: Vec<Ellipse>,
     show_prior: bool,
     bounds: [[f64; 2]; 2],
     axis_names: [String; 2],
@@ -54,7 +55,16 @@ impl LatentPanel {
             cx.rects.latent_plots.insert(m.name.clone(), rect);
             match event {
                 Some(PlotEvent::Probe(p)) => {
-                    cx.selection.set_probe_at(m, p);
+                    // With shared axes the probe is one point z for every model: each
+                    // decodes the same code.
+                    let linked = cx
+                        .snap
+                        .models
+                        .iter()
+                        .filter(|o| shared.is_some() || o.name == m.name);
+                    for other in linked {
+                        cx.selection.set_probe_at(other, p);
+                    }
                     ui.ctx().request_repaint();
                 }
                 Some(PlotEvent::Pin(i)) => cx.selection.pin(m, i),
@@ -104,8 +114,16 @@ impl LatentPanel {
             }
         }
         let plane = selection.plane_for(m);
-        let ellipses = if m.kind.is_variational() && self.show_posterior {
-            ellipse_lines(m, snap, plane, &self.hidden_classes)
+        let pinned = selection.pinned;
+        let ellipses = if m.kind.is_variational() {
+            ellipse_lines(
+                m,
+                snap,
+                plane,
+                &self.hidden_classes,
+                self.show_posterior,
+                pinned,
+            )
         } else {
             Vec::new()
         };
@@ -134,6 +152,13 @@ impl LatentPanel {
             let name = format!("probe-{}", m.name);
             show_items(ui, tex, &name, key, cx.ds, &probe.decoded, 1, image, color);
             ui.label(RichText::new(format_code(&probe.code)).monospace().small());
+            if let Some(sigma) = median_sigma(m) {
+                ui.label(RichText::new(format!("posterior σ ≈ {sigma:.2}")).small())
+                    .on_hover_text(
+                        "median σ of q(z|x) over the test items shown: how far the VAE's code \
+                         of one item spreads. Pin an item to see its 1σ and 2σ ellipses.",
+                    );
+            }
         });
         let Some(i) = cx.selection.pinned else {
             return;
@@ -236,8 +261,18 @@ fn draw_scene(pui: &mut PlotUi<'_>, scene: Scene, ds: &Dataset) {
             );
         }
     }
-    for (pts, colour) in scene.ellipses {
-        pui.line(Line::new("", pts).color(colour).width(0.7));
+    for e in scene.ellipses {
+        let style = if e.dashed {
+            egui_plot::LineStyle::dashed_dense()
+        } else {
+            egui_plot::LineStyle::Solid
+        };
+        pui.line(
+            Line::new("", e.points)
+                .color(e.color)
+                .width(e.width)
+                .style(style),
+        );
     }
     for (c, pts) in scene.per_class.into_iter().enumerate() {
         if !pts.is_empty() {
@@ -252,7 +287,7 @@ fn draw_scene(pui: &mut PlotUi<'_>, scene: Scene, ds: &Dataset) {
     }
     if let Some(p) = scene.pinned {
         let marker = Points::new("pinned", vec![p]).shape(MarkerShape::Diamond);
-        pui.points(marker.radius(11.0).color(theme::PINNED).filled(false));
+        pui.points(marker.radius(14.0).color(theme::PINNED).filled(false));
     }
     for (radius, filled) in [(10.0, false), (5.0, true)] {
         let marker = Points::new("probe", vec![scene.probe]).shape(MarkerShape::Circle);
@@ -352,30 +387,72 @@ fn circle(cx: f64, cy: f64, rx: f64, ry: f64) -> PlotPoints<'static> {
         .collect()
 }
 
-/// Posterior 1σ ellipses of the first display items, in their class colours; items whose
-/// code or σ is missing from the snapshot are skipped.
+/// The median posterior σ over the display items and code dimensions (VAEs only).
+fn median_sigma(m: &ModelSnapshot) -> Option<f32> {
+    let mut all: Vec<f32> = m
+        .sigmas
+        .as_ref()?
+        .iter()
+        .copied()
+        .filter(|s| s.is_finite())
+        .collect();
+    if all.is_empty() {
+        return None;
+    }
+    let mid = all.len() / 2;
+    Some(*all.select_nth_unstable_by(mid, f32::total_cmp).1)
+}
+
+/// One posterior ellipse to draw.
+struct Ellipse {
+    points: PlotPoints<'static>,
+    color: Color32,
+    width: f32,
+    dashed: bool,
+}
+
+/// Posterior ellipses of a VAE: 1σ and 2σ (dashed) of the pinned item, bold in the pin's
+/// colour, and, if `sample`, the 1σ ellipses of a spread-out sample of display items in
+/// their class colours. Items whose code or σ is missing from the snapshot are skipped.
 fn ellipse_lines(
     m: &ModelSnapshot,
     snap: &Snapshot,
     plane: Plane,
     hidden: &BTreeSet<u32>,
-) -> Vec<(PlotPoints<'static>, Color32)> {
+    sample: bool,
+    pinned: Option<usize>,
+) -> Vec<Ellipse> {
     let (Some(sigmas), Plane::Dims(a, b)) = (&m.sigmas, plane) else {
         return Vec::new();
     };
     let d = m.latent_dim;
     let b = if d > 1 { b } else { a };
     let at = |v: &[f32], k: usize| v.get(k).map_or(0.0, |x| f64::from(*x));
-    let ellipse = |(i, &label): (usize, &u32)| {
+    let ellipse = |i: usize, scale: f64, color: Color32, width: f32, dashed: bool| {
         let (mu, s) = (row(&m.codes, i, d)?, row(sigmas, i, d)?);
-        let colour = theme::class_color(label as usize).gamma_multiply(0.6);
-        Some((circle(at(mu, a), at(mu, b), at(s, a), at(s, b)), colour))
+        let (rx, ry) = (scale * at(s, a), scale * at(s, b));
+        let points = circle(at(mu, a), at(mu, b), rx, ry);
+        Some(Ellipse {
+            points,
+            color,
+            width,
+            dashed,
+        })
     };
-    snap.display_labels
-        .iter()
-        .take(MAX_ELLIPSES)
-        .enumerate()
-        .filter(|(_, label)| !hidden.contains(label))
-        .filter_map(ellipse)
-        .collect()
+    let n = snap.display_labels.len();
+    let step = (n / SAMPLE_ELLIPSES).max(1);
+    let mut out: Vec<Ellipse> = (0..n)
+        .step_by(step)
+        .take(if sample { SAMPLE_ELLIPSES } else { 0 })
+        .filter(|&i| !hidden.contains(&snap.display_labels[i]))
+        .filter_map(|i| {
+            let color = theme::class_color(snap.display_labels[i] as usize);
+            ellipse(i, 1.0, color, 1.2, false)
+        })
+        .collect();
+    if let Some(i) = pinned {
+        out.extend(ellipse(i, 1.0, theme::PINNED, 2.5, false));
+        out.extend(ellipse(i, 2.0, theme::PINNED, 2.0, true));
+    }
+    out
 }

@@ -50,7 +50,7 @@ pub const LOSS_PLOT_SHARE: f32 = 0.25;
 /// Smallest height of the loss plot, in points.
 pub const LOSS_PLOT_MIN: f32 = 140.0;
 /// Side of one item in image rows (reconstructions, interpolation), in points.
-pub const ITEM_IMAGE: f32 = 64.0;
+pub const ITEM_IMAGE: f32 = 80.0;
 
 /// Larger text than egui's defaults, so a class at the back can read it.
 pub fn apply(ctx: &egui::Context) {
@@ -59,7 +59,7 @@ pub fn apply(ctx: &egui::Context) {
         style.text_styles = [
             (
                 TextStyle::Small,
-                FontId::new(13.0, FontFamily::Proportional),
+                FontId::new(15.0, FontFamily::Proportional),
             ),
             (TextStyle::Body, FontId::new(16.0, FontFamily::Proportional)),
             (
