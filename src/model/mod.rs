@@ -6,6 +6,7 @@ pub mod checkpoint;
 mod eval;
 #[cfg(test)]
 mod grad_check;
+pub mod inspect;
 pub mod kinds;
 pub mod loss;
 pub mod metrics;
@@ -14,8 +15,9 @@ pub mod snapshot;
 
 pub use adam::Adam;
 pub use eval::{Metrics, evaluate};
+pub use inspect::{ItemReport, inspect};
 pub use kinds::{DEFAULT_BETA, KnobSpec, KnobValue, ModelKind};
-pub use snapshot::DecoderSnapshot;
+pub use snapshot::{DecoderSnapshot, EncoderSnapshot};
 
 use crate::data::ItemShape;
 use crate::rng::PortableRng;
@@ -420,6 +422,11 @@ impl Autoencoder {
             &self.decoder.layers,
             self.config.likelihood == Likelihood::Bernoulli,
         )
+    }
+
+    /// A frozen copy of the encoder (trunk and heads) as plain numbers, for the UI.
+    pub fn encoder_snapshot(&self) -> Result<EncoderSnapshot> {
+        EncoderSnapshot::from_layers(&self.trunk.layers, &self.mu_head, self.logvar_head.as_ref())
     }
 
     /// Copies of every weight, to restore after a divergence.
