@@ -1,8 +1,9 @@
-//! Headless subcommands: train, eval, dataset. Scripts rely on these names.
+//! Headless subcommands: train, eval, dataset, encode. Scripts rely on these names.
 
 mod args;
+mod encode;
 
-pub use args::{Cli, Command, DatasetArgs, EvalArgs, KnobArgs, TrainArgs};
+pub use args::{Cli, Command, DatasetArgs, EncodeArgs, EvalArgs, KnobArgs, TrainArgs};
 
 use crate::data::{self, Dataset};
 use crate::model::{self, checkpoint};
@@ -24,6 +25,7 @@ pub fn run(command: Command, threads: usize) -> Result<()> {
         Command::Train(a) => train(a, threads),
         Command::Eval(a) => eval(a),
         Command::Dataset(a) => dataset(a),
+        Command::Encode(a) => encode::encode(a),
     }
 }
 
