@@ -113,6 +113,35 @@ fn decode_with(bencher: Bencher, hidden: &[usize], points: usize) {
         .bench_local(|| snapshot.decode(&z).unwrap());
 }
 
+/// Encoding digits with the default 784-128-64-2 encoder snapshot, as the draw panel does
+/// on every stroke (plain loops on the UI thread).
+#[divan::bench(args = [1, 100], sample_count = 100)]
+fn encode_items_default(bencher: Bencher, items: usize) {
+    let (model, x) = model_and_batch(&[128, 64], 2);
+    let snapshot = model.encoder_snapshot().unwrap();
+    let x: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
+    let x = &x[..items * 784];
+    bencher
+        .counter(ItemsCount::new(items))
+        .bench_local(|| snapshot.encode(x));
+}
+
+/// The inspector's numbers for one digit with the default VAE: encode, decode z = μ + σ·ε,
+/// recon, KL per dimension.
+#[divan::bench(sample_count = 100)]
+fn inspect_item_default(bencher: Bencher) {
+    let (model, x) = model_and_batch(&[128, 64], 2);
+    let (encoder, decoder) = (
+        model.encoder_snapshot().unwrap(),
+        model.decoder_snapshot().unwrap(),
+    );
+    let x: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
+    let eps = [0.3f32, -1.1];
+    bencher.bench_local(|| {
+        latentlab::model::inspect(&model.config, &encoder, &decoder, &x[..784], Some(&eps)).unwrap()
+    });
+}
+
 /// Forward and backward only (no optimiser), to see what the optimiser costs.
 #[divan::bench(sample_count = 30)]
 fn forward_backward_vae_784_400_20(bencher: Bencher) {

@@ -29,6 +29,7 @@ fn model(
         kind,
         latent_dim,
         decoder,
+        encoder: Default::default(),
         codes: Vec::new(),
         sigmas: None,
         recon: Vec::new(),

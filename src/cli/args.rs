@@ -42,6 +42,9 @@ pub enum Command {
     Dataset(DatasetArgs),
     /// Download MNIST, Fashion-MNIST or KMNIST into the cache, checking each file's MD5.
     Fetch(super::fetch::FetchArgs),
+    /// Encode one image with a checkpoint and print its code and loss terms as one JSON
+    /// object (the reconstruction decodes z = μ).
+    Encode(EncodeArgs),
 }
 
 /// `latentlab train`.
@@ -108,6 +111,22 @@ pub struct EvalArgs {
     /// Seed for the data set and the samples.
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+/// `latentlab encode`.
+#[derive(Args, Debug)]
+pub struct EncodeArgs {
+    /// The checkpoint's .json (or .safetensors, or the common stem) of a model of 28×28
+    /// images.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// An image of any size or colour (PNG, JPEG, BMP, GIF): resized to 28×28 and made
+    /// gray the way `folder:DIR` data sets are.
+    #[arg(long)]
+    pub image: PathBuf,
+    /// Write the reconstruction here as a PNG (28×28 scaled up 4 times).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// `latentlab dataset`.

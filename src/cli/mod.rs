@@ -1,9 +1,10 @@
-//! Headless subcommands: train, eval, dataset, fetch. Scripts rely on these names.
+//! Headless subcommands: train, eval, dataset, encode, fetch. Scripts rely on these names.
 
 mod args;
+mod encode;
 mod fetch;
 
-pub use args::{Cli, Command, DatasetArgs, EvalArgs, KnobArgs, TrainArgs};
+pub use args::{Cli, Command, DatasetArgs, EncodeArgs, EvalArgs, KnobArgs, TrainArgs};
 pub use fetch::FetchArgs;
 
 use crate::data::{self, Dataset};
@@ -27,6 +28,7 @@ pub fn run(command: Command, threads: usize) -> Result<()> {
         Command::Eval(a) => eval(a),
         Command::Dataset(a) => dataset(a),
         Command::Fetch(a) => fetch::run(a),
+        Command::Encode(a) => encode::encode(a),
     }
 }
 

@@ -34,12 +34,7 @@ pub fn load_folder(dir: &Path, seed: u64) -> Result<Dataset, DataError> {
             .collect();
         files.sort();
         for file in files {
-            let img = image::open(&file)
-                .map_err(|e| DataError::invalid(&file, format!("not a readable image: {e}")))?;
-            let gray = img
-                .resize_exact(IMAGE_SIDE as u32, IMAGE_SIDE as u32, FilterType::Triangle)
-                .into_luma8();
-            x.extend(gray.as_raw().iter().map(|&b| f32::from(b) / 255.0));
+            x.extend(load_image_item(&file)?);
             labels.push(label as u32);
         }
         class_names.push(
@@ -65,6 +60,27 @@ pub fn load_folder(dir: &Path, seed: u64) -> Result<Dataset, DataError> {
         train,
         test,
     })
+}
+
+/// One image file of any size or colour as an item: resized to 28×28 (triangle filter),
+/// converted to gray, values in [0, 1]. The folder loader and `latentlab encode` both read
+/// images through here, so a model sees a file the way it saw its training images.
+pub fn load_image_item(file: &Path) -> Result<Vec<f32>, DataError> {
+    let img = image::open(file).map_err(|e| {
+        let message = match e {
+            image::ImageError::IoError(e) if !file.is_file() => format!("cannot read: {e}"),
+            e => format!("not a readable image: {e}"),
+        };
+        DataError::invalid(file, message)
+    })?;
+    let gray = img
+        .resize_exact(IMAGE_SIDE as u32, IMAGE_SIDE as u32, FilterType::Triangle)
+        .into_luma8();
+    Ok(gray
+        .as_raw()
+        .iter()
+        .map(|&b| f32::from(b) / 255.0)
+        .collect())
 }
 
 fn is_hidden(p: &Path) -> bool {

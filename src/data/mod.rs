@@ -15,7 +15,7 @@ use rand::seq::SliceRandom;
 use std::path::Path;
 
 pub use csv::load_csv;
-pub use folder::load_folder;
+pub use folder::{load_folder, load_image_item};
 pub use idx::{export_idx_dir, load_idx_dir, write_idx};
 
 /// Side length of the images every built-in image set and loader produces.

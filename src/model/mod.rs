@@ -7,6 +7,7 @@ mod eval;
 
 #[cfg(test)]
 mod grad_check;
+pub mod inspect;
 pub mod kinds;
 pub mod loss;
 pub mod metrics;
@@ -15,8 +16,9 @@ pub mod snapshot;
 
 pub use adam::Adam;
 pub use eval::{Metrics, evaluate};
+pub use inspect::{ItemReport, inspect};
 pub use kinds::{DEFAULT_BETA, KnobSpec, KnobValue, ModelKind};
-pub use snapshot::DecoderSnapshot;
+pub use snapshot::{DecoderSnapshot, EncoderSnapshot};
 
 use crate::data::ItemShape;
 use crate::rng::PortableRng;
@@ -422,6 +424,11 @@ impl Autoencoder {
             &self.decoder.layers,
             self.config.likelihood == Likelihood::Bernoulli,
         )
+    }
+
+    /// A frozen copy of the encoder (trunk and heads) as plain numbers, for the UI.
+    pub fn encoder_snapshot(&self) -> Result<EncoderSnapshot> {
+        EncoderSnapshot::from_layers(&self.trunk.layers, &self.mu_head, self.logvar_head.as_ref())
     }
 
     /// Copies of every weight, to restore after a divergence.

@@ -1,11 +1,12 @@
-//! A frozen decoder the UI can run on its own thread: plain numbers, no live variables.
+//! A frozen decoder and encoder the UI can run on its own thread: plain numbers, no live
+//! variables.
 
 use super::mlp::Dense;
 use candle_core::{Device, Result, Tensor};
 use std::sync::OnceLock;
 
 /// One dense layer as plain numbers: `y = x W + b`, W row-major (in, out).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct DenseWeights {
     /// Weights, `n_in * n_out` values, row-major (in, out).
     pub w: Vec<f32>,
@@ -15,6 +16,40 @@ pub struct DenseWeights {
     pub n_in: usize,
     /// Outputs.
     pub n_out: usize,
+}
+
+impl DenseWeights {
+    /// Copies a live layer's current weights.
+    pub(crate) fn from_dense(l: &Dense) -> Result<Self> {
+        let (n_in, n_out) = l.dims();
+        Ok(Self {
+            w: l.w.as_tensor().flatten_all()?.to_vec1()?,
+            b: l.b.as_tensor().to_vec1()?,
+            n_in,
+            n_out,
+        })
+    }
+
+    /// `x W + b` for one input of `n_in` values (plain loops; zero inputs, common after a
+    /// ReLU or on a dark pixel, cost nothing).
+    pub fn forward(&self, x: &[f32]) -> Vec<f32> {
+        let mut out = self.b.clone();
+        out.resize(self.n_out, 0.0);
+        for (&xi, row) in x.iter().zip(self.w.chunks_exact(self.n_out.max(1))) {
+            if xi != 0.0 {
+                for (o, &w) in out.iter_mut().zip(row) {
+                    *o += xi * w;
+                }
+            }
+        }
+        out
+    }
+}
+
+fn relu_in_place(v: &mut [f32]) {
+    for x in v {
+        *x = x.max(0.0);
+    }
 }
 
 /// A decoder frozen at one training step.
@@ -42,15 +77,7 @@ impl DecoderSnapshot {
     pub(crate) fn from_layers(layers: &[Dense], sigmoid_output: bool) -> Result<Self> {
         let layers = layers
             .iter()
-            .map(|l| {
-                let (n_in, n_out) = l.dims();
-                Ok(DenseWeights {
-                    w: l.w.as_tensor().flatten_all()?.to_vec1()?,
-                    b: l.b.as_tensor().to_vec1()?,
-                    n_in,
-                    n_out,
-                })
-            })
+            .map(DenseWeights::from_dense)
             .collect::<Result<Vec<_>>>()?;
         Ok(Self::new(layers, sigmoid_output))
     }
@@ -112,11 +139,270 @@ impl DecoderSnapshot {
         }
         h.flatten_all()?.to_vec1()
     }
+
+    /// The decoder's raw output for codes stored back to back: logits for a Bernoulli
+    /// decoder (no sigmoid, whatever `sigmoid_output` says), means for a Gaussian one.
+    /// Plain loops on the calling thread, for a few codes (the inspector); `decode` is
+    /// faster for many.
+    pub fn decode_raw(&self, codes: &[f32]) -> Vec<f32> {
+        let d = self.latent_dim().max(1);
+        let mut out = Vec::new();
+        for z in codes.chunks_exact(d) {
+            let mut h = z.to_vec();
+            for (i, layer) in self.layers.iter().enumerate() {
+                h = layer.forward(&h);
+                if i + 1 < self.layers.len() {
+                    relu_in_place(&mut h);
+                }
+            }
+            out.extend(h);
+        }
+        out
+    }
+}
+
+/// An encoder frozen at one training step: plain numbers and plain loops, no candle, so the
+/// UI thread can encode a drawn item on every stroke (a 784-pixel item through 128, 64
+/// hidden units takes a few tens of microseconds).
+///
+/// ```
+/// # use latentlab::model::{Autoencoder, ModelConfig, ModelKind, Likelihood};
+/// # use rand::SeedableRng;
+/// # let config = ModelConfig::new(ModelKind::Vae, 784, Likelihood::Bernoulli);
+/// # let model = Autoencoder::new(config, &mut latentlab::rng::PortableRng::seed_from_u64(1)).unwrap();
+/// let encoder = model.encoder_snapshot().unwrap(); // or `ModelSnapshot::encoder`
+/// let (mu, sigma) = encoder.encode(&[0.0; 784]);
+/// assert_eq!(mu.len(), 2);
+/// assert_eq!(sigma.map(|s| s.len()), Some(2));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct EncoderSnapshot {
+    /// The trunk's layers, each followed by a ReLU.
+    pub trunk: Vec<DenseWeights>,
+    /// The head that gives the code mean μ from the last hidden layer.
+    pub mu_head: DenseWeights,
+    /// The head that gives log σ² (variational kinds only).
+    pub logvar_head: Option<DenseWeights>,
+}
+
+impl EncoderSnapshot {
+    /// Copies the layers' current weights.
+    pub(crate) fn from_layers(trunk: &[Dense], mu: &Dense, logvar: Option<&Dense>) -> Result<Self> {
+        Ok(Self {
+            trunk: trunk
+                .iter()
+                .map(DenseWeights::from_dense)
+                .collect::<Result<Vec<_>>>()?,
+            mu_head: DenseWeights::from_dense(mu)?,
+            logvar_head: logvar.map(DenseWeights::from_dense).transpose()?,
+        })
+    }
+
+    /// Values per item it encodes.
+    pub fn input_dim(&self) -> usize {
+        self.trunk.first().unwrap_or(&self.mu_head).n_in
+    }
+
+    /// Size of the code.
+    pub fn latent_dim(&self) -> usize {
+        self.mu_head.n_out
+    }
+
+    /// True if it has a posterior: a σ beside μ.
+    pub fn is_variational(&self) -> bool {
+        self.logvar_head.is_some()
+    }
+
+    /// The last hidden layer's activations for one item.
+    fn hidden(&self, x: &[f32]) -> Vec<f32> {
+        let mut h = x.to_vec();
+        for layer in &self.trunk {
+            h = layer.forward(&h);
+            relu_in_place(&mut h);
+        }
+        h
+    }
+
+    /// μ and (variational kinds) log σ² of items stored back to back, `input_dim` values
+    /// each (a trailing partial item is ignored); `latent_dim` values per item in each.
+    pub fn encode_logvar(&self, x: &[f32]) -> (Vec<f32>, Option<Vec<f32>>) {
+        let mut mu = Vec::new();
+        let mut logvar = self.logvar_head.as_ref().map(|_| Vec::new());
+        for item in x.chunks_exact(self.input_dim().max(1)) {
+            let h = self.hidden(item);
+            mu.extend(self.mu_head.forward(&h));
+            if let (Some(head), Some(out)) = (&self.logvar_head, &mut logvar) {
+                out.extend(head.forward(&h));
+            }
+        }
+        (mu, logvar)
+    }
+
+    /// μ and (variational kinds) σ = exp(½ log σ²) of items stored back to back, as
+    /// [`EncoderSnapshot::encode_logvar`].
+    pub fn encode(&self, x: &[f32]) -> (Vec<f32>, Option<Vec<f32>>) {
+        let (mu, logvar) = self.encode_logvar(x);
+        let sigma = logvar.map(|lv| lv.iter().map(|v| (0.5 * v).exp()).collect());
+        (mu, sigma)
+    }
+
+    /// ‖∂μ/∂x‖²_F at one item (`input_dim` values): the contractive penalty before its
+    /// weight. Exact for the ReLU trunk: ∂μ/∂x = W_μᵀ D_k W_kᵀ ··· D_1 W_1ᵀ.
+    pub fn jacobian_frobenius_sq(&self, x: &[f32]) -> f64 {
+        // The ReLU masks of every trunk layer at x.
+        let mut masks = Vec::new();
+        let mut h = x.to_vec();
+        for layer in &self.trunk {
+            h = layer.forward(&h);
+            masks.push(h.iter().map(|&v| v > 0.0).collect::<Vec<_>>());
+            relu_in_place(&mut h);
+        }
+        // Rows of ∂μ/∂h for the current layer, one row per code dimension.
+        let head = &self.mu_head;
+        let mut rows: Vec<Vec<f32>> = (0..head.n_out)
+            .map(|j| (0..head.n_in).map(|i| head.w[i * head.n_out + j]).collect())
+            .collect();
+        for (layer, mask) in self.trunk.iter().zip(&masks).rev() {
+            for row in &mut rows {
+                let next = (0..layer.n_in)
+                    .map(|i| {
+                        let w = &layer.w[i * layer.n_out..(i + 1) * layer.n_out];
+                        w.iter()
+                            .zip(row.iter())
+                            .zip(mask)
+                            .filter(|(_, on)| **on)
+                            .map(|((w, r), _)| w * r)
+                            .sum()
+                    })
+                    .collect();
+                *row = next;
+            }
+        }
+        rows.iter()
+            .flatten()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Autoencoder, Likelihood, ModelConfig, ModelKind};
+    use crate::rng::PortableRng;
+    use rand::{Rng, SeedableRng};
+
+    /// A model of `kind` with random non-zero biases, so some ReLUs are off and some on.
+    fn model(kind: ModelKind, input: usize, hidden: &[usize], latent: usize) -> Autoencoder {
+        let mut cfg = ModelConfig::new(kind, input, Likelihood::Bernoulli);
+        cfg.hidden = hidden.to_vec();
+        cfg.latent_dim = latent;
+        let mut rng = PortableRng::seed_from_u64(9);
+        let m = Autoencoder::new(cfg, &mut rng).unwrap();
+        for var in m.vars().iter().filter(|v| v.dims().len() == 1) {
+            let b: Vec<f32> = (0..var.dims()[0])
+                .map(|_| rng.random_range(-0.3f32..0.3))
+                .collect();
+            var.set(&Tensor::new(b.as_slice(), &Device::Cpu).unwrap())
+                .unwrap();
+        }
+        m
+    }
+
+    fn assert_close(a: &[f32], b: &[f32], what: &str) {
+        assert_eq!(a.len(), b.len(), "{what}: lengths");
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (x - y).abs() <= 1e-5 * x.abs().max(1.0),
+                "{what}[{i}]: {x} vs {y}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_encoder_snapshot_gives_the_candle_encoders_mu_and_sigma() {
+        let mut rng = PortableRng::seed_from_u64(2);
+        for (kind, input, hidden, latent) in [
+            (ModelKind::Vae, 784, vec![128, 64], 2),
+            (ModelKind::BetaVae, 30, vec![16, 8], 5),
+            (ModelKind::Ae, 30, vec![16], 3),
+            (ModelKind::Cae, 12, vec![7, 6, 5], 2),
+        ] {
+            let m = model(kind, input, &hidden, latent);
+            let snap = m.encoder_snapshot().unwrap();
+            assert_eq!((snap.input_dim(), snap.latent_dim()), (input, latent));
+            let rows = 5;
+            let x: Vec<f32> = (0..rows * input)
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect();
+            let (mu, logvar) = m
+                .encode(&Tensor::from_vec(x.clone(), (rows, input), &Device::Cpu).unwrap())
+                .unwrap();
+            let (got_mu, got_sigma) = snap.encode(&x);
+            assert_close(&got_mu, &mu.flatten_all().unwrap().to_vec1().unwrap(), "μ");
+            let sigma: Option<Vec<f32>> = logvar.map(|lv| {
+                lv.exp()
+                    .unwrap()
+                    .sqrt()
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1()
+                    .unwrap()
+            });
+            assert_eq!(got_sigma.is_some(), kind.is_variational(), "{kind}");
+            if let (Some(a), Some(b)) = (got_sigma, sigma) {
+                assert_close(&a, &b, "σ");
+            }
+            // One item alone gives the first row.
+            assert_close(&snap.encode(&x[..input]).0, &got_mu[..latent], "one item");
+        }
+    }
+
+    #[test]
+    fn plain_decoding_agrees_with_the_tensor_decoder() {
+        let m = model(ModelKind::Vae, 20, &[9, 7], 3);
+        let decoder = m.decoder_snapshot().unwrap();
+        let codes: Vec<f32> = (0..12).map(|i| (i as f32 * 0.37).sin() * 2.0).collect();
+        let logits = decoder.decode_raw(&codes);
+        let pixels: Vec<f32> = logits.iter().map(|l| 1.0 / (1.0 + (-l).exp())).collect();
+        assert_close(&pixels, &decoder.decode(&codes).unwrap(), "pixels");
+        let raw: Vec<f32> = m
+            .decode_raw(&Tensor::from_vec(codes, (4, 3), &Device::Cpu).unwrap())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_close(&logits, &raw, "logits");
+    }
+
+    #[test]
+    fn the_plain_jacobian_matches_finite_differences() {
+        let m = model(ModelKind::Cae, 6, &[9, 7], 3);
+        let snap = m.encoder_snapshot().unwrap();
+        let mut rng = PortableRng::seed_from_u64(5);
+        for _ in 0..3 {
+            let x: Vec<f32> = (0..6).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let h = 1e-3f32;
+            let mut fd = 0.0f64;
+            for i in 0..6 {
+                let (mut plus, mut minus) = (x.clone(), x.clone());
+                plus[i] += h;
+                minus[i] -= h;
+                let (zp, zm) = (snap.encode(&plus).0, snap.encode(&minus).0);
+                for (a, b) in zp.iter().zip(&zm) {
+                    fd += f64::from((a - b) / (2.0 * h)).powi(2);
+                }
+            }
+            let exact = snap.jacobian_frobenius_sq(&x);
+            assert!(fd > 1e-3, "the test must see a non-trivial Jacobian");
+            assert!(
+                (fd - exact).abs() < 1e-2 * fd,
+                "finite differences {fd} vs exact {exact}"
+            );
+        }
+    }
 
     #[test]
     fn decodes_a_hand_built_network() {

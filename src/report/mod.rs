@@ -490,6 +490,7 @@ mod tests {
             kind: ModelKind::Ae,
             latent_dim: 2,
             decoder: Arc::new(DecoderSnapshot::new(layers, false)),
+            encoder: Default::default(),
             codes: vec![0.1, 0.2, 0.3, 0.4],
             sigmas: None,
             recon: vec![0.5; dim * recon_items],

@@ -1,7 +1,7 @@
 //! What crosses the channels between the UI (or command line) and the worker: plain data only.
 
 use crate::data::Dataset;
-use crate::model::{DecoderSnapshot, KnobValue, Metrics, ModelConfig, ModelKind};
+use crate::model::{DecoderSnapshot, EncoderSnapshot, KnobValue, Metrics, ModelConfig, ModelKind};
 use std::sync::Arc;
 
 /// How a run trains: the models and the shared optimisation settings.
@@ -184,6 +184,8 @@ pub struct ModelSnapshot {
     pub latent_dim: usize,
     /// The decoder, runnable on any thread.
     pub decoder: Arc<DecoderSnapshot>,
+    /// The encoder, runnable on any thread (a drawn item, the inspector).
+    pub encoder: Arc<EncoderSnapshot>,
     /// Codes (μ for a VAE) of the display items, `latent_dim` each.
     pub codes: Vec<f32>,
     /// Posterior σ of the display items (VAEs only).

@@ -229,6 +229,7 @@ impl Session {
                 kind: m.config.kind,
                 latent_dim: m.config.latent_dim,
                 decoder,
+                encoder: Arc::new(m.encoder_snapshot()?),
                 codes: mu.flatten_all()?.to_vec1()?,
                 sigmas,
                 recon: recon_values,
