@@ -47,6 +47,8 @@ pub enum Action {
     Present(bool),
     /// Set the zoom of presentation mode.
     SetPresentationScale(f32),
+    /// Load an image file as the drawn item (any size or colour, made 28×28 gray).
+    DrawFromFile(PathBuf),
 }
 
 impl LatentLabApp {
@@ -90,6 +92,32 @@ impl LatentLabApp {
             Action::SetPresentationScale(scale) => {
                 self.presentation.set_scale(&self.egui_ctx, scale)
             }
+            Action::DrawFromFile(path) => self.draw_from_file(&path),
+        }
+    }
+
+    /// An image file as the drawn item, and the "Draw & inspect" tab to see it.
+    fn draw_from_file(&mut self, path: &std::path::Path) {
+        let is_image = self.session.data.as_ref().is_some_and(|d| {
+            d.shape
+                == crate::data::ItemShape::Image {
+                    width: crate::data::IMAGE_SIDE,
+                    height: crate::data::IMAGE_SIDE,
+                }
+        });
+        if !is_image {
+            self.session
+                .error(format!("{}: only 28×28 image data sets take a drawn image", path.display()));
+            return;
+        }
+        match crate::data::load_image_item(path) {
+            Ok(x) => {
+                self.selection.drawn = Some(x);
+                if let Some(i) = self.views.iter().position(|v| v.title() == "Draw & inspect") {
+                    self.tab = i;
+                }
+            }
+            Err(e) => self.session.error(e.to_string()),
         }
     }
 

@@ -60,6 +60,7 @@ tabs! {
     recon::ReconPanel,
     samples::SamplesPanel,
     interp::InterpPanel,
+    draw::DrawPanel,
 }
 
 /// Frame-time statistics, printed to stderr when `LATENTLAB_FRAME_STATS` is set.
@@ -296,6 +297,12 @@ impl LatentLabApp {
     }
 }
 
+/// An image file dropped on the window becomes the drawn item.
+fn dropped_image(ui: &Ui) -> Option<Action> {
+    let path = ui.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()))?;
+    Some(Action::DrawFromFile(path))
+}
+
 /// A spinner while there is nothing to show yet.
 fn waiting_ui(ui: &mut Ui, loading: bool) {
     ui.vertical_centered(|ui| {
@@ -344,6 +351,7 @@ impl eframe::App for LatentLabApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let started = Instant::now();
         let mut actions: Vec<Action> = self.shortcuts(ui).into_iter().collect();
+        actions.extend(dropped_image(ui));
         if self.presentation.on {
             let snap = self.session.snapshot.clone();
             let status = self.session.status;

@@ -26,6 +26,8 @@ struct Scene {
     probe: [f64; 2],
     pinned: Option<[f64; 2]>,
     ellipses: Vec<Ellipse>,
+    /// Where the drawn item's code (μ) lies, if there is a drawn item.
+    drawn: Option<[f64; 2]>,
     show_prior: bool,
     bounds: [[f64; 2]; 2],
     axis_names: [String; 2],
@@ -115,24 +117,32 @@ impl LatentPanel {
         }
         let plane = selection.plane_for(m);
         let pinned = selection.pinned;
-        let ellipses = if m.kind.is_variational() {
-            ellipse_lines(
-                m,
-                snap,
-                plane,
-                &self.hidden_classes,
-                self.show_posterior,
-                pinned,
-            )
+        let mut ellipses = if m.kind.is_variational() {
+            ellipse_lines(m, snap, plane, &self.hidden_classes, self.show_posterior, pinned)
         } else {
             Vec::new()
         };
+        let drawn = drawn_code(m, selection);
+        if let (Some((mu, Some(sigma))), Plane::Dims(a, b)) = (&drawn, plane) {
+            let at = |v: &[f32], k: usize| v.get(k).map_or(0.0, |x| f64::from(*x));
+            for (scale, dashed) in [(1.0, false), (2.0, true)] {
+                let (rx, ry) = (scale * at(sigma, a), scale * at(sigma, b));
+                ellipses.push(Ellipse {
+                    points: circle(at(mu, a), at(mu, b), rx, ry),
+                    color: theme::DRAWN,
+                    width: 2.5,
+                    dashed,
+                });
+            }
+        }
+        let drawn = drawn.map(|(mu, _)| selection.project(m, &mu));
         Scene {
             per_class,
             probe: selection.project(m, selection.probe_code(&m.name)),
             pinned: selection.pinned.and_then(|i| items.get(i).map(|(p, _)| *p)),
             items,
             ellipses,
+            drawn,
             show_prior: m.kind.is_variational() && self.show_prior,
             bounds: shared.unwrap_or_else(|| bounds(m, selection)),
             axis_names: [selection.axis_name(m, 0), selection.axis_name(m, 1)],
@@ -289,6 +299,10 @@ fn draw_scene(pui: &mut PlotUi<'_>, scene: Scene, ds: &Dataset) {
         let marker = Points::new("pinned", vec![p]).shape(MarkerShape::Diamond);
         pui.points(marker.radius(14.0).color(theme::PINNED).filled(false));
     }
+    if let Some(p) = scene.drawn {
+        let marker = Points::new("drawn", vec![p]).shape(MarkerShape::Asterisk);
+        pui.points(marker.radius(14.0).color(theme::DRAWN));
+    }
     for (radius, filled) in [(10.0, false), (5.0, true)] {
         let marker = Points::new("probe", vec![scene.probe]).shape(MarkerShape::Circle);
         pui.points(marker.radius(radius).color(theme::PROBE).filled(filled));
@@ -385,6 +399,17 @@ fn circle(cx: f64, cy: f64, rx: f64, ry: f64) -> PlotPoints<'static> {
             [cx + rx * t.cos(), cy + ry * t.sin()]
         })
         .collect()
+}
+
+/// The drawn item's μ and σ under this model, if an item is drawn and not blank.
+fn drawn_code(m: &ModelSnapshot, selection: &Selection) -> Option<(Vec<f32>, Option<Vec<f32>>)> {
+    let x = selection.drawn.as_ref()?;
+    if x.len() != m.encoder.input_dim() || x.iter().all(|&v| v == 0.0) {
+        return None;
+    }
+    let (mu, logvar) = m.encoder.encode_logvar(x);
+    let sigma = logvar.map(|lv| lv.iter().map(|v| (0.5 * v).exp()).collect());
+    Some((mu, sigma))
 }
 
 /// The median posterior σ over the display items and code dimensions (VAEs only).

@@ -48,6 +48,9 @@ pub struct Selection {
     pub pinned: Option<usize>,
     /// Plane shown for latent dim > 2, by the scatters and the grids alike.
     pub plane: Plane,
+    /// The item drawn in the "Draw & inspect" tab (or loaded from a file): every model
+    /// encodes it, and the scatters mark it. Kept across runs; cleared with the canvas.
+    pub drawn: Option<Vec<f32>>,
     pca: HashMap<String, (u64, Pca2)>,
 }
 
@@ -57,6 +60,7 @@ impl Default for Selection {
             probes: HashMap::new(),
             pinned: None,
             plane: Plane::Dims(0, 1),
+            drawn: None,
             pca: HashMap::new(),
         }
     }

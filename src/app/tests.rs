@@ -30,6 +30,7 @@ fn model(
         latent_dim,
         decoder,
         encoder: Default::default(),
+        config: crate::model::ModelConfig::new(kind, 784, crate::model::Likelihood::Bernoulli),
         codes: Vec::new(),
         sigmas: None,
         recon: Vec::new(),

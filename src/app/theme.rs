@@ -28,6 +28,8 @@ pub const QUIET: Color32 = Color32::GRAY;
 pub const PROBE: Color32 = Color32::from_rgb(250, 250, 250);
 /// The pinned item's marker.
 pub const PINNED: Color32 = Color32::from_rgb(255, 200, 0);
+/// The drawn item's marker and ellipses.
+pub const DRAWN: Color32 = Color32::from_rgb(255, 80, 200);
 /// Dark outline colour for small markers on light backgrounds.
 pub const MARKER_OUTLINE: Color32 = Color32::from_rgb(20, 20, 20);
 /// Colour of the prior's σ circles.

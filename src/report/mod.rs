@@ -491,6 +491,11 @@ mod tests {
             latent_dim: 2,
             decoder: Arc::new(DecoderSnapshot::new(layers, false)),
             encoder: Default::default(),
+            config: crate::model::ModelConfig::new(
+                ModelKind::Ae,
+                dim,
+                crate::model::Likelihood::Bernoulli,
+            ),
             codes: vec![0.1, 0.2, 0.3, 0.4],
             sigmas: None,
             recon: vec![0.5; dim * recon_items],

@@ -186,6 +186,9 @@ pub struct ModelSnapshot {
     pub decoder: Arc<DecoderSnapshot>,
     /// The encoder, runnable on any thread (a drawn item, the inspector).
     pub encoder: Arc<EncoderSnapshot>,
+    /// The model's settings at this step (live knobs included): what the inspector needs
+    /// to weigh the terms of one item's loss.
+    pub config: ModelConfig,
     /// Codes (μ for a VAE) of the display items, `latent_dim` each.
     pub codes: Vec<f32>,
     /// Posterior σ of the display items (VAEs only).

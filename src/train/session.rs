@@ -230,6 +230,7 @@ impl Session {
                 latent_dim: m.config.latent_dim,
                 decoder,
                 encoder: Arc::new(m.encoder_snapshot()?),
+                config: m.config.clone(),
                 codes: mu.flatten_all()?.to_vec1()?,
                 sigmas,
                 recon: recon_values,
