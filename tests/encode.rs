@@ -234,6 +234,24 @@ fn an_ae_has_no_posterior_and_small_or_colour_images_are_converted() {
         }
         assert_near(v["recon"].as_f64().unwrap(), want_recon, 1e-4, "recon");
     }
+    // A flat light-gray colour image of 12×9 is the item with every value 200/255.
+    let flat = dir.path().join("flat.png");
+    image::RgbImage::from_pixel(12, 9, image::Rgb([200, 200, 200]))
+        .save(&flat)
+        .unwrap();
+    let v = encode(&ckpt, &flat, &[]);
+    let x = batch_tensor(vec![200.0 / 255.0; 784], 784).unwrap();
+    let want: Vec<f32> = model
+        .encode(&x)
+        .unwrap()
+        .0
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    for (m, w) in floats(&v["mu"]).iter().zip(&want) {
+        assert_near(*m, f64::from(*w), 1e-5, "μ of a flat gray image");
+    }
 }
 
 #[test]

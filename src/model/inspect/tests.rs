@@ -9,7 +9,8 @@ fn dense(w: Vec<f32>, b: Vec<f32>, n_in: usize, n_out: usize) -> DenseWeights {
 }
 
 /// 2 inputs → no trunk → μ = (x₀ + 0.1, −x₁), log σ² = (2x₀ − 1, 0.5); decoder 2 → 2 with
-/// logits (2z₀ + 0.5, −z₁).
+/// logits (−2z₀ + 0.5, −z₁): one negative and one positive in the tests below, so a stray
+/// ReLU on the output would show.
 fn tiny(variational: bool) -> (EncoderSnapshot, DecoderSnapshot) {
     let encoder = EncoderSnapshot {
         trunk: Vec::new(),
@@ -17,7 +18,7 @@ fn tiny(variational: bool) -> (EncoderSnapshot, DecoderSnapshot) {
         logvar_head: variational.then(|| dense(vec![2.0, 0.0, 0.0, 0.0], vec![-1.0, 0.5], 2, 2)),
     };
     let decoder = DecoderSnapshot::new(
-        vec![dense(vec![2.0, 0.0, 0.0, -1.0], vec![0.5, 0.0], 2, 2)],
+        vec![dense(vec![-2.0, 0.0, 0.0, -1.0], vec![0.5, 0.0], 2, 2)],
         true,
     );
     (encoder, decoder)
@@ -46,7 +47,8 @@ fn recon_nats_are_the_negative_log_likelihood_computed_by_hand() {
         assert!((f64::from(*got) - want).abs() < 1e-6, "z {got} vs {want}");
     }
     // Bernoulli: p = 1 / (1 + e^−l), −[x ln p + (1 − x) ln(1 − p)] per pixel.
-    let logits = [2.0 * z[0] + 0.5, -z[1]];
+    let logits = [-2.0 * z[0] + 0.5, -z[1]];
+    assert!(logits[0] < 0.0 && logits[1] > 0.0);
     let mut nll = 0.0;
     for (i, (l, t)) in logits.iter().zip(x).enumerate() {
         let p = 1.0 / (1.0 + (-l).exp());
@@ -70,7 +72,7 @@ fn recon_nats_are_the_negative_log_likelihood_computed_by_hand() {
         None,
     )
     .unwrap();
-    let means = [2.0 * 0.35 + 0.5, 1.0];
+    let means = [-2.0 * 0.35 + 0.5, 1.0];
     let s = 0.05f64;
     let nll: f64 = means
         .iter()
