@@ -58,6 +58,7 @@ tabs! {
     recon::ReconPanel,
     samples::SamplesPanel,
     interp::InterpPanel,
+    kl_dims::KlDimsPanel,
 }
 
 /// Frame-time statistics, printed to stderr when `LATENTLAB_FRAME_STATS` is set.
@@ -238,6 +239,9 @@ impl LatentLabApp {
             }
         });
         ui.separator();
+        if let Some(view) = self.views.get(self.tab) {
+            about_ui(ui, view.as_ref());
+        }
         let (Some(snap), Some(ds)) = (self.session.snapshot.clone(), self.session.data.clone())
         else {
             waiting_ui(ui, self.session.is_loading());
@@ -256,6 +260,15 @@ impl LatentLabApp {
         };
         view.ui(ui, &mut ctx)
     }
+}
+
+/// The tab's one-line explanation, opening onto the longer one.
+fn about_ui(ui: &mut Ui, view: &dyn View) {
+    let (line, text) = view.about();
+    egui::CollapsingHeader::new(RichText::new(line).strong())
+        .id_salt(("about", view.title()))
+        .default_open(false)
+        .show(ui, |ui| ui.label(text));
 }
 
 /// A spinner while there is nothing to show yet.
@@ -325,7 +338,9 @@ impl eframe::App for LatentLabApp {
         egui::Panel::bottom("losses")
             .resizable(false)
             .show(ui, |ui| {
-                self.losses.ui(ui, &self.session.history, loss_height);
+                let steps_per_epoch = self.session.batches_per_epoch;
+                self.losses
+                    .ui(ui, &self.session.history, loss_height, steps_per_epoch);
             });
         egui::CentralPanel::default_margins().show(ui, |ui| actions.extend(self.central_ui(ui)));
         // Every request of this frame, in the order the user made them, in one place.
