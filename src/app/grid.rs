@@ -90,7 +90,7 @@ impl View for GridPanel {
 const ABOUT: &str = "Axes: the same two code coordinates as the latent scatter, labelled in \
     z. Each cell is the decoder's output for the z at the cell's centre (no sampling; pixel \
     probabilities); the other dimensions of z stay at the probe's values. A VAE's cells sit \
-    at equal-probability steps of its prior, z = Φ⁻¹((i + ½)/k): dense near 0, wide in the \
+    at equal-probability steps of its prior, z = Φ^-1((i + ½)/k) (the inverse normal CDF): dense near 0, wide in the \
     tails, so the grid covers where the prior puts its mass and every cell is a typical \
     sample. An AE has no prior, so its grid spans the range of its test codes instead; cells \
     between its clusters hold codes no input maps to, which is why some decode to blends or \

@@ -24,7 +24,7 @@ const MIN_LABELLED_BAR: f32 = 44.0;
 pub struct KlDimsPanel;
 
 const ABOUT: &str = "For each VAE kind, one bar per latent dimension z_j: the KL divergence \
-    KL(N(μ_j, σ_j²) ‖ N(0, 1)) = ½(μ_j² + σ_j² − 1 − ln σ_j²) of the encoder's posterior to \
+    KL(N(μ_j, σ_j²) || N(0, 1)) = ½(μ_j² + σ_j² − 1 − ln σ_j²) of the encoder's posterior to \
     the prior, averaged over the test items of the latest snapshot (the same items as the \
     latent scatter), in nats. Their sum is the KL term of the loss. A dimension whose KL \
     stays near 0 (below 0.01 nats: \"collapsed\", grey) has μ ≈ 0 and σ ≈ 1 for every input: \

@@ -227,7 +227,7 @@ fn title(c: Curve) -> (&'static str, &'static str) {
         ),
         Curve::Kl => (
             "KL to the prior",
-            "KL(q(z | x) ‖ N(0, I)), summed over latent dimensions; VAE kinds only",
+            "KL(q(z | x) || N(0, I)), summed over latent dimensions; VAE kinds only",
         ),
         Curve::Total => (
             "total (minimised)",
@@ -522,6 +522,30 @@ mod tests {
         // The top is the largest value from step 10 on: the test point's 4 nats.
         assert_eq!(r.hi, 4.0);
         assert!(y_range(&[], Curve::Recon).is_none());
+    }
+
+    #[test]
+    fn every_text_of_the_loss_area_draws_with_the_fonts_we_ship() {
+        let mut texts = vec![ABOUT.to_string()];
+        for c in Curve::ALL {
+            let (name, meaning) = title(c);
+            texts.extend([name.to_string(), meaning.to_string()]);
+        }
+        for (log_y, log_wanted, clipped) in [(true, true, true), (false, true, true)] {
+            let axis = Axis {
+                log_y,
+                log_wanted,
+                steps_per_epoch: 1,
+            };
+            texts.push(axis.note(clipped));
+        }
+        // The harness panics on any character the fonts cannot draw.
+        let mut harness = egui_kittest::Harness::new_ui(move |ui| {
+            for t in &texts {
+                ui.label(t);
+            }
+        });
+        harness.run();
     }
 
     #[test]

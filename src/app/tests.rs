@@ -216,3 +216,21 @@ fn the_kl_panel_shows_a_collapsed_dimension_as_collapsed() {
     assert!(harness.query_by_label("Autoencoder").is_none());
     assert!(harness.query_by_label("VAE").is_some());
 }
+
+#[test]
+fn every_tab_explains_itself_in_one_line_that_opens() {
+    use egui_kittest::kittest::Queryable;
+    for view in tabs() {
+        let (line, text) = view.about();
+        assert!(!line.is_empty() && text.len() > line.len(), "{}", view.title());
+        // The harness panics on any character the fonts cannot draw.
+        let mut harness = egui_kittest::Harness::builder()
+            .with_size(egui::vec2(1000.0, 600.0))
+            .build_ui(move |ui| super::about_ui(ui, view.as_ref()));
+        harness.run();
+        assert!(harness.query_by_label(text).is_none(), "closed at first");
+        harness.get_by_label(line).click();
+        harness.run();
+        assert!(harness.query_by_label(text).is_some(), "{line}");
+    }
+}
