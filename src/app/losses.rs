@@ -556,9 +556,9 @@ mod tests {
             smoothing: 0.0,
             ..LossHistory::new()
         };
+        h.push_train("ae", ModelKind::Ae, 1.0, [1.0, 0.0, 1.0]);
         h.push_train("vae", ModelKind::Vae, 0.0, [2.0, 0.5, 2.5]);
         h.push_train("vae", ModelKind::Vae, 1.0, [-1.5, 0.8, -0.7]);
-        h.push_train("ae", ModelKind::Ae, 1.0, [1.0, 0.0, 1.0]);
         let models = drawing_order(&h, &BTreeSet::new());
         assert!(!all_positive(&models, Curve::Recon));
         assert!(!all_positive(&models, Curve::Total));
