@@ -232,11 +232,27 @@ fn every_tab_draws_with_readable_text() {
     let probe = h.state().selection.probes["vae"].code.clone();
     assert_eq!(probe.len(), 3);
     let titles = h.state().tab_titles();
-    assert_eq!(titles.len(), 6);
+    assert_eq!(titles.len(), 7);
     for (i, title) in titles.into_iter().enumerate() {
         h.get_by_label(title).click();
         h.run_steps(3);
         assert_eq!(h.state().tab, i);
+        if title == "Sliders" {
+            assert!(h.query_by_label_contains("An AE has no prior").is_none());
+            h.get_by_label("Sample from the prior").click();
+            h.run_steps(3);
+            assert_eq!(
+                h.query_all_by_label_contains("An AE has no prior").count(),
+                2,
+                "sampling the prior says what that means under the AE and the DAE"
+            );
+        }
+        if title == "KL per dimension" {
+            assert!(
+                h.query_by_label_contains("Mean KL per latent dimension").is_some(),
+                "the panel says what it shows"
+            );
+        }
         if title == "Reconstructions" {
             assert!(
                 h.query_by_label_contains("Denoising AE sees").is_some(),
