@@ -241,11 +241,22 @@ fn every_tab_draws_with_readable_text() {
             assert!(h.query_by_label_contains("An AE has no prior").is_none());
             h.get_by_label("Sample from the prior").click();
             h.run_steps(3);
-            assert_eq!(
-                h.query_all_by_label_contains("An AE has no prior").count(),
-                2,
-                "sampling the prior says what that means under the AE and the DAE"
-            );
+            // Sampling the prior says what that means, under the AE and the DAE only.
+            let notes: Vec<egui::Rect> = h
+                .query_all_by_label_contains("An AE has no prior")
+                .map(|n| n.rect())
+                .collect();
+            assert_eq!(notes.len(), 2);
+            for model in ["Autoencoder", "Denoising AE"] {
+                let heads: Vec<egui::Rect> =
+                    h.query_all_by_label(model).map(|n| n.rect()).collect();
+                let under = |r: &egui::Rect| {
+                    heads
+                        .iter()
+                        .any(|t| t.bottom() < r.top() && (t.left() - r.left()).abs() < 20.0)
+                };
+                assert!(notes.iter().any(under), "no note under {model}");
+            }
         }
         if title == "KL per dimension" {
             assert!(
