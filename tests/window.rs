@@ -260,7 +260,8 @@ fn every_tab_draws_with_readable_text() {
         }
         if title == "KL per dimension" {
             assert!(
-                h.query_by_label_contains("Mean KL per latent dimension").is_some(),
+                h.query_by_label_contains("Mean KL per latent dimension")
+                    .is_some(),
                 "the panel says what it shows"
             );
         }

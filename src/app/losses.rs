@@ -244,7 +244,8 @@ fn term_ui(ui: &mut Ui, models: &[&ModelHistory], c: Curve, axis: Axis, height: 
     let clipped = range.is_some_and(|r| r.clipped);
     ui.horizontal(|ui| {
         ui.set_height(TITLE_HEIGHT - 4.0);
-        ui.label(RichText::new(name).strong()).on_hover_text(meaning);
+        ui.label(RichText::new(name).strong())
+            .on_hover_text(meaning);
         let note = axis.note(clipped);
         ui.add(egui::Label::new(RichText::new(&note).weak().small()).truncate())
             .on_hover_text(note);
@@ -341,7 +342,11 @@ fn narrow_log_marks(lo: f64, hi: f64) -> Vec<GridMark> {
             if v > 0.0 && !on_major {
                 marks.push(GridMark {
                     value: v.log10(),
-                    step_size: if every == 1 { step_size } else { step_size / 5.0 },
+                    step_size: if every == 1 {
+                        step_size
+                    } else {
+                        step_size / 5.0
+                    },
                 });
             }
         }
@@ -476,10 +481,18 @@ mod tests {
             .iter()
             .map(|m| format_nats(10f64.powf(m.value)))
             .collect();
-        for want in ["0.001", "0.01", "0.1", "1", "10", "100", "200", "500", "0.002"] {
-            assert!(labels.iter().any(|l| l == want), "{want} missing in {labels:?}");
+        for want in [
+            "0.001", "0.01", "0.1", "1", "10", "100", "200", "500", "0.002",
+        ] {
+            assert!(
+                labels.iter().any(|l| l == want),
+                "{want} missing in {labels:?}"
+            );
         }
-        assert!(!labels.iter().any(|l| l == "0" || l == "0.00"), "{labels:?}");
+        assert!(
+            !labels.iter().any(|l| l == "0" || l == "0.00"),
+            "{labels:?}"
+        );
         let decades = marks.iter().filter(|m| m.step_size == 1.0).count();
         assert_eq!(decades, 6, "0.001 to 100");
         // Within less than a decade (125 to 200 nats): round numbers, at their log.

@@ -183,8 +183,11 @@ fn the_kl_panel_shows_a_collapsed_dimension_as_collapsed() {
     let ds = data::load_with_sizes("digits", 1, Some(sizes)).unwrap();
     let snap = collapsed_snapshot(&ds);
     let mut panel = super::kl_dims::KlDimsPanel;
-    let (mut selection, settings, mut rects) =
-        (Selection::default(), Settings::default(), ScreenRects::default());
+    let (mut selection, settings, mut rects) = (
+        Selection::default(),
+        Settings::default(),
+        ScreenRects::default(),
+    );
     selection.prepare(&snap);
     let mut harness = egui_kittest::Harness::builder()
         .with_size(egui::vec2(1200.0, 800.0))
@@ -222,7 +225,11 @@ fn every_tab_explains_itself_in_one_line_that_opens() {
     use egui_kittest::kittest::Queryable;
     for view in tabs() {
         let (line, text) = view.about();
-        assert!(!line.is_empty() && text.len() > line.len(), "{}", view.title());
+        assert!(
+            !line.is_empty() && text.len() > line.len(),
+            "{}",
+            view.title()
+        );
         // The harness panics on any character the fonts cannot draw.
         let mut harness = egui_kittest::Harness::builder()
             .with_size(egui::vec2(1000.0, 600.0))

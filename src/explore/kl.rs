@@ -14,7 +14,9 @@ pub fn mean_kl_per_dim(mus: &[f32], sigmas: &[f32], latent_dim: usize) -> Vec<f6
         return Vec::new();
     }
     let mut sums = vec![0.0f64; latent_dim];
-    let rows = mus.chunks_exact(latent_dim).zip(sigmas.chunks_exact(latent_dim));
+    let rows = mus
+        .chunks_exact(latent_dim)
+        .zip(sigmas.chunks_exact(latent_dim));
     for (mu, sigma) in rows.take(items) {
         for ((sum, &m), &s) in sums.iter_mut().zip(mu).zip(sigma) {
             let (m, var) = (f64::from(m), f64::from(s) * f64::from(s));
