@@ -19,6 +19,7 @@ mod selection;
 mod session;
 mod settings;
 mod theme;
+mod ticks;
 mod view;
 
 #[cfg(test)]
