@@ -111,3 +111,68 @@ fn with_same_axes_one_probe_is_decoded_by_every_model() {
         "the VAE decodes the same z"
     );
 }
+
+#[test]
+fn a_drawn_digit_is_marked_in_every_latent_plot_and_inspected_with_its_closed_form_kl() {
+    let mut h = harness(small_settings(), true);
+    wait_for(&mut h, "some training", |a| {
+        a.session.snapshot.as_ref().is_some_and(|s| s.step > 50)
+    });
+    h.get_by_label("Pause").click();
+    wait_for(&mut h, "pause", |a| a.session.status == Status::Paused);
+    h.get_by_label("Draw & inspect").click();
+    h.run_steps(3);
+    let canvas = h.state().rects.draw_canvas.expect("a canvas");
+    // A "1": one vertical stroke down the middle.
+    let (top, bottom) = (
+        canvas.center_top() + egui::vec2(0.0, canvas.height() * 0.2),
+        canvas.center_bottom() - egui::vec2(0.0, canvas.height() * 0.2),
+    );
+    h.hover_at(top);
+    h.run_steps(1);
+    h.drag_at(top);
+    h.run_steps(1);
+    for t in 1..=8 {
+        h.hover_at(top + (bottom - top) * (t as f32 / 8.0));
+        h.run_steps(1);
+    }
+    h.drop_at(bottom);
+    h.run_steps(3);
+    let x = h.state().selection.drawn.clone().expect("a drawn item");
+    let ink: f32 = x.iter().sum();
+    assert!(ink > 10.0, "the stroke inked the canvas: {ink}");
+    // Column 14 is inked, the left edge is not.
+    assert!(x[14 * 28 + 14] > 0.9 && x[14 * 28] == 0.0);
+
+    // The KL the inspector shows is the closed form of the VAE's posterior for this item.
+    let snap = h.state().session.snapshot.clone().unwrap();
+    let vae = snap.models.iter().find(|m| m.name == "vae").unwrap();
+    let (mu, sigma) = vae.encoder.encode(&x);
+    let sigma = sigma.expect("a VAE has σ");
+    let kl: f64 = mu
+        .iter()
+        .zip(&sigma)
+        .map(|(&m, &s)| {
+            let (m, s) = (f64::from(m), f64::from(s));
+            // KL(N(m, s²) ‖ N(0, 1)) = ln(1/s) + (s² + m²)/2 − 1/2
+            -s.ln() + (s * s + m * m) / 2.0 - 0.5
+        })
+        .sum();
+    let shown = format!("{kl:.2} nats");
+    assert!(
+        h.query_by_label(&shown).is_some(),
+        "the inspector shows the KL {shown}"
+    );
+
+    // Every latent plot marks the item inside its plot.
+    h.get_by_label("Latent space").click();
+    h.run_steps(3);
+    for name in ["ae", "vae"] {
+        let at = h.state().rects.drawn_markers.get(name).copied();
+        let plot = h.state().rects.latent_plots[name];
+        assert!(
+            at.is_some_and(|p| plot.expand(4.0).contains(p)),
+            "{name}: marker at {at:?} in {plot:?}"
+        );
+    }
+}

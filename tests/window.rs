@@ -194,11 +194,39 @@ fn every_tab_draws_with_readable_text() {
     let probe = h.state().selection.probes["vae"].code.clone();
     assert_eq!(probe.len(), 3);
     let titles = h.state().tab_titles();
-    assert_eq!(titles.len(), 6);
+    assert_eq!(titles.len(), 7);
     for (i, title) in titles.into_iter().enumerate() {
         h.get_by_label(title).click();
         h.run_steps(3);
         assert_eq!(h.state().tab, i);
+        if title == "Sliders" {
+            assert!(h.query_by_label_contains("An AE has no prior").is_none());
+            h.get_by_label("Sample from the prior").click();
+            h.run_steps(3);
+            // Sampling the prior says what that means, under the AE and the DAE only.
+            let notes: Vec<egui::Rect> = h
+                .query_all_by_label_contains("An AE has no prior")
+                .map(|n| n.rect())
+                .collect();
+            assert_eq!(notes.len(), 2);
+            for model in ["Autoencoder", "Denoising AE"] {
+                let heads: Vec<egui::Rect> =
+                    h.query_all_by_label(model).map(|n| n.rect()).collect();
+                let under = |r: &egui::Rect| {
+                    heads
+                        .iter()
+                        .any(|t| t.bottom() < r.top() && (t.left() - r.left()).abs() < 20.0)
+                };
+                assert!(notes.iter().any(under), "no note under {model}");
+            }
+        }
+        if title == "KL per dimension" {
+            assert!(
+                h.query_by_label_contains("Mean KL per latent dimension")
+                    .is_some(),
+                "the panel says what it shows"
+            );
+        }
         if title == "Reconstructions" {
             assert!(
                 h.query_by_label_contains("Denoising AE sees").is_some(),

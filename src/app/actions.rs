@@ -106,14 +106,20 @@ impl LatentLabApp {
                 }
         });
         if !is_image {
-            self.session
-                .error(format!("{}: only 28×28 image data sets take a drawn image", path.display()));
+            self.session.error(format!(
+                "{}: only 28×28 image data sets take a drawn image",
+                path.display()
+            ));
             return;
         }
         match crate::data::load_image_item(path) {
             Ok(x) => {
                 self.selection.drawn = Some(x);
-                if let Some(i) = self.views.iter().position(|v| v.title() == "Draw & inspect") {
+                if let Some(i) = self
+                    .views
+                    .iter()
+                    .position(|v| v.title() == "Draw & inspect")
+                {
                     self.tab = i;
                 }
             }

@@ -57,6 +57,21 @@ impl View for DrawPanel {
         "Draw & inspect"
     }
 
+    fn about(&self) -> (&'static str, &'static str) {
+        (
+            "Your own input, seen by every model: its code and its loss term by term.",
+            "Draw on the canvas (or drop an image file, or start from a test item). Each model \
+             encodes it with its current encoder: μ and σ per latent dimension (σ for VAEs). \
+             A VAE decodes z = μ + σ·ε for the ε shown; 'draw another ε' picks a new one, and \
+             the line below says how much the reconstruction term varies over 20 draws. \
+             Reconstruction: −log p(x|z) in nats, summed over pixels. KL: how far q(z|x) is \
+             from the prior N(0, I), per dimension (the bars) and summed. −ELBO = \
+             reconstruction + KL is what a VAE minimises (a β-VAE weighs the KL by β; sparse \
+             and contractive AEs add their penalty). The pink star in the latent plots is \
+             this item, with its 1σ and 2σ ellipses for VAEs.",
+        )
+    }
+
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
         let ds = cx.ds;
         let dim = ds.dim();
@@ -69,12 +84,13 @@ impl View for DrawPanel {
                 self.tools_ui(ui, cx);
                 let side = ui.available_width().min(ui.available_height() - 10.0).max(140.0);
                 let drawn = cx.selection.drawn.get_or_insert_with(Vec::new);
-                match ds.shape {
+                let rect = match ds.shape {
                     ItemShape::Image { width, height } => {
                         self.canvas_ui(ui, drawn, width, height, side)
                     }
                     ItemShape::Points { .. } => point_ui(ui, ds, drawn, side),
-                }
+                };
+                cx.rects.draw_canvas = Some(rect);
             });
             ui.separator();
             egui::ScrollArea::vertical().show(ui, |ui| self.models_ui(ui, cx));
@@ -129,7 +145,7 @@ impl DrawPanel {
     }
 
     /// The drawing canvas: drag to draw (or erase) with a soft round brush.
-    fn canvas_ui(&mut self, ui: &mut Ui, x: &mut [f32], w: usize, h: usize, side: f32) {
+    fn canvas_ui(&mut self, ui: &mut Ui, x: &mut [f32], w: usize, h: usize, side: f32) -> Rect {
         let (rect, response) = ui.allocate_exact_size(vec2(side, side * h as f32 / w as f32), Sense::drag());
         if let Some(pos) = response.interact_pointer_pos().filter(|_| response.dragged() || response.drag_started()) {
             let p = pixel_at(rect, pos, w, h);
@@ -143,6 +159,7 @@ impl DrawPanel {
         let tex = self.canvas_tex.get(ui.ctx(), "drawn", key, || mosaic(x, w, h, 1));
         ui.painter().image(tex.id(), rect, Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)), Color32::WHITE);
         ui.painter().rect_stroke(rect, 0.0, egui::Stroke::new(1.5, theme::QUIET), egui::StrokeKind::Outside);
+        rect
     }
 
     /// One block per model: its reconstruction and the terms of its loss for the item.
@@ -290,7 +307,7 @@ fn terms_ui(ui: &mut Ui, m: &ModelSnapshot, r: &ItemReport, spread: Option<(f64,
         line(ui, &format!("  over {EPS_SAMPLES} draws of ε:"), format!("{mean:.1} ± {sd:.1} nats"));
     }
     if let Some(kl) = r.kl {
-        line(ui, "KL(q(z|x) ‖ N(0, I)), sum of the bars:", format!("{kl:.2} nats"));
+        line(ui, "KL(q(z|x) || N(0, I)), sum of the bars:", format!("{kl:.2} nats"));
     }
     if let (Some(w), Some(kl)) = (r.weighted_kl, r.kl) {
         let beta = m.config.number("beta");
@@ -308,7 +325,7 @@ fn terms_ui(ui: &mut Ui, m: &ModelSnapshot, r: &ItemReport, spread: Option<(f64,
 }
 
 /// For 2-D point sets: a square over the test data where a click places the item.
-fn point_ui(ui: &mut Ui, ds: &Dataset, x: &mut [f32], side: f32) {
+fn point_ui(ui: &mut Ui, ds: &Dataset, x: &mut [f32], side: f32) -> Rect {
     let (rect, response) = ui.allocate_exact_size(vec2(side, side), Sense::click_and_drag());
     if let Some(pos) = response.interact_pointer_pos().filter(|_| response.clicked() || response.dragged()) {
         let p = (pos - rect.min) / rect.size();
@@ -318,6 +335,7 @@ fn point_ui(ui: &mut Ui, ds: &Dataset, x: &mut [f32], side: f32) {
         }
     }
     points_in_square(ui, rect, ds, x, theme::PINNED);
+    rect
 }
 
 /// The pixel under a screen position, in pixel units (0..w, 0..h).

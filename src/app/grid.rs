@@ -56,13 +56,19 @@ impl View for GridPanel {
         "Latent grid"
     }
 
+    fn about(&self) -> (&'static str, &'static str) {
+        (
+            "A k × k map of the latent plane: each cell decodes one point z.",
+            ABOUT,
+        )
+    }
+
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
         let mut k = cx.settings.grid_k;
         ui.horizontal(|ui| {
             ui.label("cells per side");
             ui.add(egui::Slider::new(&mut k, 5..=30));
         });
-        ui.label(RichText::new(HELP).weak());
         ui.columns(cx.snap.models.len().max(1), |cols| {
             for (ui, m) in cols.iter_mut().zip(&cx.snap.models) {
                 self.model_ui(ui, m, cx, k);
@@ -81,9 +87,15 @@ impl View for GridPanel {
     }
 }
 
-const HELP: &str = "Each cell is the decoding of one point of the plane, on the same axes as \
-    the scatter. A VAE's cells sit at quantiles of the prior N(0, I); an AE's cover the range \
-    of its codes.";
+const ABOUT: &str = "Axes: the same two code coordinates as the latent scatter, labelled in \
+    z. Each cell is the decoder's output for the z at the cell's centre (no sampling; pixel \
+    probabilities); the other dimensions of z stay at the probe's values. A VAE's cells sit \
+    at equal-probability steps of its prior, z = Φ^-1((i + ½)/k) (the inverse normal CDF): dense near 0, wide in the \
+    tails, so the grid covers where the prior puts its mass and every cell is a typical \
+    sample. An AE has no prior, so its grid spans the range of its test codes instead; cells \
+    between its clusters hold codes no input maps to, which is why some decode to blends or \
+    noise. For 2-D point data the decoded grid points (colour) are drawn over the data \
+    (grey): the curve the decoder can produce.";
 
 impl GridPanel {
     /// One model's column: its `k`×`k` decodings as an image plot (or points over the data).

@@ -31,11 +31,11 @@ impl Curve {
     }
 }
 
-/// One point: x in epochs, then recon, kl, total.
+/// One point: x in training steps, then recon, kl, total.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LossPoint {
-    /// Position in epochs (fractional).
-    pub epoch: f64,
+    /// Position in optimiser steps (fractional once neighbours are merged).
+    pub step: f64,
     /// Per-curve values, indexed like [`Curve::ALL`].
     pub values: [f64; 3],
     /// How many raw points were merged into this one.
@@ -99,7 +99,7 @@ impl LossHistory {
     }
 
     /// Adds a training point (smoothed); merges pairs when the history gets long.
-    pub fn push_train(&mut self, name: &str, kind: ModelKind, epoch: f64, values: [f64; 3]) {
+    pub fn push_train(&mut self, name: &str, kind: ModelKind, step: f64, values: [f64; 3]) {
         if values.iter().any(|v| !v.is_finite()) {
             return;
         }
@@ -111,7 +111,7 @@ impl LossHistory {
         };
         m.ema = Some(smoothed);
         m.train.push(LossPoint {
-            epoch,
+            step,
             values: smoothed,
             weight: 1.0,
         });
@@ -120,10 +120,10 @@ impl LossHistory {
         }
     }
 
-    /// Adds a test point at the end of an epoch.
-    pub fn push_test(&mut self, name: &str, kind: ModelKind, epoch: f64, values: [f64; 3]) {
+    /// Adds a test point (at an epoch end or a timed evaluation).
+    pub fn push_test(&mut self, name: &str, kind: ModelKind, step: f64, values: [f64; 3]) {
         self.model(name, kind).test.push(LossPoint {
-            epoch,
+            step,
             values,
             weight: 1.0,
         });
@@ -147,7 +147,7 @@ fn merge_pairs(points: &[LossPoint]) -> Vec<LossPoint> {
     for pair in &mut chunks {
         let w = pair[0].weight + pair[1].weight;
         out.push(LossPoint {
-            epoch: (pair[0].epoch * pair[0].weight + pair[1].epoch * pair[1].weight) / w,
+            step: (pair[0].step * pair[0].weight + pair[1].step * pair[1].weight) / w,
             values: [0, 1, 2].map(|i| {
                 (pair[0].values[i] * pair[0].weight + pair[1].values[i] * pair[1].weight) / w
             }),
@@ -185,7 +185,7 @@ mod tests {
             "weighted mean {mean}"
         );
         assert!(
-            m.train.windows(2).all(|w| w[0].epoch < w[1].epoch),
+            m.train.windows(2).all(|w| w[0].step < w[1].step),
             "x stays increasing"
         );
         assert_eq!(m.train.last().unwrap().values[1], 1.0);

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 /// Points on the line, both ends included.
 pub const STEPS: usize = 10;
+const _: () = assert!(STEPS == 10, "the tab's about text says 10 points");
 
 /// State of the interpolation tab.
 pub struct InterpPanel {
@@ -37,6 +38,19 @@ impl View for InterpPanel {
         "Interpolation"
     }
 
+    fn about(&self) -> (&'static str, &'static str) {
+        (
+            "Each model decodes the straight line between the codes of two test items.",
+            "First row: the two test items (pick them by number, from the pinned item, or at \
+             random). Each model's row decodes 10 evenly spaced points on the straight line \
+             from the first item's code to the second's, ends included (the AE's codes; the \
+             VAE's posterior means μ), as the decoder's output (pixel probabilities). A smooth \
+             morph means the codes along the line all decode to plausible items; a jump or \
+             noise in the middle means the line crosses a gap where no input is encoded, \
+             which is more common for an AE, whose codes no prior holds together.",
+        )
+    }
+
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
         // Items with both a label and a test index (the same count in a consistent snapshot).
         let n = cx.snap.display_labels.len().min(cx.snap.display_indices.len());
@@ -45,11 +59,6 @@ impl View for InterpPanel {
             return Vec::new();
         }
         ui.horizontal(|ui| self.ends_ui(ui, cx, n));
-        let caption = format!(
-            "Each row decodes {STEPS} evenly spaced points on the straight line between the \
-             two codes."
-        );
-        ui.label(RichText::new(caption).weak());
         let (a, b) = (self.a.min(n - 1), self.b.min(n - 1));
         let cell =
             ((ui.available_width() - 180.0) / STEPS as f32).clamp(24.0, theme::ITEM_IMAGE * 1.5);

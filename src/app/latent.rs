@@ -39,9 +39,16 @@ impl Default for LatentPanel {
     }
 }
 
-const HELP: &str = "Each dot is a test item placed at its code; colour is its class. \
-    Dashed circles: the VAE prior N(0, I) at 1σ and 2σ. Drag on a plot to move the probe \
-    (white ring) and watch its decoding; click a dot to pin it (gold diamond). \
+const ABOUT: &str = "Axes: two coordinates of the code z (z1 × z2; with more than two \
+    dimensions, another pair or the first two principal components, the other dimensions \
+    staying at the probe's values). Each dot is a random test item (up to 2000) placed at its \
+    code, coloured by its class: the encoder's output for an AE, the posterior mean μ for a \
+    VAE. Dashed circles: the VAE's prior N(0, I) at 1σ and 2σ, where its KL term pulls the \
+    codes; \"posterior ellipses\" draw each item's 1σ (the spread of the z the VAE samples \
+    around μ while training). An AE has no prior: its codes sit wherever training put them, \
+    at any scale, so compare the axes. Drag on a plot to move the probe (white ring): the \
+    image beside it is the decoder's output for exactly that z (no sampling; pixel \
+    probabilities). Click a dot to pin it (gold diamond) and see its input and decoding. \
     Space starts and pauses training.";
 
 impl View for LatentPanel {
@@ -49,12 +56,17 @@ impl View for LatentPanel {
         "Latent space"
     }
 
+    fn about(&self) -> (&'static str, &'static str) {
+        (
+            "Where each model puts the test items: one dot per item at its code z, coloured \
+             by class.",
+            ABOUT,
+        )
+    }
+
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
         self.toolbar_ui(ui, cx.snap, &mut cx.selection.plane);
         self.classes_ui(ui, cx.ds);
-        if !cx.presenting {
-            ui.label(RichText::new(HELP).weak());
-        }
         let shared = self
             .same_axes
             .then(|| union_bounds(cx.snap, cx.selection));

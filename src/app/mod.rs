@@ -20,6 +20,7 @@ mod selection;
 mod session;
 mod settings;
 mod theme;
+mod ticks;
 mod view;
 
 #[cfg(test)]
@@ -60,6 +61,7 @@ tabs! {
     recon::ReconPanel,
     samples::SamplesPanel,
     interp::InterpPanel,
+    kl_dims::KlDimsPanel,
     draw::DrawPanel,
 }
 
@@ -274,6 +276,9 @@ impl LatentLabApp {
             self.presentation.filter_ui(ui, snap);
         }
         ui.separator();
+        if let Some(view) = self.views.get(self.tab) {
+            about_ui(ui, view.as_ref());
+        }
         let (Some(full), Some(ds)) = (self.session.snapshot.clone(), self.session.data.clone())
         else {
             waiting_ui(ui, self.session.is_loading());
@@ -301,6 +306,15 @@ impl LatentLabApp {
 fn dropped_image(ui: &Ui) -> Option<Action> {
     let path = ui.input(|i| i.raw.dropped_files.first().map(|f| f.path().to_path_buf()))?;
     Some(Action::DrawFromFile(path))
+}
+
+/// The tab's one-line explanation, opening onto the longer one.
+fn about_ui(ui: &mut Ui, view: &dyn View) {
+    let (line, text) = view.about();
+    egui::CollapsingHeader::new(RichText::new(line).strong())
+        .id_salt(("about", view.title()))
+        .default_open(false)
+        .show(ui, |ui| ui.label(text));
 }
 
 /// A spinner while there is nothing to show yet.
@@ -384,7 +398,9 @@ impl eframe::App for LatentLabApp {
         egui::Panel::bottom("losses")
             .resizable(false)
             .show(ui, |ui| {
-                self.losses.ui(ui, &self.session.history, loss_height);
+                let steps_per_epoch = self.session.batches_per_epoch;
+                self.losses
+                    .ui(ui, &self.session.history, loss_height, steps_per_epoch);
             });
         egui::CentralPanel::default_margins().show(ui, |ui| actions.extend(self.central_ui(ui)));
         // Every request of this frame, in the order the user made them, in one place.

@@ -19,16 +19,27 @@ impl View for ReconPanel {
         "Reconstructions"
     }
 
+    fn about(&self) -> (&'static str, &'static str) {
+        (
+            "Test inputs (top row) and each model's reconstruction of them, with its loss \
+             in nats under each image.",
+            "Top row: test items (\"Shuffle inputs\" picks others). Each model's row encodes \
+             the input and decodes z = μ: the AE's code, the VAE's posterior mean (not a \
+             sample); the image is the decoder's output (pixel probabilities). A denoising AE \
+             encodes the corrupted input shown in its \"sees\" row. The number under each \
+             image is −log p(x | z) of the clean input under that decoding, in nats (lower is \
+             better): the reconstruction term alone, without KL or penalty. The training \
+             curve's reconstruction differs for a VAE: there z is sampled around μ. For 2-D \
+             point data, the mean over the items is shown.",
+        )
+    }
+
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
         let mut actions = Vec::new();
         ui.horizontal(|ui| {
             if ui.button("Shuffle inputs").clicked() {
                 actions.push(Action::ShuffleRecon);
             }
-            let caption = "First row: test inputs. Below: each model's reconstruction, with \
-                the reconstruction's negative log-likelihood in nats under each image (lower \
-                is better).";
-            ui.label(RichText::new(caption).weak());
         });
         let n = cx.snap.recon_indices.len().max(1);
         let cell = ((ui.available_width() - 170.0) / n as f32).clamp(24.0, theme::ITEM_IMAGE * 1.5);

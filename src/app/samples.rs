@@ -26,6 +26,21 @@ impl View for SamplesPanel {
         "Samples"
     }
 
+    fn about(&self) -> (&'static str, &'static str) {
+        (
+            "Decodings of random z ~ N(0, I): data-like for a VAE, mostly garbage for an AE.",
+            "Each image decodes one random point z drawn from the prior N(0, I), the same \
+             points for every model with the same code size (\"Resample\" draws new ones); \
+             it shows the decoder's output (pixel probabilities, no pixel noise added). The \
+             VAE's KL term trained its codes to fill N(0, I), so its samples land where its \
+             decoder learned to draw data. An AE never had a prior: its codes sit wherever \
+             training put them, on their own scale and with gaps between clusters, so most \
+             points of N(0, I) fall where no training code lies and its decoder produces \
+             blends or noise. For 2-D point data, 400 decoded samples (colour) are drawn over \
+             the data (grey).",
+        )
+    }
+
     fn clear(&mut self) {
         self.textures.clear();
         self.decoded.clear();
@@ -37,9 +52,6 @@ impl View for SamplesPanel {
             if ui.button("Resample").clicked() {
                 self.draw += 1;
             }
-            let caption = "Decoded from random points of the prior N(0, I), the same points \
-                for every model with the same code size.";
-            ui.label(RichText::new(caption).weak());
         });
         let n = if ds.shape.is_image() {
             SIDE * SIDE

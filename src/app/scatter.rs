@@ -53,8 +53,13 @@ impl LatentPanel {
         let layout = Layout::choose(ui.available_width(), ui.available_height());
         let scene = self.scene(m, cx.snap, cx.ds, cx.selection, shared);
         let body = |ui: &mut Ui| {
-            let (rect, event) = plot_ui(ui, m, scene, layout.plot, cx.ds, &self.hidden_classes);
+            let (rect, event, drawn) =
+                plot_ui(ui, m, scene, layout.plot, cx.ds, &self.hidden_classes);
             cx.rects.latent_plots.insert(m.name.clone(), rect);
+            match drawn {
+                Some(p) => cx.rects.drawn_markers.insert(m.name.clone(), p),
+                None => cx.rects.drawn_markers.remove(&m.name),
+            };
             match event {
                 Some(PlotEvent::Probe(p)) => {
                     // With shared axes the probe is one point z for every model: each
@@ -118,7 +123,14 @@ impl LatentPanel {
         let plane = selection.plane_for(m);
         let pinned = selection.pinned;
         let mut ellipses = if m.kind.is_variational() {
-            ellipse_lines(m, snap, plane, &self.hidden_classes, self.show_posterior, pinned)
+            ellipse_lines(
+                m,
+                snap,
+                plane,
+                &self.hidden_classes,
+                self.show_posterior,
+                pinned,
+            )
         } else {
             Vec::new()
         };
@@ -236,7 +248,7 @@ fn plot_ui(
     side: f32,
     ds: &Dataset,
     hidden: &BTreeSet<u32>,
-) -> (egui::Rect, Option<PlotEvent>) {
+) -> (egui::Rect, Option<PlotEvent>, Option<egui::Pos2>) {
     let [x_name, y_name] = scene.axis_names.clone();
     let response = Plot::new(("latent", &m.name))
         .width(side)
@@ -254,10 +266,14 @@ fn plot_ui(
             pui.set_plot_bounds_x(scene.bounds[0][0]..=scene.bounds[0][1]);
             pui.set_plot_bounds_y(scene.bounds[1][0]..=scene.bounds[1][1]);
             let event = pointer_event(pui, &scene.items, hidden);
+            let drawn = scene
+                .drawn
+                .map(|p| pui.screen_from_plot(egui_plot::PlotPoint::new(p[0], p[1])));
             draw_scene(pui, scene, ds);
-            event
+            (event, drawn)
         });
-    (response.response.rect, response.inner)
+    let (event, drawn) = response.inner;
+    (response.response.rect, event, drawn)
 }
 
 /// The prior circles, ellipses, class points, pinned item and probe.

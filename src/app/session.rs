@@ -259,7 +259,7 @@ impl Session {
                 }
             }
             TrainEvent::Progress(p) => {
-                let x = p.epoch as f64 + f64::from(p.epoch_fraction);
+                let x = p.step as f64;
                 for l in p.losses.iter().filter(|l| !l.diverged) {
                     self.history
                         .push_train(&l.name, l.kind, x, [l.recon, l.kl, l.loss]);
@@ -268,7 +268,7 @@ impl Session {
             }
             TrainEvent::Snapshot(s) => self.snapshot = Some(s),
             TrainEvent::TestReport(r) => {
-                let x = r.step as f64 / self.batches_per_epoch.max(1) as f64;
+                let x = r.step as f64;
                 for m in r.models.iter().filter(|m| !m.diverged) {
                     let t = &m.test;
                     self.history
@@ -280,7 +280,7 @@ impl Session {
                     self.history.push_test(
                         &m.name,
                         m.kind,
-                        s.epoch as f64,
+                        s.step as f64,
                         [m.test.recon, m.test.kl, m.test.loss],
                     );
                 }

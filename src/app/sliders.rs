@@ -16,8 +16,26 @@ use std::collections::HashMap;
 pub struct SlidersPanel {
     class: usize,
     draws: u64,
+    /// The sliders hold a draw from N(0, I) that nobody has moved since.
+    from_prior: bool,
     textures: HashMap<String, Tex>,
 }
+
+/// What a prior sample means for a model without a prior, said where it happens.
+const NO_PRIOR: &str = "An AE has no prior: this z ~ N(0, I) is just a point near its \
+    origin, which may lie between or outside its clusters (its sliders span the range of its \
+    codes and hold a value beyond it at the end).";
+
+const ABOUT: &str = "Each slider sets one coordinate z_j of the code; the image is the \
+    decoder's output for exactly that z (no sampling; pixel probabilities), so moving one \
+    slider shows what that dimension controls. The sliders and the latent probe are the same \
+    point. A VAE's sliders span ±3, its prior's scale; an AE's span the range of its test \
+    codes. \"Sample from the prior\" sets every model's sliders to a random z ~ N(0, I): for \
+    the VAE a draw from the prior it was trained toward, which decodes to something \
+    data-like. An AE has no prior: N(0, I) means nothing to it, its codes live on their own \
+    scale, so the same draw is an arbitrary point that often decodes to a blend or a blur. \
+    \"Set to the mean code of this class\" moves each model to the mean code of that class's \
+    test items (for a VAE, the mean of μ).";
 
 /// Most sliders shown per model (codes can have up to 64 dimensions).
 const MAX_SLIDERS: usize = 32;
@@ -27,9 +45,14 @@ impl View for SlidersPanel {
         "Sliders"
     }
 
+    fn about(&self) -> (&'static str, &'static str) {
+        (
+            "One slider per coordinate of the code z; each image decodes that z.",
+            ABOUT,
+        )
+    }
+
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
-        ui.label(RichText::new("Each slider sets one coordinate of the code z; the image is its \
-            decoding. The sliders and the latent probe are the same point.").weak());
         ui.horizontal(|ui| self.toolbar_ui(ui, cx));
         ui.separator();
         ui.columns(cx.snap.models.len().max(1), |cols| {
@@ -48,7 +71,11 @@ impl View for SlidersPanel {
 impl SlidersPanel {
     /// Sample the prior, or jump to a class's mean code.
     fn toolbar_ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) {
-        if ui.button("Sample from the prior").clicked() {
+        let sample = ui
+            .button("Sample from the prior")
+            .on_hover_text("z ~ N(0, I) for every model. An AE has no prior: for it this is an arbitrary point.");
+        if sample.clicked() {
+            self.from_prior = true;
             self.draws += 1;
             let mut rng = crate::rng::PortableRng::seed_from_u64(self.draws);
             for m in &cx.snap.models {
@@ -70,6 +97,7 @@ impl SlidersPanel {
             .response
             .labelled_by(class_label.id);
         if ui.button("Set to the mean code of this class").clicked() {
+            self.from_prior = false;
             for m in &cx.snap.models {
                 if let Some(mean) = class_mean(m, &cx.snap.display_labels, self.class) {
                     cx.selection.set_probe(&m.name, mean);
@@ -92,12 +120,18 @@ impl SlidersPanel {
         let tex = self.textures.entry(m.name.clone()).or_default();
         let name = format!("slider-{}", m.name);
         show_items(ui, tex, &name, key, cx.ds, &probe.decoded, 1, size, color);
+        if self.from_prior && !m.kind.is_variational() {
+            ui.label(RichText::new(NO_PRIOR).color(theme::WARNING));
+        }
         egui::ScrollArea::vertical()
             .id_salt(("sliders", &m.name))
             .show(ui, |ui| {
                 let sliders = probe.code.iter_mut().zip(&ranges).enumerate();
                 for (i, (z, (lo, hi))) in sliders.take(MAX_SLIDERS) {
-                    ui.add(egui::Slider::new(z, *lo..=*hi).text(format!("z{}", i + 1)));
+                    let slider = egui::Slider::new(z, *lo..=*hi).text(format!("z{}", i + 1));
+                    if ui.add(slider).changed() {
+                        self.from_prior = false;
+                    }
                 }
                 if ranges.len() > MAX_SLIDERS {
                     ui.label(format!("(first {MAX_SLIDERS} of {} dimensions)", ranges.len()));

@@ -155,3 +155,92 @@ fn pinning_an_item_without_a_code_pins_nothing() {
     // A short probe projects to 0 on the missing axis instead of panicking.
     assert_eq!(selection.project(vae, &[2.0]), [2.0, 0.0]);
 }
+
+/// A VAE whose second dimension sits at the prior, beside an AE, for the KL panel.
+fn collapsed_snapshot(ds: &Dataset) -> Snapshot {
+    let dim = ds.dim();
+    let mut vae = model("vae", ModelKind::Vae, 3, decoder(ModelKind::Vae, dim, 3));
+    // Two items. z1: μ = ±2, σ = 1; z2: μ = ±0.05, σ = 1 (collapsed); z3: μ = ±1, σ = ½.
+    vae.codes = vec![2.0, 0.05, 1.0, -2.0, -0.05, -1.0];
+    vae.sigmas = Some(vec![1.0, 1.0, 0.5, 1.0, 1.0, 0.5]);
+    let mut ae = model("ae", ModelKind::Ae, 3, decoder(ModelKind::Ae, dim, 3));
+    ae.codes = vec![0.0; 6];
+    Snapshot {
+        step: 3,
+        epoch: 0,
+        display_indices: vec![0, 1],
+        display_labels: vec![0, 1],
+        recon_indices: Vec::new(),
+        recon_inputs: Vec::new(),
+        models: vec![ae, vae],
+    }
+}
+
+#[test]
+fn the_kl_panel_shows_a_collapsed_dimension_as_collapsed() {
+    use egui_kittest::kittest::{NodeT, Queryable};
+    let sizes = Sizes {
+        train: 20,
+        test: 10,
+    };
+    let ds = data::load_with_sizes("digits", 1, Some(sizes)).unwrap();
+    let snap = collapsed_snapshot(&ds);
+    let mut panel = super::kl_dims::KlDimsPanel;
+    let (mut selection, settings, mut rects) = (
+        Selection::default(),
+        Settings::default(),
+        ScreenRects::default(),
+    );
+    selection.prepare(&snap);
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1200.0, 800.0))
+        .build_ui(move |ui| {
+            let mut cx = ViewCtx {
+                snap: &snap,
+                ds: &ds,
+                selection: &mut selection,
+                settings: &settings,
+                rects: &mut rects,
+            };
+            panel.ui(ui, &mut cx);
+        });
+    harness.run();
+    // By hand: ½μ² = 2 for z1; ½·0.05² = 0.00125 for z2; ½(1 + ¼ − 1 + ln 4) = 0.818 for z3.
+    let collapsed: Vec<String> = harness
+        .query_all_by_label_contains("collapsed)")
+        .filter_map(|n| n.accesskit_node().value())
+        .collect();
+    assert_eq!(collapsed, ["z2: 0.001 nats (collapsed)"]);
+    assert!(harness.query_by_label("z1: 2.00 nats").is_some());
+    assert!(harness.query_by_label("z3: 0.82 nats").is_some());
+    assert!(
+        harness
+            .query_by_label_contains("2 of 3 dimensions active, 1 collapsed")
+            .is_some()
+    );
+    // The AE has no posterior: it gets no chart.
+    assert!(harness.query_by_label("Autoencoder").is_none());
+    assert!(harness.query_by_label("VAE").is_some());
+}
+
+#[test]
+fn every_tab_explains_itself_in_one_line_that_opens() {
+    use egui_kittest::kittest::Queryable;
+    for view in tabs() {
+        let (line, text) = view.about();
+        assert!(
+            !line.is_empty() && text.len() > line.len(),
+            "{}",
+            view.title()
+        );
+        // The harness panics on any character the fonts cannot draw.
+        let mut harness = egui_kittest::Harness::builder()
+            .with_size(egui::vec2(1000.0, 600.0))
+            .build_ui(move |ui| super::about_ui(ui, view.as_ref()));
+        harness.run();
+        assert!(harness.query_by_label(text).is_none(), "closed at first");
+        harness.get_by_label(line).click();
+        harness.run();
+        assert!(harness.query_by_label(text).is_some(), "{line}");
+    }
+}

@@ -16,6 +16,11 @@ pub trait View {
     /// The tab's title, also its label in the tab row.
     fn title(&self) -> &'static str;
 
+    /// What the tab shows: one line ("what am I looking at"), and the longer text behind
+    /// it (the axes, what is decoded, what to look for). The host draws both, collapsed,
+    /// above the tab.
+    fn about(&self) -> (&'static str, &'static str);
+
     /// Draws the panel; returns what the user asked the app to do.
     fn ui(&mut self, ui: &mut Ui, ctx: &mut ViewCtx<'_>) -> Vec<Action>;
 
@@ -44,4 +49,8 @@ pub struct ViewCtx<'a> {
 pub struct ScreenRects {
     /// Each model's latent scatter, by model name.
     pub latent_plots: HashMap<String, egui::Rect>,
+    /// Where each model's scatter marks the drawn item, by model name.
+    pub drawn_markers: HashMap<String, egui::Pos2>,
+    /// The drawing canvas of the "Draw & inspect" tab.
+    pub draw_canvas: Option<egui::Rect>,
 }

@@ -1,9 +1,11 @@
 //! Pure functions shared by the window and the figures: latent grids (inverse normal
-//! CDF), interpolation, PCA and colours.
+//! CDF), interpolation, PCA, the KL per latent dimension and colours.
 
 pub mod colors;
+mod kl;
 mod pca;
 
+pub use kl::mean_kl_per_dim;
 pub use pca::{ALIGN_TOLERANCE, Pca2};
 
 /// Inverse of the standard normal CDF, Φ⁻¹(p): Acklam's rational approximation (relative
