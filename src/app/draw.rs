@@ -93,7 +93,7 @@ impl View for DrawPanel {
                 cx.rects.draw_canvas = Some(rect);
             });
             ui.separator();
-            egui::ScrollArea::vertical().show(ui, |ui| self.models_ui(ui, cx));
+            egui::ScrollArea::vertical().show(ui, |ui| ui.vertical(|ui| self.models_ui(ui, cx)));
         });
         Vec::new()
     }
