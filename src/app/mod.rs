@@ -258,11 +258,13 @@ impl LatentLabApp {
 
     fn central_ui(&mut self, ui: &mut Ui) -> Vec<Action> {
         let mut actions = Vec::new();
-        ui.horizontal_wrapped(|ui| {
-            for (i, view) in self.views.iter().enumerate() {
-                ui.selectable_value(&mut self.tab, i, RichText::new(view.title()).size(18.0));
-            }
-            if !self.presentation.on {
+        // In presentation mode the tabs are a menu in the bar at the top, and the
+        // explanations stay out of the way: the room goes to the plots.
+        if !self.presentation.on {
+            ui.horizontal_wrapped(|ui| {
+                for (i, view) in self.views.iter().enumerate() {
+                    ui.selectable_value(&mut self.tab, i, RichText::new(view.title()).size(18.0));
+                }
                 ui.separator();
                 let present = ui.button("Present (F5)").on_hover_text(
                     "presentation mode: large text and plots, one pair of models, no side panel",
@@ -270,14 +272,14 @@ impl LatentLabApp {
                 if present.clicked() {
                     actions.push(Action::Present(true));
                 }
+            });
+            if let Some(snap) = &self.session.snapshot {
+                self.presentation.filter_ui(ui, snap);
             }
-        });
-        if let (Some(snap), false) = (&self.session.snapshot, self.presentation.on) {
-            self.presentation.filter_ui(ui, snap);
-        }
-        ui.separator();
-        if let Some(view) = self.views.get(self.tab) {
-            about_ui(ui, view.as_ref());
+            ui.separator();
+            if let Some(view) = self.views.get(self.tab) {
+                about_ui(ui, view.as_ref());
+            }
         }
         let (Some(full), Some(ds)) = (self.session.snapshot.clone(), self.session.data.clone())
         else {
@@ -369,8 +371,12 @@ impl eframe::App for LatentLabApp {
         if self.presentation.on {
             let snap = self.session.snapshot.clone();
             let status = self.session.status;
+            let titles = self.tab_titles();
             egui::Panel::top("presentation").show(ui, |ui| {
-                actions.extend(self.presentation.bar_ui(ui, snap.as_deref(), status));
+                let bar =
+                    self.presentation
+                        .bar_ui(ui, snap.as_deref(), status, &titles, &mut self.tab);
+                actions.extend(bar);
             });
         } else {
             egui::Panel::left("controls")
@@ -395,13 +401,15 @@ impl eframe::App for LatentLabApp {
             (ui.available_height() * theme::LOSS_PLOT_SHARE)
                 .clamp(theme::LOSS_PLOT_MIN, theme::LOSS_PLOT_HEIGHT)
         };
-        egui::Panel::bottom("losses")
-            .resizable(false)
-            .show(ui, |ui| {
-                let steps_per_epoch = self.session.batches_per_epoch;
-                self.losses
-                    .ui(ui, &self.session.history, loss_height, steps_per_epoch);
-            });
+        if !self.presentation.on || self.presentation.show_losses {
+            egui::Panel::bottom("losses")
+                .resizable(false)
+                .show(ui, |ui| {
+                    let steps_per_epoch = self.session.batches_per_epoch;
+                    self.losses
+                        .ui(ui, &self.session.history, loss_height, steps_per_epoch);
+                });
+        }
         egui::CentralPanel::default_margins().show(ui, |ui| actions.extend(self.central_ui(ui)));
         // Every request of this frame, in the order the user made them, in one place.
         for action in actions {

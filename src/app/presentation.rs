@@ -27,6 +27,8 @@ pub struct Presentation {
     pub scale: f32,
     /// The pair shown in presentation mode, by model name (empty: an AE and a VAE).
     pub pair: [String; 2],
+    /// Show the loss plots in presentation mode (off: the room goes to the tab).
+    pub show_losses: bool,
     /// Models hidden from the tabs outside presentation mode, by name.
     pub hidden: BTreeSet<String>,
     /// The zoom to return to when presentation mode ends.
@@ -39,6 +41,7 @@ impl Default for Presentation {
             on: false,
             scale: 1.6,
             pair: Default::default(),
+            show_losses: false,
             hidden: BTreeSet::new(),
             normal_zoom: 1.0,
         }
@@ -119,8 +122,16 @@ impl Presentation {
         out
     }
 
-    /// The bar at the top in presentation mode: training buttons, the pair, the zoom.
-    pub fn bar_ui(&mut self, ui: &mut Ui, snap: Option<&Snapshot>, status: Status) -> Vec<Action> {
+    /// The bar at the top in presentation mode: training buttons, the tab, the pair, the
+    /// losses, the zoom.
+    pub fn bar_ui(
+        &mut self,
+        ui: &mut Ui,
+        snap: Option<&Snapshot>,
+        status: Status,
+        titles: &[&'static str],
+        tab: &mut usize,
+    ) -> Vec<Action> {
         let mut actions = Vec::new();
         ui.horizontal_wrapped(|ui| {
             let running = status == Status::Running;
@@ -136,12 +147,23 @@ impl Presentation {
                 actions.push(Action::Reset);
             }
             ui.separator();
+            let current = titles.get(*tab).copied().unwrap_or_default();
+            egui::ComboBox::from_id_salt("presentation-tab")
+                .height(600.0)
+                .selected_text(RichText::new(current).strong())
+                .show_ui(ui, |ui| {
+                    for (i, title) in titles.iter().enumerate() {
+                        ui.selectable_value(tab, i, *title);
+                    }
+                });
             if let Some(snap) = snap {
                 self.pair_ui(ui, snap);
-                ui.separator();
             }
+            ui.toggle_value(&mut self.show_losses, "losses");
+            ui.separator();
             let mut scale = self.scale;
             ui.label("size");
+            ui.spacing_mut().slider_width = 70.0;
             let slider = egui::Slider::new(&mut scale, SCALE_RANGE).max_decimals(1);
             if ui.add(slider).changed() {
                 actions.push(Action::SetPresentationScale(scale));
@@ -165,6 +187,7 @@ impl Presentation {
                 .map_or("", |&i| snap.models[i].name.as_str());
             let id = ("presentation-pair", slot);
             egui::ComboBox::from_id_salt(id)
+                .width(80.0)
                 .selected_text(RichText::new(shown).color(model_color(snap, shown)))
                 .show_ui(ui, |ui| {
                     for m in &snap.models {
