@@ -19,6 +19,7 @@ mod scatter;
 mod selection;
 mod session;
 mod settings;
+mod startup;
 mod theme;
 mod ticks;
 mod view;
@@ -443,10 +444,18 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
             .with_min_inner_size([900.0, 600.0]),
         ..Default::default()
     };
+    // eframe panics on a stored zoom it cannot use before the app exists: repair it first.
+    let repaired = eframe::storage_dir("LatentLab").and_then(|d| startup::repair_saved_zoom(&d));
     eframe::run_native(
         "LatentLab",
         options,
-        Box::new(move |cc| Ok(Box::new(LatentLabApp::new(cc, &launch)))),
+        Box::new(move |cc| {
+            let mut app = LatentLabApp::new(cc, &launch);
+            if let Some(message) = repaired {
+                app.session.notice(message);
+            }
+            Ok(Box::new(app))
+        }),
     )
     .map_err(|e| anyhow::anyhow!("could not open the window: {e}"))
 }
