@@ -81,9 +81,8 @@ pub fn load_folder(dir: &Path, seed: u64) -> Result<Dataset, DataError> {
 fn check_pixels(file: &Path) -> Result<(), DataError> {
     let unreadable =
         |e: image::ImageError| DataError::invalid(file, format!("not a readable image: {e}"));
+    // The format from the file name, as `image::open` decodes it.
     let (width, height) = image::ImageReader::open(file)
-        .map_err(|e| DataError::io(file, e))?
-        .with_guessed_format()
         .map_err(|e| DataError::io(file, e))?
         .into_dimensions()
         .map_err(unreadable)?;
