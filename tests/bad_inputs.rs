@@ -525,7 +525,7 @@ fn checkpoint_rows(root: &Path) -> Vec<Row> {
             "/no/such/m.json: No such file or directory",
         ),
         eval(
-            &stem.parent().unwrap().to_path_buf(),
+            stem.parent().unwrap(),
             "ckpt: is a folder, not a checkpoint; give one of its checkpoints: ae.json",
         ),
         eval(

@@ -211,6 +211,58 @@ fn csv_row(label: &str, value: &str) -> String {
     s
 }
 
+/// CSV files built from rows of chosen tokens: labels and pixels good and bad, rows of
+/// 784 pixels or about that many, with or without a byte-order mark, `\n` or `\r\n`.
+fn csv_files() -> impl Strategy<Value = Vec<u8>> {
+    let labels = vec![
+        "0",
+        "1",
+        "7",
+        "99",
+        "100",
+        "4294967296",
+        "-1",
+        "+1",
+        " 3",
+        "2.5",
+        "seven",
+        "label",
+        "",
+        "nan",
+    ];
+    let pixels = vec![
+        "0", "1", "255", "0.5", "7", "256", "-1", "x", "nan", "", " 12 ",
+    ];
+    let count = prop_oneof![6 => Just(784usize), 1 => prop::sample::select(vec![0, 3, 783, 785])];
+    let odd = prop::option::of((any::<usize>(), prop::sample::select(pixels.clone())));
+    let line = (
+        prop::sample::select(labels),
+        prop::sample::select(pixels),
+        count,
+        odd,
+    )
+        .prop_map(|(label, pixel, count, odd)| {
+            let mut fields = vec![pixel; count];
+            if let Some((at, other)) = odd.filter(|_| count > 0) {
+                fields[at % count] = other;
+            }
+            std::iter::once(label)
+                .chain(fields)
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+    (
+        any::<bool>(),
+        prop::collection::vec(line, 0..5),
+        prop::sample::select(vec!["\n", "\r\n"]),
+    )
+        .prop_map(|(bom, lines, end)| {
+            let body = lines.join(end);
+            let bom = if bom { "\u{feff}" } else { "" };
+            format!("{bom}{body}{end}").into_bytes()
+        })
+}
+
 /// Lines holding something: the rows a loaded file must keep, plus a header if any.
 fn data_lines(text: &str) -> (usize, bool) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
@@ -219,9 +271,11 @@ fn data_lines(text: &str) -> (usize, bool) {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
+    // The README's rule: a first line is a header if and only if none of its fields is a
+    // number.
     let header = lines
         .first()
-        .is_some_and(|l| !l.starts_with(|c: char| c.is_ascii_digit() || c == '+'));
+        .is_some_and(|l| l.split(',').all(|f| f.trim().parse::<f64>().is_err()));
     (lines.len(), header)
 }
 
@@ -274,29 +328,25 @@ fn csv_never_panics_and_never_drops_a_row() {
     .map(|s| s.as_bytes().to_vec())
     .chain([vec![0xff, 0xfe], vec![0xc3]])
     .collect();
-    fuzz(
-        "csv",
-        2000,
-        bytes_or_mutation(valid, splices, true),
-        |bytes| {
-            std::fs::write(&path, &bytes).unwrap();
-            match data::load_csv(&path, 1) {
-                Ok(ds) => {
-                    check_dataset(&ds)?;
-                    let text = String::from_utf8(bytes).expect("a loaded file is UTF-8");
-                    let (lines, header) = data_lines(&text);
-                    let rows = ds.train.len() + ds.test.len();
-                    prop_assert_eq!(rows, lines - usize::from(header), "rows lost");
-                    Ok(())
-                }
-                Err(e) => {
-                    let text = e.to_string();
-                    prop_assert!(text.contains("fuzz.csv"), "{}", text);
-                    Ok(())
-                }
+    let case = prop_oneof![bytes_or_mutation(valid, splices, true), csv_files()];
+    fuzz("csv", 3000, case, |bytes| {
+        std::fs::write(&path, &bytes).unwrap();
+        match data::load_csv(&path, 1) {
+            Ok(ds) => {
+                check_dataset(&ds)?;
+                let text = String::from_utf8(bytes).expect("a loaded file is UTF-8");
+                let (lines, header) = data_lines(&text);
+                let rows = ds.train.len() + ds.test.len();
+                prop_assert_eq!(rows, lines - usize::from(header), "rows lost");
+                Ok(())
             }
-        },
-    );
+            Err(e) => {
+                let text = e.to_string();
+                prop_assert!(text.contains("fuzz.csv"), "{}", text);
+                Ok(())
+            }
+        }
+    });
 }
 
 /// Small valid images of every format the folder loader reads, by extension.
@@ -320,6 +370,21 @@ fn valid_images() -> Vec<(&'static str, Vec<u8>)> {
     .collect()
 }
 
+/// A 24-bit BMP of `width` x `height` pixels by its header, with three bytes of pixels.
+fn bmp_header(width: i32, height: i32) -> Vec<u8> {
+    let mut b = b"BM".to_vec();
+    b.extend_from_slice(&57u32.to_le_bytes());
+    b.extend_from_slice(&[0; 4]);
+    b.extend_from_slice(&54u32.to_le_bytes());
+    b.extend_from_slice(&40u32.to_le_bytes());
+    b.extend_from_slice(&width.to_le_bytes());
+    b.extend_from_slice(&height.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&24u16.to_le_bytes());
+    b.extend_from_slice(&[0; 27]);
+    b
+}
+
 /// One image of a folder: arbitrary bytes and mutations of valid PNG, BMP, GIF and JPEG
 /// files (with width and height fields spliced in). Any error names that file.
 #[test]
@@ -336,12 +401,24 @@ fn single_images_never_panic_and_errors_name_the_file() {
         .iter()
         .flat_map(|&v| [be(v), v.to_le_bytes().to_vec()])
         .collect();
-    let case = (
-        prop::sample::select(exts),
-        bytes_or_mutation(seeds, splices, false),
-    );
+    // Header fields at their places, whatever the size they claim: a BMP's width and
+    // height, a GIF's screen size.
+    let gif = seeds[2].clone();
+    let case = prop_oneof![
+        4 => (
+            prop::sample::select(exts),
+            bytes_or_mutation(seeds, splices, false),
+        ),
+        1 => (any::<i32>(), any::<i32>()).prop_map(|(w, h)| ("bmp", bmp_header(w, h))),
+        1 => (any::<u16>(), any::<u16>()).prop_map(move |(w, h)| {
+            let mut g = gif.clone();
+            g[6..8].copy_from_slice(&w.to_le_bytes());
+            g[8..10].copy_from_slice(&h.to_le_bytes());
+            ("gif", g)
+        }),
+    ];
     let fuzzed: PathBuf = dir.path().join("a");
-    fuzz("image", 3000, case, |(ext, bytes)| {
+    fuzz("image", 2000, case, |(ext, bytes)| {
         let file = fuzzed.join(format!("x.{ext}"));
         std::fs::write(&file, &bytes).unwrap();
         let result = data::load_folder(dir.path(), 1);
@@ -447,7 +524,7 @@ fn checkpoints_never_panic() {
             bytes_or_mutation(vec![weights.clone()], weight_splices, false)
         ),
     ];
-    fuzz("checkpoint", 1000, case, |(fuzz_json, bytes)| {
+    fuzz("checkpoint", 2000, case, |(fuzz_json, bytes)| {
         let (j, w) = if fuzz_json {
             (&bytes, &weights)
         } else {
