@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use latentlab::cli::{self, Cli};
+use latentlab::train::spec::THREADS;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -13,19 +14,41 @@ fn main() -> std::process::ExitCode {
     // scales better for these small matrices and never fights the window for cores.
     // SAFETY: set before any other thread exists.
     unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
-    let threads = args.threads.map(usize::from);
-    let result = match args.command {
+    let threads = args.threads;
+    let checked = threads.map_or(Ok(()), |t| {
+        THREADS
+            .check_flag("threads", t)
+            .map(|_| ())
+            .map_err(anyhow::Error::msg)
+    });
+    let result = checked.and_then(|()| match args.command {
         Some(command) => cli::run(command, threads.unwrap_or(1)),
         None => latentlab::app::run(latentlab::app::Launch {
             threads,
             presentation: args.presentation,
         }),
-    };
+    });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each cause once: an error whose text already
+/// holds its cause's (`file: No such file or directory`) is not followed by it again.
+fn message(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
 }

@@ -2,7 +2,9 @@
 
 use crate::model::KnobValue;
 use crate::model::kinds::{KnobRange, all_knobs, kinds_with};
+use crate::model::limits::{IW_SAMPLES, LATENT_DIM, Limit};
 use crate::train::RunSpec;
+use crate::train::spec::{BATCH_SIZE, EPOCHS, EVAL_EVERY_SECS, KL_WARMUP, LR};
 use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,11 +19,11 @@ use std::path::PathBuf;
         no subcommand, opens the window."
 )]
 pub struct Cli {
-    /// Training threads: the models step in parallel, one model per thread, up to this many
-    /// (the numbers are the same for any count). Default: 1 on the command line; the window
-    /// uses the number of cores minus one, leaving a core for drawing.
-    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub threads: Option<u16>,
+    /// Training threads (1 to 256): the models step in parallel, one model per thread, up to
+    /// this many (the numbers are the same for any count). Default: 1 on the command line;
+    /// the window uses the number of cores minus one, leaving a core for drawing.
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
     /// Open the window in presentation mode (large text and plots, one pair of models;
     /// F5 toggles it).
     #[arg(long)]
@@ -60,16 +62,17 @@ pub struct TrainArgs {
     /// Size of the code z (1 to 64).
     #[arg(long, default_value_t = RunSpec::default().latent_dim)]
     pub latent_dim: usize,
-    /// Hidden layer sizes, comma-separated; the decoder mirrors them.
+    /// Hidden layer sizes, comma-separated (1 to 16 layers of 1 to 8192); the decoder
+    /// mirrors them. All models together hold at most 25 million parameters.
     #[arg(long, default_value_t = join(&RunSpec::default().hidden))]
     pub hidden: String,
-    /// Passes over the training data.
+    /// Passes over the training data (1 to 100000).
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,
-    /// Items per batch.
+    /// Items per batch (1 to 65536).
     #[arg(long, default_value_t = RunSpec::default().batch_size)]
     pub batch_size: usize,
-    /// Adam learning rate.
+    /// Adam learning rate (above 0, at most 10).
     #[arg(long, default_value_t = RunSpec::default().lr)]
     pub lr: f64,
     /// Seed for data, initialisation, batches and noise.
@@ -81,17 +84,17 @@ pub struct TrainArgs {
     /// Knobs of the model kinds (one flag per knob in the kind table).
     #[command(flatten)]
     pub knobs: KnobArgs,
-    /// Epochs over which the KL weight warms up from 0.
+    /// Epochs over which the KL weight warms up from 0 (0 to 1000).
     #[arg(long, default_value_t = 0.0)]
     pub kl_warmup: f32,
-    /// Importance samples for the test log p(x) of VAEs at every epoch (0: skip).
+    /// Importance samples for the test log p(x) of VAEs at every epoch (0 to 10000; 0: skip).
     #[arg(long, default_value_t = 0)]
     pub iw_samples: usize,
-    /// Also evaluate on the test set every this many seconds of training (rows in
-    /// metrics.jsonl with step, elapsed_secs and knn5_accuracy; evaluation time excluded).
+    /// Also evaluate on the test set every this many seconds of training (0.1 to 86400; rows
+    /// in metrics.jsonl with step, elapsed_secs and knn5_accuracy; evaluation time excluded).
     #[arg(long, value_name = "SECS")]
     pub eval_every_secs: Option<f64>,
-    /// Side of the decoded latent grid figure.
+    /// Side of the decoded latent grid figure (1 to 100).
     #[arg(long, default_value_t = 20)]
     pub grid: usize,
 }
@@ -105,7 +108,7 @@ pub struct EvalArgs {
     /// Data set to evaluate on; defaults to the one it was trained on.
     #[arg(long)]
     pub dataset: Option<String>,
-    /// Importance samples per item for log p(x) (VAEs).
+    /// Importance samples per item for log p(x) (VAEs; 0 to 10000).
     #[arg(long, default_value_t = 100)]
     pub iw_samples: usize,
     /// Seed for the data set and the samples.
@@ -142,12 +145,54 @@ pub struct DatasetArgs {
     /// for other tools to train on exactly these items.
     #[arg(long, value_name = "DIR")]
     pub export_idx: Option<PathBuf>,
-    /// Items per class on the sheet.
+    /// Items per class on the sheet (1 to 200).
     #[arg(long, default_value_t = 16)]
     pub per_class: usize,
     /// Seed for generated sets.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+/// Side of the latent grid figure (`--grid`).
+pub const GRID: Limit<usize> = Limit::new("grid side", 1, 100);
+/// Items per class on a data sheet (`--per-class`).
+pub const PER_CLASS: Limit<usize> = Limit::new("items per class", 1, 200);
+
+impl TrainArgs {
+    /// Checks every number against its range before anything is built or loaded; the
+    /// message leads with the flag ("--epochs: epochs 0 is out of range (1 to 100000)").
+    /// The same limits judge the window's settings (`TrainConfig::validate`).
+    pub fn check_ranges(&self) -> Result<(), String> {
+        LATENT_DIM.check_flag("latent-dim", self.latent_dim)?;
+        EPOCHS.check_flag("epochs", self.epochs)?;
+        BATCH_SIZE.check_flag("batch-size", self.batch_size)?;
+        LR.check_flag("lr", self.lr)?;
+        KL_WARMUP.check_flag("kl-warmup", self.kl_warmup)?;
+        IW_SAMPLES.check_flag("iw-samples", self.iw_samples)?;
+        if let Some(secs) = self.eval_every_secs {
+            EVAL_EVERY_SECS.check_flag("eval-every-secs", secs)?;
+        }
+        GRID.check_flag("grid", self.grid)?;
+        self.knobs.check_ranges()
+    }
+}
+
+impl EvalArgs {
+    /// Checks the numbers; the message leads with the flag.
+    pub fn check_ranges(&self) -> Result<(), String> {
+        IW_SAMPLES
+            .check_flag("iw-samples", self.iw_samples)
+            .map(|_| ())
+    }
+}
+
+impl DatasetArgs {
+    /// Checks the numbers; the message leads with the flag.
+    pub fn check_ranges(&self) -> Result<(), String> {
+        PER_CLASS
+            .check_flag("per-class", self.per_class)
+            .map(|_| ())
+    }
 }
 
 /// Items joined by commas, as the command line writes lists.
@@ -230,10 +275,134 @@ impl Args for KnobArgs {
     }
 }
 
+impl KnobArgs {
+    /// Checks each knob given against its range; the message leads with its flag.
+    pub fn check_ranges(&self) -> Result<(), String> {
+        for knob in all_knobs() {
+            if let Some(value) = self.values.get(knob.key) {
+                knob.check(value)
+                    .map_err(|e| format!("--{}: {e}", knob.flag))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// "weight of ..." -> "Weight of ...".
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next()
         .map(|f| f.to_uppercase().chain(c).collect())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::limits::HIDDEN_SIZE;
+    use crate::train::spec::THREADS;
+    use clap::CommandFactory;
+
+    /// The help paragraph of `--flag` in `latentlab <sub> --help`.
+    fn help_of(sub: &str, flag: &str) -> String {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let sub = cmd.find_subcommand_mut(sub).unwrap();
+        let help = sub.render_long_help().to_string();
+        let mut lines = help
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with(&format!("--{flag} ")));
+        let mut text = lines
+            .next()
+            .unwrap_or_else(|| panic!("no --{flag} in {help}"))
+            .to_string();
+        for l in lines.take_while(|l| !l.trim_start().starts_with('-')) {
+            text.push(' ');
+            text.push_str(l.trim());
+        }
+        text
+    }
+
+    #[test]
+    fn help_texts_give_the_ranges_the_checks_use() {
+        let range = |l: &str| l.trim_start_matches('(').trim_end_matches(')').to_string();
+        let cases = [
+            ("train", "latent-dim", range(&LATENT_DIM.range_text())),
+            ("train", "epochs", range(&EPOCHS.range_text())),
+            ("train", "batch-size", range(&BATCH_SIZE.range_text())),
+            ("train", "lr", range(&LR.range_text())),
+            ("train", "kl-warmup", range(&KL_WARMUP.range_text())),
+            ("train", "iw-samples", range(&IW_SAMPLES.range_text())),
+            (
+                "train",
+                "eval-every-secs",
+                range(&EVAL_EVERY_SECS.range_text()),
+            ),
+            ("train", "grid", range(&GRID.range_text())),
+            ("train", "hidden", format!("1 to {}", HIDDEN_SIZE.max)),
+            ("train", "threads", range(&THREADS.range_text())),
+            ("eval", "iw-samples", range(&IW_SAMPLES.range_text())),
+            ("dataset", "per-class", range(&PER_CLASS.range_text())),
+        ];
+        for (sub, flag, range) in cases {
+            let help = help_of(sub, flag);
+            assert!(
+                help.contains(&range),
+                "{sub} --{flag}: '{range}' not in: {help}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_numeric_option_is_checked_with_its_flag_named() {
+        let train = |extra: &[&str]| {
+            let mut args = vec!["latentlab", "train"];
+            args.extend_from_slice(extra);
+            match Cli::try_parse_from(args).unwrap().command {
+                Some(Command::Train(t)) => t.check_ranges(),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(train(&[]), Ok(()));
+        for (args, expected) in [
+            (
+                &["--latent-dim", "0"][..],
+                "--latent-dim: latent dimension 0 is out of range",
+            ),
+            (
+                &["--epochs", "100001"],
+                "--epochs: epochs 100001 is out of range",
+            ),
+            (
+                &["--batch-size", "0"],
+                "--batch-size: batch size 0 is out of range",
+            ),
+            (&["--lr", "NaN"], "--lr: learning rate NaN is out of range"),
+            (&["--lr", "inf"], "--lr: learning rate inf is out of range"),
+            (
+                &["--kl-warmup=-1"],
+                "--kl-warmup: KL warm-up epochs -1 is out of range",
+            ),
+            (
+                &["--iw-samples", "10001"],
+                "--iw-samples: importance samples 10001",
+            ),
+            (
+                &["--eval-every-secs", "0"],
+                "--eval-every-secs: seconds between evaluations 0",
+            ),
+            (
+                &["--grid", "101"],
+                "--grid: grid side 101 is out of range (1 to 100)",
+            ),
+            (
+                &["--beta", "1e9"],
+                "--beta: β 1000000000 is out of range (0 to 1000)",
+            ),
+            (&["--noise", "NaN"], "--noise: noise NaN is out of range"),
+        ] {
+            let err = train(args).unwrap_err();
+            assert!(err.starts_with(expected), "{args:?}: {err}");
+        }
+    }
 }

@@ -3,6 +3,7 @@
 mod args;
 mod encode;
 mod fetch;
+mod output;
 
 pub use args::{Cli, Command, DatasetArgs, EncodeArgs, EvalArgs, KnobArgs, TrainArgs};
 pub use fetch::FetchArgs;
@@ -16,6 +17,7 @@ use crate::train::{
 };
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use output::out;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,6 +40,7 @@ fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
 
 /// The run the arguments describe, through the same [`RunSpec`] the window uses.
 fn run_spec(a: &TrainArgs, threads: usize) -> Result<RunSpec> {
+    a.check_ranges().map_err(|e| anyhow!(e))?;
     Ok(RunSpec {
         dataset: a.dataset.clone(),
         models: spec::parse_models(&a.models).map_err(|e| anyhow!("--models: {e}"))?,
@@ -57,11 +60,10 @@ fn run_spec(a: &TrainArgs, threads: usize) -> Result<RunSpec> {
 
 fn train(a: TrainArgs, threads: usize) -> Result<()> {
     let spec = run_spec(&a, threads)?;
-    if a.grid == 0 || a.grid > 100 {
-        bail!("--grid {} is out of range (1 to 100)", a.grid);
-    }
-    if a.epochs == 0 {
-        bail!("--epochs must be at least 1");
+    // Settings that cannot train are refused before the data is built, where the shape of
+    // its items is known beforehand.
+    if let Some(shape) = data::peek_shape(&spec.dataset).map_err(|e| anyhow!("data set: {e}"))? {
+        spec.train_config_for(shape).map_err(|e| anyhow!("{e}"))?;
     }
     let ds = Arc::new(load_dataset(&spec.dataset, spec.seed)?);
     let mut config = spec.train_config(&ds).map_err(|e| anyhow!("{e}"))?;
@@ -261,15 +263,15 @@ impl CliRun {
 
     fn print_outputs(&self) {
         for p in self.saved.clone().unwrap_or_default() {
-            println!("checkpoint  {}", p.display());
+            out!("checkpoint  {}", p.display());
         }
-        println!("metrics     {}", self.metrics_path.display());
+        out!("metrics     {}", self.metrics_path.display());
         let losses = if self.summaries.is_empty() {
             ""
         } else {
             ",losses"
         };
-        println!(
+        out!(
             "figures     {}/{{latent,grid,recon,samples{losses}}}.png",
             self.out.display()
         );
@@ -295,7 +297,7 @@ impl CliRun {
 /// Prints a line above the progress bar, or plainly when there is no terminal to draw it on.
 fn say(bar: &ProgressBar, line: String) {
     if bar.is_hidden() {
-        println!("{line}");
+        out!("{line}");
     } else {
         bar.println(line);
     }
@@ -384,23 +386,25 @@ fn write_figures(
 }
 
 fn eval(a: EvalArgs) -> Result<()> {
+    a.check_ranges().map_err(|e| anyhow!(e))?;
     let (model, meta) = checkpoint::load(&a.checkpoint)?;
     let spec = a.dataset.clone().unwrap_or_else(|| meta.dataset.clone());
     let seed = a.seed.unwrap_or(meta.seed);
-    let ds = load_dataset(&spec, seed)?;
-    if ds.dim() != meta.config.input_dim {
-        bail!(
-            "{}: the model takes items of {} values but data set '{spec}' has {}",
+    let wrong_size = |dim: usize| {
+        anyhow!(
+            "{}: the model takes items of {} values but data set '{spec}' has {dim}",
             a.checkpoint.display(),
             meta.config.input_dim,
-            ds.dim()
-        );
+        )
+    };
+    // Known before the data is built for most data sets; checked again after loading.
+    let peeked = data::peek_shape(&spec).map_err(|e| anyhow!("data set: {e}"))?;
+    if let Some(shape) = peeked.filter(|s| s.dim() != meta.config.input_dim) {
+        return Err(wrong_size(shape.dim()));
     }
-    if a.iw_samples > 100_000 {
-        bail!(
-            "--iw-samples {} is out of range (0 to 100000)",
-            a.iw_samples
-        );
+    let ds = load_dataset(&spec, seed)?;
+    if ds.dim() != meta.config.input_dim {
+        return Err(wrong_size(ds.dim()));
     }
     let mut rng = <crate::rng::PortableRng as rand::SeedableRng>::seed_from_u64(seed);
     let spinner = ProgressBar::new_spinner().with_message(format!(
@@ -416,41 +420,42 @@ fn eval(a: EvalArgs) -> Result<()> {
     let m = model::evaluate(&model, &ds.test, ds.dim(), &mut rng, a.iw_samples);
     spinner.finish_and_clear();
     let m = m?;
-    println!(
+    out!(
         "model            {} ({}), latent dim {}, epoch {}",
         meta.name,
         meta.config.kind.title(),
         meta.config.latent_dim,
         meta.epoch
     );
-    println!("data set         {} ({} test items)", spec, ds.test.len());
-    println!("reconstruction   {:.3} nats per item", m.recon);
+    out!("data set         {} ({} test items)", spec, ds.test.len());
+    out!("reconstruction   {:.3} nats per item", m.recon);
     if meta.config.kind.is_variational() {
-        println!("KL               {:.3} nats per item", m.kl);
+        out!("KL               {:.3} nats per item", m.kl);
     }
     if m.penalty != 0.0 {
-        println!("penalty          {:.3}", m.penalty);
+        out!("penalty          {:.3}", m.penalty);
     }
-    println!("total loss       {:.3}", m.loss);
+    out!("total loss       {:.3}", m.loss);
     if let Some(elbo) = m.elbo {
-        println!("ELBO             {elbo:.3}");
+        out!("ELBO             {elbo:.3}");
     }
     if let Some(r) = m.mean_code_recon {
-        println!("mean-code recon  {r:.3} (decoding z = μ)");
+        out!("mean-code recon  {r:.3} (decoding z = μ)");
     }
     if let (Some(lp), Some(k)) = (m.log_px, m.iw_samples) {
-        println!("log p(x) ≈       {lp:.3} ({k} importance samples)");
+        out!("log p(x) ≈       {lp:.3} ({k} importance samples)");
     }
     Ok(())
 }
 
 fn dataset(a: DatasetArgs) -> Result<()> {
+    a.check_ranges().map_err(|e| anyhow!(e))?;
     let ds = load_dataset(&a.name, a.seed)?;
     let shape = match ds.shape {
         data::ItemShape::Image { width, height } => format!("{width}x{height} gray images"),
         data::ItemShape::Points { dim } => format!("{dim}-D points"),
     };
-    println!(
+    out!(
         "{}: {} train, {} test, {shape}, {} classes: {}",
         ds.name,
         ds.train.len(),
@@ -459,11 +464,8 @@ fn dataset(a: DatasetArgs) -> Result<()> {
         ds.class_names.join(", ")
     );
     if let Some(path) = a.sheet {
-        if a.per_class == 0 || a.per_class > 200 {
-            bail!("--per-class {} is out of range (1 to 200)", a.per_class);
-        }
         figure::data_sheet(&path, &ds, a.per_class)?;
-        println!("sheet: {}", path.display());
+        out!("sheet: {}", path.display());
     }
     if let Some(dir) = a.export_idx {
         data::export_idx_dir(&ds, &dir)?;

@@ -1,11 +1,13 @@
 //! A folder of images, one sub-folder per class, converted to 28x28 gray.
 
-use super::{DataError, Dataset, IMAGE_SIDE, ItemShape, split_shuffled};
+use super::{DataError, Dataset, IMAGE_SIDE, ItemShape, MAX_VALUES, split_shuffled};
 use image::imageops::FilterType;
 use std::path::Path;
 
 /// Share of the images held out as the test split.
 const TEST_FRACTION: f64 = 0.15;
+/// Most pixels an image may have (4096x4096), checked from its header before decoding.
+pub const MAX_PIXELS: u64 = 4096 * 4096;
 
 /// Loads `dir/<class>/<image>`; classes are the sub-folder names in sorted order.
 pub fn load_folder(dir: &Path, seed: u64) -> Result<Dataset, DataError> {
@@ -33,6 +35,13 @@ pub fn load_folder(dir: &Path, seed: u64) -> Result<Dataset, DataError> {
             .filter(|p| p.is_file() && !is_hidden(p))
             .collect();
         files.sort();
+        let most = MAX_VALUES / (IMAGE_SIDE * IMAGE_SIDE);
+        if labels.len() + files.len() > most {
+            return Err(DataError::invalid(
+                dir,
+                format!("holds more than {most} images, the most a data set may hold"),
+            ));
+        }
         for file in files {
             x.extend(load_image_item(&file)?);
             labels.push(label as u32);
@@ -66,6 +75,7 @@ pub fn load_folder(dir: &Path, seed: u64) -> Result<Dataset, DataError> {
 /// converted to gray, values in [0, 1]. The folder loader and `latentlab encode` both read
 /// images through here, so a model sees a file the way it saw its training images.
 pub fn load_image_item(file: &Path) -> Result<Vec<f32>, DataError> {
+    check_pixels(file)?;
     let img = image::open(file).map_err(|e| {
         let message = match e {
             image::ImageError::IoError(e) if !file.is_file() => format!("cannot read: {e}"),
@@ -81,6 +91,28 @@ pub fn load_image_item(file: &Path) -> Result<Vec<f32>, DataError> {
         .iter()
         .map(|&b| f32::from(b) / 255.0)
         .collect())
+}
+
+/// Refuses an image whose header claims more than [`MAX_PIXELS`], before decoding it.
+fn check_pixels(file: &Path) -> Result<(), DataError> {
+    let unreadable =
+        |e: image::ImageError| DataError::invalid(file, format!("not a readable image: {e}"));
+    // The format from the file name, as `image::open` decodes it.
+    let (width, height) = image::ImageReader::open(file)
+        .map_err(|e| DataError::io(file, e))?
+        .into_dimensions()
+        .map_err(unreadable)?;
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > MAX_PIXELS {
+        return Err(DataError::invalid(
+            file,
+            format!(
+                "image is {width}x{height} ({pixels} pixels); at most {MAX_PIXELS} pixels \
+                    (4096x4096) per image"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn is_hidden(p: &Path) -> bool {
@@ -128,6 +160,31 @@ mod tests {
         let err = load_folder(dir.path(), 1).unwrap_err().to_string();
         assert!(
             err.contains("bad.png") && err.contains("not a readable image"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_huge_image_is_refused_from_its_header() {
+        // A BMP header claiming 20000x20000 pixels, with no pixel data: decoding it would
+        // ask for 1.2 GB; the header check refuses it first.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        let mut bmp = b"BM".to_vec();
+        bmp.extend_from_slice(&(54u32 + 3).to_le_bytes()); // file size
+        bmp.extend_from_slice(&[0; 4]);
+        bmp.extend_from_slice(&54u32.to_le_bytes()); // pixel data offset
+        bmp.extend_from_slice(&40u32.to_le_bytes()); // info header size
+        bmp.extend_from_slice(&20_000i32.to_le_bytes());
+        bmp.extend_from_slice(&20_000i32.to_le_bytes());
+        bmp.extend_from_slice(&1u16.to_le_bytes()); // planes
+        bmp.extend_from_slice(&24u16.to_le_bytes()); // bits per pixel
+        bmp.extend_from_slice(&[0; 24]);
+        bmp.extend_from_slice(&[0; 3]);
+        std::fs::write(dir.path().join("a").join("huge.bmp"), bmp).unwrap();
+        let err = load_folder(dir.path(), 1).unwrap_err().to_string();
+        assert!(
+            err.contains("huge.bmp") && err.contains("image is 20000x20000 (400000000 pixels)"),
             "{err}"
         );
     }

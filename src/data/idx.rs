@@ -1,9 +1,10 @@
 //! MNIST-layout IDX files (raw or gzip): MNIST, Fashion-MNIST, KMNIST.
 //!
 //! Everything in a header is checked against the file before any buffer of the
-//! claimed size is made: magic, rank, dimensions, and the byte count.
+//! claimed size is made: magic, rank, dimensions, the byte count (for a gzip file, the
+//! most its compressed size can hold), and the [`MAX_VALUES`] a data set may hold.
 
-use super::{DataError, Dataset, ItemShape, Split};
+use super::{DataError, Dataset, ItemShape, MAX_VALUES, Split};
 use flate2::read::GzDecoder;
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -13,6 +14,8 @@ use std::path::{Path, PathBuf};
 const MAX_SIDE: usize = 512;
 /// Most classes a label file may use.
 const MAX_CLASSES: u32 = 100;
+/// Deflate's largest expansion: no gzip file inflates to more than this many times its size.
+const MAX_GZIP_RATIO: u64 = 1032;
 
 /// Loads a folder holding the four MNIST-layout files (each raw or `.gz`).
 pub fn load_idx_dir(dir: &Path) -> Result<Dataset, DataError> {
@@ -22,9 +25,10 @@ pub fn load_idx_dir(dir: &Path) -> Result<Dataset, DataError> {
             "not a folder (idx:DIR expects a folder with the four MNIST files)",
         ));
     }
-    let train_x = read_images(&find(dir, "train-images-idx3-ubyte")?)?;
+    let train_x = read_images(&find(dir, "train-images-idx3-ubyte")?, MAX_VALUES)?;
     let train_y = read_labels(&find(dir, "train-labels-idx1-ubyte")?)?;
-    let test_x = read_images(&find(dir, "t10k-images-idx3-ubyte")?)?;
+    let budget = MAX_VALUES - train_x.pixels.len();
+    let test_x = read_images(&find(dir, "t10k-images-idx3-ubyte")?, budget)?;
     let test_y = read_labels(&find(dir, "t10k-labels-idx1-ubyte")?)?;
     for (images, labels) in [(&train_x, &train_y), (&test_x, &test_y)] {
         if images.count != labels.labels.len() {
@@ -72,6 +76,21 @@ pub fn load_idx_dir(dir: &Path) -> Result<Dataset, DataError> {
     })
 }
 
+/// The shape of the items in an `idx:DIR` folder, from the training images' header alone.
+pub(crate) fn peek_shape(dir: &Path) -> Result<ItemShape, DataError> {
+    if !dir.is_dir() {
+        return Err(DataError::invalid(
+            dir,
+            "not a folder (idx:DIR expects a folder with the four MNIST files)",
+        ));
+    }
+    let path = find(dir, "train-images-idx3-ubyte")?;
+    let (mut reader, _) = open(&path)?;
+    let dims = header(reader.as_mut(), &path, 3)?;
+    let (width, height) = check_side(&path, dims[2], dims[1])?;
+    Ok(ItemShape::Image { width, height })
+}
+
 /// Finds `stem` in `dir` under the usual spellings (with `.gz`, or `.idx` for `-idx`).
 fn find(dir: &Path, stem: &str) -> Result<PathBuf, DataError> {
     let dotted = stem.replacen("-idx", ".idx", 1);
@@ -105,9 +124,17 @@ struct Labels {
     labels: Vec<u32>,
 }
 
+/// The size of a file on disk, and whether it is gzip.
+#[derive(Clone, Copy)]
+enum Stored {
+    /// Raw bytes: the file holds exactly this many.
+    Raw(u64),
+    /// Gzip of this many bytes: it inflates to at most [`MAX_GZIP_RATIO`] times that.
+    Gzip(u64),
+}
+
 /// Opens a file, transparently un-gzipping it when it starts with the gzip magic.
-/// Also returns the (uncompressed, for gzip: as the trailer claims) size.
-fn open(path: &Path) -> Result<(Box<dyn Read>, u64), DataError> {
+fn open(path: &Path) -> Result<(Box<dyn Read>, Stored), DataError> {
     let mut file = File::open(path).map_err(|e| DataError::io(path, e))?;
     let len = file.metadata().map_err(|e| DataError::io(path, e))?.len();
     let mut magic = [0u8; 2];
@@ -116,9 +143,12 @@ fn open(path: &Path) -> Result<(Box<dyn Read>, u64), DataError> {
     if got == 2 && magic == [0x1f, 0x8b] {
         // The gzip trailer holds the uncompressed size mod 2^32; the real check is the
         // exact read below, which never trusts the header for its allocation.
-        Ok((Box::new(GzDecoder::new(BufReader::new(file))), u64::MAX))
+        Ok((
+            Box::new(GzDecoder::new(BufReader::new(file))),
+            Stored::Gzip(len),
+        ))
     } else {
-        Ok((Box::new(BufReader::new(file)), len))
+        Ok((Box::new(BufReader::new(file)), Stored::Raw(len)))
     }
 }
 
@@ -175,6 +205,35 @@ fn read_exact(
     })
 }
 
+/// Checks a header's claim of `expected` payload bytes against what the file can hold.
+fn check_claim(
+    path: &Path,
+    expected: u64,
+    header_len: u64,
+    stored: Stored,
+) -> Result<(), DataError> {
+    match stored {
+        Stored::Raw(len) if len < header_len.saturating_add(expected) => Err(DataError::invalid(
+            path,
+            format!(
+                "header claims {expected} bytes of data but the file holds only {}",
+                len.saturating_sub(header_len)
+            ),
+        )),
+        Stored::Gzip(len) if len.saturating_mul(MAX_GZIP_RATIO) < expected => {
+            Err(DataError::invalid(
+                path,
+                format!(
+                    "header claims {expected} bytes of data but {len} bytes of gzip inflate \
+                        to at most {}",
+                    len.saturating_mul(MAX_GZIP_RATIO)
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Reads exactly `expected` payload bytes, failing if the file holds fewer or more.
 /// The buffer grows with the data actually read, never to a size a header claims.
 fn read_payload(
@@ -182,18 +241,9 @@ fn read_payload(
     path: &Path,
     expected: u64,
     header_len: u64,
-    file_len: u64,
+    stored: Stored,
 ) -> Result<Vec<u8>, DataError> {
-    if file_len != u64::MAX && file_len < header_len + expected {
-        return Err(DataError::invalid(
-            path,
-            format!(
-                "header claims {} bytes of data but the file holds only {}",
-                expected,
-                file_len - header_len.min(file_len)
-            ),
-        ));
-    }
+    check_claim(path, expected, header_len, stored)?;
     let mut data = Vec::new();
     (&mut reader)
         .take(expected + 1)
@@ -218,21 +268,37 @@ fn read_payload(
     Ok(data)
 }
 
-fn read_images(path: &Path) -> Result<Images, DataError> {
-    let (mut reader, file_len) = open(path)?;
-    let dims = header(reader.as_mut(), path, 3)?;
-    let (count, height, width) = (dims[0], dims[1], dims[2]);
+/// `(width, height)` if both sides are within 1 to [`MAX_SIDE`].
+fn check_side(path: &Path, width: usize, height: usize) -> Result<(usize, usize), DataError> {
     if height == 0 || width == 0 || height > MAX_SIDE || width > MAX_SIDE {
         return Err(DataError::invalid(
             path,
             format!("image size {width}x{height} is out of range (1 to {MAX_SIDE})"),
         ));
     }
+    Ok((width, height))
+}
+
+/// Reads an image file of at most `budget` values in all.
+fn read_images(path: &Path, budget: usize) -> Result<Images, DataError> {
+    let (mut reader, stored) = open(path)?;
+    let dims = header(reader.as_mut(), path, 3)?;
+    let count = dims[0];
+    let (width, height) = check_side(path, dims[2], dims[1])?;
     if count == 0 {
         return Err(DataError::invalid(path, "holds no images"));
     }
     let expected = count as u64 * (width * height) as u64;
-    let bytes = read_payload(reader, path, expected, 16, file_len)?;
+    if expected > budget as u64 {
+        return Err(DataError::invalid(
+            path,
+            format!(
+                "header claims {count} images of {width}x{height} ({expected} values); a data \
+                    set may hold at most {MAX_VALUES} values in all"
+            ),
+        ));
+    }
+    let bytes = read_payload(reader, path, expected, 16, stored)?;
     Ok(Images {
         path: path.to_path_buf(),
         count,
@@ -243,9 +309,18 @@ fn read_images(path: &Path) -> Result<Images, DataError> {
 }
 
 fn read_labels(path: &Path) -> Result<Labels, DataError> {
-    let (mut reader, file_len) = open(path)?;
+    let (mut reader, stored) = open(path)?;
     let dims = header(reader.as_mut(), path, 1)?;
-    let bytes = read_payload(reader, path, dims[0] as u64, 8, file_len)?;
+    if dims[0] > MAX_VALUES {
+        return Err(DataError::invalid(
+            path,
+            format!(
+                "header claims {} labels; a data set may hold at most {MAX_VALUES} items",
+                dims[0]
+            ),
+        ));
+    }
+    let bytes = read_payload(reader, path, dims[0] as u64, 8, stored)?;
     if let Some((i, &bad)) = bytes
         .iter()
         .enumerate()
@@ -412,6 +487,34 @@ mod tests {
         let err = load_idx_dir(dir.path()).unwrap_err().to_string();
         assert!(
             err.contains("train-images-idx3-ubyte") && err.contains("header claims"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn claims_beyond_what_a_gzip_or_a_data_set_can_hold_are_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        write_set(dir.path(), 5, 5, true);
+        // 30 000 images of 28x28 claimed by a gzip file of some 100 bytes: deflate cannot
+        // inflate that far (23.5 MB from ~100 bytes).
+        let path = dir.path().join("train-images-idx3-ubyte.gz");
+        write_idx(&path, &[30_000, 28, 28], &[0; 10], true).unwrap();
+        let len = std::fs::metadata(&path).unwrap().len();
+        let err = load_idx_dir(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!(
+                "header claims 23520000 bytes of data but {len} bytes of gzip inflate to at \
+                    most {}",
+                len * 1032
+            )),
+            "{err}"
+        );
+        // 200 000 images of 28x28 (156.8 million values): more than a data set may hold,
+        // refused from the header whatever the file holds.
+        write_idx(&path, &[200_000, 28, 28], &[0; 10], false).unwrap();
+        let err = load_idx_dir(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("header claims 200000 images of 28x28 (156800000 values)"),
             "{err}"
         );
     }

@@ -21,6 +21,10 @@ pub use idx::{export_idx_dir, load_idx_dir, write_idx};
 /// Side length of the images every built-in image set and loader produces.
 pub const IMAGE_SIDE: usize = 28;
 
+/// Most values (f32, train and test together) a loaded data set may hold: 400 MB. MNIST
+/// holds 55 million. Loaders check a file's claim against this before reading it whole.
+pub const MAX_VALUES: usize = 100_000_000;
+
 /// What went wrong while making or loading a data set. Every message names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
@@ -193,6 +197,25 @@ pub fn default_sizes(name: &str) -> Sizes {
 /// `csv:FILE`.
 pub fn load(spec: &str, seed: u64) -> Result<Dataset, DataError> {
     load_with_sizes(spec, seed, None)
+}
+
+/// The shape of the items `spec` names, found without building the set (for `idx:DIR`,
+/// from the training images' header), so settings can be checked against it first.
+/// `None` for a spec only [`load`] knows.
+pub fn peek_shape(spec: &str) -> Result<Option<ItemShape>, DataError> {
+    let image = ItemShape::Image {
+        width: IMAGE_SIDE,
+        height: IMAGE_SIDE,
+    };
+    Ok(match spec.split_once(':') {
+        Some(("idx", dir)) => Some(idx::peek_shape(Path::new(dir))?),
+        Some(("folder" | "csv", _)) => Some(image),
+        _ => match spec {
+            "digits" | "shapes" => Some(image),
+            "moons" | "rings" | "blobs" => Some(ItemShape::Points { dim: 2 }),
+            _ => None,
+        },
+    })
 }
 
 /// Like [`load`], with the item counts of a built-in set overridden (handy in tests).
@@ -408,6 +431,46 @@ mod tests {
         seen.sort_unstable();
         seen.dedup();
         assert_eq!(seen.len(), 9, "no item twice in one epoch");
+    }
+
+    #[test]
+    fn peeked_shapes_are_the_loaded_shapes() {
+        let sizes = Some(Sizes { train: 6, test: 4 });
+        for name in BUILTIN_NAMES {
+            let loaded = load_with_sizes(name, 1, sizes).unwrap().shape;
+            assert_eq!(peek_shape(name).unwrap(), Some(loaded), "{name}");
+        }
+        // An IDX folder of 5x7 images: only the header is read.
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write_idx(
+            &d.join("train-images-idx3-ubyte"),
+            &[2, 7, 5],
+            &[0; 70],
+            false,
+        )
+        .unwrap();
+        write_idx(&d.join("train-labels-idx1-ubyte"), &[2], &[0, 1], false).unwrap();
+        write_idx(
+            &d.join("t10k-images-idx3-ubyte"),
+            &[1, 7, 5],
+            &[0; 35],
+            true,
+        )
+        .unwrap();
+        write_idx(&d.join("t10k-labels-idx1-ubyte"), &[1], &[1], false).unwrap();
+        let spec = format!("idx:{}", d.display());
+        let loaded = load(&spec, 1).unwrap().shape;
+        assert_eq!(
+            loaded,
+            ItemShape::Image {
+                width: 5,
+                height: 7
+            }
+        );
+        assert_eq!(peek_shape(&spec).unwrap(), Some(loaded));
+        assert_eq!(peek_shape("mnist").unwrap(), None);
+        assert!(peek_shape("idx:/no/such/folder").is_err());
     }
 
     #[test]

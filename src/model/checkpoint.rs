@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 
 /// Version of the JSON layout, checked on load.
 pub const FORMAT_VERSION: u32 = 1;
+/// Largest description read: a real one takes about 2 kB.
+pub const MAX_JSON_BYTES: u64 = 1 << 20;
+/// Room for the safetensors header (names, shapes, offsets) beyond the weights themselves.
+const WEIGHTS_HEADER_BYTES: u64 = 1 << 20;
 
 /// What a checkpoint's JSON holds besides the weights.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -55,6 +59,9 @@ pub enum CheckpointError {
     /// The weights file is corrupt, truncated or does not fit the description.
     #[error("{path}: {message}")]
     BadWeights { path: String, message: String },
+    /// Not a file to read: a folder, or larger than what it should hold could be.
+    #[error("{path}: {message}")]
+    Refused { path: String, message: String },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
@@ -105,11 +112,17 @@ pub fn save(
         .into_iter()
         .map(|(k, v)| (k, v.as_tensor().clone()))
         .collect();
-    write_atomic(&weights_path, |tmp| {
-        candle_core::safetensors::save(&tensors, tmp).map_err(|e| CheckpointError::BadWeights {
+    // Serialised in memory and written with a plain `File::create`, so the file gets the
+    // same permissions as every other file we write (candle's `save` goes through a 0600
+    // temporary file).
+    let bytes = safetensors::tensor::serialize(&tensors, None).map_err(|e| {
+        CheckpointError::BadWeights {
             path: weights_path.display().to_string(),
             message: format!("could not write weights: {e}"),
-        })
+        }
+    })?;
+    write_atomic(&weights_path, |tmp| {
+        std::fs::write(tmp, &bytes).map_err(io_err(tmp))
     })?;
     let json = serde_json::to_string_pretty(meta).map_err(|e| CheckpointError::BadJson {
         path: json_path.display().to_string(),
@@ -120,9 +133,54 @@ pub fn save(
     })
 }
 
+/// The length of the file at `path`, refused if it is a folder or longer than `max` bytes
+/// (`what` says what the file should hold), before anything is read.
+fn checked_len(path: &Path, max: u64, what: &str) -> Result<u64, CheckpointError> {
+    let meta = std::fs::metadata(path).map_err(io_err(path))?;
+    let too_large = |message: String| CheckpointError::Refused {
+        path: path.display().to_string(),
+        message,
+    };
+    if meta.is_dir() {
+        return Err(too_large("is a folder, not a file".into()));
+    }
+    if meta.len() > max {
+        return Err(too_large(format!(
+            "is {} bytes, more than the {max} {what} can take",
+            meta.len()
+        )));
+    }
+    Ok(meta.len())
+}
+
+/// A checkpoint given as a folder: say so, and name the descriptions in it.
+fn folder_given(path: &Path) -> CheckpointError {
+    let mut names: Vec<String> = std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    names.sort();
+    let hint = if names.is_empty() {
+        "it holds no checkpoint descriptions (.json)".to_string()
+    } else {
+        format!("give one of its checkpoints: {}", names.join(", "))
+    };
+    CheckpointError::Refused {
+        path: path.display().to_string(),
+        message: format!("is a folder, not a checkpoint; {hint}"),
+    }
+}
+
 /// Reads only the description.
 pub fn load_meta(path: &Path) -> Result<CheckpointMeta, CheckpointError> {
+    if path.is_dir() {
+        return Err(folder_given(path));
+    }
     let (json_path, _) = paths(path);
+    checked_len(&json_path, MAX_JSON_BYTES, "bytes a checkpoint description")?;
     let text = std::fs::read_to_string(&json_path).map_err(io_err(&json_path))?;
     let bad = |message: String| CheckpointError::BadJson {
         path: json_path.display().to_string(),
@@ -147,6 +205,13 @@ pub fn load(path: &Path) -> Result<(Autoencoder, CheckpointMeta), CheckpointErro
         path: weights_path.display().to_string(),
         message,
     };
+    // Eight bytes a parameter (f64 at most) and the header: more is not these weights.
+    let most = meta
+        .config
+        .parameter_count()
+        .saturating_mul(8)
+        .saturating_add(WEIGHTS_HEADER_BYTES);
+    checked_len(&weights_path, most, "bytes the description's weights")?;
     let bytes = std::fs::read(&weights_path).map_err(io_err(&weights_path))?;
     let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
         .map_err(|e| bad(format!("corrupt or truncated weights file: {e}")))?;
@@ -266,6 +331,59 @@ mod tests {
         let err = load(&stem).err().unwrap().to_string();
         assert!(
             err.contains("m.json") && err.contains("not a valid checkpoint"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn weights_get_the_same_permissions_as_any_new_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let m = small(ModelKind::Ae);
+        save(&m, &meta(m.config.clone()), &dir.path().join("m")).unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::File::create(&plain).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let (json, weights) = paths(&dir.path().join("m"));
+        assert_eq!(mode(&weights), mode(&plain), "weights vs a plain new file");
+        assert_eq!(mode(&json), mode(&plain), "description vs a plain new file");
+    }
+
+    #[test]
+    fn folders_and_oversized_files_are_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let stem = dir.path().join("m");
+        let m = small(ModelKind::Ae);
+        save(&m, &meta(m.config.clone()), &stem).unwrap();
+        let err = load(dir.path()).err().unwrap().to_string();
+        assert!(
+            err.contains("is a folder, not a checkpoint; give one of its checkpoints: m.json"),
+            "{err}"
+        );
+        let (json, weights) = paths(&stem);
+        // Weights far larger than the description's 6-5-2-5-6 network (98 parameters):
+        // a sparse file, so nothing is written to disk.
+        let good = std::fs::read(&weights).unwrap();
+        std::fs::File::create(&weights)
+            .unwrap()
+            .set_len(2 << 20)
+            .unwrap();
+        let err = load(&stem).err().unwrap().to_string();
+        assert!(
+            err.contains("m.safetensors: is 2097152 bytes, more than the 1049360 bytes"),
+            "{err}"
+        );
+        std::fs::write(&weights, good).unwrap();
+        std::fs::File::options()
+            .append(true)
+            .open(&json)
+            .unwrap()
+            .set_len(MAX_JSON_BYTES + 1)
+            .unwrap();
+        let err = load(&stem).err().unwrap().to_string();
+        assert!(
+            err.contains("m.json: is 1048577 bytes, more than the 1048576 bytes"),
             "{err}"
         );
     }

@@ -9,6 +9,7 @@ mod eval;
 mod grad_check;
 pub mod inspect;
 pub mod kinds;
+pub mod limits;
 pub mod loss;
 pub mod metrics;
 pub mod mlp;
@@ -159,18 +160,40 @@ impl ModelConfig {
         Ok(())
     }
 
+    /// Weights and biases of the network this config builds (saturating, so a config read
+    /// from a file cannot overflow it).
+    pub fn parameter_count(&self) -> u64 {
+        let dense = |i: usize, o: usize| (i as u64).saturating_add(1).saturating_mul(o as u64);
+        let mut sizes = vec![self.input_dim];
+        sizes.extend_from_slice(&self.hidden);
+        let last = *sizes.last().unwrap_or(&self.input_dim);
+        let heads = if self.kind.is_variational() { 2 } else { 1 };
+        // The encoder trunk and the decoder mirror each other, apart from their biases.
+        let trunk: u64 = sizes.windows(2).map(|w| dense(w[0], w[1])).sum();
+        let decoder: u64 = std::iter::once(self.latent_dim)
+            .chain(self.hidden.iter().rev().copied())
+            .zip(self.hidden.iter().rev().copied().chain([self.input_dim]))
+            .map(|(i, o)| dense(i, o))
+            .sum();
+        trunk
+            .saturating_add(dense(last, self.latent_dim).saturating_mul(heads))
+            .saturating_add(decoder)
+    }
+
     /// Checks ranges; the message names the setting.
     pub fn validate(&self) -> std::result::Result<(), String> {
-        if !(1..=64).contains(&self.latent_dim) {
-            return Err(format!(
-                "latent dimension {} is out of range (1 to 64)",
-                self.latent_dim
-            ));
+        limits::INPUT_DIM.check(self.input_dim)?;
+        limits::LATENT_DIM.check(self.latent_dim)?;
+        limits::HIDDEN_LAYERS.check(self.hidden.len())?;
+        for &h in &self.hidden {
+            limits::HIDDEN_SIZE.check(h)?;
         }
-        if self.hidden.is_empty() || self.hidden.iter().any(|&h| h == 0 || h > 8192) {
+        let count = self.parameter_count();
+        if count > limits::MAX_PARAMETERS {
             return Err(format!(
-                "hidden sizes {:?} are out of range (1 to 8192 each, at least one layer)",
-                self.hidden
+                "{} parameters is more than the {} allowed (use fewer or narrower hidden layers)",
+                limits::grouped(count),
+                limits::grouped(limits::MAX_PARAMETERS)
             ));
         }
         for (key, value) in &self.knobs {

@@ -1,6 +1,7 @@
 //! What crosses the channels between the UI (or command line) and the worker: plain data only.
 
 use crate::data::Dataset;
+use crate::model::limits::{IW_SAMPLES, MAX_PARAMETERS, grouped};
 use crate::model::{DecoderSnapshot, EncoderSnapshot, KnobValue, Metrics, ModelConfig, ModelKind};
 use std::sync::Arc;
 
@@ -65,6 +66,7 @@ impl TrainConfig {
 
     /// Checks every setting; the message names the one that is wrong.
     pub fn validate(&self) -> Result<(), String> {
+        use super::spec::{BATCH_SIZE, EPOCHS, EVAL_EVERY_SECS, KL_WARMUP, LR, THREADS};
         if self.models.is_empty() {
             return Err("no models to train".into());
         }
@@ -74,34 +76,28 @@ impl TrainConfig {
                 return Err(format!("model '{}' is listed twice", m.kind));
             }
         }
-        super::spec::check_lr(self.lr)?;
-        if !(1..=65_536).contains(&self.batch_size) {
+        let parameters = self
+            .models
+            .iter()
+            .fold(0u64, |n, m| n.saturating_add(m.parameter_count()));
+        if parameters > MAX_PARAMETERS {
             return Err(format!(
-                "batch size {} is out of range (1 to 65536)",
-                self.batch_size
+                "the models hold {} parameters in all, more than the {} allowed (fewer models, \
+                    or fewer or narrower hidden layers)",
+                grouped(parameters),
+                grouped(MAX_PARAMETERS)
             ));
         }
-        if self.epochs == Some(0) {
-            return Err("epochs must be at least 1".into());
+        LR.check(self.lr)?;
+        BATCH_SIZE.check(self.batch_size)?;
+        if let Some(epochs) = self.epochs {
+            EPOCHS.check(epochs)?;
         }
-        if !(0.0..=1000.0).contains(&self.kl_warmup_epochs) {
-            return Err(format!(
-                "KL warm-up {} epochs is out of range (0 to 1000)",
-                self.kl_warmup_epochs
-            ));
-        }
-        if !(1..=256).contains(&self.threads) {
-            return Err(format!(
-                "threads {} is out of range (1 to 256)",
-                self.threads
-            ));
-        }
-        if let Some(secs) = self.eval_every_secs
-            && !(0.1..=86_400.0).contains(&secs)
-        {
-            return Err(format!(
-                "evaluation every {secs} s is out of range (0.1 to 86400 seconds)"
-            ));
+        KL_WARMUP.check(self.kl_warmup_epochs)?;
+        THREADS.check(self.threads)?;
+        IW_SAMPLES.check(self.iw_samples)?;
+        if let Some(secs) = self.eval_every_secs {
+            EVAL_EVERY_SECS.check(secs)?;
         }
         Ok(())
     }

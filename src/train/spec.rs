@@ -2,14 +2,30 @@
 //! [`TrainConfig`]: the command line, the window and the tests all build runs here.
 
 use super::TrainConfig;
-use crate::data::Dataset;
+use crate::data::{Dataset, ItemShape};
 use crate::model::kinds::kinds_with;
+use crate::model::limits::{HIDDEN_LAYERS, HIDDEN_SIZE, Limit};
 use crate::model::{KnobValue, Likelihood, ModelConfig, ModelKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Largest learning rate a run accepts.
 pub const MAX_LR: f64 = 10.0;
+/// Adam's learning rate: finite, above 0.
+pub const LR: Limit<f64> = Limit {
+    above_min: true,
+    ..Limit::new("learning rate", 0.0, MAX_LR)
+};
+/// Items per batch.
+pub const BATCH_SIZE: Limit<usize> = Limit::new("batch size", 1, 65_536);
+/// Passes over the training data of a run that stops by itself.
+pub const EPOCHS: Limit<usize> = Limit::new("epochs", 1, 100_000);
+/// Epochs over which the KL weight warms up.
+pub const KL_WARMUP: Limit<f32> = Limit::new("KL warm-up epochs", 0.0, 1000.0);
+/// Threads that step the models.
+pub const THREADS: Limit<usize> = Limit::new("threads", 1, 256);
+/// Seconds of training between test evaluations (`--eval-every-secs`).
+pub const EVAL_EVERY_SECS: Limit<f64> = Limit::new("seconds between evaluations", 0.1, 86_400.0);
 
 /// A run as the user describes it: data, models, architecture, knobs and optimisation.
 /// The defaults are the window's and the command line's defaults.
@@ -85,14 +101,19 @@ impl RunSpec {
 
     /// The model configs for items of `ds`, or a message naming what is wrong.
     pub fn model_configs(&self, ds: &Dataset) -> Result<Vec<ModelConfig>, String> {
+        self.model_configs_for(ds.shape)
+    }
+
+    /// The model configs for items of `shape`, or a message naming what is wrong.
+    fn model_configs_for(&self, shape: ItemShape) -> Result<Vec<ModelConfig>, String> {
         if let Some(key) = self.knobs.keys().find(|k| kinds_with(k).is_empty()) {
             return Err(format!("no model kind has a knob '{key}'"));
         }
-        let likelihood = Likelihood::for_shape(ds.shape);
+        let likelihood = Likelihood::for_shape(shape);
         self.models
             .iter()
             .map(|&kind| {
-                let mut m = ModelConfig::new(kind, ds.dim(), likelihood);
+                let mut m = ModelConfig::new(kind, shape.dim(), likelihood);
                 m.latent_dim = self.latent_dim;
                 m.hidden = self.hidden.clone();
                 for (key, value) in &self.knobs {
@@ -108,7 +129,13 @@ impl RunSpec {
 
     /// The training config for `ds`, checked, or why these settings cannot train.
     pub fn train_config(&self, ds: &Dataset) -> Result<TrainConfig, String> {
-        let mut c = TrainConfig::new(self.model_configs(ds)?);
+        self.train_config_for(ds.shape)
+    }
+
+    /// The training config for items of `shape`, checked: lets a caller that knows the
+    /// shape before the data (`data::peek_shape`) refuse bad settings before building it.
+    pub fn train_config_for(&self, shape: ItemShape) -> Result<TrainConfig, String> {
+        let mut c = TrainConfig::new(self.model_configs_for(shape)?);
         c.lr = self.lr;
         c.batch_size = self.batch_size;
         c.seed = self.seed;
@@ -145,19 +172,30 @@ impl RunSpec {
 }
 
 /// Parses hidden sizes written as "512,256"; the message names the part that is wrong.
+/// At most [`HIDDEN_LAYERS`] sizes, each within [`HIDDEN_SIZE`]; a longer list stops at the
+/// first size too many, before reading the rest.
 pub fn parse_hidden(text: &str) -> Result<Vec<usize>, String> {
-    text.split(',')
-        .map(|part| match part.trim().parse::<usize>() {
-            Ok(h) if (1..=8192).contains(&h) => Ok(h),
-            Ok(h) => Err(format!(
-                "hidden size {h} is out of range (1 to 8192; example: 512,256)"
-            )),
-            Err(_) => Err(format!(
+    let mut sizes = Vec::new();
+    for part in text.split(',') {
+        if sizes.len() == HIDDEN_LAYERS.max {
+            return Err(format!(
+                "more than {} hidden layers (at most {} sizes, like 512,256)",
+                HIDDEN_LAYERS.max, HIDDEN_LAYERS.max
+            ));
+        }
+        let h = part.trim().parse::<usize>().map_err(|_| {
+            format!(
                 "'{}' is not a whole number (hidden sizes are written like 512,256)",
                 part.trim()
-            )),
-        })
-        .collect()
+            )
+        })?;
+        sizes.push(
+            HIDDEN_SIZE
+                .check(h)
+                .map_err(|e| format!("{e}; example: 512,256"))?,
+        );
+    }
+    Ok(sizes)
 }
 
 /// Parses model kinds written as "ae,vae"; the message lists the known names.
@@ -177,13 +215,7 @@ pub fn parse_models(text: &str) -> Result<Vec<ModelKind>, String> {
 
 /// Checks a learning rate; the message gives the range.
 pub fn check_lr(lr: f64) -> Result<(), String> {
-    if lr > 0.0 && lr <= MAX_LR {
-        Ok(())
-    } else {
-        Err(format!(
-            "learning rate {lr} is out of range (above 0, at most {MAX_LR})"
-        ))
-    }
+    LR.check(lr).map(|_| ())
 }
 
 #[cfg(test)]

@@ -1,0 +1,555 @@
+//! Fuzzing the parsers on stable, inside `cargo test`: the IDX, CSV and single-image
+//! loaders and the checkpoint reader get arbitrary bytes and mutations of valid files.
+//! Whatever they get, they never panic, and either give a valid data set (every value in
+//! [0, 1], every label a class, no row lost) or an error naming the file.
+//!
+//! Each target runs a few seconds by default. Longer runs (see the README):
+//! `LATENTLAB_FUZZ_SECS=3600 cargo test --release --test fuzz` keeps each target going for
+//! an hour (they run side by side on the test threads); `PROPTEST_CASES=N` sets the cases
+//! of one round.
+
+use latentlab::data::{self, Dataset};
+use latentlab::model::checkpoint;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Runs `test` on values of `strategy`: `default_cases` of them, or `PROPTEST_CASES`; again
+/// and again with new seeds until `LATENTLAB_FUZZ_SECS` have passed, if that is set.
+fn fuzz<S: Strategy>(
+    name: &str,
+    default_cases: u32,
+    strategy: S,
+    test: impl Fn(S::Value) -> Result<(), TestCaseError>,
+) {
+    let env = |key: &str| std::env::var(key).ok().and_then(|v| v.parse::<f64>().ok());
+    let cases = env("PROPTEST_CASES").map_or(default_cases, |c| c as u32);
+    let start = Instant::now();
+    let deadline = env("LATENTLAB_FUZZ_SECS").map(|s| start + Duration::from_secs_f64(s));
+    let mut rounds = 0u64;
+    loop {
+        rounds += 1;
+        let config = Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        if let Err(e) = TestRunner::new(config).run(&strategy, &test) {
+            panic!("{e}");
+        }
+        if deadline.is_none_or(|d| Instant::now() >= d) {
+            break;
+        }
+    }
+    eprintln!(
+        "fuzz {name}: {} cases in {:.1} s, no failure",
+        rounds * u64::from(cases),
+        start.elapsed().as_secs_f64()
+    );
+}
+
+/// A valid data set: shapes agree, values in [0, 1], labels name classes.
+fn check_dataset(ds: &Dataset) -> Result<(), TestCaseError> {
+    let dim = ds.dim();
+    prop_assert!(dim > 0);
+    prop_assert!(ds.train.len() + ds.test.len() >= 2);
+    for split in [&ds.train, &ds.test] {
+        prop_assert_eq!(split.x.len(), split.len() * dim);
+        prop_assert!(split.x.iter().all(|v| (0.0..=1.0).contains(v)));
+        prop_assert!(
+            split
+                .labels
+                .iter()
+                .all(|&l| (l as usize) < ds.num_classes())
+        );
+    }
+    Ok(())
+}
+
+/// Edits made to a valid file: bytes replaced, a slice spliced in, the end cut off.
+#[derive(Clone, Debug)]
+struct Mutation {
+    replace: Vec<(usize, u8)>,
+    splice: Option<(usize, Vec<u8>)>,
+    cut: Option<usize>,
+}
+
+/// A byte to write: any byte, or for text formats mostly one of the format's own characters
+/// (random bytes would make nearly every text invalid UTF-8 and stop there).
+fn byte(text: bool) -> BoxedStrategy<u8> {
+    if text {
+        prop_oneof![
+            19 => prop::sample::select(b"0123456789,.\n\r -+eEnaif\"{}[]:".to_vec()),
+            1 => any::<u8>(),
+        ]
+        .boxed()
+    } else {
+        any::<u8>().boxed()
+    }
+}
+
+fn mutation(splices: Vec<Vec<u8>>, text: bool) -> impl Strategy<Value = Mutation> {
+    let splice = (
+        any::<usize>(),
+        prop_oneof![
+            prop::sample::select(splices),
+            prop::collection::vec(byte(text), 0..8),
+        ],
+    );
+    (
+        prop::collection::vec((any::<usize>(), byte(text)), 0..6),
+        prop::option::of(splice),
+        prop::option::weighted(0.2, any::<usize>()),
+    )
+        .prop_map(|(replace, splice, cut)| Mutation {
+            replace,
+            splice,
+            cut,
+        })
+}
+
+impl Mutation {
+    fn apply(&self, valid: &[u8]) -> Vec<u8> {
+        let mut b = valid.to_vec();
+        if let Some((at, bytes)) = &self.splice {
+            let at = at % (b.len() + 1);
+            b.splice(at..at, bytes.iter().copied());
+        }
+        for &(at, byte) in &self.replace {
+            if !b.is_empty() {
+                let n = b.len();
+                b[at % n] = byte;
+            }
+        }
+        if let Some(cut) = self.cut {
+            b.truncate(cut % (b.len() + 1));
+        }
+        b
+    }
+}
+
+/// Bytes for a target: arbitrary, or a mutation of one of the valid files.
+fn bytes_or_mutation(
+    valid: Vec<Vec<u8>>,
+    splices: Vec<Vec<u8>>,
+    text: bool,
+) -> impl Strategy<Value = Vec<u8>> {
+    let n = valid.len();
+    prop_oneof![
+        1 => prop::collection::vec(byte(text), 0..512),
+        3 => (0..n, mutation(splices, text)).prop_map(move |(i, m)| m.apply(&valid[i])),
+    ]
+}
+
+/// The 4 bytes of a big-endian u32, for splicing header fields.
+fn be(v: u32) -> Vec<u8> {
+    v.to_be_bytes().to_vec()
+}
+
+/// IDX: one of the four files of a tiny valid set (raw or gzip) replaced by fuzzed bytes.
+#[test]
+fn idx_never_panics_and_loads_only_valid_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ];
+    let idx = |dims: &[u32], data: &[u8], gzip: bool| {
+        let p = dir.path().join("tmp");
+        data::write_idx(&p, dims, data, gzip).unwrap();
+        std::fs::read(p).unwrap()
+    };
+    let pixels: Vec<u8> = (0..3 * 4 * 5).map(|i| (i * 37 % 256) as u8).collect();
+    let valid = [
+        idx(&[3, 4, 5], &pixels, false),
+        idx(&[3], &[0, 1, 2], false),
+        idx(&[1, 4, 5], &pixels[..20], false),
+        idx(&[1], &[1], false),
+    ];
+    let seeds: Vec<Vec<u8>> = vec![
+        valid[0].clone(),
+        valid[1].clone(),
+        idx(&[3, 4, 5], &pixels, true),
+        idx(&[3], &[0, 1, 2], true),
+    ];
+    let splices: Vec<Vec<u8>> = [0, 1, 3, 28, 512, 513, 100_000_000, u32::MAX]
+        .iter()
+        .map(|&v| be(v))
+        .chain([vec![0, 0, 8, 3], vec![0, 0, 8, 1], vec![0x1f, 0x8b]])
+        .collect();
+    fuzz(
+        "idx",
+        1000,
+        (0..4usize, bytes_or_mutation(seeds, splices, false)),
+        |(which, bytes)| {
+            for (i, name) in names.iter().enumerate() {
+                let content = if i == which { &bytes } else { &valid[i] };
+                std::fs::write(dir.path().join(name), content).unwrap();
+            }
+            match data::load_idx_dir(dir.path()) {
+                Ok(ds) => check_dataset(&ds),
+                Err(e) => {
+                    let text = e.to_string();
+                    prop_assert!(text.contains("-ubyte"), "{}", text);
+                    Ok(())
+                }
+            }
+        },
+    );
+}
+
+/// CSV text: rows of the 785 fields a row has, written by the loader's tests' rules.
+fn csv_row(label: &str, value: &str) -> String {
+    let mut s = label.to_string();
+    for _ in 0..784 {
+        s.push(',');
+        s.push_str(value);
+    }
+    s
+}
+
+/// CSV files built from rows of chosen tokens: labels and pixels good and bad, rows of
+/// 784 pixels or about that many, with or without a byte-order mark, `\n` or `\r\n`.
+fn csv_files() -> impl Strategy<Value = Vec<u8>> {
+    let labels = vec![
+        "0",
+        "1",
+        "7",
+        "99",
+        "100",
+        "4294967296",
+        "-1",
+        "+1",
+        " 3",
+        "2.5",
+        "seven",
+        "label",
+        "",
+        "nan",
+    ];
+    let pixels = vec![
+        "0", "1", "255", "0.5", "7", "256", "-1", "x", "nan", "", " 12 ",
+    ];
+    let count = prop_oneof![6 => Just(784usize), 1 => prop::sample::select(vec![0, 3, 783, 785])];
+    let odd = prop::option::of((any::<usize>(), prop::sample::select(pixels.clone())));
+    let line = (
+        prop::sample::select(labels),
+        prop::sample::select(pixels),
+        count,
+        odd,
+    )
+        .prop_map(|(label, pixel, count, odd)| {
+            let mut fields = vec![pixel; count];
+            if let Some((at, other)) = odd.filter(|_| count > 0) {
+                fields[at % count] = other;
+            }
+            std::iter::once(label)
+                .chain(fields)
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+    (
+        any::<bool>(),
+        prop::collection::vec(line, 0..5),
+        prop::sample::select(vec!["\n", "\r\n"]),
+    )
+        .prop_map(|(bom, lines, end)| {
+            let body = lines.join(end);
+            let bom = if bom { "\u{feff}" } else { "" };
+            format!("{bom}{body}{end}").into_bytes()
+        })
+}
+
+/// Lines holding something: the rows a loaded file must keep, plus a header if any.
+fn data_lines(text: &str) -> (usize, bool) {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    // The README's rule: a first line is a header if and only if none of its fields is a
+    // number.
+    let header = lines
+        .first()
+        .is_some_and(|l| l.split(',').all(|f| f.trim().parse::<f64>().is_err()));
+    (lines.len(), header)
+}
+
+/// CSV: arbitrary bytes and mutations of valid files (header or not, 0-255 or 0-1).
+#[test]
+fn csv_never_panics_and_never_drops_a_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fuzz.csv");
+    let valid: Vec<Vec<u8>> = vec![
+        format!(
+            "{}\n{}\n{}\n",
+            csv_row("1", "0"),
+            csv_row("2", "255"),
+            csv_row("0", "7")
+        ),
+        format!(
+            "\u{feff}label,p\r\n{}\r\n{}\r\n",
+            csv_row("3", "0.5"),
+            csv_row("9", "1")
+        ),
+        format!("\n{}\n\n{}", csv_row("0", "1"), csv_row("1", "0")),
+    ]
+    .into_iter()
+    .map(String::into_bytes)
+    .collect();
+    let splices: Vec<Vec<u8>> = [
+        ",",
+        "\n",
+        "\r\n",
+        ",,",
+        "0",
+        "255",
+        "256",
+        "-1",
+        "nan",
+        "inf",
+        "1e400",
+        "99",
+        "100",
+        "4294967296",
+        "99999999999999999999",
+        "2.5",
+        "label",
+        "\u{feff}",
+        " ",
+        "\"1\"",
+        "\0",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .chain([vec![0xff, 0xfe], vec![0xc3]])
+    .collect();
+    let case = prop_oneof![bytes_or_mutation(valid, splices, true), csv_files()];
+    fuzz("csv", 3000, case, |bytes| {
+        std::fs::write(&path, &bytes).unwrap();
+        match data::load_csv(&path, 1) {
+            Ok(ds) => {
+                check_dataset(&ds)?;
+                let text = String::from_utf8(bytes).expect("a loaded file is UTF-8");
+                let (lines, header) = data_lines(&text);
+                let rows = ds.train.len() + ds.test.len();
+                prop_assert_eq!(rows, lines - usize::from(header), "rows lost");
+                Ok(())
+            }
+            Err(e) => {
+                let text = e.to_string();
+                prop_assert!(text.contains("fuzz.csv"), "{}", text);
+                Ok(())
+            }
+        }
+    });
+}
+
+/// Small valid images of every format the folder loader reads, by extension.
+fn valid_images() -> Vec<(&'static str, Vec<u8>)> {
+    let img = image::RgbImage::from_fn(9, 6, |x, y| {
+        image::Rgb([(x * 28) as u8, (y * 40) as u8, 99])
+    });
+    let dynamic = image::DynamicImage::ImageRgb8(img);
+    [
+        ("png", image::ImageFormat::Png),
+        ("bmp", image::ImageFormat::Bmp),
+        ("gif", image::ImageFormat::Gif),
+        ("jpg", image::ImageFormat::Jpeg),
+    ]
+    .into_iter()
+    .map(|(ext, format)| {
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        dynamic.write_to(&mut bytes, format).unwrap();
+        (ext, bytes.into_inner())
+    })
+    .collect()
+}
+
+/// A 24-bit BMP of `width` x `height` pixels by its header, with three bytes of pixels.
+fn bmp_header(width: i32, height: i32) -> Vec<u8> {
+    let mut b = b"BM".to_vec();
+    b.extend_from_slice(&57u32.to_le_bytes());
+    b.extend_from_slice(&[0; 4]);
+    b.extend_from_slice(&54u32.to_le_bytes());
+    b.extend_from_slice(&40u32.to_le_bytes());
+    b.extend_from_slice(&width.to_le_bytes());
+    b.extend_from_slice(&height.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&24u16.to_le_bytes());
+    b.extend_from_slice(&[0; 27]);
+    b
+}
+
+/// One image of a folder: arbitrary bytes and mutations of valid PNG, BMP, GIF and JPEG
+/// files (with width and height fields spliced in). Any error names that file.
+#[test]
+fn single_images_never_panic_and_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = valid_images();
+    for class in ["a", "b"] {
+        std::fs::create_dir(dir.path().join(class)).unwrap();
+        std::fs::write(dir.path().join(class).join("good.png"), &images[0].1).unwrap();
+    }
+    let exts: Vec<&'static str> = images.iter().map(|i| i.0).collect();
+    let seeds: Vec<Vec<u8>> = images.iter().map(|i| i.1.clone()).collect();
+    let splices: Vec<Vec<u8>> = [0u32, 1, 20_000, 65_535, u32::MAX]
+        .iter()
+        .flat_map(|&v| [be(v), v.to_le_bytes().to_vec()])
+        .collect();
+    // Header fields at their places, whatever the size they claim: a BMP's width and
+    // height, a GIF's screen size.
+    let gif = seeds[2].clone();
+    let case = prop_oneof![
+        4 => (
+            prop::sample::select(exts),
+            bytes_or_mutation(seeds, splices, false),
+        ),
+        1 => (any::<i32>(), any::<i32>()).prop_map(|(w, h)| ("bmp", bmp_header(w, h))),
+        1 => (any::<u16>(), any::<u16>()).prop_map(move |(w, h)| {
+            let mut g = gif.clone();
+            g[6..8].copy_from_slice(&w.to_le_bytes());
+            g[8..10].copy_from_slice(&h.to_le_bytes());
+            ("gif", g)
+        }),
+    ];
+    let fuzzed: PathBuf = dir.path().join("a");
+    fuzz("image", 2000, case, |(ext, bytes)| {
+        let file = fuzzed.join(format!("x.{ext}"));
+        std::fs::write(&file, &bytes).unwrap();
+        let result = data::load_folder(dir.path(), 1);
+        std::fs::remove_file(&file).unwrap();
+        match result {
+            Ok(ds) => {
+                check_dataset(&ds)?;
+                prop_assert_eq!(ds.train.len() + ds.test.len(), 3);
+                Ok(())
+            }
+            Err(e) => {
+                let text = e.to_string();
+                prop_assert!(text.contains(&format!("x.{ext}")), "{}", text);
+                Ok(())
+            }
+        }
+    });
+}
+
+/// A valid checkpoint of a small VAE, written by a real (one-epoch) training run would be
+/// slow: build the files with the library instead.
+fn valid_checkpoint(dir: &Path) -> (Vec<u8>, Vec<u8>) {
+    use latentlab::model::{Autoencoder, Likelihood, ModelConfig, ModelKind};
+    use rand::SeedableRng;
+    let mut cfg = ModelConfig::new(ModelKind::BetaVae, 6, Likelihood::Gaussian);
+    cfg.hidden = vec![5, 4];
+    let model = Autoencoder::new(
+        cfg.clone(),
+        &mut latentlab::rng::PortableRng::seed_from_u64(1),
+    )
+    .unwrap();
+    let meta = checkpoint::CheckpointMeta {
+        format_version: checkpoint::FORMAT_VERSION,
+        name: "beta-vae".into(),
+        config: cfg,
+        dataset: "moons".into(),
+        item_shape: data::ItemShape::Points { dim: 6 },
+        class_names: vec!["a".into(), "b".into()],
+        epoch: 1,
+        step: 10,
+        lr: 1e-3,
+        seed: 1,
+        test_metrics: None,
+    };
+    let stem = dir.join("valid");
+    checkpoint::save(&model, &meta, &stem).unwrap();
+    let (json, weights) = checkpoint::paths(&stem);
+    (
+        std::fs::read(json).unwrap(),
+        std::fs::read(weights).unwrap(),
+    )
+}
+
+/// The checkpoint description (JSON) and weights (safetensors): arbitrary bytes and
+/// mutations of a valid pair, one file at a time. Loading never panics; a description that
+/// loads keeps its numbers within the limits.
+#[test]
+fn checkpoints_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, weights) = valid_checkpoint(dir.path());
+    let stem = dir.path().join("m");
+    let (json_path, weights_path) = checkpoint::paths(&stem);
+    let json_splices: Vec<Vec<u8>> = [
+        "0",
+        "-1",
+        "1e12",
+        "1e400",
+        "18446744073709551615",
+        "null",
+        "[]",
+        "{}",
+        "\"x\"",
+        "[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]",
+        "\"vae\"",
+        "\"Bernoulli\"",
+        "NaN",
+        ",",
+        "\"",
+        "true",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    let weight_splices: Vec<Vec<u8>> = [
+        r#""F64""#,
+        r#""I64""#,
+        r#""U8""#,
+        r#"[0,0]"#,
+        r#"[6,1000000000]"#,
+        r#""x":{}"#,
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .chain([u64::MAX.to_le_bytes().to_vec(), 8u64.to_le_bytes().to_vec()])
+    .collect();
+    let case = prop_oneof![
+        (
+            Just(true),
+            bytes_or_mutation(vec![json.clone()], json_splices, true)
+        ),
+        (
+            Just(false),
+            bytes_or_mutation(vec![weights.clone()], weight_splices, false)
+        ),
+    ];
+    fuzz("checkpoint", 2000, case, |(fuzz_json, bytes)| {
+        let (j, w) = if fuzz_json {
+            (&bytes, &weights)
+        } else {
+            (&json, &bytes)
+        };
+        std::fs::write(&json_path, j).unwrap();
+        std::fs::write(&weights_path, w).unwrap();
+        if let Ok(meta) = checkpoint::load_meta(&stem) {
+            prop_assert!(meta.config.validate().is_ok());
+            prop_assert!(meta.config.parameter_count() <= latentlab::model::limits::MAX_PARAMETERS);
+        }
+        match checkpoint::load(&stem) {
+            Ok((model, _)) => {
+                prop_assert_eq!(model.config.input_dim, 6);
+                Ok(())
+            }
+            Err(e) => {
+                let text = e.to_string();
+                prop_assert!(
+                    text.contains("m.json") || text.contains("m.safetensors"),
+                    "{}",
+                    text
+                );
+                Ok(())
+            }
+        }
+    });
+}
