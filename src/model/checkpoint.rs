@@ -1,7 +1,7 @@
 //! Save and load a model: `<name>.safetensors` (weights) + `<name>.json` (everything else),
 //! each written to a temporary file and renamed, so a crash never leaves half a checkpoint.
 
-use super::{Autoencoder, Metrics, ModelConfig};
+use super::{Autoencoder, Likelihood, Metrics, ModelConfig};
 use crate::data::ItemShape;
 use candle_core::{Device, Tensor};
 use rand::SeedableRng;
@@ -194,7 +194,66 @@ pub fn load_meta(path: &Path) -> Result<CheckpointMeta, CheckpointError> {
         )));
     }
     meta.config.validate().map_err(bad)?;
+    check_fits_items(&meta).map_err(bad)?;
     Ok(meta)
+}
+
+/// The network's input and likelihood fit the items the description says it was trained
+/// on: as many values as an item has, Bernoulli for images and Gaussian for points.
+fn check_fits_items(meta: &CheckpointMeta) -> Result<(), String> {
+    let dim = meta.item_shape.dim();
+    if meta.config.input_dim != dim {
+        return Err(format!(
+            "input_dim {} does not fit its items ({:?}: {dim} values each)",
+            meta.config.input_dim, meta.item_shape
+        ));
+    }
+    let wanted = if meta.item_shape.is_image() {
+        Likelihood::Bernoulli
+    } else {
+        Likelihood::Gaussian
+    };
+    if meta.config.likelihood != wanted {
+        return Err(format!(
+            "a {:?} likelihood does not fit {} (they take {wanted:?})",
+            meta.config.likelihood,
+            if meta.item_shape.is_image() { "images" } else { "points" }
+        ));
+    }
+    Ok(())
+}
+
+/// Every tensor of the file is one the description's network has (no extra ones), f32, and
+/// finite: checked before any weight is taken.
+fn check_tensors(
+    tensors: &HashMap<String, Tensor>,
+    model: &Autoencoder,
+) -> Result<(), String> {
+    let kind = model.config.kind;
+    let expected: std::collections::HashSet<String> =
+        model.named_vars().into_iter().map(|(n, _)| n).collect();
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    for name in names {
+        if !expected.contains(name) {
+            return Err(format!(
+                "holds a tensor '{name}' that a {kind} with this description does not have \
+                 (does the .json belong to these weights?)"
+            ));
+        }
+        let t = &tensors[name];
+        if t.dtype() != candle_core::DType::F32 {
+            return Err(format!("tensor '{name}' is {:?}; weights are f32", t.dtype()));
+        }
+        let values: Vec<f32> = t.flatten_all().and_then(|t| t.to_vec1()).map_err(|e| e.to_string())?;
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(format!(
+                "tensor '{name}' holds a non-finite value ({}) at index {i}",
+                values[i]
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Loads a checkpoint: checks every tensor's presence and shape against the description.
@@ -220,6 +279,7 @@ pub fn load(path: &Path) -> Result<(Autoencoder, CheckpointMeta), CheckpointErro
         &mut crate::rng::PortableRng::seed_from_u64(0),
     )
     .map_err(|e| bad(e.to_string()))?;
+    check_tensors(&tensors, &model).map_err(bad)?;
     for (name, var) in model.named_vars() {
         let t = tensors.get(&name).ok_or_else(|| {
             bad(format!(
@@ -266,6 +326,71 @@ mod tests {
         let mut cfg = ModelConfig::new(kind, 6, Likelihood::Gaussian);
         cfg.hidden = vec![5];
         Autoencoder::new(cfg, &mut crate::rng::PortableRng::seed_from_u64(9)).unwrap()
+    }
+
+    /// Saves a small VAE, then rewrites its weights file with `edit` applied to the tensors
+    /// (or its description with `edit_meta`), and returns what loading says.
+    fn load_edited(
+        edit: impl FnOnce(&mut HashMap<String, Tensor>),
+        edit_meta: impl FnOnce(&mut CheckpointMeta),
+    ) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let m = small(ModelKind::Vae);
+        let mut desc = meta(m.config.clone());
+        edit_meta(&mut desc);
+        save(&m, &desc, &dir.path().join("vae")).unwrap();
+        let mut tensors: HashMap<String, Tensor> = m
+            .named_vars()
+            .into_iter()
+            .map(|(k, v)| (k, v.as_tensor().clone()))
+            .collect();
+        edit(&mut tensors);
+        candle_core::safetensors::save(&tensors, dir.path().join("vae.safetensors")).unwrap();
+        match load(&dir.path().join("vae.json")) {
+            Ok(_) => "loaded".into(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_description_or_weights_that_do_not_fit_are_refused_by_name() {
+        let none = |_: &mut HashMap<String, Tensor>| {};
+        let same = |_: &mut CheckpointMeta| {};
+        assert_eq!(load_edited(none, same), "loaded");
+        let extra = load_edited(
+            |t| {
+                t.insert("encoder.extra.weight".into(), Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu).unwrap());
+            },
+            same,
+        );
+        assert!(extra.contains("'encoder.extra.weight'") && extra.contains("does not have"), "{extra}");
+        let int = load_edited(
+            |t| {
+                let w = t["encoder.mu.bias"].to_dtype(candle_core::DType::I64).unwrap();
+                t.insert("encoder.mu.bias".into(), w);
+            },
+            same,
+        );
+        assert!(int.contains("'encoder.mu.bias' is I64"), "{int}");
+        let nan = load_edited(
+            |t| {
+                let n = t["decoder.0.bias"].elem_count();
+                let mut v = vec![0.0f32; n];
+                v[n - 1] = f32::NAN;
+                t.insert("decoder.0.bias".into(), Tensor::from_vec(v, n, &Device::Cpu).unwrap());
+            },
+            same,
+        );
+        assert!(nan.contains("'decoder.0.bias' holds a non-finite value (NaN) at index"), "{nan}");
+        let dims = load_edited(none, |m| m.item_shape = ItemShape::Points { dim: 7 });
+        assert!(dims.contains("input_dim 6 does not fit its items"), "{dims}");
+        let likelihood = load_edited(none, |m| {
+            m.item_shape = ItemShape::Image { width: 3, height: 2 }
+        });
+        assert!(likelihood.contains("a Gaussian likelihood does not fit images"), "{likelihood}");
+        // An AE's description over a VAE's weights: the log-variance head is extra.
+        let kind = load_edited(none, |m| m.config.kind = ModelKind::Ae);
+        assert!(kind.contains("'encoder.logvar.bias'"), "{kind}");
     }
 
     #[test]
