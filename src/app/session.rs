@@ -81,7 +81,7 @@ pub struct Session {
 pub fn default_threads() -> usize {
     std::thread::available_parallelism()
         .map_or(1, |n| n.get().saturating_sub(1))
-        .max(1)
+        .clamp(1, 256)
 }
 
 impl Session {

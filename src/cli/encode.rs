@@ -35,7 +35,7 @@ pub(super) fn encode(a: EncodeArgs) -> Result<()> {
     if let Some(out) = &a.out {
         write_png(out, &report.recon_image)?;
     }
-    println!("{}", report_json(meta.config.kind.name(), &report)?);
+    super::output::out!("{}", report_json(meta.config.kind.name(), &report)?);
     Ok(())
 }
 

@@ -59,20 +59,22 @@ pub fn run(a: FetchArgs) -> Result<()> {
     bar.finish_and_clear();
     let fetched = result.map_err(|e| anyhow!("fetch {}: {e}", set.name()))?;
     for failure in &fetched.mirror_failures {
-        eprintln!("note: {failure} (another mirror served it)");
+        esuper::output::out!("note: {failure} (another mirror served it)");
     }
     for (file, source) in &fetched.files {
         match source {
-            FileSource::AlreadyPresent => println!("{file}  already present, checksum ok"),
-            FileSource::Downloaded { url } => println!("{file}  downloaded from {url}"),
+            FileSource::AlreadyPresent => {
+                super::output::out!("{file}  already present, checksum ok")
+            }
+            FileSource::Downloaded { url } => super::output::out!("{file}  downloaded from {url}"),
         }
     }
-    println!("{} is in {}", set.title(), fetched.dir.display());
+    super::output::out!("{} is in {}", set.title(), fetched.dir.display());
     let prefix = match &a.cache {
         Some(dir) => format!("LATENTLAB_CACHE={} ", dir.display()),
         None => String::new(),
     };
-    println!(
+    super::output::out!(
         "train on it: {prefix}latentlab train --dataset {}",
         set.name()
     );

@@ -469,7 +469,7 @@ fn dataset(a: DatasetArgs) -> Result<()> {
     }
     if let Some(dir) = a.export_idx {
         data::export_idx_dir(&ds, &dir)?;
-        println!("idx: {}", dir.display());
+        out!("idx: {}", dir.display());
     }
     Ok(())
 }

@@ -217,7 +217,11 @@ fn check_fits_items(meta: &CheckpointMeta) -> Result<(), String> {
         return Err(format!(
             "a {:?} likelihood does not fit {} (they take {wanted:?})",
             meta.config.likelihood,
-            if meta.item_shape.is_image() { "images" } else { "points" }
+            if meta.item_shape.is_image() {
+                "images"
+            } else {
+                "points"
+            }
         ));
     }
     Ok(())
@@ -225,10 +229,7 @@ fn check_fits_items(meta: &CheckpointMeta) -> Result<(), String> {
 
 /// Every tensor of the file is one the description's network has (no extra ones), f32, and
 /// finite: checked before any weight is taken.
-fn check_tensors(
-    tensors: &HashMap<String, Tensor>,
-    model: &Autoencoder,
-) -> Result<(), String> {
+fn check_tensors(tensors: &HashMap<String, Tensor>, model: &Autoencoder) -> Result<(), String> {
     let kind = model.config.kind;
     let expected: std::collections::HashSet<String> =
         model.named_vars().into_iter().map(|(n, _)| n).collect();
@@ -243,9 +244,15 @@ fn check_tensors(
         }
         let t = &tensors[name];
         if t.dtype() != candle_core::DType::F32 {
-            return Err(format!("tensor '{name}' is {:?}; weights are f32", t.dtype()));
+            return Err(format!(
+                "tensor '{name}' is {:?}; weights are f32",
+                t.dtype()
+            ));
         }
-        let values: Vec<f32> = t.flatten_all().and_then(|t| t.to_vec1()).map_err(|e| e.to_string())?;
+        let values: Vec<f32> = t
+            .flatten_all()
+            .and_then(|t| t.to_vec1())
+            .map_err(|e| e.to_string())?;
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(format!(
                 "tensor '{name}' holds a non-finite value ({}) at index {i}",
@@ -359,14 +366,22 @@ mod tests {
         assert_eq!(load_edited(none, same), "loaded");
         let extra = load_edited(
             |t| {
-                t.insert("encoder.extra.weight".into(), Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu).unwrap());
+                t.insert(
+                    "encoder.extra.weight".into(),
+                    Tensor::zeros(3, candle_core::DType::F32, &Device::Cpu).unwrap(),
+                );
             },
             same,
         );
-        assert!(extra.contains("'encoder.extra.weight'") && extra.contains("does not have"), "{extra}");
+        assert!(
+            extra.contains("'encoder.extra.weight'") && extra.contains("does not have"),
+            "{extra}"
+        );
         let int = load_edited(
             |t| {
-                let w = t["encoder.mu.bias"].to_dtype(candle_core::DType::I64).unwrap();
+                let w = t["encoder.mu.bias"]
+                    .to_dtype(candle_core::DType::I64)
+                    .unwrap();
                 t.insert("encoder.mu.bias".into(), w);
             },
             same,
@@ -377,17 +392,32 @@ mod tests {
                 let n = t["decoder.0.bias"].elem_count();
                 let mut v = vec![0.0f32; n];
                 v[n - 1] = f32::NAN;
-                t.insert("decoder.0.bias".into(), Tensor::from_vec(v, n, &Device::Cpu).unwrap());
+                t.insert(
+                    "decoder.0.bias".into(),
+                    Tensor::from_vec(v, n, &Device::Cpu).unwrap(),
+                );
             },
             same,
         );
-        assert!(nan.contains("'decoder.0.bias' holds a non-finite value (NaN) at index"), "{nan}");
+        assert!(
+            nan.contains("'decoder.0.bias' holds a non-finite value (NaN) at index"),
+            "{nan}"
+        );
         let dims = load_edited(none, |m| m.item_shape = ItemShape::Points { dim: 7 });
-        assert!(dims.contains("input_dim 6 does not fit its items"), "{dims}");
+        assert!(
+            dims.contains("input_dim 6 does not fit its items"),
+            "{dims}"
+        );
         let likelihood = load_edited(none, |m| {
-            m.item_shape = ItemShape::Image { width: 3, height: 2 }
+            m.item_shape = ItemShape::Image {
+                width: 3,
+                height: 2,
+            }
         });
-        assert!(likelihood.contains("a Gaussian likelihood does not fit images"), "{likelihood}");
+        assert!(
+            likelihood.contains("a Gaussian likelihood does not fit images"),
+            "{likelihood}"
+        );
         // An AE's description over a VAE's weights: the log-variance head is extra.
         let kind = load_edited(none, |m| m.config.kind = ModelKind::Ae);
         assert!(kind.contains("'encoder.logvar.bias'"), "{kind}");
