@@ -59,7 +59,7 @@ pub fn run(a: FetchArgs) -> Result<()> {
     bar.finish_and_clear();
     let fetched = result.map_err(|e| anyhow!("fetch {}: {e}", set.name()))?;
     for failure in &fetched.mirror_failures {
-        esuper::output::out!("note: {failure} (another mirror served it)");
+        eprintln!("note: {failure} (another mirror served it)");
     }
     for (file, source) in &fetched.files {
         match source {
