@@ -127,11 +127,18 @@ pub struct LatentLabApp {
 impl LatentLabApp {
     /// The app as eframe starts it: settings from storage, training at once.
     pub fn new(cc: &eframe::CreationContext<'_>, launch: &Launch) -> Self {
-        let settings = cc
+        let mut settings = cc
             .storage
             .and_then(|s| eframe::get_value::<Settings>(s, settings::STORAGE_KEY))
             .unwrap_or_default();
+        let fixed = settings.sanitize();
         let mut app = Self::with_settings(&cc.egui_ctx, settings, None);
+        if !fixed.is_empty() {
+            app.session.notice(format!(
+                "saved settings out of range, back to their defaults: {}",
+                fixed.join("; ")
+            ));
+        }
         if let Some(n) = launch.threads {
             app.session.threads = n;
         }

@@ -3,6 +3,10 @@
 use crate::train::RunSpec;
 use serde::{Deserialize, Serialize};
 
+/// Cells per side of the latent grid.
+pub const GRID_K: crate::model::limits::Limit<usize> =
+    crate::model::limits::Limit::new("grid cells per side", 2, 40);
+
 /// Key under which eframe stores the settings.
 pub const STORAGE_KEY: &str = "latentlab-settings";
 
@@ -27,6 +31,73 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Checks every field read back from storage; a field out of range or unknown falls
+    /// back to its default, alone. Returns one line per field that fell back (empty: all
+    /// good), for one message in the window.
+    pub fn sanitize(&mut self) -> Vec<String> {
+        use crate::model::limits::{HIDDEN_LAYERS, HIDDEN_SIZE, IW_SAMPLES, LATENT_DIM};
+        use crate::train::spec::{BATCH_SIZE, EPOCHS, EVAL_EVERY_SECS, KL_WARMUP, LR};
+        let defaults = Settings::default();
+        let mut fixed = Vec::new();
+        let mut keep = |ok: Result<(), String>| ok.map_err(|e| fixed.push(e)).is_ok();
+        let run = &mut self.run;
+        if !keep(if run.models.is_empty() {
+            Err("no models".into())
+        } else {
+            Ok(())
+        }) {
+            run.models = defaults.run.models.clone();
+        }
+        if !keep(LATENT_DIM.check(run.latent_dim).map(drop)) {
+            run.latent_dim = defaults.run.latent_dim;
+        }
+        let hidden_ok = HIDDEN_LAYERS
+            .check(run.hidden.len())
+            .map(drop)
+            .and_then(|()| {
+                run.hidden
+                    .iter()
+                    .try_for_each(|&h| HIDDEN_SIZE.check(h).map(drop))
+            });
+        if !keep(hidden_ok) {
+            run.hidden = defaults.run.hidden.clone();
+        }
+        if !keep(LR.check(run.lr).map(drop)) {
+            run.lr = defaults.run.lr;
+        }
+        if !keep(BATCH_SIZE.check(run.batch_size).map(drop)) {
+            run.batch_size = defaults.run.batch_size;
+        }
+        if !keep(run.epochs.map_or(Ok(()), |e| EPOCHS.check(e).map(drop))) {
+            run.epochs = defaults.run.epochs;
+        }
+        if !keep(KL_WARMUP.check(run.kl_warmup_epochs).map(drop)) {
+            run.kl_warmup_epochs = defaults.run.kl_warmup_epochs;
+        }
+        if !keep(IW_SAMPLES.check(run.iw_samples).map(drop)) {
+            run.iw_samples = defaults.run.iw_samples;
+        }
+        if !keep(
+            run.eval_every_secs
+                .map_or(Ok(()), |s| EVAL_EVERY_SECS.check(s).map(drop)),
+        ) {
+            run.eval_every_secs = defaults.run.eval_every_secs;
+        }
+        run.knobs.retain(|key, value| {
+            let known = crate::model::kinds::all_knobs()
+                .into_iter()
+                .find(|k| k.key == key);
+            let checked = known
+                .ok_or_else(|| format!("unknown knob '{key}'"))
+                .and_then(|k| k.check(value).map(drop));
+            keep(checked)
+        });
+        if !keep(GRID_K.check(self.grid_k).map(drop)) {
+            self.grid_k = defaults.grid_k;
+        }
+        fixed
+    }
+
     /// True when going from `self` to `other` needs new models (a reset).
     pub fn needs_reset(&self, other: &Settings) -> bool {
         self.run.needs_new_models(&other.run)
@@ -37,6 +108,34 @@ impl Settings {
 mod tests {
     use super::*;
     use crate::model::{KnobValue, ModelKind};
+
+    #[test]
+    fn absurd_saved_values_fall_back_one_field_at_a_time() {
+        let saved = "(run: (latent_dim: 100000, batch_size: 0, lr: NaN, hidden: [64], \
+                     knobs: {\"beta\": 2.0, \"warp\": 1.0, \"noise\": 7.0}), \
+                     grid_k: 0)";
+        let mut s: Settings = ron::from_str(saved).unwrap();
+        let fixed = s.sanitize();
+        assert_eq!(fixed.len(), 6, "{fixed:?}");
+        assert!(
+            fixed.iter().any(|f| f.contains("latent dimension 100000")),
+            "{fixed:?}"
+        );
+        assert!(
+            fixed.iter().any(|f| f.contains("unknown knob 'warp'")),
+            "{fixed:?}"
+        );
+        let d = Settings::default();
+        assert_eq!(
+            (s.run.latent_dim, s.run.batch_size, s.run.lr),
+            (d.run.latent_dim, d.run.batch_size, d.run.lr)
+        );
+        assert_eq!(s.grid_k, d.grid_k);
+        // The good fields stay as they were.
+        assert_eq!(s.run.hidden, vec![64]);
+        assert_eq!(s.run.knobs.len(), 1, "only beta is kept: {:?}", s.run.knobs);
+        assert!(s.sanitize().is_empty(), "sanitized settings are good");
+    }
 
     #[test]
     fn settings_survive_the_storage_format() {
