@@ -201,6 +201,7 @@ fn the_kl_panel_shows_a_collapsed_dimension_as_collapsed() {
                 selection: &mut selection,
                 settings: &settings,
                 rects: &mut rects,
+                presenting: false,
             };
             panel.ui(ui, &mut cx);
         });
