@@ -1,9 +1,8 @@
 //! The window driven by egui_kittest, without a screen: train from the button, drag the
 //! probe, switch data sets, and open a bad file while training goes on.
 
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use latentlab::app::{LatentLabApp, OpenKind, Plane, Settings, Status};
+use latentlab::app::{LatentLabApp, OpenKind, Plane, Status};
 
 mod ui;
 use ui::{harness, small_settings, steps, wait_for};

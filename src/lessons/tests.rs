@@ -265,9 +265,11 @@ fn a_saved_run_makes_later_steps_change_the_run_in_place() {
         None,
         "only the step that names it opens it"
     );
-    let mut current = RunSpec::default();
-    current.dataset = "shapes".into();
-    current.latent_dim = 6;
+    let current = RunSpec {
+        dataset: "shapes".into(),
+        latent_dim: 6,
+        ..RunSpec::default()
+    };
     // Before the run: the lesson's own settings.
     assert_eq!(l.setup(0).run_spec(&current).latent_dim, 4);
     // After: the run as it is, with the later changes on top.
