@@ -217,7 +217,10 @@ fn a_lesson_started_from_its_tab_sets_each_step_up_on_next_and_back() {
     h.key_press(egui::Key::F5);
     h.run_steps(2);
     assert!(h.state().presentation.on);
-    assert!(h.query_by_label_contains("step 3 of 5").is_some(), "the banner");
+    assert!(
+        h.query_by_label_contains("step 3 of 5").is_some(),
+        "the banner"
+    );
     h.key_press(egui::Key::F5);
     h.run_steps(2);
 
