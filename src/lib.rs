@@ -4,6 +4,7 @@ pub mod app;
 pub mod cli;
 pub mod data;
 pub mod explore;
+pub mod lessons;
 pub mod model;
 pub mod report;
 pub mod rng;

@@ -23,10 +23,20 @@ fn main() -> std::process::ExitCode {
     });
     let result = checked.and_then(|()| match args.command {
         Some(command) => cli::run(command, threads.unwrap_or(1)),
-        None => latentlab::app::run(latentlab::app::Launch {
-            threads,
-            presentation: args.presentation,
-        }),
+        // A malformed lesson stops here, before any window opens.
+        None => match args
+            .lesson
+            .as_deref()
+            .map(latentlab::app::load_lesson)
+            .transpose()
+        {
+            Ok(lesson) => latentlab::app::run(latentlab::app::Launch {
+                threads,
+                presentation: args.presentation,
+                lesson,
+            }),
+            Err(e) => Err(e.into()),
+        },
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,9 +1,8 @@
 //! The window driven by egui_kittest, without a screen: train from the button, drag the
 //! probe, switch data sets, and open a bad file while training goes on.
 
-use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use latentlab::app::{LatentLabApp, OpenKind, Plane, Settings, Status};
+use latentlab::app::{LatentLabApp, OpenKind, Plane, Status};
 
 mod ui;
 use ui::{harness, small_settings, steps, wait_for};
@@ -194,7 +193,7 @@ fn every_tab_draws_with_readable_text() {
     let probe = h.state().selection.probes["vae"].code.clone();
     assert_eq!(probe.len(), 3);
     let titles = h.state().tab_titles();
-    assert_eq!(titles.len(), 7);
+    assert_eq!(titles.len(), 9);
     for (i, title) in titles.into_iter().enumerate() {
         h.get_by_label(title).click();
         h.run_steps(3);

@@ -5,6 +5,7 @@ use super::LatentLabApp;
 use super::dialog::OpenKind;
 use super::session::Status;
 use super::settings::Settings;
+use crate::lessons::{Highlight, Lesson};
 use crate::model::KnobValue;
 use crate::train::TrainCommand;
 use std::path::PathBuf;
@@ -49,6 +50,20 @@ pub enum Action {
     SetPresentationScale(f32),
     /// Load an image file as the drawn item (any size or colour, made 28×28 gray).
     DrawFromFile(PathBuf),
+    /// Show the tab with this title (any case).
+    SelectTab(String),
+    /// What the latent scatters highlight (a lesson step sets it).
+    Highlight(Box<Highlight>),
+    /// Start a lesson at its first step.
+    StartLesson(Box<Lesson>),
+    /// Go to step `i` of the running lesson and set the app up for it.
+    LessonStep(usize),
+    /// End the running lesson (the app stays as it is).
+    EndLesson,
+    /// Read, check and start a lesson file.
+    OpenLessonFile(PathBuf),
+    /// Open the saved run a lesson step names. A stub until saved runs arrive: it says so.
+    LessonOpenRun(PathBuf),
 }
 
 impl LatentLabApp {
@@ -93,6 +108,17 @@ impl LatentLabApp {
                 self.presentation.set_scale(&self.egui_ctx, scale)
             }
             Action::DrawFromFile(path) => self.draw_from_file(&path),
+            Action::SelectTab(title) => self.select_tab(&title),
+            Action::Highlight(h) => self.views.iter_mut().for_each(|v| v.highlight(&h)),
+            Action::StartLesson(lesson) => self.start_lesson(*lesson),
+            Action::LessonStep(i) => self.lesson_step(i),
+            Action::EndLesson => self.lesson = None,
+            Action::OpenLessonFile(path) => self.open_lesson_file(&path),
+            Action::LessonOpenRun(path) => self.session.notice(format!(
+                "this step opens the saved run {}: saved runs arrive with \"Open run…\" \
+                 (issue 10); until then, train here",
+                path.display()
+            )),
         }
     }
 

@@ -37,7 +37,7 @@ impl Controls {
             OpenKind::Idx => "idx",
             OpenKind::Folder => "folder",
             OpenKind::Csv => "csv",
-            OpenKind::SaveTo => return,
+            OpenKind::SaveTo | OpenKind::Lesson => return,
         };
         self.draft.run.dataset = format!("{prefix}:{}", path.display());
         self.confirm_open = true;

@@ -15,6 +15,8 @@ pub enum OpenKind {
     Csv,
     /// A folder to save checkpoints into.
     SaveTo,
+    /// A lesson file (Markdown).
+    Lesson,
 }
 
 /// How an open dialog ended.
@@ -45,6 +47,7 @@ impl FileDialog {
                 let dialog = rfd::FileDialog::new();
                 let picked = match kind {
                     OpenKind::Csv => dialog.add_filter("CSV", &["csv", "txt"]).pick_file(),
+                    OpenKind::Lesson => dialog.add_filter("Lesson", &["md", "txt"]).pick_file(),
                     _ => dialog.pick_folder(),
                 };
                 tx.send(picked).ok();

@@ -100,6 +100,13 @@ impl View for LatentPanel {
         self.probe_tex.clear();
         self.pinned_tex.clear();
     }
+
+    fn highlight(&mut self, h: &crate::lessons::Highlight) {
+        self.same_axes = h.same_axes;
+        self.show_prior = h.prior_circles;
+        self.show_posterior = h.posterior_ellipses;
+        self.hidden_classes = h.hidden_classes.clone();
+    }
 }
 
 impl LatentPanel {

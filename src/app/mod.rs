@@ -13,6 +13,7 @@ mod dialog;
 mod history;
 mod items;
 mod knobs;
+mod lesson_run;
 mod losses;
 mod presentation;
 mod scatter;
@@ -31,6 +32,7 @@ pub use actions::Action;
 pub use controls::Controls;
 pub use dialog::OpenKind;
 pub use history::{Curve, LossHistory};
+pub use lesson_run::{LessonRun, load_lesson, tab_titles};
 pub use presentation::Presentation;
 pub use selection::{Plane, Probe, Selection};
 pub use session::{Message, Session, Status};
@@ -64,6 +66,7 @@ tabs! {
     interp::InterpPanel,
     kl_dims::KlDimsPanel,
     draw::DrawPanel,
+    lesson_list::LessonListPanel,
 }
 
 /// Frame-time statistics, printed to stderr when `LATENTLAB_FRAME_STATS` is set.
@@ -118,6 +121,8 @@ pub struct LatentLabApp {
     pub losses: losses::LossesPanel,
     /// Presentation mode, and which models the tabs show.
     pub presentation: Presentation,
+    /// The lesson being taught, if any.
+    pub lesson: Option<LessonRun>,
     dialog: FileDialog,
     egui_ctx: egui::Context,
     last_step_seen: Option<u64>,
@@ -152,6 +157,9 @@ impl LatentLabApp {
         if launch.presentation {
             app.apply(Action::Present(true));
         }
+        if let Some(lesson) = &launch.lesson {
+            app.apply(Action::StartLesson(Box::new(lesson.clone())));
+        }
         app
     }
 
@@ -170,6 +178,7 @@ impl LatentLabApp {
             rects: ScreenRects::default(),
             losses: losses::LossesPanel::default(),
             presentation: Presentation::default(),
+            lesson: None,
             dialog: FileDialog::default(),
             egui_ctx: ctx.clone(),
             last_step_seen: None,
@@ -233,6 +242,9 @@ impl LatentLabApp {
         match self.dialog.poll() {
             Some(DialogAnswer::Picked(OpenKind::SaveTo, folder)) => {
                 self.apply(Action::Save(folder))
+            }
+            Some(DialogAnswer::Picked(OpenKind::Lesson, file)) => {
+                self.apply(Action::OpenLessonFile(file))
             }
             Some(DialogAnswer::Picked(kind, path)) => self.controls.open_path(kind, &path),
             Some(DialogAnswer::Unavailable) => self.apply(Action::Notice(
@@ -376,6 +388,7 @@ impl eframe::App for LatentLabApp {
         let started = Instant::now();
         let mut actions: Vec<Action> = self.shortcuts(ui).into_iter().collect();
         actions.extend(dropped_image(ui));
+        actions.extend(self.lesson_keys(ui));
         if self.presentation.on {
             let snap = self.session.snapshot.clone();
             let status = self.session.status;
@@ -402,6 +415,7 @@ impl eframe::App for LatentLabApp {
                 actions.extend(messages_ui(ui, &self.session.messages))
             });
         }
+        self.lesson_banner(ui, &mut actions);
         let loss_height = if self.presentation.on {
             // The class looks at the latent spaces; the losses stay as a strip.
             (ui.available_height() * 0.2).clamp(80.0, theme::LOSS_PLOT_HEIGHT)
@@ -440,6 +454,8 @@ pub struct Launch {
     pub threads: Option<usize>,
     /// Start in presentation mode.
     pub presentation: bool,
+    /// Start this lesson (already checked: `latentlab --lesson`).
+    pub lesson: Option<crate::lessons::Lesson>,
 }
 
 /// Opens the window.

@@ -34,6 +34,8 @@ pub const DRAWN: Color32 = Color32::from_rgb(255, 80, 200);
 pub const MARKER_OUTLINE: Color32 = Color32::from_rgb(20, 20, 20);
 /// Colour of the prior's σ circles.
 pub const PRIOR: Color32 = Color32::from_rgb(130, 130, 130);
+/// The running lesson's banner frame and its "Do:" / "Notice:" words.
+pub const LESSON: Color32 = Color32::from_rgb(38, 139, 210);
 /// Colour of data points drawn behind decoded points (2-D data sets).
 pub const DATA_BACKDROP: Color32 = Color32::from_rgb(190, 190, 190);
 

@@ -26,6 +26,9 @@ pub trait View {
 
     /// Forgets caches that belong to one run (called after a reset).
     fn clear(&mut self) {}
+
+    /// Takes what a lesson step highlights (only the latent scatters have such options).
+    fn highlight(&mut self, _highlight: &crate::lessons::Highlight) {}
 }
 
 /// What a panel sees while it draws.

@@ -28,6 +28,10 @@ pub struct Cli {
     /// F5 toggles it).
     #[arg(long)]
     pub presentation: bool,
+    /// Open the window on a guided lesson: a built-in name (see `latentlab lessons`) or a
+    /// lesson file. A malformed lesson stops here with its line and what is wrong.
+    #[arg(long, value_name = "NAME|FILE")]
+    pub lesson: Option<String>,
     /// What to do; without one, the window opens.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -47,6 +51,9 @@ pub enum Command {
     /// Encode one image with a checkpoint and print its code and loss terms as one JSON
     /// object (the reconstruction decodes z = μ).
     Encode(EncodeArgs),
+    /// List the built-in lessons, one per line: NAME<TAB>TITLE (open one with
+    /// `latentlab --lesson NAME`).
+    Lessons,
 }
 
 /// `latentlab train`.

@@ -31,7 +31,18 @@ pub fn run(command: Command, threads: usize) -> Result<()> {
         Command::Dataset(a) => dataset(a),
         Command::Fetch(a) => fetch::run(a),
         Command::Encode(a) => encode::encode(a),
+        Command::Lessons => lessons(),
     }
+}
+
+/// `latentlab lessons`: NAME<TAB>TITLE per built-in lesson.
+fn lessons() -> Result<()> {
+    let list = crate::lessons::builtin().map_err(|e| anyhow!("{e}"))?;
+    let mut out = std::io::stdout().lock();
+    for lesson in list {
+        writeln!(out, "{}\t{}", lesson.name, lesson.title)?;
+    }
+    Ok(())
 }
 
 fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {

@@ -1,0 +1,176 @@
+//! Checks that look at more than one line: a knob that no model of its step has, class
+//! names of the data set in force, posterior ellipses without a VAE, a saved run opened
+//! together with models of its own, and the paths of a lesson file.
+
+use super::{At, Classes, Lesson, LessonError, RunBase};
+use crate::data::{self, Sizes};
+use crate::model::ModelKind;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Runs every check over the steps, in order; fills in the hidden classes.
+pub fn check(lesson: &mut Lesson) -> Result<(), LessonError> {
+    for i in 0..lesson.steps.len() {
+        let setup = lesson.setup(i);
+        let models = setup.known_models();
+        let dataset = setup.known_dataset();
+        let file = lesson.file.clone();
+        let at = |line: usize, problem: String| LessonError::At {
+            file: file.clone(),
+            line,
+            problem,
+        };
+        let c = &mut lesson.steps[i].changes;
+        if c.open.is_some() {
+            opened_run_brings_its_models(c).map_err(|(l, p)| at(l, p))?;
+        }
+        if let Some(models) = &models {
+            for (key, v) in &c.knobs {
+                knob_applies(key, models).map_err(|p| at(v.line, p))?;
+            }
+            for (name, o) in [
+                ("posterior ellipses", &c.posterior_ellipses),
+                ("prior circles", &c.prior_circles),
+            ] {
+                if let Some(a) = o.as_ref().filter(|a| a.value) {
+                    needs_a_vae(name, models).map_err(|p| at(a.line, p))?;
+                }
+            }
+        }
+        if let Some(a) = &mut c.classes {
+            let line = a.line;
+            resolve_classes(a, dataset.as_deref(), setup.run_base).map_err(|p| at(line, p))?;
+        }
+    }
+    Ok(())
+}
+
+/// A step that opens a saved run takes data and models from it.
+fn opened_run_brings_its_models(c: &super::Changes) -> Result<(), (usize, String)> {
+    let clash = [
+        ("dataset", c.dataset.as_ref().map(|a| a.line)),
+        ("models", c.models.as_ref().map(|a| a.line)),
+        ("latent_dim", c.latent_dim.as_ref().map(|a| a.line)),
+        ("seed", c.seed.as_ref().map(|a| a.line)),
+    ];
+    match clash.into_iter().find_map(|(k, l)| l.map(|l| (k, l))) {
+        Some((key, line)) => Err((
+            line,
+            format!(
+                "this step opens a saved run, which brings its own data set and models: \
+                 leave out '{key}' (or move it to another step)"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn knob_applies(key: &str, models: &[ModelKind]) -> Result<(), String> {
+    if models.iter().any(|m| m.knob(key).is_some()) {
+        return Ok(());
+    }
+    let with: Vec<&str> = crate::model::kinds::kinds_with(key)
+        .iter()
+        .map(|k| k.name())
+        .collect();
+    Err(format!(
+        "{key}: no model of this step has this knob (models: {}; it belongs to {})",
+        names(models),
+        with.join(", ")
+    ))
+}
+
+fn needs_a_vae(what: &str, models: &[ModelKind]) -> Result<(), String> {
+    if models.iter().any(|m| m.is_variational()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} are drawn for VAE kinds only, and this step's models ({}) have none",
+            names(models)
+        ))
+    }
+}
+
+fn names(models: &[ModelKind]) -> String {
+    models
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Finds the indices of the classes to hide, from the names of the data set in force.
+fn resolve_classes(
+    a: &mut At<Classes>,
+    dataset: Option<&str>,
+    base: RunBase,
+) -> Result<(), String> {
+    let Classes::Only { names, hidden } = &mut a.value else {
+        return Ok(());
+    };
+    let Some(dataset) = dataset else {
+        debug_assert_eq!(base, RunBase::Current);
+        return Err(
+            "classes: after a saved run, set 'dataset' too so the class names are \
+                    known"
+                .into(),
+        );
+    };
+    let all = class_names(dataset)?;
+    for n in names.iter() {
+        if !all.iter().any(|c| c == n) {
+            return Err(format!(
+                "classes: '{dataset}' has no class '{n}' (classes: {})",
+                all.join(", ")
+            ));
+        }
+    }
+    *hidden = (0..all.len() as u32)
+        .filter(|&c| !names.contains(&all[c as usize]))
+        .collect::<BTreeSet<u32>>();
+    Ok(())
+}
+
+/// The class names of a built-in or downloaded data set, without loading much of it.
+fn class_names(dataset: &str) -> Result<Vec<String>, String> {
+    if let Some(set) = data::fetch::RemoteSet::from_name(dataset) {
+        return Ok(set.class_names().iter().map(|s| s.to_string()).collect());
+    }
+    if !data::BUILTIN_NAMES.contains(&dataset) {
+        return Err(format!(
+            "classes: the class names of '{dataset}' are known only once it is loaded; use \
+             'classes' with built-in or downloaded data sets"
+        ));
+    }
+    let tiny = Sizes { train: 1, test: 1 };
+    data::load_with_sizes(dataset, 1, Some(tiny))
+        .map(|d| d.class_names)
+        .map_err(|e| format!("classes: {e}"))
+}
+
+/// Makes the relative paths of a lesson file relative to its folder; a saved run must be a
+/// folder that exists.
+pub fn resolve_paths(lesson: &mut Lesson, folder: &Path) -> Result<(), LessonError> {
+    for step in &mut lesson.steps {
+        let c = &mut step.changes;
+        if let Some(d) = &mut c.dataset
+            && let Some((kind, path)) = d.value.split_once(':')
+            && Path::new(path).is_relative()
+        {
+            d.value = format!("{kind}:{}", folder.join(path).display());
+        }
+        if let Some(o) = &mut c.open {
+            if o.value.is_relative() {
+                o.value = folder.join(&o.value);
+            }
+            if !o.value.is_dir() {
+                return Err(LessonError::At {
+                    file: lesson.file.clone(),
+                    line: o.line,
+                    problem: format!("open: there is no saved run at {}", o.value.display()),
+                });
+            }
+        }
+    }
+    Ok(())
+}

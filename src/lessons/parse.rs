@@ -1,0 +1,399 @@
+//! Lesson text → [`Lesson`]: the front matter, the steps, and each `key: value` line, every
+//! problem reported with its line. Checks that need more than one line are in `check.rs`.
+
+use super::{At, Changes, Classes, Lesson, LessonError, MAX_STEP_CHARS, Step};
+use crate::model::KnobValue;
+use crate::model::kinds::{KnobRange, all_knobs};
+use crate::train::spec::{check_lr, parse_models};
+use std::path::PathBuf;
+
+/// The keys a step takes besides the knobs, in the order the README lists them.
+pub const STEP_KEYS: &[&str] = &[
+    "dataset",
+    "models",
+    "latent_dim",
+    "lr",
+    "seed",
+    "grid",
+    "tab",
+    "presentation",
+    "training",
+    "same_axes",
+    "prior_circles",
+    "posterior_ellipses",
+    "classes",
+    "open",
+];
+
+/// The front matter's keys.
+const FRONT_KEYS: &[&str] = &["name", "title", "about"];
+
+/// Lines with their 1-based numbers.
+type Lines<'a> = std::iter::Peekable<std::iter::Enumerate<std::str::Lines<'a>>>;
+
+/// Parses a lesson's text; `file` names it in messages.
+pub fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
+    let at = |line: usize, problem: String| LessonError::At {
+        file: file.to_string(),
+        line,
+        problem,
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut lines: Lines<'_> = text.lines().enumerate().peekable();
+    let (name, title, about) = front_matter(&mut lines).map_err(|(l, p)| at(l, p))?;
+    let mut steps = Vec::new();
+    while let Some((i, line)) = lines.next() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Some(heading) = line.strip_prefix("## ") else {
+            return Err(at(n, not_a_step(line)));
+        };
+        steps.push(step(heading, n, &mut lines).map_err(|(l, p)| at(l, p))?);
+    }
+    if steps.is_empty() {
+        let last = text.lines().count().max(1);
+        return Err(at(
+            last,
+            "the lesson has no steps (start each step with a heading '## Title')".into(),
+        ));
+    }
+    Ok(Lesson {
+        name,
+        title,
+        about,
+        file: file.to_string(),
+        steps,
+    })
+}
+
+/// What a line outside a step is, said helpfully.
+fn not_a_step(line: &str) -> String {
+    if line.starts_with('#') {
+        "only '## ' headings are allowed: each starts a step".into()
+    } else {
+        format!(
+            "text outside a step: '{}' (start each step with a heading '## Title')",
+            short(line)
+        )
+    }
+}
+
+/// At most 40 characters of a line, for messages.
+fn short(line: &str) -> String {
+    let t = line.trim();
+    match t.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &t[..i]),
+        None => t.to_string(),
+    }
+}
+
+/// `---`, `name:`, `title:`, optional `about:`, `---`.
+fn front_matter(lines: &mut Lines<'_>) -> Result<(String, String, String), (usize, String)> {
+    let start = "a lesson starts with a front matter: a line '---', then 'name: …' and \
+                 'title: …', then '---'";
+    let first = loop {
+        match lines.next() {
+            Some((_, l)) if l.trim().is_empty() => continue,
+            Some((i, l)) if l.trim() == "---" => break i + 1,
+            Some((i, _)) => return Err((i + 1, start.into())),
+            None => return Err((1, format!("the file is empty ({start})"))),
+        }
+    };
+    let mut fields: Vec<(&str, String, usize)> = Vec::new();
+    let mut last = first;
+    for (i, line) in lines.by_ref() {
+        let n = i + 1;
+        last = n;
+        if line.trim() == "---" {
+            let get = |k: &str| fields.iter().find(|f| f.0 == k).map(|f| f.1.clone());
+            let name = get("name").ok_or((n, "the front matter has no 'name:'".to_string()))?;
+            let title = get("title").ok_or((n, "the front matter has no 'title:'".to_string()))?;
+            return Ok((name, title, get("about").unwrap_or_default()));
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (key, value) = key_value(line).ok_or((n, expected_key_value(line)))?;
+        let Some(key) = FRONT_KEYS.iter().find(|k| **k == key) else {
+            return Err((
+                n,
+                format!("unknown front matter key '{key}' (keys: name, title, about)"),
+            ));
+        };
+        if fields.iter().any(|f| f.0 == *key) {
+            return Err((n, format!("'{key}' is given twice")));
+        }
+        if *key == "name" && !valid_name(value) {
+            return Err((
+                n,
+                format!(
+                    "name '{value}' must be lowercase letters, digits and '-' (like ae-vs-vae)"
+                ),
+            ));
+        }
+        fields.push((key, value.to_string(), n));
+    }
+    Err((
+        last,
+        "the front matter never ends: add a line '---' after it".into(),
+    ))
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 40
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// `key: value` with a lowercase key; `None` for any other line.
+fn key_value(line: &str) -> Option<(&str, &str)> {
+    let (key, value) = line.split_once(':')?;
+    let key = key.trim();
+    let is_key = !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+    is_key.then_some((key, value.trim()))
+}
+
+fn expected_key_value(line: &str) -> String {
+    format!(
+        "expected 'key: value', found '{}' (a step's settings come right after its heading; \
+         leave a blank line before its text)",
+        short(line)
+    )
+}
+
+/// One step: its heading, the `key: value` lines right under it, a blank line, the text.
+fn step(heading: &str, line: usize, lines: &mut Lines<'_>) -> Result<Step, (usize, String)> {
+    let title = heading.trim().to_string();
+    if title.is_empty() {
+        return Err((line, "a step heading needs a title after '## '".into()));
+    }
+    let mut changes = Changes::default();
+    while let Some((i, l)) = lines.next_if(|(_, l)| !l.trim().is_empty() && !l.starts_with('#')) {
+        let (key, value) = key_value(l).ok_or((i + 1, expected_key_value(l)))?;
+        if value.is_empty() {
+            return Err((i + 1, format!("'{key}' has no value")));
+        }
+        set(&mut changes, key, value, i + 1).map_err(|p| (i + 1, p))?;
+    }
+    let mut paragraphs: Vec<String> = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    while let Some((i, l)) = lines.next_if(|(_, l)| !l.starts_with("## ")) {
+        if l.starts_with('#') {
+            return Err((
+                i + 1,
+                "only '## ' headings are allowed: each starts a step".into(),
+            ));
+        }
+        if l.trim().is_empty() {
+            flush(&mut paragraphs, &mut current);
+        } else {
+            current.push(l.trim());
+        }
+    }
+    flush(&mut paragraphs, &mut current);
+    check_text(&title, line, &paragraphs)?;
+    Ok(Step {
+        title,
+        line,
+        text: paragraphs.join("\n\n"),
+        changes,
+    })
+}
+
+fn flush(paragraphs: &mut Vec<String>, current: &mut Vec<&str>) {
+    if !current.is_empty() {
+        paragraphs.push(current.join(" "));
+        current.clear();
+    }
+}
+
+/// A step says something, not too much, and closes its `**bold**`.
+fn check_text(title: &str, line: usize, paragraphs: &[String]) -> Result<(), (usize, String)> {
+    if paragraphs.is_empty() {
+        return Err((
+            line,
+            format!(
+                "step '{title}' has no text: after its settings, leave a blank line and say \
+                 what to do and what to notice"
+            ),
+        ));
+    }
+    let chars: usize = paragraphs
+        .iter()
+        .map(|p| p.replace("**", "").chars().count())
+        .sum();
+    if chars > MAX_STEP_CHARS {
+        return Err((
+            line,
+            format!(
+                "step '{title}' has {chars} characters of text; at most {MAX_STEP_CHARS} read \
+                 well on a projector (split it into two steps)"
+            ),
+        ));
+    }
+    if let Some(p) = paragraphs.iter().find(|p| p.matches("**").count() % 2 == 1) {
+        return Err((
+            line,
+            format!("unclosed '**' in step '{title}': '{}'", short(p)),
+        ));
+    }
+    Ok(())
+}
+
+/// Sets one key of a step; the message says what is wrong with the value.
+fn set(c: &mut Changes, key: &str, value: &str, line: usize) -> Result<(), String> {
+    if let Some(knob) = all_knobs().into_iter().find(|k| k.key == key) {
+        if c.knobs.contains_key(key) {
+            return Err(format!("'{key}' is given twice in this step"));
+        }
+        let raw = match knob.range {
+            KnobRange::Number { .. } => KnobValue::Number(
+                value
+                    .parse::<f32>()
+                    .map_err(|_| format!("{key}: '{value}' is not a number"))?,
+            ),
+            KnobRange::Choice { .. } => KnobValue::Choice(value.to_string()),
+        };
+        let checked = knob.check(&raw).map_err(|e| format!("{key}: {e}"))?;
+        c.knobs.insert(
+            key.to_string(),
+            At {
+                value: checked,
+                line,
+            },
+        );
+        return Ok(());
+    }
+    if twice(c, key) {
+        return Err(format!("'{key}' is given twice in this step"));
+    }
+    match key {
+        "dataset" => {
+            if !super::known_dataset(value) {
+                return Err(format!(
+                    "unknown data set '{value}' (built-in: {}; downloaded: mnist, \
+                     fashion-mnist, kmnist; or idx:DIR, folder:DIR, csv:FILE)",
+                    crate::data::BUILTIN_NAMES.join(", ")
+                ));
+            }
+            c.dataset = at(value.to_string(), line);
+        }
+        "models" => c.models = at(models(value)?, line),
+        "latent_dim" => c.latent_dim = at(whole(key, value, 1, 64)?, line),
+        "lr" => {
+            let lr: f64 = value
+                .parse()
+                .map_err(|_| format!("lr: '{value}' is not a number"))?;
+            check_lr(lr)?;
+            c.lr = at(lr, line);
+        }
+        "seed" => {
+            c.seed = at(
+                value
+                    .parse()
+                    .map_err(|_| format!("seed: '{value}' is not a whole number"))?,
+                line,
+            )
+        }
+        "grid" => c.grid = at(whole(key, value, 5, 30)?, line),
+        "tab" => c.tab = at(value.to_string(), line),
+        "presentation" => c.presentation = at(on_off(key, value)?, line),
+        "training" => c.training = at(run_pause(value)?, line),
+        "same_axes" => c.same_axes = at(on_off(key, value)?, line),
+        "prior_circles" => c.prior_circles = at(on_off(key, value)?, line),
+        "posterior_ellipses" => c.posterior_ellipses = at(on_off(key, value)?, line),
+        "classes" => c.classes = at(classes(value)?, line),
+        "open" => c.open = at(PathBuf::from(value), line),
+        _ => return Err(unknown_key(key)),
+    }
+    Ok(())
+}
+
+/// A value set at `line`.
+fn at<T>(value: T, line: usize) -> Option<At<T>> {
+    Some(At { value, line })
+}
+
+/// Is `key` already set in this step?
+fn twice(c: &Changes, key: &str) -> bool {
+    match key {
+        "dataset" => c.dataset.is_some(),
+        "models" => c.models.is_some(),
+        "latent_dim" => c.latent_dim.is_some(),
+        "lr" => c.lr.is_some(),
+        "seed" => c.seed.is_some(),
+        "grid" => c.grid.is_some(),
+        "tab" => c.tab.is_some(),
+        "presentation" => c.presentation.is_some(),
+        "training" => c.training.is_some(),
+        "same_axes" => c.same_axes.is_some(),
+        "prior_circles" => c.prior_circles.is_some(),
+        "posterior_ellipses" => c.posterior_ellipses.is_some(),
+        "classes" => c.classes.is_some(),
+        "open" => c.open.is_some(),
+        _ => false,
+    }
+}
+
+fn unknown_key(key: &str) -> String {
+    let knobs: Vec<&str> = all_knobs().iter().map(|k| k.key).collect();
+    format!(
+        "unknown key '{key}' (keys: {}; knobs: {})",
+        STEP_KEYS.join(", "),
+        knobs.join(", ")
+    )
+}
+
+fn models(value: &str) -> Result<Vec<crate::model::ModelKind>, String> {
+    let kinds = parse_models(value)?;
+    for (i, k) in kinds.iter().enumerate() {
+        if kinds[..i].contains(k) {
+            return Err(format!("models: '{k}' is listed twice"));
+        }
+    }
+    Ok(kinds)
+}
+
+fn whole(key: &str, value: &str, min: usize, max: usize) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        Ok(v) => Err(format!("{key} {v} is out of range ({min} to {max})")),
+        Err(_) => Err(format!("{key}: '{value}' is not a whole number")),
+    }
+}
+
+fn on_off(key: &str, value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "on" | "yes" | "true" => Ok(true),
+        "off" | "no" | "false" => Ok(false),
+        _ => Err(format!("{key}: '{value}' is not on or off")),
+    }
+}
+
+fn run_pause(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "run" => Ok(true),
+        "pause" => Ok(false),
+        _ => Err(format!("training: '{value}' is not run or pause")),
+    }
+}
+
+fn classes(value: &str) -> Result<Classes, String> {
+    if value.eq_ignore_ascii_case("all") {
+        return Ok(Classes::All);
+    }
+    let names: Vec<String> = value.split(',').map(|n| n.trim().to_string()).collect();
+    if names.iter().any(|n| n.is_empty()) {
+        return Err(format!(
+            "classes: '{value}' has an empty name (write all, or names like 1, 7)"
+        ));
+    }
+    Ok(Classes::Only {
+        names,
+        hidden: Default::default(),
+    })
+}
