@@ -192,7 +192,9 @@ impl Controls {
         let modal = egui::Modal::new(egui::Id::unique("confirm-reset")).show(ctx, |ui| {
             ui.set_width(420.0);
             ui.heading("Start again with new models?");
-            ui.label(format!("Data set: {}", short_name(&self.draft.run.dataset)));
+            for change in settings.changes(&self.draft) {
+                ui.label(RichText::new(change).strong());
+            }
             ui.label(
                 "This change needs new models, so training starts from scratch. \
                  The current models are discarded.",

@@ -153,3 +153,55 @@ fn pinning_an_item_without_a_code_pins_nothing() {
     // A short probe projects to 0 on the missing axis instead of panicking.
     assert_eq!(selection.project(vae, &[2.0]), [2.0, 0.0]);
 }
+
+/// A snapshot at `step` of one 3-D VAE whose codes are `codes`.
+fn snapshot_with_codes(step: u64, codes: Vec<f32>, dim: usize) -> Snapshot {
+    let mut vae = model("vae", ModelKind::Vae, 3, decoder(ModelKind::Vae, dim, 3));
+    let n = codes.len() / 3;
+    vae.codes = codes;
+    Snapshot {
+        step,
+        epoch: 0,
+        display_indices: (0..n).collect(),
+        display_labels: vec![0; n],
+        recon_indices: Vec::new(),
+        recon_inputs: Vec::new(),
+        models: vec![vae],
+    }
+}
+
+#[test]
+fn the_pca_plane_keeps_the_items_where_they_were_when_the_codes_mirror() {
+    // A 20×10 lattice of items, long along z1, shorter along z2, flat in z3. In the next
+    // snapshot the encoder has mirrored z2: the same layout, but the second principal axis
+    // of the codes now points the other way relative to the items.
+    let lattice: Vec<[f32; 3]> = (0..200)
+        .map(|i| {
+            let (a, b) = ((i % 20) as f32 - 9.5, (i / 20) as f32 * 0.6 - 2.7);
+            [a + 0.1 * b, b, 0.05 * (i as f32).sin()]
+        })
+        .collect();
+    let codes = |sign: f32| -> Vec<f32> {
+        lattice
+            .iter()
+            .flat_map(|[a, b, c]| [*a, sign * b, *c])
+            .collect()
+    };
+    let dim = 784;
+    let first = snapshot_with_codes(10, codes(1.0), dim);
+    let second = snapshot_with_codes(20, codes(-1.0), dim);
+    let mut selection = Selection::default();
+    selection.plane = Plane::Pca;
+    selection.prepare(&first);
+    let m = &first.models[0];
+    let before: Vec<[f64; 2]> = m.codes.chunks(3).map(|c| selection.project(m, c)).collect();
+    selection.prepare(&second);
+    let m = &second.models[0];
+    let after: Vec<[f64; 2]> = m.codes.chunks(3).map(|c| selection.project(m, c)).collect();
+    for (i, (p, q)) in before.iter().zip(&after).enumerate() {
+        assert!(
+            (p[0] - q[0]).abs() < 1e-3 && (p[1] - q[1]).abs() < 1e-3,
+            "item {i} moved from {p:?} to {q:?}"
+        );
+    }
+}
