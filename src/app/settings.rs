@@ -34,7 +34,7 @@ impl Settings {
     }
 
     /// What differs between `self` (applied) and `other` (the draft) among the settings
-    /// that need new models, one "name: old → new" line each, in the order of the controls.
+    /// that need new models, one "name: old -> new" line each, in the order of the controls.
     pub fn changes(&self, other: &Settings) -> Vec<String> {
         let (a, b) = (&self.run, &other.run);
         let list = |s: &RunSpec| {
@@ -48,14 +48,22 @@ impl Settings {
         let mut out = Vec::new();
         let mut diff = |name: &str, old: String, new: String| {
             if old != new {
-                out.push(format!("{name}: {old} → {new}"));
+                out.push(format!("{name}: {old} -> {new}"));
             }
         };
         diff("data set", a.dataset.clone(), b.dataset.clone());
         diff("models", list(a), list(b));
-        diff("latent dim", a.latent_dim.to_string(), b.latent_dim.to_string());
+        diff(
+            "latent dim",
+            a.latent_dim.to_string(),
+            b.latent_dim.to_string(),
+        );
         diff("hidden sizes", hidden(a), hidden(b));
-        diff("batch size", a.batch_size.to_string(), b.batch_size.to_string());
+        diff(
+            "batch size",
+            a.batch_size.to_string(),
+            b.batch_size.to_string(),
+        );
         diff("seed", a.seed.to_string(), b.seed.to_string());
         for knob in all_knobs().into_iter().filter(|k| !k.live) {
             let value = |s: &RunSpec| s.knob(knob.key).map_or("-".into(), |v| v.to_string());
@@ -87,12 +95,12 @@ mod tests {
         assert_eq!(
             old.changes(&new),
             [
-                "data set: digits → moons",
-                "models: ae, vae → ae, vae, dae",
-                "latent dim: 2 → 3",
-                "hidden sizes: 128,64 → 256",
-                "batch size: 64 → 128",
-                "seed: 1 → 7",
+                "data set: digits -> moons",
+                "models: ae, vae -> ae, vae, dae",
+                "latent dim: 2 -> 3",
+                "hidden sizes: 128,64 -> 256",
+                "batch size: 64 -> 128",
+                "seed: 1 -> 7",
             ]
         );
         // Each change alone is listed exactly when it needs new models.

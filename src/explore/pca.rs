@@ -466,7 +466,10 @@ mod tests {
 
     /// The items' coordinates in a view.
     fn view(p: &Pca2, codes: &[f32]) -> Vec<[f32; 2]> {
-        codes.chunks_exact(p.mean.len()).map(|c| p.project(c)).collect()
+        codes
+            .chunks_exact(p.mean.len())
+            .map(|c| p.project(c))
+            .collect()
     }
 
     /// `codes` with their coordinates (a, b) in the plane of `p` moved to `f(a, b)`.
@@ -476,7 +479,9 @@ mod tests {
         for row in codes.chunks_exact(dim) {
             let [a, b] = p.project(row);
             let (a2, b2) = f(a, b);
-            out.extend((0..dim).map(|i| row[i] + (a2 - a) * p.axes[0][i] + (b2 - b) * p.axes[1][i]));
+            out.extend(
+                (0..dim).map(|i| row[i] + (a2 - a) * p.axes[0][i] + (b2 - b) * p.axes[1][i]),
+            );
         }
         out
     }
@@ -488,10 +493,7 @@ mod tests {
         // ones), then mirrored along the second axis. The items' layout is the same, so the
         // view must be too.
         let before = cloud(1000, &[3.0, 1.5, 0.3], 5);
-        let (c, s) = (
-            (120f32).to_radians().cos(),
-            (120f32).to_radians().sin(),
-        );
+        let (c, s) = ((120f32).to_radians().cos(), (120f32).to_radians().sin());
         let first = Pca2::fit(&before, 3);
         let old = view(&first, &before);
         let turned = move_in_plane(&before, &first, |a, b| (c * a - s * b, s * a + c * b));
