@@ -125,18 +125,15 @@ impl Session {
         self.show(text.into(), false);
     }
 
-    /// Adds a message, or (when the same one is still shown) shows that one a while longer.
+    /// Adds a message as the newest; the same one still shown is moved there, not repeated.
     fn show(&mut self, text: String, is_error: bool) {
-        let now = Instant::now();
-        let same = |m: &&mut Message| m.text == text && m.is_error == is_error;
-        match self.messages.iter_mut().find(same) {
-            Some(m) => m.shown_at = now,
-            None => self.messages.push(Message {
-                text,
-                is_error,
-                shown_at: now,
-            }),
-        }
+        self.messages
+            .retain(|m| !(m.text == text && m.is_error == is_error));
+        self.messages.push(Message {
+            text,
+            is_error,
+            shown_at: Instant::now(),
+        });
         if let (Some(ctx), false) = (&self.repaint, is_error) {
             // Paused, nothing else repaints: come back when the note is due to go.
             ctx.request_repaint_after(NOTE_LIFETIME);
