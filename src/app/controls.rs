@@ -188,13 +188,13 @@ impl Controls {
             return;
         };
         let mut done = false;
+        let l = ui.label("No file dialog here: type the folder to save into");
         ui.horizontal(|ui| {
-            let l = ui.label("save to folder");
             let edit = ui
                 .add(
                     egui::TextEdit::singleline(folder)
                         .hint_text("/home/me/runs/today")
-                        .desired_width(140.0),
+                        .desired_width(150.0),
                 )
                 .labelled_by(l.id);
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));

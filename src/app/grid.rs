@@ -51,32 +51,25 @@ fn tick_label(zs: &[f32], t: f64) -> String {
 /// The least distance, in points, between two tick labels of a grid.
 const TICK_GAP: f32 = 64.0;
 
-/// Tick marks at the centres of the first and last cells and evenly between (the middle
-/// cell too when there is one), symmetric about the middle, at least `min_cells` cells
-/// apart where the axis is long enough.
+/// Tick marks at cell centres, evenly spaced (at least `min_cells` cells apart) and
+/// symmetric about the middle of the axis, where the prior's z is 0: the middle cell and
+/// every `stride`-th from it on an odd grid; on an even one, whose middle is a boundary
+/// between cells, pairs half an odd stride either side of it and every stride beyond.
 fn cell_marks(k: usize, min_cells: f64) -> Vec<GridMark> {
-    if k < 2 {
-        return (0..k).map(|_| GridMark { value: 0.5, step_size: 1.0 }).collect();
+    let mut stride = (min_cells.ceil() as usize).max(1);
+    if k % 2 == 0 && stride % 2 == 0 {
+        stride += 1;
     }
-    let last = (k - 1) as f64;
-    let mut n = ((last / min_cells.max(1.0)).floor() as usize + 1).clamp(2, k);
-    // As many marks as cells have parity: an odd grid has a middle cell to label.
-    if n % 2 != k % 2 && n > 2 {
-        n -= 1;
-    }
-    let step = last / (n - 1) as f64;
-    let lower: Vec<usize> = (0..n.div_ceil(2))
-        .map(|j| (j as f64 * step).round() as usize)
-        .collect();
-    let mut cells: Vec<usize> = lower.iter().map(|&i| k - 1 - i).collect();
-    cells.extend(lower);
-    cells.sort_unstable();
-    cells.dedup();
-    cells
-        .into_iter()
+    (0..k)
+        .filter(|&i| {
+            // Twice the distance from the middle, in cells: an integer for every k.
+            let twice = (2 * i).abs_diff(k - 1);
+            let from_lattice = twice % (2 * stride);
+            from_lattice == if k % 2 == 1 { 0 } else { stride }
+        })
         .map(|i| GridMark {
             value: i as f64 + 0.5,
-            step_size: step,
+            step_size: stride as f64,
         })
         .collect()
 }
@@ -306,27 +299,27 @@ mod tests {
         let cells = |k: usize, min: f64| -> Vec<f64> {
             cell_marks(k, min).iter().map(|m| m.value - 0.5).collect()
         };
-        // Wide cells: every one; narrow ones: the ends, the middle and evenly between.
+        // Wide cells: every one; narrow ones: evenly spaced about the middle.
         assert_eq!(cells(5, 0.5), [0.0, 1.0, 2.0, 3.0, 4.0]);
-        assert_eq!(cells(15, 2.56), [0.0, 4.0, 7.0, 10.0, 14.0]);
-        assert_eq!(cells(15, 6.0), [0.0, 7.0, 14.0]);
-        assert_eq!(cells(20, 5.0), [0.0, 6.0, 13.0, 19.0]);
-        assert_eq!(cells(30, 100.0), [0.0, 29.0]);
-        for k in 2..=30 {
+        assert_eq!(cells(15, 2.56), [1.0, 4.0, 7.0, 10.0, 13.0]);
+        assert_eq!(cells(15, 6.0), [1.0, 7.0, 13.0]);
+        assert_eq!(cells(20, 4.0), [2.0, 7.0, 12.0, 17.0]);
+        assert_eq!(cells(20, 1.0), (0..20).map(f64::from).collect::<Vec<_>>());
+        for k in 1..=30 {
             for min in [0.5, 1.5, 2.56, 4.0, 7.0] {
                 let marks = cell_marks(k, min);
                 let at: Vec<f64> = marks.iter().map(|m| m.value).collect();
-                assert_eq!(at.first(), Some(&0.5), "k {k}: the first cell is labelled");
                 for (a, b) in at.iter().zip(at.iter().rev()) {
                     assert_eq!(a + b, k as f64, "k {k}, min {min}: {at:?} not symmetric");
                 }
-                for w in at.windows(2) {
-                    let gap = w[1] - w[0];
-                    let step = marks[0].step_size;
-                    assert!(gap >= step - 1.0 && gap >= 1.0, "k {k}, min {min}: {at:?}");
+                for (w, m) in at.windows(2).zip(&marks) {
+                    assert!(w[1] - w[0] == m.step_size && m.step_size >= min, "k {k}, min {min}: {at:?}");
                 }
-                if k % 2 == 1 && at.len() > 2 {
+                if k % 2 == 1 {
                     assert!(at.contains(&(k as f64 / 2.0)), "k {k}: the middle cell");
+                }
+                if 2.0 * min.ceil() + 1.0 < k as f64 {
+                    assert!(at.len() >= 2, "k {k}, min {min}: room for more than {at:?}");
                 }
             }
         }

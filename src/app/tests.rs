@@ -281,7 +281,7 @@ mod window {
             "no note about loading data: {:?}",
             h.state().session.messages
         );
-        let field = h.get_by_label("save to folder");
+        let field = h.get_by_label_contains("type the folder to save into");
         field.focus();
         field.type_text(&dir.path().display().to_string());
         h.run_steps(2);
@@ -295,7 +295,8 @@ mod window {
         let saved: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert!(!saved.is_empty(), "checkpoints in the typed folder");
         assert!(
-            h.query_by_label("save to folder").is_none(),
+            h.query_by_label_contains("type the folder to save into")
+                .is_none(),
             "the field closes"
         );
         // Opening a data set twice where there is no dialog: one note, not two.
