@@ -188,7 +188,7 @@ impl Controls {
             return;
         };
         let mut done = false;
-        let l = ui.label("No file dialog here: type the folder to save into");
+        let l = ui.label("type the folder to save into");
         ui.horizontal(|ui| {
             let edit = ui
                 .add(
