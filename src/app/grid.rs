@@ -57,7 +57,7 @@ const TICK_GAP: f32 = 64.0;
 /// between cells, pairs half an odd stride either side of it and every stride beyond.
 fn cell_marks(k: usize, min_cells: f64) -> Vec<GridMark> {
     let mut stride = (min_cells.ceil() as usize).max(1);
-    if k % 2 == 0 && stride % 2 == 0 {
+    if k.is_multiple_of(2) && stride.is_multiple_of(2) {
         stride += 1;
     }
     (0..k)
