@@ -1,8 +1,10 @@
 //! The window driven by egui_kittest, without a screen: train from the button, drag the
 //! probe, switch data sets, and open a bad file while training goes on.
 
+use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use latentlab::app::{LatentLabApp, OpenKind, Plane, Status};
+use std::time::Duration;
 
 mod ui;
 use ui::{harness, small_settings, steps, wait_for};
@@ -338,4 +340,116 @@ fn a_diverged_model_is_reported_in_the_window() {
 fn vae(app: &LatentLabApp) -> Option<&latentlab::train::ModelSnapshot> {
     let snap = app.session.snapshot.as_ref()?;
     snap.models.iter().find(|m| m.name == "vae")
+}
+
+/// No training steps over a few frames with real time passing.
+fn assert_stays_paused(h: &mut Harness<'_, LatentLabApp>, when: &str) {
+    for _ in 0..15 {
+        std::thread::sleep(Duration::from_millis(30));
+        h.run_steps(1);
+    }
+    assert_eq!(h.state().session.status, Status::Paused, "{when}");
+    assert_eq!(steps(h.state()), 0, "{when}: no step of the new models");
+}
+
+#[test]
+fn both_resets_keep_the_users_choice_of_train_or_pause() {
+    let mut h = harness(small_settings(), true);
+    wait_for(&mut h, "training", |a| steps(a) > 5);
+    h.get_by_label("Pause").click();
+    wait_for(&mut h, "pause", |a| a.session.status == Status::Paused);
+    // New models through the settings dialog, which lists each pending change.
+    {
+        let app = h.state_mut();
+        app.controls.draft.run.latent_dim = 3;
+        app.controls.draft.run.batch_size = 32;
+        app.controls.confirm_open = true;
+    }
+    h.run_steps(2);
+    for change in ["latent dim: 2 -> 3", "batch size: 64 -> 32"] {
+        assert!(
+            h.query_by_label(change).is_some(),
+            "the dialog lists {change}"
+        );
+    }
+    h.get_by_label("Reset now").click();
+    let new_models = |a: &LatentLabApp| {
+        a.session
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.models.iter().all(|m| m.latent_dim == 3))
+    };
+    wait_for(&mut h, "the new models", new_models);
+    assert_stays_paused(&mut h, "after Reset now while paused");
+    h.get_by_label("Reset").click();
+    wait_for(&mut h, "the reset", |a| a.session.snapshot.is_none());
+    wait_for(&mut h, "the models again", |a| a.session.snapshot.is_some());
+    assert_stays_paused(&mut h, "after Reset while paused");
+    // Training stays training, through both.
+    h.get_by_label("Train").click();
+    wait_for(&mut h, "training", |a| steps(a) > 5);
+    h.get_by_label("Reset").click();
+    wait_for(&mut h, "the reset", |a| a.session.snapshot.is_none());
+    wait_for(&mut h, "training again", |a| steps(a) > 5);
+    h.state_mut().controls.draft.run.latent_dim = 2;
+    h.state_mut().controls.confirm_open = true;
+    h.run_steps(2);
+    h.get_by_label("Reset now").click();
+    wait_for(&mut h, "the reset", |a| a.session.snapshot.is_none());
+    wait_for(&mut h, "training on the 2-D models", |a| {
+        steps(a) > 5
+            && a.session
+                .snapshot
+                .as_ref()
+                .is_some_and(|s| s.models[0].latent_dim == 2)
+    });
+    assert_eq!(h.state().session.status, Status::Running);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_pause_clicked_while_the_data_loads_is_honoured() {
+    // The data set is a named pipe: it loads only when the test writes it, so the window
+    // is certainly still loading (and then building) when Pause is clicked.
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = dir.path().join("slow.csv");
+    let made = std::process::Command::new("mkfifo").arg(&pipe).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", pipe.display());
+    let mut settings = small_settings();
+    settings.run.dataset = format!("csv:{}", pipe.display());
+    let mut h = harness(settings, true);
+    h.run_steps(2);
+    assert_eq!(h.state().session.status, Status::Loading);
+    assert!(
+        h.query_by_label_contains("loading data, then training")
+            .is_some(),
+        "the status says what comes after loading"
+    );
+    h.get_by_label("Pause").click();
+    h.run_steps(2);
+    assert!(!h.state().session.start_when_ready, "the Pause was taken");
+    assert!(
+        h.query_by_label_contains("loading data, then paused")
+            .is_some()
+    );
+    // 60 rows of 28x28 pixels in 3 classes.
+    let rows: Vec<String> = (0..60)
+        .map(|i| {
+            let pixels: Vec<String> = (0..784)
+                .map(|p| ((p * 7 + i * 13) % 256).to_string())
+                .collect();
+            format!("{},{}", i % 3, pixels.join(","))
+        })
+        .collect();
+    std::fs::write(&pipe, rows.join("\n")).unwrap();
+    wait_for(&mut h, "the models on the piped data", |a| {
+        a.session.snapshot.is_some()
+            && a.session
+                .data
+                .as_ref()
+                .is_some_and(|d| d.name.contains("slow"))
+    });
+    assert_stays_paused(&mut h, "after a Pause while loading");
+    h.get_by_label("Train").click();
+    wait_for(&mut h, "training", |a| steps(a) > 3);
 }

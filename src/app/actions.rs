@@ -3,7 +3,6 @@
 
 use super::LatentLabApp;
 use super::dialog::OpenKind;
-use super::session::Status;
 use super::settings::Settings;
 use crate::lessons::{Highlight, Lesson};
 use crate::model::KnobValue;
@@ -19,7 +18,8 @@ pub enum Action {
     Pause,
     /// One training step.
     Step,
-    /// New models with the current settings (keeps training if it was running).
+    /// New models with the current settings; they train if the user's last choice was
+    /// Train, and wait if it was Pause.
     Reset,
     /// Take these settings and start again: reload the data if it changed, else reset.
     ApplySettings(Box<Settings>),
@@ -80,10 +80,7 @@ impl LatentLabApp {
                 self.session.send(TrainCommand::Pause);
             }
             Action::Step => self.session.send(TrainCommand::Step),
-            Action::Reset => {
-                self.session.start_when_ready = self.session.status == Status::Running;
-                self.session.reset(&self.settings);
-            }
+            Action::Reset => self.session.reset(&self.settings),
             Action::ApplySettings(settings) => self.apply_settings(*settings),
             Action::SetLr(lr) => {
                 self.settings.run.lr = lr;
@@ -154,11 +151,11 @@ impl LatentLabApp {
     }
 
     /// New settings after the user confirmed: reload the data if it changed, else reset.
+    /// Like Reset, the new models train or wait as the user last chose.
     fn apply_settings(&mut self, settings: Settings) {
         let data_changed = settings.run.dataset != self.settings.run.dataset
             || settings.run.seed != self.settings.run.seed;
         self.settings = settings;
-        self.session.start_when_ready = true;
         if data_changed || self.session.data.is_none() {
             self.session
                 .load(&self.settings.run.dataset, self.settings.run.seed);

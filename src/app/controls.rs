@@ -19,6 +19,8 @@ pub struct Controls {
     pub confirm_open: bool,
     /// A data-set spec typed by hand (for machines without a file dialog).
     typed_spec: String,
+    /// The folder to save into, typed by hand: shown once Save… found no file dialog.
+    save_folder: Option<String>,
 }
 
 impl Controls {
@@ -28,7 +30,13 @@ impl Controls {
             draft: settings.clone(),
             confirm_open: false,
             typed_spec: String::new(),
+            save_folder: None,
         }
+    }
+
+    /// Offers a field to type the folder to save into (where no file dialog opens).
+    pub fn ask_save_folder(&mut self) {
+        self.save_folder.get_or_insert_with(String::new);
     }
 
     /// Uses a path as the data set (as Open… does), asking before the reset.
@@ -149,6 +157,7 @@ impl Controls {
         }
         let running = session.status == Status::Running;
         let has_trainer = session.trainer.is_some();
+        let (train_enabled, pause_enabled) = train_pause_enabled(session);
         let mut button = |ui: &mut Ui, enabled: bool, text: RichText, action: Action| {
             let response = ui.add_enabled(enabled, egui::Button::new(text));
             if response.clicked() {
@@ -158,8 +167,8 @@ impl Controls {
         };
         ui.horizontal(|ui| {
             let big = |t: &str| RichText::new(t).size(18.0);
-            button(ui, !running && has_trainer, big("Train"), Action::Train);
-            button(ui, running, big("Pause"), Action::Pause);
+            button(ui, train_enabled, big("Train"), Action::Train);
+            button(ui, pause_enabled, big("Pause"), Action::Pause);
         });
         ui.horizontal(|ui| {
             button(ui, !running && has_trainer, "Step".into(), Action::Step)
@@ -170,6 +179,36 @@ impl Controls {
             button(ui, has_trainer, "Save…".into(), save)
                 .on_hover_text("save checkpoints into a folder");
         });
+        self.save_folder_ui(ui, has_trainer, actions);
+    }
+
+    /// The typed folder to save into, when Save… found no file dialog.
+    fn save_folder_ui(&mut self, ui: &mut Ui, has_trainer: bool, actions: &mut Vec<Action>) {
+        let Some(folder) = &mut self.save_folder else {
+            return;
+        };
+        let mut done = false;
+        let l = ui.label("type the folder to save into");
+        ui.horizontal(|ui| {
+            let edit = ui
+                .add(
+                    egui::TextEdit::singleline(folder)
+                        .hint_text("/home/me/runs/today")
+                        .desired_width(150.0),
+                )
+                .labelled_by(l.id);
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let typed = !folder.trim().is_empty();
+            let save = ui.add_enabled(typed && has_trainer, egui::Button::new("Save"));
+            if (save.clicked() || enter) && typed && has_trainer {
+                actions.push(Action::Save(folder.trim().into()));
+                done = true;
+            }
+            done |= ui.small_button("Cancel").clicked();
+        });
+        if done {
+            self.save_folder = None;
+        }
     }
 
     /// Says that the edited settings need new models, and offers to apply or undo them.
@@ -192,7 +231,9 @@ impl Controls {
         let modal = egui::Modal::new(egui::Id::unique("confirm-reset")).show(ctx, |ui| {
             ui.set_width(420.0);
             ui.heading("Start again with new models?");
-            ui.label(format!("Data set: {}", short_name(&self.draft.run.dataset)));
+            for change in settings.changes(&self.draft) {
+                ui.label(RichText::new(change).strong());
+            }
             ui.label(
                 "This change needs new models, so training starts from scratch. \
                  The current models are discarded.",
@@ -216,6 +257,19 @@ impl Controls {
     }
 }
 
+/// Whether Train and Pause can be pressed. Pause: while training, or while new models
+/// are on their way with a start pending (so it is honoured when they are ready); Train:
+/// while built models are not training, or while new ones are on their way with no start
+/// pending.
+fn train_pause_enabled(session: &Session) -> (bool, bool) {
+    let running = session.status == Status::Running;
+    let building = session.is_building();
+    let pending = session.start_when_ready;
+    let train = (!running && session.trainer.is_some()) || (building && !pending);
+    let pause = running || (building && pending);
+    (train, pause)
+}
+
 /// The data-set name without a long path.
 fn short_name(spec: &str) -> String {
     match spec.split_once(':') {
@@ -230,16 +284,23 @@ fn short_name(spec: &str) -> String {
 }
 
 fn progress_ui(ui: &mut Ui, session: &Session) {
+    // While new models are on their way, say what they will do: the user's last choice.
+    let then = if session.start_when_ready {
+        "then training"
+    } else {
+        "then paused"
+    };
     let status = match session.status {
-        Status::Loading => ("loading data…", theme::QUIET),
-        Status::Paused => ("paused", theme::WARNING),
-        Status::Running => ("training", theme::RUNNING),
-        Status::Finished => ("finished", theme::QUIET),
-        Status::Idle => ("idle", theme::QUIET),
+        Status::Loading => (format!("loading data, {then}"), theme::QUIET),
+        Status::Running => ("training".into(), theme::RUNNING),
+        _ if session.is_building() => (format!("new models, {then}"), theme::QUIET),
+        Status::Paused => ("paused".into(), theme::WARNING),
+        Status::Finished => ("finished".into(), theme::QUIET),
+        Status::Idle => ("idle".into(), theme::QUIET),
     };
     ui.horizontal(|ui| {
         ui.label("Status:");
-        ui.label(RichText::new(status.0).color(status.1).strong());
+        ui.label(RichText::new(&status.0).color(status.1).strong());
     });
     if let Some(p) = &session.progress {
         ui.add(egui::ProgressBar::new(p.epoch_fraction).text(format!(

@@ -27,18 +27,36 @@ pub enum DialogAnswer {
     /// The user cancelled.
     Cancelled,
     /// It "cancelled" faster than a person could: this desktop has no file dialog.
-    Unavailable,
+    Unavailable(OpenKind),
 }
 
 /// At most one open dialog.
-#[derive(Default)]
 pub struct FileDialog {
     open: Option<(OpenKind, Receiver<Option<PathBuf>>, Instant)>,
+    /// False once a dialog could not open: later requests are answered at once.
+    pub(super) native: bool,
+    answered: Option<DialogAnswer>,
+}
+
+impl Default for FileDialog {
+    fn default() -> Self {
+        Self {
+            open: None,
+            native: true,
+            answered: None,
+        }
+    }
 }
 
 impl FileDialog {
     /// Opens a native dialog on its own thread; `ctx` is asked to repaint when it closes.
+    /// Where none could open before, answers [`DialogAnswer::Unavailable`] at once.
     pub fn open(&mut self, kind: OpenKind, ctx: &egui::Context) {
+        if !self.native {
+            self.answered = Some(DialogAnswer::Unavailable(kind));
+            ctx.request_repaint();
+            return;
+        }
         let (tx, rx) = bounded(1);
         let ctx = ctx.clone();
         let spawned = std::thread::Builder::new()
@@ -60,11 +78,17 @@ impl FileDialog {
 
     /// The answer of the open dialog, once it has closed.
     pub fn poll(&mut self) -> Option<DialogAnswer> {
+        if let Some(answer) = self.answered.take() {
+            return Some(answer);
+        }
         let (kind, rx, opened) = self.open.as_ref()?;
         let picked = rx.try_recv().ok()?;
         let answer = match picked {
             Some(path) => DialogAnswer::Picked(*kind, path),
-            None if opened.elapsed() < Duration::from_millis(300) => DialogAnswer::Unavailable,
+            None if opened.elapsed() < Duration::from_millis(300) => {
+                self.native = false;
+                DialogAnswer::Unavailable(*kind)
+            }
             None => DialogAnswer::Cancelled,
         };
         self.open = None;

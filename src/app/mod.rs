@@ -237,7 +237,8 @@ impl LatentLabApp {
         self.session.load("digits", self.settings.run.seed);
     }
 
-    /// A closed file dialog: save there, or offer the picked data set.
+    /// A closed file dialog: save there, or offer the picked data set; where there is no
+    /// dialog, a field to type the folder (saving) or a note on where to type the path.
     fn poll_dialog(&mut self) {
         match self.dialog.poll() {
             Some(DialogAnswer::Picked(OpenKind::SaveTo, folder)) => {
@@ -247,7 +248,8 @@ impl LatentLabApp {
                 self.apply(Action::OpenLessonFile(file))
             }
             Some(DialogAnswer::Picked(kind, path)) => self.controls.open_path(kind, &path),
-            Some(DialogAnswer::Unavailable) => self.apply(Action::Notice(
+            Some(DialogAnswer::Unavailable(OpenKind::SaveTo)) => self.controls.ask_save_folder(),
+            Some(DialogAnswer::Unavailable(_)) => self.apply(Action::Notice(
                 "No file dialog is available here; type the path under \"or type\" instead \
                  (idx:DIR, folder:DIR or csv:FILE)."
                     .into(),
@@ -352,7 +354,8 @@ fn waiting_ui(ui: &mut Ui, loading: bool) {
     });
 }
 
-/// The messages (newest first, at most three); returns a dismissal when one is clicked.
+/// The messages (newest first, at most three, a line each); returns a dismissal when one
+/// is clicked.
 fn messages_ui(ui: &mut Ui, messages: &[Message]) -> Option<Action> {
     let mut dismiss = None;
     for (i, m) in messages.iter().enumerate().rev().take(3) {
@@ -361,20 +364,17 @@ fn messages_ui(ui: &mut Ui, messages: &[Message]) -> Option<Action> {
         } else {
             theme::WARNING
         };
-        egui::Frame::new()
-            .stroke(egui::Stroke::new(1.5, color))
-            .inner_margin(6.0)
-            .corner_radius(4.0)
-            .show(ui, |ui| {
-                ui.horizontal(|ui| {
-                    let kind = if m.is_error { "Error:" } else { "Note:" };
-                    ui.label(RichText::new(kind).color(color).strong());
-                    ui.label(RichText::new(&m.text).color(color));
-                    if ui.small_button("dismiss").clicked() {
-                        dismiss = Some(Action::DismissMessage(i));
-                    }
-                });
-            });
+        // One line each, so three messages never push the tabs down far; a cut text shows
+        // whole on hover.
+        ui.spacing_mut().item_spacing.y = 2.0;
+        ui.horizontal(|ui| {
+            let kind = if m.is_error { "Error:" } else { "Note:" };
+            ui.label(RichText::new(kind).color(color).strong());
+            if ui.small_button("dismiss").clicked() {
+                dismiss = Some(Action::DismissMessage(i));
+            }
+            ui.add(egui::Label::new(RichText::new(&m.text).color(color)).truncate());
+        });
     }
     dismiss
 }

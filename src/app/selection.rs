@@ -51,7 +51,15 @@ pub struct Selection {
     /// The item drawn in the "Draw & inspect" tab (or loaded from a file): every model
     /// encodes it, and the scatters mark it. Kept across runs; cleared with the canvas.
     pub drawn: Option<Vec<f32>>,
-    pca: HashMap<String, (u64, Pca2)>,
+    pca: HashMap<String, PcaView>,
+}
+
+/// One model's PCA plane, the step it was fitted at and where it put the display items.
+#[derive(Debug)]
+struct PcaView {
+    step: u64,
+    pca: Pca2,
+    points: Vec<[f32; 2]>,
 }
 
 impl Default for Selection {
@@ -93,17 +101,28 @@ impl Selection {
             return;
         }
         for m in snap.models.iter().filter(|m| m.latent_dim > 2) {
-            let fresh = self
-                .pca
-                .get(&m.name)
-                .is_some_and(|(step, _)| *step == snap.step);
-            if !fresh {
-                // Keep the plane and its signs close to the last one, so the plot does not
-                // flip or spin between snapshots when the variances are nearly equal.
-                let previous = self.pca.get(&m.name).map(|(_, p)| p);
-                let fit = Pca2::fit_aligned(&m.codes, m.latent_dim, previous);
-                self.pca.insert(m.name.clone(), (snap.step, fit));
+            let previous = self.pca.get(&m.name);
+            if previous.is_some_and(|v| v.step == snap.step) {
+                continue;
             }
+            // Keep the plane close to the last one, so the plot does not spin between
+            // snapshots when the variances are nearly equal, and the items on the side
+            // where they were, so the clusters do not flip while the codes move.
+            let mut pca = Pca2::fit_aligned(&m.codes, m.latent_dim, previous.map(|v| &v.pca));
+            if let Some(v) = previous {
+                pca.orient_like(&m.codes, &v.points);
+            }
+            let points = m
+                .codes
+                .chunks_exact(m.latent_dim)
+                .map(|c| pca.project(c))
+                .collect();
+            let view = PcaView {
+                step: snap.step,
+                pca,
+                points,
+            };
+            self.pca.insert(m.name.clone(), view);
         }
     }
 
@@ -125,7 +144,7 @@ impl Selection {
                 let p = self
                     .pca
                     .get(&m.name)
-                    .map_or([0.0; 2], |(_, pca)| pca.project(code));
+                    .map_or([0.0; 2], |v| v.pca.project(code));
                 [f64::from(p[0]), f64::from(p[1])]
             }
         }
@@ -153,8 +172,8 @@ impl Selection {
                 }
             }
             Plane::Pca => {
-                if let Some((_, pca)) = self.pca.get(&m.name) {
-                    z = pca.unproject([p[0] as f32, p[1] as f32]);
+                if let Some(v) = self.pca.get(&m.name) {
+                    z = v.pca.unproject([p[0] as f32, p[1] as f32]);
                 }
             }
         }

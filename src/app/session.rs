@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 /// How long one frame may spend draining events.
 const DRAIN_BUDGET: Duration = Duration::from_millis(4);
 
+/// How long a note (not an error) stays in the window.
+pub const NOTE_LIFETIME: Duration = Duration::from_secs(15);
+
 /// What training is doing, as the controls show it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Status {
@@ -29,13 +32,15 @@ pub enum Status {
     Idle,
 }
 
-/// A message shown in the window until dismissed.
+/// A message shown in the window: errors until dismissed, notes for [`NOTE_LIFETIME`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Message {
     /// The text.
     pub text: String,
     /// True for errors, false for warnings and notices.
     pub is_error: bool,
+    /// When it was shown (the last time, for a message repeated while shown).
+    pub shown_at: Instant,
 }
 
 /// A data set being loaded on a background thread.
@@ -66,8 +71,10 @@ pub struct Session {
     pub status: Status,
     /// Errors and warnings to show.
     pub messages: Vec<Message>,
-    /// Train as soon as models are ready.
+    /// Train as soon as models are ready: the user's last choice of Train or Pause.
     pub start_when_ready: bool,
+    /// New models were asked of the worker and are not ready yet.
+    building: bool,
     pending: Option<PendingLoad>,
     repaint: Option<egui::Context>,
     sizes: Option<Sizes>,
@@ -99,6 +106,7 @@ impl Session {
             status: Status::Idle,
             messages: Vec::new(),
             start_when_ready: true,
+            building: false,
             pending: None,
             repaint,
             sizes,
@@ -109,18 +117,38 @@ impl Session {
 
     /// Shows an error in the window.
     pub fn error(&mut self, text: impl Into<String>) {
-        self.messages.push(Message {
-            text: text.into(),
-            is_error: true,
-        });
+        self.show(text.into(), true);
     }
 
-    /// Shows a warning or notice in the window.
+    /// Shows a warning or notice in the window, for [`NOTE_LIFETIME`].
     pub fn notice(&mut self, text: impl Into<String>) {
+        self.show(text.into(), false);
+    }
+
+    /// Adds a message as the newest; the same one still shown is moved there, not repeated.
+    fn show(&mut self, text: String, is_error: bool) {
+        self.messages
+            .retain(|m| !(m.text == text && m.is_error == is_error));
         self.messages.push(Message {
-            text: text.into(),
-            is_error: false,
+            text,
+            is_error,
+            shown_at: Instant::now(),
         });
+        if let (Some(ctx), false) = (&self.repaint, is_error) {
+            // Paused, nothing else repaints: come back when the note is due to go.
+            ctx.request_repaint_after(NOTE_LIFETIME);
+        }
+    }
+
+    /// Removes the notes shown for longer than [`NOTE_LIFETIME`] by `now`; errors stay.
+    pub fn expire_notes(&mut self, now: Instant) {
+        self.messages
+            .retain(|m| m.is_error || now.saturating_duration_since(m.shown_at) < NOTE_LIFETIME);
+    }
+
+    /// True while new models are on their way: a data set loading, or the worker building.
+    pub fn is_building(&self) -> bool {
+        self.pending.is_some() || self.building
     }
 
     /// Starts loading `spec` in the background; the models reset when it arrives.
@@ -175,6 +203,7 @@ impl Session {
         self.progress = None;
         self.epochs.clear();
         self.history = LossHistory::new();
+        self.building = true;
         match &self.trainer {
             Some(t) => {
                 t.send(TrainCommand::Reset(Box::new(config), Some(data)));
@@ -186,7 +215,10 @@ impl Session {
                 });
                 match Trainer::spawn(config, data, notify) {
                     Ok(t) => self.trainer = Some(t),
-                    Err(e) => self.error(format!("cannot start the training thread: {e}")),
+                    Err(e) => {
+                        self.building = false;
+                        self.error(format!("cannot start the training thread: {e}"));
+                    }
                 }
             }
         }
@@ -203,6 +235,7 @@ impl Session {
 
     /// Drains finished loads and worker events for at most a few milliseconds.
     pub fn poll(&mut self, settings: &Settings) {
+        self.expire_notes(Instant::now());
         if let Some(p) = &self.pending
             && let Ok(result) = p.rx.try_recv()
         {
@@ -248,6 +281,7 @@ impl Session {
                 self.epochs.clear();
                 self.history = LossHistory::new();
                 self.status = Status::Paused;
+                self.building = false;
                 if self.start_when_ready {
                     self.send(TrainCommand::Start);
                 }
@@ -286,15 +320,16 @@ impl Session {
                 }
                 self.epochs.push(s);
             }
-            TrainEvent::Diverged { model, step, epoch } => self.messages.push(Message {
-                text: format!(
-                    "{model} diverged (NaN or infinite loss) at step {step} in epoch {}; it \
-                    stopped and keeps its last good weights. The other models go on.",
-                    epoch + 1
-                ),
-                is_error: false,
-            }),
-            TrainEvent::Error(e) => self.error(e),
+            TrainEvent::Diverged { model, step, epoch } => self.notice(format!(
+                "{model} diverged (NaN or infinite loss) at step {step} in epoch {}; it \
+                stopped and keeps its last good weights. The other models go on.",
+                epoch + 1
+            )),
+            TrainEvent::Error(e) => {
+                // A refused config keeps the old models: nothing more is being built.
+                self.building = false;
+                self.error(e);
+            }
             TrainEvent::Saved(Ok(paths)) => {
                 let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
                 self.notice(format!("saved {}", names.join(", ")));

@@ -176,6 +176,22 @@ fn collapsed_snapshot(ds: &Dataset) -> Snapshot {
     }
 }
 
+/// A snapshot at `step` of one 3-D VAE whose codes are `codes`.
+fn snapshot_with_codes(step: u64, codes: Vec<f32>, dim: usize) -> Snapshot {
+    let mut vae = model("vae", ModelKind::Vae, 3, decoder(ModelKind::Vae, dim, 3));
+    let n = codes.len() / 3;
+    vae.codes = codes;
+    Snapshot {
+        step,
+        epoch: 0,
+        display_indices: (0..n).collect(),
+        display_labels: vec![0; n],
+        recon_indices: Vec::new(),
+        recon_inputs: Vec::new(),
+        models: vec![vae],
+    }
+}
+
 #[test]
 fn the_kl_panel_shows_a_collapsed_dimension_as_collapsed() {
     use egui_kittest::kittest::{NodeT, Queryable};
@@ -243,5 +259,187 @@ fn every_tab_explains_itself_in_one_line_that_opens() {
         harness.get_by_label(line).click();
         harness.run();
         assert!(harness.query_by_label(text).is_some(), "{line}");
+    }
+}
+
+#[test]
+fn the_pca_plane_keeps_the_items_where_they_were_when_the_codes_mirror() {
+    // A 20×10 lattice of items, long along z1, shorter along z2, flat in z3. In the next
+    // snapshot the encoder has mirrored z2: the same layout, but the second principal axis
+    // of the codes now points the other way relative to the items.
+    let lattice: Vec<[f32; 3]> = (0..200)
+        .map(|i| {
+            let (a, b) = ((i % 20) as f32 - 9.5, (i / 20) as f32 * 0.6 - 2.7);
+            [a + 0.1 * b, b, 0.05 * (i as f32).sin()]
+        })
+        .collect();
+    let codes = |sign: f32| -> Vec<f32> {
+        lattice
+            .iter()
+            .flat_map(|[a, b, c]| [*a, sign * b, *c])
+            .collect()
+    };
+    let dim = 784;
+    let first = snapshot_with_codes(10, codes(1.0), dim);
+    let second = snapshot_with_codes(20, codes(-1.0), dim);
+    let mut selection = Selection::default();
+    selection.plane = Plane::Pca;
+    selection.prepare(&first);
+    let m = &first.models[0];
+    let before: Vec<[f64; 2]> = m.codes.chunks(3).map(|c| selection.project(m, c)).collect();
+    selection.prepare(&second);
+    let m = &second.models[0];
+    let after: Vec<[f64; 2]> = m.codes.chunks(3).map(|c| selection.project(m, c)).collect();
+    for (i, (p, q)) in before.iter().zip(&after).enumerate() {
+        assert!(
+            (p[0] - q[0]).abs() < 1e-3 && (p[1] - q[1]).abs() < 1e-3,
+            "item {i} moved from {p:?} to {q:?}"
+        );
+    }
+}
+
+#[test]
+fn a_repeated_note_shows_once_and_notes_go_after_their_lifetime() {
+    let mut session = super::Session::new(None, None);
+    session.notice("no file dialog");
+    session.error("could not load x");
+    session.notice("no file dialog");
+    session.error("could not load x");
+    let texts: Vec<&str> = session.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["no file dialog", "could not load x"]);
+    let shown = session.messages[0].shown_at;
+    session.expire_notes(shown + std::time::Duration::from_secs(14));
+    assert_eq!(session.messages.len(), 2, "a note stays a while");
+    session.expire_notes(shown + std::time::Duration::from_secs(16));
+    let left: Vec<&str> = session.messages.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(left, ["could not load x"], "errors stay until dismissed");
+}
+
+mod window {
+    //! The window driven by egui_kittest where it needs the app's private parts.
+
+    use super::super::{LatentLabApp, Settings};
+    use crate::data::Sizes;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use std::time::{Duration, Instant};
+
+    fn harness() -> Harness<'static, LatentLabApp> {
+        let mut settings = Settings::default();
+        settings.run.hidden = vec![16];
+        let sizes = Sizes {
+            train: 500,
+            test: 100,
+        };
+        Harness::builder()
+            .with_size(egui::vec2(1600.0, 1000.0))
+            .with_max_steps(10_000)
+            .build_eframe(move |cc| {
+                let mut app = LatentLabApp::with_settings(&cc.egui_ctx, settings, Some(sizes));
+                app.session.start_when_ready = false;
+                app
+            })
+    }
+
+    fn wait_for(
+        h: &mut Harness<'_, LatentLabApp>,
+        what: &str,
+        done: impl Fn(&LatentLabApp) -> bool,
+    ) {
+        let start = Instant::now();
+        while !done(h.state()) {
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+            h.run_steps(1);
+        }
+    }
+
+    #[test]
+    fn save_without_a_file_dialog_offers_a_field_for_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = harness();
+        wait_for(&mut h, "models", |a| a.session.snapshot.is_some());
+        // As on a desktop without a file-dialog portal: the dialog cannot open.
+        h.state_mut().dialog.native = false;
+        for _ in 0..2 {
+            h.get_by_label("Save…").click();
+            h.run_steps(3);
+        }
+        assert!(
+            h.state().session.messages.is_empty(),
+            "no note about loading data: {:?}",
+            h.state().session.messages
+        );
+        let field = h.get_by_label_contains("type the folder to save into");
+        field.focus();
+        field.type_text(&dir.path().display().to_string());
+        h.run_steps(2);
+        h.get_by_label("Save").click();
+        wait_for(&mut h, "the save", |a| {
+            a.session
+                .messages
+                .iter()
+                .any(|m| m.text.starts_with("saved"))
+        });
+        let saved: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(!saved.is_empty(), "checkpoints in the typed folder");
+        assert!(
+            h.query_by_label_contains("type the folder to save into")
+                .is_none(),
+            "the field closes"
+        );
+        // Opening a data set twice where there is no dialog: one note, not two.
+        for _ in 0..2 {
+            h.get_by_label("CSV").click();
+            h.run_steps(3);
+        }
+        let notes = h.state().session.messages.iter();
+        let dialog_notes = notes.filter(|m| m.text.contains("No file dialog")).count();
+        assert_eq!(dialog_notes, 1);
+        assert!(!h.state().dialog.native);
+    }
+
+    #[test]
+    fn three_long_notes_push_the_tabs_down_by_about_a_line_each() {
+        let mut h = harness();
+        wait_for(&mut h, "models", |a| a.session.snapshot.is_some());
+        let title = h.state().tab_titles()[0];
+        let top = |h: &Harness<'_, LatentLabApp>| h.get_by_label(title).rect().min.y;
+        let before = top(&h);
+        let long = "a note long enough to need several lines in a 1600-point window, ".repeat(6);
+        let mut shift = Vec::new();
+        for i in 0..3 {
+            h.state_mut().session.notice(format!("{i}: {long}"));
+            h.run_steps(3);
+            shift.push(top(&h) - before);
+        }
+        let line = h
+            .query_all_by_label("Note:")
+            .next()
+            .unwrap()
+            .rect()
+            .height();
+        let button = h
+            .query_all_by_label("dismiss")
+            .next()
+            .unwrap()
+            .rect()
+            .height();
+        let row = line.max(button);
+        let per_note = (shift[2] - shift[0]) / 2.0;
+        eprintln!("notes moved the tabs down by {shift:?} (a row is {row})");
+        // One row, and the theme's gap between rows (6).
+        assert!(
+            per_note <= row + 6.0,
+            "each further note moved the tabs down by {per_note}, a row is {row}"
+        );
+        assert!(
+            shift[0] <= row + 20.0,
+            "one note moved the tabs down by {}, a row is {row}",
+            shift[0]
+        );
     }
 }

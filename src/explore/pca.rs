@@ -58,6 +58,30 @@ impl Pca2 {
         }
     }
 
+    /// Turns each axis around when the same items (rows of `codes`, paired by index with
+    /// `previous`, their coordinates in the last view) would now come out mirrored along
+    /// it. Axis signs follow the previous *axes* in [`Pca2::fit_aligned`], but while a
+    /// model trains its codes move too, and the user sees the items: this keeps the
+    /// clusters where they were. Does nothing unless there is one previous point per row.
+    pub fn orient_like(&mut self, codes: &[f32], previous: &[[f32; 2]]) {
+        let dim = self.mean.len();
+        if dim == 0 || codes.len() != previous.len() * dim {
+            return;
+        }
+        let mut agreement = [0.0f64; 2];
+        for (row, old) in codes.chunks_exact(dim).zip(previous) {
+            let new = self.project(row);
+            for k in 0..2 {
+                agreement[k] += f64::from(new[k]) * f64::from(old[k]);
+            }
+        }
+        for (axis, a) in self.axes.iter_mut().zip(agreement) {
+            if a < 0.0 {
+                axis.iter_mut().for_each(|v| *v = -*v);
+            }
+        }
+    }
+
     /// Projects one code onto the two axes.
     pub fn project(&self, code: &[f32]) -> [f32; 2] {
         let mut out = [0.0f32; 2];
@@ -438,6 +462,62 @@ mod tests {
             &flipped,
             &Pca2::fit_aligned(&codes, 3, Some(&flipped))
         ));
+    }
+
+    /// The items' coordinates in a view.
+    fn view(p: &Pca2, codes: &[f32]) -> Vec<[f32; 2]> {
+        codes
+            .chunks_exact(p.mean.len())
+            .map(|c| p.project(c))
+            .collect()
+    }
+
+    /// `codes` with their coordinates (a, b) in the plane of `p` moved to `f(a, b)`.
+    fn move_in_plane(codes: &[f32], p: &Pca2, f: impl Fn(f32, f32) -> (f32, f32)) -> Vec<f32> {
+        let dim = p.mean.len();
+        let mut out = Vec::with_capacity(codes.len());
+        for row in codes.chunks_exact(dim) {
+            let [a, b] = p.project(row);
+            let (a2, b2) = f(a, b);
+            out.extend(
+                (0..dim).map(|i| row[i] + (a2 - a) * p.axes[0][i] + (b2 - b) * p.axes[1][i]),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn the_items_keep_their_orientation_when_the_codes_turn() {
+        // The encoder's code space turns between two snapshots: first by 120° in the plane
+        // of the two long axes (the principal axes come out pointing against the previous
+        // ones), then mirrored along the second axis. The items' layout is the same, so the
+        // view must be too.
+        let before = cloud(1000, &[3.0, 1.5, 0.3], 5);
+        let (c, s) = ((120f32).to_radians().cos(), (120f32).to_radians().sin());
+        let first = Pca2::fit(&before, 3);
+        let old = view(&first, &before);
+        let turned = move_in_plane(&before, &first, |a, b| (c * a - s * b, s * a + c * b));
+        let mirrored = move_in_plane(&before, &first, |a, b| (a, -b));
+        for (what, codes) in [("turned by 120°", &turned), ("mirrored", &mirrored)] {
+            let mut next = Pca2::fit_aligned(codes, 3, Some(&first));
+            next.orient_like(codes, &old);
+            let new = view(&next, codes);
+            // The new view is a signed copy of the old coordinates (PCA of a turned cloud
+            // has the same axes up to sign); each axis must agree with the old one.
+            for k in 0..2 {
+                let agree: f32 = old.iter().zip(&new).map(|(o, n)| o[k] * n[k]).sum();
+                let size: f32 = old.iter().map(|o| o[k] * o[k]).sum();
+                assert!(
+                    agree > 0.99 * size,
+                    "{what}: axis {k} agrees {agree} of {size}"
+                );
+            }
+        }
+        // Without an earlier view, or with one of other items, nothing changes.
+        let mut same = Pca2::fit_aligned(&mirrored, 3, Some(&first));
+        let plain = same.clone();
+        same.orient_like(&mirrored, &old[1..]);
+        assert_eq!(same, plain);
     }
 
     #[test]
