@@ -13,6 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+mod ui;
+
+use egui_kittest::kittest::Queryable;
+
 /// What the server answers for one path.
 #[derive(Clone)]
 enum Reply {
@@ -20,6 +24,9 @@ enum Reply {
     Body(Vec<u8>),
     /// 200 with a Content-Length of `claimed`, then only `bytes`, then the connection closes.
     Cut { bytes: Vec<u8>, claimed: usize },
+    /// 200 with these bytes sent one every 10 ms, so a client can stop it mid-file; it ends
+    /// when the client goes away.
+    Trickle(Vec<u8>),
 }
 
 /// A one-thread HTTP/1.1 server on 127.0.0.1:0; unknown paths get a 404. It logs every
@@ -104,6 +111,14 @@ fn serve(mut stream: TcpStream, routes: &HashMap<String, Reply>, log: &Mutex<Vec
         Some(Reply::Cut { bytes, claimed }) => stream
             .write_all(head("200 OK", *claimed).as_bytes())
             .and_then(|()| stream.write_all(bytes)),
+        Some(Reply::Trickle(bytes)) => stream
+            .write_all(head("200 OK", bytes.len()).as_bytes())
+            .and_then(|()| {
+                bytes.iter().try_for_each(|b| {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    stream.write_all(&[*b]).and_then(|()| stream.flush())
+                })
+            }),
         None => stream.write_all(format!("{}not here", head("404 Not Found", 8)).as_bytes()),
     };
     stream.flush().ok();
@@ -431,4 +446,84 @@ fn cancel_stops_the_download_and_leaves_nothing() {
         "nothing may be left"
     );
     assert!(!fetch::is_cached(tmp.path(), RemoteSet::Mnist));
+}
+
+/// Fetch options for the window tests: `server` under /m/, a fresh cache in `tmp`.
+fn window_options(server: &Server, tmp: &Path, files: &[(&str, Vec<u8>)]) -> FetchOptions {
+    FetchOptions {
+        mirrors: vec![server.url("/m/")],
+        cache_root: tmp.join("cache"),
+        checksums: Checksums::load(Path::new(&checksum_file(tmp, files))).unwrap(),
+    }
+}
+
+/// The window's "Download MNIST…": the files arrive off the UI thread, a note says where,
+/// and the data set is offered (the settings dialog asks before new models are built).
+#[test]
+fn the_window_downloads_and_offers_the_data_set() {
+    let files = idx_files();
+    let server = Server::start(routes("/m/", &files));
+    let tmp = tempfile::tempdir().unwrap();
+    let mut h = ui::harness(ui::small_settings(), false);
+    let opts = window_options(&server, tmp.path(), &files);
+    h.state_mut().start_download(RemoteSet::Mnist, opts);
+    ui::wait_for(&mut h, "the download", |app| app.download.is_none());
+    h.run_steps(2);
+    let app = h.state();
+    assert!(
+        app.session
+            .messages
+            .iter()
+            .any(|m| m.text.contains("MNIST downloaded and checked")),
+        "{:?}",
+        app.session
+            .messages
+            .iter()
+            .map(|m| &m.text)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(app.controls.draft.run.dataset, "mnist");
+    assert!(fetch::is_cached(
+        &tmp.path().join("cache"),
+        RemoteSet::Mnist
+    ));
+    // The change waits for the user's yes, as for any other data set.
+    assert_eq!(app.settings.run.dataset, "digits");
+    h.get_by_label("Reset now");
+}
+
+/// Cancel in the progress window stops the download mid-file and keeps nothing.
+#[test]
+fn the_window_cancels_a_download_and_keeps_nothing() {
+    let files = idx_files();
+    let mut routes = routes("/m/", &files);
+    let first = format!("/m/{}", FILE_NAMES[0]);
+    routes.insert(first, Reply::Trickle(files[0].1.clone()));
+    let server = Server::start(routes);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut h = ui::harness(ui::small_settings(), false);
+    let opts = window_options(&server, tmp.path(), &files);
+    h.state_mut().start_download(RemoteSet::Mnist, opts);
+    ui::wait_for(&mut h, "bytes to arrive", |app| {
+        app.download.as_ref().is_some_and(|d| d.progress().done > 0)
+    });
+    h.run_steps(1);
+    h.get_by_label_contains("Downloading MNIST");
+    h.get_by_label("Cancel").click();
+    ui::wait_for(&mut h, "the cancel", |app| app.download.is_none());
+    let app = h.state();
+    assert!(
+        app.session
+            .messages
+            .iter()
+            .any(|m| m.text.contains("cancelled; nothing partial kept")),
+        "{:?}",
+        app.session
+            .messages
+            .iter()
+            .map(|m| &m.text)
+            .collect::<Vec<_>>()
+    );
+    assert!(listing(&tmp.path().join("cache").join("mnist")).is_empty());
+    assert_eq!(app.controls.draft.run.dataset, "digits");
 }

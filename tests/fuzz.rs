@@ -553,3 +553,129 @@ fn checkpoints_never_panic() {
         }
     });
 }
+
+/// Settings with every field drawn from its edge cases (0, huge, NaN, inf, negative,
+/// unknown keys), as a user's hand-edited or corrupted `app.ron` might hold them.
+fn wild_settings() -> impl Strategy<Value = latentlab::app::Settings> {
+    use latentlab::model::{KnobValue, ModelKind};
+    let size = || {
+        prop_oneof![
+            0usize..300,
+            prop::sample::select(vec![0usize, 1, 2, 100_000, 1 << 40, usize::MAX])
+        ]
+    };
+    let float = || {
+        prop_oneof![
+            -10.0f64..10.0,
+            prop::sample::select(vec![0.0, -1.0, 1e-9, 1e9, 1e30, f64::NAN, f64::INFINITY])
+        ]
+    };
+    let kinds: Vec<ModelKind> = ModelKind::all().collect();
+    let mut keys: Vec<String> = latentlab::model::kinds::all_knobs()
+        .iter()
+        .map(|k| k.key.to_string())
+        .collect();
+    keys.push("nope".into());
+    let knob = prop_oneof![
+        float().prop_map(|v| KnobValue::Number(v as f32)),
+        prop::sample::select(vec!["gaussian", "masking", "x", ""])
+            .prop_map(|c| KnobValue::Choice(c.to_string())),
+    ];
+    (
+        (
+            prop::sample::subsequence(kinds.clone(), 0..=kinds.len()),
+            size(),
+            prop::collection::vec(size(), 0..40),
+            prop::collection::btree_map(prop::sample::select(keys), knob, 0..6),
+            float(),
+        ),
+        (
+            size(),
+            prop::option::of(size()),
+            float(),
+            size(),
+            prop::option::of(float()),
+            size(),
+        ),
+    )
+        .prop_map(
+            |((models, latent_dim, hidden, knobs, lr), (batch, epochs, warmup, iw, every, k))| {
+                let mut s = latentlab::app::Settings::default();
+                s.run.models = models;
+                s.run.latent_dim = latent_dim;
+                s.run.hidden = hidden;
+                s.run.knobs = knobs;
+                s.run.lr = lr;
+                s.run.batch_size = batch;
+                s.run.epochs = epochs;
+                s.run.kl_warmup_epochs = warmup as f32;
+                s.run.iw_samples = iw;
+                s.run.eval_every_secs = every;
+                s.grid_k = k;
+                s
+            },
+        )
+}
+
+/// Settings as eframe stores them (RON): settings with wild values in every field, and
+/// mutations of their text. Reading never panics; whatever reads, `sanitize` leaves
+/// settings that can train (a second `sanitize` finds nothing to fix, and the run builds
+/// for 28×28 images), and the zoom repair run before eframe starts leaves no zoom eframe
+/// would panic on.
+#[test]
+fn settings_never_panic_and_sanitized_settings_train() {
+    use latentlab::app::{Settings, repair_saved_zoom};
+    use latentlab::data::ItemShape;
+    let text = (
+        wild_settings(),
+        prop::option::weighted(
+            0.3,
+            mutation(vec![b"0".to_vec(), b"NaN".to_vec(), b"(".to_vec()], true),
+        ),
+    )
+        .prop_map(|(s, m)| {
+            let text = ron::to_string(&s).unwrap().into_bytes();
+            m.map_or(text.clone(), |m| m.apply(&text))
+        });
+    let dir = tempfile::tempdir().unwrap();
+    let image = ItemShape::Image {
+        width: 28,
+        height: 28,
+    };
+    let parsed = std::sync::atomic::AtomicUsize::new(0);
+    fuzz("settings", 2000, text, |bytes| {
+        let text = String::from_utf8_lossy(&bytes);
+        if let Ok(mut s) = ron::from_str::<Settings>(&text) {
+            parsed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            s.sanitize();
+            let again = s.clone().sanitize();
+            prop_assert!(again.is_empty(), "still out of range: {:?}", again);
+            let built = s.run.train_config_for(image);
+            prop_assert!(built.is_ok(), "{:?} cannot train: {:?}", s, built.err());
+        }
+        // A zoom as eframe keeps it in app.ron, from the same text.
+        let zoom: String = text.chars().rev().take(12).collect();
+        let stored = format!("{{\"egui\": \"(options:(zoom_factor:{zoom}),data:[])\"}}");
+        std::fs::write(dir.path().join("app.ron"), &stored).unwrap();
+        repair_saved_zoom(dir.path());
+        let after = std::fs::read_to_string(dir.path().join("app.ron")).unwrap();
+        let kept = after
+            .split("zoom_factor:")
+            .nth(1)
+            .unwrap_or("")
+            .split(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
+            .next()
+            .unwrap_or("");
+        prop_assert!(
+            kept.parse::<f32>().is_ok_and(|z| (0.5..=3.0).contains(&z)),
+            "zoom {:?} kept from {:?}",
+            kept,
+            zoom
+        );
+        Ok(())
+    });
+    assert!(
+        parsed.into_inner() > 100,
+        "too few cases read as settings to mean anything"
+    );
+}

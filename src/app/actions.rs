@@ -4,6 +4,7 @@
 use super::LatentLabApp;
 use super::dialog::OpenKind;
 use super::settings::Settings;
+use crate::data::fetch::{FetchOptions, RemoteSet};
 use crate::lessons::{Highlight, Lesson};
 use crate::model::KnobValue;
 use crate::train::TrainCommand;
@@ -64,6 +65,10 @@ pub enum Action {
     OpenLessonFile(PathBuf),
     /// Open the saved run a lesson step names. A stub until saved runs arrive: it says so.
     LessonOpenRun(PathBuf),
+    /// Download MNIST, Fashion-MNIST or KMNIST into the cache, with a progress window.
+    Download(RemoteSet),
+    /// Stop the download in progress; nothing partial is kept.
+    CancelDownload,
 }
 
 impl LatentLabApp {
@@ -116,6 +121,60 @@ impl LatentLabApp {
                  (issue 10); until then, train here",
                 path.display()
             )),
+            Action::Download(set) => match FetchOptions::new(set, None) {
+                Ok(opts) => self.start_download(set, opts),
+                Err(e) => self.session.error(format!("{}: {e}", set.title())),
+            },
+            Action::CancelDownload => {
+                if let Some(d) = &self.download {
+                    d.cancel();
+                }
+            }
+        }
+    }
+
+    /// Fetches `set` with `opts` on its own thread; one download at a time.
+    pub fn start_download(&mut self, set: RemoteSet, opts: FetchOptions) {
+        if let Some(d) = &self.download {
+            self.session.notice(format!(
+                "{} is still downloading; cancel it first",
+                d.set.title()
+            ));
+            return;
+        }
+        match super::Download::start(set, opts, Some(self.egui_ctx.clone())) {
+            Ok(d) => self.download = Some(d),
+            Err(e) => self
+                .session
+                .error(format!("cannot start downloading {}: {e}", set.title())),
+        }
+    }
+
+    /// A finished download: offer the data set (the settings dialog asks before the
+    /// models are rebuilt), or say why there is none.
+    pub(super) fn poll_download(&mut self) {
+        let Some(end) = self.download.as_ref().and_then(|d| d.poll()) else {
+            return;
+        };
+        self.download = None;
+        match end {
+            super::DownloadEnd::Ready(set, fetched) => {
+                self.session.notice(format!(
+                    "{} downloaded and checked, in {}",
+                    set.title(),
+                    fetched.dir.display()
+                ));
+                self.controls.offer_dataset(set.name());
+            }
+            super::DownloadEnd::Failed(set, crate::data::fetch::FetchError::Cancelled) => {
+                self.session.notice(format!(
+                    "download of {} cancelled; nothing partial kept",
+                    set.title()
+                ))
+            }
+            super::DownloadEnd::Failed(set, e) => self
+                .session
+                .error(format!("downloading {}: {e}", set.title())),
         }
     }
 

@@ -39,6 +39,12 @@ impl Controls {
         self.save_folder.get_or_insert_with(String::new);
     }
 
+    /// Makes `spec` the draft data set and asks the user to confirm the change.
+    pub fn offer_dataset(&mut self, spec: &str) {
+        self.draft.run.dataset = spec.to_string();
+        self.confirm_open = true;
+    }
+
     /// Uses a path as the data set (as Open… does), asking before the reset.
     pub fn open_path(&mut self, kind: OpenKind, path: &std::path::Path) {
         let prefix = match kind {
@@ -82,6 +88,21 @@ impl Controls {
                     if ui.selectable_label(current == name, name).clicked() && current != name {
                         self.draft.run.dataset = name.to_string();
                         self.confirm_open = true;
+                    }
+                }
+                ui.separator();
+                for (set, cached) in super::download::remote_sets() {
+                    let name = set.name();
+                    if cached {
+                        if ui.selectable_label(current == name, name).clicked() && current != name {
+                            self.offer_dataset(name);
+                        }
+                    } else if ui
+                        .selectable_label(false, format!("Download {}…", set.title()))
+                        .on_hover_text("about 11-30 MB from the official mirrors, checked")
+                        .clicked()
+                    {
+                        actions.push(Action::Download(set));
                     }
                 }
             })

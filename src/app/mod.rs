@@ -10,6 +10,7 @@
 mod actions;
 mod controls;
 mod dialog;
+mod download;
 mod history;
 mod items;
 mod knobs;
@@ -31,12 +32,14 @@ mod tests;
 pub use actions::Action;
 pub use controls::Controls;
 pub use dialog::OpenKind;
+pub use download::{Download, DownloadEnd, DownloadProgress};
 pub use history::{Curve, LossHistory};
 pub use lesson_run::{LessonRun, load_lesson, tab_titles};
 pub use presentation::Presentation;
 pub use selection::{Plane, Probe, Selection};
 pub use session::{Message, Session, Status};
 pub use settings::Settings;
+pub use startup::repair_saved_zoom;
 pub use view::{ScreenRects, View, ViewCtx};
 
 use crate::data::Sizes;
@@ -123,6 +126,8 @@ pub struct LatentLabApp {
     pub presentation: Presentation,
     /// The lesson being taught, if any.
     pub lesson: Option<LessonRun>,
+    /// A data set being downloaded ("Download MNIST…"), if any.
+    pub download: Option<Download>,
     dialog: FileDialog,
     egui_ctx: egui::Context,
     last_step_seen: Option<u64>,
@@ -179,6 +184,7 @@ impl LatentLabApp {
             losses: losses::LossesPanel::default(),
             presentation: Presentation::default(),
             lesson: None,
+            download: None,
             dialog: FileDialog::default(),
             egui_ctx: ctx.clone(),
             last_step_seen: None,
@@ -217,6 +223,7 @@ impl LatentLabApp {
         }
         self.last_step_seen = step;
         self.poll_dialog();
+        self.poll_download();
     }
 
     /// The remembered data set is gone: fall back to the built-in one.
@@ -433,6 +440,11 @@ impl eframe::App for LatentLabApp {
                 });
         }
         egui::CentralPanel::default_margins().show(ui, |ui| actions.extend(self.central_ui(ui)));
+        if let Some(d) = &self.download
+            && d.window(ui.ctx())
+        {
+            actions.push(Action::CancelDownload);
+        }
         // Every request of this frame, in the order the user made them, in one place.
         for action in actions {
             self.apply(action);

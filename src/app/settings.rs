@@ -36,7 +36,11 @@ impl Settings {
     /// back to its default, alone. Returns one line per field that fell back (empty: all
     /// good), for one message in the window.
     pub fn sanitize(&mut self) -> Vec<String> {
-        use crate::model::limits::{HIDDEN_LAYERS, HIDDEN_SIZE, IW_SAMPLES, LATENT_DIM};
+        use crate::data::IMAGE_SIDE;
+        use crate::model::limits::{
+            HIDDEN_LAYERS, HIDDEN_SIZE, IW_SAMPLES, LATENT_DIM, MAX_PARAMETERS,
+        };
+        use crate::model::{Likelihood, ModelConfig};
         use crate::train::spec::{BATCH_SIZE, EPOCHS, EVAL_EVERY_SECS, KL_WARMUP, LR};
         let defaults = Settings::default();
         let mut fixed = Vec::new();
@@ -93,6 +97,27 @@ impl Settings {
                 .and_then(|k| k.check(value).map(drop));
             keep(checked)
         });
+        // Fields each in range can still not fit together: too many parameters for a
+        // 28×28 image, or knobs a kind's own check refuses (noise 8 with masking noise).
+        for kind in run.models.clone() {
+            let mut m = ModelConfig::new(kind, IMAGE_SIDE * IMAGE_SIDE, Likelihood::Bernoulli);
+            m.latent_dim = run.latent_dim;
+            m.hidden = run.hidden.clone();
+            if m.parameter_count() > MAX_PARAMETERS {
+                keep(Err(format!("hidden {:?}: too many parameters", run.hidden)));
+                run.hidden = defaults.run.hidden.clone();
+            }
+            for (key, value) in &run.knobs {
+                if kind.knob(key).is_some() {
+                    m.set_knob(key, value.clone()).ok();
+                }
+            }
+            if let Some(check) = kind.spec().check
+                && !keep(check(&m).map_err(|e| format!("{kind}: {e}")))
+            {
+                run.knobs.retain(|key, _| kind.knob(key).is_none());
+            }
+        }
         if !keep(GRID_K.check(self.grid_k).map(drop)) {
             self.grid_k = defaults.grid_k;
         }
@@ -175,6 +200,33 @@ mod tests {
         assert_eq!(s.run.hidden, vec![64]);
         assert_eq!(s.run.knobs.len(), 1, "only beta is kept: {:?}", s.run.knobs);
         assert!(s.sanitize().is_empty(), "sanitized settings are good");
+    }
+
+    /// Found by the settings fuzzer: knobs each in range that a kind's check refuses
+    /// together, and hidden sizes each in range with too many parameters in all.
+    #[test]
+    fn fields_that_do_not_fit_together_fall_back_too() {
+        let saved = "(run: (models: [\"dae\", \"vae\"], \
+                     knobs: {\"noise_kind\": \"masking\", \"noise_level\": 8.0, \
+                     \"beta\": 2.0}))";
+        let mut s: Settings = ron::from_str(saved).unwrap();
+        let fixed = s.sanitize();
+        assert_eq!(fixed.len(), 1, "{fixed:?}");
+        assert!(fixed[0].contains("dae: noise 8"), "{fixed:?}");
+        assert!(!s.run.knobs.contains_key("noise_level"));
+        assert_eq!(s.run.knobs.len(), 1, "beta stays: {:?}", s.run.knobs);
+        let too_big: Settings = ron::from_str("(run: (hidden: [4000, 4000, 4000]))").unwrap();
+        let mut big = too_big.clone();
+        assert_eq!(big.sanitize().len(), 1);
+        assert_eq!(big.run.hidden, Settings::default().run.hidden);
+        for mut s in [s, big] {
+            let image = crate::data::ItemShape::Image {
+                width: 28,
+                height: 28,
+            };
+            assert!(s.sanitize().is_empty());
+            assert!(s.run.train_config_for(image).is_ok());
+        }
     }
 
     #[test]
