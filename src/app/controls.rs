@@ -83,6 +83,7 @@ impl Controls {
         egui::ComboBox::from_id_salt("dataset")
             .selected_text(short_name(&current))
             .width(200.0)
+            .height(400.0)
             .show_ui(ui, |ui| {
                 for name in BUILTIN_NAMES {
                     if ui.selectable_label(current == name, name).clicked() && current != name {
