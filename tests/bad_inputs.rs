@@ -2,6 +2,8 @@
 //! out-of-range option and expects a non-zero exit and one error line that names the file
 //! or the option and the problem. Files are tiny (or sparse) and written here; no row trains.
 
+mod common;
+
 use latentlab::data::write_idx;
 use latentlab::model::checkpoint;
 use std::path::{Path, PathBuf};
@@ -79,21 +81,6 @@ fn sparse(root: &Path, name: &str, len: u64) -> PathBuf {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::File::create(&path).unwrap().set_len(len).unwrap();
     path
-}
-
-/// The bytes of a 24-bit BMP header claiming `side`x`side` pixels, with no pixels.
-fn bmp_header(side: i32) -> Vec<u8> {
-    let mut b = b"BM".to_vec();
-    b.extend_from_slice(&57u32.to_le_bytes());
-    b.extend_from_slice(&[0; 4]);
-    b.extend_from_slice(&54u32.to_le_bytes());
-    b.extend_from_slice(&40u32.to_le_bytes());
-    b.extend_from_slice(&side.to_le_bytes());
-    b.extend_from_slice(&side.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&24u16.to_le_bytes());
-    b.extend_from_slice(&[0; 27]);
-    b
 }
 
 /// A valid checkpoint of a small AE on 6-value items, written by the library.
@@ -467,7 +454,7 @@ fn folder_rows(root: &Path) -> Vec<Row> {
     let broken = root.join("broken");
     file(&broken, "a/bad.png", b"\x89PNG not really");
     let huge = root.join("huge");
-    file(&huge, "a/huge.bmp", bmp_header(20_000));
+    file(&huge, "a/huge.bmp", common::bmp_header(20_000, 20_000));
     let empty = root.join("noclasses");
     std::fs::create_dir_all(&empty).unwrap();
     let lonely = root.join("lonely");

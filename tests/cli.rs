@@ -2,18 +2,9 @@
 //! eval reads them back; bad input exits non-zero with a one-line message.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn latentlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_latentlab"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{latentlab, stderr};
 
 fn assert_png(path: &Path, min_w: u32) {
     let img = image::open(path)

@@ -3,6 +3,7 @@
 //! carries gives the codes the snapshot shows.
 
 mod common;
+use common::{latentlab, stderr};
 
 use latentlab::data::{self, ItemShape, Sizes};
 use latentlab::model::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
@@ -12,19 +13,7 @@ use latentlab::train::{TrainCommand, TrainEvent, Trainer};
 use rand::SeedableRng;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::Duration;
-
-fn latentlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_latentlab"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A model of `kind` trained for a few dozen steps on a small digits set, saved as
 /// `dir/<kind>.json`; returns that path and the model.

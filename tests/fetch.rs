@@ -448,6 +448,17 @@ fn cancel_stops_the_download_and_leaves_nothing() {
     assert!(!fetch::is_cached(tmp.path(), RemoteSet::Mnist));
 }
 
+/// The window shows a message containing `text`.
+fn assert_message(app: &latentlab::app::LatentLabApp, text: &str) {
+    let shown: Vec<&str> = app
+        .session
+        .messages
+        .iter()
+        .map(|m| m.text.as_str())
+        .collect();
+    assert!(shown.iter().any(|m| m.contains(text)), "{shown:?}");
+}
+
 /// Fetch options for the window tests: `server` under /m/, a fresh cache in `tmp`.
 fn window_options(server: &Server, tmp: &Path, files: &[(&str, Vec<u8>)]) -> FetchOptions {
     FetchOptions {
@@ -470,18 +481,7 @@ fn the_window_downloads_and_offers_the_data_set() {
     ui::wait_for(&mut h, "the download", |app| app.download.is_none());
     h.run_steps(2);
     let app = h.state();
-    assert!(
-        app.session
-            .messages
-            .iter()
-            .any(|m| m.text.contains("MNIST downloaded and checked")),
-        "{:?}",
-        app.session
-            .messages
-            .iter()
-            .map(|m| &m.text)
-            .collect::<Vec<_>>()
-    );
+    assert_message(app, "MNIST downloaded and checked");
     assert_eq!(app.controls.draft.run.dataset, "mnist");
     assert!(fetch::is_cached(
         &tmp.path().join("cache"),
@@ -512,18 +512,7 @@ fn the_window_cancels_a_download_and_keeps_nothing() {
     h.get_by_label("Cancel").click();
     ui::wait_for(&mut h, "the cancel", |app| app.download.is_none());
     let app = h.state();
-    assert!(
-        app.session
-            .messages
-            .iter()
-            .any(|m| m.text.contains("cancelled; nothing partial kept")),
-        "{:?}",
-        app.session
-            .messages
-            .iter()
-            .map(|m| &m.text)
-            .collect::<Vec<_>>()
-    );
+    assert_message(app, "cancelled; nothing partial kept");
     assert!(listing(&tmp.path().join("cache").join("mnist")).is_empty());
     assert_eq!(app.controls.draft.run.dataset, "digits");
 }

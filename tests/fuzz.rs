@@ -8,6 +8,8 @@
 //! an hour (they run side by side on the test threads); `PROPTEST_CASES=N` sets the cases
 //! of one round.
 
+mod common;
+
 use latentlab::data::{self, Dataset};
 use latentlab::model::checkpoint;
 use proptest::prelude::*;
@@ -370,21 +372,6 @@ fn valid_images() -> Vec<(&'static str, Vec<u8>)> {
     .collect()
 }
 
-/// A 24-bit BMP of `width` x `height` pixels by its header, with three bytes of pixels.
-fn bmp_header(width: i32, height: i32) -> Vec<u8> {
-    let mut b = b"BM".to_vec();
-    b.extend_from_slice(&57u32.to_le_bytes());
-    b.extend_from_slice(&[0; 4]);
-    b.extend_from_slice(&54u32.to_le_bytes());
-    b.extend_from_slice(&40u32.to_le_bytes());
-    b.extend_from_slice(&width.to_le_bytes());
-    b.extend_from_slice(&height.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&24u16.to_le_bytes());
-    b.extend_from_slice(&[0; 27]);
-    b
-}
-
 /// One image of a folder: arbitrary bytes and mutations of valid PNG, BMP, GIF and JPEG
 /// files (with width and height fields spliced in). Any error names that file.
 #[test]
@@ -409,7 +396,7 @@ fn single_images_never_panic_and_errors_name_the_file() {
             prop::sample::select(exts),
             bytes_or_mutation(seeds, splices, false),
         ),
-        1 => (any::<i32>(), any::<i32>()).prop_map(|(w, h)| ("bmp", bmp_header(w, h))),
+        1 => (any::<i32>(), any::<i32>()).prop_map(|(w, h)| ("bmp", common::bmp_header(w, h))),
         1 => (any::<u16>(), any::<u16>()).prop_map(move |(w, h)| {
             let mut g = gif.clone();
             g[6..8].copy_from_slice(&w.to_le_bytes());

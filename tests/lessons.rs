@@ -6,17 +6,11 @@ use egui_kittest::kittest::Queryable;
 use latentlab::app::{LatentLabApp, load_lesson, tab_titles};
 use latentlab::model::{KnobValue, ModelKind};
 use std::path::Path;
-use std::process::{Command, Output};
 
+mod common;
 mod ui;
+use common::latentlab;
 use ui::{harness, small_settings, steps, wait_for};
-
-fn latentlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_latentlab"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
 
 /// (name, title) from each file's front matter, read by hand.
 fn lesson_files() -> Vec<(String, String)> {
