@@ -176,3 +176,28 @@ fn a_drawn_digit_is_marked_in_every_latent_plot_and_inspected_with_its_closed_fo
         );
     }
 }
+
+/// Pause in the presentation bar is there while the data loads and the models are built
+/// (they would train as soon as they are ready), and it is honoured.
+#[test]
+fn the_presentation_bar_pauses_models_still_being_built() {
+    // A named pipe as the data set: it loads only when written, so the window is
+    // certainly still loading when Pause is clicked.
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = dir.path().join("slow.csv");
+    let made = std::process::Command::new("mkfifo").arg(&pipe).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", pipe.display());
+    let mut settings = small_settings();
+    settings.run.dataset = format!("csv:{}", pipe.display());
+    let mut h = harness(settings, true);
+    h.key_press(egui::Key::F5);
+    h.run_steps(2);
+    assert!(h.state().presentation.on);
+    assert_eq!(h.state().session.status, Status::Loading);
+    h.get_by_label("Pause").click();
+    h.run_steps(2);
+    assert!(!h.state().session.start_when_ready, "the Pause was taken");
+    h.get_by_label("Train");
+    // Let the loader finish (an empty file) so no thread waits on the pipe.
+    drop(std::fs::OpenOptions::new().write(true).open(&pipe));
+}

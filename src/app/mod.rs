@@ -398,12 +398,13 @@ impl eframe::App for LatentLabApp {
         actions.extend(self.lesson_keys(ui));
         if self.presentation.on {
             let snap = self.session.snapshot.clone();
-            let status = self.session.status;
+            let training = self.session.status == Status::Running
+                || (self.session.is_building() && self.session.start_when_ready);
             let titles = self.tab_titles();
             egui::Panel::top("presentation").show(ui, |ui| {
                 let bar =
                     self.presentation
-                        .bar_ui(ui, snap.as_deref(), status, &titles, &mut self.tab);
+                        .bar_ui(ui, snap.as_deref(), training, &titles, &mut self.tab);
                 actions.extend(bar);
             });
         } else {

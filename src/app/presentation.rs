@@ -8,7 +8,6 @@
 //! Outside it, the user may hide models from the tabs (the loss plot keeps them all).
 
 use super::actions::Action;
-use super::session::Status;
 use super::theme;
 use crate::train::Snapshot;
 use egui::{RichText, Ui};
@@ -128,14 +127,15 @@ impl Presentation {
         &mut self,
         ui: &mut Ui,
         snap: Option<&Snapshot>,
-        status: Status,
+        training: bool,
         titles: &[&'static str],
         tab: &mut usize,
     ) -> Vec<Action> {
         let mut actions = Vec::new();
         ui.horizontal_wrapped(|ui| {
-            let running = status == Status::Running;
-            let (label, action) = if running {
+            // `training`: running, or new models on their way that will train: Pause
+            // stays reachable while they are built.
+            let (label, action) = if training {
                 ("Pause", Action::Pause)
             } else {
                 ("Train", Action::Train)
