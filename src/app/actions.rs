@@ -38,8 +38,10 @@ pub enum Action {
     SetGridK(usize),
     /// Open a file dialog on its own thread; its answer arrives in a later frame.
     OpenDialog(OpenKind),
-    /// Save a checkpoint of every model into a folder.
+    /// Save the run into a folder (new or empty).
     Save(PathBuf),
+    /// Open the saved run in this folder.
+    OpenRun(PathBuf),
     /// Remove message `i` (an index into the session's messages).
     DismissMessage(usize),
     /// Show a notice.
@@ -62,7 +64,8 @@ pub enum Action {
     EndLesson,
     /// Read, check and start a lesson file.
     OpenLessonFile(PathBuf),
-    /// Open the saved run a lesson step names. A stub until saved runs arrive: it says so.
+    /// Open the saved run a lesson step names (relative paths were resolved against the
+    /// lesson file's folder when it was read).
     LessonOpenRun(PathBuf),
 }
 
@@ -93,7 +96,8 @@ impl LatentLabApp {
             Action::ShuffleRecon => self.session.send(TrainCommand::ShuffleRecon),
             Action::SetGridK(k) => self.settings.grid_k = k,
             Action::OpenDialog(kind) => self.dialog.open(kind, &self.egui_ctx),
-            Action::Save(folder) => self.session.send(TrainCommand::Save(folder)),
+            Action::Save(folder) => self.save_run(folder),
+            Action::OpenRun(dir) => self.open_run(&dir),
             Action::DismissMessage(i) => {
                 if i < self.session.messages.len() {
                     self.session.messages.remove(i);
@@ -111,11 +115,7 @@ impl LatentLabApp {
             Action::LessonStep(i) => self.lesson_step(i),
             Action::EndLesson => self.lesson = None,
             Action::OpenLessonFile(path) => self.open_lesson_file(&path),
-            Action::LessonOpenRun(path) => self.session.notice(format!(
-                "this step opens the saved run {}: saved runs arrive with \"Open run…\" \
-                 (issue 10); until then, train here",
-                path.display()
-            )),
+            Action::LessonOpenRun(path) => self.open_run(&path),
         }
     }
 

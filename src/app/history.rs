@@ -129,6 +129,30 @@ impl LossHistory {
         });
     }
 
+    /// Adds a point read back from a saved run as it is (it was smoothed when it was
+    /// logged); the smoothing goes on from the last training point.
+    pub fn restore_point(
+        &mut self,
+        name: &str,
+        kind: ModelKind,
+        test: bool,
+        step: f64,
+        values: [f64; 3],
+    ) {
+        let m = self.model(name, kind);
+        let point = LossPoint {
+            step,
+            values,
+            weight: 1.0,
+        };
+        if test {
+            m.test.push(point);
+        } else {
+            m.train.push(point);
+            m.ema = Some(values);
+        }
+    }
+
     /// Total number of training points over all models.
     pub fn len(&self) -> usize {
         self.models.iter().map(|m| m.train.len()).sum()

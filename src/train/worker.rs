@@ -213,6 +213,11 @@ impl Worker {
             }
             TrainCommand::RequestSnapshot => self.snapshot_wanted = true,
             TrainCommand::Save(dir) => self.save(&dir),
+            TrainCommand::SaveRun(save) => {
+                let saved = self.session.save_run(&save, &self.last_epoch);
+                self.io
+                    .send(TrainEvent::RunSaved(saved.map_err(|e| e.to_string())));
+            }
         }
         Flow::Continue
     }
