@@ -3,7 +3,7 @@
 //! wrong, a run is never overwritten silently, and a save killed at any moment leaves a
 //! complete run or none.
 
-use latentlab::model::{Autoencoder, batch_tensor, checkpoint, evaluate};
+use latentlab::model::{batch_tensor, checkpoint, evaluate};
 use latentlab::rng::PortableRng;
 use latentlab::train::run::{self, OpenedRun, RunSave, Staging};
 use latentlab::train::{Snapshot, TrainCommand, TrainEvent, Trainer};
