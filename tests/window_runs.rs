@@ -57,6 +57,7 @@ fn an_opened_run_shows_its_models_and_curves_and_trains_on() {
     let models: Vec<&str> = snap.models.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(models, vec!["ae", "vae"]);
     // The curves are the saved ones: each model's test point at step 40 with its numbers.
+    assert_eq!(app.session.history.models.len(), 2, "a curve set per model");
     for m in &app.session.history.models {
         let row = saved
             .losses
