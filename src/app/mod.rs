@@ -162,6 +162,8 @@ impl LatentLabApp {
             app.apply(Action::Present(true));
         }
         if let Some(run) = &launch.run {
+            // An opened run waits for Train, as it was saved.
+            app.session.start_when_ready = false;
             app.show_run((**run).clone());
         }
         if let Some(lesson) = &launch.lesson {
