@@ -30,7 +30,12 @@ fn main() -> std::process::ExitCode {
             .map(latentlab::app::load_lesson)
             .transpose()
         {
-            Ok(lesson) => match args.open.as_deref().map(latentlab::app::load_run).transpose() {
+            Ok(lesson) => match args
+                .open
+                .as_deref()
+                .map(latentlab::app::load_run)
+                .transpose()
+            {
                 Ok(run) => latentlab::app::run(latentlab::app::Launch {
                     threads,
                     presentation: args.presentation,

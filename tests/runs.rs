@@ -29,8 +29,20 @@ fn text(b: &[u8]) -> String {
 /// `latentlab train` on the 2-D moons, one quick epoch, into `out`.
 fn train_args(out: &Path) -> Vec<String> {
     [
-        "train", "--dataset", "moons", "--models", "ae,vae", "--hidden", "16", "--epochs",
-        "1", "--batch-size", "200", "--grid", "4", "--out",
+        "train",
+        "--dataset",
+        "moons",
+        "--models",
+        "ae,vae",
+        "--hidden",
+        "16",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "200",
+        "--grid",
+        "4",
+        "--out",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -59,8 +71,7 @@ fn last_test_row(dir: &Path, model: &str) -> serde_json::Value {
     let text = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
     text.lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["model"] == model && v["split"] == "test")
-        .last()
+        .rfind(|v| v["model"] == model && v["split"] == "test")
         .unwrap()
 }
 
@@ -72,7 +83,11 @@ fn worker_from(run: &OpenedRun) -> (Trainer, Arc<Snapshot>) {
     config.start_from = Some(run.start_from());
     let trainer = Trainer::spawn(config, ds, None).unwrap();
     let snap = loop {
-        match trainer.events().recv_timeout(Duration::from_secs(60)).unwrap() {
+        match trainer
+            .events()
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap()
+        {
             TrainEvent::Snapshot(s) => break s,
             TrainEvent::Error(e) => panic!("{e}"),
             _ => {}
@@ -83,7 +98,11 @@ fn worker_from(run: &OpenedRun) -> (Trainer, Arc<Snapshot>) {
 
 fn wait_saved(trainer: &Trainer) -> Result<PathBuf, String> {
     loop {
-        if let TrainEvent::RunSaved(r) = trainer.events().recv_timeout(Duration::from_secs(60)).unwrap() {
+        if let TrainEvent::RunSaved(r) = trainer
+            .events()
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap()
+        {
             return r;
         }
     }
@@ -96,7 +115,11 @@ fn a_command_line_run_opens_with_the_same_models_and_losses_and_trains_on() {
     let o = train(&out, &[], &[]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("run.json"), "{}", text(&o.stdout));
-    assert_eq!(names(tmp.path()), vec!["run"], "no temporaries beside the run");
+    assert_eq!(
+        names(tmp.path()),
+        vec!["run"],
+        "no temporaries beside the run"
+    );
     let run = run::open_run(&out).unwrap();
     let m = &run.manifest;
     assert_eq!((m.step, m.epoch, m.batches_per_epoch), (40, 1, 40));
@@ -118,7 +141,10 @@ fn a_command_line_run_opens_with_the_same_models_and_losses_and_trains_on() {
             .iter()
             .rfind(|r| r.model == entry.name && r.split == "test")
             .unwrap();
-        assert_eq!((csv.recon, csv.total, csv.step), (now.recon, now.loss, 40.0));
+        assert_eq!(
+            (csv.recon, csv.total, csv.step),
+            (now.recon, now.loss, 40.0)
+        );
     }
     // A worker started from the run shows the saved models at the saved step: the codes
     // of its display items are the checkpoints' codes.
@@ -127,13 +153,24 @@ fn a_command_line_run_opens_with_the_same_models_and_losses_and_trains_on() {
     for (i, path) in run.checkpoints.iter().enumerate() {
         let (model, _) = checkpoint::load(path).unwrap();
         let x = batch_tensor(ds.test.gather(&snap.display_indices, ds.dim()), ds.dim()).unwrap();
-        let codes: Vec<f32> = model.encode(&x).unwrap().0.flatten_all().unwrap().to_vec1().unwrap();
+        let codes: Vec<f32> = model
+            .encode(&x)
+            .unwrap()
+            .0
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         assert_eq!(codes, snap.models[i].codes, "{}", snap.models[i].name);
     }
     // ... and trains on from there.
     trainer.send(TrainCommand::Step);
     let next = loop {
-        if let TrainEvent::Progress(p) = trainer.events().recv_timeout(Duration::from_secs(60)).unwrap() {
+        if let TrainEvent::Progress(p) = trainer
+            .events()
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap()
+        {
             break p;
         }
     };
@@ -150,7 +187,10 @@ fn save_open_save_round_trips_the_models_and_files() {
     let second = tmp.path().join("second");
     let staging = Staging::begin(&second, false).unwrap();
     staging
-        .write(run::LOSSES_CSV, &std::fs::read(first.join(run::LOSSES_CSV)).unwrap())
+        .write(
+            run::LOSSES_CSV,
+            &std::fs::read(first.join(run::LOSSES_CSV)).unwrap(),
+        )
         .unwrap();
     staging.write("timeline.bin", b"frames").unwrap();
     let save = RunSave {
@@ -175,7 +215,12 @@ fn save_open_save_round_trips_the_models_and_files() {
     }
     // Saving over the opened run is refused: it stays as it was.
     let staging = Staging::begin(&first, false);
-    assert!(staging.unwrap_err().to_string().contains("a saved run is already there"));
+    assert!(
+        staging
+            .unwrap_err()
+            .to_string()
+            .contains("a saved run is already there")
+    );
     assert_eq!(names(tmp.path()), vec!["first", "second"]);
 }
 
@@ -212,7 +257,10 @@ fn a_run_that_cannot_be_opened_says_why() {
     let missing = copy("missing");
     std::fs::remove_file(missing.join("vae.safetensors")).unwrap();
     let e = open_error(&missing);
-    assert!(e.contains("missing/vae.safetensors: missing (run.json lists it)"), "{e}");
+    assert!(
+        e.contains("missing/vae.safetensors: missing (run.json lists it)"),
+        "{e}"
+    );
 
     let corrupt = copy("corrupt");
     let mut bytes = std::fs::read(corrupt.join("ae.safetensors")).unwrap();
@@ -220,15 +268,25 @@ fn a_run_that_cannot_be_opened_says_why() {
     bytes[last] ^= 1;
     std::fs::write(corrupt.join("ae.safetensors"), bytes).unwrap();
     let e = open_error(&corrupt);
-    assert!(e.contains("ae.safetensors: its SHA-256 differs from the one in run.json"), "{e}");
+    assert!(
+        e.contains("ae.safetensors: its SHA-256 differs from the one in run.json"),
+        "{e}"
+    );
 
     let version = copy("version");
     edit_manifest(&version, "\"version\": 1", "\"version\": 99");
     let e = open_error(&version);
-    assert!(e.contains("run format version 99; this build reads version 1"), "{e}");
+    assert!(
+        e.contains("run format version 99; this build reads version 1"),
+        "{e}"
+    );
 
     let other = copy("other");
-    edit_manifest(&other, "\"seed\": 1,\n    \"train\"", "\"seed\": 2,\n    \"train\"");
+    edit_manifest(
+        &other,
+        "\"seed\": 1,\n    \"train\"",
+        "\"seed\": 2,\n    \"train\"",
+    );
     let e = open_error(&other);
     assert!(
         e.contains("the data set 'moons' here is not the one the run trained on"),
@@ -236,9 +294,16 @@ fn a_run_that_cannot_be_opened_says_why() {
     );
 
     let gone = copy("gone");
-    edit_manifest(&gone, "\"name\": \"moons\"", "\"name\": \"idx:/no/such/folder\"");
+    edit_manifest(
+        &gone,
+        "\"name\": \"moons\"",
+        "\"name\": \"idx:/no/such/folder\"",
+    );
     let e = open_error(&gone);
-    assert!(e.contains("its data set 'idx:/no/such/folder' is not available here"), "{e}");
+    assert!(
+        e.contains("its data set 'idx:/no/such/folder' is not available here"),
+        "{e}"
+    );
 
     let e = open_error(tmp.path());
     assert!(e.contains("not a saved run (it has no run.json)"), "{e}");
@@ -254,15 +319,29 @@ fn a_second_run_into_the_same_folder_needs_overwrite() {
     let o = train(&out, &["--seed", "2"], &[]);
     assert!(!o.status.success());
     let e = text(&o.stderr);
-    assert!(e.contains("a saved run is already there") && e.contains("--overwrite"), "{e}");
-    assert!(started.elapsed() < Duration::from_secs(5), "refused before training");
-    assert_eq!(std::fs::read(out.join("run.json")).unwrap(), before, "untouched");
+    assert!(
+        e.contains("a saved run is already there") && e.contains("--overwrite"),
+        "{e}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "refused before training"
+    );
+    assert_eq!(
+        std::fs::read(out.join("run.json")).unwrap(),
+        before,
+        "untouched"
+    );
     assert_eq!(names(tmp.path()), vec!["run"]);
     let o = train(&out, &["--seed", "2", "--overwrite"], &[]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert!(text(&o.stdout).contains("replaced"), "{}", text(&o.stdout));
     assert_eq!(run::open_run(&out).unwrap().manifest.spec.seed, 2);
-    assert_eq!(names(tmp.path()), vec!["run"], "the old run and temporaries are gone");
+    assert_eq!(
+        names(tmp.path()),
+        vec!["run"],
+        "the old run and temporaries are gone"
+    );
 }
 
 /// What a crashed save left at `target`: a complete run (true), nothing (false), or a
@@ -297,13 +376,20 @@ fn a_save_killed_at_any_step_leaves_a_complete_run_or_none() {
             break;
         }
         let e = text(&o.stderr);
-        assert!(e.contains(&format!("abort at save step {n}")), "step {n}: {e}");
+        assert!(
+            e.contains(&format!("abort at save step {n}")),
+            "step {n}: {e}"
+        );
         complete_or_absent(&target);
         crashed += 1;
     }
     assert!(crashed >= 10, "the save has only {crashed} steps");
     assert!(complete_or_absent(&target));
-    assert_eq!(names(tmp.path()), vec!["run"], "the good save removed the leftovers");
+    assert_eq!(
+        names(tmp.path()),
+        vec!["run"],
+        "the good save removed the leftovers"
+    );
     // Overwriting: each crash leaves the old run, the new one, or (between the renames)
     // nothing under the name and the old run aside, which the next save puts back.
     let mut crashed = 0;
@@ -318,7 +404,10 @@ fn a_save_killed_at_any_step_leaves_a_complete_run_or_none() {
             assert!(left.iter().any(|n| n.starts_with(".run.old-")), "{left:?}");
             let o = train(&target, &[], &[]);
             let e = text(&o.stderr);
-            assert!(e.contains("a saved run is already there"), "put back, then refused: {e}");
+            assert!(
+                e.contains("a saved run is already there"),
+                "put back, then refused: {e}"
+            );
             assert!(complete_or_absent(&target));
         }
     }
@@ -348,8 +437,7 @@ fn kill_9_during_saves_leaves_a_complete_run_or_none() {
         let started = Instant::now();
         let saving = || {
             names(tmp.path()).iter().any(|n| {
-                n.starts_with(".run.partial-")
-                    && tmp.path().join(n).join("losses.csv").exists()
+                n.starts_with(".run.partial-") && tmp.path().join(n).join("losses.csv").exists()
             })
         };
         while !saving() {

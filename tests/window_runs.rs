@@ -15,8 +15,20 @@ use ui::{harness, small_settings, wait_for};
 fn cli_run(out: &Path) {
     let o = Command::new(env!("CARGO_BIN_EXE_latentlab"))
         .args([
-            "train", "--dataset", "moons", "--models", "ae,vae", "--hidden", "16", "--epochs",
-            "1", "--batch-size", "200", "--grid", "4", "--out",
+            "train",
+            "--dataset",
+            "moons",
+            "--models",
+            "ae,vae",
+            "--hidden",
+            "16",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "200",
+            "--grid",
+            "4",
+            "--out",
         ])
         .arg(out)
         .output()
@@ -31,14 +43,25 @@ fn an_opened_run_shows_its_models_and_curves_and_trains_on() {
     cli_run(&out);
     let saved = run::open_run(&out).unwrap();
     let mut h = harness(small_settings(), false);
-    wait_for(&mut h, "the digits models", |a| a.session.snapshot.is_some());
+    wait_for(&mut h, "the digits models", |a| {
+        a.session.snapshot.is_some()
+    });
 
     // Not a run: an error, and the window goes on as it was.
-    h.state_mut().apply(Action::OpenRun(tmp.path().to_path_buf()));
+    h.state_mut()
+        .apply(Action::OpenRun(tmp.path().to_path_buf()));
     h.run_steps(2);
-    let errors: Vec<String> = h.state().session.messages.iter().map(|m| m.text.clone()).collect();
+    let errors: Vec<String> = h
+        .state()
+        .session
+        .messages
+        .iter()
+        .map(|m| m.text.clone())
+        .collect();
     assert!(
-        errors.iter().any(|e| e.contains("cannot open the run") && e.contains("no run.json")),
+        errors
+            .iter()
+            .any(|e| e.contains("cannot open the run") && e.contains("no run.json")),
         "{errors:?}"
     );
     assert_eq!(h.state().settings.run.dataset, "digits");
@@ -52,7 +75,10 @@ fn an_opened_run_shows_its_models_and_curves_and_trains_on() {
     let app = h.state();
     assert_eq!(app.settings.run.hidden, vec![16]);
     assert_eq!(app.settings.run.dataset, "moons");
-    assert_eq!(app.session.data.as_ref().unwrap().train.len(), saved.manifest.data.train);
+    assert_eq!(
+        app.session.data.as_ref().unwrap().train.len(),
+        saved.manifest.data.train
+    );
     let snap = app.session.snapshot.clone().unwrap();
     let models: Vec<&str> = snap.models.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(models, vec!["ae", "vae"]);
@@ -65,11 +91,25 @@ fn an_opened_run_shows_its_models_and_curves_and_trains_on() {
             .rfind(|r| r.model == m.name && r.split == "test")
             .unwrap();
         let point = m.test.last().unwrap();
-        assert_eq!((point.step, point.values[0]), (40.0, row.recon), "{}", m.name);
+        assert_eq!(
+            (point.step, point.values[0]),
+            (40.0, row.recon),
+            "{}",
+            m.name
+        );
         assert!(!m.train.is_empty(), "{}", m.name);
     }
-    assert_eq!(app.session.status, Status::Paused, "an opened run waits for Train");
-    assert!(app.session.messages.iter().any(|m| m.text.contains("opened the run")));
+    assert_eq!(
+        app.session.status,
+        Status::Paused,
+        "an opened run waits for Train"
+    );
+    assert!(
+        app.session
+            .messages
+            .iter()
+            .any(|m| m.text.contains("opened the run"))
+    );
 
     h.get_by_label("Train").click();
     wait_for(&mut h, "training on from step 40", |a| {
@@ -82,12 +122,20 @@ fn an_opened_run_shows_its_models_and_curves_and_trains_on() {
     let again = tmp.path().join("again");
     h.state_mut().apply(Action::Save(again.clone()));
     wait_for(&mut h, "the save", |a| {
-        a.session.messages.iter().any(|m| m.text.starts_with("saved the run in"))
+        a.session
+            .messages
+            .iter()
+            .any(|m| m.text.starts_with("saved the run in"))
     });
     let reopened = run::open_run(&again).unwrap();
     assert!(reopened.manifest.step > 40);
     assert_eq!(reopened.manifest.grid_k, Some(h.state().settings.grid_k));
-    assert!(reopened.losses.iter().any(|r| r.split == "test" && r.step == 40.0));
+    assert!(
+        reopened
+            .losses
+            .iter()
+            .any(|r| r.split == "test" && r.step == 40.0)
+    );
     assert!(again.join("latent.png").is_file());
     // Saving over the opened run is refused.
     h.state_mut().apply(Action::Save(out.clone()));
@@ -112,7 +160,9 @@ fn a_lesson_step_opens_a_saved_run_beside_the_lesson_file() {
     )
     .unwrap();
     let mut h = harness(small_settings(), true);
-    wait_for(&mut h, "the digits models", |a| a.session.snapshot.is_some());
+    wait_for(&mut h, "the digits models", |a| {
+        a.session.snapshot.is_some()
+    });
     h.state_mut().apply(Action::OpenLessonFile(file));
     wait_for(&mut h, "the lesson's run", |a| {
         a.session.snapshot.as_ref().is_some_and(|s| s.step >= 40)

@@ -64,12 +64,18 @@ pub struct ModelHistory {
 }
 
 /// Histories of every model in a run.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct LossHistory {
     /// One per model, in run order.
     pub models: Vec<ModelHistory>,
     /// Smoothing factor of the exponential moving average (0: none).
     pub smoothing: f64,
+}
+
+impl Default for LossHistory {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl LossHistory {

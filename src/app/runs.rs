@@ -8,10 +8,10 @@ use super::history::LossHistory;
 use super::settings::Settings;
 use crate::data::Dataset;
 use crate::report as figure;
+use crate::train::TrainCommand;
 use crate::train::run::{
     self, LossRow, OpenedRun, RowAt, RunError, RunSave, Staging, metrics_line,
 };
-use crate::train::TrainCommand;
 use crossbeam_channel::{Receiver, bounded};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -104,7 +104,13 @@ impl LatentLabApp {
             figure::latent_scatter(&dir.join("latent.png"), snap, ds)?;
             figure::latent_grid(&dir.join("grid.png"), snap, ds, grid)?;
             figure::reconstructions(&dir.join("recon.png"), snap, ds)?;
-            figure::prior_samples(&dir.join("samples.png"), snap, ds, 10, self.settings.run.seed)?;
+            figure::prior_samples(
+                &dir.join("samples.png"),
+                snap,
+                ds,
+                10,
+                self.settings.run.seed,
+            )?;
             if !self.session.epochs.is_empty() {
                 figure::loss_curves(&dir.join("losses.png"), &self.session.epochs)?;
             }
@@ -160,9 +166,9 @@ impl LatentLabApp {
                 // An opened run waits for Train (a lesson step may say Train after this).
                 self.session.start_when_ready = false;
             }
-            Err(e) => self
-                .session
-                .error(format!("cannot open the run: cannot start loading its data: {e}")),
+            Err(e) => self.session.error(format!(
+                "cannot open the run: cannot start loading its data: {e}"
+            )),
         }
     }
 

@@ -220,7 +220,7 @@ impl Session {
         self.snapshot = None;
         self.progress = None;
         self.epochs.clear();
-        self.history = self.restore_history.clone().unwrap_or_else(LossHistory::new);
+        self.history = self.restore_history.clone().unwrap_or_default();
         self.building = true;
         match &self.trainer {
             Some(t) => {
@@ -298,7 +298,7 @@ impl Session {
                 self.progress = None;
                 self.epochs.clear();
                 // An opened run's curves come back with its models.
-                self.history = self.restore_history.take().unwrap_or_else(LossHistory::new);
+                self.history = self.restore_history.take().unwrap_or_default();
                 self.status = Status::Paused;
                 self.building = false;
                 if self.start_when_ready {

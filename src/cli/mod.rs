@@ -180,7 +180,10 @@ impl CliRun {
             } => self
                 .bar
                 .set_length((batches_per_epoch * self.epochs) as u64),
-            TrainEvent::Progress(p) => self.show_progress(&p),
+            TrainEvent::Progress(p) => {
+                self.log_progress(&p);
+                self.show_progress(&p)
+            }
             TrainEvent::EpochSummary(s) => self.record_epoch(s)?,
             TrainEvent::TestReport(r) => self.record_test(r)?,
             TrainEvent::Diverged { model, step, epoch } => {
@@ -229,9 +232,18 @@ impl CliRun {
         }
         self.model_names = snap.models.iter().map(|m| m.name.clone()).collect();
         let dir = self.staging.path();
-        write_figures(dir, snap, &self.ds, &self.summaries, self.grid, self.spec.seed)?;
-        self.staging
-            .write(run::LOSSES_CSV, run::write_loss_rows(&self.loss_rows).as_bytes())?;
+        write_figures(
+            dir,
+            snap,
+            &self.ds,
+            &self.summaries,
+            self.grid,
+            self.spec.seed,
+        )?;
+        self.staging.write(
+            run::LOSSES_CSV,
+            run::write_loss_rows(&self.loss_rows).as_bytes(),
+        )?;
         self.metrics
             .sync_all()
             .with_context(|| format!("cannot write {}", run::METRICS_JSONL))?;
@@ -243,6 +255,27 @@ impl CliRun {
         trainer.send(TrainCommand::SaveRun(Box::new(save)));
         self.save_sent = true;
         Ok(())
+    }
+
+    /// The training losses of a progress event, as losses.csv rows: the curve the window
+    /// draws when the run is opened.
+    fn log_progress(&mut self, p: &Progress) {
+        for l in p
+            .losses
+            .iter()
+            .filter(|l| !l.diverged && l.loss.is_finite())
+        {
+            self.loss_rows.push(LossRow {
+                step: p.step as f64,
+                epoch: p.epoch,
+                model: l.name.clone(),
+                kind: l.kind,
+                split: "train".into(),
+                recon: l.recon,
+                kl: l.kl,
+                total: l.loss,
+            });
+        }
     }
 
     fn show_progress(&self, p: &Progress) {
@@ -277,8 +310,9 @@ impl CliRun {
             };
             for (split, metrics_of) in [("train", &m.train), ("test", &m.test)] {
                 self.write_row(metrics_line(m, split, metrics_of, &at))?;
-                self.loss_rows.push(loss_row(m, split, metrics_of, &at));
             }
+            // The training curve comes from the progress events; the epoch's test point.
+            self.loss_rows.push(loss_row(m, "test", &m.test, &at));
         }
         self.metrics.flush().ok();
         say(&self.bar, epoch_line(&s));
@@ -324,13 +358,22 @@ impl CliRun {
 
     fn print_outputs(&self) {
         if self.staging.replaces() {
-            out!("replaced    the previous contents of {}", self.out.display());
+            out!(
+                "replaced    the previous contents of {}",
+                self.out.display()
+            );
         }
         out!("run         {}", self.out.join(run::MANIFEST).display());
         for name in &self.model_names {
-            out!("checkpoint  {}", self.out.join(format!("{name}.json")).display());
+            out!(
+                "checkpoint  {}",
+                self.out.join(format!("{name}.json")).display()
+            );
         }
-        out!("metrics     {}", self.out.join(run::METRICS_JSONL).display());
+        out!(
+            "metrics     {}",
+            self.out.join(run::METRICS_JSONL).display()
+        );
         out!("losses      {}", self.out.join(run::LOSSES_CSV).display());
         let losses = if self.summaries.is_empty() {
             ""

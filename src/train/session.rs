@@ -152,8 +152,7 @@ impl Session {
             )));
         }
         for (slot, path) in self.slots.iter_mut().zip(&start.checkpoints) {
-            let (model, meta) =
-                checkpoint::load(path).map_err(|e| msg(e.to_string()))?;
+            let (model, meta) = checkpoint::load(path).map_err(|e| msg(e.to_string()))?;
             let (a, b) = (&meta.config, &slot.model.config);
             if meta.name != slot.name
                 || (a.kind, a.input_dim, a.latent_dim, &a.hidden, a.likelihood)
@@ -380,20 +379,20 @@ impl Session {
     /// The checkpoint description of `slot` now.
     fn checkpoint_meta(&self, slot: &Slot, metrics: &[ModelEpoch]) -> CheckpointMeta {
         CheckpointMeta {
-                format_version: FORMAT_VERSION,
-                name: slot.name.clone(),
-                config: slot.model.config.clone(),
-                dataset: self.data.name.clone(),
-                item_shape: self.data.shape,
-                class_names: self.data.class_names.clone(),
-                epoch: self.epoch,
-                step: self.step,
-                lr: slot.opt.lr,
-                seed: self.config.seed,
-                test_metrics: metrics
-                    .iter()
-                    .find(|m| m.name == slot.name)
-                    .map(|m| m.test.clone()),
+            format_version: FORMAT_VERSION,
+            name: slot.name.clone(),
+            config: slot.model.config.clone(),
+            dataset: self.data.name.clone(),
+            item_shape: self.data.shape,
+            class_names: self.data.class_names.clone(),
+            epoch: self.epoch,
+            step: self.step,
+            lr: slot.opt.lr,
+            seed: self.config.seed,
+            test_metrics: metrics
+                .iter()
+                .find(|m| m.name == slot.name)
+                .map(|m| m.test.clone()),
         }
     }
 
@@ -413,9 +412,10 @@ impl Session {
                     why: e.to_string(),
                 })
                 .and_then(|(json, weights)| {
-                save.staging.write(&format!("{}.safetensors", slot.name), &weights)?;
-                save.staging.write(&format!("{}.json", slot.name), &json)
-            });
+                    save.staging
+                        .write(&format!("{}.safetensors", slot.name), &weights)?;
+                    save.staging.write(&format!("{}.json", slot.name), &json)
+                });
             if let Err(e) = written {
                 save.staging.abandon();
                 return Err(e);

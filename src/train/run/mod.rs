@@ -388,7 +388,10 @@ fn check_names(m: &Manifest) -> Result<(), String> {
         for ext in ["json", "safetensors"] {
             let name = format!("{}.{ext}", model.checkpoint);
             if !m.files.iter().any(|f| f.name == name) {
-                return Err(format!("model {} has no {name} among its files", model.name));
+                return Err(format!(
+                    "model {} has no {name} among its files",
+                    model.name
+                ));
             }
         }
     }
@@ -410,7 +413,8 @@ fn is_known(name: &str, m: &Manifest) -> bool {
         || name == METRICS_JSONL
         || name.ends_with(".png")
         || m.models.iter().any(|e| {
-            name == format!("{}.json", e.checkpoint) || name == format!("{}.safetensors", e.checkpoint)
+            name == format!("{}.json", e.checkpoint)
+                || name == format!("{}.safetensors", e.checkpoint)
         })
 }
 
@@ -465,7 +469,11 @@ pub fn open_run(dir: &Path) -> Result<OpenedRun, RunError> {
         Vec::new()
     };
     let mut extra = BTreeMap::new();
-    for f in manifest.files.iter().filter(|f| !is_known(&f.name, &manifest)) {
+    for f in manifest
+        .files
+        .iter()
+        .filter(|f| !is_known(&f.name, &manifest))
+    {
         let path = dir.join(&f.name);
         extra.insert(f.name.clone(), std::fs::read(&path).map_err(io_err(&path))?);
     }

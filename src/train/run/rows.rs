@@ -119,7 +119,8 @@ pub fn parse_losses_csv(text: &str) -> Result<Vec<LossRow>, String> {
             f[j].parse::<f64>()
                 .map_err(|_| at(&format!("'{}' is not a number", f[j])))
         };
-        let kind = ModelKind::from_name(f[3]).ok_or_else(|| at(&format!("unknown kind '{}'", f[3])))?;
+        let kind =
+            ModelKind::from_name(f[3]).ok_or_else(|| at(&format!("unknown kind '{}'", f[3])))?;
         if f[4] != "train" && f[4] != "test" {
             return Err(at(&format!("split '{}' is neither train nor test", f[4])));
         }

@@ -80,18 +80,33 @@ fn a_saved_run_opens_with_its_files_and_leaves_nothing_else_behind() {
     assert_eq!(names(tmp.path()), vec!["run"], "no temporaries beside it");
     assert_eq!(
         names(&target),
-        vec!["ae.json", "ae.safetensors", "losses.csv", "run.json", "timeline.bin"]
+        vec![
+            "ae.json",
+            "ae.safetensors",
+            "losses.csv",
+            "run.json",
+            "timeline.bin"
+        ]
     );
     let run = open_run(&target).unwrap();
     assert_eq!(run.manifest.grid_k, Some(7));
     assert_eq!(run.manifest.files.len(), 4);
-    let sha = &run.manifest.files.iter().find(|f| f.name == "timeline.bin").unwrap().sha256;
+    let sha = &run
+        .manifest
+        .files
+        .iter()
+        .find(|f| f.name == "timeline.bin")
+        .unwrap()
+        .sha256;
     // SHA-256("frames"), computed independently (sha256sum).
     assert_eq!(
         sha,
         "594cfd2607d4f09e1ce6241203e418cacfed545063792bc5eab7afaadbf0c4e0"
     );
-    assert_eq!(run.extra.get("timeline.bin").map(Vec::as_slice), Some(&b"frames"[..]));
+    assert_eq!(
+        run.extra.get("timeline.bin").map(Vec::as_slice),
+        Some(&b"frames"[..])
+    );
     assert_eq!(run.checkpoints, vec![target.join("ae.json")]);
 }
 
@@ -102,7 +117,11 @@ fn a_second_save_into_a_run_is_refused_unless_overwriting() {
     save(&target, false, b"one").unwrap();
     let e = save(&target, false, b"two").unwrap_err().to_string();
     assert!(e.contains("a saved run is already there"), "{e}");
-    assert_eq!(names(tmp.path()), vec!["run"], "the refused save left nothing");
+    assert_eq!(
+        names(tmp.path()),
+        vec!["run"],
+        "the refused save left nothing"
+    );
     assert_eq!(open_run(&target).unwrap().extra["timeline.bin"], b"one");
     save(&target, true, b"two").unwrap();
     assert_eq!(open_run(&target).unwrap().extra["timeline.bin"], b"two");
@@ -144,17 +163,26 @@ fn damaged_runs_are_refused_with_the_file_and_the_reason() {
     save(&target, false, b"frames").unwrap();
     std::fs::write(target.join("timeline.bin"), b"framez").unwrap();
     let e = err(&target);
-    assert!(e.contains("timeline.bin") && e.contains("SHA-256 differs"), "{e}");
+    assert!(
+        e.contains("timeline.bin") && e.contains("SHA-256 differs"),
+        "{e}"
+    );
     std::fs::write(target.join("timeline.bin"), b"frames!").unwrap();
     assert!(err(&target).contains("it is 7 bytes, run.json says 6"));
     std::fs::remove_file(target.join("timeline.bin")).unwrap();
     let e = err(&target);
     assert!(e.contains("timeline.bin: missing"), "{e}");
     let json = std::fs::read_to_string(target.join(MANIFEST)).unwrap();
-    std::fs::write(target.join(MANIFEST), json.replace("\"version\": 1", "\"version\": 99"))
-        .unwrap();
+    std::fs::write(
+        target.join(MANIFEST),
+        json.replace("\"version\": 1", "\"version\": 99"),
+    )
+    .unwrap();
     let e = err(&target);
-    assert!(e.contains("run format version 99; this build reads version 1"), "{e}");
+    assert!(
+        e.contains("run format version 99; this build reads version 1"),
+        "{e}"
+    );
     std::fs::remove_file(target.join(MANIFEST)).unwrap();
     let e = err(&target);
     assert!(e.contains("not a saved run (it has no run.json)"), "{e}");
@@ -186,10 +214,18 @@ fn loss_rows_round_trip_and_a_bad_line_is_named() {
         },
     ];
     let text = write_loss_rows(&rows);
-    assert!(text.starts_with("step,epoch,model,kind,split,recon,kl,total\n12.5,0,vae,vae,train,101.25,"));
+    assert!(
+        text.starts_with(
+            "step,epoch,model,kind,split,recon,kl,total\n12.5,0,vae,vae,train,101.25,"
+        )
+    );
     assert_eq!(parse_losses_csv(&text).unwrap(), rows);
     let bad = text.replace("40,1,beta-vae", "40,x,beta-vae");
-    assert!(parse_losses_csv(&bad).unwrap_err().contains("line 3: epoch 'x'"));
+    assert!(
+        parse_losses_csv(&bad)
+            .unwrap_err()
+            .contains("line 3: epoch 'x'")
+    );
     assert!(parse_losses_csv("a,b\n").unwrap_err().contains("line 1"));
 }
 

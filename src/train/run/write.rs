@@ -8,8 +8,7 @@
 //! save, and `LATENTLAB_SLOW_SAVE_MS=M` sleeps M ms before each: the crash tests use them.
 
 use super::{
-    FileEntry, MANIFEST, Manifest, RUN_FORMAT, RUN_VERSION, RunError, hash_file, io_err,
-    plain_name,
+    FileEntry, MANIFEST, Manifest, RUN_FORMAT, RUN_VERSION, RunError, hash_file, io_err, plain_name,
 };
 use crate::train::spec::RunSpec;
 use std::io::Write;
@@ -54,7 +53,10 @@ fn fs_step(what: &str, path: &Path) {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
     if *CRASH_AT.get_or_init(|| env_number("LATENTLAB_CRASH_AT_SAVE_STEP")) == Some(n) {
-        eprintln!("crash hook: abort at save step {n}, before {what} {}", path.display());
+        eprintln!(
+            "crash hook: abort at save step {n}, before {what} {}",
+            path.display()
+        );
         std::process::abort();
     }
 }
