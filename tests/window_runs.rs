@@ -156,7 +156,7 @@ fn a_lesson_step_opens_a_saved_run_beside_the_lesson_file() {
     let file = tmp.path().join("mine.md");
     std::fs::write(
         &file,
-        "---\nname: mine\ntitle: Mine\n---\n## Start\nopen: class-run\n\nThe trained models.\n",
+        "---\nname: mine\ntitle: Mine\n---\n## Start\nopen: class-run\nlr: 0.01\ntab: Latent grid\n\nThe trained models.\n",
     )
     .unwrap();
     let mut h = harness(small_settings(), true);
@@ -170,6 +170,9 @@ fn a_lesson_step_opens_a_saved_run_beside_the_lesson_file() {
     });
     assert!(h.state().lesson.is_some());
     assert_eq!(h.state().settings.run.hidden, vec![16]);
+    // The step's other keys apply to the opened run.
+    assert_eq!(h.state().settings.run.lr, 0.01);
+    assert_eq!(h.state().tab_titles()[h.state().tab], "Latent grid");
     assert!(
         !h.state().session.messages.iter().any(|m| m.is_error),
         "{:?}",

@@ -226,6 +226,24 @@ impl LatentLabApp {
             m.epoch
         ));
         self.runs.opened = Some(run.dir.clone());
+        self.lesson_step_after_open(&run.dir);
+    }
+
+    /// A lesson step that opened the run at `dir` applies its other keys to it now that
+    /// it is in (they were worked out against the settings before it).
+    fn lesson_step_after_open(&mut self, dir: &Path) {
+        let Some(l) = &self.lesson else {
+            return;
+        };
+        let mut setup = l.lesson.setup(l.step);
+        if setup.open.as_deref() != Some(dir) {
+            return;
+        }
+        setup.open = None;
+        for action in self.setup_actions(&setup) {
+            self.apply(action);
+        }
+        self.controls.draft = self.settings.clone();
     }
 }
 
