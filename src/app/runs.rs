@@ -283,3 +283,64 @@ fn rows_history(rows: &[LossRow]) -> LossHistory {
     }
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{LatentLabApp, Settings};
+    use crate::data::Sizes;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn open_run_without_a_file_dialog_offers_a_field_and_a_bad_folder_changes_nothing() {
+        let mut settings = Settings::default();
+        settings.run.hidden = vec![16];
+        let sizes = Sizes {
+            train: 500,
+            test: 100,
+        };
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1600.0, 1000.0))
+            .with_max_steps(10_000)
+            .build_eframe(move |cc| {
+                let mut app = LatentLabApp::with_settings(&cc.egui_ctx, settings, Some(sizes));
+                app.session.start_when_ready = false;
+                app
+            });
+        let start = Instant::now();
+        while h.state().session.snapshot.is_none() {
+            assert!(start.elapsed() < Duration::from_secs(60), "no models");
+            std::thread::sleep(Duration::from_millis(20));
+            h.run_steps(1);
+        }
+        // As on a desktop without a file-dialog portal.
+        h.state_mut().dialog.native = false;
+        h.get_by_label("Open run…").click();
+        h.run_steps(3);
+        let dir = tempfile::tempdir().unwrap();
+        let field = h.get_by_label_contains("type the run folder to open");
+        field.focus();
+        field.type_text(&dir.path().display().to_string());
+        h.run_steps(2);
+        h.get_by_label("Open").click();
+        h.run_steps(3);
+        let errors: Vec<&str> = h
+            .state()
+            .session
+            .messages
+            .iter()
+            .filter(|m| m.is_error)
+            .map(|m| m.text.as_str())
+            .collect();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("cannot open the run") && e.contains("no run.json")),
+            "{errors:?}"
+        );
+        assert!(h.query_by_label_contains("type the run folder").is_none());
+        assert_eq!(h.state().settings.run.hidden, vec![16], "nothing changed");
+        assert!(h.state().runs.pending.is_none() && h.state().runs.opened.is_none());
+    }
+}
