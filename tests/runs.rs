@@ -422,12 +422,17 @@ fn kill_9_during_saves_leaves_a_complete_run_or_none() {
     let tmp = tempfile::tempdir().unwrap();
     let target = tmp.path().join("run");
     assert!(train(&target, &[], &[]).status.success());
-    for round in 0..4u64 {
+    let mut mid_save = 0;
+    for round in 0..5u64 {
         let mut args = train_args(&target);
-        args.push("--overwrite".into());
+        args.extend([
+            "--overwrite".into(),
+            "--seed".into(),
+            (10 + round).to_string(),
+        ]);
         let mut child = Command::new(env!("CARGO_BIN_EXE_latentlab"))
             .args(&args)
-            .env("LATENTLAB_SLOW_SAVE_MS", "40")
+            .env("LATENTLAB_SLOW_SAVE_MS", "60")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -435,22 +440,37 @@ fn kill_9_during_saves_leaves_a_complete_run_or_none() {
         // Wait for the save to begin (the figures are in the hidden folder), then kill it
         // a while later: a different moment of the save each round.
         let started = Instant::now();
+        // This child's hidden folder (others, left by earlier kills, go when it begins).
+        let ours = format!(".run.partial-{}-", child.id());
         let saving = || {
-            names(tmp.path()).iter().any(|n| {
-                n.starts_with(".run.partial-") && tmp.path().join(n).join("losses.csv").exists()
-            })
+            names(tmp.path())
+                .iter()
+                .any(|n| n.starts_with(&ours) && tmp.path().join(n).join("losses.csv").exists())
         };
         while !saving() {
             assert!(started.elapsed() < Duration::from_secs(60), "no save began");
             std::thread::sleep(Duration::from_millis(5));
         }
-        std::thread::sleep(Duration::from_millis(60 + 170 * round));
+        let after_ms = 60 + 350 * round;
+        std::thread::sleep(Duration::from_millis(after_ms));
+        // A save that ended before the kill tests nothing; most rounds must hit one.
+        mid_save += usize::from(child.try_wait().unwrap().is_none());
         child.kill().unwrap();
         child.wait().unwrap();
-        if !complete_or_absent(&target) {
+        let outcome = if complete_or_absent(&target) {
+            let seed = run::open_run(&target).unwrap().manifest.spec.seed;
+            if seed == 10 + round {
+                "the new run"
+            } else {
+                "the old run"
+            }
+        } else {
             assert!(names(tmp.path()).iter().any(|n| n.starts_with(".run.old-")));
-        }
+            "nothing (the old run aside)"
+        };
+        eprintln!("kill -9 at +{after_ms} ms into the save: {outcome}");
     }
+    assert!(mid_save >= 3, "only {mid_save} kills landed during a save");
     // A last save cleans up after them all.
     let o = train(&target, &["--overwrite"], &[]);
     assert!(o.status.success(), "{}", text(&o.stderr));
