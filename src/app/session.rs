@@ -349,11 +349,6 @@ impl Session {
                 self.building = false;
                 self.error(e);
             }
-            TrainEvent::Saved(Ok(paths)) => {
-                let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-                self.notice(format!("saved {}", names.join(", ")));
-            }
-            TrainEvent::Saved(Err(e)) => self.error(format!("saving failed: {e}")),
             TrainEvent::RunSaved(Ok(dir)) => {
                 self.notice(format!("saved the run in {}", dir.display()))
             }

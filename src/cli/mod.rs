@@ -202,7 +202,6 @@ impl CliRun {
                 bail!("{e}");
             }
             TrainEvent::Finished { step, .. } => self.finish(step, trainer),
-            TrainEvent::Saved(_) => {}
             TrainEvent::RunSaved(r) => {
                 self.saved = Some(r.map_err(|e| anyhow!("saving the run: {e}"))?)
             }

@@ -147,8 +147,6 @@ pub enum TrainCommand {
     ShuffleRecon,
     /// Send a snapshot as soon as possible (e.g. while paused).
     RequestSnapshot,
-    /// Write a checkpoint of every model into this folder; answered by `Saved`.
-    Save(std::path::PathBuf),
     /// Finish a saved run: the checkpoints into its staging folder, then run.json and the
     /// rename into place; answered by `RunSaved`.
     SaveRun(Box<super::run::RunSave>),
@@ -318,8 +316,6 @@ pub enum TrainEvent {
     Error(String),
     /// Test metrics taken every `eval_every_secs` of training.
     TestReport(TestReport),
-    /// Answer to `Save`: the checkpoint descriptions written, or why not.
-    Saved(Result<Vec<std::path::PathBuf>, String>),
     /// Answer to `SaveRun`: the run's folder, or why it was not saved.
     RunSaved(Result<std::path::PathBuf, String>),
     /// The configured number of epochs is done.

@@ -452,21 +452,6 @@ impl Session {
         };
         run::commit(&save.staging, manifest)
     }
-
-    pub(super) fn save(
-        &self,
-        dir: &std::path::Path,
-        metrics: &[ModelEpoch],
-    ) -> std::result::Result<Vec<PathBuf>, String> {
-        let mut written = Vec::new();
-        for slot in &self.slots {
-            let meta = self.checkpoint_meta(slot, metrics);
-            let stem = dir.join(&slot.name);
-            checkpoint::save(&slot.model, &meta, &stem).map_err(|e| e.to_string())?;
-            written.push(checkpoint::paths(&stem).0);
-        }
-        Ok(written)
-    }
 }
 
 /// The items the k-NN accuracy compares: training codes against the display items' codes.
