@@ -1,5 +1,7 @@
-//! Save and load a model: `<name>.safetensors` (weights) + `<name>.json` (everything else),
-//! each written to a temporary file and renamed, so a crash never leaves half a checkpoint.
+//! Save and load a model: `<name>.safetensors` (weights) + `<name>.json` (everything else).
+//! The program saves checkpoints only inside a saved run (`train::run`), whose manifest
+//! vouches for both files with their hashes; [`save`] writes a bare pair (each file through
+//! a temporary file and a rename) for tools and tests.
 
 use super::{Autoencoder, Likelihood, Metrics, ModelConfig};
 use crate::data::ItemShape;
