@@ -70,11 +70,20 @@ impl LatentLabApp {
             return;
         }
         let save = RunSave {
-            staging,
+            staging: staging.clone(),
             spec: self.settings.run.clone(),
             grid_k: Some(self.settings.grid_k),
         };
-        self.session.send(TrainCommand::SaveRun(Box::new(save)));
+        let sent = self
+            .session
+            .trainer
+            .as_ref()
+            .is_some_and(|t| t.send(TrainCommand::SaveRun(Box::new(save))));
+        if !sent {
+            staging.abandon();
+            self.session
+                .error("not saved: the training thread is not answering");
+        }
     }
 
     /// The files the window owns: losses.csv, metrics.jsonl, the figures and extra files.
