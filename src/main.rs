@@ -23,18 +23,27 @@ fn main() -> std::process::ExitCode {
     });
     let result = checked.and_then(|()| match args.command {
         Some(command) => cli::run(command, threads.unwrap_or(1)),
-        // A malformed lesson stops here, before any window opens.
+        // A malformed lesson or a run that cannot open stops here, before any window opens.
         None => match args
             .lesson
             .as_deref()
             .map(latentlab::app::load_lesson)
             .transpose()
         {
-            Ok(lesson) => latentlab::app::run(latentlab::app::Launch {
-                threads,
-                presentation: args.presentation,
-                lesson,
-            }),
+            Ok(lesson) => match args
+                .open
+                .as_deref()
+                .map(latentlab::app::load_run)
+                .transpose()
+            {
+                Ok(run) => latentlab::app::run(latentlab::app::Launch {
+                    threads,
+                    presentation: args.presentation,
+                    lesson,
+                    run: run.map(Box::new),
+                }),
+                Err(e) => Err(anyhow::anyhow!("cannot open the run: {e}")),
+            },
             Err(e) => Err(e.into()),
         },
     });

@@ -39,8 +39,10 @@ pub enum Action {
     SetGridK(usize),
     /// Open a file dialog on its own thread; its answer arrives in a later frame.
     OpenDialog(OpenKind),
-    /// Save a checkpoint of every model into a folder.
+    /// Save the run into a folder (new or empty).
     Save(PathBuf),
+    /// Open the saved run in this folder.
+    OpenRun(PathBuf),
     /// Remove message `i` (an index into the session's messages).
     DismissMessage(usize),
     /// Show a notice.
@@ -63,7 +65,8 @@ pub enum Action {
     EndLesson,
     /// Read, check and start a lesson file.
     OpenLessonFile(PathBuf),
-    /// Open the saved run a lesson step names. A stub until saved runs arrive: it says so.
+    /// Open the saved run a lesson step names (relative paths were resolved against the
+    /// lesson file's folder when it was read).
     LessonOpenRun(PathBuf),
     /// Download MNIST, Fashion-MNIST or KMNIST into the cache, with a progress window.
     Download(RemoteSet),
@@ -98,7 +101,8 @@ impl LatentLabApp {
             Action::ShuffleRecon => self.session.send(TrainCommand::ShuffleRecon),
             Action::SetGridK(k) => self.settings.grid_k = k,
             Action::OpenDialog(kind) => self.dialog.open(kind, &self.egui_ctx),
-            Action::Save(folder) => self.session.send(TrainCommand::Save(folder)),
+            Action::Save(folder) => self.save_run(folder),
+            Action::OpenRun(dir) => self.open_run(&dir),
             Action::DismissMessage(i) => {
                 if i < self.session.messages.len() {
                     self.session.messages.remove(i);
@@ -116,11 +120,7 @@ impl LatentLabApp {
             Action::LessonStep(i) => self.lesson_step(i),
             Action::EndLesson => self.lesson = None,
             Action::OpenLessonFile(path) => self.open_lesson_file(&path),
-            Action::LessonOpenRun(path) => self.session.notice(format!(
-                "this step opens the saved run {}: saved runs arrive with \"Open run…\" \
-                 (issue 10); until then, train here",
-                path.display()
-            )),
+            Action::LessonOpenRun(path) => self.open_run(&path),
             Action::Download(set) => match FetchOptions::new(set, None) {
                 Ok(opts) => self.start_download(set, opts),
                 Err(e) => self.session.error(format!("{}: {e}", set.title())),

@@ -21,6 +21,8 @@ pub struct Controls {
     typed_spec: String,
     /// The folder to save into, typed by hand: shown once Save… found no file dialog.
     save_folder: Option<String>,
+    /// The run folder to open, typed by hand: shown once "Open run…" found no file dialog.
+    run_folder: Option<String>,
 }
 
 impl Controls {
@@ -31,7 +33,13 @@ impl Controls {
             confirm_open: false,
             typed_spec: String::new(),
             save_folder: None,
+            run_folder: None,
         }
+    }
+
+    /// Offers a field to type the run folder to open (where no file dialog opens).
+    pub fn ask_run_folder(&mut self) {
+        self.run_folder.get_or_insert_with(String::new);
     }
 
     /// Offers a field to type the folder to save into (where no file dialog opens).
@@ -51,7 +59,7 @@ impl Controls {
             OpenKind::Idx => "idx",
             OpenKind::Folder => "folder",
             OpenKind::Csv => "csv",
-            OpenKind::SaveTo | OpenKind::Lesson => return,
+            OpenKind::SaveTo | OpenKind::Lesson | OpenKind::Run => return,
         };
         self.draft.run.dataset = format!("{prefix}:{}", path.display());
         self.confirm_open = true;
@@ -197,11 +205,47 @@ impl Controls {
                 .on_hover_text("one training step");
             button(ui, session.data.is_some(), "Reset".into(), Action::Reset)
                 .on_hover_text("new models with the current settings");
+        });
+        ui.horizontal(|ui| {
             let save = Action::OpenDialog(OpenKind::SaveTo);
-            button(ui, has_trainer, "Save…".into(), save)
-                .on_hover_text("save checkpoints into a folder");
+            button(ui, has_trainer, "Save…".into(), save).on_hover_text(
+                "save the run (models, settings, losses, figures) into a new or empty folder",
+            );
+            let open = Action::OpenDialog(OpenKind::Run);
+            button(ui, true, "Open run…".into(), open)
+                .on_hover_text("open a saved run; Train continues from there");
         });
         self.save_folder_ui(ui, has_trainer, actions);
+        self.run_folder_ui(ui, actions);
+    }
+
+    /// The typed run folder to open, when "Open run…" found no file dialog.
+    fn run_folder_ui(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
+        let Some(folder) = &mut self.run_folder else {
+            return;
+        };
+        let mut done = false;
+        let l = ui.label("type the run folder to open");
+        ui.horizontal(|ui| {
+            let edit = ui
+                .add(
+                    egui::TextEdit::singleline(folder)
+                        .hint_text("/home/me/runs/today")
+                        .desired_width(150.0),
+                )
+                .labelled_by(l.id);
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let typed = !folder.trim().is_empty();
+            let open = ui.add_enabled(typed, egui::Button::new("Open"));
+            if (open.clicked() || enter) && typed {
+                actions.push(Action::OpenRun(folder.trim().into()));
+                done = true;
+            }
+            done |= ui.small_button("Cancel").clicked();
+        });
+        if done {
+            self.run_folder = None;
+        }
     }
 
     /// The typed folder to save into, when Save… found no file dialog.

@@ -17,6 +17,8 @@ pub enum OpenKind {
     SaveTo,
     /// A lesson file (Markdown).
     Lesson,
+    /// A saved run's folder to open.
+    Run,
 }
 
 /// How an open dialog ended.

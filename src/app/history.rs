@@ -64,12 +64,18 @@ pub struct ModelHistory {
 }
 
 /// Histories of every model in a run.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct LossHistory {
     /// One per model, in run order.
     pub models: Vec<ModelHistory>,
     /// Smoothing factor of the exponential moving average (0: none).
     pub smoothing: f64,
+}
+
+impl Default for LossHistory {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl LossHistory {
@@ -127,6 +133,30 @@ impl LossHistory {
             values,
             weight: 1.0,
         });
+    }
+
+    /// Adds a point read back from a saved run as it is (it was smoothed when it was
+    /// logged); the smoothing goes on from the last training point.
+    pub fn restore_point(
+        &mut self,
+        name: &str,
+        kind: ModelKind,
+        test: bool,
+        step: f64,
+        values: [f64; 3],
+    ) {
+        let m = self.model(name, kind);
+        let point = LossPoint {
+            step,
+            values,
+            weight: 1.0,
+        };
+        if test {
+            m.test.push(point);
+        } else {
+            m.train.push(point);
+            m.ema = Some(values);
+        }
     }
 
     /// Total number of training points over all models.

@@ -66,7 +66,7 @@ impl LatentLabApp {
 
     /// The actions that bring the app to `setup`: new models only when the models, data,
     /// code size or seed differ; the learning rate and live knobs change in place.
-    fn setup_actions(&self, setup: &Setup) -> Vec<Action> {
+    pub(super) fn setup_actions(&self, setup: &Setup) -> Vec<Action> {
         let mut out = Vec::new();
         if let Some(path) = &setup.open {
             out.push(Action::LessonOpenRun(path.clone()));

@@ -17,6 +17,7 @@ mod knobs;
 mod lesson_run;
 mod losses;
 mod presentation;
+mod runs;
 mod scatter;
 mod selection;
 mod session;
@@ -36,6 +37,7 @@ pub use download::{Download, DownloadEnd, DownloadProgress};
 pub use history::{Curve, LossHistory};
 pub use lesson_run::{LessonRun, load_lesson, tab_titles};
 pub use presentation::Presentation;
+pub use runs::{LoadedRun, load_run};
 pub use selection::{Plane, Probe, Selection};
 pub use session::{Message, Session, Status};
 pub use settings::Settings;
@@ -128,6 +130,8 @@ pub struct LatentLabApp {
     pub lesson: Option<LessonRun>,
     /// A data set being downloaded ("Download MNIST…"), if any.
     pub download: Option<Download>,
+    /// Saved runs: one being opened, the last one opened.
+    pub runs: runs::Runs,
     dialog: FileDialog,
     egui_ctx: egui::Context,
     last_step_seen: Option<u64>,
@@ -162,6 +166,11 @@ impl LatentLabApp {
         if launch.presentation {
             app.apply(Action::Present(true));
         }
+        if let Some(run) = &launch.run {
+            // An opened run waits for Train, as it was saved.
+            app.session.start_when_ready = false;
+            app.show_run((**run).clone());
+        }
         if let Some(lesson) = &launch.lesson {
             app.apply(Action::StartLesson(Box::new(lesson.clone())));
         }
@@ -185,6 +194,7 @@ impl LatentLabApp {
             presentation: Presentation::default(),
             lesson: None,
             download: None,
+            runs: runs::Runs::default(),
             dialog: FileDialog::default(),
             egui_ctx: ctx.clone(),
             last_step_seen: None,
@@ -224,6 +234,7 @@ impl LatentLabApp {
         self.last_step_seen = step;
         self.poll_dialog();
         self.poll_download();
+        self.poll_open();
     }
 
     /// The remembered data set is gone: fall back to the built-in one.
@@ -254,6 +265,8 @@ impl LatentLabApp {
             Some(DialogAnswer::Picked(OpenKind::Lesson, file)) => {
                 self.apply(Action::OpenLessonFile(file))
             }
+            Some(DialogAnswer::Picked(OpenKind::Run, dir)) => self.apply(Action::OpenRun(dir)),
+            Some(DialogAnswer::Unavailable(OpenKind::Run)) => self.controls.ask_run_folder(),
             Some(DialogAnswer::Picked(kind, path)) => self.controls.open_path(kind, &path),
             Some(DialogAnswer::Unavailable(OpenKind::SaveTo)) => self.controls.ask_save_folder(),
             Some(DialogAnswer::Unavailable(_)) => self.apply(Action::Notice(
@@ -469,6 +482,8 @@ pub struct Launch {
     pub presentation: bool,
     /// Start this lesson (already checked: `latentlab --lesson`).
     pub lesson: Option<crate::lessons::Lesson>,
+    /// Show this saved run (already checked: `latentlab --open`).
+    pub run: Option<Box<LoadedRun>>,
 }
 
 /// Opens the window.

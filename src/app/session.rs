@@ -5,7 +5,7 @@ use super::history::LossHistory;
 use super::settings::Settings;
 use crate::data::{self, Dataset, Sizes};
 use crate::train::{
-    EpochSummary, Progress, Snapshot, TrainCommand, TrainConfig, TrainEvent, Trainer,
+    EpochSummary, Progress, Snapshot, StartFrom, TrainCommand, TrainConfig, TrainEvent, Trainer,
 };
 use crossbeam_channel::{Receiver, bounded};
 use std::sync::Arc;
@@ -82,6 +82,8 @@ pub struct Session {
     pub threads: usize,
     /// When the session started (for the time-to-first-snapshot figure in the notes).
     pub started: Instant,
+    /// The loss history of an opened run, shown once its models are ready.
+    pub restore_history: Option<LossHistory>,
 }
 
 /// The window's training threads: every core but one (kept for drawing), at least one.
@@ -112,6 +114,7 @@ impl Session {
             sizes,
             threads: default_threads(),
             started: Instant::now(),
+            restore_history: None,
         }
     }
 
@@ -187,13 +190,28 @@ impl Session {
 
     /// (Re)builds the models from `settings` on the current data.
     pub fn reset(&mut self, settings: &Settings) {
+        self.restore_history = None;
+        self.reset_with(settings, None);
+    }
+
+    /// Forgets a data set being loaded (an opened run brings its own).
+    pub fn cancel_load(&mut self) {
+        self.pending = None;
+    }
+
+    /// (Re)builds the models from `settings` on the current data, from saved weights at a
+    /// saved step if `start` says (a run opened).
+    pub fn reset_with(&mut self, settings: &Settings, start: Option<StartFrom>) {
         let Some(data) = self.data.clone() else {
             return;
         };
         let mut run = settings.run.clone();
         run.threads = self.threads;
         let config = match run.train_config(&data) {
-            Ok(c) => c,
+            Ok(mut c) => {
+                c.start_from = start;
+                c
+            }
             Err(e) => {
                 self.error(format!("cannot build the models: {e}"));
                 return;
@@ -202,7 +220,7 @@ impl Session {
         self.snapshot = None;
         self.progress = None;
         self.epochs.clear();
-        self.history = LossHistory::new();
+        self.history = self.restore_history.clone().unwrap_or_default();
         self.building = true;
         match &self.trainer {
             Some(t) => {
@@ -279,7 +297,8 @@ impl Session {
                 self.snapshot = None;
                 self.progress = None;
                 self.epochs.clear();
-                self.history = LossHistory::new();
+                // An opened run's curves come back with its models.
+                self.history = self.restore_history.take().unwrap_or_default();
                 self.status = Status::Paused;
                 self.building = false;
                 if self.start_when_ready {
@@ -330,11 +349,10 @@ impl Session {
                 self.building = false;
                 self.error(e);
             }
-            TrainEvent::Saved(Ok(paths)) => {
-                let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-                self.notice(format!("saved {}", names.join(", ")));
+            TrainEvent::RunSaved(Ok(dir)) => {
+                self.notice(format!("saved the run in {}", dir.display()))
             }
-            TrainEvent::Saved(Err(e)) => self.error(format!("saving failed: {e}")),
+            TrainEvent::RunSaved(Err(e)) => self.error(format!("saving failed: {e}")),
             TrainEvent::Finished { epoch, .. } => {
                 self.status = Status::Finished;
                 self.notice(format!("finished {epoch} epochs"));

@@ -32,6 +32,11 @@ pub struct Cli {
     /// lesson file. A malformed lesson stops here with its line and what is wrong.
     #[arg(long, value_name = "NAME|FILE")]
     pub lesson: Option<String>,
+    /// Open the window on a saved run (a folder written by Save… or `latentlab train
+    /// --out`): its models, data set, settings and loss history; Train continues from
+    /// there. A run that cannot be opened stops here with the reason.
+    #[arg(long, value_name = "DIR")]
+    pub open: Option<PathBuf>,
     /// What to do; without one, the window opens.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -85,9 +90,13 @@ pub struct TrainArgs {
     /// Seed for data, initialisation, batches and noise.
     #[arg(long, default_value_t = RunSpec::default().seed)]
     pub seed: u64,
-    /// Folder for metrics.jsonl, checkpoints and figures.
+    /// Folder of the saved run: run.json, checkpoints, metrics.jsonl, losses.csv and
+    /// figures. It must not hold a run (or other files) unless --overwrite is given.
     #[arg(long, default_value = "runs/latest")]
     pub out: PathBuf,
+    /// Replace a run (or whatever else) already in --out, once this run is saved.
+    #[arg(long)]
+    pub overwrite: bool,
     /// Knobs of the model kinds (one flag per knob in the kind table).
     #[command(flatten)]
     pub knobs: KnobArgs,

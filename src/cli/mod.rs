@@ -11,6 +11,7 @@ pub use fetch::FetchArgs;
 use crate::data::{self, Dataset};
 use crate::model::{self, checkpoint};
 use crate::report as figure;
+use crate::train::run::{self, LossRow, RowAt, Staging, metrics_line};
 use crate::train::{
     EpochSummary, ModelEpoch, Progress, RunSpec, Snapshot, TestReport, TrainCommand, TrainEvent,
     Trainer, spec,
@@ -76,19 +77,35 @@ fn train(a: TrainArgs, threads: usize) -> Result<()> {
     if let Some(shape) = data::peek_shape(&spec.dataset).map_err(|e| anyhow!("data set: {e}"))? {
         spec.train_config_for(shape).map_err(|e| anyhow!("{e}"))?;
     }
+    // A run already in --out stops here, before any training, unless --overwrite.
+    Staging::check(&a.out, a.overwrite)?;
     let ds = Arc::new(load_dataset(&spec.dataset, spec.seed)?);
     let mut config = spec.train_config(&ds).map_err(|e| anyhow!("{e}"))?;
     config.snapshot_interval_ms = 60_000; // the command line only needs the last one
-    std::fs::create_dir_all(&a.out)
-        .with_context(|| format!("cannot create output folder {}", a.out.display()))?;
-    let metrics_path = a.out.join("metrics.jsonl");
+    let staging = Staging::begin(&a.out, a.overwrite)?;
+    let result = train_into(&a, spec, ds, config, &staging);
+    if result.is_err() {
+        staging.abandon();
+    }
+    result
+}
+
+fn train_into(
+    a: &TrainArgs,
+    spec: RunSpec,
+    ds: Arc<Dataset>,
+    config: crate::train::TrainConfig,
+    staging: &Staging,
+) -> Result<()> {
+    // metrics.jsonl grows in the hidden folder while training; the run appears under
+    // --out, whole, once it is saved.
+    let metrics_path = staging.path().join(run::METRICS_JSONL);
     let metrics = std::fs::File::create(&metrics_path)
         .with_context(|| format!("cannot write {}", metrics_path.display()))?;
-
     let trainer =
         Trainer::spawn(config, ds.clone(), None).context("cannot start the training thread")?;
     trainer.send(TrainCommand::Start);
-    let mut run = CliRun::new(a.out.clone(), a.epochs, metrics, metrics_path.clone());
+    let mut run = CliRun::new(a, spec, staging.clone(), metrics, ds);
     loop {
         let ev = trainer
             .events()
@@ -100,11 +117,6 @@ fn train(a: TrainArgs, threads: usize) -> Result<()> {
     }
     run.bar.finish_and_clear();
     drop(trainer);
-    let snap = run
-        .snapshot
-        .clone()
-        .ok_or_else(|| anyhow!("no snapshot arrived"))?;
-    write_figures(&a.out, &snap, &ds, &run.summaries, a.grid, a.seed)?;
     run.print_outputs();
     run.fail_if_diverged()
 }
@@ -113,33 +125,49 @@ fn train(a: TrainArgs, threads: usize) -> Result<()> {
 struct CliRun {
     out: PathBuf,
     epochs: usize,
+    grid: usize,
+    spec: RunSpec,
+    staging: Staging,
+    ds: Arc<Dataset>,
     bar: ProgressBar,
     metrics: std::fs::File,
-    metrics_path: PathBuf,
     summaries: Vec<EpochSummary>,
+    loss_rows: Vec<LossRow>,
     final_step: Option<u64>,
-    snapshot: Option<Arc<Snapshot>>,
-    saved: Option<Vec<PathBuf>>,
+    save_sent: bool,
+    saved: Option<PathBuf>,
+    model_names: Vec<String>,
     diverged: Vec<(String, u64)>,
 }
 
 impl CliRun {
-    fn new(out: PathBuf, epochs: usize, metrics: std::fs::File, metrics_path: PathBuf) -> Self {
+    fn new(
+        a: &TrainArgs,
+        spec: RunSpec,
+        staging: Staging,
+        metrics: std::fs::File,
+        ds: Arc<Dataset>,
+    ) -> Self {
         let bar = ProgressBar::new(0);
         bar.set_style(
             ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} steps  {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         Self {
-            out,
-            epochs,
+            out: a.out.clone(),
+            epochs: a.epochs,
+            grid: a.grid,
+            spec,
+            staging,
+            ds,
             bar,
             metrics,
-            metrics_path,
             summaries: Vec::new(),
+            loss_rows: Vec::new(),
             final_step: None,
-            snapshot: None,
+            save_sent: false,
             saved: None,
+            model_names: Vec::new(),
             diverged: Vec::new(),
         }
     }
@@ -152,7 +180,10 @@ impl CliRun {
             } => self
                 .bar
                 .set_length((batches_per_epoch * self.epochs) as u64),
-            TrainEvent::Progress(p) => self.show_progress(&p),
+            TrainEvent::Progress(p) => {
+                self.log_progress(&p);
+                self.show_progress(&p)
+            }
             TrainEvent::EpochSummary(s) => self.record_epoch(s)?,
             TrainEvent::TestReport(r) => self.record_test(r)?,
             TrainEvent::Diverged { model, step, epoch } => {
@@ -171,10 +202,10 @@ impl CliRun {
                 bail!("{e}");
             }
             TrainEvent::Finished { step, .. } => self.finish(step, trainer),
-            TrainEvent::Saved(r) => {
-                self.saved = Some(r.map_err(|e| anyhow!("saving checkpoints: {e}"))?)
+            TrainEvent::RunSaved(r) => {
+                self.saved = Some(r.map_err(|e| anyhow!("saving the run: {e}"))?)
             }
-            TrainEvent::Snapshot(s) => self.snapshot = Some(s),
+            TrainEvent::Snapshot(s) => self.on_snapshot(&s, trainer)?,
             TrainEvent::Paused => {
                 // The command line never pauses: the worker stopped because every model
                 // diverged. Keep what there is: last good weights, metrics so far, figures.
@@ -183,18 +214,67 @@ impl CliRun {
             }
             TrainEvent::Running => {}
         }
-        let last_is_final = self
-            .snapshot
-            .as_ref()
-            .is_some_and(|s| Some(s.step) == self.final_step);
-        Ok(self.final_step.is_some() && self.saved.is_some() && last_is_final)
+        Ok(self.saved.is_some())
     }
 
-    /// Training ended at `step`: ask for the checkpoints and a last snapshot.
+    /// Training ended at `step`: ask for a last snapshot (the figures are drawn from it).
     fn finish(&mut self, step: u64, trainer: &Trainer) {
         self.final_step = Some(step);
-        trainer.send(TrainCommand::Save(self.out.clone()));
         trainer.send(TrainCommand::RequestSnapshot);
+    }
+
+    /// The last snapshot: the figures and losses.csv into the run, then the checkpoints
+    /// and run.json (the worker writes those).
+    fn on_snapshot(&mut self, snap: &Arc<Snapshot>, trainer: &Trainer) -> Result<()> {
+        if self.save_sent || self.final_step != Some(snap.step) {
+            return Ok(());
+        }
+        self.model_names = snap.models.iter().map(|m| m.name.clone()).collect();
+        let dir = self.staging.path();
+        write_figures(
+            dir,
+            snap,
+            &self.ds,
+            &self.summaries,
+            self.grid,
+            self.spec.seed,
+        )?;
+        self.staging.write(
+            run::LOSSES_CSV,
+            run::write_loss_rows(&self.loss_rows).as_bytes(),
+        )?;
+        self.metrics
+            .sync_all()
+            .with_context(|| format!("cannot write {}", run::METRICS_JSONL))?;
+        let save = run::RunSave {
+            staging: self.staging.clone(),
+            spec: self.spec.clone(),
+            grid_k: None,
+        };
+        trainer.send(TrainCommand::SaveRun(Box::new(save)));
+        self.save_sent = true;
+        Ok(())
+    }
+
+    /// The training losses of a progress event, as losses.csv rows: the curve the window
+    /// draws when the run is opened.
+    fn log_progress(&mut self, p: &Progress) {
+        for l in p
+            .losses
+            .iter()
+            .filter(|l| !l.diverged && l.loss.is_finite())
+        {
+            self.loss_rows.push(LossRow {
+                step: p.step as f64,
+                epoch: p.epoch,
+                model: l.name.clone(),
+                kind: l.kind,
+                split: "train".into(),
+                recon: l.recon,
+                kl: l.kl,
+                total: l.loss,
+            });
+        }
     }
 
     fn show_progress(&self, p: &Progress) {
@@ -230,6 +310,8 @@ impl CliRun {
             for (split, metrics_of) in [("train", &m.train), ("test", &m.test)] {
                 self.write_row(metrics_line(m, split, metrics_of, &at))?;
             }
+            // The training curve comes from the progress events; the epoch's test point.
+            self.loss_rows.push(loss_row(m, "test", &m.test, &at));
         }
         self.metrics.flush().ok();
         say(&self.bar, epoch_line(&s));
@@ -247,6 +329,7 @@ impl CliRun {
         };
         for m in &r.models {
             self.write_row(metrics_line(m, "test", &m.test, &at))?;
+            self.loss_rows.push(loss_row(m, "test", &m.test, &at));
         }
         let knn: Vec<String> = r
             .models
@@ -267,16 +350,30 @@ impl CliRun {
 
     fn write_row(&mut self, row: serde_json::Value) -> Result<()> {
         writeln!(self.metrics, "{row}")
-            .with_context(|| format!("cannot write {}", self.metrics_path.display()))?;
+            .with_context(|| format!("cannot write {}", run::METRICS_JSONL))?;
         self.metrics.flush().ok();
         Ok(())
     }
 
     fn print_outputs(&self) {
-        for p in self.saved.clone().unwrap_or_default() {
-            out!("checkpoint  {}", p.display());
+        if self.staging.replaces() {
+            out!(
+                "replaced    the previous contents of {}",
+                self.out.display()
+            );
         }
-        out!("metrics     {}", self.metrics_path.display());
+        out!("run         {}", self.out.join(run::MANIFEST).display());
+        for name in &self.model_names {
+            out!(
+                "checkpoint  {}",
+                self.out.join(format!("{name}.json")).display()
+            );
+        }
+        out!(
+            "metrics     {}",
+            self.out.join(run::METRICS_JSONL).display()
+        );
+        out!("losses      {}", self.out.join(run::LOSSES_CSV).display());
         let losses = if self.summaries.is_empty() {
             ""
         } else {
@@ -314,40 +411,18 @@ fn say(bar: &ProgressBar, line: String) {
     }
 }
 
-/// Where in training a metrics row was taken.
-struct RowAt {
-    epoch: usize,
-    step: u64,
-    elapsed_secs: f64,
-    samples_per_sec: Option<f64>,
-}
-
-fn metrics_line(m: &ModelEpoch, split: &str, x: &model::Metrics, at: &RowAt) -> serde_json::Value {
-    let mut v = serde_json::json!({
-        "model": m.name,
-        "epoch": at.epoch,
-        "step": at.step,
-        "elapsed_secs": at.elapsed_secs,
-        "split": split,
-        "recon": x.recon,
-        "kl": x.kl,
-        "penalty": x.penalty,
-        "loss": x.loss,
-        "elbo": x.elbo,
-        "diverged": m.diverged,
-    });
-    if let Some(rate) = at.samples_per_sec {
-        v["samples_per_sec"] = serde_json::json!(rate);
+/// The losses.csv row of a metrics row.
+fn loss_row(m: &ModelEpoch, split: &str, x: &model::Metrics, at: &RowAt) -> LossRow {
+    LossRow {
+        step: at.step as f64,
+        epoch: at.epoch,
+        model: m.name.clone(),
+        kind: m.kind,
+        split: split.into(),
+        recon: x.recon,
+        kl: x.kl,
+        total: x.loss,
     }
-    if split == "test" {
-        v["mean_code_recon"] = serde_json::json!(x.mean_code_recon);
-        v["log_px"] = serde_json::json!(x.log_px);
-        v["knn5_accuracy"] = serde_json::json!(m.knn_accuracy);
-        if x.denoising_recon.is_some() {
-            v["denoising_recon"] = serde_json::json!(x.denoising_recon);
-        }
-    }
-    v
 }
 
 fn epoch_line(s: &EpochSummary) -> String {

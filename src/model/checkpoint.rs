@@ -1,5 +1,7 @@
-//! Save and load a model: `<name>.safetensors` (weights) + `<name>.json` (everything else),
-//! each written to a temporary file and renamed, so a crash never leaves half a checkpoint.
+//! Save and load a model: `<name>.safetensors` (weights) + `<name>.json` (everything else).
+//! The program saves checkpoints only inside a saved run (`train::run`), whose manifest
+//! vouches for both files with their hashes; [`save`] writes a bare pair (each file through
+//! a temporary file and a rename) for tools and tests.
 
 use super::{Autoencoder, Likelihood, Metrics, ModelConfig};
 use crate::data::ItemShape;
@@ -93,8 +95,34 @@ fn write_atomic(
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    write(&tmp)?;
-    std::fs::rename(&tmp, path).map_err(io_err(path))
+    let done = write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(io_err(path)));
+    if done.is_err() {
+        std::fs::remove_file(&tmp).ok();
+    }
+    done
+}
+
+/// A checkpoint as bytes: the description (JSON) and the weights (safetensors).
+pub fn to_bytes(
+    model: &Autoencoder,
+    meta: &CheckpointMeta,
+) -> Result<(Vec<u8>, Vec<u8>), CheckpointError> {
+    let tensors: HashMap<String, Tensor> = model
+        .named_vars()
+        .into_iter()
+        .map(|(k, v)| (k, v.as_tensor().clone()))
+        .collect();
+    let weights = safetensors::tensor::serialize(&tensors, None).map_err(|e| {
+        CheckpointError::BadWeights {
+            path: format!("{}.safetensors", meta.name),
+            message: format!("could not write weights: {e}"),
+        }
+    })?;
+    let json = serde_json::to_string_pretty(meta).map_err(|e| CheckpointError::BadJson {
+        path: format!("{}.json", meta.name),
+        message: e.to_string(),
+    })?;
+    Ok((json.into_bytes(), weights))
 }
 
 /// Saves `model` with `meta` as `<stem>.safetensors` and `<stem>.json`.
@@ -107,29 +135,15 @@ pub fn save(
     if let Some(dir) = json_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
     }
-    let tensors: HashMap<String, Tensor> = model
-        .named_vars()
-        .into_iter()
-        .map(|(k, v)| (k, v.as_tensor().clone()))
-        .collect();
     // Serialised in memory and written with a plain `File::create`, so the file gets the
     // same permissions as every other file we write (candle's `save` goes through a 0600
     // temporary file).
-    let bytes = safetensors::tensor::serialize(&tensors, None).map_err(|e| {
-        CheckpointError::BadWeights {
-            path: weights_path.display().to_string(),
-            message: format!("could not write weights: {e}"),
-        }
-    })?;
+    let (json, bytes) = to_bytes(model, meta)?;
     write_atomic(&weights_path, |tmp| {
         std::fs::write(tmp, &bytes).map_err(io_err(tmp))
     })?;
-    let json = serde_json::to_string_pretty(meta).map_err(|e| CheckpointError::BadJson {
-        path: json_path.display().to_string(),
-        message: e.to_string(),
-    })?;
     write_atomic(&json_path, |tmp| {
-        std::fs::write(tmp, json.as_bytes()).map_err(io_err(tmp))
+        std::fs::write(tmp, &json).map_err(io_err(tmp))
     })
 }
 

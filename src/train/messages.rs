@@ -38,6 +38,23 @@ pub struct TrainConfig {
     /// numbers are the same for any value.
     #[serde(default = "one")]
     pub threads: usize,
+    /// Start from saved weights at a saved step instead of a fresh initialisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_from: Option<StartFrom>,
+}
+
+/// Where a run opened from a folder starts: each model's checkpoint (in config order) and
+/// the step, epoch and training time it had reached. Adam's moments start afresh.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StartFrom {
+    /// The checkpoint description of each model, in config order.
+    pub checkpoints: Vec<std::path::PathBuf>,
+    /// Steps done.
+    pub step: u64,
+    /// Epochs done.
+    pub epoch: usize,
+    /// Seconds spent training.
+    pub elapsed_secs: f64,
 }
 
 fn one() -> usize {
@@ -61,6 +78,7 @@ impl TrainConfig {
             iw_samples: 0,
             eval_every_secs: None,
             threads: 1,
+            start_from: None,
         }
     }
 
@@ -129,8 +147,9 @@ pub enum TrainCommand {
     ShuffleRecon,
     /// Send a snapshot as soon as possible (e.g. while paused).
     RequestSnapshot,
-    /// Write a checkpoint of every model into this folder; answered by `Saved`.
-    Save(std::path::PathBuf),
+    /// Finish a saved run: the checkpoints into its staging folder, then run.json and the
+    /// rename into place; answered by `RunSaved`.
+    SaveRun(Box<super::run::RunSave>),
 }
 
 /// Recent training losses of one model, per item in nats.
@@ -297,8 +316,8 @@ pub enum TrainEvent {
     Error(String),
     /// Test metrics taken every `eval_every_secs` of training.
     TestReport(TestReport),
-    /// Answer to `Save`: the checkpoint descriptions written, or why not.
-    Saved(Result<Vec<std::path::PathBuf>, String>),
+    /// Answer to `SaveRun`: the run's folder, or why it was not saved.
+    RunSaved(Result<std::path::PathBuf, String>),
     /// The configured number of epochs is done.
     Finished {
         /// Steps taken.

@@ -1,6 +1,7 @@
 //! The background trainer: a named worker thread, bounded channels, cooperative stop.
 
 pub mod messages;
+pub mod run;
 mod session;
 pub mod spec;
 mod worker;

@@ -2,6 +2,7 @@
 //! and the steps, snapshots and epoch summaries computed from them.
 
 use super::messages::*;
+use super::run::{self, RunSave};
 use crate::data::{BatchOrder, Dataset};
 use crate::model::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
 use crate::model::metrics::knn_accuracy;
@@ -82,6 +83,8 @@ pub(super) struct Session {
     pub(super) time_since_progress: Duration,
     /// Training items per second, smoothed (see `progress`).
     pub(super) rate: f64,
+    /// The data set's fingerprint, once a saved run needed it.
+    fingerprint: Option<String>,
 }
 
 impl Session {
@@ -111,7 +114,8 @@ impl Session {
         let recon_indices = pick(&mut rng, n_test, config.recon_count);
         let view_rng = PortableRng::seed_from_u64(config.seed ^ 0x5EE_D15B);
         let order = BatchOrder::new(data.train.len(), config.batch_size, config.seed ^ 0xBA7C);
-        Ok(Self {
+        let start = config.start_from.clone();
+        let mut session = Self {
             config,
             data,
             slots,
@@ -127,7 +131,57 @@ impl Session {
             samples_since_progress: 0,
             time_since_progress: Duration::ZERO,
             rate: 0.0,
-        })
+            fingerprint: None,
+        };
+        if let Some(start) = start {
+            session.start_from(&start)?;
+        }
+        Ok(session)
+    }
+
+    /// Takes each model's weights from its checkpoint and goes on from the saved step: the
+    /// batch order is replayed to that step, so the batches that follow are the ones an
+    /// uninterrupted run would have drawn. The checkpoints must be these very models.
+    fn start_from(&mut self, start: &StartFrom) -> Result<()> {
+        let msg = |m: String| candle_core::Error::Msg(m);
+        if start.checkpoints.len() != self.slots.len() {
+            return Err(msg(format!(
+                "the run has {} checkpoints for {} models",
+                start.checkpoints.len(),
+                self.slots.len()
+            )));
+        }
+        for (slot, path) in self.slots.iter_mut().zip(&start.checkpoints) {
+            let (model, meta) = checkpoint::load(path).map_err(|e| msg(e.to_string()))?;
+            let (a, b) = (&meta.config, &slot.model.config);
+            if meta.name != slot.name
+                || (a.kind, a.input_dim, a.latent_dim, &a.hidden, a.likelihood)
+                    != (b.kind, b.input_dim, b.latent_dim, &b.hidden, b.likelihood)
+            {
+                return Err(msg(format!(
+                    "{}: holds a {} ({} → {}) that is not the {} these settings build",
+                    path.display(),
+                    a.kind,
+                    a.input_dim,
+                    a.latent_dim,
+                    slot.name
+                )));
+            }
+            let weights = model.weights()?;
+            slot.model.set_weights(&weights)?;
+            slot.last_good = weights;
+        }
+        for _ in 0..start.step {
+            if self.order.next_batch().1 {
+                self.step_in_epoch = 0;
+            } else {
+                self.step_in_epoch += 1;
+            }
+        }
+        self.step = start.step;
+        self.epoch = start.epoch;
+        self.elapsed = Duration::from_secs_f64(start.elapsed_secs.max(0.0));
+        Ok(())
     }
 
     /// The KL weight multiplier of the warm-up at this point in training: rises linearly
@@ -322,34 +376,81 @@ impl Session {
         })
     }
 
-    pub(super) fn save(
-        &self,
-        dir: &std::path::Path,
-        metrics: &[ModelEpoch],
-    ) -> std::result::Result<Vec<PathBuf>, String> {
-        let mut written = Vec::new();
-        for slot in &self.slots {
-            let meta = CheckpointMeta {
-                format_version: FORMAT_VERSION,
-                name: slot.name.clone(),
-                config: slot.model.config.clone(),
-                dataset: self.data.name.clone(),
-                item_shape: self.data.shape,
-                class_names: self.data.class_names.clone(),
-                epoch: self.epoch,
-                step: self.step,
-                lr: slot.opt.lr,
-                seed: self.config.seed,
-                test_metrics: metrics
-                    .iter()
-                    .find(|m| m.name == slot.name)
-                    .map(|m| m.test.clone()),
-            };
-            let stem = dir.join(&slot.name);
-            checkpoint::save(&slot.model, &meta, &stem).map_err(|e| e.to_string())?;
-            written.push(checkpoint::paths(&stem).0);
+    /// The checkpoint description of `slot` now.
+    fn checkpoint_meta(&self, slot: &Slot, metrics: &[ModelEpoch]) -> CheckpointMeta {
+        CheckpointMeta {
+            format_version: FORMAT_VERSION,
+            name: slot.name.clone(),
+            config: slot.model.config.clone(),
+            dataset: self.data.name.clone(),
+            item_shape: self.data.shape,
+            class_names: self.data.class_names.clone(),
+            epoch: self.epoch,
+            step: self.step,
+            lr: slot.opt.lr,
+            seed: self.config.seed,
+            test_metrics: metrics
+                .iter()
+                .find(|m| m.name == slot.name)
+                .map(|m| m.test.clone()),
         }
-        Ok(written)
+    }
+
+    /// Writes every model's checkpoint into the run's staging folder, then finishes the
+    /// run (run.json last, renamed into place).
+    pub(super) fn save_run(
+        &mut self,
+        save: &RunSave,
+        metrics: &[ModelEpoch],
+    ) -> std::result::Result<PathBuf, run::RunError> {
+        let mut models = Vec::new();
+        for slot in &self.slots {
+            let meta = self.checkpoint_meta(slot, metrics);
+            let written = checkpoint::to_bytes(&slot.model, &meta)
+                .map_err(|e| run::RunError::Invalid {
+                    path: save.staging.path().display().to_string(),
+                    why: e.to_string(),
+                })
+                .and_then(|(json, weights)| {
+                    save.staging
+                        .write(&format!("{}.safetensors", slot.name), &weights)?;
+                    save.staging.write(&format!("{}.json", slot.name), &json)
+                });
+            if let Err(e) = written {
+                save.staging.abandon();
+                return Err(e);
+            }
+            models.push(run::ModelEntry {
+                name: slot.name.clone(),
+                kind: slot.model.config.kind,
+                checkpoint: slot.name.clone(),
+            });
+        }
+        let fingerprint = self
+            .fingerprint
+            .get_or_insert_with(|| run::fingerprint(&self.data))
+            .clone();
+        let manifest = run::Manifest {
+            format: run::RUN_FORMAT.into(),
+            version: run::RUN_VERSION,
+            written_by: format!("latentlab {}", env!("CARGO_PKG_VERSION")),
+            spec: save.spec.clone(),
+            grid_k: save.grid_k,
+            data: run::DataInfo {
+                name: self.data.name.clone(),
+                seed: save.spec.seed,
+                train: self.data.train.len(),
+                test: self.data.test.len(),
+                fingerprint,
+            },
+            models,
+            step: self.step,
+            epoch: self.epoch,
+            batches_per_epoch: self.order.batches_per_epoch(),
+            elapsed_secs: self.elapsed.as_secs_f64(),
+            files: Vec::new(),
+        };
+        run::commit(&save.staging, manifest)
     }
 }
 

@@ -10,7 +10,6 @@ use super::session::{Session, pick};
 use crate::data::Dataset;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::collections::VecDeque;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -212,7 +211,11 @@ impl Worker {
                 self.snapshot_wanted = true;
             }
             TrainCommand::RequestSnapshot => self.snapshot_wanted = true,
-            TrainCommand::Save(dir) => self.save(&dir),
+            TrainCommand::SaveRun(save) => {
+                let saved = self.session.save_run(&save, &self.last_epoch);
+                self.io
+                    .send(TrainEvent::RunSaved(saved.map_err(|e| e.to_string())));
+            }
         }
         Flow::Continue
     }
@@ -321,11 +324,6 @@ impl Worker {
                 Err(e) => self.io.send(TrainEvent::Error(format!("{}: {e}", s.name))),
             }
         }
-    }
-
-    fn save(&mut self, dir: &Path) {
-        let saved = self.session.save(dir, &self.last_epoch);
-        self.io.send(TrainEvent::Saved(saved));
     }
 
     /// One step of every live model; at an epoch end, the summary (and maybe the finish).

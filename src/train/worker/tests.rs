@@ -264,18 +264,24 @@ fn a_model_saved_from_the_worker_loads_decodes_the_same_and_trains_on() {
     w.handle(TrainCommand::RequestSnapshot);
     w.tick();
     let dir = tempfile::tempdir().unwrap();
-    w.handle(TrainCommand::Save(dir.path().to_path_buf()));
+    let save = crate::train::run::RunSave {
+        staging: crate::train::run::Staging::begin(&dir.path().join("run"), false).unwrap(),
+        spec: crate::train::RunSpec::default(),
+        grid_k: None,
+    };
+    w.handle(TrainCommand::SaveRun(Box::new(save)));
     let events = drain(&rx);
     let snapshot = last_snapshot(&events);
     assert_eq!(snapshot.step, 15);
-    let paths = events
+    let saved = events
         .iter()
         .find_map(|e| match e {
-            TrainEvent::Saved(r) => Some(r.clone()),
+            TrainEvent::RunSaved(r) => Some(r.clone()),
             _ => None,
         })
-        .expect("Save is answered")
+        .expect("SaveRun is answered")
         .expect("the save worked");
+    let paths = crate::train::run::open_run(&saved).unwrap().checkpoints;
     assert_eq!(paths.len(), kinds.len());
     let z: Vec<f32> = (0..40).map(|i| (i as f32 * 0.7).sin() * 2.5).collect();
     let z_tensor = Tensor::from_slice(&z, (20, 2), &candle_core::Device::Cpu).unwrap();

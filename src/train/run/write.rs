@@ -1,0 +1,315 @@
+//! Writing a run so that a folder under its name is always complete: every file goes into
+//! a fresh hidden sibling (`.NAME.partial-PID-N`) and is synced, run.json goes last, then
+//! the folder is renamed into place and its parent synced. Overwriting moves the old run
+//! aside (`.NAME.old-PID-N`) first and removes it last. Leftovers of a crashed save are
+//! cleaned up (an old run put back) by the next save beside them.
+//!
+//! `LATENTLAB_CRASH_AT_SAVE_STEP=N` aborts the process at the Nth file-system step of a
+//! save, and `LATENTLAB_SLOW_SAVE_MS=M` sleeps M ms before each: the crash tests use them.
+
+use super::{
+    FileEntry, MANIFEST, Manifest, RUN_FORMAT, RUN_VERSION, RunError, hash_file, io_err, plain_name,
+};
+use crate::train::spec::RunSpec;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// A run being written: the hidden folder its files go into and where it will be renamed.
+#[derive(Clone, Debug)]
+pub struct Staging {
+    target: PathBuf,
+    dir: PathBuf,
+    overwrite: bool,
+    replaces: bool,
+}
+
+/// What the worker needs to finish a save: the staging folder (which already holds the
+/// caller's files) and the settings to write into run.json.
+#[derive(Clone, Debug)]
+pub struct RunSave {
+    /// The folder being written.
+    pub staging: Staging,
+    /// The run's settings.
+    pub spec: RunSpec,
+    /// The window's grid side, if the window saves.
+    pub grid_k: Option<usize>,
+}
+
+/// Counts the file-system steps of saves in this process (for the crash hook).
+static STEPS: AtomicUsize = AtomicUsize::new(0);
+
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok())
+}
+
+/// Before each file-system step of a save: the crash and slow-down hooks of the tests.
+fn fs_step(what: &str, path: &Path) {
+    static CRASH_AT: OnceLock<Option<u64>> = OnceLock::new();
+    static SLOW_MS: OnceLock<Option<u64>> = OnceLock::new();
+    let n = STEPS.fetch_add(1, Ordering::SeqCst) as u64 + 1;
+    if let Some(ms) = *SLOW_MS.get_or_init(|| env_number("LATENTLAB_SLOW_SAVE_MS")) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+    if *CRASH_AT.get_or_init(|| env_number("LATENTLAB_CRASH_AT_SAVE_STEP")) == Some(n) {
+        eprintln!(
+            "crash hook: abort at save step {n}, before {what} {}",
+            path.display()
+        );
+        std::process::abort();
+    }
+}
+
+/// Syncs a folder's entries (renames, new files) to disk.
+fn sync_dir(dir: &Path) -> Result<(), RunError> {
+    fs_step("syncing folder", dir);
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err(dir))?;
+    Ok(())
+}
+
+/// The process that wrote a leftover, from its name's `PID-N` tail.
+fn leftover_pid(tail: &str) -> Option<u32> {
+    tail.split('-').next()?.parse().ok()
+}
+
+/// True if process `pid` may still be writing (ours, or alive where that can be seen).
+fn may_be_running(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new(&format!("/proc/{pid}")).exists()
+    } else {
+        false
+    }
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A sibling name for `target`: `.NAME.<what>-PID-N`.
+fn sibling(parent: &Path, name: &str, what: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    parent.join(format!(".{name}.{what}-{}-{n}", std::process::id()))
+}
+
+/// Removes what crashed saves of `name` left in `parent`: half-written folders go; an old
+/// run moved aside goes back in place if nothing took its place, else it goes too. (Not
+/// steps of the crash hook: a crash here leaves the same leftovers for the next save.)
+fn clean_leftovers(parent: &Path, name: &str, target: &Path) -> Result<(), RunError> {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Ok(());
+    };
+    let partial = format!(".{name}.partial-");
+    let old = format!(".{name}.old-");
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if let Some(tail) = file_name.strip_prefix(&partial) {
+            if leftover_pid(tail).is_some_and(|p| !may_be_running(p)) {
+                std::fs::remove_dir_all(&path).map_err(io_err(&path))?;
+            }
+        } else if let Some(tail) = file_name.strip_prefix(&old)
+            && leftover_pid(tail).is_some_and(|p| !may_be_running(p))
+        {
+            if target.exists() {
+                std::fs::remove_dir_all(&path).map_err(io_err(&path))?;
+            } else {
+                std::fs::rename(&path, target).map_err(io_err(&path))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Staging {
+    /// Whether a run may be saved as `target`, before anything is written: a target that
+    /// holds a run or other files is refused unless `overwrite` (an empty folder is fine).
+    /// Returns true if saving would replace what is there.
+    pub fn check(target: &Path, overwrite: bool) -> Result<bool, RunError> {
+        let shown = target.display().to_string();
+        match std::fs::read_dir(target) {
+            Ok(mut entries) => {
+                let what = if target.join(MANIFEST).exists() {
+                    Some("a saved run is already there")
+                } else if entries.next().is_some() {
+                    Some("the folder exists and is not empty")
+                } else {
+                    None
+                };
+                match what {
+                    Some(what) if !overwrite => Err(RunError::Exists {
+                        path: shown,
+                        what: what.into(),
+                    }),
+                    Some(_) => Ok(true),
+                    None => Ok(false),
+                }
+            }
+            Err(_) if target.exists() => Err(RunError::Exists {
+                path: shown,
+                what: "it is a file, not a folder".into(),
+            }),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Starts writing a run to be called `target` (refused as [`Staging::check`] says),
+    /// first cleaning up what crashed saves of the same name left beside it.
+    pub fn begin(target: &Path, overwrite: bool) -> Result<Staging, RunError> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| plain_name(n))
+            .ok_or_else(|| RunError::Invalid {
+                path: target.display().to_string(),
+                why: "a run needs a folder name to be saved as".into(),
+            })?;
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if !parent.is_dir() {
+            fs_step("creating folder", &parent);
+            std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
+        }
+        clean_leftovers(&parent, &name, target)?;
+        let replaces = Self::check(target, overwrite)?;
+        let dir = sibling(&parent, &name, "partial");
+        fs_step("creating the staging folder", &dir);
+        std::fs::create_dir(&dir).map_err(io_err(&dir))?;
+        Ok(Staging {
+            target: target.to_path_buf(),
+            dir,
+            overwrite,
+            replaces,
+        })
+    }
+
+    /// The hidden folder the files go into.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the run will be.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// True if saving replaces a run (or files) already at the target.
+    pub fn replaces(&self) -> bool {
+        self.replaces
+    }
+
+    /// Writes one file of the run.
+    pub fn write(&self, name: &str, bytes: &[u8]) -> Result<(), RunError> {
+        let path = self.dir.join(name);
+        if !plain_name(name) || name == MANIFEST {
+            return Err(RunError::Invalid {
+                path: path.display().to_string(),
+                why: "not a name a run's file can have".into(),
+            });
+        }
+        fs_step("writing", &path);
+        std::fs::write(&path, bytes).map_err(io_err(&path))
+    }
+
+    /// Removes the staging folder (after an error).
+    pub fn abandon(&self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+/// Finishes a run: syncs and hashes every file in the staging folder, writes `manifest`
+/// (its `files` filled in here) as run.json, syncs it, and renames the folder into place.
+/// On an error the staging folder is removed and the target is as it was.
+pub fn commit(staging: &Staging, mut manifest: Manifest) -> Result<PathBuf, RunError> {
+    let result = (|| {
+        manifest.format = RUN_FORMAT.into();
+        manifest.version = RUN_VERSION;
+        manifest.files = sync_and_hash(&staging.dir)?;
+        let json = serde_json::to_string_pretty(&manifest).map_err(|e| RunError::Invalid {
+            path: staging.dir.join(MANIFEST).display().to_string(),
+            why: e.to_string(),
+        })?;
+        let path = staging.dir.join(MANIFEST);
+        fs_step("writing", &path);
+        let mut f = std::fs::File::create(&path).map_err(io_err(&path))?;
+        f.write_all(json.as_bytes()).map_err(io_err(&path))?;
+        fs_step("syncing", &path);
+        f.sync_all().map_err(io_err(&path))?;
+        drop(f);
+        sync_dir(&staging.dir)?;
+        move_into_place(staging)
+    })();
+    if result.is_err() {
+        staging.abandon();
+    }
+    result
+}
+
+/// Syncs every file of the folder and lists it with its length and hash, by name.
+fn sync_and_hash(dir: &Path) -> Result<Vec<FileEntry>, RunError> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(io_err(dir))?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != MANIFEST)
+        .collect();
+    names.sort();
+    let mut files = Vec::new();
+    for name in names {
+        let path = dir.join(&name);
+        fs_step("syncing", &path);
+        std::fs::File::open(&path)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err(&path))?;
+        let (bytes, sha256) = hash_file(&path)?;
+        files.push(FileEntry {
+            name,
+            bytes,
+            sha256,
+        });
+    }
+    Ok(files)
+}
+
+/// Renames the finished folder to the target, moving an old run aside first and removing
+/// it once the new one is in place.
+fn move_into_place(s: &Staging) -> Result<PathBuf, RunError> {
+    let parent = s.dir.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let mut aside = None;
+    if let Ok(mut entries) = std::fs::read_dir(&s.target) {
+        if entries.next().is_none() {
+            fs_step("removing the empty folder", &s.target);
+            std::fs::remove_dir(&s.target).map_err(io_err(&s.target))?;
+        } else if s.overwrite {
+            let name = s
+                .target
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let old = sibling(&parent, &name, "old");
+            fs_step("moving the old run aside", &s.target);
+            std::fs::rename(&s.target, &old).map_err(io_err(&s.target))?;
+            aside = Some(old);
+        } else {
+            return Err(RunError::Exists {
+                path: s.target.display().to_string(),
+                what: "something was saved there while this run was being written".into(),
+            });
+        }
+    }
+    fs_step("renaming into place", &s.target);
+    std::fs::rename(&s.dir, &s.target).map_err(io_err(&s.target))?;
+    sync_dir(&parent)?;
+    if let Some(old) = aside {
+        fs_step("removing the old run", &old);
+        std::fs::remove_dir_all(&old).map_err(io_err(&old))?;
+    }
+    Ok(s.target.clone())
+}

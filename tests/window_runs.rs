@@ -1,0 +1,181 @@
+//! Saved runs in the window, driven by egui_kittest: a run from the command line opens
+//! with its models, settings and curves and trains on from its step; a run that cannot be
+//! opened says why and changes nothing; Save… writes a run that opens again.
+
+use egui_kittest::kittest::Queryable;
+use latentlab::app::{Action, Status};
+use latentlab::train::run;
+use std::path::Path;
+use std::process::Command;
+
+mod ui;
+use ui::{harness, small_settings, wait_for};
+
+/// `latentlab train` on the moons: an AE and a VAE, one epoch of 40 steps.
+fn cli_run(out: &Path) {
+    let o = Command::new(env!("CARGO_BIN_EXE_latentlab"))
+        .args([
+            "train",
+            "--dataset",
+            "moons",
+            "--models",
+            "ae,vae",
+            "--hidden",
+            "16",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "200",
+            "--grid",
+            "4",
+            "--out",
+        ])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn an_opened_run_shows_its_models_and_curves_and_trains_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    cli_run(&out);
+    let saved = run::open_run(&out).unwrap();
+    let mut h = harness(small_settings(), false);
+    wait_for(&mut h, "the digits models", |a| {
+        a.session.snapshot.is_some()
+    });
+
+    // Not a run: an error, and the window goes on as it was.
+    h.state_mut()
+        .apply(Action::OpenRun(tmp.path().to_path_buf()));
+    h.run_steps(2);
+    let errors: Vec<String> = h
+        .state()
+        .session
+        .messages
+        .iter()
+        .map(|m| m.text.clone())
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("cannot open the run") && e.contains("no run.json")),
+        "{errors:?}"
+    );
+    assert_eq!(h.state().settings.run.dataset, "digits");
+    assert_eq!(h.state().session.data.as_ref().unwrap().name, "digits");
+
+    h.state_mut().apply(Action::OpenRun(out.clone()));
+    wait_for(&mut h, "the opened run", |a| {
+        a.session.snapshot.as_ref().is_some_and(|s| s.step == 40)
+            && a.session.data.as_ref().is_some_and(|d| d.name == "moons")
+    });
+    let app = h.state();
+    assert_eq!(app.settings.run.hidden, vec![16]);
+    assert_eq!(app.settings.run.dataset, "moons");
+    assert_eq!(
+        app.session.data.as_ref().unwrap().train.len(),
+        saved.manifest.data.train
+    );
+    let snap = app.session.snapshot.clone().unwrap();
+    let models: Vec<&str> = snap.models.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(models, vec!["ae", "vae"]);
+    // The curves are the saved ones: each model's test point at step 40 with its numbers.
+    assert_eq!(app.session.history.models.len(), 2, "a curve set per model");
+    for m in &app.session.history.models {
+        let row = saved
+            .losses
+            .iter()
+            .rfind(|r| r.model == m.name && r.split == "test")
+            .unwrap();
+        let point = m.test.last().unwrap();
+        assert_eq!(
+            (point.step, point.values[0]),
+            (40.0, row.recon),
+            "{}",
+            m.name
+        );
+        assert!(!m.train.is_empty(), "{}", m.name);
+    }
+    assert_eq!(
+        app.session.status,
+        Status::Paused,
+        "an opened run waits for Train"
+    );
+    assert!(
+        app.session
+            .messages
+            .iter()
+            .any(|m| m.text.contains("opened the run"))
+    );
+
+    h.get_by_label("Train").click();
+    wait_for(&mut h, "training on from step 40", |a| {
+        a.session.progress.as_ref().is_some_and(|p| p.step > 45)
+    });
+    // The epoch goes on from the saved one.
+    assert!(h.state().session.progress.as_ref().unwrap().epoch >= 1);
+
+    // Save… writes a new run that opens with the window's curves.
+    let again = tmp.path().join("again");
+    h.state_mut().apply(Action::Save(again.clone()));
+    wait_for(&mut h, "the save", |a| {
+        a.session
+            .messages
+            .iter()
+            .any(|m| m.text.starts_with("saved the run in"))
+    });
+    let reopened = run::open_run(&again).unwrap();
+    assert!(reopened.manifest.step > 40);
+    assert_eq!(reopened.manifest.grid_k, Some(h.state().settings.grid_k));
+    assert!(
+        reopened
+            .losses
+            .iter()
+            .any(|r| r.split == "test" && r.step == 40.0)
+    );
+    assert!(again.join("latent.png").is_file());
+    // Saving over the opened run is refused.
+    h.state_mut().apply(Action::Save(out.clone()));
+    h.run_steps(2);
+    assert!(
+        h.state()
+            .session
+            .messages
+            .iter()
+            .any(|m| m.is_error && m.text.contains("a saved run is already there"))
+    );
+}
+
+#[test]
+fn a_lesson_step_opens_a_saved_run_beside_the_lesson_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    cli_run(&tmp.path().join("class-run"));
+    let file = tmp.path().join("mine.md");
+    std::fs::write(
+        &file,
+        "---\nname: mine\ntitle: Mine\n---\n## Start\nopen: class-run\nlr: 0.01\ntab: Latent grid\n\nThe trained models.\n",
+    )
+    .unwrap();
+    let mut h = harness(small_settings(), true);
+    wait_for(&mut h, "the digits models", |a| {
+        a.session.snapshot.is_some()
+    });
+    h.state_mut().apply(Action::OpenLessonFile(file));
+    wait_for(&mut h, "the lesson's run", |a| {
+        a.session.snapshot.as_ref().is_some_and(|s| s.step >= 40)
+            && a.session.data.as_ref().is_some_and(|d| d.name == "moons")
+    });
+    assert!(h.state().lesson.is_some());
+    assert_eq!(h.state().settings.run.hidden, vec![16]);
+    // The step's other keys apply to the opened run.
+    assert_eq!(h.state().settings.run.lr, 0.01);
+    assert_eq!(h.state().tab_titles()[h.state().tab], "Latent grid");
+    assert!(
+        !h.state().session.messages.iter().any(|m| m.is_error),
+        "{:?}",
+        h.state().session.messages
+    );
+}
