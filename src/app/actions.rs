@@ -62,6 +62,10 @@ pub enum Action {
     EndLesson,
     /// Read, check and start a lesson file.
     OpenLessonFile(PathBuf),
+    /// Write the latent GIF of the timeline's chosen range to this file.
+    ExportGif(PathBuf),
+    /// Write the current tab as shown to this PNG file.
+    ExportPng(PathBuf),
     /// Open the saved run a lesson step names. A stub until saved runs arrive: it says so.
     LessonOpenRun(PathBuf),
 }
@@ -111,6 +115,8 @@ impl LatentLabApp {
             Action::LessonStep(i) => self.lesson_step(i),
             Action::EndLesson => self.lesson = None,
             Action::OpenLessonFile(path) => self.open_lesson_file(&path),
+            Action::ExportGif(path) => self.export_gif(path),
+            Action::ExportPng(path) => self.png_export.start(path, &self.egui_ctx),
             Action::LessonOpenRun(path) => self.session.notice(format!(
                 "this step opens the saved run {}: saved runs arrive with \"Open run…\" \
                  (issue 10); until then, train here",

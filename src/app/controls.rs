@@ -45,7 +45,7 @@ impl Controls {
             OpenKind::Idx => "idx",
             OpenKind::Folder => "folder",
             OpenKind::Csv => "csv",
-            OpenKind::SaveTo | OpenKind::Lesson => return,
+            OpenKind::SaveTo | OpenKind::Lesson | OpenKind::SaveGif | OpenKind::SavePng => return,
         };
         self.draft.run.dataset = format!("{prefix}:{}", path.display());
         self.confirm_open = true;

@@ -10,6 +10,7 @@
 mod actions;
 mod controls;
 mod dialog;
+mod export;
 mod history;
 mod items;
 mod knobs;
@@ -23,6 +24,7 @@ mod settings;
 mod startup;
 mod theme;
 mod ticks;
+mod timeline_bar;
 mod view;
 
 #[cfg(test)]
@@ -37,6 +39,7 @@ pub use presentation::Presentation;
 pub use selection::{Plane, Probe, Selection};
 pub use session::{Message, Session, Status};
 pub use settings::Settings;
+pub use timeline_bar::TimelineBar;
 pub use view::{ScreenRects, View, ViewCtx};
 
 use crate::data::Sizes;
@@ -123,6 +126,10 @@ pub struct LatentLabApp {
     pub presentation: Presentation,
     /// The lesson being taught, if any.
     pub lesson: Option<LessonRun>,
+    /// The snapshots so far and the moment the tabs show.
+    pub timeline_bar: TimelineBar,
+    /// "Export PNG…" of the current tab.
+    pub png_export: export::PngExport,
     dialog: FileDialog,
     egui_ctx: egui::Context,
     last_step_seen: Option<u64>,
@@ -179,6 +186,8 @@ impl LatentLabApp {
             losses: losses::LossesPanel::default(),
             presentation: Presentation::default(),
             lesson: None,
+            timeline_bar: TimelineBar::default(),
+            png_export: export::PngExport::default(),
             dialog: FileDialog::default(),
             egui_ctx: ctx.clone(),
             last_step_seen: None,
@@ -216,6 +225,8 @@ impl LatentLabApp {
             self.views.iter_mut().for_each(|v| v.clear());
         }
         self.last_step_seen = step;
+        self.drain_timeline();
+        self.poll_png_export();
         self.poll_dialog();
     }
 
@@ -247,8 +258,13 @@ impl LatentLabApp {
             Some(DialogAnswer::Picked(OpenKind::Lesson, file)) => {
                 self.apply(Action::OpenLessonFile(file))
             }
+            Some(DialogAnswer::Picked(OpenKind::SaveGif, file)) => self.apply(Action::ExportGif(file)),
+            Some(DialogAnswer::Picked(OpenKind::SavePng, file)) => self.apply(Action::ExportPng(file)),
             Some(DialogAnswer::Picked(kind, path)) => self.controls.open_path(kind, &path),
             Some(DialogAnswer::Unavailable(OpenKind::SaveTo)) => self.controls.ask_save_folder(),
+            Some(DialogAnswer::Unavailable(k @ (OpenKind::SaveGif | OpenKind::SavePng))) => {
+                self.timeline_bar.ask_path(k)
+            }
             Some(DialogAnswer::Unavailable(_)) => self.apply(Action::Notice(
                 "No file dialog is available here; type the path under \"or type\" instead \
                  (idx:DIR, folder:DIR or csv:FILE)."
@@ -294,6 +310,7 @@ impl LatentLabApp {
                 if present.clicked() {
                     actions.push(Action::Present(true));
                 }
+                actions.extend(self.png_export.button_ui(ui));
             });
             if let Some(snap) = &self.session.snapshot {
                 self.presentation.filter_ui(ui, snap);
@@ -303,7 +320,8 @@ impl LatentLabApp {
                 about_ui(ui, view.as_ref());
             }
         }
-        let (Some(full), Some(ds)) = (self.session.snapshot.clone(), self.session.data.clone())
+        actions.extend(self.timeline_bar.ui(ui, self.session.batches_per_epoch));
+        let (Some(full), Some(ds)) = (self.shown_snapshot(), self.session.data.clone())
         else {
             waiting_ui(ui, self.session.is_loading());
             return actions;
@@ -321,6 +339,7 @@ impl LatentLabApp {
             rects: &mut self.rects,
             presenting: self.presentation.on,
         };
+        self.png_export.tab_rect = ui.available_rect_before_wrap();
         actions.extend(view.ui(ui, &mut ctx));
         actions
     }
@@ -428,6 +447,7 @@ impl eframe::App for LatentLabApp {
                 .resizable(false)
                 .show(ui, |ui| {
                     let steps_per_epoch = self.session.batches_per_epoch;
+                    self.losses.marker_step = self.timeline_bar.shown().map(|s| s.step as f64);
                     self.losses
                         .ui(ui, &self.session.history, loss_height, steps_per_epoch);
                 });

@@ -13,7 +13,7 @@ use crate::model::{self, checkpoint};
 use crate::report as figure;
 use crate::train::{
     EpochSummary, ModelEpoch, Progress, RunSpec, Snapshot, TestReport, TrainCommand, TrainEvent,
-    Trainer, spec,
+    Trainer, spec, timeline,
 };
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -78,7 +78,11 @@ fn train(a: TrainArgs, threads: usize) -> Result<()> {
     }
     let ds = Arc::new(load_dataset(&spec.dataset, spec.seed)?);
     let mut config = spec.train_config(&ds).map_err(|e| anyhow!("{e}"))?;
-    config.snapshot_interval_ms = 60_000; // the command line only needs the last one
+    // The latent GIF's frames follow training's progress (dense early), not the clock.
+    config.snapshot_interval_ms = 60_000;
+    let steps_per_epoch = (ds.train.len() / config.batch_size).max(1) as u64;
+    config.snapshot_steps =
+        timeline::progress_schedule(steps_per_epoch * a.epochs as u64, GIF_SCHEDULE_FRAMES);
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create output folder {}", a.out.display()))?;
     let metrics_path = a.out.join("metrics.jsonl");
@@ -105,9 +109,18 @@ fn train(a: TrainArgs, threads: usize) -> Result<()> {
         .clone()
         .ok_or_else(|| anyhow!("no snapshot arrived"))?;
     write_figures(&a.out, &snap, &ds, &run.summaries, a.grid, a.seed)?;
+    run.gif = Some(figure::latent_gif(
+        &a.out.join("latent.gif"),
+        run.timeline.frames(),
+        &ds,
+        Some(a.epochs),
+    )?);
     run.print_outputs();
     run.fail_if_diverged()
 }
+
+/// Snapshots asked for by step for the latent GIF (epoch ends and the start add more).
+const GIF_SCHEDULE_FRAMES: usize = 40;
 
 /// What the command line collects while a run trains.
 struct CliRun {
@@ -121,6 +134,9 @@ struct CliRun {
     snapshot: Option<Arc<Snapshot>>,
     saved: Option<Vec<PathBuf>>,
     diverged: Vec<(String, u64)>,
+    /// Every snapshot, for the latent GIF (and a saved run's timeline).
+    timeline: timeline::Timeline,
+    gif: Option<figure::GifStats>,
 }
 
 impl CliRun {
@@ -141,6 +157,8 @@ impl CliRun {
             snapshot: None,
             saved: None,
             diverged: Vec::new(),
+            timeline: timeline::Timeline::default(),
+            gif: None,
         }
     }
 
@@ -174,7 +192,10 @@ impl CliRun {
             TrainEvent::Saved(r) => {
                 self.saved = Some(r.map_err(|e| anyhow!("saving checkpoints: {e}"))?)
             }
-            TrainEvent::Snapshot(s) => self.snapshot = Some(s),
+            TrainEvent::Snapshot(s) => {
+                self.timeline.push(s.clone());
+                self.snapshot = Some(s);
+            }
             TrainEvent::Paused => {
                 // The command line never pauses: the worker stopped because every model
                 // diverged. Keep what there is: last good weights, metrics so far, figures.
@@ -286,6 +307,14 @@ impl CliRun {
             "figures     {}/{{latent,grid,recon,samples{losses}}}.png",
             self.out.display()
         );
+        if let Some(g) = self.gif {
+            out!(
+                "animation   {} ({} frames, {:.1} MB)",
+                self.out.join("latent.gif").display(),
+                g.frames,
+                g.bytes as f64 / 1e6
+            );
+        }
     }
 
     fn fail_if_diverged(&self) -> Result<()> {

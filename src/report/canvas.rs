@@ -92,6 +92,15 @@ impl Canvas {
         }
     }
 
+    /// The colour at (x, y); white outside the canvas.
+    pub(super) fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
+        if x >= self.width || y >= self.height {
+            return [255; 3];
+        }
+        let o = ((y * self.width + x) * 3) as usize;
+        [self.buf[o], self.buf[o + 1], self.buf[o + 2]]
+    }
+
     pub(super) fn save(&self, path: &Path) -> Result<(), FigureError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| err(path, e))?;
