@@ -92,13 +92,9 @@ impl Canvas {
         }
     }
 
-    /// The colour at (x, y); white outside the canvas.
-    pub(super) fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
-        if x >= self.width || y >= self.height {
-            return [255; 3];
-        }
-        let o = ((y * self.width + x) * 3) as usize;
-        [self.buf[o], self.buf[o + 1], self.buf[o + 2]]
+    /// The pixels, RGB row by row.
+    pub(super) fn rgb(&self) -> &[u8] {
+        &self.buf
     }
 
     pub(super) fn save(&self, path: &Path) -> Result<(), FigureError> {

@@ -5,8 +5,6 @@ use super::canvas::{Canvas, FONT, err};
 use super::{FigureError, class_legend, scatter_chart};
 use crate::data::Dataset;
 use crate::train::Snapshot;
-use image::codecs::gif::{GifEncoder, Repeat};
-use image::{Delay, Frame, RgbaImage};
 use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Arc;
@@ -21,8 +19,6 @@ const PANEL: u32 = 380;
 const LEGEND: u32 = 120;
 /// Height of the line with the step and epoch.
 const HEADER: u32 = 34;
-/// NeuQuant's speed (1 to 30): 10 keeps the colours true and costs little.
-const QUANTIZE_SPEED: i32 = 10;
 
 /// What a written GIF holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,32 +64,120 @@ fn write_frames(
     ds: &Dataset,
     total_epochs: Option<usize>,
 ) -> Result<usize, FigureError> {
-    let file = std::fs::File::create(part).map_err(|e| err(path, e))?;
-    let mut encoder = GifEncoder::new_with_speed(std::io::BufWriter::new(file), QUANTIZE_SPEED);
-    encoder
-        .set_repeat(Repeat::Infinite)
-        .map_err(|e| err(path, e))?;
     // Every frame as wide as the one with most models, so none is cropped.
     let models = frames.iter().map(|f| f.models.len()).max().unwrap_or(1);
-    let (width, height) = (PANEL * models.max(1) as u32 + LEGEND, PANEL + HEADER);
-    for (i, snap) in frames.iter().enumerate() {
-        let canvas = frame(path, snap, ds, total_epochs, (width, height))?;
-        let rgba = RgbaImage::from_fn(width, height, |x, y| {
-            let [r, g, b] = canvas.pixel(x, y);
-            image::Rgba([r, g, b, 255])
+    let size = (PANEL * models.max(1) as u32 + LEGEND, PANEL + HEADER);
+    let (Ok(width), Ok(height)) = (u16::try_from(size.0), u16::try_from(size.1)) else {
+        return Err(err(path, "too many models for one GIF frame"));
+    };
+    // Drawing, palette and compression of each frame are independent: they share the
+    // cores; the file is written in order after.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4)
+        .min(frames.len());
+    let mut encoded: Vec<(usize, Result<gif::Frame<'static>, FigureError>)> =
+        std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    s.spawn(move || {
+                        (t..frames.len())
+                            .step_by(threads)
+                            .map(|i| {
+                                let last = i + 1 == frames.len();
+                                let ms = if last { LAST_FRAME_MS } else { FRAME_MS };
+                                let f = gif_frame(path, &frames[i], ds, total_epochs, size, ms);
+                                (i, f)
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
         });
-        let ms = if i + 1 == frames.len() {
-            LAST_FRAME_MS
-        } else {
-            FRAME_MS
-        };
-        let delay = Delay::from_numer_denom_ms(ms, 1);
+    encoded.sort_by_key(|e| e.0);
+    if encoded.len() != frames.len() {
+        return Err(err(path, "a frame could not be drawn"));
+    }
+    let file = std::fs::File::create(part).map_err(|e| err(path, e))?;
+    let mut encoder = gif::Encoder::new(std::io::BufWriter::new(file), width, height, &[])
+        .map_err(|e| err(path, e))?;
+    encoder
+        .set_repeat(gif::Repeat::Infinite)
+        .map_err(|e| err(path, e))?;
+    for (_, frame) in encoded {
         encoder
-            .encode_frame(Frame::from_parts(rgba, 0, 0, delay))
+            .write_lzw_pre_encoded_frame(&frame?)
             .map_err(|e| err(path, e))?;
     }
-    drop(encoder);
+    let mut file = encoder.into_inner().map_err(|e| err(path, e))?;
+    std::io::Write::flush(&mut file).map_err(|e| err(path, e))?;
     Ok(frames.len())
+}
+
+/// One frame drawn, reduced to its palette and compressed, showing for `ms`.
+fn gif_frame(
+    path: &Path,
+    snap: &Snapshot,
+    ds: &Dataset,
+    total_epochs: Option<usize>,
+    (width, height): (u32, u32),
+    ms: u32,
+) -> Result<gif::Frame<'static>, FigureError> {
+    let canvas = frame(path, snap, ds, total_epochs, (width, height))?;
+    let (indices, palette) = palette_indices(canvas.rgb());
+    let mut f = gif::Frame::from_palette_pixels(width as u16, height as u16, indices, palette, None);
+    f.delay = u16::try_from(ms / 10).unwrap_or(u16::MAX);
+    f.make_lzw_pre_encoded();
+    Ok(f)
+}
+
+/// The RGB pixels as palette indices and the palette (at most 256 colours, RGB bytes).
+/// Colours are binned by their top 5 bits per channel; the 256 most used bins take their
+/// mean colour (exact for a bin of one colour: the background, the dots, the text), the
+/// rare ones (edges of text and dots) the nearest of those. Far cheaper than a
+/// quantiser over every pixel, and the colours the eye reads stay true.
+fn palette_indices(rgb: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    const BINS: usize = 1 << 15;
+    let bin = |p: &[u8]| {
+        (usize::from(p[0] >> 3) << 10) | (usize::from(p[1] >> 3) << 5) | usize::from(p[2] >> 3)
+    };
+    let mut count = vec![0u64; BINS];
+    let mut sum = vec![[0u64; 3]; BINS];
+    for p in rgb.chunks_exact(3) {
+        let b = bin(p);
+        count[b] += 1;
+        for k in 0..3 {
+            sum[b][k] += u64::from(p[k]);
+        }
+    }
+    let mean = |b: usize| -> [u8; 3] {
+        let n = count[b].max(1);
+        [0, 1, 2].map(|k| ((sum[b][k] + n / 2) / n) as u8)
+    };
+    let mut used: Vec<usize> = (0..BINS).filter(|&b| count[b] > 0).collect();
+    used.sort_by(|a, b| count[*b].cmp(&count[*a]).then(a.cmp(b)));
+    let kept = used.len().min(256);
+    let palette: Vec<[u8; 3]> = used[..kept].iter().map(|&b| mean(b)).collect();
+    let mut lut = vec![0u8; BINS];
+    for (i, &b) in used[..kept].iter().enumerate() {
+        lut[b] = i as u8;
+    }
+    let distance = |a: [u8; 3], b: [u8; 3]| -> i32 {
+        (0..3)
+            .map(|k| (i32::from(a[k]) - i32::from(b[k])).pow(2))
+            .sum()
+    };
+    for &b in &used[kept..] {
+        let c = mean(b);
+        let nearest = (0..palette.len()).min_by_key(|&i| distance(c, palette[i]));
+        lut[b] = nearest.unwrap_or(0) as u8;
+    }
+    let indices = rgb.chunks_exact(3).map(|p| lut[bin(p)]).collect();
+    (indices, palette.concat())
 }
 
 /// One frame: the header line, the scatters, the legend.
@@ -106,10 +190,10 @@ fn frame(
 ) -> Result<Canvas, FigureError> {
     let mut canvas = Canvas::new(width, height);
     let epoch = match total_epochs {
-        Some(n) => format!("epoch {} of {n}", snap.epoch),
-        None => format!("epoch {}", snap.epoch),
+        Some(n) => format!("{} of {n} epochs done", snap.epoch),
+        None => format!("{} epochs done", snap.epoch),
     };
-    let header = format!("step {} · {epoch} done", snap.step);
+    let header = format!("step {} · {epoch}", snap.step);
     canvas.draw(path, |root| -> Result<(), Box<dyn std::error::Error>> {
         root.draw(&Text::new(header, (12, 6), (FONT, 22).into_font()))?;
         let body = root.split_vertically(HEADER).1;

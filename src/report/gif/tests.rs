@@ -2,7 +2,7 @@ use super::*;
 use crate::data::{self, Sizes};
 use crate::model::{DecoderSnapshot, Likelihood, ModelConfig, ModelKind};
 use crate::train::ModelSnapshot;
-use image::AnimationDecoder;
+use image::{AnimationDecoder, RgbaImage};
 use image::codecs::gif::GifDecoder;
 
 /// A snapshot at `step` whose codes spread out from a blob into ten class clusters.
