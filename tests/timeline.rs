@@ -99,8 +99,9 @@ fn play_replays_from_the_start_and_ends_live() {
     let start = h.state().timeline_bar.chosen.expect("replaying");
     assert!(start <= third, "from the start: {start}");
     assert!(h.state().timeline_bar.playing);
-    // 2x is 8 frames a second; a harness step is a quarter second.
-    h.run_steps(1);
+    // 2x is 8 frames a second; a harness step is a quarter second (the first one starts
+    // the replay's clock).
+    h.run_steps(2);
     let later = h.state().timeline_bar.chosen.expect("still replaying");
     assert!(later > start, "the replay moves on: {start} -> {later}");
     let n = h.state().timeline_bar.timeline.len();
