@@ -68,10 +68,7 @@ fn scrubbing_back_shows_the_older_snapshot_while_training_goes_on_and_live_retur
         h.state().timeline_bar.shown().map(|s| s.step),
         Some(old.step)
     );
-    assert_eq!(
-        probe_decoding(h.state()),
-        decoded_by(&old, h.state())
-    );
+    assert_eq!(probe_decoding(h.state()), decoded_by(&old, h.state()));
 
     // Live: the newest snapshot again, no marker.
     h.get_by_label("Pause").click();
@@ -89,7 +86,9 @@ fn scrubbing_back_shows_the_older_snapshot_while_training_goes_on_and_live_retur
 #[test]
 fn play_replays_from_the_start_and_ends_live() {
     let mut h = harness(small_settings(), true);
-    wait_for(&mut h, "a few frames", |a| a.timeline_bar.timeline.len() >= 8);
+    wait_for(&mut h, "a few frames", |a| {
+        a.timeline_bar.timeline.len() >= 8
+    });
     h.get_by_label("Pause").click();
     wait_for(&mut h, "pause", |a| a.session.status == Status::Paused);
     h.run_steps(2);
@@ -106,7 +105,11 @@ fn play_replays_from_the_start_and_ends_live() {
     assert!(later > start, "the replay moves on: {start} -> {later}");
     let n = h.state().timeline_bar.timeline.len();
     h.run_steps(n);
-    assert_eq!(h.state().timeline_bar.chosen, None, "back to live at the end");
+    assert_eq!(
+        h.state().timeline_bar.chosen,
+        None,
+        "back to live at the end"
+    );
     assert!(!h.state().timeline_bar.playing);
 }
 
@@ -114,7 +117,9 @@ fn play_replays_from_the_start_and_ends_live() {
 fn a_gif_of_a_range_is_written_and_a_png_without_screenshots_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = harness(small_settings(), true);
-    wait_for(&mut h, "a few frames", |a| a.timeline_bar.timeline.len() >= 5);
+    wait_for(&mut h, "a few frames", |a| {
+        a.timeline_bar.timeline.len() >= 5
+    });
     let steps_kept: Vec<u64> = h
         .state()
         .timeline_bar
@@ -127,7 +132,10 @@ fn a_gif_of_a_range_is_written_and_a_png_without_screenshots_says_so() {
     let gif = dir.path().join("range.gif");
     h.state_mut().apply(Action::ExportGif(gif.clone()));
     wait_for(&mut h, "the GIF", |a| {
-        a.session.messages.iter().any(|m| m.text.contains("range.gif"))
+        a.session
+            .messages
+            .iter()
+            .any(|m| m.text.contains("range.gif"))
     });
     let note = &h.state().session.messages.last().unwrap().text;
     assert!(note.contains("3 frames"), "{note}");

@@ -14,13 +14,16 @@ use std::time::{Duration, Instant};
 /// How long to wait for a screenshot before saying none came.
 const SCREENSHOT_WAIT: Duration = Duration::from_secs(3);
 
+/// The size of the PNG written, or why not.
+type Written = Result<(u32, u32), String>;
+
 /// State of the PNG export.
 pub struct PngExport {
     /// Enlargement of the exported image: 1, 2 or 3.
     pub scale: u32,
     /// The tab's area in the last frame, in points.
     pub tab_rect: egui::Rect,
-    waiting: Option<(PathBuf, Instant, Receiver<Result<(u32, u32), String>>)>,
+    waiting: Option<(PathBuf, Instant, Receiver<Written>)>,
 }
 
 impl Default for PngExport {

@@ -258,8 +258,12 @@ impl LatentLabApp {
             Some(DialogAnswer::Picked(OpenKind::Lesson, file)) => {
                 self.apply(Action::OpenLessonFile(file))
             }
-            Some(DialogAnswer::Picked(OpenKind::SaveGif, file)) => self.apply(Action::ExportGif(file)),
-            Some(DialogAnswer::Picked(OpenKind::SavePng, file)) => self.apply(Action::ExportPng(file)),
+            Some(DialogAnswer::Picked(OpenKind::SaveGif, file)) => {
+                self.apply(Action::ExportGif(file))
+            }
+            Some(DialogAnswer::Picked(OpenKind::SavePng, file)) => {
+                self.apply(Action::ExportPng(file))
+            }
             Some(DialogAnswer::Picked(kind, path)) => self.controls.open_path(kind, &path),
             Some(DialogAnswer::Unavailable(OpenKind::SaveTo)) => self.controls.ask_save_folder(),
             Some(DialogAnswer::Unavailable(k @ (OpenKind::SaveGif | OpenKind::SavePng))) => {
@@ -321,8 +325,7 @@ impl LatentLabApp {
             }
         }
         actions.extend(self.timeline_bar.ui(ui, self.session.batches_per_epoch));
-        let (Some(full), Some(ds)) = (self.shown_snapshot(), self.session.data.clone())
-        else {
+        let (Some(full), Some(ds)) = (self.shown_snapshot(), self.session.data.clone()) else {
             waiting_ui(ui, self.session.is_loading());
             return actions;
         };

@@ -68,7 +68,11 @@ impl TimelineBar {
             self.last_live = None;
             return;
         };
-        if self.last_live.as_ref().is_some_and(|l| Arc::ptr_eq(l, live)) {
+        if self
+            .last_live
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(l, live))
+        {
             return;
         }
         let newest = self.timeline.frames().last().map(|f| f.step);
@@ -278,7 +282,10 @@ impl TimelineBar {
     /// Starts writing the GIF of the chosen range to `path` on its own thread.
     pub fn export_gif(&mut self, path: PathBuf, ds: Arc<Dataset>, ctx: &egui::Context) {
         let last = self.timeline.frames().last().map_or(0, |f| f.step);
-        let (from, to) = (self.gif_range.0.unwrap_or(0), self.gif_range.1.unwrap_or(last));
+        let (from, to) = (
+            self.gif_range.0.unwrap_or(0),
+            self.gif_range.1.unwrap_or(last),
+        );
         let frames = self.timeline.between(from, to);
         let (tx, rx) = bounded(1);
         let (file, ctx) = (path.clone(), ctx.clone());

@@ -129,7 +129,8 @@ fn gif_frame(
 ) -> Result<gif::Frame<'static>, FigureError> {
     let canvas = frame(path, snap, ds, total_epochs, (width, height))?;
     let (indices, palette) = palette_indices(canvas.rgb());
-    let mut f = gif::Frame::from_palette_pixels(width as u16, height as u16, indices, palette, None);
+    let mut f =
+        gif::Frame::from_palette_pixels(width as u16, height as u16, indices, palette, None);
     f.delay = u16::try_from(ms / 10).unwrap_or(u16::MAX);
     f.make_lzw_pre_encoded();
     Ok(f)
@@ -199,11 +200,7 @@ fn frame(
         let body = root.split_vertically(HEADER).1;
         let n = snap.models.len().max(1) as u32;
         let (plots, legend) = body.split_horizontally(PANEL * n);
-        for (area, m) in plots
-            .split_evenly((1, n as usize))
-            .iter()
-            .zip(&snap.models)
-        {
+        for (area, m) in plots.split_evenly((1, n as usize)).iter().zip(&snap.models) {
             scatter_chart(area, m, &snap.display_labels, 16, 2)?;
         }
         class_legend(&legend, ds, 10)?;

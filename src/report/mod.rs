@@ -86,7 +86,9 @@ fn scatter_chart(
         dims.1 + 1,
         if m.diverged { " — diverged" } else { "" }
     );
-    let font = (FONT, caption_px).into_font().color(&rgb(model_rgb(m.kind)));
+    let font = (FONT, caption_px)
+        .into_font()
+        .color(&rgb(model_rgb(m.kind)));
     let mut chart = ChartBuilder::on(area)
         .caption(title, font)
         .margin(12)

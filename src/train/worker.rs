@@ -385,7 +385,13 @@ impl Worker {
         if self.last_progress.elapsed() >= progress_every {
             self.offer_progress();
         }
-        if self.session.config.snapshot_steps.binary_search(&self.session.step).is_ok() {
+        if self
+            .session
+            .config
+            .snapshot_steps
+            .binary_search(&self.session.step)
+            .is_ok()
+        {
             self.snapshot_wanted = true;
         }
         // Snapshots cost a forward pass over the display items: keep them under ~10% of the time.

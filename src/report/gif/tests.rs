@@ -2,8 +2,8 @@ use super::*;
 use crate::data::{self, Sizes};
 use crate::model::{DecoderSnapshot, Likelihood, ModelConfig, ModelKind};
 use crate::train::ModelSnapshot;
-use image::{AnimationDecoder, RgbaImage};
 use image::codecs::gif::GifDecoder;
+use image::{AnimationDecoder, RgbaImage};
 
 /// A snapshot at `step` whose codes spread out from a blob into ten class clusters.
 fn snap(step: u64, spread: f32, labels: &[u32]) -> Snapshot {
@@ -62,10 +62,13 @@ fn the_gif_has_a_frame_per_snapshot_loops_and_holds_the_last_frame() {
     let path = dir.path().join("latent.gif");
     let stats = latent_gif(&path, &frames, &ds, Some(3)).unwrap();
     let bytes = std::fs::read(&path).unwrap();
-    assert_eq!(stats, GifStats {
-        frames: 12,
-        bytes: bytes.len() as u64
-    });
+    assert_eq!(
+        stats,
+        GifStats {
+            frames: 12,
+            bytes: bytes.len() as u64
+        }
+    );
     assert!(!dir.path().join("latent.gif.part").exists());
     // Loops forever: the NETSCAPE2.0 extension with a loop count of 0.
     let at = bytes

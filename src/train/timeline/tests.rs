@@ -64,13 +64,20 @@ fn an_hour_of_snapshots_stays_in_budget_keeps_both_ends_and_is_dense_early() {
     let steps: Vec<u64> = t.frames().iter().map(|f| f.step).collect();
     assert_eq!(t.len(), 40, "the budget holds 40 frames: {steps:?}");
     assert_eq!(steps[0], 0, "the first frame stays");
-    assert_eq!(*steps.last().unwrap(), (pushes - 1) * every, "the newest stays");
+    assert_eq!(
+        *steps.last().unwrap(),
+        (pushes - 1) * every,
+        "the newest stays"
+    );
     assert!(steps.windows(2).all(|w| w[0] < w[1]));
     let last = (pushes - 1) * every;
     let early = steps.iter().filter(|&&s| s <= last / 10).count();
     let late = steps.iter().filter(|&&s| s >= last / 2).count();
     assert!(early > 20, "more than half in the first tenth: {steps:?}");
-    assert!((2..=8).contains(&late), "a few in the second half: {steps:?}");
+    assert!(
+        (2..=8).contains(&late),
+        "a few in the second half: {steps:?}"
+    );
     // Log-spaced: the gaps grow along the run.
     let gaps: Vec<u64> = steps.windows(2).map(|w| w[1] - w[0]).collect();
     assert!(gaps[gaps.len() - 2] > 20 * gaps[1], "gaps {gaps:?}");
@@ -124,7 +131,10 @@ fn bits(s: &Snapshot) -> Vec<u64> {
         out.extend(f(&m.recon));
         out.extend(f(&m.recon_losses));
         let layers = m.decoder.layers.iter().chain(&m.encoder.trunk);
-        for l in layers.chain([&m.encoder.mu_head]).chain(&m.encoder.logvar_head) {
+        for l in layers
+            .chain([&m.encoder.mu_head])
+            .chain(&m.encoder.logvar_head)
+        {
             out.extend([l.n_in as u64, l.n_out as u64]);
             out.extend(f(&l.w));
             out.extend(f(&l.b));
@@ -145,7 +155,10 @@ fn bytes_round_trip_exactly_and_broken_files_are_errors() {
     for (a, b) in t.frames().iter().zip(back.frames()) {
         assert_eq!(bits(a), bits(b));
         for (ma, mb) in a.models.iter().zip(&b.models) {
-            assert_eq!((&ma.name, ma.kind, &ma.config), (&mb.name, mb.kind, &mb.config));
+            assert_eq!(
+                (&ma.name, ma.kind, &ma.config),
+                (&mb.name, mb.kind, &mb.config)
+            );
             assert_eq!(ma.decoder.sigmoid_output, mb.decoder.sigmoid_output);
         }
     }
