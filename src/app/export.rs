@@ -9,6 +9,7 @@ use super::dialog::OpenKind;
 use crossbeam_channel::{Receiver, bounded};
 use egui::Ui;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long to wait for a screenshot before saying none came.
@@ -21,8 +22,9 @@ type Written = Result<(u32, u32), String>;
 pub struct PngExport {
     /// Enlargement of the exported image: 1, 2 or 3.
     pub scale: u32,
-    /// The tab's area in the last frame, in points.
-    pub tab_rect: egui::Rect,
+    /// The tab's area in the latest frame, in points (read when the screenshot arrives, so
+    /// the crop matches the frame it shows).
+    pub tab_rect: Arc<Mutex<egui::Rect>>,
     waiting: Option<(PathBuf, Instant, Receiver<Written>)>,
 }
 
@@ -30,7 +32,7 @@ impl Default for PngExport {
     fn default() -> Self {
         Self {
             scale: 2,
-            tab_rect: egui::Rect::NOTHING,
+            tab_rect: Arc::new(Mutex::new(egui::Rect::NOTHING)),
             waiting: None,
         }
     }
@@ -40,7 +42,9 @@ impl PngExport {
     /// The button and scale picker, beside the tabs.
     pub fn button_ui(&mut self, ui: &mut Ui) -> Option<Action> {
         let mut action = None;
-        ui.menu_button("Export PNG…", |ui| {
+        let button = egui::containers::menu::MenuButton::new("Export PNG…")
+            .config(super::timeline_bar::keep_open_on_click());
+        button.ui(ui, |ui| {
             ui.label("this tab as shown, for slides");
             ui.horizontal(|ui| {
                 ui.label("scale");
@@ -56,12 +60,20 @@ impl PngExport {
         action
     }
 
+    /// Where the tab draws in this frame.
+    pub fn set_tab_rect(&self, rect: egui::Rect) {
+        if let Ok(mut r) = self.tab_rect.lock() {
+            *r = rect;
+        }
+    }
+
     /// Asks for a screenshot of the next frame; the tab's area goes to `path`.
     pub fn start(&mut self, path: PathBuf, ctx: &egui::Context) {
         let (tx, rx) = bounded(1);
-        let (rect, scale, file) = (self.tab_rect, self.scale, path.clone());
+        let (rect, scale, file) = (self.tab_rect.clone(), self.scale, path.clone());
         let (repaint, ppp) = (ctx.clone(), ctx.pixels_per_point());
         ctx.request_screenshot(move |shot| {
+            let rect = rect.lock().map_or(egui::Rect::NOTHING, |r| *r);
             // Cropping, enlarging and encoding take a while at 3×: off the UI thread.
             std::thread::Builder::new()
                 .name("latentlab-png".into())

@@ -214,7 +214,10 @@ impl TimelineBar {
     fn gif_menu_ui(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
         let n = self.timeline.len();
         ui.add_enabled_ui(n > 0 && self.export.is_none(), |ui| {
-            ui.menu_button("Export GIF…", |ui| {
+            // The range sliders are clicked inside the menu: only a click outside closes it.
+            let button = egui::containers::menu::MenuButton::new("Export GIF…")
+                .config(keep_open_on_click());
+            button.ui(ui, |ui| {
                 let steps: Vec<u64> = self.timeline.frames().iter().map(|f| f.step).collect();
                 let last = n.saturating_sub(1);
                 let at = |s: Option<u64>, default: usize| {
@@ -258,8 +261,12 @@ impl TimelineBar {
         let mut done = false;
         ui.horizontal(|ui| {
             let l = ui.label("no file dialog here: type the file to write");
+            let hint = match kind {
+                OpenKind::SavePng => "/home/me/slides/latent-space.png",
+                _ => "/home/me/slides/latent.gif",
+            };
             let edit = egui::TextEdit::singleline(path)
-                .hint_text("/home/me/slides/latent.gif")
+                .hint_text(hint)
                 .desired_width(280.0);
             let edit = ui.add(edit).labelled_by(l.id);
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
@@ -315,6 +322,12 @@ impl TimelineBar {
             )
         }))
     }
+}
+
+/// A menu that stays open while its own widgets are clicked.
+pub(super) fn keep_open_on_click() -> egui::containers::menu::MenuConfig {
+    egui::containers::menu::MenuConfig::new()
+        .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside)
 }
 
 impl LatentLabApp {
