@@ -153,4 +153,3 @@ fn a_gif_of_a_range_is_written_and_a_png_without_screenshots_says_so() {
     });
     assert!(!png.exists());
 }
-

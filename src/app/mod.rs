@@ -342,7 +342,8 @@ impl LatentLabApp {
             rects: &mut self.rects,
             presenting: self.presentation.on,
         };
-        self.png_export.set_tab_rect(ui.available_rect_before_wrap());
+        self.png_export
+            .set_tab_rect(ui.available_rect_before_wrap());
         actions.extend(view.ui(ui, &mut ctx));
         actions
     }

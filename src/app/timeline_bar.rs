@@ -215,8 +215,8 @@ impl TimelineBar {
         let n = self.timeline.len();
         ui.add_enabled_ui(n > 0 && self.export.is_none(), |ui| {
             // The range sliders are clicked inside the menu: only a click outside closes it.
-            let button = egui::containers::menu::MenuButton::new("Export GIF…")
-                .config(keep_open_on_click());
+            let button =
+                egui::containers::menu::MenuButton::new("Export GIF…").config(keep_open_on_click());
             button.ui(ui, |ui| {
                 let steps: Vec<u64> = self.timeline.frames().iter().map(|f| f.step).collect();
                 let last = n.saturating_sub(1);
