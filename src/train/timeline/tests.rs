@@ -1,5 +1,6 @@
 use super::*;
-use crate::model::{Likelihood, ModelKind};
+use crate::model::{DecoderSnapshot, EncoderSnapshot, Likelihood, ModelConfig, ModelKind};
+use crate::train::ModelSnapshot;
 
 /// A snapshot of an AE and a VAE at `step`, with weights of `hidden` units and values
 /// that depend on the step (so frames differ), some of them awkward floats.
