@@ -29,6 +29,26 @@ fn assert_png(path: &Path, min_w: u32) {
     );
 }
 
+/// A looping GIF of at least 10 frames, the last one held longer, the frames differing.
+fn assert_latent_gif(path: &std::path::Path) {
+    use image::AnimationDecoder;
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        bytes.windows(11).any(|w| w == b"NETSCAPE2.0"),
+        "the GIF loops"
+    );
+    let frames = image::codecs::gif::GifDecoder::new(std::io::Cursor::new(&bytes))
+        .unwrap()
+        .into_frames()
+        .collect_frames()
+        .unwrap();
+    assert!(frames.len() >= 10, "{} frames", frames.len());
+    let ms = |f: &image::Frame| f.delay().numer_denom_ms().0 / f.delay().numer_denom_ms().1;
+    let last = frames.last().unwrap();
+    assert!(ms(last) > 4 * ms(&frames[0]), "a pause on the last frame");
+    assert_ne!(frames[0].buffer(), last.buffer(), "the codes move");
+}
+
 #[test]
 fn train_writes_metrics_checkpoints_and_figures_and_eval_reads_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -103,6 +123,7 @@ fn train_writes_metrics_checkpoints_and_figures_and_eval_reads_them() {
     assert_png(&out.join("recon.png"), 300);
     assert_png(&out.join("samples.png"), 300);
     assert_png(&out.join("losses.png"), 1000);
+    assert_latent_gif(&out.join("latent.gif"));
 
     let o = latentlab(&[
         "eval",

@@ -99,6 +99,16 @@ fn an_opened_run_shows_its_models_and_curves_and_trains_on() {
         );
         assert!(!m.train.is_empty(), "{}", m.name);
     }
+    // The run's timeline came with it: replay goes back to its first steps.
+    let steps: Vec<u64> = app
+        .timeline_bar
+        .timeline
+        .frames()
+        .iter()
+        .map(|f| f.step)
+        .collect();
+    assert!(steps.len() >= 5, "{steps:?}");
+    assert!(steps[0] < 10 && steps.last() == Some(&40), "{steps:?}");
     assert_eq!(
         app.session.status,
         Status::Paused,
@@ -114,6 +124,7 @@ fn an_opened_run_shows_its_models_and_curves_and_trains_on() {
     h.get_by_label("Train").click();
     wait_for(&mut h, "training on from step 40", |a| {
         a.session.progress.as_ref().is_some_and(|p| p.step > 45)
+            && a.session.snapshot.as_ref().is_some_and(|s| s.step > 40)
     });
     // The epoch goes on from the saved one.
     assert!(h.state().session.progress.as_ref().unwrap().epoch >= 1);
@@ -137,6 +148,10 @@ fn an_opened_run_shows_its_models_and_curves_and_trains_on() {
             .any(|r| r.split == "test" && r.step == 40.0)
     );
     assert!(again.join("latent.png").is_file());
+    // Its timeline holds the opened run's frames and the new ones.
+    let t = latentlab::train::Timeline::from_bytes(&reopened.extra["timeline.bin"]).unwrap();
+    let steps: Vec<u64> = t.frames().iter().map(|f| f.step).collect();
+    assert!(steps[0] < 10 && *steps.last().unwrap() > 40, "{steps:?}");
     // Saving over the opened run is refused.
     h.state_mut().apply(Action::Save(out.clone()));
     h.run_steps(2);

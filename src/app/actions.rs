@@ -65,6 +65,10 @@ pub enum Action {
     EndLesson,
     /// Read, check and start a lesson file.
     OpenLessonFile(PathBuf),
+    /// Write the latent GIF of the timeline's chosen range to this file.
+    ExportGif(PathBuf),
+    /// Write the current tab as shown to this PNG file.
+    ExportPng(PathBuf),
     /// Open the saved run a lesson step names (relative paths were resolved against the
     /// lesson file's folder when it was read).
     LessonOpenRun(PathBuf),
@@ -120,6 +124,8 @@ impl LatentLabApp {
             Action::LessonStep(i) => self.lesson_step(i),
             Action::EndLesson => self.lesson = None,
             Action::OpenLessonFile(path) => self.open_lesson_file(&path),
+            Action::ExportGif(path) => self.export_gif(path),
+            Action::ExportPng(path) => self.png_export.start(path, &self.egui_ctx),
             Action::LessonOpenRun(path) => self.open_run(&path),
             Action::Download(set) => match FetchOptions::new(set, None) {
                 Ok(opts) => self.start_download(set, opts),

@@ -59,7 +59,11 @@ impl Controls {
             OpenKind::Idx => "idx",
             OpenKind::Folder => "folder",
             OpenKind::Csv => "csv",
-            OpenKind::SaveTo | OpenKind::Lesson | OpenKind::Run => return,
+            OpenKind::SaveTo
+            | OpenKind::Lesson
+            | OpenKind::Run
+            | OpenKind::SaveGif
+            | OpenKind::SavePng => return,
         };
         self.draft.run.dataset = format!("{prefix}:{}", path.display());
         self.confirm_open = true;

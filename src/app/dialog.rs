@@ -19,6 +19,10 @@ pub enum OpenKind {
     Lesson,
     /// A saved run's folder to open.
     Run,
+    /// A GIF file to write (the timeline's animation).
+    SaveGif,
+    /// A PNG file to write (a tab as shown).
+    SavePng,
 }
 
 /// How an open dialog ended.
@@ -68,6 +72,8 @@ impl FileDialog {
                 let picked = match kind {
                     OpenKind::Csv => dialog.add_filter("CSV", &["csv", "txt"]).pick_file(),
                     OpenKind::Lesson => dialog.add_filter("Lesson", &["md", "txt"]).pick_file(),
+                    OpenKind::SaveGif => dialog.set_file_name("latent.gif").save_file(),
+                    OpenKind::SavePng => dialog.set_file_name("panel.png").save_file(),
                     _ => dialog.pick_folder(),
                 };
                 tx.send(picked).ok();

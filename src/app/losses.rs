@@ -22,6 +22,8 @@ pub struct LossesPanel {
     pub curves: [bool; 3],
     /// Models the user hid by clicking their legend entry.
     pub hidden_models: BTreeSet<String>,
+    /// The step the tabs show while scrubbed back along the timeline: a vertical line.
+    pub marker_step: Option<f64>,
 }
 
 impl Default for LossesPanel {
@@ -30,6 +32,7 @@ impl Default for LossesPanel {
             log_y: true,
             curves: [true, true, true],
             hidden_models: BTreeSet::new(),
+            marker_step: None,
         }
     }
 }
@@ -66,7 +69,7 @@ impl LossesPanel {
                     log_wanted: self.log_y,
                     steps_per_epoch,
                 };
-                term_ui(ui, &models, c, axis, plot_height);
+                term_ui(ui, &models, c, axis, plot_height, self.marker_step);
             }
         });
     }
@@ -239,7 +242,14 @@ fn title(c: Curve) -> (&'static str, &'static str) {
 }
 
 /// One term's plot with its title row.
-fn term_ui(ui: &mut Ui, models: &[&ModelHistory], c: Curve, axis: Axis, height: f32) {
+fn term_ui(
+    ui: &mut Ui,
+    models: &[&ModelHistory],
+    c: Curve,
+    axis: Axis,
+    height: f32,
+    marker: Option<f64>,
+) {
     let (name, meaning) = title(c);
     let range = y_range(models, c);
     let clipped = range.is_some_and(|r| r.clipped);
@@ -278,6 +288,10 @@ fn term_ui(ui: &mut Ui, models: &[&ModelHistory], c: Curve, axis: Axis, height: 
             if c != Curve::Kl || m.kind.is_variational() {
                 curve_ui(pui, m, c, axis);
             }
+        }
+        if let Some(step) = marker {
+            let line = egui_plot::VLine::new("the moment shown", step);
+            pui.vline(line.color(theme::PINNED).width(2.0));
         }
     });
 }

@@ -11,6 +11,7 @@ mod actions;
 mod controls;
 mod dialog;
 mod download;
+mod export;
 mod history;
 mod items;
 mod knobs;
@@ -25,6 +26,7 @@ mod settings;
 mod startup;
 mod theme;
 mod ticks;
+mod timeline_bar;
 mod view;
 
 #[cfg(test)]
@@ -42,6 +44,7 @@ pub use selection::{Plane, Probe, Selection};
 pub use session::{Message, Session, Status};
 pub use settings::Settings;
 pub use startup::repair_saved_zoom;
+pub use timeline_bar::TimelineBar;
 pub use view::{ScreenRects, View, ViewCtx};
 
 use crate::data::Sizes;
@@ -132,6 +135,10 @@ pub struct LatentLabApp {
     pub download: Option<Download>,
     /// Saved runs: one being opened, the last one opened.
     pub runs: runs::Runs,
+    /// The snapshots so far and the moment the tabs show.
+    pub timeline_bar: TimelineBar,
+    /// "Export PNG…" of the current tab.
+    pub png_export: export::PngExport,
     dialog: FileDialog,
     egui_ctx: egui::Context,
     last_step_seen: Option<u64>,
@@ -195,6 +202,8 @@ impl LatentLabApp {
             lesson: None,
             download: None,
             runs: runs::Runs::default(),
+            timeline_bar: TimelineBar::default(),
+            png_export: export::PngExport::default(),
             dialog: FileDialog::default(),
             egui_ctx: ctx.clone(),
             last_step_seen: None,
@@ -232,6 +241,8 @@ impl LatentLabApp {
             self.views.iter_mut().for_each(|v| v.clear());
         }
         self.last_step_seen = step;
+        self.drain_timeline();
+        self.poll_png_export();
         self.poll_dialog();
         self.poll_download();
         self.poll_open();
@@ -267,8 +278,17 @@ impl LatentLabApp {
             }
             Some(DialogAnswer::Picked(OpenKind::Run, dir)) => self.apply(Action::OpenRun(dir)),
             Some(DialogAnswer::Unavailable(OpenKind::Run)) => self.controls.ask_run_folder(),
+            Some(DialogAnswer::Picked(OpenKind::SaveGif, file)) => {
+                self.apply(Action::ExportGif(file))
+            }
+            Some(DialogAnswer::Picked(OpenKind::SavePng, file)) => {
+                self.apply(Action::ExportPng(file))
+            }
             Some(DialogAnswer::Picked(kind, path)) => self.controls.open_path(kind, &path),
             Some(DialogAnswer::Unavailable(OpenKind::SaveTo)) => self.controls.ask_save_folder(),
+            Some(DialogAnswer::Unavailable(k @ (OpenKind::SaveGif | OpenKind::SavePng))) => {
+                self.timeline_bar.ask_path(k)
+            }
             Some(DialogAnswer::Unavailable(_)) => self.apply(Action::Notice(
                 "No file dialog is available here; type the path under \"or type\" instead \
                  (idx:DIR, folder:DIR or csv:FILE)."
@@ -314,6 +334,7 @@ impl LatentLabApp {
                 if present.clicked() {
                     actions.push(Action::Present(true));
                 }
+                actions.extend(self.png_export.button_ui(ui));
             });
             if let Some(snap) = &self.session.snapshot {
                 self.presentation.filter_ui(ui, snap);
@@ -323,8 +344,8 @@ impl LatentLabApp {
                 about_ui(ui, view.as_ref());
             }
         }
-        let (Some(full), Some(ds)) = (self.session.snapshot.clone(), self.session.data.clone())
-        else {
+        actions.extend(self.timeline_bar.ui(ui, self.session.batches_per_epoch));
+        let (Some(full), Some(ds)) = (self.shown_snapshot(), self.session.data.clone()) else {
             waiting_ui(ui, self.session.is_loading());
             return actions;
         };
@@ -341,6 +362,8 @@ impl LatentLabApp {
             rects: &mut self.rects,
             presenting: self.presentation.on,
         };
+        self.png_export
+            .set_tab_rect(ui.available_rect_before_wrap());
         actions.extend(view.ui(ui, &mut ctx));
         actions
     }
@@ -449,6 +472,7 @@ impl eframe::App for LatentLabApp {
                 .resizable(false)
                 .show(ui, |ui| {
                     let steps_per_epoch = self.session.batches_per_epoch;
+                    self.losses.marker_step = self.timeline_bar.shown().map(|s| s.step as f64);
                     self.losses
                         .ui(ui, &self.session.history, loss_height, steps_per_epoch);
                 });

@@ -8,10 +8,10 @@ use super::history::LossHistory;
 use super::settings::Settings;
 use crate::data::Dataset;
 use crate::report as figure;
-use crate::train::TrainCommand;
 use crate::train::run::{
     self, LossRow, OpenedRun, RowAt, RunError, RunSave, Staging, metrics_line,
 };
+use crate::train::{TrainCommand, timeline};
 use crossbeam_channel::{Receiver, bounded};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -133,7 +133,12 @@ impl LatentLabApp {
     /// Files other features add to a saved run (the timeline), by name. Opening hands
     /// them back to [`LatentLabApp::restore_extra_files`].
     pub(super) fn run_extra_files(&self) -> Vec<(String, Vec<u8>)> {
-        Vec::new()
+        let timeline = &self.timeline_bar.timeline;
+        if timeline.is_empty() {
+            return Vec::new();
+        }
+        let kept = timeline.thinned(timeline::RUN_FILE_BYTES, timeline::RUN_FILE_FRAMES);
+        vec![(timeline::RUN_FILE.to_string(), kept.to_bytes())]
     }
 
     /// The extra files of an opened run (see [`LatentLabApp::run_extra_files`]).
@@ -141,7 +146,15 @@ impl LatentLabApp {
         &mut self,
         files: &std::collections::BTreeMap<String, Vec<u8>>,
     ) {
-        let _ = files;
+        let Some(bytes) = files.get(timeline::RUN_FILE) else {
+            return;
+        };
+        match crate::train::Timeline::from_bytes(bytes) {
+            Ok(t) => self.timeline_bar.restore(t),
+            Err(e) => self.session.notice(format!(
+                "the run's timeline could not be read ({e}); replay starts now"
+            )),
+        }
     }
 
     /// "Open run…": checks the run now, loads its data set in the background, and shows

@@ -14,7 +14,7 @@ use crate::report as figure;
 use crate::train::run::{self, LossRow, RowAt, Staging, metrics_line};
 use crate::train::{
     EpochSummary, ModelEpoch, Progress, RunSpec, Snapshot, TestReport, TrainCommand, TrainEvent,
-    Trainer, spec,
+    Trainer, spec, timeline,
 };
 use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -81,7 +81,11 @@ fn train(a: TrainArgs, threads: usize) -> Result<()> {
     Staging::check(&a.out, a.overwrite)?;
     let ds = Arc::new(load_dataset(&spec.dataset, spec.seed)?);
     let mut config = spec.train_config(&ds).map_err(|e| anyhow!("{e}"))?;
-    config.snapshot_interval_ms = 60_000; // the command line only needs the last one
+    // The latent GIF's frames follow training's progress (dense early), not the clock.
+    config.snapshot_interval_ms = 60_000;
+    let steps_per_epoch = (ds.train.len() / config.batch_size).max(1) as u64;
+    config.snapshot_steps =
+        timeline::progress_schedule(steps_per_epoch * a.epochs as u64, GIF_SCHEDULE_FRAMES);
     let staging = Staging::begin(&a.out, a.overwrite)?;
     let result = train_into(&a, spec, ds, config, &staging);
     if result.is_err() {
@@ -121,6 +125,9 @@ fn train_into(
     run.fail_if_diverged()
 }
 
+/// Snapshots asked for by step for the latent GIF (epoch ends and the start add more).
+const GIF_SCHEDULE_FRAMES: usize = 40;
+
 /// What the command line collects while a run trains.
 struct CliRun {
     out: PathBuf,
@@ -138,6 +145,9 @@ struct CliRun {
     saved: Option<PathBuf>,
     model_names: Vec<String>,
     diverged: Vec<(String, u64)>,
+    /// Every snapshot, for the latent GIF (and a saved run's timeline).
+    timeline: timeline::Timeline,
+    gif: Option<figure::GifStats>,
 }
 
 impl CliRun {
@@ -169,6 +179,8 @@ impl CliRun {
             saved: None,
             model_names: Vec::new(),
             diverged: Vec::new(),
+            timeline: timeline::Timeline::default(),
+            gif: None,
         }
     }
 
@@ -205,7 +217,10 @@ impl CliRun {
             TrainEvent::RunSaved(r) => {
                 self.saved = Some(r.map_err(|e| anyhow!("saving the run: {e}"))?)
             }
-            TrainEvent::Snapshot(s) => self.on_snapshot(&s, trainer)?,
+            TrainEvent::Snapshot(s) => {
+                self.timeline.push(s.clone());
+                self.on_snapshot(&s, trainer)?
+            }
             TrainEvent::Paused => {
                 // The command line never pauses: the worker stopped because every model
                 // diverged. Keep what there is: last good weights, metrics so far, figures.
@@ -239,6 +254,18 @@ impl CliRun {
             self.grid,
             self.spec.seed,
         )?;
+        self.gif = Some(figure::latent_gif(
+            &dir.join("latent.gif"),
+            self.timeline.frames(),
+            &self.ds,
+            Some(self.epochs),
+        )?);
+        // The timeline, so the window's replay works on an opened run too (thinned: a run
+        // folder should stay small).
+        let kept = self
+            .timeline
+            .thinned(timeline::RUN_FILE_BYTES, timeline::RUN_FILE_FRAMES);
+        self.staging.write(timeline::RUN_FILE, &kept.to_bytes())?;
         self.staging.write(
             run::LOSSES_CSV,
             run::write_loss_rows(&self.loss_rows).as_bytes(),
@@ -383,6 +410,14 @@ impl CliRun {
             "figures     {}/{{latent,grid,recon,samples{losses}}}.png",
             self.out.display()
         );
+        if let Some(g) = self.gif {
+            out!(
+                "animation   {} ({} frames, {:.1} MB)",
+                self.out.join("latent.gif").display(),
+                g.frames,
+                g.bytes as f64 / 1e6
+            );
+        }
     }
 
     fn fail_if_diverged(&self) -> Result<()> {

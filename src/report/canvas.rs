@@ -92,6 +92,11 @@ impl Canvas {
         }
     }
 
+    /// The pixels, RGB row by row.
+    pub(super) fn rgb(&self) -> &[u8] {
+        &self.buf
+    }
+
     pub(super) fn save(&self, path: &Path) -> Result<(), FigureError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| err(path, e))?;

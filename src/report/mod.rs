@@ -3,6 +3,9 @@
 //! RGB buffer.
 
 mod canvas;
+mod gif;
+
+pub use gif::{GifStats, latent_gif};
 
 use crate::data::{Dataset, ItemShape};
 use crate::explore::colors::{class_rgb, model_rgb};
@@ -57,51 +60,77 @@ pub fn latent_scatter(path: &Path, snap: &Snapshot, ds: &Dataset) -> Result<(), 
         let (plots, legend) = root.split_horizontally(panel * n);
         let areas = plots.split_evenly((1, n as usize));
         for (area, m) in areas.iter().zip(&snap.models) {
-            let dims = plot_dims(m.latent_dim);
-            let (xr, yr) = latent_axes(m);
-            let title = format!(
-                "{} — latent codes (z{}, z{}){}",
-                m.kind.title(),
-                dims.0 + 1,
-                dims.1 + 1,
-                if m.diverged { " — diverged" } else { "" }
-            );
-            let mut chart = ChartBuilder::on(area)
-                .caption(title, (FONT, 20).into_font().color(&rgb(model_rgb(m.kind))))
-                .margin(12)
-                .x_label_area_size(36)
-                .y_label_area_size(44)
-                .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)?;
-            chart
-                .configure_mesh()
-                .light_line_style(WHITE.mix(0.0))
-                .x_desc(format!("z{}", dims.0 + 1))
-                .y_desc(format!("z{}", dims.1 + 1))
-                .label_style((FONT, 14))
-                .draw()?;
-            chart.draw_series(
-                m.codes
-                    .chunks_exact(m.latent_dim.max(1))
-                    .zip(&snap.display_labels)
-                    .filter_map(|(c, &l)| {
-                        let p = (*c.get(dims.0)?, *c.get(dims.1)?);
-                        Some(Circle::new(
-                            p,
-                            2,
-                            rgb(class_rgb(l as usize)).mix(0.7).filled(),
-                        ))
-                    }),
-            )?;
+            scatter_chart(area, m, &snap.display_labels, 20, 2)?;
         }
-        legend.draw(&Text::new("classes", (10, 40), (FONT, 16)))?;
-        for (i, name) in ds.class_names.iter().enumerate().take(30) {
-            let y = 66 + i as i32 * 22;
-            legend.draw(&Circle::new((18, y + 7), 6, rgb(class_rgb(i)).filled()))?;
-            legend.draw(&Text::new(name.clone(), (32, y), (FONT, 15)))?;
-        }
+        class_legend(&legend, ds, 40)?;
         Ok(())
     })?;
     canvas.save(path)
+}
+
+/// One model's scatter of its display codes, coloured by class, on its own axes; the
+/// caption (in the model's colour) is `caption_px` high, each dot `radius` pixels.
+fn scatter_chart(
+    area: &canvas::Area<'_>,
+    m: &ModelSnapshot,
+    labels: &[u32],
+    caption_px: u32,
+    radius: i32,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let dims = plot_dims(m.latent_dim);
+    let (xr, yr) = latent_axes(m);
+    let title = format!(
+        "{} — latent codes (z{}, z{}){}",
+        m.kind.title(),
+        dims.0 + 1,
+        dims.1 + 1,
+        if m.diverged { " — diverged" } else { "" }
+    );
+    let font = (FONT, caption_px)
+        .into_font()
+        .color(&rgb(model_rgb(m.kind)));
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, font)
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(44)
+        .build_cartesian_2d(xr.0..xr.1, yr.0..yr.1)?;
+    chart
+        .configure_mesh()
+        .light_line_style(WHITE.mix(0.0))
+        .x_desc(format!("z{}", dims.0 + 1))
+        .y_desc(format!("z{}", dims.1 + 1))
+        .label_style((FONT, 14))
+        .draw()?;
+    chart.draw_series(
+        m.codes
+            .chunks_exact(m.latent_dim.max(1))
+            .zip(labels)
+            .filter_map(|(c, &l)| {
+                let p = (*c.get(dims.0)?, *c.get(dims.1)?);
+                Some(Circle::new(
+                    p,
+                    radius,
+                    rgb(class_rgb(l as usize)).mix(0.7).filled(),
+                ))
+            }),
+    )?;
+    Ok(())
+}
+
+/// The classes' colours and names, one a line from `top`.
+fn class_legend(
+    legend: &canvas::Area<'_>,
+    ds: &Dataset,
+    top: i32,
+) -> Result<(), Box<dyn std::error::Error>> {
+    legend.draw(&Text::new("classes", (10, top), (FONT, 16)))?;
+    for (i, name) in ds.class_names.iter().enumerate().take(30) {
+        let y = top + 26 + i as i32 * 22;
+        legend.draw(&Circle::new((18, y + 7), 6, rgb(class_rgb(i)).filled()))?;
+        legend.draw(&Text::new(name.clone(), (32, y), (FONT, 15)))?;
+    }
+    Ok(())
 }
 
 /// Decoded k×k latent grid per model, side by side, on the same axes as the scatter.

@@ -28,6 +28,10 @@ pub struct TrainConfig {
     pub progress_interval_ms: u64,
     /// Shortest time between snapshots (the worker waits longer if snapshots are costly).
     pub snapshot_interval_ms: u64,
+    /// Steps at which a snapshot is taken as well, whatever the clock says (ascending):
+    /// the command line's latent GIF follows training's progress with them.
+    #[serde(default)]
+    pub snapshot_steps: Vec<u64>,
     /// Importance samples for the test log p(x) at each epoch end (0: skip, it is costly).
     pub iw_samples: usize,
     /// Evaluate the test set every this many seconds of training as well (`None`: only at
@@ -75,6 +79,7 @@ impl TrainConfig {
             recon_count: 10,
             progress_interval_ms: 100,
             snapshot_interval_ms: 300,
+            snapshot_steps: Vec::new(),
             iw_samples: 0,
             eval_every_secs: None,
             threads: 1,

@@ -4,10 +4,12 @@ pub mod messages;
 pub mod run;
 mod session;
 pub mod spec;
+pub mod timeline;
 mod worker;
 
 pub use messages::*;
 pub use spec::RunSpec;
+pub use timeline::Timeline;
 pub use worker::Notify;
 
 use crate::data::Dataset;

@@ -383,6 +383,15 @@ impl Worker {
         if self.last_progress.elapsed() >= progress_every {
             self.offer_progress();
         }
+        if self
+            .session
+            .config
+            .snapshot_steps
+            .binary_search(&self.session.step)
+            .is_ok()
+        {
+            self.snapshot_wanted = true;
+        }
         // Snapshots cost a forward pass over the display items: keep them under ~10% of the time.
         let due = snapshot_every.max(self.snapshot_cost * 10);
         if self.last_snapshot.is_none_or(|t| t.elapsed() >= due) {

@@ -1,0 +1,291 @@
+//! The timeline's file form: a magic word, a version, then every frame with every number
+//! as f32 (or u64) little-endian. Reading checks every count against the bytes left, so a
+//! short or corrupt file is an error, never a panic or a huge allocation.
+
+use super::{Timeline, TimelineError, snapshot_bytes};
+use crate::model::snapshot::DenseWeights;
+use crate::model::{DecoderSnapshot, EncoderSnapshot, ModelConfig, ModelKind};
+use crate::train::messages::{ModelSnapshot, Snapshot};
+use std::sync::Arc;
+
+impl Timeline {
+    /// The frames in a compact versioned binary form (f32 little-endian throughout); see
+    /// [`Timeline::from_bytes`]. Exact: every number reads back bit for bit.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer(Vec::with_capacity(self.total_bytes / 2 + 64));
+        w.0.extend_from_slice(MAGIC);
+        w.u32(VERSION);
+        w.u64(self.budget_bytes as u64);
+        w.u32(self.max_frames as u32);
+        w.u32(self.frames.len() as u32);
+        for f in &self.frames {
+            write_snapshot(&mut w, f);
+        }
+        w.0
+    }
+
+    /// Reads what [`Timeline::to_bytes`] wrote; a short, corrupt or foreign file is an
+    /// error naming what is wrong, never a panic or a huge allocation.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Timeline, TimelineError> {
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(MAGIC.len())? != MAGIC {
+            return Err(TimelineError("not a LatentLab timeline".into()));
+        }
+        let version = r.u32()?;
+        if version != VERSION {
+            return Err(TimelineError(format!(
+                "timeline version {version}; this LatentLab reads version {VERSION}"
+            )));
+        }
+        let budget = r.u64()? as usize;
+        let max_frames = r.u32()? as usize;
+        let n = r.count(8)?;
+        let mut t = Timeline::new(budget, max_frames);
+        for _ in 0..n {
+            let s = read_snapshot(&mut r)?;
+            if t.frames.last().is_some_and(|l| l.step >= s.step) {
+                return Err(TimelineError("frames out of step order".into()));
+            }
+            let size = snapshot_bytes(&s);
+            t.frames.push(Arc::new(s));
+            t.sizes.push(size);
+            t.total_bytes += size;
+        }
+        if r.at != bytes.len() {
+            return Err(TimelineError("bytes left over after the last frame".into()));
+        }
+        Ok(t)
+    }
+}
+
+const MAGIC: &[u8] = b"LLTIMELN";
+const VERSION: u32 = 1;
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn str(&mut self, s: &str) {
+        self.u32(s.len() as u32);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn f32s(&mut self, v: &[f32]) {
+        self.u32(v.len() as u32);
+        for x in v {
+            self.0.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    fn opt_f32s(&mut self, v: Option<&[f32]>) {
+        self.u8(u8::from(v.is_some()));
+        if let Some(v) = v {
+            self.f32s(v);
+        }
+    }
+    fn u64s(&mut self, v: impl ExactSizeIterator<Item = u64>) {
+        self.u32(v.len() as u32);
+        for x in v {
+            self.u64(x);
+        }
+    }
+    fn layer(&mut self, l: &DenseWeights) {
+        self.u32(l.n_in as u32);
+        self.u32(l.n_out as u32);
+        self.f32s(&l.w);
+        self.f32s(&l.b);
+    }
+}
+
+fn write_snapshot(w: &mut Writer, s: &Snapshot) {
+    w.u64(s.step);
+    w.u64(s.epoch as u64);
+    w.u64s(s.display_indices.iter().map(|&i| i as u64));
+    w.u64s(s.display_labels.iter().map(|&l| u64::from(l)));
+    w.u64s(s.recon_indices.iter().map(|&i| i as u64));
+    w.f32s(&s.recon_inputs);
+    w.u32(s.models.len() as u32);
+    for m in &s.models {
+        w.str(&m.name);
+        w.str(m.kind.name());
+        w.u32(m.latent_dim as u32);
+        w.str(&serde_json::to_string(&m.config).unwrap_or_default());
+        w.f32s(&m.codes);
+        w.opt_f32s(m.sigmas.as_deref());
+        w.f32s(&m.recon);
+        w.opt_f32s(m.noisy_inputs.as_deref());
+        w.f32s(&m.recon_losses);
+        w.u8(u8::from(m.diverged));
+        w.u8(u8::from(m.decoder.sigmoid_output));
+        w.u32(m.decoder.layers.len() as u32);
+        m.decoder.layers.iter().for_each(|l| w.layer(l));
+        w.u32(m.encoder.trunk.len() as u32);
+        m.encoder.trunk.iter().for_each(|l| w.layer(l));
+        w.layer(&m.encoder.mu_head);
+        w.u8(u8::from(m.encoder.logvar_head.is_some()));
+        if let Some(l) = &m.encoder.logvar_head {
+            w.layer(l);
+        }
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+fn short() -> TimelineError {
+    TimelineError("the file ends too soon".into())
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], TimelineError> {
+        let end = self.at.checked_add(n).ok_or_else(short)?;
+        let out = self.bytes.get(self.at..end).ok_or_else(short)?;
+        self.at = end;
+        Ok(out)
+    }
+    fn u8(&mut self) -> Result<u8, TimelineError> {
+        Ok(self.take(1)?[0])
+    }
+    fn flag(&mut self) -> Result<bool, TimelineError> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            v => Err(TimelineError(format!("a flag of {v}"))),
+        }
+    }
+    fn u32(&mut self) -> Result<u32, TimelineError> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    fn u64(&mut self) -> Result<u64, TimelineError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_le_bytes(a))
+    }
+    /// A count of items of at least `item_bytes` each: no more than the bytes left hold.
+    fn count(&mut self, item_bytes: usize) -> Result<usize, TimelineError> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(item_bytes) > self.bytes.len() - self.at {
+            return Err(short());
+        }
+        Ok(n)
+    }
+    fn usize(&mut self) -> Result<usize, TimelineError> {
+        Ok(self.u32()? as usize)
+    }
+    fn str(&mut self) -> Result<String, TimelineError> {
+        let n = self.count(1)?;
+        String::from_utf8(self.take(n)?.to_vec())
+            .map_err(|_| TimelineError("a name that is not UTF-8".into()))
+    }
+    fn f32s(&mut self) -> Result<Vec<f32>, TimelineError> {
+        let n = self.count(4)?;
+        Ok(self
+            .take(n * 4)?
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
+    }
+    fn opt_f32s(&mut self) -> Result<Option<Vec<f32>>, TimelineError> {
+        Ok(if self.flag()? {
+            Some(self.f32s()?)
+        } else {
+            None
+        })
+    }
+    fn u64s(&mut self) -> Result<Vec<u64>, TimelineError> {
+        let n = self.count(8)?;
+        (0..n).map(|_| self.u64()).collect()
+    }
+    fn layer(&mut self) -> Result<DenseWeights, TimelineError> {
+        let (n_in, n_out) = (self.usize()?, self.usize()?);
+        let (w, b) = (self.f32s()?, self.f32s()?);
+        if w.len() != n_in.saturating_mul(n_out) || b.len() != n_out {
+            return Err(TimelineError(format!(
+                "a {n_in}x{n_out} layer with {} weights and {} biases",
+                w.len(),
+                b.len()
+            )));
+        }
+        Ok(DenseWeights { w, b, n_in, n_out })
+    }
+    fn layers(&mut self) -> Result<Vec<DenseWeights>, TimelineError> {
+        let n = self.count(16)?;
+        (0..n).map(|_| self.layer()).collect()
+    }
+}
+
+fn read_snapshot(r: &mut Reader<'_>) -> Result<Snapshot, TimelineError> {
+    let step = r.u64()?;
+    let epoch = r.u64()? as usize;
+    let display_indices = r.u64s()?.into_iter().map(|i| i as usize).collect();
+    let display_labels = r.u64s()?.into_iter().map(|l| l as u32).collect();
+    let recon_indices = r.u64s()?.into_iter().map(|i| i as usize).collect();
+    let recon_inputs = r.f32s()?;
+    let n = r.count(32)?;
+    let mut models = Vec::with_capacity(n);
+    for _ in 0..n {
+        models.push(read_model(r)?);
+    }
+    Ok(Snapshot {
+        step,
+        epoch,
+        display_indices,
+        display_labels,
+        recon_indices,
+        recon_inputs,
+        models,
+    })
+}
+
+fn read_model(r: &mut Reader<'_>) -> Result<ModelSnapshot, TimelineError> {
+    let name = r.str()?;
+    let kind_name = r.str()?;
+    let kind = ModelKind::from_name(&kind_name)
+        .ok_or_else(|| TimelineError(format!("unknown model kind '{kind_name}'")))?;
+    let latent_dim = r.usize()?;
+    let config: ModelConfig = serde_json::from_str(&r.str()?)
+        .map_err(|e| TimelineError(format!("{name}: its settings: {e}")))?;
+    let codes = r.f32s()?;
+    let sigmas = r.opt_f32s()?;
+    let recon = r.f32s()?;
+    let noisy_inputs = r.opt_f32s()?;
+    let recon_losses = r.f32s()?;
+    let diverged = r.flag()?;
+    let sigmoid_output = r.flag()?;
+    let decoder = DecoderSnapshot::new(r.layers()?, sigmoid_output);
+    let trunk = r.layers()?;
+    let mu_head = r.layer()?;
+    let logvar_head = if r.flag()? { Some(r.layer()?) } else { None };
+    if latent_dim == 0 || codes.len() % latent_dim != 0 || decoder.latent_dim() != latent_dim {
+        return Err(TimelineError(format!(
+            "{name}: codes or decoder do not match its latent size {latent_dim}"
+        )));
+    }
+    Ok(ModelSnapshot {
+        name,
+        kind,
+        latent_dim,
+        decoder: Arc::new(decoder),
+        encoder: Arc::new(EncoderSnapshot {
+            trunk,
+            mu_head,
+            logvar_head,
+        }),
+        config,
+        codes,
+        sigmas,
+        recon,
+        noisy_inputs,
+        recon_losses,
+        diverged,
+    })
+}

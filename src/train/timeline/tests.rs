@@ -1,0 +1,200 @@
+use super::*;
+use crate::model::{DecoderSnapshot, EncoderSnapshot, Likelihood, ModelConfig, ModelKind};
+use crate::train::ModelSnapshot;
+
+/// A snapshot of an AE and a VAE at `step`, with weights of `hidden` units and values
+/// that depend on the step (so frames differ), some of them awkward floats.
+fn snap(step: u64, hidden: usize) -> Snapshot {
+    let value = |i: usize| ((i as f32 + step as f32) * 0.37).sin() * 3.0;
+    let layer = |n_in: usize, n_out: usize, seed: usize| DenseWeights {
+        w: (0..n_in * n_out).map(|i| value(i + seed)).collect(),
+        b: (0..n_out).map(|i| value(i + seed + 7)).collect(),
+        n_in,
+        n_out,
+    };
+    let items = 50;
+    let model = |kind: ModelKind| {
+        let variational = kind.is_variational();
+        let mut codes: Vec<f32> = (0..items * 2).map(value).collect();
+        codes[3] = f32::MIN_POSITIVE / 4.0; // a subnormal
+        codes[5] = -0.0;
+        ModelSnapshot {
+            name: kind.name().into(),
+            kind,
+            latent_dim: 2,
+            decoder: Arc::new(DecoderSnapshot::new(
+                vec![layer(2, hidden, 1), layer(hidden, 16, 2)],
+                true,
+            )),
+            encoder: Arc::new(EncoderSnapshot {
+                trunk: vec![layer(16, hidden, 3)],
+                mu_head: layer(hidden, 2, 4),
+                logvar_head: variational.then(|| layer(hidden, 2, 5)),
+            }),
+            config: ModelConfig::new(kind, 16, Likelihood::Bernoulli),
+            codes,
+            sigmas: variational.then(|| (0..items * 2).map(|i| value(i).abs()).collect()),
+            recon: (0..3 * 16).map(value).collect(),
+            noisy_inputs: None,
+            recon_losses: vec![1.5, f32::NAN, 2.0],
+            diverged: step % 2 == 1,
+        }
+    };
+    Snapshot {
+        step,
+        epoch: (step / 100) as usize,
+        display_indices: (0..items).map(|i| i * 3).collect(),
+        display_labels: (0..items).map(|i| (i % 10) as u32).collect(),
+        recon_indices: vec![4, 5, 6],
+        recon_inputs: (0..3 * 16).map(|i| value(i) * 0.1).collect(),
+        models: vec![model(ModelKind::Ae), model(ModelKind::Vae)],
+    }
+}
+
+#[test]
+fn an_hour_of_snapshots_stays_in_budget_keeps_both_ends_and_is_dense_early() {
+    let frame = snapshot_bytes(&snap(0, 64));
+    // A little over 3 frames a second for an hour, a step every 20 ms: 180,000 steps.
+    let budget = 40 * frame + frame / 2;
+    let mut t = Timeline::new(budget, 600);
+    let (pushes, every) = (12_000u64, 15u64);
+    for i in 0..pushes {
+        t.push(Arc::new(snap(i * every, 64)));
+        assert!(t.bytes() <= budget, "over budget after {i} pushes");
+    }
+    let steps: Vec<u64> = t.frames().iter().map(|f| f.step).collect();
+    assert_eq!(t.len(), 40, "the budget holds 40 frames: {steps:?}");
+    assert_eq!(steps[0], 0, "the first frame stays");
+    assert_eq!(
+        *steps.last().unwrap(),
+        (pushes - 1) * every,
+        "the newest stays"
+    );
+    assert!(steps.windows(2).all(|w| w[0] < w[1]));
+    let last = (pushes - 1) * every;
+    let early = steps.iter().filter(|&&s| s <= last / 10).count();
+    let late = steps.iter().filter(|&&s| s >= last / 2).count();
+    assert!(early > 20, "more than half in the first tenth: {steps:?}");
+    assert!(
+        (2..=8).contains(&late),
+        "a few in the second half: {steps:?}"
+    );
+    // Log-spaced: the gaps grow along the run.
+    let gaps: Vec<u64> = steps.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps[gaps.len() - 2] > 20 * gaps[1], "gaps {gaps:?}");
+}
+
+#[test]
+fn a_frame_cap_holds_for_small_frames_and_the_same_step_replaces() {
+    let mut t = Timeline::new(usize::MAX, 10);
+    for s in 0..100 {
+        t.push(Arc::new(snap(s, 4)));
+    }
+    assert_eq!(t.len(), 10);
+    let bytes = t.bytes();
+    // A paused run sends its moment again: it replaces the newest frame.
+    t.push(Arc::new(snap(99, 4)));
+    assert_eq!((t.len(), t.bytes()), (10, bytes));
+    // A step before the newest is a new run.
+    t.push(Arc::new(snap(3, 4)));
+    assert_eq!(t.len(), 1);
+    assert_eq!(t.bytes(), snapshot_bytes(&snap(3, 4)));
+}
+
+#[test]
+fn nearest_and_between_pick_frames_by_step() {
+    let mut t = Timeline::default();
+    assert_eq!(t.nearest(5), None);
+    for s in [0, 10, 20, 40] {
+        t.push(Arc::new(snap(s, 4)));
+    }
+    assert_eq!(t.nearest(0), Some(0));
+    assert_eq!(t.nearest(14), Some(1));
+    assert_eq!(t.nearest(15), Some(1));
+    assert_eq!(t.nearest(16), Some(2));
+    assert_eq!(t.nearest(1000), Some(3));
+    let steps: Vec<u64> = t.between(10, 30).iter().map(|f| f.step).collect();
+    assert_eq!(steps, [10, 20]);
+}
+
+/// Every number of a snapshot, as bits, in a fixed order.
+fn bits(s: &Snapshot) -> Vec<u64> {
+    let mut out = vec![s.step, s.epoch as u64];
+    out.extend(s.display_indices.iter().map(|&i| i as u64));
+    out.extend(s.display_labels.iter().map(|&i| u64::from(i)));
+    out.extend(s.recon_indices.iter().map(|&i| i as u64));
+    let f = |v: &[f32]| v.iter().map(|x| u64::from(x.to_bits())).collect::<Vec<_>>();
+    out.extend(f(&s.recon_inputs));
+    for m in &s.models {
+        out.extend([m.latent_dim as u64, u64::from(m.diverged)]);
+        out.extend(f(&m.codes));
+        out.extend(f(m.sigmas.as_deref().unwrap_or(&[])));
+        out.extend(f(&m.recon));
+        out.extend(f(&m.recon_losses));
+        let layers = m.decoder.layers.iter().chain(&m.encoder.trunk);
+        for l in layers
+            .chain([&m.encoder.mu_head])
+            .chain(&m.encoder.logvar_head)
+        {
+            out.extend([l.n_in as u64, l.n_out as u64]);
+            out.extend(f(&l.w));
+            out.extend(f(&l.b));
+        }
+    }
+    out
+}
+
+#[test]
+fn bytes_round_trip_exactly_and_broken_files_are_errors() {
+    let mut t = Timeline::new(1 << 30, 50);
+    for s in [0, 7, 30] {
+        t.push(Arc::new(snap(s, 8)));
+    }
+    let bytes = t.to_bytes();
+    let back = Timeline::from_bytes(&bytes).unwrap();
+    assert_eq!(back.len(), 3);
+    for (a, b) in t.frames().iter().zip(back.frames()) {
+        assert_eq!(bits(a), bits(b));
+        for (ma, mb) in a.models.iter().zip(&b.models) {
+            assert_eq!(
+                (&ma.name, ma.kind, &ma.config),
+                (&mb.name, mb.kind, &mb.config)
+            );
+            assert_eq!(ma.decoder.sigmoid_output, mb.decoder.sigmoid_output);
+        }
+    }
+    assert_eq!(back.to_bytes(), bytes);
+    assert_eq!(back.bytes(), t.bytes());
+    // The weights are f32: the file is about the size of the numbers in it.
+    let numbers = bits(&t.frames()[0]).len() * 3 * 4;
+    assert!(bytes.len() < numbers * 2, "{} bytes", bytes.len());
+    // Every cut is an error, never a panic.
+    for cut in (0..bytes.len()).step_by(97) {
+        assert!(Timeline::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
+    }
+    let mut wrong = bytes.clone();
+    wrong[8] = 9;
+    let err = Timeline::from_bytes(&wrong).unwrap_err().to_string();
+    assert!(err.contains("version 9"), "{err}");
+    assert!(Timeline::from_bytes(b"PNG....").is_err());
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(Timeline::from_bytes(&longer).is_err());
+}
+
+#[test]
+fn the_progress_schedule_is_dense_early_and_the_same_shape_for_any_length() {
+    let short = progress_schedule(1876, 40);
+    let long = progress_schedule(9380, 40);
+    assert!(short.len() >= 35 && long.len() >= 38, "{short:?}");
+    assert!(short.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(*long.last().unwrap(), 9380);
+    // Half the frames in the first fifth of the run.
+    for s in [&short, &long] {
+        let total = *s.last().unwrap();
+        let early = s.iter().filter(|&&x| x <= total / 5).count();
+        assert!(early * 2 >= s.len(), "{s:?}");
+    }
+    assert!(progress_schedule(0, 40).is_empty());
+    assert_eq!(progress_schedule(3, 40), [1, 2, 3]);
+}
