@@ -225,59 +225,17 @@ impl Controls {
 
     /// The typed run folder to open, when "Open run…" found no file dialog.
     fn run_folder_ui(&mut self, ui: &mut Ui, actions: &mut Vec<Action>) {
-        let Some(folder) = &mut self.run_folder else {
-            return;
-        };
-        let mut done = false;
-        let l = ui.label("type the run folder to open");
-        ui.horizontal(|ui| {
-            let edit = ui
-                .add(
-                    egui::TextEdit::singleline(folder)
-                        .hint_text("/home/me/runs/today")
-                        .desired_width(150.0),
-                )
-                .labelled_by(l.id);
-            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            let typed = !folder.trim().is_empty();
-            let open = ui.add_enabled(typed, egui::Button::new("Open"));
-            if (open.clicked() || enter) && typed {
-                actions.push(Action::OpenRun(folder.trim().into()));
-                done = true;
-            }
-            done |= ui.small_button("Cancel").clicked();
-        });
-        if done {
-            self.run_folder = None;
+        let prompt = ("type the run folder to open", "Open");
+        if let Some(folder) = typed_folder_ui(ui, &mut self.run_folder, prompt, true) {
+            actions.push(Action::OpenRun(folder));
         }
     }
 
     /// The typed folder to save into, when Save… found no file dialog.
     fn save_folder_ui(&mut self, ui: &mut Ui, has_trainer: bool, actions: &mut Vec<Action>) {
-        let Some(folder) = &mut self.save_folder else {
-            return;
-        };
-        let mut done = false;
-        let l = ui.label("type the folder to save into");
-        ui.horizontal(|ui| {
-            let edit = ui
-                .add(
-                    egui::TextEdit::singleline(folder)
-                        .hint_text("/home/me/runs/today")
-                        .desired_width(150.0),
-                )
-                .labelled_by(l.id);
-            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-            let typed = !folder.trim().is_empty();
-            let save = ui.add_enabled(typed && has_trainer, egui::Button::new("Save"));
-            if (save.clicked() || enter) && typed && has_trainer {
-                actions.push(Action::Save(folder.trim().into()));
-                done = true;
-            }
-            done |= ui.small_button("Cancel").clicked();
-        });
-        if done {
-            self.save_folder = None;
+        let prompt = ("type the folder to save into", "Save");
+        if let Some(folder) = typed_folder_ui(ui, &mut self.save_folder, prompt, has_trainer) {
+            actions.push(Action::Save(folder));
         }
     }
 
@@ -401,4 +359,39 @@ fn progress_ui(ui: &mut Ui, session: &Session) {
             ui.label(RichText::new(text).color(theme::model_color(l.kind)));
         }
     }
+}
+
+/// A field to type a folder where no file dialog opens: `(prompt, button)` label it; the
+/// folder once the user confirms (the button, when `enabled`, or Enter). The field goes
+/// away (`None`) on confirm or Cancel.
+fn typed_folder_ui(
+    ui: &mut Ui,
+    field: &mut Option<String>,
+    (prompt, button): (&str, &str),
+    enabled: bool,
+) -> Option<std::path::PathBuf> {
+    let folder = field.as_mut()?;
+    let (mut picked, mut done) = (None, false);
+    let l = ui.label(prompt);
+    ui.horizontal(|ui| {
+        let edit = ui
+            .add(
+                egui::TextEdit::singleline(folder)
+                    .hint_text("/home/me/runs/today")
+                    .desired_width(150.0),
+            )
+            .labelled_by(l.id);
+        let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let typed = !folder.trim().is_empty();
+        let go = ui.add_enabled(typed && enabled, egui::Button::new(button));
+        if (go.clicked() || enter) && typed && enabled {
+            picked = Some(folder.trim().into());
+            done = true;
+        }
+        done |= ui.small_button("Cancel").clicked();
+    });
+    if done {
+        *field = None;
+    }
+    picked
 }
