@@ -181,14 +181,8 @@ fn a_drawn_digit_is_marked_in_every_latent_plot_and_inspected_with_its_closed_fo
 /// (they would train as soon as they are ready), and it is honoured.
 #[test]
 fn the_presentation_bar_pauses_models_still_being_built() {
-    // A named pipe as the data set: it loads only when written, so the window is
-    // certainly still loading when Pause is clicked.
     let dir = tempfile::tempdir().unwrap();
-    let pipe = dir.path().join("slow.csv");
-    let made = std::process::Command::new("mkfifo").arg(&pipe).status();
-    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", pipe.display());
-    let mut settings = small_settings();
-    settings.run.dataset = format!("csv:{}", pipe.display());
+    let (settings, pipe) = ui::slow_csv_settings(dir.path());
     let mut h = harness(settings, true);
     h.key_press(egui::Key::F5);
     h.run_steps(2);

@@ -409,14 +409,10 @@ fn both_resets_keep_the_users_choice_of_train_or_pause() {
 #[cfg(unix)]
 #[test]
 fn a_pause_clicked_while_the_data_loads_is_honoured() {
-    // The data set is a named pipe: it loads only when the test writes it, so the window
-    // is certainly still loading (and then building) when Pause is clicked.
+    // The data set is a named pipe, so the window is certainly still loading (and then
+    // building) when Pause is clicked.
     let dir = tempfile::tempdir().unwrap();
-    let pipe = dir.path().join("slow.csv");
-    let made = std::process::Command::new("mkfifo").arg(&pipe).status();
-    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", pipe.display());
-    let mut settings = small_settings();
-    settings.run.dataset = format!("csv:{}", pipe.display());
+    let (settings, pipe) = ui::slow_csv_settings(dir.path());
     let mut h = harness(settings, true);
     h.run_steps(2);
     assert_eq!(h.state().session.status, Status::Loading);

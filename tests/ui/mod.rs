@@ -53,3 +53,16 @@ pub fn wait_for(
 pub fn steps(app: &LatentLabApp) -> u64 {
     app.session.progress.as_ref().map_or(0, |p| p.step)
 }
+
+/// Small settings whose data set is a named pipe in `dir`: it loads only when the test
+/// writes it (or opens and closes it), so the window is certainly still loading until then.
+/// Returns the settings and the pipe.
+#[allow(dead_code)] // not every test file waits on a loading data set
+pub fn slow_csv_settings(dir: &std::path::Path) -> (Settings, std::path::PathBuf) {
+    let pipe = dir.join("slow.csv");
+    let made = std::process::Command::new("mkfifo").arg(&pipe).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", pipe.display());
+    let mut settings = small_settings();
+    settings.run.dataset = format!("csv:{}", pipe.display());
+    (settings, pipe)
+}
