@@ -3,6 +3,8 @@
 //! wrong, a run is never overwritten silently, and a save killed at any moment leaves a
 //! complete run or none.
 
+mod common;
+
 use latentlab::model::{batch_tensor, checkpoint, evaluate};
 use latentlab::rng::PortableRng;
 use latentlab::train::run::{self, OpenedRun, RunSave, Staging};
@@ -26,32 +28,8 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// `latentlab train` on the 2-D moons, one quick epoch, into `out`.
-fn train_args(out: &Path) -> Vec<String> {
-    [
-        "train",
-        "--dataset",
-        "moons",
-        "--models",
-        "ae,vae",
-        "--hidden",
-        "16",
-        "--epochs",
-        "1",
-        "--batch-size",
-        "200",
-        "--grid",
-        "4",
-        "--out",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .chain([out.display().to_string()])
-    .collect()
-}
-
 fn train(out: &Path, extra: &[&str], env: &[(&str, String)]) -> Output {
-    let mut args = train_args(out);
+    let mut args = common::quick_run_args(out);
     args.extend(extra.iter().map(|s| s.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     latentlab(&args, env)
@@ -424,7 +402,7 @@ fn kill_9_during_saves_leaves_a_complete_run_or_none() {
     assert!(train(&target, &[], &[]).status.success());
     let mut mid_save = 0;
     for round in 0..5u64 {
-        let mut args = train_args(&target);
+        let mut args = common::quick_run_args(&target);
         args.extend([
             "--overwrite".into(),
             "--seed".into(),

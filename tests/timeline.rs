@@ -131,12 +131,7 @@ fn a_gif_of_a_range_is_written_and_a_png_without_screenshots_says_so() {
     h.state_mut().timeline_bar.gif_range = (Some(steps_kept[1]), Some(steps_kept[3]));
     let gif = dir.path().join("range.gif");
     h.state_mut().apply(Action::ExportGif(gif.clone()));
-    wait_for(&mut h, "the GIF", |a| {
-        a.session
-            .messages
-            .iter()
-            .any(|m| m.text.contains("range.gif"))
-    });
+    ui::wait_for_message(&mut h, "range.gif");
     let note = &h.state().session.messages.last().unwrap().text;
     assert!(note.contains("3 frames"), "{note}");
     let bytes = std::fs::read(&gif).unwrap();

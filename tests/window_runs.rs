@@ -8,29 +8,15 @@ use latentlab::train::run;
 use std::path::Path;
 use std::process::Command;
 
+mod common;
 mod ui;
 use ui::{harness, small_settings, wait_for};
 
 /// `latentlab train` on the moons: an AE and a VAE, one epoch of 40 steps.
 fn cli_run(out: &Path) {
+    let args = common::quick_run_args(out);
     let o = Command::new(env!("CARGO_BIN_EXE_latentlab"))
-        .args([
-            "train",
-            "--dataset",
-            "moons",
-            "--models",
-            "ae,vae",
-            "--hidden",
-            "16",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "200",
-            "--grid",
-            "4",
-            "--out",
-        ])
-        .arg(out)
+        .args(&args)
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -132,12 +118,7 @@ fn an_opened_run_shows_its_models_and_curves_and_trains_on() {
     // Save… writes a new run that opens with the window's curves.
     let again = tmp.path().join("again");
     h.state_mut().apply(Action::Save(again.clone()));
-    wait_for(&mut h, "the save", |a| {
-        a.session
-            .messages
-            .iter()
-            .any(|m| m.text.starts_with("saved the run in"))
-    });
+    ui::wait_for_message(&mut h, "saved the run in");
     let reopened = run::open_run(&again).unwrap();
     assert!(reopened.manifest.step > 40);
     assert_eq!(reopened.manifest.grid_k, Some(h.state().settings.grid_k));

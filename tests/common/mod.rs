@@ -57,3 +57,28 @@ pub fn bmp_header(width: i32, height: i32) -> Vec<u8> {
     b.extend_from_slice(&[0; 27]);
     b
 }
+
+/// `latentlab train` arguments for a quick run into `out`: the 2-D moons, an AE and a VAE
+/// with one hidden layer of 16, one epoch of 40 steps.
+pub fn quick_run_args(out: &std::path::Path) -> Vec<String> {
+    [
+        "train",
+        "--dataset",
+        "moons",
+        "--models",
+        "ae,vae",
+        "--hidden",
+        "16",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "200",
+        "--grid",
+        "4",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.display().to_string()])
+    .collect()
+}

@@ -66,3 +66,11 @@ pub fn slow_csv_settings(dir: &std::path::Path) -> (Settings, std::path::PathBuf
     settings.run.dataset = format!("csv:{}", pipe.display());
     (settings, pipe)
 }
+
+/// Steps the UI until a message containing `text` shows.
+#[allow(dead_code)] // not every test file waits for a message
+pub fn wait_for_message(h: &mut Harness<'_, LatentLabApp>, text: &str) {
+    wait_for(h, text, |a| {
+        a.session.messages.iter().any(|m| m.text.contains(text))
+    });
+}
