@@ -91,6 +91,7 @@ impl View for DrawPanel {
                     ItemShape::Points { .. } => point_ui(ui, ds, drawn, side),
                 };
                 cx.rects.draw_canvas = Some(rect);
+                cx.rects.subject("canvas", ui, rect);
             });
             ui.separator();
             egui::ScrollArea::vertical().show(ui, |ui| ui.vertical(|ui| self.models_ui(ui, cx)));
@@ -181,12 +182,13 @@ impl DrawPanel {
                 }
             };
             let spread = self.spread(m, &x);
-            let redraw = egui::Frame::new()
+            let framed = egui::Frame::new()
                 .stroke(egui::Stroke::new(1.5, theme::model_color(m.kind).gamma_multiply(0.7)))
                 .corner_radius(4.0)
                 .inner_margin(8.0)
-                .show(ui, |ui| self.model_ui(ui, m, cx.ds, &report, spread))
-                .inner;
+                .show(ui, |ui| self.model_ui(ui, m, cx.ds, &report, spread));
+            cx.rects.subject("inspector", ui, framed.response.rect);
+            let redraw = framed.inner;
             if redraw {
                 self.eps.insert(m.name.clone(), draw_eps(&mut self.rng, m.latent_dim));
             }

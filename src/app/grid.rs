@@ -102,7 +102,8 @@ impl View for GridPanel {
         });
         ui.columns(cx.snap.models.len().max(1), |cols| {
             for (ui, m) in cols.iter_mut().zip(&cx.snap.models) {
-                self.model_ui(ui, m, cx, k);
+                let shown = ui.scope(|ui| self.model_ui(ui, m, cx, k)).response.rect;
+                cx.rects.subject("grid", ui, shown);
             }
         });
         if k == cx.settings.grid_k {
@@ -147,7 +148,7 @@ impl GridPanel {
         let side = ui
             .available_width()
             .min(ui.available_height() - 40.0)
-            .max(150.0);
+            .max(60.0);
         let name = format!("grid-{}", m.name);
         match cx.ds.shape {
             ItemShape::Image { width, height } => {

@@ -60,9 +60,12 @@ impl View for InterpPanel {
         }
         ui.horizontal(|ui| self.ends_ui(ui, cx, n));
         let (a, b) = (self.a.min(n - 1), self.b.min(n - 1));
-        let cell =
-            ((ui.available_width() - 180.0) / STEPS as f32).clamp(24.0, theme::ITEM_IMAGE * 1.5);
-        egui::Grid::new("interp")
+        let rows = (1 + cx.snap.models.len()) as f32;
+        let by_height = (ui.available_height() - 8.0) / rows - 12.0;
+        let cell = ((ui.available_width() - 180.0) / STEPS as f32)
+            .min(by_height)
+            .clamp(16.0, theme::ITEM_IMAGE * 1.5);
+        let shown = egui::Grid::new("interp")
             .num_columns(2)
             .spacing([12.0, 10.0])
             .show(ui, |ui| {
@@ -71,6 +74,8 @@ impl View for InterpPanel {
                     self.model_row_ui(ui, m, cx, [a, b], cell);
                 }
             });
+        cx.rects
+            .subject("interpolation rows", ui, shown.response.rect);
         Vec::new()
     }
 

@@ -68,7 +68,8 @@ impl View for KlDimsPanel {
         );
         ui.columns(models.len(), |cols| {
             for (ui, m) in cols.iter_mut().zip(models) {
-                model_ui(ui, m);
+                let shown = ui.scope(|ui| model_ui(ui, m)).response.rect;
+                cx.rects.subject("kl bars", ui, shown);
             }
         });
         Vec::new()
@@ -95,7 +96,8 @@ fn model_ui(ui: &mut Ui, m: &ModelSnapshot) {
         kl_text(kl.iter().sum::<f64>()),
         d - collapsed,
     ));
-    let height = (ui.available_height() - 90.0).clamp(120.0, 320.0);
+    // The dimension labels below need about 60 points; the bars take the rest.
+    let height = (ui.available_height() - 70.0).clamp(60.0, 320.0);
     bars_ui(ui, m, &kl, height);
     dims_ui(ui, &m.name, &kl);
 }

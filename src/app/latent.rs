@@ -24,6 +24,8 @@ pub struct LatentPanel {
     pub hidden_classes: BTreeSet<u32>,
     pub(super) probe_tex: HashMap<String, Tex>,
     pub(super) pinned_tex: HashMap<String, Tex>,
+    /// Each plot's axes while the probe is dragged (they hold still until release).
+    pub(super) held_bounds: HashMap<String, [[f64; 2]; 2]>,
 }
 
 impl Default for LatentPanel {
@@ -35,6 +37,7 @@ impl Default for LatentPanel {
             hidden_classes: BTreeSet::new(),
             probe_tex: HashMap::new(),
             pinned_tex: HashMap::new(),
+            held_bounds: HashMap::new(),
         }
     }
 }

@@ -41,9 +41,9 @@ impl View for LessonListPanel {
         )
     }
 
-    fn ui(&mut self, ui: &mut Ui, _cx: &mut ViewCtx<'_>) -> Vec<Action> {
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
         let mut actions = Vec::new();
-        egui::ScrollArea::vertical().show(ui, |ui| {
+        let list = egui::ScrollArea::vertical().show(ui, |ui| {
             let builtin = self.builtin.get_or_insert_with(lessons::builtin);
             match builtin {
                 Ok(list) => list.iter().for_each(|l| lesson_ui(ui, l, &mut actions)),
@@ -54,6 +54,8 @@ impl View for LessonListPanel {
             ui.add_space(12.0);
             self.own_lesson_ui(ui, &mut actions);
         });
+        let shown = list.inner_rect.intersect(ui.clip_rect());
+        cx.rects.subject_in("lesson list", shown, shown);
         actions
     }
 }

@@ -18,6 +18,17 @@ pub struct LessonRun {
     pub step: usize,
 }
 
+impl LessonRun {
+    /// The subjects the step shown declares (none if it declares none).
+    pub fn subjects(&self) -> &[&'static str] {
+        self.lesson
+            .steps
+            .get(self.step)
+            .and_then(|s| s.changes.subjects.as_ref())
+            .map_or(&[], |a| a.value.as_slice())
+    }
+}
+
 /// The titles of the window's tabs, in order.
 pub fn tab_titles() -> Vec<&'static str> {
     super::tabs().iter().map(|v| v.title()).collect()

@@ -12,12 +12,14 @@ mod controls;
 mod dialog;
 mod download;
 mod export;
+pub mod fit;
 mod history;
 mod items;
 mod knobs;
 mod lesson_run;
 mod losses;
 mod presentation;
+pub mod render;
 mod runs;
 mod scatter;
 mod selection;
@@ -428,7 +430,21 @@ impl eframe::App for LatentLabApp {
     }
 
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
+        eframe::set_value(storage, Presentation::STORAGE_KEY, &self.presentation);
+    }
+}
+
+impl LatentLabApp {
+    /// One frame of the whole window (eframe's `ui`, and the fit check's headless frames).
+    pub fn frame_ui(&mut self, ui: &mut Ui) {
         let started = Instant::now();
+        self.rects.subjects.clear();
+        self.presentation.fit_zoom(ui.ctx());
         let mut actions: Vec<Action> = self.shortcuts(ui).into_iter().collect();
         actions.extend(dropped_image(ui));
         actions.extend(self.lesson_keys(ui));
@@ -467,7 +483,7 @@ impl eframe::App for LatentLabApp {
             (ui.available_height() * theme::LOSS_PLOT_SHARE)
                 .clamp(theme::LOSS_PLOT_MIN, theme::LOSS_PLOT_HEIGHT)
         };
-        if !self.presentation.on || self.presentation.show_losses {
+        if !self.presentation.on || self.presentation.show_losses || self.step_names("losses") {
             egui::Panel::bottom("losses")
                 .resizable(false)
                 .show(ui, |ui| {
@@ -475,6 +491,8 @@ impl eframe::App for LatentLabApp {
                     self.losses.marker_step = self.timeline_bar.shown().map(|s| s.step as f64);
                     self.losses
                         .ui(ui, &self.session.history, loss_height, steps_per_epoch);
+                    let shown = ui.min_rect();
+                    self.rects.subject("losses", ui, shown);
                 });
         }
         egui::CentralPanel::default_margins().show(ui, |ui| actions.extend(self.central_ui(ui)));
@@ -491,9 +509,9 @@ impl eframe::App for LatentLabApp {
             .record(started.elapsed().as_secs_f64() * 1000.0);
     }
 
-    fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, settings::STORAGE_KEY, &self.settings);
-        eframe::set_value(storage, Presentation::STORAGE_KEY, &self.presentation);
+    /// Does the lesson step shown name `subject`?
+    pub fn step_names(&self, subject: &str) -> bool {
+        self.lesson.as_ref().is_some_and(|run| run.subjects().contains(&subject))
     }
 }
 

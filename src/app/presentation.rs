@@ -13,6 +13,9 @@ use crate::train::Snapshot;
 use egui::{RichText, Ui};
 use std::collections::BTreeSet;
 
+/// The fewest points presentation mode leaves on screen, across and down.
+pub const MIN_POINTS: egui::Vec2 = egui::vec2(1000.0, 560.0);
+
 /// Smallest and largest presentation zoom.
 pub const SCALE_RANGE: std::ops::RangeInclusive<f32> = 1.2..=2.5;
 
@@ -63,6 +66,23 @@ impl Presentation {
             ctx.set_zoom_factor(self.normal_zoom);
         }
         self.on = on;
+    }
+
+    /// Keeps the presentation zoom within what the window can hold: never so large that
+    /// fewer than [`MIN_POINTS`] remain (a 1280×720 projector at 1.6 would leave 800×450
+    /// points, too few for two plots and a lesson banner). Called every frame.
+    pub fn fit_zoom(&self, ctx: &egui::Context) {
+        if !self.on {
+            return;
+        }
+        let zoom = ctx.zoom_factor();
+        // The window's size in the points of normal zoom.
+        let size = ctx.content_rect().size() * zoom / self.normal_zoom;
+        let fit = (size.x / MIN_POINTS.x).min(size.y / MIN_POINTS.y);
+        let want = self.normal_zoom * self.scale.min(fit).max(1.0);
+        if want.is_finite() && (want - zoom).abs() > 0.005 {
+            ctx.set_zoom_factor(want);
+        }
     }
 
     /// Makes a state read back from storage safe: a scale in range, and the zoom it implies.

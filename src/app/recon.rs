@@ -42,9 +42,21 @@ impl View for ReconPanel {
             }
         });
         let n = cx.snap.recon_indices.len().max(1);
-        let cell = ((ui.available_width() - 170.0) / n as f32).clamp(24.0, theme::ITEM_IMAGE * 1.5);
+        // Every row fits the height too: a lesson compares the rows, so none may fall
+        // below the window.
+        let rows_shown = 1 + cx
+            .snap
+            .models
+            .iter()
+            .map(|m| 1 + usize::from(m.noisy_inputs.is_some()))
+            .sum::<usize>();
+        let per_row = 30.0;
+        let by_height = (ui.available_height() - 8.0) / rows_shown as f32 - per_row;
+        let cell = ((ui.available_width() - 170.0) / n as f32)
+            .min(by_height)
+            .clamp(16.0, theme::ITEM_IMAGE * 1.5);
         let rows = Rows { cx, n, cell };
-        egui::ScrollArea::vertical().show(ui, |ui| {
+        let shown = egui::ScrollArea::vertical().show(ui, |ui| {
             egui::Grid::new("recon-rows")
                 .num_columns(2)
                 .spacing([12.0, 10.0])
@@ -56,8 +68,13 @@ impl View for ReconPanel {
                         }
                         self.model_row_ui(ui, &rows, m);
                     }
-                });
+                })
+                .response
+                .rect
         });
+        // What the scroll area shows is the visible part.
+        let clip = shown.inner_rect.intersect(ui.clip_rect());
+        cx.rects.subject_in("reconstruction rows", shown.inner, clip);
         actions
     }
 

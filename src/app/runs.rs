@@ -50,6 +50,13 @@ pub struct Runs {
     pub opened: Option<PathBuf>,
 }
 
+impl Runs {
+    /// A run is being opened (read and checked on its own thread).
+    pub fn is_opening(&self) -> bool {
+        self.pending.is_some()
+    }
+}
+
 impl LatentLabApp {
     /// Save…: writes this run into `folder` (which must be new or empty).
     pub(super) fn save_run(&mut self, folder: PathBuf) {

@@ -76,9 +76,9 @@ impl View for SamplesPanel {
                 }
                 let cell = (ui.available_width() / SIDE as f32)
                     .min((ui.available_height() - 40.0) / SIDE as f32)
-                    .max(12.0);
+                    .max(6.0);
                 let tex = self.textures.entry(m.name.clone()).or_default();
-                show_items(
+                let shown = show_items(
                     ui,
                     tex,
                     &format!("samples-{}", m.name),
@@ -89,6 +89,7 @@ impl View for SamplesPanel {
                     cell,
                     color,
                 );
+                cx.rects.subject("samples", ui, shown.rect);
             }
         });
         Vec::new()

@@ -17,6 +17,9 @@ use std::collections::BTreeSet;
 /// enough to read (hundreds make a tangle early in training).
 const SAMPLE_ELLIPSES: usize = 40;
 
+/// The least radius of a posterior ellipse on screen, in points.
+const MIN_ELLIPSE_RADIUS: f32 = 4.0;
+
 /// Everything one model's plot shows, in plot coordinates, gathered before drawing.
 struct Scene {
     /// Visible points, per class.
@@ -51,17 +54,35 @@ impl LatentPanel {
         shared: Option<[[f64; 2]; 2]>,
     ) {
         let layout = Layout::choose(ui.available_width(), ui.available_height());
-        let scene = self.scene(m, cx.snap, cx.ds, cx.selection, shared);
+        // While the user drags the probe the axes hold still (training moves the codes,
+        // and axes that follow them would move the point under the pointer).
+        if !ui.input(|i| i.pointer.any_down()) {
+            self.held_bounds.clear();
+        }
+        let held = self.held_bounds.get(&m.name).copied();
+        let scene = self.scene(m, cx.snap, cx.ds, cx.selection, shared.or(held), layout.plot);
+        let bounds = scene.bounds;
         let body = |ui: &mut Ui| {
             let (rect, event, drawn) =
                 plot_ui(ui, m, scene, layout.plot, cx.ds, &self.hidden_classes);
             cx.rects.latent_plots.insert(m.name.clone(), rect);
+            cx.rects.subject("latent plots", ui, rect);
             match drawn {
                 Some(p) => cx.rects.drawn_markers.insert(m.name.clone(), p),
                 None => cx.rects.drawn_markers.remove(&m.name),
             };
             match event {
                 Some(PlotEvent::Probe(p)) => {
+                    // The probe stays on the plot when the pointer leaves it mid-drag.
+                    let p = [
+                        p[0].clamp(bounds[0][0], bounds[0][1]),
+                        p[1].clamp(bounds[1][0], bounds[1][1]),
+                    ];
+                    for other in &cx.snap.models {
+                        if shared.is_some() || other.name == m.name {
+                            self.held_bounds.entry(other.name.clone()).or_insert(bounds);
+                        }
+                    }
                     // With shared axes the probe is one point z for every model: each
                     // decodes the same code.
                     let linked = cx
@@ -103,8 +124,14 @@ impl LatentPanel {
         snap: &Snapshot,
         ds: &Dataset,
         selection: &Selection,
-        shared: Option<[[f64; 2]; 2]>,
+        fixed: Option<[[f64; 2]; 2]>,
+        side: f32,
     ) -> Scene {
+        let bounds = fixed.unwrap_or_else(|| bounds(m, selection));
+        // Ellipses smaller than a dot are drawn at a visible least size (the probe column
+        // says how large σ really is).
+        let least = |k: usize| f64::from(MIN_ELLIPSE_RADIUS) * (bounds[k][1] - bounds[k][0]) / f64::from(side.max(1.0));
+        let least = [least(0), least(1)];
         let mut per_class: Vec<Vec<[f64; 2]>> = vec![Vec::new(); ds.num_classes().max(1)];
         let mut items = Vec::with_capacity(snap.display_labels.len());
         // Codes and labels of a consistent snapshot have the same count; zip stops at the
@@ -130,6 +157,7 @@ impl LatentPanel {
                 &self.hidden_classes,
                 self.show_posterior,
                 pinned,
+                least,
             )
         } else {
             Vec::new()
@@ -156,7 +184,7 @@ impl LatentPanel {
             ellipses,
             drawn,
             show_prior: m.kind.is_variational() && self.show_prior,
-            bounds: shared.unwrap_or_else(|| bounds(m, selection)),
+            bounds,
             axis_names: [selection.axis_name(m, 0), selection.axis_name(m, 1)],
         }
     }
@@ -167,7 +195,7 @@ impl LatentPanel {
         let Some(probe) = cx.selection.probes.get_mut(&m.name) else {
             return;
         };
-        ui.vertical(|ui| {
+        let probe_column = ui.vertical(|ui| {
             ui.label(RichText::new("probe decodes to").strong());
             let key = probe.refresh_decoding(m, cx.snap.step);
             let tex = self.probe_tex.entry(m.name.clone()).or_default();
@@ -178,15 +206,19 @@ impl LatentPanel {
                 ui.label(RichText::new(format!("posterior σ ≈ {sigma:.2}")).small())
                     .on_hover_text(
                         "median σ of q(z|x) over the test items shown: how far the VAE's code \
-                         of one item spreads. Pin an item to see its 1σ and 2σ ellipses.",
+                         of one item spreads. Pin an item to see its 1σ and 2σ ellipses; an ellipse \
+                         smaller than a dot is drawn a little larger, so it can be seen.",
                     );
             }
         });
+        cx.rects
+            .subject("probe images", ui, probe_column.response.rect);
         let Some(i) = cx.selection.pinned else {
             return;
         };
         ui.separator();
-        ui.vertical(|ui| self.pinned_ui(ui, m, cx.snap, cx.ds, i));
+        let pinned = ui.vertical(|ui| self.pinned_ui(ui, m, cx.snap, cx.ds, i));
+        cx.rects.subject("pinned item", ui, pinned.response.rect);
     }
 
     /// The pinned item: its input, its reconstruction and its code.
@@ -276,17 +308,9 @@ fn plot_ui(
     (response.response.rect, event, drawn)
 }
 
-/// The prior circles, ellipses, class points, pinned item and probe.
+/// Ellipses, the probe ring, the class points, then on top what a lesson points at: the
+/// prior's circles, the pinned item and the drawn item.
 fn draw_scene(pui: &mut PlotUi<'_>, scene: Scene, ds: &Dataset) {
-    if scene.show_prior {
-        for (r, name) in [(1.0, "prior 1σ"), (2.0, "prior 2σ")] {
-            pui.line(
-                Line::new(name, circle(0.0, 0.0, r, r))
-                    .color(theme::PRIOR)
-                    .style(egui_plot::LineStyle::dashed_loose()),
-            );
-        }
-    }
     for e in scene.ellipses {
         let style = if e.dashed {
             egui_plot::LineStyle::dashed_dense()
@@ -300,6 +324,12 @@ fn draw_scene(pui: &mut PlotUi<'_>, scene: Scene, ds: &Dataset) {
                 .style(style),
         );
     }
+    // A thin hollow ring under the dots: a cloud that sits where the probe is (a VAE's
+    // whole cloud on shared axes) still shows through it.
+    let ring = Points::new("probe", vec![scene.probe]).shape(MarkerShape::Circle);
+    pui.points(ring.radius(11.0).color(theme::PROBE).filled(false));
+    let centre = Points::new("probe", vec![scene.probe]).shape(MarkerShape::Circle);
+    pui.points(centre.radius(2.5).color(theme::PROBE).filled(true));
     for (c, pts) in scene.per_class.into_iter().enumerate() {
         if !pts.is_empty() {
             let name = ds.class_names.get(c).cloned().unwrap_or_default();
@@ -311,17 +341,26 @@ fn draw_scene(pui: &mut PlotUi<'_>, scene: Scene, ds: &Dataset) {
             );
         }
     }
+    if scene.show_prior {
+        for (r, name) in [(1.0, "prior 1σ"), (2.0, "prior 2σ")] {
+            pui.line(
+                Line::new(name, circle(0.0, 0.0, r, r))
+                    .color(theme::PRIOR)
+                    .width(2.0)
+                    .style(egui_plot::LineStyle::dashed_loose()),
+            );
+        }
+    }
     if let Some(p) = scene.pinned {
         let marker = Points::new("pinned", vec![p]).shape(MarkerShape::Diamond);
         pui.points(marker.radius(14.0).color(theme::PINNED).filled(false));
     }
     if let Some(p) = scene.drawn {
+        // A dark disc behind the star keeps it apart from any class's dots.
+        let disc = Points::new("drawn", vec![p]).shape(MarkerShape::Circle);
+        pui.points(disc.radius(11.0).color(theme::MARKER_OUTLINE).filled(true));
         let marker = Points::new("drawn", vec![p]).shape(MarkerShape::Asterisk);
-        pui.points(marker.radius(14.0).color(theme::DRAWN));
-    }
-    for (radius, filled) in [(10.0, false), (5.0, true)] {
-        let marker = Points::new("probe", vec![scene.probe]).shape(MarkerShape::Circle);
-        pui.points(marker.radius(radius).color(theme::PROBE).filled(filled));
+        pui.points(marker.radius(20.0).color(theme::DRAWN));
     }
 }
 
@@ -462,6 +501,7 @@ fn ellipse_lines(
     hidden: &BTreeSet<u32>,
     sample: bool,
     pinned: Option<usize>,
+    least: [f64; 2],
 ) -> Vec<Ellipse> {
     let (Some(sigmas), Plane::Dims(a, b)) = (&m.sigmas, plane) else {
         return Vec::new();
@@ -471,7 +511,8 @@ fn ellipse_lines(
     let at = |v: &[f32], k: usize| v.get(k).map_or(0.0, |x| f64::from(*x));
     let ellipse = |i: usize, scale: f64, color: Color32, width: f32, dashed: bool| {
         let (mu, s) = (row(&m.codes, i, d)?, row(sigmas, i, d)?);
-        let (rx, ry) = (scale * at(s, a), scale * at(s, b));
+        let rx = (scale * at(s, a)).max(scale * least[0]);
+        let ry = (scale * at(s, b)).max(scale * least[1]);
         let points = circle(at(mu, a), at(mu, b), rx, ry);
         Some(Ellipse {
             points,

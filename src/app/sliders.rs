@@ -72,8 +72,9 @@ impl SlidersPanel {
     /// Sample the prior, or jump to a class's mean code.
     fn toolbar_ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) {
         let sample = ui
-            .button("Sample from the prior")
+            .button(RichText::new("Sample from the prior").strong())
             .on_hover_text("z ~ N(0, I) for every model. An AE has no prior: for it this is an arbitrary point.");
+        cx.rects.subject("sliders", ui, sample.rect);
         if sample.clicked() {
             self.from_prior = true;
             self.draws += 1;
@@ -115,17 +116,16 @@ impl SlidersPanel {
             return;
         };
         probe.code.resize(ranges.len(), 0.0);
-        let size = (ui.available_width() * 0.6).clamp(100.0, theme::PROBE_IMAGE * 1.3);
-        let key = probe.refresh_decoding(m, cx.snap.step);
-        let tex = self.textures.entry(m.name.clone()).or_default();
-        let name = format!("slider-{}", m.name);
-        show_items(ui, tex, &name, key, cx.ds, &probe.decoded, 1, size, color);
-        if self.from_prior && !m.kind.is_variational() {
-            ui.label(RichText::new(NO_PRIOR).color(theme::WARNING));
-        }
-        egui::ScrollArea::vertical()
+        // The sliders come first and the image takes the height that is left, so the
+        // sliders a lesson points at are never pushed below the window.
+        let shown = ranges.len().min(MAX_SLIDERS);
+        let row = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
+        let sliders_height = (shown as f32 * row).min(ui.available_height() * 0.45);
+        let sliders = egui::ScrollArea::vertical()
             .id_salt(("sliders", &m.name))
+            .max_height(sliders_height)
             .show(ui, |ui| {
+                ui.spacing_mut().slider_width = (ui.available_width() - 60.0).max(80.0);
                 let sliders = probe.code.iter_mut().zip(&ranges).enumerate();
                 for (i, (z, (lo, hi))) in sliders.take(MAX_SLIDERS) {
                     let slider = egui::Slider::new(z, *lo..=*hi).text(format!("z{}", i + 1));
@@ -137,6 +137,20 @@ impl SlidersPanel {
                     ui.label(format!("(first {MAX_SLIDERS} of {} dimensions)", ranges.len()));
                 }
             });
+        cx.rects.subject("sliders", ui, sliders.inner_rect);
+        let warning = self.from_prior && !m.kind.is_variational();
+        let below = if warning { 40.0 } else { 8.0 };
+        let size = (ui.available_width() * 0.8)
+            .min(ui.available_height() - below)
+            .clamp(48.0, theme::PROBE_IMAGE * 1.6);
+        let key = probe.refresh_decoding(m, cx.snap.step);
+        let tex = self.textures.entry(m.name.clone()).or_default();
+        let name = format!("slider-{}", m.name);
+        let image = show_items(ui, tex, &name, key, cx.ds, &probe.decoded, 1, size, color);
+        cx.rects.subject("slider images", ui, image.rect);
+        if warning {
+            ui.add(egui::Label::new(RichText::new(NO_PRIOR).color(theme::WARNING)).wrap());
+        }
     }
 }
 

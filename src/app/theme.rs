@@ -29,11 +29,11 @@ pub const PROBE: Color32 = Color32::from_rgb(250, 250, 250);
 /// The pinned item's marker.
 pub const PINNED: Color32 = Color32::from_rgb(255, 200, 0);
 /// The drawn item's marker and ellipses.
-pub const DRAWN: Color32 = Color32::from_rgb(255, 80, 200);
+pub const DRAWN: Color32 = Color32::from_rgb(0, 255, 170);
 /// Dark outline colour for small markers on light backgrounds.
 pub const MARKER_OUTLINE: Color32 = Color32::from_rgb(20, 20, 20);
 /// Colour of the prior's σ circles.
-pub const PRIOR: Color32 = Color32::from_rgb(130, 130, 130);
+pub const PRIOR: Color32 = Color32::from_rgb(235, 235, 235);
 /// The running lesson's banner frame and its "Do:" / "Notice:" words.
 pub const LESSON: Color32 = Color32::from_rgb(38, 139, 210);
 /// Colour of data points drawn behind decoded points (2-D data sets).
@@ -43,7 +43,7 @@ pub const DATA_BACKDROP: Color32 = Color32::from_rgb(190, 190, 190);
 pub const MOSAIC_GAP: Color32 = Color32::from_gray(60);
 
 /// Radius of a data point in the latent scatter, in points.
-pub const POINT_RADIUS: f32 = 2.2;
+pub const POINT_RADIUS: f32 = 3.0;
 /// Side of the probe's decoded image, in points.
 pub const PROBE_IMAGE: f32 = 168.0;
 /// Height of the loss plot, in points, at most; on a small window it takes at most

@@ -56,4 +56,33 @@ pub struct ScreenRects {
     pub drawn_markers: HashMap<String, egui::Pos2>,
     /// The drawing canvas of the "Draw & inspect" tab.
     pub draw_canvas: Option<egui::Rect>,
+    /// Lesson subjects drawn in this frame (emptied at the start of each frame).
+    pub subjects: Vec<SubjectRect>,
+}
+
+/// Where a lesson subject ([`crate::lessons::subject::SUBJECTS`]) was drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SubjectRect {
+    /// The subject's name.
+    pub name: &'static str,
+    /// The rectangle it takes, in points.
+    pub rect: egui::Rect,
+    /// The part of the screen its panel shows (a scroll area or panel clips the rest).
+    pub clip: egui::Rect,
+}
+
+impl ScreenRects {
+    /// Records that `name` is drawn at `rect` by `ui` (clipped as `ui` clips).
+    pub fn subject(&mut self, name: &'static str, ui: &egui::Ui, rect: egui::Rect) {
+        debug_assert!(
+            crate::lessons::subject::subject(name).is_some(),
+            "unknown subject {name}"
+        );
+        self.subject_in(name, rect, ui.clip_rect());
+    }
+
+    /// Records that `name` is drawn at `rect`, of which only `clip` can be seen.
+    pub fn subject_in(&mut self, name: &'static str, rect: egui::Rect, clip: egui::Rect) {
+        self.subjects.push(SubjectRect { name, rect, clip });
+    }
 }

@@ -57,8 +57,9 @@ pub enum Command {
     /// object (the reconstruction decodes z = μ).
     Encode(EncodeArgs),
     /// List the built-in lessons, one per line: NAME<TAB>TITLE (open one with
-    /// `latentlab --lesson NAME`).
-    Lessons,
+    /// `latentlab --lesson NAME`); or check a lesson fits the screen (--check), or write one
+    /// PNG per step as the class will see it (--render).
+    Lessons(super::lessons::LessonsArgs),
 }
 
 /// `latentlab train`.

@@ -3,6 +3,7 @@
 mod args;
 mod encode;
 mod fetch;
+mod lessons;
 mod output;
 
 pub use args::{Cli, Command, DatasetArgs, EncodeArgs, EvalArgs, KnobArgs, TrainArgs};
@@ -32,18 +33,8 @@ pub fn run(command: Command, threads: usize) -> Result<()> {
         Command::Dataset(a) => dataset(a),
         Command::Fetch(a) => fetch::run(a),
         Command::Encode(a) => encode::encode(a),
-        Command::Lessons => lessons(),
+        Command::Lessons(a) => lessons::run(a),
     }
-}
-
-/// `latentlab lessons`: NAME<TAB>TITLE per built-in lesson.
-fn lessons() -> Result<()> {
-    let list = crate::lessons::builtin().map_err(|e| anyhow!("{e}"))?;
-    let mut out = std::io::stdout().lock();
-    for lesson in list {
-        writeln!(out, "{}\t{}", lesson.name, lesson.title)?;
-    }
-    Ok(())
 }
 
 fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {

@@ -41,6 +41,33 @@ pub fn check(lesson: &mut Lesson) -> Result<(), LessonError> {
             let line = a.line;
             resolve_classes(a, dataset.as_deref(), setup.run_base).map_err(|p| at(line, p))?;
         }
+        if let Some(a) = &c.subjects {
+            subjects_on_the_tab(&a.value, setup.tab.as_deref()).map_err(|p| at(a.line, p))?;
+        }
+    }
+    Ok(())
+}
+
+/// Each subject lives on one tab: the step must show that tab.
+fn subjects_on_the_tab(subjects: &[&str], tab: Option<&str>) -> Result<(), String> {
+    for name in subjects {
+        let Some(home) = super::subject::subject(name).and_then(|s| s.tab) else {
+            continue;
+        };
+        match tab {
+            Some(t) if t.trim().eq_ignore_ascii_case(home) => {}
+            Some(t) => {
+                return Err(format!(
+                    "subject '{name}' is on the '{home}' tab, but this step shows '{t}'"
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "subject '{name}' is on the '{home}' tab: set 'tab: {home}' in this step \
+                     or an earlier one"
+                ));
+            }
+        }
     }
     Ok(())
 }

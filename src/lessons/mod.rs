@@ -9,6 +9,7 @@
 
 mod check;
 mod parse;
+pub mod subject;
 
 use crate::data::BUILTIN_NAMES;
 use crate::model::{KnobValue, ModelKind};
@@ -142,6 +143,9 @@ pub struct Changes {
     pub classes: Option<At<Classes>>,
     /// A saved run to open.
     pub open: Option<At<PathBuf>>,
+    /// What the class must see in this step (names from [`subject::SUBJECTS`]); this
+    /// step's own, never inherited.
+    pub subjects: Option<At<Vec<&'static str>>>,
 }
 
 /// What the latent scatters highlight. Every step sets all of it (unset keys take their

@@ -23,6 +23,7 @@ pub const STEP_KEYS: &[&str] = &[
     "posterior_ellipses",
     "classes",
     "open",
+    "subject",
 ];
 
 /// The front matter's keys.
@@ -308,6 +309,7 @@ fn set(c: &mut Changes, key: &str, value: &str, line: usize) -> Result<(), Strin
         "posterior_ellipses" => c.posterior_ellipses = at(on_off(key, value)?, line),
         "classes" => c.classes = at(classes(value)?, line),
         "open" => c.open = at(PathBuf::from(value), line),
+        "subject" => c.subjects = at(super::subject::parse_subjects(value)?, line),
         _ => return Err(unknown_key(key)),
     }
     Ok(())
@@ -335,6 +337,7 @@ fn twice(c: &Changes, key: &str) -> bool {
         "posterior_ellipses" => c.posterior_ellipses.is_some(),
         "classes" => c.classes.is_some(),
         "open" => c.open.is_some(),
+        "subject" => c.subjects.is_some(),
         _ => false,
     }
 }

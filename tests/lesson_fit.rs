@@ -1,0 +1,73 @@
+//! Every step of every built-in lesson shows what it points at, at a projector's 1280×720
+//! and a laptop's 1600×1000, in normal and in presentation mode: each declared subject is
+//! wholly on screen and nothing is drawn past the window's right or bottom edge. The app
+//! runs headless (`latentlab::app::fit`), as `latentlab lessons --check` runs it.
+
+use latentlab::app::fit::{FitOptions, check_lesson};
+use latentlab::app::load_lesson;
+use latentlab::lessons;
+
+fn check_all(w: f32, h: f32, presentation: bool) {
+    let opts = FitOptions {
+        size_px: egui::vec2(w, h),
+        presentation,
+        ..FitOptions::default()
+    };
+    let mut failures = Vec::new();
+    for lesson in lessons::builtin().expect("built-in lessons parse") {
+        let lesson = load_lesson(&lesson.name).expect("the window takes it");
+        let fits = check_lesson(&lesson, &opts, |_, _| {});
+        assert_eq!(fits.len(), lesson.steps.len(), "{}: every step checked", lesson.name);
+        for f in fits {
+            if !f.problems.is_empty() {
+                failures.push(format!(
+                    "{} step {} '{}': {}",
+                    lesson.name,
+                    f.step + 1,
+                    f.title,
+                    f.problems.join("; ")
+                ));
+            }
+        }
+    }
+    let mode = if presentation { "presentation" } else { "normal" };
+    assert!(
+        failures.is_empty(),
+        "at {w}x{h} in {mode} mode:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_lesson_step_fits_a_projector_at_1280x720() {
+    check_all(1280.0, 720.0, false);
+}
+
+#[test]
+fn every_lesson_step_fits_a_projector_at_1280x720_presenting() {
+    check_all(1280.0, 720.0, true);
+}
+
+#[test]
+fn every_lesson_step_fits_a_laptop_at_1600x1000() {
+    check_all(1600.0, 1000.0, false);
+}
+
+#[test]
+fn every_lesson_step_fits_a_laptop_at_1600x1000_presenting() {
+    check_all(1600.0, 1000.0, true);
+}
+
+#[test]
+fn every_builtin_step_declares_its_subject() {
+    for lesson in lessons::builtin().expect("built-in lessons parse") {
+        for step in &lesson.steps {
+            assert!(
+                step.changes.subjects.is_some(),
+                "{} step '{}' declares no subject",
+                lesson.name,
+                step.title
+            );
+        }
+    }
+}
