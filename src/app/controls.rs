@@ -72,19 +72,22 @@ impl Controls {
     /// Draws the panel; returns what the user asked for (settings change only through them).
     pub fn ui(&mut self, ui: &mut Ui, settings: &Settings, session: &Session) -> Vec<Action> {
         let mut actions = Vec::new();
+        // What a teacher reaches for in class comes first, above the fold of a 720-pixel
+        // screen: training, the status, saving and opening; the settings follow.
         ui.heading("LatentLab");
-        ui.label(RichText::new("Autoencoders side by side").weak());
+        self.buttons_ui(ui, session, &mut actions);
+        progress_ui(ui, session);
         ui.separator();
         self.data_ui(ui, session, &mut actions);
         ui.separator();
         self.models_ui(ui);
         ui.separator();
         self.knobs_ui(ui);
-        ui.separator();
+        if settings.needs_reset(&self.draft) && !self.confirm_open {
+            ui.separator();
+            self.pending_changes_ui(ui, settings);
+        }
         self.apply_live(settings, &mut actions);
-        self.buttons_ui(ui, settings, session, &mut actions);
-        ui.separator();
-        progress_ui(ui, session);
         self.confirm_ui(ui.ctx(), settings, &mut actions);
         actions
     }
@@ -179,16 +182,7 @@ impl Controls {
         actions.extend(knobs::live_changes(&settings.run, &self.draft.run));
     }
 
-    fn buttons_ui(
-        &mut self,
-        ui: &mut Ui,
-        settings: &Settings,
-        session: &Session,
-        actions: &mut Vec<Action>,
-    ) {
-        if settings.needs_reset(&self.draft) && !self.confirm_open {
-            self.pending_changes_ui(ui, settings);
-        }
+    fn buttons_ui(&mut self, ui: &mut Ui, session: &Session, actions: &mut Vec<Action>) {
         let running = session.status == Status::Running;
         let has_trainer = session.trainer.is_some();
         let (train_enabled, pause_enabled) = train_pause_enabled(session);
@@ -200,11 +194,9 @@ impl Controls {
             response
         };
         ui.horizontal(|ui| {
-            let big = |t: &str| RichText::new(t).size(18.0);
+            let big = |t: &str| RichText::new(t).size(18.0).strong();
             button(ui, train_enabled, big("Train"), Action::Train);
             button(ui, pause_enabled, big("Pause"), Action::Pause);
-        });
-        ui.horizontal(|ui| {
             button(ui, !running && has_trainer, "Step".into(), Action::Step)
                 .on_hover_text("one training step");
             button(ui, session.data.is_some(), "Reset".into(), Action::Reset)
@@ -326,9 +318,18 @@ fn progress_ui(ui: &mut Ui, session: &Session) {
         Status::Finished => ("finished".into(), theme::QUIET),
         Status::Idle => ("idle".into(), theme::QUIET),
     };
-    ui.horizontal(|ui| {
-        ui.label("Status:");
+    ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new(&status.0).color(status.1).strong());
+        if let Some(p) = &session.progress {
+            let s = p.elapsed_secs as u64;
+            ui.label(format!(
+                "step {} · {:.0} samples/s · {}:{:02}",
+                p.step,
+                p.samples_per_sec,
+                s / 60,
+                s % 60
+            ));
+        }
     });
     if let Some(p) = &session.progress {
         ui.add(egui::ProgressBar::new(p.epoch_fraction).text(format!(
@@ -336,18 +337,6 @@ fn progress_ui(ui: &mut Ui, session: &Session) {
             p.epoch + 1,
             100.0 * p.epoch_fraction
         )));
-        egui::Grid::new("progress").num_columns(2).show(ui, |ui| {
-            ui.label("steps");
-            ui.label(p.step.to_string());
-            ui.end_row();
-            ui.label("samples/s");
-            ui.label(format!("{:.0}", p.samples_per_sec));
-            ui.end_row();
-            ui.label("elapsed");
-            let s = p.elapsed_secs as u64;
-            ui.label(format!("{}:{:02}", s / 60, s % 60));
-            ui.end_row();
-        });
         for l in &p.losses {
             let text = if l.diverged {
                 format!("{}: diverged", l.name)

@@ -23,6 +23,12 @@ const EPS_SAMPLES: usize = 20;
 /// Latent dimensions listed one per row; more are summarised.
 const MAX_ROWS: usize = 8;
 
+/// The least width of one model's block before the blocks stack.
+const BLOCK_WIDTH: f32 = 330.0;
+
+/// Side of each model's reconstruction of the drawn item, in points.
+const RECON_IMAGE: f32 = 44.0;
+
 /// State of the draw-and-inspect tab (the drawn item itself is in the shared selection).
 pub struct DrawPanel {
     /// Brush radius in pixels.
@@ -67,7 +73,7 @@ impl View for DrawPanel {
              Reconstruction: −log p(x|z) in nats, summed over pixels. KL: how far q(z|x) is \
              from the prior N(0, I), per dimension (the bars) and summed. −ELBO = \
              reconstruction + KL is what a VAE minimises (a β-VAE weighs the KL by β; sparse \
-             and contractive AEs add their penalty). The pink star in the latent plots is \
+             and contractive AEs add their penalty). The green star in the latent plots is \
              this item, with its 1σ and 2σ ellipses for VAEs.",
         )
     }
@@ -78,24 +84,29 @@ impl View for DrawPanel {
         if cx.selection.drawn.as_ref().is_none_or(|x| x.len() != dim) {
             cx.selection.drawn = Some(vec![0.0; dim]);
         }
-        ui.horizontal_top(|ui| {
-            ui.vertical(|ui| {
-                ui.set_width(ui.available_width().min(380.0));
-                self.tools_ui(ui, cx);
-                let side = ui.available_width().min(ui.available_height() - 10.0).max(140.0);
-                let drawn = cx.selection.drawn.get_or_insert_with(Vec::new);
-                let rect = match ds.shape {
-                    ItemShape::Image { width, height } => {
-                        self.canvas_ui(ui, drawn, width, height, side)
-                    }
-                    ItemShape::Points { .. } => point_ui(ui, ds, drawn, side),
-                };
-                cx.rects.draw_canvas = Some(rect);
-                cx.rects.subject("canvas", ui, rect);
-            });
-            ui.separator();
-            egui::ScrollArea::vertical().show(ui, |ui| ui.vertical(|ui| self.models_ui(ui, cx)));
+        // The canvas takes what the models' tables leave: they are what a lesson asks
+        // the class to read. Two fixed areas, so neither can push the other off screen.
+        let full = ui.available_rect_before_wrap();
+        let canvas_width = (full.width() * 0.22).clamp(150.0, 380.0);
+        let left = Rect::from_min_size(full.min, vec2(canvas_width, full.height()));
+        let right = Rect::from_min_max(egui::pos2(left.max.x + 12.0, full.min.y), full.max);
+        ui.scope_builder(egui::UiBuilder::new().max_rect(left), |ui| {
+            self.tools_ui(ui, cx);
+            let side = ui.available_width().min(ui.available_height() - 4.0).max(40.0);
+            let drawn = cx.selection.drawn.get_or_insert_with(Vec::new);
+            let rect = match ds.shape {
+                ItemShape::Image { width, height } => {
+                    self.canvas_ui(ui, drawn, width, height, side)
+                }
+                ItemShape::Points { .. } => point_ui(ui, ds, drawn, side),
+            };
+            cx.rects.draw_canvas = Some(rect);
+            cx.rects.subject("canvas", ui, rect);
         });
+        ui.scope_builder(egui::UiBuilder::new().max_rect(right), |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| self.models_ui(ui, cx));
+        });
+        ui.allocate_rect(full, Sense::hover());
         Vec::new()
     }
 
@@ -163,36 +174,50 @@ impl DrawPanel {
         rect
     }
 
-    /// One block per model: its reconstruction and the terms of its loss for the item.
+    /// One block per model, side by side where they fit (a lesson compares them): its
+    /// reconstruction and the terms of its loss for the item.
     fn models_ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) {
         let Some(x) = cx.selection.drawn.clone() else {
             return;
         };
-        for m in &cx.snap.models {
-            let eps = self
-                .eps
-                .entry(m.name.clone())
-                .or_insert_with(|| draw_eps(&mut self.rng, m.latent_dim))
-                .clone();
-            let report = match inspect(&m.config, &m.encoder, &m.decoder, &x, Some(&eps)) {
-                Ok(r) => r,
-                Err(e) => {
-                    ui.colored_label(theme::ERROR, format!("{}: {e}", m.name));
-                    continue;
+        let models = &cx.snap.models;
+        let per_row = ((ui.available_width() / BLOCK_WIDTH) as usize).clamp(1, models.len().max(1));
+        for row in models.chunks(per_row) {
+            ui.columns(per_row, |cols| {
+                for (ui, m) in cols.iter_mut().zip(row) {
+                    self.model_block_ui(ui, m, cx, &x);
                 }
-            };
-            let spread = self.spread(m, &x);
-            let framed = egui::Frame::new()
-                .stroke(egui::Stroke::new(1.5, theme::model_color(m.kind).gamma_multiply(0.7)))
-                .corner_radius(4.0)
-                .inner_margin(8.0)
-                .show(ui, |ui| self.model_ui(ui, m, cx.ds, &report, spread));
-            cx.rects.subject("inspector", ui, framed.response.rect);
-            let redraw = framed.inner;
-            if redraw {
-                self.eps.insert(m.name.clone(), draw_eps(&mut self.rng, m.latent_dim));
-            }
+            });
             ui.add_space(6.0);
+        }
+    }
+
+    /// One model's framed block.
+    fn model_block_ui(&mut self, ui: &mut Ui, m: &ModelSnapshot, cx: &mut ViewCtx<'_>, x: &[f32]) {
+        let eps = self
+            .eps
+            .entry(m.name.clone())
+            .or_insert_with(|| draw_eps(&mut self.rng, m.latent_dim))
+            .clone();
+        let report = match inspect(&m.config, &m.encoder, &m.decoder, x, Some(&eps)) {
+            Ok(r) => r,
+            Err(e) => {
+                ui.colored_label(theme::ERROR, format!("{}: {e}", m.name));
+                return;
+            }
+        };
+        let spread = self.spread(m, x);
+        let framed = egui::Frame::new()
+            .stroke(egui::Stroke::new(1.5, theme::model_color(m.kind).gamma_multiply(0.7)))
+            .corner_radius(4.0)
+            .inner_margin(4.0)
+            .show(ui, |ui| {
+                ui.spacing_mut().item_spacing.y = 3.0;
+                self.model_ui(ui, m, cx.ds, &report, spread)
+            });
+        cx.rects.subject("inspector", ui, framed.response.rect);
+        if framed.inner {
+            self.eps.insert(m.name.clone(), draw_eps(&mut self.rng, m.latent_dim));
         }
     }
 
@@ -226,23 +251,24 @@ impl DrawPanel {
         let color = theme::model_color(m.kind);
         let mut redraw = false;
         ui.horizontal_top(|ui| {
+            let key = key_of(&[r.z.len() as u64], &r.recon_image);
+            let tex = self.recon_tex.entry(m.name.clone()).or_default();
+            let name = format!("drawn-recon-{}", m.name);
+            super::items::show_items(ui, tex, &name, key, ds, &r.recon_image, 1, RECON_IMAGE, color);
             ui.vertical(|ui| {
-                ui.label(RichText::new(m.kind.title()).heading().color(color));
-                let key = key_of(&[r.z.len() as u64], &r.recon_image);
-                let tex = self.recon_tex.entry(m.name.clone()).or_default();
-                let cell = theme::ITEM_IMAGE * 1.5;
-                super::items::show_items(ui, tex, &format!("drawn-recon-{}", m.name), key, ds, &r.recon_image, 1, cell, color);
+                ui.spacing_mut().item_spacing.y = 0.0;
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(m.kind.title()).heading().color(color));
+                    if r.eps.is_some() && ui.small_button("draw another ε").clicked() {
+                        redraw = true;
+                    }
+                });
                 let decoded = if r.eps.is_some() { "decodes z = μ + σ·ε" } else { "decodes its code z" };
                 ui.label(RichText::new(decoded).small());
-                if r.eps.is_some() && ui.button("draw another ε").clicked() {
-                    redraw = true;
-                }
-            });
-            ui.vertical(|ui| {
-                dims_ui(ui, m, r);
-                terms_ui(ui, m, r, spread);
             });
         });
+        dims_ui(ui, m, r);
+        terms_ui(ui, m, r, spread);
         redraw
     }
 }
@@ -254,24 +280,25 @@ fn dims_ui(ui: &mut Ui, m: &ModelSnapshot, r: &ItemReport) {
         .kl_per_dim
         .as_ref()
         .map_or(1.0, |k| k.iter().copied().fold(1e-9, f64::max));
-    egui::Grid::new(("dims", &m.name)).striped(true).show(ui, |ui| {
+    egui::Grid::new(("dims", &m.name)).striped(true).spacing([6.0, 1.0]).min_row_height(15.0).show(ui, |ui| {
         let heads: &[&str] = if variational { &["", "μ", "σ", "ε", "z", "KL (nats)"] } else { &["", "z"] };
         for h in heads {
-            ui.label(RichText::new(*h).strong());
+            ui.label(RichText::new(*h).strong().size(13.5));
         }
         ui.end_row();
+        let cell = |ui: &mut Ui, text: String| ui.label(RichText::new(text).monospace().size(13.0));
         for d in 0..r.mu.len().min(MAX_ROWS) {
-            ui.label(format!("z{}", d + 1));
+            ui.label(RichText::new(format!("z{}", d + 1)).size(13.5));
             if variational {
                 let at = |v: &Option<Vec<f32>>| v.as_ref().and_then(|v| v.get(d)).copied().unwrap_or(f32::NAN);
-                ui.monospace(format!("{:+.2}", r.mu[d]));
-                ui.monospace(format!("{:.3}", at(&r.sigma)));
-                ui.monospace(format!("{:+.2}", at(&r.eps)));
-                ui.monospace(format!("{:+.2}", r.z[d]));
+                cell(ui, format!("{:+.2}", r.mu[d]));
+                cell(ui, format!("{:.2}", at(&r.sigma)));
+                cell(ui, format!("{:+.2}", at(&r.eps)));
+                cell(ui, format!("{:+.2}", r.z[d]));
                 let kl = r.kl_per_dim.as_ref().map_or(0.0, |k| k[d]);
                 kl_bar(ui, kl, max_kl);
             } else {
-                ui.monospace(format!("{:+.2}", r.z[d]));
+                cell(ui, format!("{:+.2}", r.z[d]));
             }
             ui.end_row();
         }
@@ -283,12 +310,12 @@ fn dims_ui(ui: &mut Ui, m: &ModelSnapshot, r: &ItemReport) {
 
 /// A horizontal bar for one dimension's KL, with its value.
 fn kl_bar(ui: &mut Ui, kl: f64, max_kl: f64) {
-    let (rect, _) = ui.allocate_exact_size(vec2(140.0, 16.0), Sense::hover());
+    let (rect, _) = ui.allocate_exact_size(vec2(100.0, 14.0), Sense::hover());
     let frac = (kl / max_kl).clamp(0.0, 1.0) as f32;
-    let bar = Rect::from_min_size(rect.min, vec2(90.0 * frac, rect.height()));
+    let bar = Rect::from_min_size(rect.min, vec2(56.0 * frac, rect.height()));
     ui.painter().rect_filled(bar, 2.0, theme::WARNING);
     ui.painter().text(
-        rect.min + vec2(94.0, rect.height() / 2.0),
+        rect.min + vec2(60.0, rect.height() / 2.0),
         egui::Align2::LEFT_CENTER,
         format!("{kl:.2}"),
         egui::FontId::monospace(13.0),
@@ -298,32 +325,33 @@ fn kl_bar(ui: &mut Ui, kl: f64, max_kl: f64) {
 
 /// The loss of the item, term by term, as the kind defines it.
 fn terms_ui(ui: &mut Ui, m: &ModelSnapshot, r: &ItemReport, spread: Option<(f64, f64)>) {
-    let line = |ui: &mut Ui, name: &str, value: String| {
-        ui.horizontal(|ui| {
-            ui.label(name);
-            ui.label(RichText::new(value).monospace().strong());
-        });
-    };
-    line(ui, "reconstruction −log p(x|z):", format!("{:.1} nats", r.recon_nats));
-    if let Some((mean, sd)) = spread {
-        line(ui, &format!("  over {EPS_SAMPLES} draws of ε:"), format!("{mean:.1} ± {sd:.1} nats"));
-    }
-    if let Some(kl) = r.kl {
-        line(ui, "KL(q(z|x) || N(0, I)), sum of the bars:", format!("{kl:.2} nats"));
-    }
-    if let (Some(w), Some(kl)) = (r.weighted_kl, r.kl) {
-        let beta = m.config.number("beta");
-        line(ui, &format!("β·KL = {beta} × {kl:.2}:"), format!("{w:.2} nats"));
-    }
-    if let Some(p) = r.penalty {
-        line(ui, "penalty:", format!("{p:.2}"));
-    }
-    if let Some(e) = r.neg_elbo {
-        line(ui, "−ELBO = reconstruction + KL:", format!("{e:.1} nats"));
-    }
-    if r.weighted_kl.is_some() || r.penalty.is_some() || r.kl.is_none() {
-        line(ui, "what training minimises:", format!("{:.1} nats", r.objective));
-    }
+    egui::Grid::new(("terms", &m.name)).spacing([8.0, 0.0]).min_row_height(16.0).show(ui, |ui| {
+        let mut line = |name: &str, value: String| {
+            ui.label(RichText::new(name).size(13.5));
+            ui.label(RichText::new(value).monospace().size(13.5).strong());
+            ui.end_row();
+        };
+        line("reconstruction −log p(x|z)", format!("{:.1} nats", r.recon_nats));
+        if let Some((mean, sd)) = spread {
+            line(&format!("  over {EPS_SAMPLES} draws of ε"), format!("{mean:.1} ± {sd:.1} nats"));
+        }
+        if let Some(kl) = r.kl {
+            line("KL to N(0, I), the bars' sum", format!("{kl:.2} nats"));
+        }
+        if let (Some(w), Some(kl)) = (r.weighted_kl, r.kl) {
+            let beta = m.config.number("beta");
+            line(&format!("β·KL = {beta} × {kl:.2}"), format!("{w:.2} nats"));
+        }
+        if let Some(p) = r.penalty {
+            line("penalty", format!("{p:.2}"));
+        }
+        if let Some(e) = r.neg_elbo {
+            line("−ELBO = reconstruction + KL", format!("{e:.1} nats"));
+        }
+        if r.weighted_kl.is_some() || r.penalty.is_some() || r.kl.is_none() {
+            line("what training minimises", format!("{:.1} nats", r.objective));
+        }
+    });
 }
 
 /// For 2-D point sets: a square over the test data where a click places the item.

@@ -97,7 +97,7 @@ fn model_ui(ui: &mut Ui, m: &ModelSnapshot) {
         d - collapsed,
     ));
     // The dimension labels below need about 60 points; the bars take the rest.
-    let height = (ui.available_height() - 70.0).clamp(60.0, 320.0);
+    let height = (ui.available_height() - 80.0).clamp(40.0, 320.0);
     bars_ui(ui, m, &kl, height);
     dims_ui(ui, &m.name, &kl);
 }

@@ -97,6 +97,10 @@ pub fn knobs_ui(ui: &mut Ui, draft: &mut RunSpec) {
 /// belongs to in their colour.
 fn knob_ui(ui: &mut Ui, knob: &KnobSpec, draft: &mut RunSpec) {
     let kinds = kinds_with(knob.key);
+    // Only the knobs of the models chosen: the rest would push the panel past the fold.
+    if !kinds.iter().any(|k| draft.models.contains(k)) {
+        return;
+    }
     let Some(current) = draft.knob(knob.key) else {
         return;
     };

@@ -151,43 +151,46 @@ impl LatentLabApp {
     }
 }
 
-/// Title row with the buttons, then the step's text.
+/// Title row with the buttons, then the step's text: its paragraphs side by side where
+/// the window is wide, so the banner leaves the plots their height.
 fn banner_ui(ui: &mut Ui, run: &LessonRun) -> Option<Action> {
     let Some(step) = run.lesson.steps.get(run.step) else {
         return Some(Action::EndLesson);
     };
     let n = run.lesson.steps.len();
     let mut action = None;
-    ui.horizontal_wrapped(|ui| {
-        ui.label(
-            RichText::new(&run.lesson.title)
-                .color(theme::LESSON)
-                .strong(),
-        );
+    ui.horizontal(|ui| {
         ui.label(RichText::new(format!("step {} of {n}", run.step + 1)).strong());
         ui.label(RichText::new(&step.title).size(18.0).strong());
-        ui.separator();
-        let back = ui
-            .add_enabled(run.step > 0, egui::Button::new("Back"))
-            .on_hover_text("PageUp or Alt+Left");
-        if back.clicked() {
-            action = Some(Action::LessonStep(run.step - 1));
-        }
-        let next = ui
-            .add_enabled(
-                run.step + 1 < n,
-                egui::Button::new(RichText::new("Next").strong()),
-            )
-            .on_hover_text("PageDown or Alt+Right (a presenter's clicker sends these)");
-        if next.clicked() {
-            action = Some(Action::LessonStep(run.step + 1));
-        }
-        if ui.button("End lesson").clicked() {
-            action = Some(Action::EndLesson);
-        }
+        // The buttons keep their place at the right; the lesson's title takes what is
+        // left (whole on hover). No tooltips here: they would cover the text.
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui.button("End lesson").clicked() {
+                action = Some(Action::EndLesson);
+            }
+            let next = egui::Button::new(RichText::new("Next").strong());
+            if ui.add_enabled(run.step + 1 < n, next).clicked() {
+                action = Some(Action::LessonStep(run.step + 1));
+            }
+            if ui.add_enabled(run.step > 0, egui::Button::new("Back")).clicked() {
+                action = Some(Action::LessonStep(run.step - 1));
+            }
+            let title = RichText::new(&run.lesson.title).color(theme::LESSON);
+            ui.add(egui::Label::new(title).truncate());
+        });
     });
-    for paragraph in step.text.split("\n\n") {
-        paragraph_ui(ui, paragraph);
+    let paragraphs: Vec<&str> = step.text.split("\n\n").collect();
+    let side_by_side = paragraphs.len() > 1 && ui.available_width() >= 300.0 * paragraphs.len() as f32;
+    if side_by_side {
+        ui.columns(paragraphs.len(), |cols| {
+            for (ui, p) in cols.iter_mut().zip(&paragraphs) {
+                paragraph_ui(ui, p);
+            }
+        });
+    } else {
+        for p in paragraphs {
+            paragraph_ui(ui, p);
+        }
     }
     action
 }

@@ -253,10 +253,16 @@ fn term_ui(
     let (name, meaning) = title(c);
     let range = y_range(models, c);
     let clipped = range.is_some_and(|r| r.clipped);
+    // A short plot has no room for the unit along its y axis (it would run over the
+    // title): the title says it instead.
+    let unit_on_axis = height >= 150.0;
     ui.horizontal(|ui| {
         ui.set_height(TITLE_HEIGHT - 4.0);
         ui.label(RichText::new(name).strong())
             .on_hover_text(meaning);
+        if !unit_on_axis {
+            ui.label(RichText::new("nats per item").small());
+        }
         let note = axis.note(clipped);
         ui.add(egui::Label::new(RichText::new(&note).weak().small()).truncate())
             .on_hover_text(note);
@@ -266,13 +272,15 @@ fn term_ui(
         .height(height)
         .x_axis_label("training step")
         .x_grid_spacer(step_marks)
-        .y_axis_label("nats per item")
         .link_axis(egui::Id::unique("losses-x"), [true, false])
         .link_cursor(egui::Id::unique("losses-x"), [true, false])
         .label_formatter(move |hover| hover_text(hover, log_y, steps_per_epoch))
         .allow_scroll(false)
         .allow_zoom([true, false])
         .allow_drag([true, false]);
+    if unit_on_axis {
+        plot = plot.y_axis_label("nats per item");
+    }
     if log_y {
         plot = plot
             .y_grid_spacer(log_marks)

@@ -325,11 +325,15 @@ impl LatentLabApp {
         // In presentation mode the tabs are a menu in the bar at the top, and the
         // explanations stay out of the way: the room goes to the plots.
         if !self.presentation.on {
+            // One row of tabs at 1280 pixels; the buttons and the model filter share the
+            // next row, so the tab itself keeps the height.
             ui.horizontal_wrapped(|ui| {
+                ui.spacing_mut().item_spacing.x = 6.0;
                 for (i, view) in self.views.iter().enumerate() {
-                    ui.selectable_value(&mut self.tab, i, RichText::new(view.title()).size(18.0));
+                    ui.selectable_value(&mut self.tab, i, RichText::new(view.title()).size(15.5));
                 }
-                ui.separator();
+            });
+            ui.horizontal_wrapped(|ui| {
                 let present = ui.button("Present (F5)").on_hover_text(
                     "presentation mode: large text and plots, one pair of models, no side panel",
                 );
@@ -337,12 +341,16 @@ impl LatentLabApp {
                     actions.push(Action::Present(true));
                 }
                 actions.extend(self.png_export.button_ui(ui));
+                if let Some(snap) = &self.session.snapshot {
+                    ui.separator();
+                    self.presentation.filter_ui(ui, snap);
+                }
             });
-            if let Some(snap) = &self.session.snapshot {
-                self.presentation.filter_ui(ui, snap);
-            }
-            ui.separator();
-            if let Some(view) = self.views.get(self.tab) {
+            // A running lesson's banner says what to look at; the tab's own line would
+            // only take the room.
+            if self.lesson.is_none()
+                && let Some(view) = self.views.get(self.tab)
+            {
                 about_ui(ui, view.as_ref());
             }
         }
@@ -477,8 +485,9 @@ impl LatentLabApp {
         }
         self.lesson_banner(ui, &mut actions);
         let loss_height = if self.presentation.on {
-            // The class looks at the latent spaces; the losses stay as a strip.
-            (ui.available_height() * 0.2).clamp(80.0, theme::LOSS_PLOT_HEIGHT)
+            // The class looks at the latent spaces; the losses stay a strip, but one
+            // whose plots still have their numbers.
+            (ui.available_height() * 0.3).clamp(150.0, theme::LOSS_PLOT_HEIGHT)
         } else {
             (ui.available_height() * theme::LOSS_PLOT_SHARE)
                 .clamp(theme::LOSS_PLOT_MIN, theme::LOSS_PLOT_HEIGHT)
@@ -489,8 +498,15 @@ impl LatentLabApp {
                 .show(ui, |ui| {
                     let steps_per_epoch = self.session.batches_per_epoch;
                     self.losses.marker_step = self.timeline_bar.shown().map(|s| s.step as f64);
-                    self.losses
-                        .ui(ui, &self.session.history, loss_height, steps_per_epoch);
+                    // Room at the right for the last step's label under the x axis.
+                    let margin = egui::Margin {
+                        right: 16,
+                        ..Default::default()
+                    };
+                    egui::Frame::NONE.inner_margin(margin).show(ui, |ui| {
+                        self.losses
+                            .ui(ui, &self.session.history, loss_height, steps_per_epoch);
+                    });
                     let shown = ui.min_rect();
                     self.rects.subject("losses", ui, shown);
                 });

@@ -228,7 +228,7 @@ impl Presentation {
         if snap.models.len() < 2 {
             return;
         }
-        ui.horizontal_wrapped(|ui| {
+        ui.scope(|ui| {
             ui.label(RichText::new("show:").weak());
             for m in &snap.models {
                 let mut on = !self.hidden.contains(&m.name);

@@ -50,7 +50,8 @@ impl View for ReconPanel {
             .iter()
             .map(|m| 1 + usize::from(m.noisy_inputs.is_some()))
             .sum::<usize>();
-        let per_row = 30.0;
+        // Each row: its images, the loss under each, the grid's spacing.
+        let per_row = 40.0;
         let by_height = (ui.available_height() - 8.0) / rows_shown as f32 - per_row;
         let cell = ((ui.available_width() - 170.0) / n as f32)
             .min(by_height)

@@ -42,14 +42,17 @@ impl Default for RenderOptions {
 /// Training steps before each picture of a step that trains (documented in the README).
 pub const STEPS_PER_STEP: u64 = 600;
 
+/// Step commands sent ahead of the progress the worker reports.
+const IN_FLIGHT: u64 = 24;
+
 /// Where the renderer is in a step.
 enum Phase {
     /// Set the step up.
     Begin,
     /// Wait for data, models or an opened run.
     Ready,
-    /// Stepping the models until `target`.
-    Train { target: u64 },
+    /// Stepping the models until `target`; the steps asked for so far reach `asked`.
+    Train { target: u64, asked: u64 },
     /// Waiting for the snapshot of the last step taken.
     Snapshot { step: u64 },
     /// Letting the layout settle for a few frames.
@@ -158,8 +161,12 @@ impl Renderer {
                 let now = self.app.session.progress.as_ref().map_or(0, |p| p.step);
                 let start = self.app.session.snapshot.as_ref().map_or(now, |s| s.step);
                 if self.trains {
-                    let target = start.max(now) + self.opts.steps_per_step;
-                    self.go(Phase::Train { target });
+                    let from = start.max(now);
+                    let target = from + self.opts.steps_per_step;
+                    self.go(Phase::Train {
+                        target,
+                        asked: from,
+                    });
                 } else {
                     self.app.session.send(TrainCommand::RequestSnapshot);
                     self.go(Phase::Snapshot { step: start });
@@ -171,8 +178,8 @@ impl Renderer {
                     self.step + 1
                 ));
             }
-            Phase::Train { target } => {
-                let target = *target;
+            Phase::Train { target, asked } => {
+                let (target, mut asked) = (*target, *asked);
                 let now = self.app.session.progress.as_ref().map_or(0, |p| p.step);
                 if now >= target {
                     self.app.session.send(TrainCommand::RequestSnapshot);
@@ -183,10 +190,13 @@ impl Renderer {
                         self.step + 1
                     ));
                 } else {
-                    // A few at a time: the command queue is bounded.
-                    for _ in 0..(target - now).min(8) {
+                    // A few in flight at a time: the command queue is bounded, and a full
+                    // queue reads as a worker that does not answer.
+                    while asked < target && asked < now + IN_FLIGHT {
                         self.app.session.send(TrainCommand::Step);
+                        asked += 1;
                     }
+                    self.phase = Phase::Train { target, asked };
                 }
             }
             Phase::Snapshot { step } => {

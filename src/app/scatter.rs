@@ -53,7 +53,8 @@ impl LatentPanel {
         cx: &mut ViewCtx<'_>,
         shared: Option<[[f64; 2]; 2]>,
     ) {
-        let layout = Layout::choose(ui.available_width(), ui.available_height());
+        let pinned = cx.selection.pinned.is_some();
+        let layout = Layout::choose(ui.available_width(), ui.available_height(), pinned);
         // While the user drags the probe the axes hold still (training moves the codes,
         // and axes that follow them would move the point under the pointer).
         if !ui.input(|i| i.pointer.any_down()) {
@@ -195,7 +196,9 @@ impl LatentPanel {
         let Some(probe) = cx.selection.probes.get_mut(&m.name) else {
             return;
         };
+        let text_width = image.max(Layout::TEXT);
         let probe_column = ui.vertical(|ui| {
+            ui.set_max_width(text_width);
             ui.label(RichText::new("probe decodes to").strong());
             let key = probe.refresh_decoding(m, cx.snap.step);
             let tex = self.probe_tex.entry(m.name.clone()).or_default();
@@ -217,7 +220,10 @@ impl LatentPanel {
             return;
         };
         ui.separator();
-        let pinned = ui.vertical(|ui| self.pinned_ui(ui, m, cx.snap, cx.ds, i));
+        let pinned = ui.vertical(|ui| {
+            ui.set_max_width(text_width);
+            self.pinned_ui(ui, m, cx.snap, cx.ds, i, image / 2.0)
+        });
         cx.rects.subject("pinned item", ui, pinned.response.rect);
     }
 
@@ -229,6 +235,7 @@ impl LatentPanel {
         snap: &Snapshot,
         ds: &Dataset,
         i: usize,
+        cell: f32,
     ) {
         let d = m.latent_dim;
         let (Some(&label), Some(&test_index), Some(input), Some(code)) = (
@@ -244,14 +251,15 @@ impl LatentPanel {
             .class_names
             .get(label as usize)
             .map_or("?", |s| s.as_str());
-        ui.label(RichText::new(format!("pinned: test #{test_index}, class {class}")).strong());
+        let label = RichText::new(format!("pinned: #{test_index}, {class}")).strong();
+        ui.add(egui::Label::new(label).wrap());
         let mut pair = input.to_vec();
         pair.extend(m.decoder.decode(code).unwrap_or_default());
         let tex = self.pinned_tex.entry(m.name.clone()).or_default();
         let key = key_of(&[snap.step, i as u64], &[]);
         let color = theme::model_color(m.kind);
         let name = format!("pinned-{}", m.name);
-        show_items(ui, tex, &name, key, ds, &pair, 2, 80.0, color);
+        show_items(ui, tex, &name, key, ds, &pair, 2, cell.max(36.0), color);
         ui.label(RichText::new("input · reconstruction").small().weak());
         let mut code_text = format!("μ = {}", format_code(code));
         if let Some(sigma) = m.sigmas.as_deref().and_then(|s| row(s, i, d)) {
@@ -405,10 +413,13 @@ struct Layout {
 impl Layout {
     /// Smallest plot side, in points.
     const MIN_PLOT: f32 = 80.0;
+    /// The widest line of the side column (the probe's code, σ), in points.
+    const TEXT: f32 = 150.0;
 
-    /// The arrangement that gives the larger plot in a `w`×`h` column.
-    fn choose(w: f32, h: f32) -> Self {
-        let (beside, below) = Self::candidates(w, h);
+    /// The arrangement that gives the larger plot in a `w`×`h` column; `pinned`: room for
+    /// the pinned item's input and decoding too.
+    fn choose(w: f32, h: f32, pinned: bool) -> Self {
+        let (beside, below) = Self::candidates(w, h, pinned);
         let best = if beside.plot >= below.plot {
             beside
         } else {
@@ -421,15 +432,21 @@ impl Layout {
     }
 
     /// Image beside the plot, and image below it; the image never outgrows the plot.
-    fn candidates(w: f32, h: f32) -> (Self, Self) {
-        // Beside: the header and the "probe decodes to" line sit above the image.
-        let image_beside = theme::PROBE_IMAGE.min(w * 0.35).min(h - 90.0).max(24.0);
+    fn candidates(w: f32, h: f32, pinned: bool) -> (Self, Self) {
+        // Beside: the header and the "probe decodes to" line sit above the image, the code
+        // and σ below it; a pinned item adds its label, its pair at half size, a caption and
+        // two lines of code under that.
+        let tall = if pinned { (h - 240.0) / 1.5 } else { h - 100.0 };
+        let image_beside = theme::PROBE_IMAGE.min(w * 0.35).min(tall).max(24.0);
         let beside = Self {
             beside: true,
-            plot: (w - image_beside - 16.0).min(h - 8.0),
+            plot: (w - image_beside.max(Self::TEXT) - 16.0).min(h - 8.0),
             image: image_beside,
         };
-        let image_below = theme::PROBE_IMAGE.min(w * 0.45).min(h * 0.3).max(24.0);
+        // Below: the probe's column and the pinned item's side by side under the plot.
+        let columns = if pinned { 2.0 } else { 1.0 };
+        let wide = (w - 24.0) / columns;
+        let image_below = theme::PROBE_IMAGE.min(wide * 0.9).min(h * 0.3).max(24.0);
         let below = Self {
             beside: false,
             plot: w.min(h - image_below - 130.0),
@@ -442,7 +459,7 @@ impl Layout {
 /// The side of the latent plot that a `w`×`h` panel gets (before the minimum size, so that
 /// arrangements too small for any plot compare by how small they are).
 pub(super) fn plot_side(w: f32, h: f32) -> f32 {
-    let (beside, below) = Layout::candidates(w, h);
+    let (beside, below) = Layout::candidates(w, h, false);
     beside.plot.max(below.plot)
 }
 
