@@ -42,9 +42,6 @@ impl Default for RenderOptions {
 /// Training steps before each picture of a step that trains (documented in the README).
 pub const STEPS_PER_STEP: u64 = 600;
 
-/// Step commands sent ahead of the progress the worker reports.
-const IN_FLIGHT: u64 = 24;
-
 /// Where the renderer is in a step.
 enum Phase {
     /// Set the step up.
@@ -179,7 +176,7 @@ impl Renderer {
                 ));
             }
             Phase::Train { target, asked } => {
-                let (target, mut asked) = (*target, *asked);
+                let (target, asked) = (*target, *asked);
                 let now = self.app.session.progress.as_ref().map_or(0, |p| p.step);
                 if now >= target {
                     self.app.session.send(TrainCommand::RequestSnapshot);
@@ -189,14 +186,13 @@ impl Renderer {
                         "step {}: training reached only step {now} of {target} in time",
                         self.step + 1
                     ));
-                } else {
-                    // A few in flight at a time: the command queue is bounded, and a full
-                    // queue reads as a worker that does not answer.
-                    while asked < target && asked < now + IN_FLIGHT {
-                        self.app.session.send(TrainCommand::Step);
-                        asked += 1;
-                    }
-                    self.phase = Phase::Train { target, asked };
+                } else if asked < target {
+                    // The worker pauses at exactly `target`: the picture repeats.
+                    self.app.session.send(TrainCommand::TrainUntil(target));
+                    self.phase = Phase::Train {
+                        target,
+                        asked: target,
+                    };
                 }
             }
             Phase::Snapshot { step } => {

@@ -135,6 +135,9 @@ pub enum TrainCommand {
     Pause,
     /// Take exactly one step, then stay paused.
     Step,
+    /// Train until this many steps are taken in all, then pause (a repeatable picture:
+    /// `latentlab lessons --render`).
+    TrainUntil(u64),
     /// End the worker.
     Stop,
     /// New models from a new config (and optionally new data); starts paused.

@@ -111,6 +111,8 @@ pub(crate) struct Worker {
     running: bool,
     /// One step is owed (the `Step` command), then the run stays paused.
     single_step: bool,
+    /// Training pauses once the run reaches this step (`TrainUntil`).
+    until: Option<u64>,
     /// The configured epochs are done; only a reset trains again.
     finished: bool,
     /// A snapshot goes out as soon as the queue has room.
@@ -148,6 +150,7 @@ impl Worker {
                 session,
                 io,
                 running: false,
+                until: None,
                 single_step: false,
                 finished: false,
                 snapshot_wanted: true,
@@ -189,8 +192,17 @@ impl Worker {
             TrainCommand::Start => self.start(),
             TrainCommand::Pause => {
                 self.running = false;
+                self.until = None;
                 self.snapshot_wanted = true;
                 self.io.send(TrainEvent::Paused);
+            }
+            TrainCommand::TrainUntil(step) => {
+                if self.session.step < step {
+                    self.until = Some(step);
+                    self.start();
+                } else {
+                    self.snapshot_wanted = true;
+                }
             }
             TrainCommand::Step => {
                 self.running = false;
@@ -227,6 +239,11 @@ impl Worker {
         if self.trains() {
             self.single_step = false;
             self.train_step();
+            if self.until.is_some_and(|n| self.session.step >= n) {
+                self.until = None;
+                self.running = false;
+                self.io.send(TrainEvent::Paused);
+            }
             self.evaluate_when_due();
             self.report_when_due();
         }
@@ -259,6 +276,7 @@ impl Worker {
             self.session = session;
             self.running = false;
             self.single_step = false;
+            self.until = None;
             self.finished = false;
             self.snapshot_wanted = true;
             self.last_epoch.clear();

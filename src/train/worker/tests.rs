@@ -135,6 +135,30 @@ fn step_while_paused_takes_exactly_one_step_and_stays_paused() {
 }
 
 #[test]
+fn train_until_stops_at_exactly_that_step_and_shows_it() {
+    let ds = digits();
+    let (mut w, rx, _cmd) = worker(config(&ds, &[ModelKind::Vae]), ds, 256);
+    drain(&rx);
+    w.handle(TrainCommand::TrainUntil(7));
+    ticks(&mut w, 20);
+    assert_eq!(w.session.step, 7, "stops at the asked step, not after");
+    let events = drain(&rx);
+    assert!(events.iter().any(|e| matches!(e, TrainEvent::Paused)));
+    assert_eq!(last_snapshot(&events).step, 7, "a snapshot of that step");
+    // Already there: nothing more is trained, the picture is sent again.
+    w.handle(TrainCommand::TrainUntil(5));
+    ticks(&mut w, 5);
+    assert_eq!(w.session.step, 7);
+    assert_eq!(last_snapshot(&drain(&rx)).step, 7);
+    // Pause ends it early.
+    w.handle(TrainCommand::TrainUntil(100));
+    ticks(&mut w, 3);
+    w.handle(TrainCommand::Pause);
+    ticks(&mut w, 5);
+    assert_eq!(w.session.step, 10);
+}
+
+#[test]
 fn progress_after_pause_then_step_keeps_finite_losses_and_a_rate() {
     let ds = digits();
     let mut cfg = config(&ds, &[ModelKind::Ae, ModelKind::Vae]);
