@@ -36,7 +36,7 @@ fn scrubbing_back_shows_the_older_snapshot_while_training_goes_on_and_live_retur
     h.state_mut().selection.set_probe("vae", vec![1.0, -0.5]);
     h.run_steps(2);
     let live_marker = h.state().rects.drawn_markers["vae"];
-    let old: Arc<Snapshot> = h.state().timeline_bar.timeline.frames()[1].clone();
+    let old: Arc<Snapshot> = h.state().timeline_bar.timeline.snapshot(1).unwrap();
 
     h.get_by_role_and_label(Role::Slider, "Timeline")
         .set_value_accesskit(1.0);
