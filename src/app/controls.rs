@@ -331,11 +331,10 @@ fn progress_ui(ui: &mut Ui, session: &Session) {
         ui.label(RichText::new(&status.0).color(status.1).strong());
     });
     if let Some(p) = &session.progress {
-        ui.add(egui::ProgressBar::new(p.epoch_fraction).text(format!(
-            "epoch {}  ·  {:.0}%",
-            p.epoch + 1,
-            100.0 * p.epoch_fraction
-        )));
+        let epochs = p.epoch as f64 + f64::from(p.epoch_fraction);
+        ui.add(
+            egui::ProgressBar::new(p.epoch_fraction).text(super::timeline_bar::epoch_text(epochs)),
+        );
         egui::Grid::new("progress").num_columns(2).show(ui, |ui| {
             ui.label("steps");
             ui.label(p.step.to_string());
