@@ -148,3 +148,29 @@ fn a_gif_of_a_range_is_written_and_a_png_without_screenshots_says_so() {
     });
     assert!(!png.exists());
 }
+
+/// A measurement, not a test: what a saved run's timeline.bin holds (either version).
+/// `LATENTLAB_TIMELINE=runs/latest/timeline.bin cargo test --release --test timeline -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn measure_a_timeline_file() {
+    let Ok(path) = std::env::var("LATENTLAB_TIMELINE") else {
+        return;
+    };
+    let bytes = std::fs::read(&path).unwrap();
+    let t = latentlab::train::Timeline::from_bytes(&bytes).unwrap();
+    let n = t.len().max(1) as f64;
+    let live: usize = (0..t.len())
+        .map(|i| latentlab::train::timeline::snapshot_bytes(&t.snapshot(i).unwrap()))
+        .sum();
+    let steps: Vec<u64> = t.frames().iter().map(|f| f.step).collect();
+    println!(
+        "{path}: {} frames, file {:.2} MB ({:.2} MB a frame); in memory {:.2} MB a frame \
+         packed, {:.2} MB as live snapshots; steps {steps:?}",
+        t.len(),
+        bytes.len() as f64 / 1e6,
+        bytes.len() as f64 / 1e6 / n,
+        t.bytes() as f64 / 1e6 / n,
+        live as f64 / 1e6 / n,
+    );
+}

@@ -213,13 +213,13 @@ fn timeline_after(
     }
     let t = &h.state().timeline_bar.timeline;
     format!(
-        "{} frames, {:.1} MB ({:.2} MB a frame), steps {}..{}, at step {}",
+        "{} frames, {:.1} MB ({:.2} MB a frame), steps {}..{}, the newest snapshot at step {}",
         t.len(),
         t.bytes() as f64 / 1e6,
         t.bytes() as f64 / 1e6 / t.len().max(1) as f64,
         t.frames().first().map_or(0, |f| f.step),
         t.frames().last().map_or(0, |f| f.step),
-        ui::steps(h.state())
+        h.state().session.snapshot.as_ref().map_or(0, |s| s.step)
     )
 }
 
