@@ -36,7 +36,7 @@ fn scrubbing_back_shows_the_older_snapshot_while_training_goes_on_and_live_retur
     h.state_mut().selection.set_probe("vae", vec![1.0, -0.5]);
     h.run_steps(2);
     let live_marker = h.state().rects.drawn_markers["vae"];
-    let old: Arc<Snapshot> = h.state().timeline_bar.timeline.frames()[1].clone();
+    let old: Arc<Snapshot> = h.state().timeline_bar.timeline.snapshot(1).unwrap();
 
     h.get_by_role_and_label(Role::Slider, "Timeline")
         .set_value_accesskit(1.0);
@@ -147,4 +147,30 @@ fn a_gif_of_a_range_is_written_and_a_png_without_screenshots_says_so() {
             .any(|m| m.is_error && m.text.contains("no screenshot"))
     });
     assert!(!png.exists());
+}
+
+/// A measurement, not a test: what a saved run's timeline.bin holds (either version).
+/// `LATENTLAB_TIMELINE=runs/latest/timeline.bin cargo test --release --test timeline -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn measure_a_timeline_file() {
+    let Ok(path) = std::env::var("LATENTLAB_TIMELINE") else {
+        return;
+    };
+    let bytes = std::fs::read(&path).unwrap();
+    let t = latentlab::train::Timeline::from_bytes(&bytes).unwrap();
+    let n = t.len().max(1) as f64;
+    let live: usize = (0..t.len())
+        .map(|i| latentlab::train::timeline::snapshot_bytes(&t.snapshot(i).unwrap()))
+        .sum();
+    let steps: Vec<u64> = t.frames().iter().map(|f| f.step).collect();
+    println!(
+        "{path}: {} frames, file {:.2} MB ({:.2} MB a frame); in memory {:.2} MB a frame \
+         packed, {:.2} MB as live snapshots; steps {steps:?}",
+        t.len(),
+        bytes.len() as f64 / 1e6,
+        bytes.len() as f64 / 1e6 / n,
+        t.bytes() as f64 / 1e6 / n,
+        live as f64 / 1e6 / n,
+    );
 }

@@ -94,7 +94,8 @@ fn an_opened_run_shows_its_models_and_curves_and_trains_on() {
         .map(|f| f.step)
         .collect();
     assert!(steps.len() >= 5, "{steps:?}");
-    assert!(steps[0] < 10 && steps.last() == Some(&40), "{steps:?}");
+    assert!(steps[0] == 0 && steps.last() == Some(&40), "{steps:?}");
+    let restored = steps.len();
     assert_eq!(
         app.session.status,
         Status::Paused,
@@ -114,6 +115,18 @@ fn an_opened_run_shows_its_models_and_curves_and_trains_on() {
     });
     // The epoch goes on from the saved one.
     assert!(h.state().session.progress.as_ref().unwrap().epoch >= 1);
+    // The timeline grows like a fresh window's, past the saved file's limit of frames,
+    // and its replay still starts at step 0.
+    let beyond = restored.max(latentlab::train::timeline::RUN_FILE_FRAMES) + 5;
+    wait_for(&mut h, "the timeline growing", |a| {
+        a.timeline_bar.timeline.len() > beyond
+    });
+    let t = &h.state().timeline_bar.timeline;
+    assert_eq!(t.frames()[0].step, 0);
+    assert_eq!(
+        t.budget_bytes(),
+        latentlab::train::timeline::DEFAULT_BUDGET_BYTES
+    );
 
     // Save… writes a new run that opens with the window's curves.
     let again = tmp.path().join("again");
@@ -129,6 +142,18 @@ fn an_opened_run_shows_its_models_and_curves_and_trains_on() {
             .any(|r| r.split == "test" && r.step == 40.0)
     );
     assert!(again.join("latent.png").is_file());
+    // Save… animates the timeline as `latentlab train` does, and run.json lists it.
+    let gif = std::fs::read(again.join("latent.gif")).unwrap();
+    assert_eq!(&gif[..6], b"GIF89a");
+    assert!(
+        reopened
+            .manifest
+            .files
+            .iter()
+            .any(|f| f.name == "latent.gif" && f.bytes == gif.len() as u64),
+        "{:?}",
+        reopened.manifest.files
+    );
     // Its timeline holds the opened run's frames and the new ones.
     let t = latentlab::train::Timeline::from_bytes(&reopened.extra["timeline.bin"]).unwrap();
     let steps: Vec<u64> = t.frames().iter().map(|f| f.step).collect();
@@ -173,5 +198,77 @@ fn a_lesson_step_opens_a_saved_run_beside_the_lesson_file() {
         !h.state().session.messages.iter().any(|m| m.is_error),
         "{:?}",
         h.state().session.messages
+    );
+}
+
+/// Frames and bytes the timeline holds after `secs` of training.
+fn timeline_after(
+    h: &mut egui_kittest::Harness<'_, latentlab::app::LatentLabApp>,
+    secs: f64,
+) -> String {
+    let start = std::time::Instant::now();
+    while start.elapsed().as_secs_f64() < secs {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        h.run_steps(1);
+    }
+    let t = &h.state().timeline_bar.timeline;
+    format!(
+        "{} frames, {:.1} MB ({:.2} MB a frame), steps {}..{}, the newest snapshot at step {}",
+        t.len(),
+        t.bytes() as f64 / 1e6,
+        t.bytes() as f64 / 1e6 / t.len().max(1) as f64,
+        t.frames().first().map_or(0, |f| f.step),
+        t.frames().last().map_or(0, |f| f.step),
+        h.state().session.snapshot.as_ref().map_or(0, |s| s.step)
+    )
+}
+
+/// A measurement, not a test: the timeline of a fresh window (default settings, full
+/// digits) and of an opened run after a minute of training.
+/// `LATENTLAB_RUN=/tmp/run10 cargo test --release --test window_runs -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn measure_the_timeline_after_a_minute() {
+    let secs: f64 = std::env::var("LATENTLAB_SECS").map_or(60.0, |s| s.parse().unwrap());
+    let default_window = |start: bool| {
+        egui_kittest::Harness::builder()
+            .with_size(egui::vec2(1280.0, 720.0))
+            .with_max_steps(10_000)
+            .build_eframe(move |cc| {
+                let mut app = latentlab::app::LatentLabApp::with_settings(
+                    &cc.egui_ctx,
+                    latentlab::app::Settings::default(),
+                    None,
+                );
+                app.session.start_when_ready = start;
+                app
+            })
+    };
+    let mut h = default_window(true);
+    wait_for(&mut h, "models", |a| a.session.snapshot.is_some());
+    println!(
+        "fresh window after {secs} s: {}",
+        timeline_after(&mut h, secs)
+    );
+    drop(h);
+    let Ok(dir) = std::env::var("LATENTLAB_RUN") else {
+        return;
+    };
+    let saved = run::open_run(Path::new(&dir)).unwrap();
+    let mut h = default_window(false);
+    wait_for(&mut h, "models", |a| a.session.snapshot.is_some());
+    h.state_mut().apply(Action::OpenRun(dir.into()));
+    wait_for(&mut h, "the opened run", |a| {
+        a.session
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.step == saved.manifest.step)
+    });
+    h.run_steps(2);
+    println!("opened run: {}", timeline_after(&mut h, 0.0));
+    h.get_by_label("Train").click();
+    println!(
+        "opened run after {secs} s: {}",
+        timeline_after(&mut h, secs)
     );
 }

@@ -332,11 +332,10 @@ fn progress_ui(ui: &mut Ui, session: &Session) {
         }
     });
     if let Some(p) = &session.progress {
-        ui.add(egui::ProgressBar::new(p.epoch_fraction).text(format!(
-            "epoch {}  ·  {:.0}%",
-            p.epoch + 1,
-            100.0 * p.epoch_fraction
-        )));
+        let epochs = p.epoch as f64 + f64::from(p.epoch_fraction);
+        ui.add(
+            egui::ProgressBar::new(p.epoch_fraction).text(super::timeline_bar::epoch_text(epochs)),
+        );
         for l in &p.losses {
             let text = if l.diverged {
                 format!("{}: diverged", l.name)

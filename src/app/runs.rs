@@ -93,7 +93,8 @@ impl LatentLabApp {
         }
     }
 
-    /// The files the window owns: losses.csv, metrics.jsonl, the figures and extra files.
+    /// The files the window owns: losses.csv, metrics.jsonl, the figures, latent.gif and
+    /// extra files.
     fn write_window_files(&self, staging: &Staging) -> anyhow::Result<()> {
         let bpe = self.session.batches_per_epoch.max(1);
         let rows = history_rows(&self.session.history, bpe);
@@ -130,6 +131,11 @@ impl LatentLabApp {
             if !self.session.epochs.is_empty() {
                 figure::loss_curves(&dir.join("losses.png"), &self.session.epochs)?;
             }
+            // The frames timeline.bin keeps, as `latentlab train` animates its own.
+            let kept = self.saved_timeline();
+            if !kept.is_empty() {
+                figure::latent_gif(&dir.join("latent.gif"), &kept.light_frames(), ds, None)?;
+            }
         }
         for (name, bytes) in self.run_extra_files() {
             staging.write(&name, &bytes)?;
@@ -140,12 +146,18 @@ impl LatentLabApp {
     /// Files other features add to a saved run (the timeline), by name. Opening hands
     /// them back to [`LatentLabApp::restore_extra_files`].
     pub(super) fn run_extra_files(&self) -> Vec<(String, Vec<u8>)> {
-        let timeline = &self.timeline_bar.timeline;
-        if timeline.is_empty() {
+        let kept = self.saved_timeline();
+        if kept.is_empty() {
             return Vec::new();
         }
-        let kept = timeline.thinned(timeline::RUN_FILE_BYTES, timeline::RUN_FILE_FRAMES);
         vec![(timeline::RUN_FILE.to_string(), kept.to_bytes())]
+    }
+
+    /// The timeline a saved run keeps: this one thinned to the file's limits.
+    fn saved_timeline(&self) -> crate::train::Timeline {
+        self.timeline_bar
+            .timeline
+            .thinned(timeline::RUN_FILE_BYTES, timeline::RUN_FILE_FRAMES)
     }
 
     /// The extra files of an opened run (see [`LatentLabApp::run_extra_files`]).

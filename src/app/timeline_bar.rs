@@ -81,8 +81,10 @@ impl TimelineBar {
         if let Some(saved) = self.restored.take()
             && saved.frames().last().is_none_or(|f| f.step <= live.step)
         {
-            // The opened run's first snapshot: its history comes first.
-            self.timeline = saved;
+            // The opened run's first snapshot: its history comes first, and grows under
+            // the window's limits (not the thin file's).
+            let limits = (self.timeline.budget_bytes(), self.timeline.max_frames());
+            self.timeline = saved.with_limits(limits.0, limits.1);
             self.go_live();
             self.gif_range = (None, None);
         }
@@ -91,7 +93,7 @@ impl TimelineBar {
             self.go_live();
             self.gif_range = (None, None);
         }
-        self.timeline.push(live.clone());
+        self.timeline.push(live);
         self.last_live = Some(live.clone());
     }
 
@@ -104,7 +106,7 @@ impl TimelineBar {
     /// The frame shown while scrubbed back (`None` when live).
     pub fn shown(&self) -> Option<Arc<Snapshot>> {
         let i = self.timeline.nearest(self.chosen?)?;
-        self.timeline.frames().get(i).cloned()
+        self.timeline.snapshot(i)
     }
 
     /// Back to the newest snapshot; a replay stops.
@@ -176,7 +178,7 @@ impl TimelineBar {
         let Some(f) = self.timeline.frames().get(self.index()) else {
             return "no snapshots yet".into();
         };
-        let epoch = f.step as f64 / steps_per_epoch.max(1) as f64;
+        let epochs = f.step as f64 / steps_per_epoch.max(1) as f64;
         let state = if self.chosen.is_none() {
             "live"
         } else if self.playing {
@@ -185,8 +187,9 @@ impl TimelineBar {
             "past"
         };
         format!(
-            "step {} · epoch {epoch:.2} · frame {} of {} · {state}",
+            "step {} · {} · frame {} of {} · {state}",
             f.step,
+            epoch_text(epochs),
             self.index() + 1,
             self.timeline.len()
         )
@@ -310,7 +313,7 @@ impl TimelineBar {
             self.gif_range.0.unwrap_or(0),
             self.gif_range.1.unwrap_or(last),
         );
-        let frames = self.timeline.between(from, to);
+        let frames = self.timeline.light_between(from, to);
         let (tx, rx) = bounded(1);
         let (file, ctx) = (path.clone(), ctx.clone());
         let spawned = std::thread::Builder::new()
@@ -339,6 +342,12 @@ impl TimelineBar {
             )
         }))
     }
+}
+
+/// How far training is, in epochs done, e.g. "epoch 2.67": the one form the timeline and
+/// the status both show.
+pub(super) fn epoch_text(epochs_done: f64) -> String {
+    format!("epoch {epochs_done:.2}")
 }
 
 /// A menu that stays open while its own widgets are clicked.

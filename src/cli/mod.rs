@@ -209,7 +209,7 @@ impl CliRun {
                 self.saved = Some(r.map_err(|e| anyhow!("saving the run: {e}"))?)
             }
             TrainEvent::Snapshot(s) => {
-                self.timeline.push(s.clone());
+                self.timeline.push(&s);
                 self.on_snapshot(&s, trainer)?
             }
             TrainEvent::Paused => {
@@ -247,7 +247,7 @@ impl CliRun {
         )?;
         self.gif = Some(figure::latent_gif(
             &dir.join("latent.gif"),
-            self.timeline.frames(),
+            &self.timeline.light_frames(),
             &self.ds,
             Some(self.epochs),
         )?);

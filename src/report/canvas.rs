@@ -1,6 +1,7 @@
 //! A drawing surface for the PNG figures: plotters on an RGB buffer with egui's font,
 //! plus pasting gray images and saving as PNG.
 
+use super::text::FigureBackend;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::path::Path;
@@ -58,10 +59,13 @@ impl Canvas {
     pub(super) fn draw<E: std::fmt::Display>(
         &mut self,
         path: &Path,
-        f: impl FnOnce(&DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<(), E>,
+        f: impl FnOnce(&Area<'_>) -> Result<(), E>,
     ) -> Result<(), FigureError> {
-        let root = BitMapBackend::with_buffer(&mut self.buf, (self.width, self.height))
-            .into_drawing_area();
+        let root = FigureBackend(BitMapBackend::with_buffer(
+            &mut self.buf,
+            (self.width, self.height),
+        ))
+        .into_drawing_area();
         f(&root).map_err(|e| err(path, e))?;
         root.present().map_err(|e| err(path, e))
     }
@@ -107,10 +111,10 @@ impl Canvas {
     }
 }
 
-pub(super) type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+pub(super) type Area<'a> = DrawingArea<FigureBackend<'a>, plotters::coord::Shift>;
 pub(super) type UnitChart<'a, 'b> = ChartContext<
     'a,
-    BitMapBackend<'b>,
+    FigureBackend<'b>,
     Cartesian2d<plotters::coord::types::RangedCoordf32, plotters::coord::types::RangedCoordf32>,
 >;
 

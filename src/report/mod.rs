@@ -4,6 +4,7 @@
 
 mod canvas;
 mod gif;
+mod text;
 
 pub use gif::{GifStats, latent_gif};
 

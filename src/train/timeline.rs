@@ -6,11 +6,14 @@
 //! dense at the start, where the latent space forms fastest, and log-spaced later; the
 //! first and the newest frames always stay. Each frame keeps everything its snapshot has:
 //! codes of the display items, reconstructions, and both halves of every model (so a
-//! drawn item is re-encoded by the encoder of that moment).
+//! drawn item is re-encoded by the encoder of that moment), the weights as f16 (`frame.rs`):
+//! about half the bytes of the live snapshot, so the same budget holds twice the frames.
 
 use super::messages::Snapshot;
 use crate::model::snapshot::DenseWeights;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+pub use frame::Frame;
 
 /// The window's default memory budget for the frames.
 pub const DEFAULT_BUDGET_BYTES: usize = 256 << 20;
@@ -18,22 +21,36 @@ pub const DEFAULT_BUDGET_BYTES: usize = 256 << 20;
 pub const DEFAULT_MAX_FRAMES: usize = 600;
 /// The timeline's file in a saved run.
 pub const RUN_FILE: &str = "timeline.bin";
-/// A saved run keeps a thinned copy of the timeline: at most this many bytes (as counted
-/// in memory, where a decoder is held twice; the file is smaller) ...
-pub const RUN_FILE_BYTES: usize = 24 << 20;
+/// A saved run keeps a thinned copy of the timeline: at most this many bytes of frames
+/// (the file is about as large: frames are written as they are held) ...
+pub const RUN_FILE_BYTES: usize = 32 << 20;
 /// ... and at most this many frames.
 pub const RUN_FILE_FRAMES: usize = 40;
 /// Steps added before taking logs: below a few tens of steps frames are spaced evenly.
 const LOG_OFFSET_STEPS: f64 = 50.0;
 
-/// Snapshots at steps, thinned to a budget.
-#[derive(Clone, Debug)]
+/// Snapshots at steps, packed (see [`Frame`]) and thinned to a budget.
+#[derive(Debug)]
 pub struct Timeline {
-    frames: Vec<Arc<Snapshot>>,
-    sizes: Vec<usize>,
+    frames: Vec<Arc<Frame>>,
     total_bytes: usize,
     budget_bytes: usize,
     max_frames: usize,
+    /// The frame last unpacked, by step: a frame shown for many redraws is unpacked once
+    /// (held outside the budget: one frame).
+    unpacked: Mutex<Option<(u64, Arc<Snapshot>)>>,
+}
+
+impl Clone for Timeline {
+    fn clone(&self) -> Self {
+        Self {
+            frames: self.frames.clone(),
+            total_bytes: self.total_bytes,
+            budget_bytes: self.budget_bytes,
+            max_frames: self.max_frames,
+            unpacked: Mutex::new(None),
+        }
+    }
 }
 
 impl Default for Timeline {
@@ -42,8 +59,9 @@ impl Default for Timeline {
     }
 }
 
-/// Bytes a snapshot holds in memory: weights (a decoder twice: it keeps the tensors it
-/// decodes with beside its plain numbers), codes, σ, reconstructions and indices.
+/// Bytes a live snapshot holds in memory: weights as f32 (a decoder twice: once shown it
+/// keeps the tensors it decodes with beside its plain numbers), codes, σ, reconstructions
+/// and indices. A timeline's [`Frame`] holds about half of this.
 pub fn snapshot_bytes(s: &Snapshot) -> usize {
     let layer = |l: &DenseWeights| (l.w.len() + l.b.len()) * 4;
     let models: usize = s
@@ -75,28 +93,36 @@ impl Timeline {
     pub fn new(budget_bytes: usize, max_frames: usize) -> Self {
         Self {
             frames: Vec::new(),
-            sizes: Vec::new(),
             total_bytes: 0,
             budget_bytes,
             max_frames: max_frames.max(2),
+            unpacked: Mutex::new(None),
         }
     }
 
-    /// Adds the newest snapshot. One at the step of the newest frame replaces it (a paused
-    /// run re-sends its moment); one at an earlier step is a new run: the old frames go.
-    pub fn push(&mut self, snap: Arc<Snapshot>) {
+    /// Adds the newest snapshot (packed). One at the step of the newest frame replaces it
+    /// (a paused run re-sends its moment); one at an earlier step is a new run: the old
+    /// frames go.
+    pub fn push(&mut self, snap: &Snapshot) {
+        self.push_frame(Arc::new(Frame::pack(snap)));
+    }
+
+    fn push_frame(&mut self, frame: Arc<Frame>) {
         match self.frames.last().map(|f| f.step) {
-            Some(last) if snap.step < last => self.clear(),
-            Some(last) if snap.step == last => {
-                self.total_bytes -= self.sizes.pop().unwrap_or(0);
-                self.frames.pop();
+            Some(last) if frame.step < last => self.clear(),
+            Some(last) if frame.step == last => {
+                self.total_bytes -= self.frames.pop().map_or(0, |f| f.bytes());
+                self.forget_unpacked();
             }
             _ => {}
         }
-        let size = snapshot_bytes(&snap);
-        self.frames.push(snap);
-        self.sizes.push(size);
-        self.total_bytes += size;
+        self.total_bytes += frame.bytes();
+        self.frames.push(frame);
+        self.thin();
+    }
+
+    /// Drops frames until the budget and the frame cap hold.
+    fn thin(&mut self) {
         while self.frames.len() > 2
             && (self.total_bytes > self.budget_bytes || self.frames.len() > self.max_frames)
         {
@@ -112,21 +138,41 @@ impl Timeline {
             .min_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(i, _)| i);
         if let Some(i) = worst {
-            self.frames.remove(i);
-            self.total_bytes -= self.sizes.remove(i);
+            self.total_bytes -= self.frames.remove(i).bytes();
         }
     }
 
     /// Forgets every frame (a new run).
     pub fn clear(&mut self) {
         self.frames.clear();
-        self.sizes.clear();
         self.total_bytes = 0;
+        self.forget_unpacked();
+    }
+
+    fn forget_unpacked(&mut self) {
+        if let Ok(u) = self.unpacked.get_mut() {
+            *u = None;
+        }
     }
 
     /// The frames, oldest first.
-    pub fn frames(&self) -> &[Arc<Snapshot>] {
+    pub fn frames(&self) -> &[Arc<Frame>] {
         &self.frames
+    }
+
+    /// The whole snapshot of frame `i` (weights unpacked to f32); the same `Arc` again
+    /// while the same frame is asked for.
+    pub fn snapshot(&self, i: usize) -> Option<Arc<Snapshot>> {
+        let frame = self.frames.get(i)?;
+        let mut unpacked = self.unpacked.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((step, s)) = unpacked.as_ref()
+            && *step == frame.step
+        {
+            return Some(s.clone());
+        }
+        let s = Arc::new(frame.unpack());
+        *unpacked = Some((frame.step, s.clone()));
+        Some(s)
     }
 
     /// Number of frames.
@@ -139,7 +185,7 @@ impl Timeline {
         self.frames.is_empty()
     }
 
-    /// Bytes the frames hold (see [`snapshot_bytes`]).
+    /// Bytes the frames hold (see [`Frame::bytes`]).
     pub fn bytes(&self) -> usize {
         self.total_bytes
     }
@@ -147,6 +193,20 @@ impl Timeline {
     /// The budget in bytes.
     pub fn budget_bytes(&self) -> usize {
         self.budget_bytes
+    }
+
+    /// The most frames kept.
+    pub fn max_frames(&self) -> usize {
+        self.max_frames
+    }
+
+    /// The same frames under another budget and frame cap (thinned if they no longer
+    /// fit): a saved run's timeline, read from its thin file, grows again in the window.
+    pub fn with_limits(mut self, budget_bytes: usize, max_frames: usize) -> Timeline {
+        self.budget_bytes = budget_bytes;
+        self.max_frames = max_frames.max(2);
+        self.thin();
+        self
     }
 
     /// The index of the frame nearest to `step` (the earlier one on a tie).
@@ -161,13 +221,19 @@ impl Timeline {
         }
     }
 
-    /// The frames from step `from` to step `to`, both included.
-    pub fn between(&self, from: u64, to: u64) -> Vec<Arc<Snapshot>> {
+    /// The light snapshots (codes, σ, reconstructions; no weights, see [`Frame::light`])
+    /// from step `from` to step `to`, both included: what a latent GIF draws.
+    pub fn light_between(&self, from: u64, to: u64) -> Vec<Arc<Snapshot>> {
         self.frames
             .iter()
             .filter(|f| (from..=to).contains(&f.step))
-            .cloned()
+            .map(|f| f.light().clone())
             .collect()
+    }
+
+    /// Every frame's light snapshot (see [`Timeline::light_between`]).
+    pub fn light_frames(&self) -> Vec<Arc<Snapshot>> {
+        self.light_between(0, u64::MAX)
     }
 
     /// A copy thinned (the same way) to at most `max_bytes` and `max_frames`: for a
@@ -175,7 +241,7 @@ impl Timeline {
     pub fn thinned(&self, max_bytes: usize, max_frames: usize) -> Timeline {
         let mut t = Timeline::new(max_bytes, max_frames);
         for f in &self.frames {
-            t.push(f.clone());
+            t.push_frame(f.clone());
         }
         t
     }
@@ -202,6 +268,7 @@ pub fn progress_schedule(total_steps: u64, frames: usize) -> Vec<u64> {
 pub struct TimelineError(String);
 
 mod bytes;
+mod frame;
 
 #[cfg(test)]
 mod tests;

@@ -236,6 +236,11 @@ impl Worker {
     /// (with the progress and epoch end it brings), and send a snapshot if one is wanted.
     pub(crate) fn tick(&mut self) {
         self.io.flush();
+        // A run's starting moment is its first snapshot even when Train came before the
+        // first tick (the command line's does): a replay starts at step 0, not step 1.
+        if self.last_snapshot.is_none() && self.snapshot_wanted && self.io.has_room() {
+            self.send_snapshot();
+        }
         if self.trains() {
             self.single_step = false;
             self.train_step();
@@ -279,6 +284,7 @@ impl Worker {
             self.until = None;
             self.finished = false;
             self.snapshot_wanted = true;
+            self.last_snapshot = None;
             self.last_epoch.clear();
             self.next_eval_secs = self.first_eval_secs();
         }

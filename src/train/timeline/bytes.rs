@@ -1,16 +1,19 @@
-//! The timeline's file form: a magic word, a version, then every frame with every number
-//! as f32 (or u64) little-endian. Reading checks every count against the bytes left, so a
-//! short or corrupt file is an error, never a panic or a huge allocation.
+//! The timeline's file form: a magic word, a version, then every frame, little-endian:
+//! codes, σ and reconstructions as f32, weights as the frame holds them (f16, or f32
+//! where f16 cannot hold a layer). Version 1 files (all f32) still read. Reading checks
+//! every count against the bytes left, so a short or corrupt file is an error, never a
+//! panic or a huge allocation.
 
-use super::{Timeline, TimelineError, snapshot_bytes};
-use crate::model::snapshot::DenseWeights;
+use super::frame::{Frame, Packed, PackedHalves, PackedLayer};
+use super::{Timeline, TimelineError};
 use crate::model::{DecoderSnapshot, EncoderSnapshot, ModelConfig, ModelKind};
 use crate::train::messages::{ModelSnapshot, Snapshot};
+use half::f16;
 use std::sync::Arc;
 
 impl Timeline {
-    /// The frames in a compact versioned binary form (f32 little-endian throughout); see
-    /// [`Timeline::from_bytes`]. Exact: every number reads back bit for bit.
+    /// The frames in a compact versioned binary form; see [`Timeline::from_bytes`].
+    /// Exact: every frame reads back bit for bit as the timeline holds it.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer(Vec::with_capacity(self.total_bytes / 2 + 64));
         w.0.extend_from_slice(MAGIC);
@@ -19,7 +22,7 @@ impl Timeline {
         w.u32(self.max_frames as u32);
         w.u32(self.frames.len() as u32);
         for f in &self.frames {
-            write_snapshot(&mut w, f);
+            write_frame(&mut w, f);
         }
         w.0
     }
@@ -27,29 +30,32 @@ impl Timeline {
     /// Reads what [`Timeline::to_bytes`] wrote; a short, corrupt or foreign file is an
     /// error naming what is wrong, never a panic or a huge allocation.
     pub fn from_bytes(bytes: &[u8]) -> Result<Timeline, TimelineError> {
-        let mut r = Reader { bytes, at: 0 };
+        let mut r = Reader {
+            bytes,
+            at: 0,
+            half: false,
+        };
         if r.take(MAGIC.len())? != MAGIC {
             return Err(TimelineError("not a LatentLab timeline".into()));
         }
         let version = r.u32()?;
-        if version != VERSION {
+        if !(1..=VERSION).contains(&version) {
             return Err(TimelineError(format!(
-                "timeline version {version}; this LatentLab reads version {VERSION}"
+                "timeline version {version}; this LatentLab reads versions 1 to {VERSION}"
             )));
         }
+        r.half = version >= 2;
         let budget = r.u64()? as usize;
         let max_frames = r.u32()? as usize;
         let n = r.count(8)?;
         let mut t = Timeline::new(budget, max_frames);
         for _ in 0..n {
-            let s = read_snapshot(&mut r)?;
-            if t.frames.last().is_some_and(|l| l.step >= s.step) {
+            let f = read_frame(&mut r)?;
+            if t.frames.last().is_some_and(|l| l.step >= f.step) {
                 return Err(TimelineError("frames out of step order".into()));
             }
-            let size = snapshot_bytes(&s);
-            t.frames.push(Arc::new(s));
-            t.sizes.push(size);
-            t.total_bytes += size;
+            t.total_bytes += f.bytes();
+            t.frames.push(Arc::new(f));
         }
         if r.at != bytes.len() {
             return Err(TimelineError("bytes left over after the last frame".into()));
@@ -59,7 +65,8 @@ impl Timeline {
 }
 
 const MAGIC: &[u8] = b"LLTIMELN";
-const VERSION: u32 = 1;
+/// 1: weights as f32; 2: weights packed (f16 where it holds them).
+const VERSION: u32 = 2;
 
 struct Writer(Vec<u8>);
 
@@ -95,15 +102,31 @@ impl Writer {
             self.u64(x);
         }
     }
-    fn layer(&mut self, l: &DenseWeights) {
+    fn packed(&mut self, v: &Packed) {
+        match v {
+            Packed::Full(v) => {
+                self.u8(0);
+                self.f32s(v);
+            }
+            Packed::Half(v) => {
+                self.u8(1);
+                self.u32(v.len() as u32);
+                for x in v {
+                    self.0.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+        }
+    }
+    fn layer(&mut self, l: &PackedLayer) {
         self.u32(l.n_in as u32);
         self.u32(l.n_out as u32);
-        self.f32s(&l.w);
-        self.f32s(&l.b);
+        self.packed(&l.w);
+        self.packed(&l.b);
     }
 }
 
-fn write_snapshot(w: &mut Writer, s: &Snapshot) {
+fn write_frame(w: &mut Writer, f: &Frame) {
+    let s = f.light();
     w.u64(s.step);
     w.u64(s.epoch as u64);
     w.u64s(s.display_indices.iter().map(|&i| i as u64));
@@ -111,7 +134,7 @@ fn write_snapshot(w: &mut Writer, s: &Snapshot) {
     w.u64s(s.recon_indices.iter().map(|&i| i as u64));
     w.f32s(&s.recon_inputs);
     w.u32(s.models.len() as u32);
-    for m in &s.models {
+    for (m, h) in s.models.iter().zip(f.halves()) {
         w.str(&m.name);
         w.str(m.kind.name());
         w.u32(m.latent_dim as u32);
@@ -122,14 +145,14 @@ fn write_snapshot(w: &mut Writer, s: &Snapshot) {
         w.opt_f32s(m.noisy_inputs.as_deref());
         w.f32s(&m.recon_losses);
         w.u8(u8::from(m.diverged));
-        w.u8(u8::from(m.decoder.sigmoid_output));
-        w.u32(m.decoder.layers.len() as u32);
-        m.decoder.layers.iter().for_each(|l| w.layer(l));
-        w.u32(m.encoder.trunk.len() as u32);
-        m.encoder.trunk.iter().for_each(|l| w.layer(l));
-        w.layer(&m.encoder.mu_head);
-        w.u8(u8::from(m.encoder.logvar_head.is_some()));
-        if let Some(l) = &m.encoder.logvar_head {
+        w.u8(u8::from(h.sigmoid_output));
+        w.u32(h.decoder.len() as u32);
+        h.decoder.iter().for_each(|l| w.layer(l));
+        w.u32(h.trunk.len() as u32);
+        h.trunk.iter().for_each(|l| w.layer(l));
+        w.layer(&h.mu_head);
+        w.u8(u8::from(h.logvar_head.is_some()));
+        if let Some(l) = &h.logvar_head {
             w.layer(l);
         }
     }
@@ -138,6 +161,8 @@ fn write_snapshot(w: &mut Writer, s: &Snapshot) {
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
+    /// Weights are packed (version 2), else all f32.
+    half: bool,
 }
 
 fn short() -> TimelineError {
@@ -205,25 +230,42 @@ impl<'a> Reader<'a> {
         let n = self.count(8)?;
         (0..n).map(|_| self.u64()).collect()
     }
-    fn layer(&mut self) -> Result<DenseWeights, TimelineError> {
-        let (n_in, n_out) = (self.usize()?, self.usize()?);
-        let (w, b) = (self.f32s()?, self.f32s()?);
-        if w.len() != n_in.saturating_mul(n_out) || b.len() != n_out {
-            return Err(TimelineError(format!(
-                "a {n_in}x{n_out} layer with {} weights and {} biases",
-                w.len(),
-                b.len()
-            )));
-        }
-        Ok(DenseWeights { w, b, n_in, n_out })
+    fn f16s(&mut self) -> Result<Vec<f16>, TimelineError> {
+        let n = self.count(2)?;
+        Ok(self
+            .take(n * 2)?
+            .chunks_exact(2)
+            .map(|b| f16::from_le_bytes([b[0], b[1]]))
+            .collect())
     }
-    fn layers(&mut self) -> Result<Vec<DenseWeights>, TimelineError> {
+    /// Numbers of a layer: packed in version 2, f32 (packed on reading) in version 1.
+    fn packed(&mut self) -> Result<Packed, TimelineError> {
+        if !self.half {
+            return Ok(Packed::pack(&self.f32s()?));
+        }
+        match self.u8()? {
+            0 => Ok(Packed::Full(self.f32s()?)),
+            1 => Ok(Packed::Half(self.f16s()?)),
+            v => Err(TimelineError(format!("a number format of {v}"))),
+        }
+    }
+    fn layer(&mut self) -> Result<PackedLayer, TimelineError> {
+        let (n_in, n_out) = (self.usize()?, self.usize()?);
+        let (w, b) = (self.packed()?, self.packed()?);
+        let (nw, nb) = (w.len(), b.len());
+        PackedLayer::checked(n_in, n_out, w, b).ok_or_else(|| {
+            TimelineError(format!(
+                "a {n_in}x{n_out} layer with {nw} weights and {nb} biases"
+            ))
+        })
+    }
+    fn layers(&mut self) -> Result<Vec<PackedLayer>, TimelineError> {
         let n = self.count(16)?;
         (0..n).map(|_| self.layer()).collect()
     }
 }
 
-fn read_snapshot(r: &mut Reader<'_>) -> Result<Snapshot, TimelineError> {
+fn read_frame(r: &mut Reader<'_>) -> Result<Frame, TimelineError> {
     let step = r.u64()?;
     let epoch = r.u64()? as usize;
     let display_indices = r.u64s()?.into_iter().map(|i| i as usize).collect();
@@ -232,10 +274,13 @@ fn read_snapshot(r: &mut Reader<'_>) -> Result<Snapshot, TimelineError> {
     let recon_inputs = r.f32s()?;
     let n = r.count(32)?;
     let mut models = Vec::with_capacity(n);
+    let mut halves = Vec::with_capacity(n);
     for _ in 0..n {
-        models.push(read_model(r)?);
+        let (m, h) = read_model(r)?;
+        models.push(m);
+        halves.push(h);
     }
-    Ok(Snapshot {
+    let light = Snapshot {
         step,
         epoch,
         display_indices,
@@ -243,10 +288,11 @@ fn read_snapshot(r: &mut Reader<'_>) -> Result<Snapshot, TimelineError> {
         recon_indices,
         recon_inputs,
         models,
-    })
+    };
+    Ok(Frame::from_parts(light, halves))
 }
 
-fn read_model(r: &mut Reader<'_>) -> Result<ModelSnapshot, TimelineError> {
+fn read_model(r: &mut Reader<'_>) -> Result<(ModelSnapshot, PackedHalves), TimelineError> {
     let name = r.str()?;
     let kind_name = r.str()?;
     let kind = ModelKind::from_name(&kind_name)
@@ -261,25 +307,24 @@ fn read_model(r: &mut Reader<'_>) -> Result<ModelSnapshot, TimelineError> {
     let recon_losses = r.f32s()?;
     let diverged = r.flag()?;
     let sigmoid_output = r.flag()?;
-    let decoder = DecoderSnapshot::new(r.layers()?, sigmoid_output);
-    let trunk = r.layers()?;
-    let mu_head = r.layer()?;
-    let logvar_head = if r.flag()? { Some(r.layer()?) } else { None };
-    if latent_dim == 0 || codes.len() % latent_dim != 0 || decoder.latent_dim() != latent_dim {
+    let halves = PackedHalves {
+        decoder: r.layers()?,
+        sigmoid_output,
+        trunk: r.layers()?,
+        mu_head: r.layer()?,
+        logvar_head: if r.flag()? { Some(r.layer()?) } else { None },
+    };
+    if latent_dim == 0 || codes.len() % latent_dim != 0 || halves.latent_dim() != latent_dim {
         return Err(TimelineError(format!(
             "{name}: codes or decoder do not match its latent size {latent_dim}"
         )));
     }
-    Ok(ModelSnapshot {
+    let model = ModelSnapshot {
         name,
         kind,
         latent_dim,
-        decoder: Arc::new(decoder),
-        encoder: Arc::new(EncoderSnapshot {
-            trunk,
-            mu_head,
-            logvar_head,
-        }),
+        decoder: Arc::new(DecoderSnapshot::new(Vec::new(), sigmoid_output)),
+        encoder: Arc::new(EncoderSnapshot::default()),
         config,
         codes,
         sigmas,
@@ -287,5 +332,6 @@ fn read_model(r: &mut Reader<'_>) -> Result<ModelSnapshot, TimelineError> {
         noisy_inputs,
         recon_losses,
         diverged,
-    })
+    };
+    Ok((model, halves))
 }

@@ -53,13 +53,13 @@ fn snap(step: u64, hidden: usize) -> Snapshot {
 
 #[test]
 fn an_hour_of_snapshots_stays_in_budget_keeps_both_ends_and_is_dense_early() {
-    let frame = snapshot_bytes(&snap(0, 64));
+    let frame = Frame::pack(&snap(0, 64)).bytes();
     // A little over 3 frames a second for an hour, a step every 20 ms: 180,000 steps.
     let budget = 40 * frame + frame / 2;
     let mut t = Timeline::new(budget, 600);
     let (pushes, every) = (12_000u64, 15u64);
     for i in 0..pushes {
-        t.push(Arc::new(snap(i * every, 64)));
+        t.push(&snap(i * every, 64));
         assert!(t.bytes() <= budget, "over budget after {i} pushes");
     }
     let steps: Vec<u64> = t.frames().iter().map(|f| f.step).collect();
@@ -88,17 +88,17 @@ fn an_hour_of_snapshots_stays_in_budget_keeps_both_ends_and_is_dense_early() {
 fn a_frame_cap_holds_for_small_frames_and_the_same_step_replaces() {
     let mut t = Timeline::new(usize::MAX, 10);
     for s in 0..100 {
-        t.push(Arc::new(snap(s, 4)));
+        t.push(&snap(s, 4));
     }
     assert_eq!(t.len(), 10);
     let bytes = t.bytes();
     // A paused run sends its moment again: it replaces the newest frame.
-    t.push(Arc::new(snap(99, 4)));
+    t.push(&snap(99, 4));
     assert_eq!((t.len(), t.bytes()), (10, bytes));
     // A step before the newest is a new run.
-    t.push(Arc::new(snap(3, 4)));
+    t.push(&snap(3, 4));
     assert_eq!(t.len(), 1);
-    assert_eq!(t.bytes(), snapshot_bytes(&snap(3, 4)));
+    assert_eq!(t.bytes(), Frame::pack(&snap(3, 4)).bytes());
 }
 
 #[test]
@@ -106,15 +106,19 @@ fn nearest_and_between_pick_frames_by_step() {
     let mut t = Timeline::default();
     assert_eq!(t.nearest(5), None);
     for s in [0, 10, 20, 40] {
-        t.push(Arc::new(snap(s, 4)));
+        t.push(&snap(s, 4));
     }
     assert_eq!(t.nearest(0), Some(0));
     assert_eq!(t.nearest(14), Some(1));
     assert_eq!(t.nearest(15), Some(1));
     assert_eq!(t.nearest(16), Some(2));
     assert_eq!(t.nearest(1000), Some(3));
-    let steps: Vec<u64> = t.between(10, 30).iter().map(|f| f.step).collect();
+    let light = t.light_between(10, 30);
+    let steps: Vec<u64> = light.iter().map(|f| f.step).collect();
     assert_eq!(steps, [10, 20]);
+    // Light frames carry the codes, not the weights.
+    assert_eq!(light[0].models[1].codes, snap(10, 4).models[1].codes);
+    assert!(light[0].models[1].decoder.layers.is_empty());
 }
 
 /// Every number of a snapshot, as bits, in a fixed order.
@@ -148,14 +152,15 @@ fn bits(s: &Snapshot) -> Vec<u64> {
 fn bytes_round_trip_exactly_and_broken_files_are_errors() {
     let mut t = Timeline::new(1 << 30, 50);
     for s in [0, 7, 30] {
-        t.push(Arc::new(snap(s, 8)));
+        t.push(&snap(s, 8));
     }
     let bytes = t.to_bytes();
     let back = Timeline::from_bytes(&bytes).unwrap();
     assert_eq!(back.len(), 3);
     for (a, b) in t.frames().iter().zip(back.frames()) {
-        assert_eq!(bits(a), bits(b));
-        for (ma, mb) in a.models.iter().zip(&b.models) {
+        assert_eq!(bits(&a.unpack()), bits(&b.unpack()));
+        assert_eq!(a.halves(), b.halves());
+        for (ma, mb) in a.light().models.iter().zip(&b.light().models) {
             assert_eq!(
                 (&ma.name, ma.kind, &ma.config),
                 (&mb.name, mb.kind, &mb.config)
@@ -165,9 +170,10 @@ fn bytes_round_trip_exactly_and_broken_files_are_errors() {
     }
     assert_eq!(back.to_bytes(), bytes);
     assert_eq!(back.bytes(), t.bytes());
-    // The weights are f32: the file is about the size of the numbers in it.
-    let numbers = bits(&t.frames()[0]).len() * 3 * 4;
-    assert!(bytes.len() < numbers * 2, "{} bytes", bytes.len());
+    // The weights are f16 (2 bytes), the rest f32 or u64: the file is about the size of
+    // the numbers in it.
+    let numbers = bits(&t.frames()[0].unpack()).len() * 3 * 4;
+    assert!(bytes.len() < numbers, "{} bytes", bytes.len());
     // Every cut is an error, never a panic.
     for cut in (0..bytes.len()).step_by(97) {
         assert!(Timeline::from_bytes(&bytes[..cut]).is_err(), "cut at {cut}");
@@ -197,4 +203,145 @@ fn the_progress_schedule_is_dense_early_and_the_same_shape_for_any_length() {
     }
     assert!(progress_schedule(0, 40).is_empty());
     assert_eq!(progress_schedule(3, 40), [1, 2, 3]);
+}
+
+/// The weights of every layer of a snapshot, in a fixed order.
+fn weights(s: &Snapshot) -> Vec<f32> {
+    let mut out = Vec::new();
+    for m in &s.models {
+        let layers = m.decoder.layers.iter().chain(&m.encoder.trunk);
+        for l in layers
+            .chain([&m.encoder.mu_head])
+            .chain(&m.encoder.logvar_head)
+        {
+            out.extend(&l.w);
+            out.extend(&l.b);
+        }
+    }
+    out
+}
+
+#[test]
+fn packed_weights_come_back_within_f16_precision_and_out_of_range_layers_stay_exact() {
+    let mut s = snap(12, 32);
+    // Weights over many scales, as training leaves them.
+    let mut dec = (*s.models[1].decoder).clone();
+    for (i, w) in dec.layers[1].w.iter_mut().enumerate() {
+        *w *= 10f32.powi((i % 9) as i32 - 6);
+    }
+    s.models[1].decoder = Arc::new(dec);
+    // A layer f16 cannot hold (70,000 > 65,504) stays f32.
+    let mut enc = (*s.models[0].encoder).clone();
+    enc.mu_head.w[0] = 70_000.0;
+    s.models[0].encoder = Arc::new(enc);
+
+    let back = Frame::pack(&s).unpack();
+    let (a, b) = (weights(&s), weights(&back));
+    assert_eq!(a.len(), b.len());
+    let mut rounded = 0;
+    for (x, y) in a.iter().zip(&b) {
+        // f16 has 11 significant bits: round to nearest is within 2^-11 relatively in
+        // its normal range (above 2^-14), and within half its smallest step (2^-24) below.
+        let err = (x - y).abs();
+        let bound = if x.abs() >= 2f32.powi(-14) {
+            x.abs() * 2f32.powi(-11)
+        } else {
+            2f32.powi(-25)
+        };
+        assert!(err <= bound, "{x} came back as {y}");
+        rounded += usize::from(x != y);
+    }
+    assert!(rounded > a.len() / 2, "the weights were rounded: {rounded}");
+    assert_eq!(
+        back.models[0].encoder.mu_head.w,
+        s.models[0].encoder.mu_head.w
+    );
+    assert_eq!(back.models[0].encoder.mu_head.w[0], 70_000.0);
+    // Codes and reconstructions are not rounded.
+    assert_eq!(bits_of_codes(&back), bits_of_codes(&s));
+}
+
+fn bits_of_codes(s: &Snapshot) -> Vec<u32> {
+    s.models
+        .iter()
+        .flat_map(|m| m.codes.iter().chain(&m.recon))
+        .map(|x| x.to_bits())
+        .collect()
+}
+
+/// A snapshot shaped like the window's default pair: an AE and a VAE of 784-128-64-2,
+/// 2,000 display items and 10 reconstructions.
+fn default_pair() -> Snapshot {
+    let layer = |n_in: usize, n_out: usize| DenseWeights {
+        w: (0..n_in * n_out)
+            .map(|i| (i as f32 * 0.01).sin() * 0.1)
+            .collect(),
+        b: vec![0.01; n_out],
+        n_in,
+        n_out,
+    };
+    let (items, recon) = (2000, 10);
+    let model = |kind: ModelKind| ModelSnapshot {
+        name: kind.name().into(),
+        kind,
+        latent_dim: 2,
+        decoder: Arc::new(DecoderSnapshot::new(
+            vec![layer(2, 64), layer(64, 128), layer(128, 784)],
+            true,
+        )),
+        encoder: Arc::new(EncoderSnapshot {
+            trunk: vec![layer(784, 128), layer(128, 64)],
+            mu_head: layer(64, 2),
+            logvar_head: kind.is_variational().then(|| layer(64, 2)),
+        }),
+        config: ModelConfig::new(kind, 784, Likelihood::Bernoulli),
+        codes: vec![0.5; items * 2],
+        sigmas: kind.is_variational().then(|| vec![0.1; items * 2]),
+        recon: vec![0.2; recon * 784],
+        noisy_inputs: None,
+        recon_losses: vec![1.0; recon],
+        diverged: false,
+    };
+    Snapshot {
+        step: 0,
+        epoch: 0,
+        display_indices: (0..items).collect(),
+        display_labels: vec![1; items],
+        recon_indices: (0..recon).collect(),
+        recon_inputs: vec![0.3; recon * 784],
+        models: vec![model(ModelKind::Ae), model(ModelKind::Vae)],
+    }
+}
+
+#[test]
+fn a_frame_of_the_default_pair_holds_at_most_half_the_bytes_of_its_snapshot() {
+    let s = default_pair();
+    let live = snapshot_bytes(&s);
+    let frame = Frame::pack(&s).bytes();
+    // Counted by hand: per model 108,866 (AE) or 108,996 (VAE) encoder and 109,648
+    // decoder numbers; as f32 with the decoder twice that is 2.63 MB for the pair.
+    let numbers = 108_866 + 108_996 + 2 * 109_648;
+    assert!(live > (numbers + 2 * 109_648) * 4, "{live}");
+    assert!(frame * 2 <= live, "frame {frame} B, snapshot {live} B");
+    assert!(frame >= numbers * 2, "the weights are all there: {frame}");
+    let mut t = Timeline::default();
+    t.push(&s);
+    assert_eq!(t.bytes(), frame);
+}
+
+#[test]
+fn a_timeline_read_from_a_thin_file_grows_again_under_the_windows_limits() {
+    let mut t = Timeline::new(1 << 30, 50);
+    for s in 0..30 {
+        t.push(&snap(s * 10, 8));
+    }
+    let file = t.thinned(1 << 30, 6).to_bytes();
+    let read = Timeline::from_bytes(&file).unwrap();
+    assert_eq!(read.len(), 6);
+    let mut grown = read.with_limits(DEFAULT_BUDGET_BYTES, DEFAULT_MAX_FRAMES);
+    for s in 30..60 {
+        grown.push(&snap(s * 10, 8));
+    }
+    assert_eq!(grown.len(), 36, "the saved 6 and the new 30");
+    assert_eq!(grown.frames()[0].step, 0);
 }
