@@ -71,3 +71,39 @@ fn every_builtin_step_declares_its_subject() {
         }
     }
 }
+
+/// Every tab of a window with three models at latent dim 20 (the largest common set-up in
+/// a second lecture) draws nothing past the window's edge at 1280×720.
+#[test]
+fn every_tab_with_three_models_at_dim_20_stays_inside_1280x720() {
+    use latentlab::app::fit::{Stage, misfits, ready};
+    use latentlab::app::Settings;
+    use latentlab::model::ModelKind;
+    use std::time::Duration;
+    let mut settings = Settings::default();
+    settings.run.models = vec![ModelKind::Ae, ModelKind::Vae, ModelKind::BetaVae];
+    settings.run.latent_dim = 20;
+    for presentation in [false, true] {
+        let opts = FitOptions::default();
+        let mut stage = Stage::new(egui::vec2(1280.0, 720.0), settings.clone(), opts.sizes);
+        stage.app.session.start_when_ready = false;
+        assert!(stage.wait(Duration::from_secs(120), ready), "models built");
+        if presentation {
+            stage.app.apply(latentlab::app::Action::Present(true));
+        }
+        let mut failures = Vec::new();
+        for tab in 0..stage.app.views.len() {
+            stage.app.tab = tab;
+            stage.settle();
+            let out = stage.frame();
+            for p in misfits(&stage.app, &out, stage.screen()) {
+                failures.push(format!("{}: {p}", stage.app.views[tab].title()));
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "presentation {presentation}:\n{}",
+            failures.join("\n")
+        );
+    }
+}

@@ -245,6 +245,7 @@ pub(super) fn prepare(app: &mut LatentLabApp) {
     let Some(run) = &app.lesson else {
         return;
     };
+    let run = run.clone();
     let needs: Vec<Needs> = run
         .subjects()
         .iter()
@@ -255,8 +256,13 @@ pub(super) fn prepare(app: &mut LatentLabApp) {
         match need {
             Needs::Nothing => {}
             Needs::PinnedItem => {
+                // The first item of a class the step shows, as a student would click.
+                let hidden = run.lesson.setup(run.step).highlight.hidden_classes;
+                let first = app.session.snapshot.as_ref().and_then(|s| {
+                    s.display_labels.iter().position(|c| !hidden.contains(c))
+                });
                 if app.selection.pinned.is_none() {
-                    app.selection.pinned = Some(0);
+                    app.selection.pinned = first;
                 }
             }
             Needs::DrawnItem => {

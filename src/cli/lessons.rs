@@ -128,6 +128,12 @@ fn report(fits: &[StepFit], what: &str) -> usize {
 
 /// `--render`: a real window, one PNG per step.
 fn render(name: &str, (w, h): (u32, u32), presentation: bool, out_dir: PathBuf) -> Result<()> {
+    // One window pixel per screen pixel, whatever the display's DPI says: the PNGs are
+    // exactly the projector's size. (Read by winit when the window opens.)
+    if std::env::var_os("WINIT_X11_SCALE_FACTOR").is_none() {
+        // SAFETY: the command line has started no other thread yet.
+        unsafe { std::env::set_var("WINIT_X11_SCALE_FACTOR", "1") };
+    }
     let lesson = load(name)?;
     std::fs::create_dir_all(&out_dir)
         .map_err(|e| anyhow!("cannot make {}: {e}", out_dir.display()))?;
