@@ -154,8 +154,8 @@ enum Extra {
 /// Writes a bundle holding `files` (stored) and maybe a symbolic link.
 fn write_bundle(path: &Path, files: &[(String, Vec<u8>)], extra: Extra) {
     let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored);
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     for (name, bytes) in files {
         z.start_file(name, opts).unwrap();
         z.write_all(bytes).unwrap();
@@ -196,7 +196,11 @@ fn a_packed_lesson_opens_from_the_cache_with_its_run_and_timeline() {
     let class = Class::new();
     let out = class.bundle("class.latentlab");
     class.pack(&out);
-    assert_eq!(names(out.parent().unwrap()), vec!["class.latentlab"], "no temporaries");
+    assert_eq!(
+        names(out.parent().unwrap()),
+        vec!["class.latentlab"],
+        "no temporaries"
+    );
     let original = run::open_run(&class.run()).unwrap();
     assert!(
         original.extra.contains_key("timeline.bin"),
@@ -215,7 +219,10 @@ fn a_packed_lesson_opens_from_the_cache_with_its_run_and_timeline() {
     let unpacked = class.cache().join("lessons");
     assert!(opened.starts_with(&unpacked), "{}", opened.display());
     let run = run::open_run(&opened).unwrap();
-    assert_eq!(run.manifest, original.manifest, "the same run, every file's hash");
+    assert_eq!(
+        run.manifest, original.manifest,
+        "the same run, every file's hash"
+    );
     assert_eq!(run.extra, original.extra, "the same timeline");
     assert_eq!(run.losses, original.losses);
     assert_eq!(lesson.setup(1).grid, Some(7));
@@ -237,7 +244,14 @@ fn a_packed_lesson_opens_from_the_cache_with_its_run_and_timeline() {
     std::fs::remove_dir_all(&unpacked).unwrap();
     let o = class.latentlab(&["--lesson", out.to_str().unwrap()]);
     let stderr = common::stderr(&o);
-    assert!(!stderr.contains("bundle"), "the bundle was accepted: {stderr}");
+    assert!(
+        !stderr.contains("bundle"),
+        "the bundle was accepted: {stderr}"
+    );
+    assert!(
+        stderr.contains("window"),
+        "it went as far as the window: {stderr}"
+    );
     assert_eq!(names(&unpacked), folders, "unpacked into $LATENTLAB_CACHE");
 }
 
@@ -246,7 +260,12 @@ fn pack_refuses_a_lesson_whose_run_does_not_open_and_an_existing_file() {
     let class = Class::new();
     let out = class.bundle("class.latentlab");
     let lesson = class.lesson();
-    let args = ["pack", lesson.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let args = [
+        "pack",
+        lesson.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
 
     let ckpt = class.run().join("ae.safetensors");
     let good = std::fs::read(&ckpt).unwrap();
@@ -261,13 +280,20 @@ fn pack_refuses_a_lesson_whose_run_does_not_open_and_an_existing_file() {
         stderr.contains("class.md:7: step 'Open the run' opens") && stderr.contains("SHA-256"),
         "stderr: {stderr}"
     );
-    assert_eq!(names(&class.tmp.path().join("bundles")), Vec::<String>::new());
+    assert_eq!(
+        names(&class.tmp.path().join("bundles")),
+        Vec::<String>::new()
+    );
 
     std::fs::write(&ckpt, &good).unwrap();
     class.pack(&out);
     let o = class.latentlab(&args);
     assert!(!o.status.success());
-    assert!(common::stderr(&o).contains("--overwrite"), "{}", common::stderr(&o));
+    assert!(
+        common::stderr(&o).contains("--overwrite"),
+        "{}",
+        common::stderr(&o)
+    );
     let mut with = args.to_vec();
     with.push("--overwrite");
     let o = class.latentlab(&with);
@@ -440,5 +466,8 @@ fn each_damaged_or_hostile_bundle_is_refused_with_its_own_message() {
             std::fs::remove_dir_all(class.cache().join("lessons")).ok();
         }
     }
-    assert!(failed.is_empty(), "not refused as they should be: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "not refused as they should be: {failed:?}"
+    );
 }

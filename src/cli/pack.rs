@@ -25,7 +25,11 @@ pub fn run(a: PackArgs) -> Result<()> {
     let runs = if packed.runs.is_empty() {
         "no saved runs".to_string()
     } else {
-        format!("{} saved run(s): {}", packed.runs.len(), packed.runs.join(", "))
+        format!(
+            "{} saved run(s): {}",
+            packed.runs.len(),
+            packed.runs.join(", ")
+        )
     };
     out!(
         "packed lesson '{}' and {runs} into {} ({} files, {} bytes)",

@@ -416,7 +416,10 @@ pub fn open_file(path: &Path) -> Result<Lesson, LessonError> {
         return Lesson::from_file(path);
     }
     let cache = crate::data::fetch::cache_root(None).map_err(|e| {
-        LessonError::Bundle(format!("{}: no cache folder to unpack into: {e}", path.display()))
+        LessonError::Bundle(format!(
+            "{}: no cache folder to unpack into: {e}",
+            path.display()
+        ))
     })?;
     bundle::open(path, &cache).map_err(|e| match e {
         bundle::BundleError::Lesson(e) => e,

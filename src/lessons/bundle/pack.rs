@@ -116,7 +116,12 @@ fn runs_of(lesson: &Lesson) -> Result<Vec<PackedRun>, BundleError> {
             name = format!("{stem}-{n}");
             n += 1;
         }
-        let mut files: Vec<String> = opened.manifest.files.iter().map(|f| f.name.clone()).collect();
+        let mut files: Vec<String> = opened
+            .manifest
+            .files
+            .iter()
+            .map(|f| f.name.clone())
+            .collect();
         files.push(run::MANIFEST.to_string());
         runs.push(PackedRun { dir, name, files });
     }
@@ -169,7 +174,9 @@ fn write_zip(tmp: &Path, text: &str, runs: &[PackedRun]) -> Result<usize, Bundle
             if len > MAX_FILE_BYTES {
                 return Err(BundleError::TooLarge {
                     path: path.display().to_string(),
-                    why: format!("it is {len} bytes, more than a bundle may hold ({MAX_FILE_BYTES})"),
+                    why: format!(
+                        "it is {len} bytes, more than a bundle may hold ({MAX_FILE_BYTES})"
+                    ),
                 });
             }
             let name = format!("{RUNS_FOLDER}/{}/{f}", r.name);
