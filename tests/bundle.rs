@@ -327,6 +327,9 @@ fn a_damaged_bundle_stops_before_the_window_and_writes_nothing() {
     class.assert_nothing_written(&before);
 }
 
+/// A damaged bundle: what it is, how to make it at a path, what its refusal says.
+type Case = (&'static str, Box<dyn Fn(&Path)>, String);
+
 /// Each damaged or hostile bundle, made from a good one, and what its refusal says.
 #[test]
 fn each_damaged_or_hostile_bundle_is_refused_with_its_own_message() {
@@ -337,7 +340,7 @@ fn each_damaged_or_hostile_bundle_is_refused_with_its_own_message() {
     let abs = class.tmp.path().join("home").join("evil-absolute");
     let abs = abs.to_str().unwrap().to_string();
 
-    let mut cases: Vec<(&str, Box<dyn Fn(&Path)>, String)> = Vec::new();
+    let mut cases: Vec<Case> = Vec::new();
     cases.push((
         "truncated",
         Box::new(move |p| {

@@ -145,7 +145,7 @@ pub enum BundleError {
         run: String,
         /// Why.
         #[source]
-        source: RunError,
+        source: Box<RunError>,
     },
     /// A step of the bundled lesson opens a run the bundle does not carry.
     #[error(
@@ -172,7 +172,7 @@ pub enum BundleError {
         run: String,
         /// Why.
         #[source]
-        source: RunError,
+        source: Box<RunError>,
     },
     /// The output file is there and overwriting was not asked for.
     #[error("{0}: a file is already there; choose another name or replace it with --overwrite")]
@@ -243,7 +243,7 @@ fn lesson_of(bundle: &Path, unpacked: &Unpacked) -> Result<Lesson, BundleError> 
         run::open_run(&o.value).map_err(|source| BundleError::Run {
             path: shown.clone(),
             run: inside.display().to_string(),
-            source,
+            source: Box::new(source),
         })?;
     }
     Ok(lesson)

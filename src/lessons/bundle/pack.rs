@@ -89,7 +89,7 @@ fn runs_of(lesson: &Lesson) -> Result<Vec<PackedRun>, BundleError> {
             line: o.line,
             step: step.title.clone(),
             run: o.value.display().to_string(),
-            source,
+            source: Box::new(source),
         })?;
         let dir = std::fs::canonicalize(&o.value).map_err(io_err(&o.value))?;
         if runs.iter().any(|r| r.dir == dir) {
