@@ -398,6 +398,19 @@ fn each_damaged_or_hostile_bundle_is_refused_with_its_own_message() {
     ));
     let g = good.clone();
     cases.push((
+        "too many entries",
+        Box::new(move |p| {
+            let mut f = g.clone();
+            f.extend((0..10_001).map(|i| (format!("runs/quick/{i}"), Vec::new())));
+            write_bundle(p, &f, Extra::None)
+        }),
+        format!(
+            "it holds {} entries, more than a bundle may (10000)",
+            good.len() + 10_001
+        ),
+    ));
+    let g = good.clone();
+    cases.push((
         "unlisted",
         Box::new(move |p| {
             let mut f = g.clone();

@@ -16,7 +16,7 @@ mod pack;
 pub use check::name_problem;
 pub use pack::{Packed, pack};
 
-use check::{check_entries, check_file, read_manifest};
+use check::{check_entries, check_entry_count, check_file, read_manifest};
 
 use super::{Lesson, LessonError};
 use crate::train::run::{self, FileEntry, RunError};
@@ -264,6 +264,7 @@ pub fn unpack(bundle: &Path, cache_root: &Path) -> Result<Unpacked, BundleError>
     }
     let mut file = File::open(bundle).map_err(io_err(bundle))?;
     let (_, sha) = hash(&mut file, &mut std::io::sink()).map_err(io_err(bundle))?;
+    check_entry_count(&mut file, len, &shown)?;
     let mut archive =
         zip::ZipArchive::new(File::open(bundle).map_err(io_err(bundle))?).map_err(|e| {
             BundleError::NotABundle {

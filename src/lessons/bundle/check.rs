@@ -6,7 +6,49 @@ use super::{BUNDLE_FORMAT, BUNDLE_MANIFEST, BUNDLE_VERSION, BundleError, BundleM
 use super::{MAX_ENTRIES, MAX_FILE_BYTES, MAX_MANIFEST_BYTES, MAX_TOTAL_BYTES};
 use crate::train::run::FileEntry;
 use std::collections::BTreeSet;
-use std::io::Read;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+
+/// The end-of-archive record's signature, and the longest tail it can sit in (its 22
+/// bytes and a comment of at most 65 535).
+const END_SIGNATURE: &[u8; 4] = b"PK\x05\x06";
+const END_TAIL_BYTES: u64 = 22 + 65_535;
+
+/// Reads the entry count from the end of the archive before the zip reader sees it (which
+/// would hold every entry the archive claims in memory): at most [`MAX_ENTRIES`] and
+/// bundle.json, and no zip64 record (bundles never need one).
+pub(super) fn check_entry_count(file: &mut File, len: u64, shown: &str) -> Result<(), BundleError> {
+    let cut_short = |why: &str| BundleError::NotABundle {
+        path: shown.to_string(),
+        why: format!("not a whole zip archive, it may be cut short: {why}"),
+    };
+    let tail_len = len.min(END_TAIL_BYTES);
+    let mut tail = vec![0u8; tail_len as usize];
+    file.seek(SeekFrom::Start(len - tail_len))
+        .and_then(|_| file.read_exact(&mut tail))
+        .map_err(|e| cut_short(&e.to_string()))?;
+    let Some(end) = tail
+        .windows(4)
+        .rposition(|w| w == END_SIGNATURE)
+        .filter(|&i| i + 22 <= tail.len())
+    else {
+        return Err(cut_short("it has no end-of-archive record"));
+    };
+    let entries = u16::from_le_bytes([tail[end + 10], tail[end + 11]]);
+    if usize::from(entries) > MAX_ENTRIES + 1 {
+        return Err(BundleError::TooLarge {
+            path: shown.to_string(),
+            why: format!("it holds {entries} entries, more than a bundle may ({MAX_ENTRIES})"),
+        });
+    }
+    if end >= 20 && &tail[end - 20..end - 16] == b"PK\x06\x07" {
+        return Err(BundleError::NotABundle {
+            path: shown.to_string(),
+            why: "it is a zip64 archive, which a bundle never needs to be".into(),
+        });
+    }
+    Ok(())
+}
 
 /// What is wrong with `name` as the name of a file inside a bundle, if anything: it must
 /// be relative, `/`-separated, and stay inside the folder it unpacks into.
@@ -140,15 +182,7 @@ pub(super) fn check_entries<R: Read + std::io::Seek>(
     m: &BundleManifest,
     shown: &str,
 ) -> Result<(), BundleError> {
-    if archive.len() > MAX_ENTRIES + 1 {
-        return Err(BundleError::TooLarge {
-            path: shown.to_string(),
-            why: format!(
-                "it holds {} entries, more than a bundle may ({MAX_ENTRIES})",
-                archive.len()
-            ),
-        });
-    }
+    // The entry count was checked before the reader opened ([`check_entry_count`]).
     let mut present = BTreeSet::new();
     for i in 0..archive.len() {
         let entry = archive
