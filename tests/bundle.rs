@@ -241,7 +241,11 @@ fn a_packed_lesson_opens_from_the_cache_with_its_run_and_timeline() {
 
     // `latentlab --lesson class.latentlab` takes the bundle: with no display it goes as far
     // as the window (the bundle was accepted), in the cache folder it is given.
+    // A folder half unpacked by a process that died is cleaned up on the way.
     std::fs::remove_dir_all(&unpacked).unwrap();
+    let leftover = unpacked.join(format!(".{}.partial-999999999-0", folders[0]));
+    std::fs::create_dir_all(&leftover).unwrap();
+    std::fs::write(leftover.join("lesson.md"), "half").unwrap();
     let o = class.latentlab(&["--lesson", out.to_str().unwrap()]);
     let stderr = common::stderr(&o);
     assert!(
@@ -252,7 +256,11 @@ fn a_packed_lesson_opens_from_the_cache_with_its_run_and_timeline() {
         stderr.contains("window"),
         "it went as far as the window: {stderr}"
     );
-    assert_eq!(names(&unpacked), folders, "unpacked into $LATENTLAB_CACHE");
+    assert_eq!(
+        names(&unpacked),
+        folders,
+        "unpacked into $LATENTLAB_CACHE, no leftovers"
+    );
 }
 
 #[test]

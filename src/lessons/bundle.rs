@@ -289,6 +289,7 @@ pub fn unpack(bundle: &Path, cache_root: &Path) -> Result<Unpacked, BundleError>
         std::fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
     }
     std::fs::create_dir_all(&root).map_err(io_err(&root))?;
+    remove_leftovers(&root, &sha);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = root.join(format!(".{sha}.partial-{}-{n}", std::process::id()));
     std::fs::create_dir(&tmp).map_err(io_err(&tmp))?;
@@ -303,6 +304,30 @@ pub fn unpack(bundle: &Path, cache_root: &Path) -> Result<Unpacked, BundleError>
         return Err(e);
     }
     Ok(unpacked)
+}
+
+/// Removes the half-unpacked folders of `sha` that a process no longer running left behind
+/// (where that can be seen: Linux's /proc).
+fn remove_leftovers(root: &Path, sha: &str) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    let prefix = format!(".{sha}.partial-");
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix(&prefix)
+            .and_then(|tail| tail.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        let gone = pid.is_some_and(|pid| {
+            pid != std::process::id()
+                && cfg!(target_os = "linux")
+                && !Path::new(&format!("/proc/{pid}")).exists()
+        });
+        if gone {
+            std::fs::remove_dir_all(entry.path()).ok();
+        }
+    }
 }
 
 /// Writes every listed file into `dir`, hashing as it goes; stops at the first that differs.
