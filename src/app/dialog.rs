@@ -15,7 +15,7 @@ pub enum OpenKind {
     Csv,
     /// A folder to save checkpoints into.
     SaveTo,
-    /// A lesson file (Markdown).
+    /// A lesson file (Markdown) or a class bundle (`.latentlab`).
     Lesson,
     /// A saved run's folder to open.
     Run,
@@ -71,7 +71,9 @@ impl FileDialog {
                 let dialog = rfd::FileDialog::new();
                 let picked = match kind {
                     OpenKind::Csv => dialog.add_filter("CSV", &["csv", "txt"]).pick_file(),
-                    OpenKind::Lesson => dialog.add_filter("Lesson", &["md", "txt"]).pick_file(),
+                    OpenKind::Lesson => dialog
+                        .add_filter("Lesson", &["md", "txt", "latentlab"])
+                        .pick_file(),
                     OpenKind::SaveGif => dialog.set_file_name("latent.gif").save_file(),
                     OpenKind::SavePng => dialog.set_file_name("panel.png").save_file(),
                     _ => dialog.pick_folder(),

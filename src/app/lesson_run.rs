@@ -53,9 +53,10 @@ impl LatentLabApp {
         self.lesson_step(0);
     }
 
-    /// Reads a lesson file and starts it; a malformed one says where and why.
+    /// Reads a lesson file (or a class bundle) and starts it; a malformed one says where
+    /// and why.
     pub(super) fn open_lesson_file(&mut self, path: &std::path::Path) {
-        match Lesson::from_file(path) {
+        match lessons::open_file(path) {
             Ok(lesson) => self.start_lesson(lesson),
             Err(e) => self.session.error(e.to_string()),
         }

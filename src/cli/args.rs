@@ -29,7 +29,8 @@ pub struct Cli {
     #[arg(long)]
     pub presentation: bool,
     /// Open the window on a guided lesson: a built-in name (see `latentlab lessons`) or a
-    /// lesson file. A malformed lesson stops here with its line and what is wrong.
+    /// lesson file, or a class bundle (`.latentlab`, made by `latentlab pack`). A malformed
+    /// lesson or a damaged bundle stops here with what is wrong.
     #[arg(long, value_name = "NAME|FILE")]
     pub lesson: Option<String>,
     /// Open the window on a saved run (a folder written by Save… or `latentlab train
@@ -60,6 +61,9 @@ pub enum Command {
     /// `latentlab --lesson NAME`); or check a lesson fits the screen (--check), or write one
     /// PNG per step as the class will see it (--render).
     Lessons(super::lessons::LessonsArgs),
+    /// Pack a lesson file and the saved runs its steps open into one class bundle
+    /// (`.latentlab`), which `latentlab --lesson FILE` and "Open lesson file…" open.
+    Pack(super::pack::PackArgs),
 }
 
 /// `latentlab train`.

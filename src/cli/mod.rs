@@ -1,13 +1,15 @@
-//! Headless subcommands: train, eval, dataset, encode, fetch. Scripts rely on these names.
+//! Headless subcommands: train, eval, dataset, encode, fetch, lessons, pack. Scripts rely on these names.
 
 mod args;
 mod encode;
 mod fetch;
 mod lessons;
 mod output;
+mod pack;
 
 pub use args::{Cli, Command, DatasetArgs, EncodeArgs, EvalArgs, KnobArgs, TrainArgs};
 pub use fetch::FetchArgs;
+pub use pack::PackArgs;
 
 use crate::data::{self, Dataset};
 use crate::model::{self, checkpoint};
@@ -34,6 +36,7 @@ pub fn run(command: Command, threads: usize) -> Result<()> {
         Command::Fetch(a) => fetch::run(a),
         Command::Encode(a) => encode::encode(a),
         Command::Lessons(a) => lessons::run(a),
+        Command::Pack(a) => pack::run(a),
     }
 }
 

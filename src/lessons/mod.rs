@@ -7,6 +7,7 @@
 //! app applies. It knows the model kinds, knobs and data sets; the tab titles belong to the
 //! window, which checks them with [`Lesson::check_tabs`].
 
+pub mod bundle;
 mod check;
 mod parse;
 pub mod subject;
@@ -57,6 +58,9 @@ pub enum LessonError {
     /// Neither a built-in lesson nor a readable file.
     #[error("{0}")]
     NotFound(String),
+    /// A class bundle that cannot be opened (see [`bundle::BundleError`]).
+    #[error("{0}")]
+    Bundle(String),
 }
 
 /// A parsed and checked lesson.
@@ -390,14 +394,15 @@ pub fn builtin_named(name: &str) -> Option<Result<Lesson, LessonError>> {
         .map(|(file, text)| Lesson::parse(&format!("assets/lessons/{file}"), text))
 }
 
-/// A lesson by built-in name first, then as a file path (`latentlab --lesson NAME|FILE`).
+/// A lesson by built-in name first, then as a file path, a lesson or a class bundle
+/// (`latentlab --lesson NAME|FILE`).
 pub fn find(name_or_path: &str) -> Result<Lesson, LessonError> {
     if let Some(lesson) = builtin_named(name_or_path) {
         return lesson;
     }
     let path = Path::new(name_or_path);
     if path.is_file() {
-        return Lesson::from_file(path);
+        return open_file(path);
     }
     let names: Vec<&str> = BUILTIN
         .iter()
@@ -407,6 +412,23 @@ pub fn find(name_or_path: &str) -> Result<Lesson, LessonError> {
         "no lesson '{name_or_path}': not a built-in lesson ({}) and not a file",
         names.join(", ")
     )))
+}
+
+/// A lesson file, or a class bundle (`.latentlab`) unpacked into the cache folder.
+pub fn open_file(path: &Path) -> Result<Lesson, LessonError> {
+    if !bundle::is_bundle(path) {
+        return Lesson::from_file(path);
+    }
+    let cache = crate::data::fetch::cache_root(None).map_err(|e| {
+        LessonError::Bundle(format!(
+            "{}: no cache folder to unpack into: {e}",
+            path.display()
+        ))
+    })?;
+    bundle::open(path, &cache).map_err(|e| match e {
+        bundle::BundleError::Lesson(e) => e,
+        e => LessonError::Bundle(e.to_string()),
+    })
 }
 
 /// Is `spec` a data set the app can load (by its form: files are not opened here)?
