@@ -17,7 +17,12 @@ fn check_all(w: f32, h: f32, presentation: bool) {
     for lesson in lessons::builtin().expect("built-in lessons parse") {
         let lesson = load_lesson(&lesson.name).expect("the window takes it");
         let fits = check_lesson(&lesson, &opts, |_, _| {});
-        assert_eq!(fits.len(), lesson.steps.len(), "{}: every step checked", lesson.name);
+        assert_eq!(
+            fits.len(),
+            lesson.steps.len(),
+            "{}: every step checked",
+            lesson.name
+        );
         for f in fits {
             if !f.problems.is_empty() {
                 failures.push(format!(
@@ -30,7 +35,11 @@ fn check_all(w: f32, h: f32, presentation: bool) {
             }
         }
     }
-    let mode = if presentation { "presentation" } else { "normal" };
+    let mode = if presentation {
+        "presentation"
+    } else {
+        "normal"
+    };
     assert!(
         failures.is_empty(),
         "at {w}x{h} in {mode} mode:\n{}",
@@ -76,8 +85,8 @@ fn every_builtin_step_declares_its_subject() {
 /// a second lecture) draws nothing past the window's edge at 1280×720.
 #[test]
 fn every_tab_with_three_models_at_dim_20_stays_inside_1280x720() {
-    use latentlab::app::fit::{Stage, misfits, ready};
     use latentlab::app::Settings;
+    use latentlab::app::fit::{Stage, misfits, ready};
     use latentlab::model::ModelKind;
     use std::time::Duration;
     let mut settings = Settings::default();

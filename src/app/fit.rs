@@ -99,9 +99,27 @@ pub fn misfits(app: &LatentLabApp, output: &FullOutput, screen: Rect) -> Vec<Str
     let mut out = Vec::new();
     let subjects = app.lesson.as_ref().map_or(&[][..], |run| run.subjects());
     for &name in subjects {
-        let drawn: Vec<_> = app.rects.subjects.iter().filter(|s| s.name == name).collect();
+        let drawn: Vec<_> = app
+            .rects
+            .subjects
+            .iter()
+            .filter(|s| s.name == name)
+            .collect();
         if drawn.is_empty() {
             out.push(format!("'{name}' is not drawn"));
+        }
+        // The least sizes are for a projected class (presentation mode); at the desk, with
+        // the side panel open, 70% of them.
+        let scale = if app.presentation.on { 1.0 } else { 0.7 };
+        let least = subject(name).map_or(0.0, |spec| spec.min_side) * scale;
+        for s in &drawn {
+            if s.rect.width() + SLACK < least || s.rect.height() + SLACK < least {
+                out.push(format!(
+                    "'{name}' is too small to read: {:.0}×{:.0} points, at least {least:.0} wanted",
+                    s.rect.width(),
+                    s.rect.height()
+                ));
+            }
         }
         for s in drawn {
             let visible = s.clip.intersect(screen).expand(SLACK);
@@ -219,7 +237,10 @@ pub fn check_lesson(
         let target = stage.app.session.progress.as_ref().map_or(0, |p| p.step) + opts.min_steps;
         if stage.app.session.start_when_ready {
             let trained = stage.wait(opts.timeout, |a| {
-                a.session.progress.as_ref().is_some_and(|p| p.step >= target)
+                a.session
+                    .progress
+                    .as_ref()
+                    .is_some_and(|p| p.step >= target)
             });
             if !trained {
                 problems.push(format!("training did not reach step {target} in time"));
@@ -258,9 +279,11 @@ pub(super) fn prepare(app: &mut LatentLabApp) {
             Needs::PinnedItem => {
                 // The first item of a class the step shows, as a student would click.
                 let hidden = run.lesson.setup(run.step).highlight.hidden_classes;
-                let first = app.session.snapshot.as_ref().and_then(|s| {
-                    s.display_labels.iter().position(|c| !hidden.contains(c))
-                });
+                let first = app
+                    .session
+                    .snapshot
+                    .as_ref()
+                    .and_then(|s| s.display_labels.iter().position(|c| !hidden.contains(c)));
                 if app.selection.pinned.is_none() {
                     app.selection.pinned = first;
                 }
@@ -285,7 +308,10 @@ mod tests {
 
     fn app_on_a_sliders_step() -> LatentLabApp {
         let ctx = egui::Context::default();
-        let sizes = Sizes { train: 64, test: 32 };
+        let sizes = Sizes {
+            train: 64,
+            test: 32,
+        };
         let mut app = LatentLabApp::with_settings(&ctx, Settings::default(), Some(sizes));
         let text = "---\nname: t\ntitle: T\n---\n## A\ntab: Sliders\n\
                     subject: sliders, slider images\n\nLook.\n";

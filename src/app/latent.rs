@@ -68,8 +68,12 @@ impl View for LatentPanel {
     }
 
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
-        self.toolbar_ui(ui, cx.snap, &mut cx.selection.plane);
-        self.classes_ui(ui, cx.ds);
+        // The options and the classes share one row where it is wide enough.
+        ui.horizontal_wrapped(|ui| {
+            self.toolbar_ui(ui, cx.snap, &mut cx.selection.plane);
+            ui.separator();
+            self.classes_ui(ui, cx.ds);
+        });
         let shared = self
             .same_axes
             .then(|| union_bounds(cx.snap, cx.selection));
@@ -114,7 +118,7 @@ impl View for LatentPanel {
 
 impl LatentPanel {
     fn toolbar_ui(&mut self, ui: &mut Ui, snap: &Snapshot, plane: &mut Plane) {
-        ui.horizontal_wrapped(|ui| {
+        ui.scope(|ui| {
             ui.checkbox(&mut self.same_axes, "same axes for all models")
                 .on_hover_text("one scale for every plot, and one probe: every model decodes the same z");
             if snap.models.iter().any(|m| m.kind.is_variational()) {
@@ -134,7 +138,7 @@ impl LatentPanel {
     }
 
     fn classes_ui(&mut self, ui: &mut Ui, ds: &Dataset) {
-        ui.horizontal_wrapped(|ui| {
+        ui.scope(|ui| {
             ui.label("classes:");
             for (c, name) in ds.class_names.iter().enumerate() {
                 let hidden = self.hidden_classes.contains(&(c as u32));

@@ -173,7 +173,10 @@ fn banner_ui(ui: &mut Ui, run: &LessonRun) -> Option<Action> {
             if ui.add_enabled(run.step + 1 < n, next).clicked() {
                 action = Some(Action::LessonStep(run.step + 1));
             }
-            if ui.add_enabled(run.step > 0, egui::Button::new("Back")).clicked() {
+            if ui
+                .add_enabled(run.step > 0, egui::Button::new("Back"))
+                .clicked()
+            {
                 action = Some(Action::LessonStep(run.step - 1));
             }
             let title = RichText::new(&run.lesson.title).color(theme::LESSON);
@@ -181,7 +184,8 @@ fn banner_ui(ui: &mut Ui, run: &LessonRun) -> Option<Action> {
         });
     });
     let paragraphs: Vec<&str> = step.text.split("\n\n").collect();
-    let side_by_side = paragraphs.len() > 1 && ui.available_width() >= 300.0 * paragraphs.len() as f32;
+    let side_by_side =
+        paragraphs.len() > 1 && ui.available_width() >= 300.0 * paragraphs.len() as f32;
     if side_by_side {
         ui.columns(paragraphs.len(), |cols| {
             for (ui, p) in cols.iter_mut().zip(&paragraphs) {

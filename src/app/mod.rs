@@ -183,6 +183,8 @@ impl LatentLabApp {
         if let Some(lesson) = &launch.lesson {
             app.apply(Action::StartLesson(Box::new(lesson.clone())));
         }
+        // The keys (F5, PageDown, Space) work at once, without a click into the window first.
+        cc.egui_ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
         app
     }
 
@@ -328,9 +330,10 @@ impl LatentLabApp {
             // One row of tabs at 1280 pixels; the buttons and the model filter share the
             // next row, so the tab itself keeps the height.
             ui.horizontal_wrapped(|ui| {
-                ui.spacing_mut().item_spacing.x = 6.0;
+                ui.spacing_mut().item_spacing.x = 4.0;
+                ui.spacing_mut().button_padding.x = 5.0;
                 for (i, view) in self.views.iter().enumerate() {
-                    ui.selectable_value(&mut self.tab, i, RichText::new(view.title()).size(15.5));
+                    ui.selectable_value(&mut self.tab, i, RichText::new(view.title()).size(15.0));
                 }
             });
             ui.horizontal_wrapped(|ui| {
@@ -470,8 +473,8 @@ impl LatentLabApp {
         } else {
             egui::Panel::left("controls")
                 .resizable(true)
-                .default_size(300.0)
-                .min_size(260.0)
+                .default_size(270.0)
+                .min_size(240.0)
                 .show(ui, |ui| {
                     egui::ScrollArea::vertical().show(ui, |ui| {
                         actions.extend(self.controls.ui(ui, &self.settings, &self.session));
@@ -527,7 +530,9 @@ impl LatentLabApp {
 
     /// Does the lesson step shown name `subject`?
     pub fn step_names(&self, subject: &str) -> bool {
-        self.lesson.as_ref().is_some_and(|run| run.subjects().contains(&subject))
+        self.lesson
+            .as_ref()
+            .is_some_and(|run| run.subjects().contains(&subject))
     }
 }
 
@@ -550,7 +555,8 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
         viewport: egui::ViewportBuilder::default()
             .with_title("LatentLab")
             .with_inner_size([1600.0, 1000.0])
-            .with_min_inner_size([900.0, 600.0]),
+            .with_min_inner_size([900.0, 600.0])
+            .with_active(true),
         ..Default::default()
     };
     // eframe panics on a stored zoom it cannot use before the app exists: repair it first.

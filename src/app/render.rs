@@ -77,18 +77,24 @@ struct Renderer {
 /// Renders every step of `lesson`; returns each step's fit, or why no picture was made.
 pub fn render_lesson(lesson: &Lesson, opts: RenderOptions) -> anyhow::Result<Vec<StepFit>> {
     let (w, h) = opts.size_px;
-    let result = Arc::new(Mutex::new(Err("the window closed before the last step".into())));
+    let result = Arc::new(Mutex::new(Err(
+        "the window closed before the last step".into()
+    )));
     let shared = result.clone();
     let lesson = lesson.clone();
+    // A fresh state folder: nothing a window stored before (its size, a zoom) may change
+    // the pictures.
+    let state = std::env::temp_dir().join(format!("latentlab-render-{}", std::process::id()));
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("LatentLab lesson render")
             .with_inner_size([w as f32, h as f32])
             .with_resizable(false),
         persist_window: false,
+        persistence_path: Some(state.clone()),
         ..Default::default()
     };
-    eframe::run_native(
+    let opened = eframe::run_native(
         "LatentLab render",
         options,
         Box::new(move |cc| {
@@ -112,7 +118,9 @@ pub fn render_lesson(lesson: &Lesson, opts: RenderOptions) -> anyhow::Result<Vec
             }))
         }),
     )
-    .map_err(|e| anyhow::anyhow!("could not open the window to render in: {e}"))?;
+    .map_err(|e| anyhow::anyhow!("could not open the window to render in: {e}"));
+    std::fs::remove_dir_all(&state).ok();
+    opened?;
     let out = result
         .lock()
         .map_err(|_| anyhow::anyhow!("the renderer stopped"))?

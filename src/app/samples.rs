@@ -10,8 +10,12 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 use std::collections::HashMap;
 
-/// Samples per side of each model's mosaic.
+/// Samples per side of each model's mosaic, at most.
 const SIDE: usize = 8;
+
+/// The least side of one sample on screen, in points: smaller does not read from the back
+/// of a room, so a small panel shows fewer, larger samples.
+const MIN_SAMPLE: f32 = 40.0;
 
 /// State of the samples tab.
 #[derive(Default)]
@@ -74,18 +78,25 @@ impl View for SamplesPanel {
                         .collect();
                     *entry = (key, m.decoder.decode(&z).unwrap_or_default());
                 }
-                let cell = (ui.available_width() / SIDE as f32)
-                    .min((ui.available_height() - 40.0) / SIDE as f32)
-                    .max(6.0);
+                let room = ui.available_width().min(ui.available_height() - 40.0);
+                let side = ((room / MIN_SAMPLE) as usize).clamp(3, SIDE);
+                let cell = (room / side as f32).max(6.0);
+                // The first side × side of the same draws: fewer samples, the same points.
+                let per_item = entry.1.len() / n.max(1);
+                let shown_items = if ds.shape.is_image() {
+                    &entry.1[..(side * side * per_item).min(entry.1.len())]
+                } else {
+                    &entry.1[..]
+                };
                 let tex = self.textures.entry(m.name.clone()).or_default();
                 let shown = show_items(
                     ui,
                     tex,
                     &format!("samples-{}", m.name),
-                    key,
+                    key ^ side as u64,
                     ds,
-                    &entry.1,
-                    SIDE,
+                    shown_items,
+                    side,
                     cell,
                     color,
                 );

@@ -54,6 +54,8 @@ impl LatentPanel {
         shared: Option<[[f64; 2]; 2]>,
     ) {
         let pinned = cx.selection.pinned.is_some();
+        // The model's name heads the column, above the plot and the images.
+        header_ui(ui, m);
         let layout = Layout::choose(ui.available_width(), ui.available_height(), pinned);
         // While the user drags the probe the axes hold still (training moves the codes,
         // and axes that follow them would move the point under the pointer).
@@ -61,7 +63,14 @@ impl LatentPanel {
             self.held_bounds.clear();
         }
         let held = self.held_bounds.get(&m.name).copied();
-        let scene = self.scene(m, cx.snap, cx.ds, cx.selection, shared.or(held), layout.plot);
+        let scene = self.scene(
+            m,
+            cx.snap,
+            cx.ds,
+            cx.selection,
+            shared.or(held),
+            layout.plot,
+        );
         let bounds = scene.bounds;
         let body = |ui: &mut Ui| {
             let (rect, event, drawn) =
@@ -99,21 +108,11 @@ impl LatentPanel {
                 Some(PlotEvent::Pin(i)) => cx.selection.pin(m, i),
                 None => {}
             }
-            if layout.beside {
-                // The model's name heads the column beside the plot: the plot gets the
-                // panel's full height.
-                ui.vertical(|ui| {
-                    header_ui(ui, m);
-                    self.side_ui(ui, m, cx, layout.image)
-                });
-            } else {
-                ui.horizontal(|ui| self.side_ui(ui, m, cx, layout.image));
-            }
+            ui.horizontal_top(|ui| self.side_ui(ui, m, cx, layout.image));
         };
         if layout.beside {
-            ui.horizontal(body);
+            ui.horizontal_top(body);
         } else {
-            header_ui(ui, m);
             ui.vertical(body);
         }
     }
@@ -131,7 +130,9 @@ impl LatentPanel {
         let bounds = fixed.unwrap_or_else(|| bounds(m, selection));
         // Ellipses smaller than a dot are drawn at a visible least size (the probe column
         // says how large σ really is).
-        let least = |k: usize| f64::from(MIN_ELLIPSE_RADIUS) * (bounds[k][1] - bounds[k][0]) / f64::from(side.max(1.0));
+        let least = |k: usize| {
+            f64::from(MIN_ELLIPSE_RADIUS) * (bounds[k][1] - bounds[k][0]) / f64::from(side.max(1.0))
+        };
         let least = [least(0), least(1)];
         let mut per_class: Vec<Vec<[f64; 2]>> = vec![Vec::new(); ds.num_classes().max(1)];
         let mut items = Vec::with_capacity(snap.display_labels.len());
@@ -219,7 +220,6 @@ impl LatentPanel {
         let Some(i) = cx.selection.pinned else {
             return;
         };
-        ui.separator();
         let pinned = ui.vertical(|ui| {
             ui.set_max_width(text_width);
             self.pinned_ui(ui, m, cx.snap, cx.ds, i, image / 2.0)
@@ -251,7 +251,9 @@ impl LatentPanel {
             .class_names
             .get(label as usize)
             .map_or("?", |s| s.as_str());
-        let label = RichText::new(format!("pinned: #{test_index}, {class}")).strong();
+        let label = RichText::new(format!("pinned #{test_index} ({class})"))
+            .small()
+            .strong();
         ui.add(egui::Label::new(label).wrap());
         let mut pair = input.to_vec();
         pair.extend(m.decoder.decode(code).unwrap_or_default());
@@ -260,12 +262,12 @@ impl LatentPanel {
         let color = theme::model_color(m.kind);
         let name = format!("pinned-{}", m.name);
         show_items(ui, tex, &name, key, ds, &pair, 2, cell.max(36.0), color);
-        ui.label(RichText::new("input · reconstruction").small().weak());
+        ui.label(RichText::new("input · decoded").small().weak());
         let mut code_text = format!("μ = {}", format_code(code));
         if let Some(sigma) = m.sigmas.as_deref().and_then(|s| row(s, i, d)) {
             code_text.push_str(&format!("\nσ = {}", format_code(sigma)));
         }
-        ui.label(RichText::new(code_text).monospace().small());
+        ui.label(RichText::new(code_text).monospace().size(12.5));
     }
 }
 
@@ -413,11 +415,11 @@ struct Layout {
 impl Layout {
     /// Smallest plot side, in points.
     const MIN_PLOT: f32 = 80.0;
-    /// The widest line of the side column (the probe's code, σ), in points.
-    const TEXT: f32 = 150.0;
+    /// The least width of a side column (its lines wrap to it), in points.
+    const TEXT: f32 = 90.0;
 
     /// The arrangement that gives the larger plot in a `w`×`h` column; `pinned`: room for
-    /// the pinned item's input and decoding too.
+    /// the pinned item's input and decoding too, in a second column beside the probe's.
     fn choose(w: f32, h: f32, pinned: bool) -> Self {
         let (beside, below) = Self::candidates(w, h, pinned);
         let best = if beside.plot >= below.plot {
@@ -431,25 +433,30 @@ impl Layout {
         }
     }
 
-    /// Image beside the plot, and image below it; the image never outgrows the plot.
+    /// Images beside the plot, and images below it; the images never outgrow the plot.
     fn candidates(w: f32, h: f32, pinned: bool) -> (Self, Self) {
-        // Beside: the header and the "probe decodes to" line sit above the image, the code
-        // and σ below it; a pinned item adds its label, its pair at half size, a caption and
-        // two lines of code under that.
-        let tall = if pinned { (h - 240.0) / 1.5 } else { h - 100.0 };
-        let image_beside = theme::PROBE_IMAGE.min(w * 0.35).min(tall).max(24.0);
+        let columns = if pinned { 2.0 } else { 1.0 };
+        let gaps = 12.0 * (columns - 1.0);
+        let side = |image: f32| columns * image.max(Self::TEXT) + gaps;
+        // Beside: the side columns take at most 40% of the width; under the probe's image
+        // go its code and σ (about 80 points of text).
+        let image_beside = theme::PROBE_IMAGE
+            .min((w * 0.4 - gaps) / columns)
+            .min(h - 90.0)
+            .max(24.0);
+        let plot_beside = (w - side(image_beside) - 16.0).min(h - 8.0);
         let beside = Self {
             beside: true,
-            plot: (w - image_beside.max(Self::TEXT) - 16.0).min(h - 8.0),
-            image: image_beside,
+            plot: plot_beside,
+            image: image_beside.min(plot_beside * 0.7).max(24.0),
         };
-        // Below: the probe's column and the pinned item's side by side under the plot.
-        let columns = if pinned { 2.0 } else { 1.0 };
-        let wide = (w - 24.0) / columns;
-        let image_below = theme::PROBE_IMAGE.min(wide * 0.9).min(h * 0.3).max(24.0);
+        let image_below = theme::PROBE_IMAGE
+            .min(h * 0.3)
+            .min((w - gaps) / columns * 0.9)
+            .max(24.0);
         let below = Self {
             beside: false,
-            plot: w.min(h - image_below - 130.0),
+            plot: w.min(h - image_below - 100.0),
             image: image_below,
         };
         (beside, below)

@@ -126,7 +126,7 @@ impl SlidersPanel {
             .max_height(sliders_height)
             .show(ui, |ui| {
                 // The value box and the "z12" label sit beside each slider.
-                ui.spacing_mut().slider_width = (ui.available_width() - 120.0).max(60.0);
+                ui.spacing_mut().slider_width = (ui.available_width() - 150.0).max(40.0);
                 let sliders = probe.code.iter_mut().zip(&ranges).enumerate();
                 for (i, (z, (lo, hi))) in sliders.take(MAX_SLIDERS) {
                     let slider = egui::Slider::new(z, *lo..=*hi).text(format!("z{}", i + 1));

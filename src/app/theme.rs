@@ -50,7 +50,7 @@ pub const PROBE_IMAGE: f32 = 168.0;
 /// [`LOSS_PLOT_SHARE`] of the height so the latent plots keep their room.
 pub const LOSS_PLOT_HEIGHT: f32 = 280.0;
 /// Largest share of the window's height the loss plot takes.
-pub const LOSS_PLOT_SHARE: f32 = 0.22;
+pub const LOSS_PLOT_SHARE: f32 = 0.2;
 /// Smallest height of the loss plot, in points.
 pub const LOSS_PLOT_MIN: f32 = 130.0;
 /// Side of one item in image rows (reconstructions, interpolation), in points.

@@ -57,7 +57,10 @@ pub fn run(a: LessonsArgs) -> Result<()> {
         return check(name, a.size);
     }
     if let Some(name) = &a.render {
-        let out_dir = a.out.clone().ok_or_else(|| anyhow!("--render needs --out DIR"))?;
+        let out_dir = a
+            .out
+            .clone()
+            .ok_or_else(|| anyhow!("--render needs --out DIR"))?;
         return render(name, a.size, a.presentation, out_dir);
     }
     let list = crate::lessons::builtin().map_err(|e| anyhow!("{e}"))?;
@@ -102,7 +105,10 @@ fn check(name: &str, (w, h): (u32, u32)) -> Result<()> {
         bad += report(&fits, &format!("{w}x{h} {mode}"));
     }
     if bad > 0 {
-        bail!("{bad} step(s) of '{}' do not show their subject at {w}x{h}", lesson.name);
+        bail!(
+            "{bad} step(s) of '{}' do not show their subject at {w}x{h}",
+            lesson.name
+        );
     }
     Ok(())
 }
@@ -152,7 +158,10 @@ fn render(name: &str, (w, h): (u32, u32), presentation: bool, out_dir: PathBuf) 
     let bad = report(&fits, &format!("{w}x{h} {mode}"));
     out!("wrote {} PNGs into {}", fits.len(), out_dir.display());
     if bad > 0 {
-        bail!("{bad} step(s) of '{}' do not show their subject at {w}x{h}", lesson.name);
+        bail!(
+            "{bad} step(s) of '{}' do not show their subject at {w}x{h}",
+            lesson.name
+        );
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ pub enum Needs {
 }
 
 /// One subject: its name in lesson files, the tab it lives on, what it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SubjectSpec {
     /// The name a lesson file uses.
     pub name: &'static str,
@@ -23,6 +23,9 @@ pub struct SubjectSpec {
     pub tab: Option<&'static str>,
     /// What must exist first (the fit check sets it up as a student would).
     pub needs: Needs,
+    /// The least width and height (points) each of its rectangles must have to read from
+    /// the back of a room in presentation mode (0: any size); normal mode asks 70% of it.
+    pub min_side: f32,
     /// One line for the lessons README and messages.
     pub what: &'static str,
 }
@@ -32,84 +35,98 @@ pub const SUBJECTS: &[SubjectSpec] = &[
     SubjectSpec {
         name: "latent plots",
         tab: Some("Latent space"),
+        min_side: 160.0,
         needs: Needs::Nothing,
         what: "every shown model's latent scatter, whole (axes, prior circles, probe)",
     },
     SubjectSpec {
         name: "probe images",
         tab: Some("Latent space"),
+        min_side: 48.0,
         needs: Needs::Nothing,
         what: "the decoding of the probe beside each latent scatter",
     },
     SubjectSpec {
         name: "pinned item",
         tab: Some("Latent space"),
+        min_side: 0.0,
         needs: Needs::PinnedItem,
         what: "a pinned dot's input and each model's decoding of it",
     },
     SubjectSpec {
         name: "grid",
         tab: Some("Latent grid"),
+        min_side: 180.0,
         needs: Needs::Nothing,
         what: "each model's decoded latent grid",
     },
     SubjectSpec {
         name: "sliders",
         tab: Some("Sliders"),
+        min_side: 0.0,
         needs: Needs::Nothing,
         what: "one slider per code dimension and Sample from the prior",
     },
     SubjectSpec {
         name: "slider images",
         tab: Some("Sliders"),
+        min_side: 64.0,
         needs: Needs::Nothing,
         what: "each model's decoding of the sliders' code",
     },
     SubjectSpec {
         name: "reconstruction rows",
         tab: Some("Reconstructions"),
+        min_side: 0.0,
         needs: Needs::Nothing,
         what: "the inputs and every shown model's row of reconstructions",
     },
     SubjectSpec {
         name: "samples",
         tab: Some("Samples"),
+        min_side: 150.0,
         needs: Needs::Nothing,
         what: "every shown model's samples from the prior",
     },
     SubjectSpec {
         name: "interpolation rows",
         tab: Some("Interpolation"),
+        min_side: 0.0,
         needs: Needs::Nothing,
         what: "every shown model's row of decoded points between the two ends",
     },
     SubjectSpec {
         name: "kl bars",
         tab: Some("KL per dimension"),
+        min_side: 100.0,
         needs: Needs::Nothing,
         what: "every shown model's bars of KL per code dimension",
     },
     SubjectSpec {
         name: "canvas",
         tab: Some("Draw & inspect"),
+        min_side: 100.0,
         needs: Needs::Nothing,
         what: "the drawing canvas and its buttons",
     },
     SubjectSpec {
         name: "inspector",
         tab: Some("Draw & inspect"),
+        min_side: 0.0,
         needs: Needs::DrawnItem,
         what: "each model's table for the drawn item: its numbers, KL bars and ELBO line",
     },
     SubjectSpec {
         name: "lesson list",
         tab: Some("Lessons"),
+        min_side: 100.0,
         needs: Needs::Nothing,
         what: "the list of lessons",
     },
     SubjectSpec {
         name: "losses",
         tab: None,
+        min_side: 120.0,
         needs: Needs::Nothing,
         what: "the loss plots along the bottom, with their numbers",
     },
@@ -158,6 +175,18 @@ mod tests {
         assert!(e.contains("kl bars"), "lists the names: {e}");
         assert!(parse_subjects("grid, GRID").unwrap_err().contains("twice"));
         assert!(parse_subjects(" , ").is_err());
+    }
+
+    #[test]
+    fn the_lessons_readme_documents_every_subject() {
+        let readme = include_str!("../../assets/lessons/README.md");
+        for s in SUBJECTS {
+            assert!(
+                readme.contains(&format!("| `{}` |", s.name)),
+                "{} undocumented",
+                s.name
+            );
+        }
     }
 
     #[test]
