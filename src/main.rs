@@ -22,6 +22,11 @@ fn main() -> std::process::ExitCode {
             .map_err(anyhow::Error::msg)
     });
     let result = checked.and_then(|()| match args.command {
+        // `lessons --check` and `--render` need the window's code: it is carried out there.
+        Some(cli::Command::Lessons(a)) => match a.fit_request() {
+            Some(request) => latentlab::app::lesson_check::run_request(request),
+            None => cli::run(cli::Command::Lessons(a), threads.unwrap_or(1)),
+        },
         Some(command) => cli::run(command, threads.unwrap_or(1)),
         // A malformed lesson or a run that cannot open stops here, before any window opens.
         None => match args

@@ -195,3 +195,42 @@ fn the_presentation_bar_pauses_models_still_being_built() {
     // Let the loader finish (an empty file) so no thread waits on the pipe.
     drop(std::fs::OpenOptions::new().write(true).open(&pipe));
 }
+
+/// A probe dragged past a plot's edge stays on the plot: the pointer leaving the plot does
+/// not carry the probe (and the axes that follow it) away.
+#[test]
+fn a_probe_dragged_past_the_edge_stays_on_the_plot() {
+    let mut h = harness(small_settings(), true);
+    wait_for(&mut h, "a snapshot", |a| {
+        a.session.snapshot.as_ref().is_some_and(|s| s.step > 50)
+    });
+    h.get_by_label("Pause").click();
+    wait_for(&mut h, "pause", |a| a.session.status == Status::Paused);
+    h.run_steps(3);
+    let rect = h.state().rects.latent_plots["ae"];
+    let snap = h.state().session.snapshot.clone().unwrap();
+    let ae = snap.models.iter().find(|m| m.name == "ae").unwrap();
+    let xs: Vec<f32> = ae.codes.chunks(ae.latent_dim).map(|c| c[0]).collect();
+    let (lo, hi) = xs
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(l, u), &x| (l.min(x), u.max(x)));
+    let from = rect.center();
+    let to = egui::pos2(rect.right() + 2.0 * rect.width(), rect.center().y);
+    h.hover_at(from);
+    h.run_steps(1);
+    h.drag_at(from);
+    h.run_steps(1);
+    for t in 1..=6 {
+        h.hover_at(from + (to - from) * (t as f32 / 6.0));
+        h.run_steps(1);
+    }
+    let x = h.state().selection.probes["ae"].code[0];
+    h.drop_at(to);
+    h.run_steps(2);
+    // The plot spans the codes' range with 5% on each side.
+    let right_edge = hi + 0.05 * (hi - lo) + 1e-3;
+    assert!(
+        x > hi - 0.2 * (hi - lo) && x <= right_edge,
+        "the probe is at the plot's right edge: z1 = {x}, codes {lo}..{hi}"
+    );
+}

@@ -226,3 +226,39 @@ fn a_lesson_started_from_its_tab_sets_each_step_up_on_next_and_back() {
         "the banner is gone"
     );
 }
+
+/// A teacher's file, checked before class: a step that fits says so, a step without a
+/// subject is warned about, and a screen too small for a subject fails with its name.
+#[test]
+fn lessons_check_reports_each_step_and_fails_when_a_subject_does_not_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mine.md");
+    std::fs::write(
+        &file,
+        "---\nname: mine\ntitle: Mine\n---\n\
+         ## Sliders\ndataset: moons\nmodels: ae, vae\ntab: Sliders\nsubject: sliders, slider images\n\nMove one.\n\n\
+         ## Nothing named\ntab: Samples\n\nLook.\n",
+    )
+    .unwrap();
+    let path = file.to_str().unwrap();
+    let o = latentlab(&["lessons", "--check", path]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}\n{}", common::stderr(&o));
+    assert!(out.contains("1280x720 normal: step 1 'Sliders': fits"), "{out}");
+    assert!(out.contains("1280x720 presentation: step 1 'Sliders': fits"), "{out}");
+    assert!(
+        common::stderr(&o).contains("step 2 'Nothing named' declares no subject"),
+        "{}",
+        common::stderr(&o)
+    );
+    // On a screen far too small the sliders' image cannot be whole.
+    let o = latentlab(&["lessons", "--check", path, "--size", "400x320"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("step 1 'Sliders': '"), "{out}");
+    assert!(
+        common::stderr(&o).contains("do not show their subject at 400x320"),
+        "{}",
+        common::stderr(&o)
+    );
+}

@@ -13,6 +13,7 @@ mod dialog;
 mod download;
 mod export;
 pub mod fit;
+pub mod lesson_check;
 mod history;
 mod items;
 mod knobs;

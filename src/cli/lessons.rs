@@ -1,11 +1,10 @@
-//! `latentlab lessons`: the built-in lessons listed; `--check` tells whether every step of a
-//! lesson shows its subjects at a screen size; `--render` writes one PNG per step, from a
-//! real window, as the class will see it.
+//! `latentlab lessons`: the built-in lessons listed; `--check` and `--render` are parsed
+//! here into a [`FitRequest`] that the window's module carries out (`app::fit::run_request`,
+//! called from `main`: the command line sits beside the window, not above it).
 
 use super::output::out;
-use crate::app::fit::{FitOptions, StepFit, check_lesson};
-use crate::app::render::{RenderOptions, render_lesson};
-use anyhow::{Result, anyhow, bail};
+use crate::lessons::subject::FitRequest;
+use anyhow::{Result, anyhow};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -51,117 +50,29 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
     Ok((side(w, "width")?, side(h, "height")?))
 }
 
-/// Runs `latentlab lessons [--check X | --render X]`.
-pub fn run(a: LessonsArgs) -> Result<()> {
-    if let Some(name) = &a.check {
-        return check(name, a.size);
+impl LessonsArgs {
+    /// `--check` or `--render` as a request for the window's module (it needs the window,
+    /// so `main` hands it there); `None`: list the lessons.
+    pub fn fit_request(&self) -> Option<FitRequest> {
+        let (lesson, render_to) = match (&self.check, &self.render) {
+            (Some(name), _) => (name.clone(), None),
+            (None, Some(name)) => (name.clone(), self.out.clone()),
+            (None, None) => return None,
+        };
+        Some(FitRequest {
+            lesson,
+            size: self.size,
+            presentation: self.presentation,
+            render_to,
+        })
     }
-    if let Some(name) = &a.render {
-        let out_dir = a
-            .out
-            .clone()
-            .ok_or_else(|| anyhow!("--render needs --out DIR"))?;
-        return render(name, a.size, a.presentation, out_dir);
-    }
+}
+
+/// `latentlab lessons`: NAME<TAB>TITLE per built-in lesson.
+pub fn run(_a: LessonsArgs) -> Result<()> {
     let list = crate::lessons::builtin().map_err(|e| anyhow!("{e}"))?;
     for lesson in list {
         out!("{}\t{}", lesson.name, lesson.title);
-    }
-    Ok(())
-}
-
-/// The lesson, checked against the window's tabs; steps without a subject are said.
-fn load(name: &str) -> Result<crate::lessons::Lesson> {
-    let lesson = crate::app::load_lesson(name)?;
-    for (i, step) in lesson.steps.iter().enumerate() {
-        if step.changes.subjects.is_none() {
-            eprintln!(
-                "warning: step {} '{}' declares no subject (add a 'subject:' line; see \
-                 assets/lessons/README.md): nothing of it is checked",
-                i + 1,
-                step.title
-            );
-        }
-    }
-    Ok(lesson)
-}
-
-/// `--check`: both modes at the size; one line per step.
-fn check(name: &str, (w, h): (u32, u32)) -> Result<()> {
-    let lesson = load(name)?;
-    let mut bad = 0;
-    for presentation in [false, true] {
-        let mode = if presentation {
-            "presentation"
-        } else {
-            "normal"
-        };
-        let opts = FitOptions {
-            size_px: egui::vec2(w as f32, h as f32),
-            presentation,
-            ..FitOptions::default()
-        };
-        let fits = check_lesson(&lesson, &opts, |_, _| {});
-        bad += report(&fits, &format!("{w}x{h} {mode}"));
-    }
-    if bad > 0 {
-        bail!(
-            "{bad} step(s) of '{}' do not show their subject at {w}x{h}",
-            lesson.name
-        );
-    }
-    Ok(())
-}
-
-/// Prints one line per step; returns how many do not fit.
-fn report(fits: &[StepFit], what: &str) -> usize {
-    let mut bad = 0;
-    for f in fits {
-        if f.problems.is_empty() {
-            out!("{what}: step {} '{}': fits", f.step + 1, f.title);
-        } else {
-            bad += 1;
-            out!(
-                "{what}: step {} '{}': {}",
-                f.step + 1,
-                f.title,
-                f.problems.join("; ")
-            );
-        }
-    }
-    bad
-}
-
-/// `--render`: a real window, one PNG per step.
-fn render(name: &str, (w, h): (u32, u32), presentation: bool, out_dir: PathBuf) -> Result<()> {
-    // One window pixel per screen pixel, whatever the display's DPI says: the PNGs are
-    // exactly the projector's size. (Read by winit when the window opens.)
-    if std::env::var_os("WINIT_X11_SCALE_FACTOR").is_none() {
-        // SAFETY: the command line has started no other thread yet.
-        unsafe { std::env::set_var("WINIT_X11_SCALE_FACTOR", "1") };
-    }
-    let lesson = load(name)?;
-    std::fs::create_dir_all(&out_dir)
-        .map_err(|e| anyhow!("cannot make {}: {e}", out_dir.display()))?;
-    let opts = RenderOptions {
-        size_px: (w, h),
-        presentation,
-        out_dir: out_dir.clone(),
-        ..RenderOptions::default()
-    };
-    let fits = render_lesson(&lesson, opts)?;
-    let mode = if presentation {
-        "presentation"
-    } else {
-        "normal"
-    };
-    let bad = report(&fits, &format!("{w}x{h} {mode}"));
-    out!("wrote {} PNGs into {}", fits.len(), out_dir.display());
-    if bad > 0 {
-        bail!(
-            "{bad} step(s) of '{}' do not show their subject at {w}x{h}",
-            lesson.name
-        );
     }
     Ok(())
 }

@@ -132,6 +132,20 @@ pub const SUBJECTS: &[SubjectSpec] = &[
     },
 ];
 
+/// What `latentlab lessons --check` or `--render` asks of a lesson (the window's module
+/// carries it out: the command line only parses it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitRequest {
+    /// A built-in lesson's name or a lesson file.
+    pub lesson: String,
+    /// The screen in pixels.
+    pub size: (u32, u32),
+    /// Render in presentation mode (`--render`; `--check` checks both modes).
+    pub presentation: bool,
+    /// `--render`: where the PNGs go; `None`: `--check`.
+    pub render_to: Option<std::path::PathBuf>,
+}
+
 /// The subject called `name` (any case, surrounding spaces ignored).
 pub fn subject(name: &str) -> Option<&'static SubjectSpec> {
     let name = name.trim();
