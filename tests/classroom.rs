@@ -200,13 +200,7 @@ fn the_presentation_bar_pauses_models_still_being_built() {
 /// not carry the probe (and the axes that follow it) away.
 #[test]
 fn a_probe_dragged_past_the_edge_stays_on_the_plot() {
-    let mut h = harness(small_settings(), true);
-    wait_for(&mut h, "a snapshot", |a| {
-        a.session.snapshot.as_ref().is_some_and(|s| s.step > 50)
-    });
-    h.get_by_label("Pause").click();
-    wait_for(&mut h, "pause", |a| a.session.status == Status::Paused);
-    h.run_steps(3);
+    let mut h = ui::trained_then_paused();
     let rect = h.state().rects.latent_plots["ae"];
     let snap = h.state().session.snapshot.clone().unwrap();
     let ae = snap.models.iter().find(|m| m.name == "ae").unwrap();

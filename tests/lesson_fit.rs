@@ -124,18 +124,35 @@ fn presentation_zoom_leaves_room_for_the_plots() {
     use latentlab::app::fit::{Stage, ready};
     use latentlab::app::{Action, Settings};
     use std::time::Duration;
-    for (w, h, zoom) in [(1280.0, 720.0, 1.28), (1600.0, 1000.0, 1.6), (2560.0, 1440.0, 1.6)] {
-        let mut stage = Stage::new(egui::vec2(w, h), Settings::default(), FitOptions::default().sizes);
+    for (w, h, zoom) in [
+        (1280.0, 720.0, 1.28),
+        (1600.0, 1000.0, 1.6),
+        (2560.0, 1440.0, 1.6),
+    ] {
+        let mut stage = Stage::new(
+            egui::vec2(w, h),
+            Settings::default(),
+            FitOptions::default().sizes,
+        );
         stage.app.session.start_when_ready = false;
         assert!(stage.wait(Duration::from_secs(120), ready));
         stage.app.apply(Action::Present(true));
         stage.settle();
         let got = stage.ctx.zoom_factor();
-        assert!((got - zoom).abs() < 0.01, "{w}x{h}: zoom {got}, wanted {zoom}");
+        assert!(
+            (got - zoom).abs() < 0.01,
+            "{w}x{h}: zoom {got}, wanted {zoom}"
+        );
         let screen = stage.screen();
-        assert!(screen.width() >= 999.0 && screen.height() >= 559.0, "{screen:?}");
+        assert!(
+            screen.width() >= 999.0 && screen.height() >= 559.0,
+            "{screen:?}"
+        );
         stage.app.apply(Action::Present(false));
         stage.settle();
-        assert!((stage.ctx.zoom_factor() - 1.0).abs() < 1e-4, "zoom restored");
+        assert!(
+            (stage.ctx.zoom_factor() - 1.0).abs() < 1e-4,
+            "zoom restored"
+        );
     }
 }

@@ -244,8 +244,14 @@ fn lessons_check_reports_each_step_and_fails_when_a_subject_does_not_fit() {
     let o = latentlab(&["lessons", "--check", path]);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{out}\n{}", common::stderr(&o));
-    assert!(out.contains("1280x720 normal: step 1 'Sliders': fits"), "{out}");
-    assert!(out.contains("1280x720 presentation: step 1 'Sliders': fits"), "{out}");
+    assert!(
+        out.contains("1280x720 normal: step 1 'Sliders': fits"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1280x720 presentation: step 1 'Sliders': fits"),
+        "{out}"
+    );
     assert!(
         common::stderr(&o).contains("step 2 'Nothing named' declares no subject"),
         "{}",

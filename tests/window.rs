@@ -60,13 +60,7 @@ fn train_button_starts_training_and_the_loss_history_grows() {
 
 #[test]
 fn dragging_the_probe_changes_its_decoded_image() {
-    let mut h = harness(small_settings(), true);
-    wait_for(&mut h, "a snapshot", |a| {
-        a.session.snapshot.as_ref().is_some_and(|s| s.step > 50)
-    });
-    h.get_by_label("Pause").click();
-    wait_for(&mut h, "pause", |a| a.session.status == Status::Paused);
-    h.run_steps(3);
+    let mut h = ui::trained_then_paused();
     let before = h.state().selection.probes["vae"].decoded.clone();
     let probe_before = h.state().selection.probes["vae"].code.clone();
     assert!(!before.is_empty());

@@ -63,7 +63,10 @@ fn check(r: &FitRequest) -> Result<()> {
         bad += report(&fits, &format!("{w}x{h} {}", mode(presentation)))?;
     }
     if bad > 0 {
-        bail!("{bad} step(s) of '{}' do not show their subject at {w}x{h}", lesson.name);
+        bail!(
+            "{bad} step(s) of '{}' do not show their subject at {w}x{h}",
+            lesson.name
+        );
     }
     Ok(())
 }
@@ -78,7 +81,11 @@ fn report(fits: &[StepFit], what: &str) -> Result<usize> {
             bad += 1;
             f.problems.join("; ")
         };
-        say(&format!("{what}: step {} '{}': {verdict}", f.step + 1, f.title))?;
+        say(&format!(
+            "{what}: step {} '{}': {verdict}",
+            f.step + 1,
+            f.title
+        ))?;
     }
     Ok(bad)
 }
@@ -103,9 +110,16 @@ fn render(r: &FitRequest, out_dir: std::path::PathBuf) -> Result<()> {
     let fits = render_lesson(&lesson, opts)?;
     let (w, h) = r.size;
     let bad = report(&fits, &format!("{w}x{h} {}", mode(r.presentation)))?;
-    say(&format!("wrote {} PNGs into {}", fits.len(), out_dir.display()))?;
+    say(&format!(
+        "wrote {} PNGs into {}",
+        fits.len(),
+        out_dir.display()
+    ))?;
     if bad > 0 {
-        bail!("{bad} step(s) of '{}' do not show their subject at {w}x{h}", lesson.name);
+        bail!(
+            "{bad} step(s) of '{}' do not show their subject at {w}x{h}",
+            lesson.name
+        );
     }
     Ok(())
 }

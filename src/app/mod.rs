@@ -13,10 +13,10 @@ mod dialog;
 mod download;
 mod export;
 pub mod fit;
-pub mod lesson_check;
 mod history;
 mod items;
 mod knobs;
+pub mod lesson_check;
 mod lesson_run;
 mod losses;
 mod presentation;
@@ -146,6 +146,8 @@ pub struct LatentLabApp {
     egui_ctx: egui::Context,
     last_step_seen: Option<u64>,
     frame_stats: FrameStats,
+    /// Times the window asked for the keyboard focus at start (a few, then it lets be).
+    focus_asked: u32,
 }
 
 impl LatentLabApp {
@@ -184,8 +186,6 @@ impl LatentLabApp {
         if let Some(lesson) = &launch.lesson {
             app.apply(Action::StartLesson(Box::new(lesson.clone())));
         }
-        // The keys (F5, PageDown, Space) work at once, without a click into the window first.
-        cc.egui_ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
         app
     }
 
@@ -212,6 +212,7 @@ impl LatentLabApp {
             dialog: FileDialog::default(),
             egui_ctx: ctx.clone(),
             last_step_seen: None,
+            focus_asked: 0,
             frame_stats: FrameStats {
                 enabled: std::env::var_os("LATENTLAB_FRAME_STATS").is_some(),
                 ..FrameStats::default()
@@ -457,6 +458,7 @@ impl LatentLabApp {
         let started = Instant::now();
         self.rects.subjects.clear();
         self.presentation.fit_zoom(ui.ctx());
+        self.take_focus(ui.ctx());
         let mut actions: Vec<Action> = self.shortcuts(ui).into_iter().collect();
         actions.extend(dropped_image(ui));
         actions.extend(self.lesson_keys(ui));
@@ -527,6 +529,22 @@ impl LatentLabApp {
         }
         self.frame_stats
             .record(started.elapsed().as_secs_f64() * 1000.0);
+    }
+
+    /// The keys (F5, PageDown, Space) work at once, without a click into the window first:
+    /// while the new window lacks the focus, ask for it (a few times: the window must be
+    /// shown before the display gives it).
+    fn take_focus(&mut self, ctx: &egui::Context) {
+        if self.focus_asked >= 30 {
+            return;
+        }
+        if ctx.input(|i| i.viewport().focused) == Some(false) {
+            self.focus_asked += 1;
+            ctx.send_viewport_cmd(egui::ViewportCommand::Focus);
+            ctx.request_repaint_after(Duration::from_millis(200));
+        } else if ctx.input(|i| i.viewport().focused) == Some(true) {
+            self.focus_asked = 30;
+        }
     }
 
     /// Does the lesson step shown name `subject`?

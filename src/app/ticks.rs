@@ -14,6 +14,10 @@ pub fn log_marks(input: GridInput) -> Vec<GridMark> {
     if hi - lo < 1.0 {
         return narrow_log_marks(10f64.powf(lo), 10f64.powf(hi));
     }
+    // A short plot over many decades has no room for a label at each decade (egui_plot
+    // hides labels closer than about 20 points): label every `stride`-th decade, at most
+    // about four, so the axis always has numbers.
+    let stride = ((hi - lo) / 4.0).ceil().max(1.0) as i64;
     // Over many decades only the decades themselves are readable.
     let multiples: &[(f64, f64)] = if hi - lo > 8.0 {
         &[(1.0, 1.0)]
@@ -35,6 +39,11 @@ pub fn log_marks(input: GridInput) -> Vec<GridMark> {
     for decade in first..=last.min(first + 400) {
         for &(multiple, step_size) in multiples {
             let value = decade as f64 + f64::log10(multiple);
+            let step_size = if multiple == 1.0 && decade.rem_euclid(stride) == 0 {
+                stride as f64
+            } else {
+                step_size
+            };
             if (lo..=hi).contains(&value) {
                 marks.push(GridMark { value, step_size });
             }
@@ -133,6 +142,32 @@ pub fn format_nats(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use egui_plot::GridInput;
+
+    #[test]
+    fn many_decades_label_every_few_decades_so_a_short_plot_keeps_numbers() {
+        // 1e-5 … 1e3 nats: eight decades.
+        let marks = log_marks(GridInput {
+            bounds: (-5.0, 3.0),
+            base_step_size: 0.01,
+        });
+        let labelled: Vec<f64> = marks
+            .iter()
+            .filter(|m| m.step_size >= 2.0)
+            .map(|m| m.value)
+            .collect();
+        assert_eq!(
+            labelled,
+            [-4.0, -2.0, 0.0, 2.0],
+            "every second decade, four labels"
+        );
+        // Two decades keep their labels at each decade and the 2s and 5s between.
+        let few = log_marks(GridInput {
+            bounds: (0.0, 2.0),
+            base_step_size: 0.01,
+        });
+        assert!(few.iter().any(|m| (m.value - 2f64.log10()).abs() < 1e-9));
+    }
 
     #[test]
     fn tick_labels_are_round_numbers_and_never_a_fake_zero() {
@@ -165,7 +200,7 @@ mod tests {
             !labels.iter().any(|l| l == "0" || l == "0.00"),
             "{labels:?}"
         );
-        let decades = marks.iter().filter(|m| m.step_size == 1.0).count();
+        let decades = marks.iter().filter(|m| m.step_size >= 1.0).count();
         assert_eq!(decades, 6, "0.001 to 100");
         // Within less than a decade (125 to 200 nats): round numbers, at their log.
         let input = GridInput {

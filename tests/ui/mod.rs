@@ -74,3 +74,20 @@ pub fn wait_for_message(h: &mut Harness<'_, LatentLabApp>, text: &str) {
         a.session.messages.iter().any(|m| m.text.contains(text))
     });
 }
+
+/// The default pair on small data, trained past step 50 and then paused: the codes hold
+/// still for tests that drag on the plots.
+#[allow(dead_code)] // not every test file drags
+pub fn trained_then_paused() -> Harness<'static, LatentLabApp> {
+    use egui_kittest::kittest::Queryable;
+    let mut h = harness(small_settings(), true);
+    wait_for(&mut h, "a snapshot", |a| {
+        a.session.snapshot.as_ref().is_some_and(|s| s.step > 50)
+    });
+    h.get_by_label("Pause").click();
+    wait_for(&mut h, "pause", |a| {
+        a.session.status == latentlab::app::Status::Paused
+    });
+    h.run_steps(3);
+    h
+}
