@@ -122,7 +122,10 @@ impl LatentLabApp {
             Action::Highlight(h) => self.views.iter_mut().for_each(|v| v.highlight(&h)),
             Action::StartLesson(lesson) => self.start_lesson(*lesson),
             Action::LessonStep(i) => self.lesson_step(i),
-            Action::EndLesson => self.lesson = None,
+            Action::EndLesson => {
+                self.lesson = None;
+                self.presentation.lesson_models = false;
+            }
             Action::OpenLessonFile(path) => self.open_lesson_file(&path),
             Action::ExportGif(path) => self.export_gif(path),
             Action::ExportPng(path) => self.png_export.start(path, &self.egui_ctx),

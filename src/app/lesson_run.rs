@@ -50,6 +50,7 @@ impl LatentLabApp {
             return;
         }
         self.lesson = Some(LessonRun { lesson, step: 0 });
+        self.presentation.lesson_models = true;
         self.lesson_step(0);
     }
 

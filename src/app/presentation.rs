@@ -35,7 +35,14 @@ pub struct Presentation {
     pub hidden: BTreeSet<String>,
     /// The zoom to return to when presentation mode ends.
     normal_zoom: f32,
+    /// A lesson runs: its models are what its steps talk about, so presentation mode shows
+    /// them all (up to [`MAX_LESSON_MODELS`]) instead of one pair.
+    #[serde(skip)]
+    pub lesson_models: bool,
 }
+
+/// The most models presentation mode shows side by side for a lesson.
+pub const MAX_LESSON_MODELS: usize = 3;
 
 impl Default for Presentation {
     fn default() -> Self {
@@ -46,6 +53,7 @@ impl Default for Presentation {
             show_losses: false,
             hidden: BTreeSet::new(),
             normal_zoom: 1.0,
+            lesson_models: false,
         }
     }
 }
@@ -106,6 +114,9 @@ impl Presentation {
 
     /// Indices into `snap.models` of the models the tabs show now.
     pub fn shown(&self, snap: &Snapshot) -> Vec<usize> {
+        if self.on && self.lesson_models && snap.models.len() <= MAX_LESSON_MODELS {
+            return (0..snap.models.len()).collect();
+        }
         if self.on {
             return self.pair_indices(snap);
         }
@@ -176,7 +187,9 @@ impl Presentation {
                         ui.selectable_value(tab, i, *title);
                     }
                 });
-            if let Some(snap) = snap {
+            if let Some(snap) = snap
+                && !(self.lesson_models && snap.models.len() <= MAX_LESSON_MODELS)
+            {
                 self.pair_ui(ui, snap);
             }
             ui.toggle_value(&mut self.show_losses, "losses");

@@ -17,6 +17,10 @@ use std::collections::BTreeSet;
 /// enough to read (hundreds make a tangle early in training).
 const SAMPLE_ELLIPSES: usize = 40;
 
+/// The least plot side (points) whose axes carry their names; smaller plots name them in
+/// the header.
+const NAMED_AXES: f32 = 280.0;
+
 /// The least radius of a posterior ellipse on screen, in points.
 const MIN_ELLIPSE_RADIUS: f32 = 4.0;
 
@@ -55,7 +59,13 @@ impl LatentPanel {
     ) {
         let pinned = cx.selection.pinned.is_some();
         // The model's name heads the column, above the plot and the images.
-        header_ui(ui, m);
+        let probe_layout =
+            Layout::choose(ui.available_width(), ui.available_height() - 30.0, pinned);
+        let axes = (probe_layout.plot < NAMED_AXES).then(|| {
+            let (x, y) = (cx.selection.axis_name(m, 0), cx.selection.axis_name(m, 1));
+            format!("{x} → · {y} ↑")
+        });
+        header_ui(ui, m, axes.as_deref());
         let layout = Layout::choose(ui.available_width(), ui.available_height(), pinned);
         // While the user drags the probe the axes hold still (training moves the codes,
         // and axes that follow them would move the point under the pointer).
@@ -272,10 +282,13 @@ impl LatentPanel {
 }
 
 /// The model's title in its colour, and a warning once it has diverged.
-fn header_ui(ui: &mut Ui, m: &ModelSnapshot) {
+fn header_ui(ui: &mut Ui, m: &ModelSnapshot, axes: Option<&str>) {
     let color = theme::model_color(m.kind);
     ui.horizontal(|ui| {
         ui.label(RichText::new(m.kind.title()).heading().color(color));
+        if let Some(axes) = axes {
+            ui.label(RichText::new(axes).weak());
+        }
         if m.diverged {
             ui.colored_label(theme::WARNING, "diverged: last good weights");
         }
@@ -292,6 +305,12 @@ fn plot_ui(
     hidden: &BTreeSet<u32>,
 ) -> (egui::Rect, Option<PlotEvent>, Option<egui::Pos2>) {
     let [x_name, y_name] = scene.axis_names.clone();
+    // A small plot keeps its room for the points: its axes' names go in the header.
+    let (x_name, y_name) = if side >= NAMED_AXES {
+        (x_name, y_name)
+    } else {
+        (String::new(), String::new())
+    };
     let response = Plot::new(("latent", &m.name))
         .width(side)
         .height(side)
@@ -416,7 +435,7 @@ impl Layout {
     /// Smallest plot side, in points.
     const MIN_PLOT: f32 = 80.0;
     /// The least width of a side column (its lines wrap to it), in points.
-    const TEXT: f32 = 90.0;
+    const TEXT: f32 = 72.0;
 
     /// The arrangement that gives the larger plot in a `w`×`h` column; `pinned`: room for
     /// the pinned item's input and decoding too, in a second column beside the probe's.
@@ -438,11 +457,11 @@ impl Layout {
         let columns = if pinned { 2.0 } else { 1.0 };
         let gaps = 12.0 * (columns - 1.0);
         let side = |image: f32| columns * image.max(Self::TEXT) + gaps;
-        // Beside: the side columns take at most 40% of the width; under the probe's image
+        // Beside: the side columns take at most 30% of the width; under the probe's image
         // go its code and σ (about 80 points of text).
         let image_beside = theme::PROBE_IMAGE
-            .min((w * 0.4 - gaps) / columns)
-            .min(h - 90.0)
+            .min((w * 0.3 - gaps) / columns)
+            .min(h - 130.0)
             .max(24.0);
         let plot_beside = (w - side(image_beside) - 16.0).min(h - 8.0);
         let beside = Self {

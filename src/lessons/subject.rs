@@ -35,7 +35,7 @@ pub const SUBJECTS: &[SubjectSpec] = &[
     SubjectSpec {
         name: "latent plots",
         tab: Some("Latent space"),
-        min_side: 160.0,
+        min_side: 140.0,
         needs: Needs::Nothing,
         what: "every shown model's latent scatter, whole (axes, prior circles, probe)",
     },
