@@ -195,36 +195,41 @@ fn image_plot_ui(
     // The z of every column and row, exactly as `cell_codes` decoded them.
     let [xs, ys] = [0, 1].map(|axis| grid_axis(k, span, axis));
     let (x_ticks, y_ticks, x_hover, y_hover) = (xs.clone(), ys.clone(), xs, ys);
-    Plot::new(("grid", model))
-        .width(side)
-        .height(side)
-        .data_aspect(1.0)
-        .allow_drag(false)
-        .allow_zoom(false)
-        .allow_scroll(false)
-        .allow_boxed_zoom(false)
-        .show_grid(false)
-        .x_axis_label(x_name)
-        .y_axis_label(y_name)
-        // The spacers get the plot units (cells) per TICK_GAP points as base_step_size.
-        .grid_spacing(egui::Rangef::new(TICK_GAP, 300.0))
-        .x_grid_spacer(move |input| cell_marks(k, input.base_step_size))
-        .y_grid_spacer(move |input| cell_marks(k, input.base_step_size))
-        .x_axis_formatter(move |mark, _| tick_label(&x_ticks, mark.value))
-        .y_axis_formatter(move |mark, _| tick_label(&y_ticks, mark.value))
-        .label_formatter(move |hover| {
-            let p = hover_point(hover);
-            let x = x_hover.get(cell_at(p.x, k))?;
-            let y = y_hover.get(cell_at(p.y, k))?;
-            Some(format!("this cell: z = ({x:.2}, {y:.2})"))
-        })
-        .show(ui, |pui| {
-            pui.set_plot_bounds_x(0.0..=k as f64);
-            pui.set_plot_bounds_y(0.0..=k as f64);
-            let size = egui::vec2(k as f32, k as f32);
-            let center = PlotPoint::new(half, half);
-            pui.image(PlotImage::new("grid", mosaic.id(), center, size));
-        });
+    // A square room: a plot fills the width it is given, and the cells must stay square.
+    let room = egui::vec2(side, side);
+    ui.allocate_ui_with_layout(room, egui::Layout::top_down(egui::Align::Min), |ui| {
+        ui.set_max_width(side);
+        Plot::new(("grid", model))
+            .width(side)
+            .height(side)
+            .data_aspect(1.0)
+            .allow_drag(false)
+            .allow_zoom(false)
+            .allow_scroll(false)
+            .allow_boxed_zoom(false)
+            .show_grid(false)
+            .x_axis_label(x_name)
+            .y_axis_label(y_name)
+            // The spacers get the plot units (cells) per TICK_GAP points as base_step_size.
+            .grid_spacing(egui::Rangef::new(TICK_GAP, 300.0))
+            .x_grid_spacer(move |input| cell_marks(k, input.base_step_size))
+            .y_grid_spacer(move |input| cell_marks(k, input.base_step_size))
+            .x_axis_formatter(move |mark, _| tick_label(&x_ticks, mark.value))
+            .y_axis_formatter(move |mark, _| tick_label(&y_ticks, mark.value))
+            .label_formatter(move |hover| {
+                let p = hover_point(hover);
+                let x = x_hover.get(cell_at(p.x, k))?;
+                let y = y_hover.get(cell_at(p.y, k))?;
+                Some(format!("this cell: z = ({x:.2}, {y:.2})"))
+            })
+            .show(ui, |pui| {
+                pui.set_plot_bounds_x(0.0..=k as f64);
+                pui.set_plot_bounds_y(0.0..=k as f64);
+                let size = egui::vec2(k as f32, k as f32);
+                let center = PlotPoint::new(half, half);
+                pui.image(PlotImage::new("grid", mosaic.id(), center, size));
+            });
+    });
 }
 
 #[cfg(test)]

@@ -133,6 +133,18 @@ impl eframe::App for Renderer {
         self.app.drain();
     }
 
+    /// No pointer: wherever the display's pointer rests, no tooltip or hover shows in the
+    /// pictures.
+    fn raw_input_hook(&mut self, _ctx: &egui::Context, raw_input: &mut egui::RawInput) {
+        raw_input.events.retain(|e| {
+            !matches!(
+                e,
+                egui::Event::PointerMoved(_) | egui::Event::PointerButton { .. }
+            )
+        });
+        raw_input.events.push(egui::Event::PointerGone);
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.app.frame_ui(ui);
         let ctx = ui.ctx().clone();
