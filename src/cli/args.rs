@@ -262,7 +262,7 @@ impl Args for KnobArgs {
     fn augment_args(mut cmd: clap::Command) -> clap::Command {
         for knob in all_knobs() {
             let with = kinds_with(knob.key);
-            let kinds = if with.len() == crate::model::kinds::KINDS.len() {
+            let kinds = if with.len() == crate::model::ModelKind::all().count() {
                 "every kind".to_string()
             } else {
                 join(&with)

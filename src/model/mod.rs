@@ -364,8 +364,8 @@ impl Autoencoder {
             None => (mu.clone(), zeros.clone()),
         };
         let recon = self.recon_nll(&self.decode_raw(&z)?, target)?;
-        let penalty = match self.config.kind.spec().penalty {
-            Some(penalty) => penalty(&PenaltyInput {
+        let penalty = match self.config.kind.penalty() {
+            Some(penalty) => (penalty.loss)(&PenaltyInput {
                 model: self,
                 input,
                 mu: &mu,
@@ -387,7 +387,7 @@ impl Autoencoder {
         kl_scale: f64,
     ) -> Result<Option<[f64; 3]>> {
         flush_subnormals();
-        match self.config.kind.spec().gradients {
+        match self.config.kind.gradients() {
             kinds::Gradients::Manual => self.train_step_manual(opt, x, rng, kl_scale),
             kinds::Gradients::Autograd => self.train_step_autograd(opt, x, rng, kl_scale),
         }
@@ -531,7 +531,7 @@ mod tests {
             let kl: f32 = t.kl.sum_all().unwrap().to_scalar().unwrap();
             let pen: f32 = t.penalty.sum_all().unwrap().to_scalar().unwrap();
             assert_eq!(kl > 0.0, kind.is_variational(), "{kind}");
-            assert_eq!(pen > 0.0, kind.spec().penalty.is_some(), "{kind}");
+            assert_eq!(pen > 0.0, kind.penalty().is_some(), "{kind}");
         }
     }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::ModelKind;
 use crate::model::snapshot::DenseWeights;
 use crate::model::{Autoencoder, KnobValue};
 use candle_core::{Device, Tensor};
@@ -199,7 +200,7 @@ fn every_term_is_the_training_losss_for_the_same_epsilon() {
                 "{what}: penalty {:?} vs {penalty}",
                 r.penalty
             );
-            assert_eq!(r.penalty.is_some(), kind.spec().penalty.is_some(), "{what}");
+            assert_eq!(r.penalty.is_some(), kind.penalty().is_some(), "{what}");
             assert_eq!(r.kl.is_some(), kind.is_variational(), "{what}");
             assert_eq!(r.eps.is_some(), kind.is_variational(), "{what}");
             let objective = recon + model.kl_weight() * kl + penalty;
