@@ -9,3 +9,6 @@ pub mod model;
 pub mod report;
 pub mod rng;
 pub mod train;
+
+#[cfg(test)]
+mod kind_table_tests;

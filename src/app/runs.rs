@@ -4,7 +4,7 @@
 //! first (files, hashes, version, the data set) and changes nothing when it fails.
 
 use super::LatentLabApp;
-use super::history::LossHistory;
+use super::history::{CurveValues, LossHistory};
 use super::settings::Settings;
 use crate::data::Dataset;
 use crate::report as figure;
@@ -300,9 +300,9 @@ fn history_rows(h: &LossHistory, batches_per_epoch: usize) -> Vec<LossRow> {
                     model: m.name.clone(),
                     kind: m.kind,
                     split: split.into(),
-                    recon: p.values[0],
-                    kl: p.values[1],
-                    total: p.values[2],
+                    recon: p.values.recon,
+                    kl: p.values.kl,
+                    total: p.values.total,
                 });
             }
         }
@@ -319,7 +319,11 @@ fn rows_history(rows: &[LossRow]) -> LossHistory {
             r.kind,
             r.split == "test",
             r.step,
-            [r.recon, r.kl, r.total],
+            CurveValues {
+                recon: r.recon,
+                kl: r.kl,
+                total: r.total,
+            },
         );
     }
     h

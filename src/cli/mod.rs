@@ -291,8 +291,8 @@ impl CliRun {
                 model: l.name.clone(),
                 kind: l.kind,
                 split: "train".into(),
-                recon: l.recon,
-                kl: l.kl,
+                recon: l.terms.recon,
+                kl: l.terms.kl,
                 total: l.loss,
             });
         }

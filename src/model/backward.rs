@@ -15,7 +15,7 @@
 use super::loss::POINT_SIGMA;
 use super::mlp::Dense;
 use super::kinds::{Gradients, ManualPenalty};
-use super::{Adam, Autoencoder, Likelihood, ModelKind};
+use super::{Adam, Autoencoder, Likelihood, LossTerms, ModelKind};
 use crate::rng::PortableRng;
 use candle_core::{CpuStorage, InplaceOp1, Layout, Result, Storage, Tensor};
 use std::cell::RefCell;
@@ -39,7 +39,7 @@ pub fn train_step_manual(
     x: &Tensor,
     rng: &mut PortableRng,
     kl_scale: f64,
-) -> Result<Option<[f64; 3]>> {
+) -> Result<Option<LossTerms>> {
     if !supports(model.config.kind) {
         return model.train_step(opt, x, rng, kl_scale);
     }
@@ -52,8 +52,8 @@ pub fn train_step_manual(
 
 /// The result of one forward and backward pass.
 pub(crate) struct Pass {
-    /// Batch means of (recon, kl, penalty).
-    pub means: [f64; 3],
+    /// Batch means of the loss terms.
+    pub means: LossTerms,
     /// ∂objective/∂var for every variable, in the order of [`Autoencoder::vars`].
     pub grads: Vec<Tensor>,
 }
@@ -116,9 +116,13 @@ pub(crate) fn gradients(
     let out = dec.last().map_or(&code.z, |a| &a.h).matmul(&last.w)?;
     let target = x.detach();
     let (recon, db_out) = loss_and_gradient(&out, &last.b, &target, model.config.likelihood)?;
-    let means = [recon, code.kl_mean, code.penalty_mean];
-    let objective = recon + code.kl_weight * code.kl_mean + code.penalty_mean;
-    if !objective.is_finite() || means.iter().any(|m| !m.is_finite()) {
+    let means = LossTerms {
+        recon,
+        kl: code.kl_mean,
+        penalty: code.penalty_mean,
+    };
+    let objective = means.objective(code.kl_weight);
+    if !objective.is_finite() || !means.is_finite() {
         return Ok(None);
     }
 

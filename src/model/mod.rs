@@ -14,12 +14,14 @@ pub mod loss;
 pub mod metrics;
 pub mod mlp;
 pub mod snapshot;
+pub mod terms;
 
 pub use adam::Adam;
 pub use eval::{Metrics, evaluate};
 pub use inspect::{ItemReport, inspect};
 pub use kinds::{DEFAULT_BETA, KnobSpec, KnobValue, ModelKind};
 pub use snapshot::{DecoderSnapshot, EncoderSnapshot};
+pub use terms::{LossMeans, LossSums, LossTerms};
 
 use crate::data::ItemShape;
 use crate::rng::PortableRng;
@@ -210,20 +212,19 @@ impl ModelConfig {
     }
 }
 
-/// Per-item loss terms, each of shape (batch,), in nats.
-pub struct LossTerms {
-    /// Reconstruction negative log-likelihood.
-    pub recon: Tensor,
-    /// KL(q(z|x) || p(z)); zeros for non-variational kinds.
-    pub kl: Tensor,
-    /// Sparsity or contraction penalty; zeros otherwise.
-    pub penalty: Tensor,
-}
-
-impl LossTerms {
+impl LossTerms<Tensor> {
     /// Batch mean of the objective: recon + kl_weight·kl + penalty.
     pub fn objective(&self, kl_weight: f64) -> Result<Tensor> {
         ((&self.recon + (&self.kl * kl_weight)?)? + &self.penalty)?.mean_all()
+    }
+
+    /// The batch mean of each term.
+    pub fn means(&self) -> Result<LossTerms> {
+        Ok(LossTerms {
+            recon: mean(&self.recon)?,
+            kl: mean(&self.kl)?,
+            penalty: mean(&self.penalty)?,
+        })
     }
 }
 
@@ -332,13 +333,13 @@ impl Autoencoder {
 
     /// The loss terms on a batch as training sees it: the input corrupted (denoisers), the
     /// target clean. `rng` draws the VAE's ε and the denoiser's noise.
-    pub fn loss_terms(&self, x: &Tensor, rng: &mut PortableRng) -> Result<LossTerms> {
+    pub fn loss_terms(&self, x: &Tensor, rng: &mut PortableRng) -> Result<LossTerms<Tensor>> {
         let input = self.corrupt(x, rng)?;
         self.loss_terms_for(&input, x, rng)
     }
 
     /// The loss terms with the clean input fed in: what evaluation compares across kinds.
-    pub fn clean_loss_terms(&self, x: &Tensor, rng: &mut PortableRng) -> Result<LossTerms> {
+    pub fn clean_loss_terms(&self, x: &Tensor, rng: &mut PortableRng) -> Result<LossTerms<Tensor>> {
         self.loss_terms_for(x, x, rng)
     }
 
@@ -348,7 +349,7 @@ impl Autoencoder {
         input: &Tensor,
         target: &Tensor,
         rng: &mut PortableRng,
-    ) -> Result<LossTerms> {
+    ) -> Result<LossTerms<Tensor>> {
         let h = self.trunk.forward(input)?;
         let mu = self.mu_head.forward(&h)?;
         let batch = input.dim(0)?;
@@ -385,7 +386,7 @@ impl Autoencoder {
         x: &Tensor,
         rng: &mut PortableRng,
         kl_scale: f64,
-    ) -> Result<Option<[f64; 3]>> {
+    ) -> Result<Option<LossTerms>> {
         flush_subnormals();
         match self.config.kind.gradients() {
             kinds::Gradients::Manual => self.train_step_manual(opt, x, rng, kl_scale),
@@ -400,12 +401,12 @@ impl Autoencoder {
         x: &Tensor,
         rng: &mut PortableRng,
         kl_scale: f64,
-    ) -> Result<Option<[f64; 3]>> {
+    ) -> Result<Option<LossTerms>> {
         let terms = self.loss_terms(x, rng)?;
         let objective = terms.objective(self.kl_weight() * kl_scale)?;
-        let means = [mean(&terms.recon)?, mean(&terms.kl)?, mean(&terms.penalty)?];
+        let means = terms.means()?;
         let value: f32 = objective.to_scalar()?;
-        if !value.is_finite() || means.iter().any(|m| !m.is_finite()) {
+        if !value.is_finite() || !means.is_finite() {
             return Ok(None);
         }
         opt.backward_step(&objective)?;
@@ -419,7 +420,7 @@ impl Autoencoder {
         x: &Tensor,
         rng: &mut PortableRng,
         kl_scale: f64,
-    ) -> Result<Option<[f64; 3]>> {
+    ) -> Result<Option<LossTerms>> {
         backward::train_step_manual(self, opt, x, rng, kl_scale)
     }
 

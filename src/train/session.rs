@@ -6,7 +6,7 @@ use super::run::{self, RunSave};
 use crate::data::{BatchOrder, Dataset};
 use crate::model::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
 use crate::model::metrics::knn_accuracy;
-use crate::model::{Adam, Autoencoder, Metrics, batch_tensor, evaluate};
+use crate::model::{Adam, Autoencoder, LossMeans, LossSums, Metrics, batch_tensor, evaluate};
 use crate::rng::PortableRng;
 use candle_core::{Result, Tensor};
 use rand::SeedableRng;
@@ -26,17 +26,15 @@ pub(super) const KEEP_EVERY_STEPS: u64 = 50;
 impl Slot {
     /// The mean losses since the last call, or the last means if no step was taken since.
     fn take_progress(&mut self) -> ModelLosses {
-        let a = std::mem::take(&mut self.since_progress);
-        if a[4] > 0.0 {
-            self.last_means = [a[0] / a[4], a[1] / a[4], a[2] / a[4], a[3] / a[4]];
+        let sums = std::mem::take(&mut self.since_progress);
+        if sums.steps > 0.0 {
+            self.last_means = sums.means(0.0);
         }
-        let [recon, kl, penalty, loss] = self.last_means;
+        let LossMeans { terms, loss } = self.last_means;
         ModelLosses {
             name: self.name.clone(),
             kind: self.model.config.kind,
-            recon,
-            kl,
-            penalty,
+            terms,
             loss,
             diverged: self.diverged,
         }
@@ -51,13 +49,13 @@ pub(super) struct Slot {
     pub(super) diverged: bool,
     /// The weights at the last keep-point whose loss was finite; restored on divergence.
     pub(super) last_good: Vec<Tensor>,
-    /// recon, kl, penalty, loss sums and count since the last progress event.
-    pub(super) since_progress: [f64; 5],
-    /// The mean recon, kl, penalty and loss of the last progress event that had steps:
-    /// what a progress event without new steps (after a pause) reports.
-    pub(super) last_means: [f64; 4],
-    /// The same over the current epoch.
-    pub(super) since_epoch: [f64; 5],
+    /// The loss terms and objective summed since the last progress event.
+    pub(super) since_progress: LossSums,
+    /// The means of the last progress event that had steps: what a progress event without
+    /// new steps (after a pause) reports.
+    pub(super) last_means: LossMeans,
+    /// The same sums over the current epoch.
+    pub(super) since_epoch: LossSums,
     /// This model's own draws (initial weights, then its training noise: VAE ε, denoiser
     /// corruption), from the seed and its name: the same numbers whatever else trains
     /// beside it and however many threads step the models.
@@ -103,9 +101,9 @@ impl Session {
                 opt,
                 diverged: false,
                 last_good,
-                since_progress: [0.0; 5],
-                last_means: [f64::NAN; 4],
-                since_epoch: [0.0; 5],
+                since_progress: LossSums::default(),
+                last_means: LossSums::default().means(0.0),
+                since_epoch: LossSums::default(),
                 rng: model_rng,
             });
         }
@@ -501,15 +499,17 @@ fn epoch_metrics(
     epoch: usize,
     probe: &KnnProbe,
 ) -> Result<ModelEpoch> {
-    let a = std::mem::take(&mut slot.since_epoch);
-    let n = a[4].max(1.0);
+    let sums = std::mem::take(&mut slot.since_epoch);
+    let means = sums.means(1.0);
     let kind = slot.model.config.kind;
     let train = Metrics {
-        recon: a[0] / n,
-        kl: a[1] / n,
-        penalty: a[2] / n,
-        loss: a[3] / n,
-        elbo: kind.is_variational().then_some(-(a[0] + a[1]) / n),
+        recon: means.terms.recon,
+        kl: means.terms.kl,
+        penalty: means.terms.penalty,
+        loss: means.loss,
+        elbo: kind
+            .is_variational()
+            .then_some(-(sums.terms.recon + sums.terms.kl) / sums.steps.max(1.0)),
         ..Metrics::default()
     };
     // Its own draws, so evaluating never shifts the training noise.
@@ -603,7 +603,7 @@ fn step_model(slot: &mut Slot, x: &Tensor, warmup: f64, at: StepAt) -> Result<Op
     } else {
         None
     };
-    let Some(values) = slot
+    let Some(terms) = slot
         .model
         .train_step(&mut slot.opt, x, &mut slot.rng, warmup)?
     else {
@@ -618,13 +618,9 @@ fn step_model(slot: &mut Slot, x: &Tensor, warmup: f64, at: StepAt) -> Result<Op
     if let Some(weights) = before {
         slot.last_good = weights;
     }
-    let loss = values[0] + slot.model.kl_weight() * values[1] + values[2];
-    for acc in [&mut slot.since_progress, &mut slot.since_epoch] {
-        acc[0] += values[0];
-        acc[1] += values[1];
-        acc[2] += values[2];
-        acc[3] += loss;
-        acc[4] += 1.0;
+    let loss = terms.objective(slot.model.kl_weight());
+    for sums in [&mut slot.since_progress, &mut slot.since_epoch] {
+        sums.add(terms, loss);
     }
     Ok(None)
 }
