@@ -2,7 +2,7 @@
 //! class sees that a VAE's samples look like data and an AE's mostly do not.
 
 use super::actions::Action;
-use super::items::{Tex, key_of, show_items};
+use super::items::{Decoded, Tex, key_of, show_decoded};
 use super::theme;
 use super::view::{View, ViewCtx};
 use egui::{RichText, Ui};
@@ -18,7 +18,7 @@ const SIDE: usize = 8;
 pub struct SamplesPanel {
     draw: u64,
     textures: HashMap<String, Tex>,
-    decoded: HashMap<String, (u64, Vec<f32>)>,
+    decoded: HashMap<String, (u64, Decoded)>,
 }
 
 impl View for SamplesPanel {
@@ -66,19 +66,19 @@ impl View for SamplesPanel {
                 let entry = self
                     .decoded
                     .entry(m.name.clone())
-                    .or_insert((u64::MAX, Vec::new()));
+                    .or_insert((u64::MAX, Decoded::default()));
                 if entry.0 != key {
                     let mut rng = crate::rng::PortableRng::seed_from_u64(self.draw);
                     let z: Vec<f32> = (0..n * m.latent_dim)
                         .map(|_| StandardNormal.sample(&mut rng))
                         .collect();
-                    *entry = (key, m.decoder.decode(&z).unwrap_or_default());
+                    *entry = (key, Decoded::of(&m.decoder, &z));
                 }
                 let cell = (ui.available_width() / SIDE as f32)
                     .min((ui.available_height() - 40.0) / SIDE as f32)
                     .max(6.0);
                 let tex = self.textures.entry(m.name.clone()).or_default();
-                let shown = show_items(
+                let shown = show_decoded(
                     ui,
                     tex,
                     &format!("samples-{}", m.name),
