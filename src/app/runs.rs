@@ -137,7 +137,7 @@ impl LatentLabApp {
                 figure::latent_gif(&dir.join("latent.gif"), &kept.light_frames(), ds, None)?;
             }
         }
-        for (name, bytes) in self.run_extra_files() {
+        for (name, bytes) in self.run_extra_files()? {
             staging.write(&name, &bytes)?;
         }
         Ok(())
@@ -145,12 +145,12 @@ impl LatentLabApp {
 
     /// Files other features add to a saved run (the timeline), by name. Opening hands
     /// them back to [`LatentLabApp::restore_extra_files`].
-    pub(super) fn run_extra_files(&self) -> Vec<(String, Vec<u8>)> {
+    pub(super) fn run_extra_files(&self) -> Result<Vec<(String, Vec<u8>)>, timeline::TimelineError> {
         let kept = self.saved_timeline();
         if kept.is_empty() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        vec![(timeline::RUN_FILE.to_string(), kept.to_bytes())]
+        Ok(vec![(timeline::RUN_FILE.to_string(), kept.to_bytes()?)])
     }
 
     /// The timeline a saved run keeps: this one thinned to the file's limits.
