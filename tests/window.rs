@@ -67,7 +67,7 @@ fn dragging_the_probe_changes_its_decoded_image() {
     h.get_by_label("Pause").click();
     wait_for(&mut h, "pause", |a| a.session.status == Status::Paused);
     h.run_steps(3);
-    let before = h.state().selection.probes["vae"].decoded.clone();
+    let before = h.state().selection.probes["vae"].decoded.items().to_vec();
     let probe_before = h.state().selection.probes["vae"].code.clone();
     assert!(!before.is_empty());
     let rect = h.state().rects.latent_plots["vae"];
@@ -83,7 +83,7 @@ fn dragging_the_probe_changes_its_decoded_image() {
         h.hover_at(from + (to - from) * (t as f32 / 5.0));
         h.run_steps(1);
     }
-    let during = h.state().selection.probes["vae"].decoded.clone();
+    let during = h.state().selection.probes["vae"].decoded.items().to_vec();
     h.drop_at(to);
     h.run_steps(2);
     let probe_after = h.state().selection.probes["vae"].code.clone();
@@ -319,7 +319,7 @@ fn a_diverged_model_is_reported_in_the_window() {
     // The last good weights still draw: finite codes, and a finite decoding of the probe.
     let codes = &vae(h.state()).unwrap().codes;
     assert!(!codes.is_empty() && codes.iter().all(|v| v.is_finite()));
-    let decoded = &h.state().selection.probes["vae"].decoded;
+    let decoded = &h.state().selection.probes["vae"].decoded.items();
     assert!(!decoded.is_empty() && decoded.iter().all(|v| v.is_finite()));
     h.get_by_label("dismiss").click();
     h.run_steps(2);
