@@ -169,5 +169,8 @@ fn the_figures_draw_a_registered_kind_in_its_colour() {
     crate::report::loss_curves(&path, &summaries).unwrap();
     let image = image::open(&path).unwrap().to_rgb8();
     let toy_pixels = image.pixels().filter(|p| p.0 == TOY_COLOUR).count();
-    assert!(toy_pixels > 50, "{toy_pixels} pixels in the toy kind's colour");
+    assert!(
+        toy_pixels > 50,
+        "{toy_pixels} pixels in the toy kind's colour"
+    );
 }

@@ -138,7 +138,9 @@ fn a_bad_file_shows_an_error_and_training_goes_on() {
     std::fs::write(&bad, "label,pixel0\n3,1,2,3\n").unwrap();
     let mut h = harness(small_settings(), true);
     wait_for(&mut h, "training", |a| steps(a) > 10);
-    h.state_mut().controls.open_path(OpenKind::Data("csv"), &bad);
+    h.state_mut()
+        .controls
+        .open_path(OpenKind::Data("csv"), &bad);
     h.run_steps(2);
     h.get_by_label("Reset now").click();
     wait_for(&mut h, "the error", |a| {

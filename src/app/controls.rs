@@ -334,7 +334,10 @@ fn progress_ui(ui: &mut Ui, session: &Session) {
             let text = if l.diverged {
                 format!("{}: diverged", l.name)
             } else if l.kind.is_variational() {
-                format!("{}: recon {:.1} + KL {:.1} nats", l.name, l.terms.recon, l.terms.kl)
+                format!(
+                    "{}: recon {:.1} + KL {:.1} nats",
+                    l.name, l.terms.recon, l.terms.kl
+                )
             } else {
                 format!("{}: {:.1} nats", l.name, l.loss)
             };

@@ -68,13 +68,15 @@ impl FileDialog {
             .spawn(move || {
                 let dialog = rfd::FileDialog::new();
                 let picked = match kind {
-                    OpenKind::Data(prefix) => match sources::with_prefix(prefix).map(|s| s.naming) {
-                        Some(Naming::Prefix {
-                            pick: Pick::File { filter, extensions },
-                            ..
-                        }) => dialog.add_filter(filter, extensions).pick_file(),
-                        _ => dialog.pick_folder(),
-                    },
+                    OpenKind::Data(prefix) => {
+                        match sources::with_prefix(prefix).map(|s| s.naming) {
+                            Some(Naming::Prefix {
+                                pick: Pick::File { filter, extensions },
+                                ..
+                            }) => dialog.add_filter(filter, extensions).pick_file(),
+                            _ => dialog.pick_folder(),
+                        }
+                    }
                     OpenKind::Lesson => dialog
                         .add_filter("Lesson", &["md", "txt", "latentlab"])
                         .pick_file(),

@@ -253,7 +253,16 @@ mod tests {
         };
         let n = 100_000;
         for i in 0..n {
-            h.push_train("vae", ModelKind::Vae, i as f64, CurveValues { recon: i as f64, kl: 1.0, total: 2.0 });
+            h.push_train(
+                "vae",
+                ModelKind::Vae,
+                i as f64,
+                CurveValues {
+                    recon: i as f64,
+                    kl: 1.0,
+                    total: 2.0,
+                },
+            );
         }
         let m = &h.models[0];
         assert!(
@@ -261,7 +270,11 @@ mod tests {
             "{}",
             m.train.len()
         );
-        let mean: f64 = m.train.iter().map(|p| p.values.recon * p.weight).sum::<f64>()
+        let mean: f64 = m
+            .train
+            .iter()
+            .map(|p| p.values.recon * p.weight)
+            .sum::<f64>()
             / m.train.iter().map(|p| p.weight).sum::<f64>();
         assert!(
             (mean - (n - 1) as f64 / 2.0).abs() < 1.0,
@@ -280,13 +293,49 @@ mod tests {
             smoothing: 0.5,
             ..LossHistory::new()
         };
-        h.push_train("ae", ModelKind::Ae, 0.0, CurveValues { recon: 10.0, kl: 0.0, total: 10.0 });
-        h.push_train("ae", ModelKind::Ae, 0.1, CurveValues { recon: f64::NAN, kl: 0.0, total: 0.0 });
-        h.push_train("ae", ModelKind::Ae, 0.2, CurveValues { recon: 20.0, kl: 0.0, total: 20.0 });
+        h.push_train(
+            "ae",
+            ModelKind::Ae,
+            0.0,
+            CurveValues {
+                recon: 10.0,
+                kl: 0.0,
+                total: 10.0,
+            },
+        );
+        h.push_train(
+            "ae",
+            ModelKind::Ae,
+            0.1,
+            CurveValues {
+                recon: f64::NAN,
+                kl: 0.0,
+                total: 0.0,
+            },
+        );
+        h.push_train(
+            "ae",
+            ModelKind::Ae,
+            0.2,
+            CurveValues {
+                recon: 20.0,
+                kl: 0.0,
+                total: 20.0,
+            },
+        );
         let t = &h.models[0].train;
         assert_eq!(t.len(), 2);
         assert_eq!(t[1].get(Curve::Recon), 15.0);
-        h.push_test("ae", ModelKind::Ae, 1.0, CurveValues { recon: 9.0, kl: 0.0, total: 9.0 });
+        h.push_test(
+            "ae",
+            ModelKind::Ae,
+            1.0,
+            CurveValues {
+                recon: 9.0,
+                kl: 0.0,
+                total: 9.0,
+            },
+        );
         assert_eq!(h.models[0].test.len(), 1);
     }
 }

@@ -38,7 +38,10 @@ impl Decoded {
 
 /// One red line, "decode failed: …", drawn where the decoded items would be.
 pub fn decode_failed_ui(ui: &mut Ui, error: &str) -> egui::Response {
-    ui.add(egui::Label::new(RichText::new(format!("decode failed: {error}")).color(theme::ERROR)).wrap())
+    ui.add(
+        egui::Label::new(RichText::new(format!("decode failed: {error}")).color(theme::ERROR))
+            .wrap(),
+    )
 }
 
 /// [`show_items`] for decoded items, or the failure in their place.

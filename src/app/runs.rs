@@ -145,7 +145,9 @@ impl LatentLabApp {
 
     /// Files other features add to a saved run (the timeline), by name. Opening hands
     /// them back to [`LatentLabApp::restore_extra_files`].
-    pub(super) fn run_extra_files(&self) -> Result<Vec<(String, Vec<u8>)>, timeline::TimelineError> {
+    pub(super) fn run_extra_files(
+        &self,
+    ) -> Result<Vec<(String, Vec<u8>)>, timeline::TimelineError> {
         let kept = self.saved_timeline();
         if kept.is_empty() {
             return Ok(Vec::new());

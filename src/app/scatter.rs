@@ -2,7 +2,9 @@
 //! gather what to draw, draw it, turn the pointer into a probe move or a pin, and show
 //! the probe's decoding and the pinned item beside the plot.
 
-use super::items::{Decoded, decode_failed_ui, display_input, key_of, row, show_decoded, show_items};
+use super::items::{
+    Decoded, decode_failed_ui, display_input, key_of, row, show_decoded, show_items,
+};
 use super::latent::{LatentPanel, bounds, format_code};
 use super::selection::{Plane, Selection};
 use super::theme;

@@ -7,8 +7,8 @@
 //! window's data-set menu and its Open… buttons and dialogs all read this table.
 
 use super::{
-    DataError, Dataset, IMAGE_SIDE, ItemShape, Sizes, digits, fetch, idx, load_csv,
-    load_folder, load_idx_dir, shapes, toy2d,
+    DataError, Dataset, IMAGE_SIDE, ItemShape, Sizes, digits, fetch, idx, load_csv, load_folder,
+    load_idx_dir, shapes, toy2d,
 };
 use std::path::Path;
 
@@ -298,7 +298,9 @@ mod tests {
 
     #[test]
     fn every_row_is_found_by_its_own_specs_and_listed_wherever_specs_are_listed() {
-        let unknown = load_with_sizes("nonsense", 1, None).unwrap_err().to_string();
+        let unknown = load_with_sizes("nonsense", 1, None)
+            .unwrap_err()
+            .to_string();
         let help = spec_help();
         for source in SOURCES {
             let spec = example(source);
@@ -307,7 +309,10 @@ mod tests {
             assert!(spec.ends_with(arg), "{spec}: argument {arg}");
             let forms = source.forms();
             assert!(unknown.contains(&forms), "{forms} missing from: {unknown}");
-            assert!(help.contains(&forms), "{forms} missing from the help: {help}");
+            assert!(
+                help.contains(&forms),
+                "{forms} missing from the help: {help}"
+            );
         }
         assert_eq!(
             unknown,
@@ -327,8 +332,14 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(BUILTIN_NAMES.to_vec(), builtins.iter().map(|b| b.0).collect::<Vec<_>>());
-        assert_eq!(BUILTIN_NAMES, ["digits", "shapes", "moons", "rings", "blobs"]);
+        assert_eq!(
+            BUILTIN_NAMES.to_vec(),
+            builtins.iter().map(|b| b.0).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            BUILTIN_NAMES,
+            ["digits", "shapes", "moons", "rings", "blobs"]
+        );
         let tiny = Sizes { train: 6, test: 4 };
         for (name, sizes) in builtins {
             assert_eq!(default_sizes(name), Some(sizes), "{name}");

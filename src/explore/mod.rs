@@ -394,7 +394,10 @@ mod tests {
         assert_eq!(axis_span((-1.0f64, 1.0), true), (-3.0, 3.0));
         // One value: a span of ±0.001; no values: ±3.
         assert_eq!(axis_span((2.0f64, 2.0), false), (1.999, 2.001));
-        assert_eq!(axis_span((f64::INFINITY, f64::NEG_INFINITY), false), (-3.0, 3.0));
+        assert_eq!(
+            axis_span((f64::INFINITY, f64::NEG_INFINITY), false),
+            (-3.0, 3.0)
+        );
         assert_eq!(
             code_extent(&[1.0, 5.0, -2.0, f32::NAN, 3.0, 4.0], 2, (0, 1)),
             ((-2.0, 3.0), (4.0, 5.0))

@@ -12,9 +12,9 @@
 //! derivative at exactly 0 is 1 and |·|'s is +1 (both use `x >= 0`). The contractive AE
 //! keeps autograd ([`supports`] says which kinds are covered).
 
+use super::kinds::{Gradients, ManualPenalty};
 use super::loss::POINT_SIGMA;
 use super::mlp::Dense;
-use super::kinds::{Gradients, ManualPenalty};
 use super::{Adam, Autoencoder, Likelihood, LossTerms, ModelKind};
 use crate::rng::PortableRng;
 use candle_core::{CpuStorage, InplaceOp1, Layout, Result, Storage, Tensor};

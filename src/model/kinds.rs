@@ -469,7 +469,10 @@ impl ModelKind {
 
     /// The names of every kind, comma-separated (for messages).
     pub fn names() -> String {
-        ModelKind::all().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+        ModelKind::all()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// Its colour everywhere: curves, frames, headers, figures.
@@ -637,7 +640,12 @@ fn contractive_penalty(p: &PenaltyInput<'_>) -> Result<Tensor> {
         * f64::from(p.model.config.number("contraction"))
 }
 
-fn contractive_of_item(config: &ModelConfig, encoder: &EncoderSnapshot, x: &[f32], _: &[f32]) -> f64 {
+fn contractive_of_item(
+    config: &ModelConfig,
+    encoder: &EncoderSnapshot,
+    x: &[f32],
+    _: &[f32],
+) -> f64 {
     f64::from(config.number("contraction")) * encoder.jacobian_frobenius_sq(x)
 }
 

@@ -79,14 +79,39 @@ mod tests {
     #[test]
     fn sums_keep_each_term_in_its_own_field() {
         let mut s = LossSums::default();
-        s.add(LossTerms { recon: 10.0, kl: 2.0, penalty: 0.5 }, 12.5);
-        s.add(LossTerms { recon: 20.0, kl: 4.0, penalty: 1.5 }, 25.5);
+        s.add(
+            LossTerms {
+                recon: 10.0,
+                kl: 2.0,
+                penalty: 0.5,
+            },
+            12.5,
+        );
+        s.add(
+            LossTerms {
+                recon: 20.0,
+                kl: 4.0,
+                penalty: 1.5,
+            },
+            25.5,
+        );
         let m = s.means(1.0);
-        assert_eq!(m.terms, LossTerms { recon: 15.0, kl: 3.0, penalty: 1.0 });
+        assert_eq!(
+            m.terms,
+            LossTerms {
+                recon: 15.0,
+                kl: 3.0,
+                penalty: 1.0
+            }
+        );
         assert_eq!(m.loss, 19.0);
         assert!(LossSums::default().means(0.0).loss.is_nan());
         assert_eq!(LossSums::default().means(1.0).terms, LossTerms::default());
-        let t = LossTerms { recon: 1.0, kl: 2.0, penalty: 3.0 };
+        let t = LossTerms {
+            recon: 1.0,
+            kl: 2.0,
+            penalty: 3.0,
+        };
         assert_eq!(t.objective(4.0), 12.0);
         assert!(!LossTerms { kl: f64::NAN, ..t }.is_finite());
     }

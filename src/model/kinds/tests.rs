@@ -12,7 +12,11 @@ fn the_table_lists_every_kind_once_with_a_unique_name() {
         ModelKind::Cae,
     ];
     for v in named {
-        assert_eq!(KINDS.iter().filter(|s| s.name == v.name()).count(), 1, "{v:?}");
+        assert_eq!(
+            KINDS.iter().filter(|s| s.name == v.name()).count(),
+            1,
+            "{v:?}"
+        );
         assert_eq!(ModelKind::from_name(v.name()), Some(v));
     }
     assert_eq!(KINDS.len(), named.len());
