@@ -12,7 +12,7 @@ use ui::{harness, small_settings, steps, wait_for};
 
 /// What the latent tab decoded at the vae's probe.
 fn probe_decoding(app: &LatentLabApp) -> Vec<f32> {
-    app.selection.probes["vae"].decoded.clone()
+    app.selection.probes["vae"].decoded.items().to_vec()
 }
 
 /// The vae's decoding of the probe's code with the decoder of `snap`.

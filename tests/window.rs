@@ -61,7 +61,7 @@ fn train_button_starts_training_and_the_loss_history_grows() {
 #[test]
 fn dragging_the_probe_changes_its_decoded_image() {
     let mut h = ui::trained_then_paused();
-    let before = h.state().selection.probes["vae"].decoded.clone();
+    let before = h.state().selection.probes["vae"].decoded.items().to_vec();
     let probe_before = h.state().selection.probes["vae"].code.clone();
     assert!(!before.is_empty());
     let rect = h.state().rects.latent_plots["vae"];
@@ -77,7 +77,7 @@ fn dragging_the_probe_changes_its_decoded_image() {
         h.hover_at(from + (to - from) * (t as f32 / 5.0));
         h.run_steps(1);
     }
-    let during = h.state().selection.probes["vae"].decoded.clone();
+    let during = h.state().selection.probes["vae"].decoded.items().to_vec();
     h.drop_at(to);
     h.run_steps(2);
     let probe_after = h.state().selection.probes["vae"].code.clone();
@@ -132,7 +132,9 @@ fn a_bad_file_shows_an_error_and_training_goes_on() {
     std::fs::write(&bad, "label,pixel0\n3,1,2,3\n").unwrap();
     let mut h = harness(small_settings(), true);
     wait_for(&mut h, "training", |a| steps(a) > 10);
-    h.state_mut().controls.open_path(OpenKind::Csv, &bad);
+    h.state_mut()
+        .controls
+        .open_path(OpenKind::Data("csv"), &bad);
     h.run_steps(2);
     h.get_by_label("Reset now").click();
     wait_for(&mut h, "the error", |a| {
@@ -313,7 +315,7 @@ fn a_diverged_model_is_reported_in_the_window() {
     // The last good weights still draw: finite codes, and a finite decoding of the probe.
     let codes = &vae(h.state()).unwrap().codes;
     assert!(!codes.is_empty() && codes.iter().all(|v| v.is_finite()));
-    let decoded = &h.state().selection.probes["vae"].decoded;
+    let decoded = &h.state().selection.probes["vae"].decoded.items();
     assert!(!decoded.is_empty() && decoded.iter().all(|v| v.is_finite()));
     h.get_by_label("dismiss").click();
     h.run_steps(2);

@@ -78,7 +78,7 @@ fn an_opened_run_shows_its_models_and_curves_and_trains_on() {
             .unwrap();
         let point = m.test.last().unwrap();
         assert_eq!(
-            (point.step, point.values[0]),
+            (point.step, point.values.recon),
             (40.0, row.recon),
             "{}",
             m.name

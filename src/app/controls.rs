@@ -8,7 +8,7 @@ use super::knobs;
 use super::session::{Session, Status};
 use super::settings::Settings;
 use super::theme;
-use crate::data::BUILTIN_NAMES;
+use crate::data::{self, BUILTIN_NAMES};
 use egui::{RichText, Ui};
 
 /// Transient state of the controls.
@@ -56,9 +56,7 @@ impl Controls {
     /// Uses a path as the data set (as Open… does), asking before the reset.
     pub fn open_path(&mut self, kind: OpenKind, path: &std::path::Path) {
         let prefix = match kind {
-            OpenKind::Idx => "idx",
-            OpenKind::Folder => "folder",
-            OpenKind::Csv => "csv",
+            OpenKind::Data(prefix) => prefix,
             OpenKind::SaveTo
             | OpenKind::Lesson
             | OpenKind::Run
@@ -126,13 +124,9 @@ impl Controls {
             .labelled_by(heading.id);
         ui.horizontal(|ui| {
             ui.label("Open…");
-            for (label, kind) in [
-                ("IDX folder", OpenKind::Idx),
-                ("Image folder", OpenKind::Folder),
-                ("CSV", OpenKind::Csv),
-            ] {
+            for (prefix, label, _) in data::sources::file_sources() {
                 if ui.small_button(label).clicked() {
-                    actions.push(Action::OpenDialog(kind));
+                    actions.push(Action::OpenDialog(OpenKind::Data(prefix)));
                 }
             }
         });
@@ -340,7 +334,10 @@ fn progress_ui(ui: &mut Ui, session: &Session) {
             let text = if l.diverged {
                 format!("{}: diverged", l.name)
             } else if l.kind.is_variational() {
-                format!("{}: recon {:.1} + KL {:.1} nats", l.name, l.recon, l.kl)
+                format!(
+                    "{}: recon {:.1} + KL {:.1} nats",
+                    l.name, l.terms.recon, l.terms.kl
+                )
             } else {
                 format!("{}: {:.1} nats", l.name, l.loss)
             };

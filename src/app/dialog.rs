@@ -1,5 +1,6 @@
 //! Native file dialogs on their own thread, so the window never waits on one.
 
+use crate::data::sources::{self, Naming, Pick};
 use crossbeam_channel::{Receiver, bounded};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -7,12 +8,9 @@ use std::time::{Duration, Instant};
 /// What a file dialog was opened for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpenKind {
-    /// A folder of MNIST-layout IDX files.
-    Idx,
-    /// A folder with one sub-folder of images per class.
-    Folder,
-    /// A `label,p0,...` CSV file.
-    Csv,
+    /// The path of a data source read from files, by its prefix in the table
+    /// (`data::sources::SOURCES`: "idx", "folder", "csv").
+    Data(&'static str),
     /// A folder to save checkpoints into.
     SaveTo,
     /// A lesson file (Markdown) or a class bundle (`.latentlab`).
@@ -70,7 +68,15 @@ impl FileDialog {
             .spawn(move || {
                 let dialog = rfd::FileDialog::new();
                 let picked = match kind {
-                    OpenKind::Csv => dialog.add_filter("CSV", &["csv", "txt"]).pick_file(),
+                    OpenKind::Data(prefix) => {
+                        match sources::with_prefix(prefix).map(|s| s.naming) {
+                            Some(Naming::Prefix {
+                                pick: Pick::File { filter, extensions },
+                                ..
+                            }) => dialog.add_filter(filter, extensions).pick_file(),
+                            _ => dialog.pick_folder(),
+                        }
+                    }
                     OpenKind::Lesson => dialog
                         .add_filter("Lesson", &["md", "txt", "latentlab"])
                         .pick_file(),

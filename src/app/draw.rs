@@ -343,7 +343,7 @@ fn terms_ui(ui: &mut Ui, m: &ModelSnapshot, r: &ItemReport, spread: Option<(f64,
             line(&format!("β·KL = {beta} × {kl:.2}"), format!("{w:.2} nats"));
         }
         if let Some(p) = r.penalty {
-            line("penalty", format!("{p:.2}"));
+            line(r.penalty_label.unwrap_or("penalty"), format!("{p:.2}"));
         }
         if let Some(e) = r.neg_elbo {
             line("−ELBO = reconstruction + KL", format!("{e:.1} nats"));

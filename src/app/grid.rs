@@ -3,7 +3,7 @@
 //! CDF); an AE's span its codes' range. Redrawn only when a snapshot or the view changes.
 
 use super::actions::Action;
-use super::items::{Tex, key_of, mosaic, show_items};
+use super::items::{Decoded, Tex, decode_failed_ui, key_of, mosaic, show_decoded};
 use super::selection::Selection;
 use super::theme;
 use super::view::{View, ViewCtx};
@@ -18,7 +18,7 @@ use std::collections::HashMap;
 #[derive(Default)]
 pub struct GridPanel {
     textures: HashMap<String, Tex>,
-    decoded: HashMap<String, (u64, Vec<f32>)>,
+    decoded: HashMap<String, (u64, Decoded)>,
 }
 
 /// The span of a model's grid on the shown plane.
@@ -140,9 +140,9 @@ impl GridPanel {
         let entry = self
             .decoded
             .entry(m.name.clone())
-            .or_insert((u64::MAX, Vec::new()));
+            .or_insert((u64::MAX, Decoded::default()));
         if entry.0 != key {
-            *entry = (key, m.decoder.decode(&codes).unwrap_or_default());
+            *entry = (key, Decoded::of(&m.decoder, &codes));
         }
         let tex = self.textures.entry(m.name.clone()).or_default();
         let side = ui
@@ -150,10 +150,14 @@ impl GridPanel {
             .min(ui.available_height() - 40.0)
             .max(60.0);
         let name = format!("grid-{}", m.name);
+        if let Some(error) = entry.1.error() {
+            decode_failed_ui(ui, error);
+            return;
+        }
         match cx.ds.shape {
             ItemShape::Image { width, height } => {
                 let handle = tex
-                    .get(ui.ctx(), &name, key, || mosaic(&entry.1, width, height, k))
+                    .get(ui.ctx(), &name, key, || mosaic(entry.1.items(), width, height, k))
                     .clone();
                 let axes = [cx.selection.axis_name(m, 0), cx.selection.axis_name(m, 1)];
                 image_plot_ui(ui, &m.name, &handle, axes, span, k, side);
@@ -162,7 +166,7 @@ impl GridPanel {
                 let caption =
                     "decoded grid points (colour) over the data (gray): the model's manifold";
                 ui.label(RichText::new(caption).small());
-                show_items(ui, tex, &name, key, cx.ds, &entry.1, 1, side, color);
+                show_decoded(ui, tex, &name, key, cx.ds, &entry.1, 1, side, color);
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Loss history for the live curves: smoothed training points and per-epoch test points,
 //! kept short by merging neighbours so long runs stay fast to draw.
 
-use crate::model::ModelKind;
+use crate::model::{LossTerms, Metrics, ModelKind};
 
 /// Training points kept per model before neighbours are merged pairwise.
 pub const MAX_POINTS: usize = 1500;
@@ -31,13 +31,66 @@ impl Curve {
     }
 }
 
-/// One point: x in training steps, then recon, kl, total.
+/// The values of a model's three curves at one point, by name.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CurveValues {
+    /// Reconstruction NLL.
+    pub recon: f64,
+    /// KL to the prior.
+    pub kl: f64,
+    /// recon + β·kl + penalty.
+    pub total: f64,
+}
+
+impl CurveValues {
+    /// The curves of mean loss terms and their objective.
+    pub fn of(terms: LossTerms, total: f64) -> Self {
+        Self {
+            recon: terms.recon,
+            kl: terms.kl,
+            total,
+        }
+    }
+
+    /// The curves of evaluated metrics.
+    pub fn of_metrics(m: &Metrics) -> Self {
+        Self {
+            recon: m.recon,
+            kl: m.kl,
+            total: m.loss,
+        }
+    }
+
+    /// The value of one curve.
+    pub fn get(&self, c: Curve) -> f64 {
+        match c {
+            Curve::Recon => self.recon,
+            Curve::Kl => self.kl,
+            Curve::Total => self.total,
+        }
+    }
+
+    /// `f` applied curve by curve.
+    fn map(self, other: Self, f: impl Fn(f64, f64) -> f64) -> Self {
+        Self {
+            recon: f(self.recon, other.recon),
+            kl: f(self.kl, other.kl),
+            total: f(self.total, other.total),
+        }
+    }
+
+    fn is_finite(&self) -> bool {
+        self.recon.is_finite() && self.kl.is_finite() && self.total.is_finite()
+    }
+}
+
+/// One point: x in training steps, then the curves' values.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LossPoint {
     /// Position in optimiser steps (fractional once neighbours are merged).
     pub step: f64,
-    /// Per-curve values, indexed like [`Curve::ALL`].
-    pub values: [f64; 3],
+    /// The curves' values.
+    pub values: CurveValues,
     /// How many raw points were merged into this one.
     weight: f64,
 }
@@ -45,7 +98,7 @@ pub struct LossPoint {
 impl LossPoint {
     /// The value of one curve.
     pub fn get(&self, c: Curve) -> f64 {
-        self.values[c as usize]
+        self.values.get(c)
     }
 }
 
@@ -60,7 +113,7 @@ pub struct ModelHistory {
     pub train: Vec<LossPoint>,
     /// Test points, one per epoch.
     pub test: Vec<LossPoint>,
-    ema: Option<[f64; 3]>,
+    ema: Option<CurveValues>,
 }
 
 /// Histories of every model in a run.
@@ -105,14 +158,14 @@ impl LossHistory {
     }
 
     /// Adds a training point (smoothed); merges pairs when the history gets long.
-    pub fn push_train(&mut self, name: &str, kind: ModelKind, step: f64, values: [f64; 3]) {
-        if values.iter().any(|v| !v.is_finite()) {
+    pub fn push_train(&mut self, name: &str, kind: ModelKind, step: f64, values: CurveValues) {
+        if !values.is_finite() {
             return;
         }
         let a = self.smoothing;
         let m = self.model(name, kind);
         let smoothed = match m.ema {
-            Some(prev) => [0, 1, 2].map(|i| a * prev[i] + (1.0 - a) * values[i]),
+            Some(prev) => prev.map(values, |p, v| a * p + (1.0 - a) * v),
             None => values,
         };
         m.ema = Some(smoothed);
@@ -127,7 +180,7 @@ impl LossHistory {
     }
 
     /// Adds a test point (at an epoch end or a timed evaluation).
-    pub fn push_test(&mut self, name: &str, kind: ModelKind, step: f64, values: [f64; 3]) {
+    pub fn push_test(&mut self, name: &str, kind: ModelKind, step: f64, values: CurveValues) {
         self.model(name, kind).test.push(LossPoint {
             step,
             values,
@@ -143,7 +196,7 @@ impl LossHistory {
         kind: ModelKind,
         test: bool,
         step: f64,
-        values: [f64; 3],
+        values: CurveValues,
     ) {
         let m = self.model(name, kind);
         let point = LossPoint {
@@ -178,8 +231,8 @@ fn merge_pairs(points: &[LossPoint]) -> Vec<LossPoint> {
         let w = pair[0].weight + pair[1].weight;
         out.push(LossPoint {
             step: (pair[0].step * pair[0].weight + pair[1].step * pair[1].weight) / w,
-            values: [0, 1, 2].map(|i| {
-                (pair[0].values[i] * pair[0].weight + pair[1].values[i] * pair[1].weight) / w
+            values: pair[0].values.map(pair[1].values, |a, b| {
+                (a * pair[0].weight + b * pair[1].weight) / w
             }),
             weight: w,
         });
@@ -200,7 +253,16 @@ mod tests {
         };
         let n = 100_000;
         for i in 0..n {
-            h.push_train("vae", ModelKind::Vae, i as f64, [i as f64, 1.0, 2.0]);
+            h.push_train(
+                "vae",
+                ModelKind::Vae,
+                i as f64,
+                CurveValues {
+                    recon: i as f64,
+                    kl: 1.0,
+                    total: 2.0,
+                },
+            );
         }
         let m = &h.models[0];
         assert!(
@@ -208,7 +270,11 @@ mod tests {
             "{}",
             m.train.len()
         );
-        let mean: f64 = m.train.iter().map(|p| p.values[0] * p.weight).sum::<f64>()
+        let mean: f64 = m
+            .train
+            .iter()
+            .map(|p| p.values.recon * p.weight)
+            .sum::<f64>()
             / m.train.iter().map(|p| p.weight).sum::<f64>();
         assert!(
             (mean - (n - 1) as f64 / 2.0).abs() < 1.0,
@@ -218,7 +284,7 @@ mod tests {
             m.train.windows(2).all(|w| w[0].step < w[1].step),
             "x stays increasing"
         );
-        assert_eq!(m.train.last().unwrap().values[1], 1.0);
+        assert_eq!(m.train.last().unwrap().values.kl, 1.0);
     }
 
     #[test]
@@ -227,13 +293,49 @@ mod tests {
             smoothing: 0.5,
             ..LossHistory::new()
         };
-        h.push_train("ae", ModelKind::Ae, 0.0, [10.0, 0.0, 10.0]);
-        h.push_train("ae", ModelKind::Ae, 0.1, [f64::NAN, 0.0, 0.0]);
-        h.push_train("ae", ModelKind::Ae, 0.2, [20.0, 0.0, 20.0]);
+        h.push_train(
+            "ae",
+            ModelKind::Ae,
+            0.0,
+            CurveValues {
+                recon: 10.0,
+                kl: 0.0,
+                total: 10.0,
+            },
+        );
+        h.push_train(
+            "ae",
+            ModelKind::Ae,
+            0.1,
+            CurveValues {
+                recon: f64::NAN,
+                kl: 0.0,
+                total: 0.0,
+            },
+        );
+        h.push_train(
+            "ae",
+            ModelKind::Ae,
+            0.2,
+            CurveValues {
+                recon: 20.0,
+                kl: 0.0,
+                total: 20.0,
+            },
+        );
         let t = &h.models[0].train;
         assert_eq!(t.len(), 2);
         assert_eq!(t[1].get(Curve::Recon), 15.0);
-        h.push_test("ae", ModelKind::Ae, 1.0, [9.0, 0.0, 9.0]);
+        h.push_test(
+            "ae",
+            ModelKind::Ae,
+            1.0,
+            CurveValues {
+                recon: 9.0,
+                kl: 0.0,
+                total: 9.0,
+            },
+        );
         assert_eq!(h.models[0].test.len(), 1);
     }
 }

@@ -2,7 +2,7 @@
 //! items, one row per model.
 
 use super::actions::Action;
-use super::items::{Tex, display_input, key_of, row, show_items};
+use super::items::{Decoded, Tex, display_input, key_of, row, show_decoded, show_items};
 use super::theme;
 use super::view::{View, ViewCtx};
 use crate::explore::interpolate;
@@ -148,14 +148,11 @@ impl InterpPanel {
         ui.label(RichText::new(m.kind.title()).strong().color(color));
         let d = m.latent_dim;
         if let (Some(za), Some(zb)) = (row(&m.codes, a, d), row(&m.codes, b, d)) {
-            let decoded = m
-                .decoder
-                .decode(&interpolate(za, zb, STEPS))
-                .unwrap_or_default();
+            let decoded = Decoded::of(&m.decoder, &interpolate(za, zb, STEPS));
             let t = self.textures.entry(m.name.clone()).or_default();
             let key = key_of(&[cx.snap.step, a as u64, b as u64], &[]);
             let name = format!("interp-{}", m.name);
-            show_items(ui, t, &name, key, cx.ds, &decoded, STEPS, cell, color);
+            show_decoded(ui, t, &name, key, cx.ds, &decoded, STEPS, cell, color);
         } else {
             ui.label("no codes for these items in this snapshot");
         }

@@ -3,7 +3,65 @@
 
 use super::theme;
 use crate::data::{Dataset, ItemShape};
-use egui::{Color32, ColorImage, Rect, Sense, TextureHandle, TextureOptions, Ui, Vec2, pos2, vec2};
+use crate::model::DecoderSnapshot;
+use egui::{
+    Color32, ColorImage, Rect, RichText, Sense, TextureHandle, TextureOptions, Ui, Vec2, pos2, vec2,
+};
+
+/// Items a snapshot's decoder made, or why it could not make them: a panel shows the
+/// failure where the items would be ([`show_decoded`]) instead of a blank image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decoded(Result<Vec<f32>, String>);
+
+impl Default for Decoded {
+    fn default() -> Self {
+        Self(Ok(Vec::new()))
+    }
+}
+
+impl Decoded {
+    /// Decodes `codes` (`latent_dim` values per item) with `decoder`.
+    pub fn of(decoder: &DecoderSnapshot, codes: &[f32]) -> Self {
+        Self(decoder.decode(codes).map_err(|e| e.to_string()))
+    }
+
+    /// The items (none if decoding failed).
+    pub fn items(&self) -> &[f32] {
+        self.0.as_deref().unwrap_or(&[])
+    }
+
+    /// Why decoding failed, if it did.
+    pub fn error(&self) -> Option<&str> {
+        self.0.as_ref().err().map(String::as_str)
+    }
+}
+
+/// One red line, "decode failed: …", drawn where the decoded items would be.
+pub fn decode_failed_ui(ui: &mut Ui, error: &str) -> egui::Response {
+    ui.add(
+        egui::Label::new(RichText::new(format!("decode failed: {error}")).color(theme::ERROR))
+            .wrap(),
+    )
+}
+
+/// [`show_items`] for decoded items, or the failure in their place.
+#[allow(clippy::too_many_arguments)]
+pub fn show_decoded(
+    ui: &mut Ui,
+    tex: &mut Tex,
+    name: &str,
+    key: u64,
+    ds: &Dataset,
+    decoded: &Decoded,
+    cols: usize,
+    cell: f32,
+    color: Color32,
+) -> egui::Response {
+    match decoded.error() {
+        Some(error) => decode_failed_ui(ui, error),
+        None => show_items(ui, tex, name, key, ds, decoded.items(), cols, cell, color),
+    }
+}
 
 /// A texture that is re-uploaded only when its key changes.
 #[derive(Default)]

@@ -7,6 +7,7 @@ use super::items::Tex;
 use super::selection::{Plane, Selection};
 use super::theme;
 use super::view::{View, ViewCtx};
+use crate::explore;
 use crate::data::Dataset;
 use crate::train::{ModelSnapshot, Snapshot};
 use egui::{RichText, Ui};
@@ -216,17 +217,10 @@ pub(super) fn bounds(m: &ModelSnapshot, selection: &Selection) -> [[f64; 2]; 2] 
             }
         }
     }
-    for axis in &mut b {
-        if axis[0] > axis[1] {
-            *axis = [-3.0, 3.0];
-        }
-        let pad = ((axis[1] - axis[0]) * 0.05).max(1e-3);
-        *axis = [axis[0] - pad, axis[1] + pad];
-        if m.kind.is_variational() {
-            *axis = [axis[0].min(-3.0), axis[1].max(3.0)];
-        }
-    }
-    b
+    b.map(|[lo, hi]| {
+        let (lo, hi) = explore::axis_span((lo, hi), m.kind.is_variational());
+        [lo, hi]
+    })
 }
 
 /// The union of every model's plot range ("same axes for all models").

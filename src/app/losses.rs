@@ -356,6 +356,7 @@ fn curve_ui(pui: &mut PlotUi<'_>, m: &ModelHistory, c: Curve, axis: Axis) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::history::CurveValues;
     use crate::model::ModelKind;
 
     #[test]
@@ -371,10 +372,28 @@ mod tests {
             } else {
                 3.0 - 4.0 * f64::from(step) / 100.0
             };
-            h.push_train("vae", ModelKind::Vae, f64::from(step), [v, 1.0, v]);
+            h.push_train(
+                "vae",
+                ModelKind::Vae,
+                f64::from(step),
+                CurveValues {
+                    recon: v,
+                    kl: 1.0,
+                    total: v,
+                },
+            );
         }
         // A test point after the spike counts for the top.
-        h.push_test("vae", ModelKind::Vae, 50.0, [4.0, 1.0, 4.0]);
+        h.push_test(
+            "vae",
+            ModelKind::Vae,
+            50.0,
+            CurveValues {
+                recon: 4.0,
+                kl: 1.0,
+                total: 4.0,
+            },
+        );
         let models = drawing_order(&h, &BTreeSet::new());
         let r = y_range(&models, Curve::Recon).unwrap();
         assert!(r.clipped);
@@ -416,9 +435,36 @@ mod tests {
             smoothing: 0.0,
             ..LossHistory::new()
         };
-        h.push_train("ae", ModelKind::Ae, 1.0, [1.0, 0.0, 1.0]);
-        h.push_train("vae", ModelKind::Vae, 0.0, [2.0, 0.5, 2.5]);
-        h.push_train("vae", ModelKind::Vae, 1.0, [-1.5, 0.8, -0.7]);
+        h.push_train(
+            "ae",
+            ModelKind::Ae,
+            1.0,
+            CurveValues {
+                recon: 1.0,
+                kl: 0.0,
+                total: 1.0,
+            },
+        );
+        h.push_train(
+            "vae",
+            ModelKind::Vae,
+            0.0,
+            CurveValues {
+                recon: 2.0,
+                kl: 0.5,
+                total: 2.5,
+            },
+        );
+        h.push_train(
+            "vae",
+            ModelKind::Vae,
+            1.0,
+            CurveValues {
+                recon: -1.5,
+                kl: 0.8,
+                total: -0.7,
+            },
+        );
         let models = drawing_order(&h, &BTreeSet::new());
         assert!(!all_positive(&models, Curve::Recon));
         assert!(!all_positive(&models, Curve::Total));

@@ -295,11 +295,11 @@ impl LatentLabApp {
             Some(DialogAnswer::Unavailable(k @ (OpenKind::SaveGif | OpenKind::SavePng))) => {
                 self.timeline_bar.ask_path(k)
             }
-            Some(DialogAnswer::Unavailable(_)) => self.apply(Action::Notice(
+            Some(DialogAnswer::Unavailable(_)) => self.apply(Action::Notice(format!(
                 "No file dialog is available here; type the path under \"or type\" instead \
-                 (idx:DIR, folder:DIR or csv:FILE)."
-                    .into(),
-            )),
+                 ({}).",
+                crate::data::sources::path_forms()
+            ))),
             Some(DialogAnswer::Cancelled) | None => {}
         }
     }

@@ -4,7 +4,7 @@
 //! first (files, hashes, version, the data set) and changes nothing when it fails.
 
 use super::LatentLabApp;
-use super::history::LossHistory;
+use super::history::{CurveValues, LossHistory};
 use super::settings::Settings;
 use crate::data::Dataset;
 use crate::report as figure;
@@ -137,7 +137,7 @@ impl LatentLabApp {
                 figure::latent_gif(&dir.join("latent.gif"), &kept.light_frames(), ds, None)?;
             }
         }
-        for (name, bytes) in self.run_extra_files() {
+        for (name, bytes) in self.run_extra_files()? {
             staging.write(&name, &bytes)?;
         }
         Ok(())
@@ -145,12 +145,14 @@ impl LatentLabApp {
 
     /// Files other features add to a saved run (the timeline), by name. Opening hands
     /// them back to [`LatentLabApp::restore_extra_files`].
-    pub(super) fn run_extra_files(&self) -> Vec<(String, Vec<u8>)> {
+    pub(super) fn run_extra_files(
+        &self,
+    ) -> Result<Vec<(String, Vec<u8>)>, timeline::TimelineError> {
         let kept = self.saved_timeline();
         if kept.is_empty() {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        vec![(timeline::RUN_FILE.to_string(), kept.to_bytes())]
+        Ok(vec![(timeline::RUN_FILE.to_string(), kept.to_bytes()?)])
     }
 
     /// The timeline a saved run keeps: this one thinned to the file's limits.
@@ -300,9 +302,9 @@ fn history_rows(h: &LossHistory, batches_per_epoch: usize) -> Vec<LossRow> {
                     model: m.name.clone(),
                     kind: m.kind,
                     split: split.into(),
-                    recon: p.values[0],
-                    kl: p.values[1],
-                    total: p.values[2],
+                    recon: p.values.recon,
+                    kl: p.values.kl,
+                    total: p.values.total,
                 });
             }
         }
@@ -319,7 +321,11 @@ fn rows_history(rows: &[LossRow]) -> LossHistory {
             r.kind,
             r.split == "test",
             r.step,
-            [r.recon, r.kl, r.total],
+            CurveValues {
+                recon: r.recon,
+                kl: r.kl,
+                total: r.total,
+            },
         );
     }
     h

@@ -2,7 +2,7 @@
 //! class sees that a VAE's samples look like data and an AE's mostly do not.
 
 use super::actions::Action;
-use super::items::{Tex, key_of, show_items};
+use super::items::{Decoded, Tex, key_of, show_decoded};
 use super::theme;
 use super::view::{View, ViewCtx};
 use egui::{RichText, Ui};
@@ -22,7 +22,7 @@ const MIN_SAMPLE: f32 = 40.0;
 pub struct SamplesPanel {
     draw: u64,
     textures: HashMap<String, Tex>,
-    decoded: HashMap<String, (u64, Vec<f32>)>,
+    decoded: HashMap<String, (u64, Decoded)>,
 }
 
 impl View for SamplesPanel {
@@ -70,13 +70,13 @@ impl View for SamplesPanel {
                 let entry = self
                     .decoded
                     .entry(m.name.clone())
-                    .or_insert((u64::MAX, Vec::new()));
+                    .or_insert((u64::MAX, Decoded::default()));
                 if entry.0 != key {
                     let mut rng = crate::rng::PortableRng::seed_from_u64(self.draw);
                     let z: Vec<f32> = (0..n * m.latent_dim)
                         .map(|_| StandardNormal.sample(&mut rng))
                         .collect();
-                    *entry = (key, m.decoder.decode(&z).unwrap_or_default());
+                    *entry = (key, Decoded::of(&m.decoder, &z));
                 }
                 let room = ui.available_width().min(ui.available_height() - 40.0);
                 let side = ((room / MIN_SAMPLE) as usize).clamp(3, SIDE);
@@ -89,7 +89,7 @@ impl View for SamplesPanel {
                     &entry.1[..]
                 };
                 let tex = self.textures.entry(m.name.clone()).or_default();
-                let shown = show_items(
+                let shown = show_decoded(
                     ui,
                     tex,
                     &format!("samples-{}", m.name),

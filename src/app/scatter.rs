@@ -2,7 +2,9 @@
 //! gather what to draw, draw it, turn the pointer into a probe move or a pin, and show
 //! the probe's decoding and the pinned item beside the plot.
 
-use super::items::{display_input, key_of, row, show_items};
+use super::items::{
+    Decoded, decode_failed_ui, display_input, key_of, row, show_decoded, show_items,
+};
 use super::latent::{LatentPanel, bounds, format_code};
 use super::selection::{Plane, Selection};
 use super::theme;
@@ -214,7 +216,7 @@ impl LatentPanel {
             let key = probe.refresh_decoding(m, cx.snap.step);
             let tex = self.probe_tex.entry(m.name.clone()).or_default();
             let name = format!("probe-{}", m.name);
-            show_items(ui, tex, &name, key, cx.ds, &probe.decoded, 1, image, color);
+            show_decoded(ui, tex, &name, key, cx.ds, &probe.decoded, 1, image, color);
             ui.label(RichText::new(format_code(&probe.code)).monospace().small());
             if let Some(sigma) = median_sigma(m) {
                 ui.label(RichText::new(format!("posterior σ ≈ {sigma:.2}")).small())
@@ -266,7 +268,11 @@ impl LatentPanel {
             .strong();
         ui.add(egui::Label::new(label).wrap());
         let mut pair = input.to_vec();
-        pair.extend(m.decoder.decode(code).unwrap_or_default());
+        let decoded = Decoded::of(&m.decoder, code);
+        match decoded.error() {
+            Some(error) => _ = decode_failed_ui(ui, error),
+            None => pair.extend(decoded.items()),
+        }
         let tex = self.pinned_tex.entry(m.name.clone()).or_default();
         let key = key_of(&[snap.step, i as u64], &[]);
         let color = theme::model_color(m.kind);

@@ -2,7 +2,7 @@
 //! model, the pinned test item, and the plane the scatters and grids show (with its PCA).
 //! Panels read and move it through [`super::ViewCtx`]; no panel reaches into another.
 
-use super::items::{key_of, row};
+use super::items::{Decoded, key_of, row};
 use crate::explore::Pca2;
 use crate::train::{ModelSnapshot, Snapshot};
 use std::collections::HashMap;
@@ -21,8 +21,8 @@ pub enum Plane {
 pub struct Probe {
     /// The probe's full code; a plane shows two coordinates of it.
     pub code: Vec<f32>,
-    /// The decoding of `code` by the snapshot's decoder.
-    pub decoded: Vec<f32>,
+    /// The decoding of `code` by the snapshot's decoder (or why it failed).
+    pub decoded: Decoded,
     decoded_key: Option<u64>,
 }
 
@@ -32,7 +32,7 @@ impl Probe {
     pub fn refresh_decoding(&mut self, m: &ModelSnapshot, step: u64) -> u64 {
         let key = key_of(&[step], &self.code);
         if self.decoded_key != Some(key) {
-            self.decoded = m.decoder.decode(&self.code).unwrap_or_default();
+            self.decoded = Decoded::of(&m.decoder, &self.code);
             self.decoded_key = Some(key);
         }
         key

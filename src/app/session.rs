@@ -1,7 +1,7 @@
 //! The window's side of training: the Trainer handle, the data set, the latest snapshot,
 //! the loss history and messages. Drained in `logic`, never waited on.
 
-use super::history::LossHistory;
+use super::history::{CurveValues, LossHistory};
 use super::settings::Settings;
 use crate::data::{self, Dataset, Sizes};
 use crate::train::{
@@ -315,7 +315,7 @@ impl Session {
                 let x = p.step as f64;
                 for l in p.losses.iter().filter(|l| !l.diverged) {
                     self.history
-                        .push_train(&l.name, l.kind, x, [l.recon, l.kl, l.loss]);
+                        .push_train(&l.name, l.kind, x, CurveValues::of(l.terms, l.loss));
                 }
                 self.progress = Some(p);
             }
@@ -325,7 +325,7 @@ impl Session {
                 for m in r.models.iter().filter(|m| !m.diverged) {
                     let t = &m.test;
                     self.history
-                        .push_test(&m.name, m.kind, x, [t.recon, t.kl, t.loss]);
+                        .push_test(&m.name, m.kind, x, CurveValues::of_metrics(t));
                 }
             }
             TrainEvent::EpochSummary(s) => {
@@ -334,7 +334,7 @@ impl Session {
                         &m.name,
                         m.kind,
                         s.step as f64,
-                        [m.test.recon, m.test.kl, m.test.loss],
+                        CurveValues::of_metrics(&m.test),
                     );
                 }
                 self.epochs.push(s);

@@ -11,6 +11,78 @@ pub const GRID_K: crate::model::limits::Limit<usize> =
 /// Key under which eframe stores the settings.
 pub const STORAGE_KEY: &str = "latentlab-settings";
 
+/// One setting `sanitize` checks on its own: the check (its message names the field), and
+/// how its default is put back when the check fails.
+struct FieldRule {
+    check: fn(&Settings) -> Result<(), String>,
+    reset: fn(&mut Settings, &Settings),
+}
+
+/// The settings checked one by one, in the order their messages appear.
+const FIELD_RULES: &[FieldRule] = {
+    use crate::model::limits::{HIDDEN_LAYERS, HIDDEN_SIZE, IW_SAMPLES, LATENT_DIM};
+    use crate::train::spec::{BATCH_SIZE, EPOCHS, EVAL_EVERY_SECS, KL_WARMUP, LR};
+    &[
+        FieldRule {
+            check: |s| match s.run.models.is_empty() {
+                true => Err("no models".into()),
+                false => Ok(()),
+            },
+            reset: |s, d| s.run.models = d.run.models.clone(),
+        },
+        FieldRule {
+            check: |s| LATENT_DIM.check(s.run.latent_dim).map(drop),
+            reset: |s, d| s.run.latent_dim = d.run.latent_dim,
+        },
+        FieldRule {
+            check: |s| {
+                HIDDEN_LAYERS
+                    .check(s.run.hidden.len())
+                    .map(drop)
+                    .and_then(|()| {
+                        s.run
+                            .hidden
+                            .iter()
+                            .try_for_each(|&h| HIDDEN_SIZE.check(h).map(drop))
+                    })
+            },
+            reset: |s, d| s.run.hidden = d.run.hidden.clone(),
+        },
+        FieldRule {
+            check: |s| LR.check(s.run.lr).map(drop),
+            reset: |s, d| s.run.lr = d.run.lr,
+        },
+        FieldRule {
+            check: |s| BATCH_SIZE.check(s.run.batch_size).map(drop),
+            reset: |s, d| s.run.batch_size = d.run.batch_size,
+        },
+        FieldRule {
+            check: |s| s.run.epochs.map_or(Ok(()), |e| EPOCHS.check(e).map(drop)),
+            reset: |s, d| s.run.epochs = d.run.epochs,
+        },
+        FieldRule {
+            check: |s| KL_WARMUP.check(s.run.kl_warmup_epochs).map(drop),
+            reset: |s, d| s.run.kl_warmup_epochs = d.run.kl_warmup_epochs,
+        },
+        FieldRule {
+            check: |s| IW_SAMPLES.check(s.run.iw_samples).map(drop),
+            reset: |s, d| s.run.iw_samples = d.run.iw_samples,
+        },
+        FieldRule {
+            check: |s| {
+                s.run
+                    .eval_every_secs
+                    .map_or(Ok(()), |v| EVAL_EVERY_SECS.check(v).map(drop))
+            },
+            reset: |s, d| s.run.eval_every_secs = d.run.eval_every_secs,
+        },
+        FieldRule {
+            check: |s| GRID_K.check(s.grid_k).map(drop),
+            reset: |s, d| s.grid_k = d.grid_k,
+        },
+    ]
+};
+
 /// Persisted settings: the run the user set up (the same [`RunSpec`] the command line
 /// builds) and how the views look.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,57 +109,19 @@ impl Settings {
     /// good), for one message in the window.
     pub fn sanitize(&mut self) -> Vec<String> {
         use crate::data::IMAGE_SIDE;
-        use crate::model::limits::{
-            HIDDEN_LAYERS, HIDDEN_SIZE, IW_SAMPLES, LATENT_DIM, MAX_PARAMETERS,
-        };
+        use crate::model::limits::MAX_PARAMETERS;
         use crate::model::{Likelihood, ModelConfig};
-        use crate::train::spec::{BATCH_SIZE, EPOCHS, EVAL_EVERY_SECS, KL_WARMUP, LR};
         let defaults = Settings::default();
         let mut fixed = Vec::new();
+        // Each field alone first: out of range, it goes back to its default.
+        for rule in FIELD_RULES {
+            if let Err(e) = (rule.check)(self) {
+                fixed.push(e);
+                (rule.reset)(self, &defaults);
+            }
+        }
         let mut keep = |ok: Result<(), String>| ok.map_err(|e| fixed.push(e)).is_ok();
         let run = &mut self.run;
-        if !keep(if run.models.is_empty() {
-            Err("no models".into())
-        } else {
-            Ok(())
-        }) {
-            run.models = defaults.run.models.clone();
-        }
-        if !keep(LATENT_DIM.check(run.latent_dim).map(drop)) {
-            run.latent_dim = defaults.run.latent_dim;
-        }
-        let hidden_ok = HIDDEN_LAYERS
-            .check(run.hidden.len())
-            .map(drop)
-            .and_then(|()| {
-                run.hidden
-                    .iter()
-                    .try_for_each(|&h| HIDDEN_SIZE.check(h).map(drop))
-            });
-        if !keep(hidden_ok) {
-            run.hidden = defaults.run.hidden.clone();
-        }
-        if !keep(LR.check(run.lr).map(drop)) {
-            run.lr = defaults.run.lr;
-        }
-        if !keep(BATCH_SIZE.check(run.batch_size).map(drop)) {
-            run.batch_size = defaults.run.batch_size;
-        }
-        if !keep(run.epochs.map_or(Ok(()), |e| EPOCHS.check(e).map(drop))) {
-            run.epochs = defaults.run.epochs;
-        }
-        if !keep(KL_WARMUP.check(run.kl_warmup_epochs).map(drop)) {
-            run.kl_warmup_epochs = defaults.run.kl_warmup_epochs;
-        }
-        if !keep(IW_SAMPLES.check(run.iw_samples).map(drop)) {
-            run.iw_samples = defaults.run.iw_samples;
-        }
-        if !keep(
-            run.eval_every_secs
-                .map_or(Ok(()), |s| EVAL_EVERY_SECS.check(s).map(drop)),
-        ) {
-            run.eval_every_secs = defaults.run.eval_every_secs;
-        }
         run.knobs.retain(|key, value| {
             let known = crate::model::kinds::all_knobs()
                 .into_iter()
@@ -117,9 +151,6 @@ impl Settings {
             {
                 run.knobs.retain(|key, _| kind.knob(key).is_none());
             }
-        }
-        if !keep(GRID_K.check(self.grid_k).map(drop)) {
-            self.grid_k = defaults.grid_k;
         }
         fixed
     }

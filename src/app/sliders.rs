@@ -2,7 +2,7 @@
 //! each model's decoding updating live; sample the prior or jump to a class's mean code.
 
 use super::actions::Action;
-use super::items::{Tex, show_items};
+use super::items::{Tex, show_decoded};
 use super::theme;
 use super::view::{View, ViewCtx};
 use crate::train::ModelSnapshot;
@@ -147,7 +147,7 @@ impl SlidersPanel {
         let key = probe.refresh_decoding(m, cx.snap.step);
         let tex = self.textures.entry(m.name.clone()).or_default();
         let name = format!("slider-{}", m.name);
-        let image = show_items(ui, tex, &name, key, cx.ds, &probe.decoded, 1, size, color);
+        let image = show_decoded(ui, tex, &name, key, cx.ds, &probe.decoded, 1, size, color);
         cx.rects.subject("slider images", ui, image.rect);
         if warning {
             ui.add(egui::Label::new(RichText::new(NO_PRIOR).color(theme::WARNING)).wrap());

@@ -391,7 +391,12 @@ mod window {
                 .is_none(),
             "the field closes"
         );
-        // Opening a data set twice where there is no dialog: one note, not two.
+        // Opening a data set twice where there is no dialog: one note, not two. Every file
+        // row of the data-source table has its button.
+        for (_, label, _) in crate::data::sources::file_sources() {
+            h.get_by_label(label).click();
+            h.run_steps(3);
+        }
         for _ in 0..2 {
             h.get_by_label("CSV").click();
             h.run_steps(3);
@@ -440,6 +445,73 @@ mod window {
             shift[0] <= row + 20.0,
             "one note moved the tabs down by {}, a row is {row}",
             shift[0]
+        );
+    }
+}
+
+#[test]
+fn a_decoder_that_fails_shows_its_failure_instead_of_a_blank_image() {
+    use crate::model::snapshot::DenseWeights;
+    use egui_kittest::kittest::Queryable;
+    let sizes = Sizes {
+        train: 20,
+        test: 10,
+    };
+    let ds = data::load_with_sizes("digits", 1, Some(sizes)).unwrap();
+    // Weights that claim 2 → 784 but hold 3 values: every decode fails.
+    let broken = DecoderSnapshot::new(
+        vec![DenseWeights {
+            w: vec![0.0; 3],
+            b: vec![0.0; 784],
+            n_in: 2,
+            n_out: 784,
+        }],
+        true,
+    );
+    let mut vae = model("vae", ModelKind::Vae, 2, Arc::new(broken));
+    vae.codes = vec![0.1; 2 * 3];
+    let snap = Snapshot {
+        step: 1,
+        epoch: 0,
+        display_indices: vec![0, 1, 2],
+        display_labels: vec![0, 1, 2],
+        recon_indices: Vec::new(),
+        recon_inputs: Vec::new(),
+        models: vec![vae],
+    };
+    let panels: Vec<Box<dyn View>> = vec![
+        Box::new(super::samples::SamplesPanel::default()),
+        Box::new(super::grid::GridPanel::default()),
+    ];
+    for mut panel in panels {
+        let (snap, ds) = (snap.clone(), ds.clone());
+        let (mut selection, settings, mut rects) = (
+            Selection::default(),
+            Settings::default(),
+            ScreenRects::default(),
+        );
+        selection.prepare(&snap);
+        let title = panel.title();
+        // (The grid's size slider is named by the label beside it, which kittest's check
+        // does not see; that is not what this test is about.)
+        let mut harness = egui_kittest::Harness::builder()
+            .with_size(egui::vec2(1200.0, 800.0))
+            .with_accessibility_check(false)
+            .build_ui(move |ui| {
+                let mut cx = ViewCtx {
+                    snap: &snap,
+                    ds: &ds,
+                    selection: &mut selection,
+                    settings: &settings,
+                    rects: &mut rects,
+                    presenting: false,
+                };
+                panel.ui(ui, &mut cx);
+            });
+        harness.run();
+        assert!(
+            harness.query_by_label_contains("decode failed: ").is_some(),
+            "{title}: no failure shown"
         );
     }
 }

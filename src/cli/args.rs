@@ -69,12 +69,12 @@ pub enum Command {
 /// `latentlab train`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// digits, shapes, moons, rings, blobs, mnist, fashion-mnist, kmnist (after `latentlab
-    /// fetch`), idx:DIR, folder:DIR or csv:FILE.
-    #[arg(long, default_value = "digits")]
+    /// The data set (its forms come from the data-source table).
+    #[arg(long, default_value = "digits", help = crate::data::sources::spec_help())]
     pub dataset: String,
-    /// Comma-separated: ae, vae, beta-vae, dae, sae, cae.
-    #[arg(long, default_value_t = join(&RunSpec::default().models))]
+    /// The kinds to train, comma-separated (from the kind table).
+    #[arg(long, default_value_t = join(&RunSpec::default().models),
+          help = format!("Comma-separated: {}", crate::model::ModelKind::names()))]
     pub models: String,
     /// Size of the code z (1 to 64).
     #[arg(long, default_value_t = RunSpec::default().latent_dim)]
@@ -156,8 +156,8 @@ pub struct EncodeArgs {
 /// `latentlab dataset`.
 #[derive(Args, Debug)]
 pub struct DatasetArgs {
-    /// digits, shapes, moons, rings, blobs, mnist, fashion-mnist, kmnist (after `latentlab
-    /// fetch`), idx:DIR, folder:DIR or csv:FILE.
+    /// The data set (its forms come from the data-source table).
+    #[arg(help = crate::data::sources::spec_help())]
     pub name: String,
     /// Write a PNG sheet of samples per class here.
     #[arg(long)]
@@ -262,7 +262,7 @@ impl Args for KnobArgs {
     fn augment_args(mut cmd: clap::Command) -> clap::Command {
         for knob in all_knobs() {
             let with = kinds_with(knob.key);
-            let kinds = if with.len() == crate::model::kinds::KINDS.len() {
+            let kinds = if with.len() == crate::model::ModelKind::all().count() {
                 "every kind".to_string()
             } else {
                 join(&with)

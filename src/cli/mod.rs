@@ -259,7 +259,7 @@ impl CliRun {
         let kept = self
             .timeline
             .thinned(timeline::RUN_FILE_BYTES, timeline::RUN_FILE_FRAMES);
-        self.staging.write(timeline::RUN_FILE, &kept.to_bytes())?;
+        self.staging.write(timeline::RUN_FILE, &kept.to_bytes()?)?;
         self.staging.write(
             run::LOSSES_CSV,
             run::write_loss_rows(&self.loss_rows).as_bytes(),
@@ -291,8 +291,8 @@ impl CliRun {
                 model: l.name.clone(),
                 kind: l.kind,
                 split: "train".into(),
-                recon: l.recon,
-                kl: l.kl,
+                recon: l.terms.recon,
+                kl: l.terms.kl,
                 total: l.loss,
             });
         }
@@ -334,7 +334,9 @@ impl CliRun {
             // The training curve comes from the progress events; the epoch's test point.
             self.loss_rows.push(loss_row(m, "test", &m.test, &at));
         }
-        self.metrics.flush().ok();
+        self.metrics
+            .flush()
+            .with_context(|| format!("cannot write {}", run::METRICS_JSONL))?;
         say(&self.bar, epoch_line(&s));
         self.summaries.push(s);
         Ok(())
@@ -372,7 +374,9 @@ impl CliRun {
     fn write_row(&mut self, row: serde_json::Value) -> Result<()> {
         writeln!(self.metrics, "{row}")
             .with_context(|| format!("cannot write {}", run::METRICS_JSONL))?;
-        self.metrics.flush().ok();
+        self.metrics
+            .flush()
+            .with_context(|| format!("cannot write {}", run::METRICS_JSONL))?;
         Ok(())
     }
 

@@ -7,6 +7,7 @@ pub mod fetch;
 mod folder;
 mod idx;
 pub mod shapes;
+pub mod sources;
 pub mod toy2d;
 
 use crate::rng::PortableRng;
@@ -47,10 +48,7 @@ pub enum DataError {
         message: String,
     },
     /// The data-set name is not one we know.
-    #[error(
-        "unknown data set '{0}': expected one of digits, shapes, moons, rings, \
-            blobs, mnist, fashion-mnist, kmnist, idx:DIR, folder:DIR, csv:FILE"
-    )]
+    #[error("unknown data set '{0}': expected one of {forms}", forms = sources::spec_forms())]
     UnknownSpec(String),
     /// A downloadable set (mnist, ...) is not in the cache yet.
     #[error(
@@ -171,30 +169,19 @@ pub struct Sizes {
     pub test: usize,
 }
 
-/// The built-in data-set names, for pickers and help text.
-pub const BUILTIN_NAMES: [&str; 5] = ["digits", "shapes", "moons", "rings", "blobs"];
+pub use sources::BUILTIN_NAMES;
 
-/// The default sizes of a built-in set.
-pub fn default_sizes(name: &str) -> Sizes {
-    match name {
-        "digits" => Sizes {
-            train: 60_000,
-            test: 10_000,
-        },
-        "shapes" => Sizes {
-            train: 30_000,
-            test: 5_000,
-        },
-        _ => Sizes {
-            train: 8_000,
-            test: 2_000,
-        },
-    }
+/// The default sizes of a built-in set (`None` for a name that is not one).
+pub fn default_sizes(name: &str) -> Option<Sizes> {
+    sources::SOURCES.iter().find_map(|s| match s.naming {
+        sources::Naming::Builtin { name: n, sizes } if n == name => Some(sizes),
+        _ => None,
+    })
 }
 
-/// Loads a data set by name: a built-in name, a downloaded set (`mnist`, `fashion-mnist`,
-/// `kmnist`, read from the cache `latentlab fetch` fills), or `idx:DIR`, `folder:DIR`,
-/// `csv:FILE`.
+/// Loads a data set by its spec: any form the [`sources::SOURCES`] table knows (a built-in
+/// name, a downloaded set read from the cache `latentlab fetch` fills, or `idx:DIR`,
+/// `folder:DIR`, `csv:FILE`).
 pub fn load(spec: &str, seed: u64) -> Result<Dataset, DataError> {
     load_with_sizes(spec, seed, None)
 }
@@ -203,38 +190,24 @@ pub fn load(spec: &str, seed: u64) -> Result<Dataset, DataError> {
 /// from the training images' header), so settings can be checked against it first.
 /// `None` for a spec only [`load`] knows.
 pub fn peek_shape(spec: &str) -> Result<Option<ItemShape>, DataError> {
-    let image = ItemShape::Image {
-        width: IMAGE_SIDE,
-        height: IMAGE_SIDE,
-    };
-    Ok(match spec.split_once(':') {
-        Some(("idx", dir)) => Some(idx::peek_shape(Path::new(dir))?),
-        Some(("folder" | "csv", _)) => Some(image),
-        _ => match spec {
-            "digits" | "shapes" => Some(image),
-            "moons" | "rings" | "blobs" => Some(ItemShape::Points { dim: 2 }),
-            _ => None,
-        },
-    })
+    match sources::find(spec) {
+        Some((source, arg)) => (source.peek)(arg),
+        None => Ok(None),
+    }
 }
 
 /// Like [`load`], with the item counts of a built-in set overridden (handy in tests).
 pub fn load_with_sizes(spec: &str, seed: u64, sizes: Option<Sizes>) -> Result<Dataset, DataError> {
-    let sized = |name: &str| sizes.unwrap_or_else(|| default_sizes(name));
-    let mut ds = match spec.split_once(':') {
-        Some(("idx", dir)) => load_idx_dir(Path::new(dir))?,
-        Some(("folder", dir)) => load_folder(Path::new(dir), seed)?,
-        Some(("csv", file)) => load_csv(Path::new(file), seed)?,
-        _ => match spec {
-            "digits" => digits::generate(sized(spec), seed)?,
-            "shapes" => shapes::generate(sized(spec), seed)?,
-            "moons" | "rings" | "blobs" => toy2d::generate(spec, sized(spec), seed)?,
-            _ => match fetch::RemoteSet::from_name(spec) {
-                Some(set) => fetch::load_from_default_cache(set)?,
-                None => return Err(DataError::UnknownSpec(spec.to_string())),
-            },
-        },
+    let Some((source, arg)) = sources::find(spec) else {
+        return Err(DataError::UnknownSpec(spec.to_string()));
     };
+    let sizes = match (sizes, source.naming) {
+        (Some(sizes), _) => sizes,
+        (None, sources::Naming::Builtin { sizes, .. }) => sizes,
+        // Loaders take what the files hold.
+        (None, _) => Sizes { train: 0, test: 0 },
+    };
+    let mut ds = (source.load)(arg, seed, sizes)?;
     ds.name = spec.to_string();
     Ok(ds)
 }

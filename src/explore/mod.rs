@@ -173,8 +173,76 @@ pub fn grid_codes(k: usize, span: GridSpan, base: &[f32], dims: (usize, usize)) 
     out
 }
 
-/// The range of codes on two dimensions, widened by 5% on each side.
+/// A float the axis-span rule works in: the window plots in f64, the figures in f32, and
+/// each keeps its own literals so neither's numbers move.
+pub trait SpanFloat:
+    Copy
+    + PartialOrd
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Neg<Output = Self>
+{
+    /// The share of the range added on each side (5%).
+    const PAD: Self;
+    /// The least padding, so a single value still gets a span.
+    const MIN_PAD: Self;
+    /// The prior's ±3σ: the span of no codes, and the least span of a VAE's.
+    const PRIOR: Self;
+    /// The larger of two values.
+    fn larger(self, other: Self) -> Self;
+    /// The smaller of two values.
+    fn smaller(self, other: Self) -> Self;
+}
+
+macro_rules! span_float {
+    ($t:ty) => {
+        impl SpanFloat for $t {
+            const PAD: Self = 0.05;
+            const MIN_PAD: Self = 1e-3;
+            const PRIOR: Self = 3.0;
+            fn larger(self, other: Self) -> Self {
+                self.max(other)
+            }
+            fn smaller(self, other: Self) -> Self {
+                self.min(other)
+            }
+        }
+    };
+}
+span_float!(f32);
+span_float!(f64);
+
+/// The one axis-span rule of scatters and figures: the codes' range `(lo, hi)` (lo > hi when
+/// there are none) widened by 5% on each side, ±3 when there are no codes, and at least ±3
+/// for a variational model (its prior's ±3σ square).
+pub fn axis_span<T: SpanFloat>((lo, hi): (T, T), variational: bool) -> (T, T) {
+    let (lo, hi) = if lo > hi {
+        (-T::PRIOR, T::PRIOR)
+    } else {
+        let pad = ((hi - lo) * T::PAD).larger(T::MIN_PAD);
+        (lo - pad, hi + pad)
+    };
+    if variational {
+        (lo.smaller(-T::PRIOR), hi.larger(T::PRIOR))
+    } else {
+        (lo, hi)
+    }
+}
+
+/// The range of codes on two dimensions, widened by 5% on each side ([`axis_span`] of a
+/// non-variational model).
 pub fn code_range(
+    codes: &[f32],
+    latent_dim: usize,
+    dims: (usize, usize),
+) -> ((f32, f32), (f32, f32)) {
+    let (x, y) = code_extent(codes, latent_dim, dims);
+    (axis_span(x, false), axis_span(y, false))
+}
+
+/// The smallest and largest finite code on two dimensions; (∞, −∞) where there is none.
+pub fn code_extent(
     codes: &[f32],
     latent_dim: usize,
     dims: (usize, usize),
@@ -191,14 +259,7 @@ pub fn code_range(
             }
         }
     }
-    let widen = |(lo, hi): (f32, f32)| {
-        if lo > hi {
-            return (-3.0, 3.0);
-        }
-        let pad = ((hi - lo) * 0.05).max(1e-3);
-        (lo - pad, hi + pad)
-    };
-    (widen(r[0]), widen(r[1]))
+    (r[0], r[1])
 }
 
 /// `steps` points on the straight line from `a` to `b`, both ends included.
@@ -321,6 +382,26 @@ mod tests {
         let pca = Pca2::fit(&[1.0, 2.0], 0);
         assert_eq!(pca.project(&[]), [0.0, 0.0]);
         assert!(pca.unproject([1.0, 2.0]).is_empty());
+    }
+
+    #[test]
+    fn the_axis_span_is_the_padded_range_and_at_least_the_prior_for_a_vae() {
+        // 5% of the range on each side: 0..10 → -0.5..10.5.
+        assert_eq!(axis_span((0.0f64, 10.0), false), (-0.5, 10.5));
+        assert_eq!(axis_span((0.0f32, 10.0), false), (-0.5, 10.5));
+        // A VAE's axes reach the prior's ±3 at least, and further where codes do.
+        assert_eq!(axis_span((0.0f64, 10.0), true), (-3.0, 10.5));
+        assert_eq!(axis_span((-1.0f64, 1.0), true), (-3.0, 3.0));
+        // One value: a span of ±0.001; no values: ±3.
+        assert_eq!(axis_span((2.0f64, 2.0), false), (1.999, 2.001));
+        assert_eq!(
+            axis_span((f64::INFINITY, f64::NEG_INFINITY), false),
+            (-3.0, 3.0)
+        );
+        assert_eq!(
+            code_extent(&[1.0, 5.0, -2.0, f32::NAN, 3.0, 4.0], 2, (0, 1)),
+            ((-2.0, 3.0), (4.0, 5.0))
+        );
     }
 
     #[test]

@@ -12,9 +12,10 @@
 //! derivative at exactly 0 is 1 and |·|'s is +1 (both use `x >= 0`). The contractive AE
 //! keeps autograd ([`supports`] says which kinds are covered).
 
+use super::kinds::{Gradients, ManualPenalty};
 use super::loss::POINT_SIGMA;
 use super::mlp::Dense;
-use super::{Adam, Autoencoder, Likelihood, ModelKind};
+use super::{Adam, Autoencoder, Likelihood, LossTerms, ModelKind};
 use crate::rng::PortableRng;
 use candle_core::{CpuStorage, InplaceOp1, Layout, Result, Storage, Tensor};
 use std::cell::RefCell;
@@ -26,7 +27,7 @@ mod tests;
 /// contractive AE's are not (its penalty differentiates through the encoder's Jacobian), so
 /// [`train_step_manual`] hands it to autograd.
 pub fn supports(kind: ModelKind) -> bool {
-    kind.spec().gradients == super::kinds::Gradients::Manual
+    kind.gradients() == Gradients::Manual
 }
 
 /// One optimiser step with the same semantics as [`Autoencoder::train_step`] (same loss,
@@ -38,7 +39,7 @@ pub fn train_step_manual(
     x: &Tensor,
     rng: &mut PortableRng,
     kl_scale: f64,
-) -> Result<Option<[f64; 3]>> {
+) -> Result<Option<LossTerms>> {
     if !supports(model.config.kind) {
         return model.train_step(opt, x, rng, kl_scale);
     }
@@ -51,8 +52,8 @@ pub fn train_step_manual(
 
 /// The result of one forward and backward pass.
 pub(crate) struct Pass {
-    /// Batch means of (recon, kl, penalty).
-    pub means: [f64; 3],
+    /// Batch means of the loss terms.
+    pub means: LossTerms,
     /// ∂objective/∂var for every variable, in the order of [`Autoencoder::vars`].
     pub grads: Vec<Tensor>,
 }
@@ -115,9 +116,13 @@ pub(crate) fn gradients(
     let out = dec.last().map_or(&code.z, |a| &a.h).matmul(&last.w)?;
     let target = x.detach();
     let (recon, db_out) = loss_and_gradient(&out, &last.b, &target, model.config.likelihood)?;
-    let means = [recon, code.kl_mean, code.penalty_mean];
-    let objective = recon + code.kl_weight * code.kl_mean + code.penalty_mean;
-    if !objective.is_finite() || means.iter().any(|m| !m.is_finite()) {
+    let means = LossTerms {
+        recon,
+        kl: code.kl_mean,
+        penalty: code.penalty_mean,
+    };
+    let objective = means.objective(code.kl_weight);
+    if !objective.is_finite() || !means.is_finite() {
         return Ok(None);
     }
 
@@ -160,8 +165,8 @@ struct Code {
     penalty_mean: f64,
     /// The KL weight the objective uses (with warm-up).
     kl_weight: f64,
-    /// The sparse AE's L1 weight, 0 for the other kinds.
-    sparsity: f32,
+    /// The kind's penalty `weight · Σ f(μᵢ)` and its weight, if it has one.
+    penalty: Option<(ManualPenalty, f32)>,
 }
 
 impl Code {
@@ -175,19 +180,28 @@ impl Code {
         let mu_t = dense(h, &heads.mu)?;
         let mu = to_vec(&mu_t)?;
         let batch = mu_t.dim(0)?.max(1) as f64;
-        let sparsity = match model.config.kind {
-            ModelKind::Sae => model.config.number("sparsity"),
-            _ => 0.0,
+        let penalty = match model.config.kind.penalty() {
+            None => None,
+            Some(p) => match p.manual {
+                Some(manual) => Some((manual, (manual.weight)(&model.config))),
+                None => candle_core::bail!("{} has no hand-written penalty", model.config.kind),
+            },
         };
-        let abs_sum: f64 = mu.iter().map(|v| f64::from(v.abs())).sum();
+        let penalty_mean = match penalty {
+            Some((manual, weight)) => {
+                let sum: f64 = mu.iter().map(|&v| (manual.value)(v)).sum();
+                f64::from(weight) * sum / batch
+            }
+            None => 0.0,
+        };
         let mut code = Self {
             mu,
             posterior: None,
             z: mu_t.clone(),
             kl_mean: 0.0,
-            penalty_mean: f64::from(sparsity) * abs_sum / batch,
+            penalty_mean,
             kl_weight: model.kl_weight() * kl_scale,
-            sparsity,
+            penalty,
         };
         if let (Some(head), Some(eps)) = (&heads.logvar, eps) {
             let logvar = to_vec(&dense(h, head)?)?;
@@ -204,7 +218,11 @@ impl Code {
     fn backward(&self, dz: Tensor, heads: &Heads, h: &Tensor) -> Result<(Vec<LayerGrad>, Tensor)> {
         let batch = dz.dim(0)?.max(1) as f32;
         let kl_per_item = (self.kl_weight as f32) / batch;
-        let l1_per_item = self.sparsity / batch;
+        // Without a penalty: weight 0 and |x|' (so the sums stay the ones they always were).
+        let (penalty_per_item, derivative) = match self.penalty {
+            Some((manual, weight)) => (weight / batch, manual.derivative),
+            None => (0.0, no_penalty_derivative as fn(f32) -> f32),
+        };
         // ∂/∂log σ² needs ∂/∂z, so it comes before dz turns into ∂/∂μ in place.
         let dlogvar = match &self.posterior {
             Some((lv, eps)) => {
@@ -220,9 +238,7 @@ impl Code {
         };
         edit(&dz, |d| {
             for (d, &m) in d.iter_mut().zip(&self.mu) {
-                // candle's |x|' is +1 at 0 (x >= 0).
-                let sign = if m >= 0.0 { 1.0 } else { -1.0 };
-                *d += kl_mu * m + l1_per_item * sign;
+                *d += kl_mu * m + penalty_per_item * derivative(m);
             }
         })?;
         let dmu = dz;
@@ -237,6 +253,12 @@ impl Code {
         }
         Ok((grads, dh))
     }
+}
+
+/// The derivative the gradient of μ always added (times a weight of 0) for kinds without a
+/// penalty: kept so their sums, down to the sign of a zero, do not change.
+fn no_penalty_derivative(m: f32) -> f32 {
+    if m >= 0.0 { 1.0 } else { -1.0 }
 }
 
 /// z = μ + exp(½ log σ²)·ε, and the KL to N(0, I) summed over the batch.

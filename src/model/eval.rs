@@ -1,7 +1,7 @@
 //! Evaluation on a split: every loss term in nats per item, plus the ELBO and an
 //! importance-weighted estimate of log p(x) for VAEs.
 
-use super::{Autoencoder, batch_tensor};
+use super::{Autoencoder, LossTerms, batch_tensor};
 use crate::data::Split;
 use crate::rng::PortableRng;
 use candle_core::{D, Result, Tensor};
@@ -45,7 +45,8 @@ pub fn evaluate(
     iw_samples: usize,
 ) -> Result<Metrics> {
     let n = split.len();
-    let mut sums = [0.0f64; 6]; // recon, kl, penalty, mean-code recon, log p(x), denoising
+    let mut terms: LossTerms = LossTerms::default(); // sums over the items
+    let (mut mean_code_recon, mut log_px, mut denoising_recon) = (0.0, 0.0, 0.0);
     let variational = model.config.kind.is_variational();
     let corrupts = model.config.kind.spec().corrupt.is_some();
     let iw_chunk = (EVAL_CHUNK * 8)
@@ -58,22 +59,22 @@ pub fn evaluate(
         let x = batch_tensor(split.gather(&idx, dim), dim)?;
         // Every kind is scored on clean inputs, so the numbers compare across kinds.
         let t = model.clean_loss_terms(&x, rng)?;
-        sums[0] += sum(&t.recon)?;
+        terms.recon += sum(&t.recon)?;
         if corrupts {
-            sums[5] += sum(&model.loss_terms(&x, rng)?.recon)?;
+            denoising_recon += sum(&model.loss_terms(&x, rng)?.recon)?;
         }
-        sums[1] += sum(&t.kl)?;
-        sums[2] += sum(&t.penalty)?;
+        terms.kl += sum(&t.kl)?;
+        terms.penalty += sum(&t.penalty)?;
         if variational {
             let (mu, _) = model.encode(&x)?;
-            sums[3] += sum(&model.recon_nll(&model.decode_raw(&mu)?, &x)?)?;
+            mean_code_recon += sum(&model.recon_nll(&model.decode_raw(&mu)?, &x)?)?;
             if iw_samples > 0 {
                 let mut s = start;
                 while s < end {
                     let e = (s + iw_chunk).min(end);
                     let idx: Vec<usize> = (s..e).collect();
                     let xs = batch_tensor(split.gather(&idx, dim), dim)?;
-                    sums[4] += sum(&log_px_iw(model, &xs, iw_samples, rng)?)?;
+                    log_px += sum(&log_px_iw(model, &xs, iw_samples, rng)?)?;
                     s = e;
                 }
             }
@@ -81,16 +82,16 @@ pub fn evaluate(
         start = end;
     }
     let n = n.max(1) as f64;
-    let (recon, kl, penalty) = (sums[0] / n, sums[1] / n, sums[2] / n);
+    let (recon, kl, penalty) = (terms.recon / n, terms.kl / n, terms.penalty / n);
     Ok(Metrics {
         recon,
         kl,
         penalty,
         loss: recon + model.kl_weight() * kl + penalty,
         elbo: variational.then_some(-(recon + kl)),
-        mean_code_recon: variational.then_some(sums[3] / n),
-        denoising_recon: corrupts.then_some(sums[5] / n),
-        log_px: (variational && iw_samples > 0).then_some(sums[4] / n),
+        mean_code_recon: variational.then_some(mean_code_recon / n),
+        denoising_recon: corrupts.then_some(denoising_recon / n),
+        log_px: (variational && iw_samples > 0).then_some(log_px / n),
         iw_samples: (variational && iw_samples > 0).then_some(iw_samples),
     })
 }

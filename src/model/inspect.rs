@@ -18,7 +18,6 @@
 //! assert!(report.neg_elbo.unwrap() >= report.recon_nats);
 //! ```
 
-use super::kinds::ModelKind;
 use super::loss::POINT_SIGMA;
 use super::snapshot::{DecoderSnapshot, EncoderSnapshot};
 use super::{Likelihood, ModelConfig};
@@ -50,6 +49,8 @@ pub struct ItemReport {
     /// The kind's penalty at this item with its weight (sparse: sparsity·‖μ‖₁; contractive:
     /// λ‖∂μ/∂x‖²_F); `None` for kinds without one.
     pub penalty: Option<f64>,
+    /// How the kind's table entry names its penalty ("sparsity·‖μ‖₁"), beside `penalty`.
+    pub penalty_label: Option<&'static str>,
     /// −ELBO = recon + KL, the bound itself (variational kinds).
     pub neg_elbo: Option<f64>,
     /// What training minimises for this item: recon + β·KL + penalty, at the full KL weight
@@ -119,6 +120,7 @@ pub fn inspect(
         kl_per_dim,
         weighted_kl,
         penalty,
+        penalty_label: config.kind.penalty().map(|p| p.label),
         objective,
     })
 }
@@ -212,18 +214,12 @@ fn kl_per_dim(mu: &[f32], logvar: &[f32]) -> Vec<f64> {
         .collect()
 }
 
-/// The kind's penalty at `x`, weighted as in training (see `kinds.rs`).
+/// The kind's penalty at `x`, weighted as in training (its table entry computes it).
 fn penalty(config: &ModelConfig, encoder: &EncoderSnapshot, x: &[f32], mu: &[f32]) -> Option<f64> {
-    match config.kind {
-        ModelKind::Sae => {
-            let l1: f64 = mu.iter().map(|m| f64::from(m.abs())).sum();
-            Some(f64::from(config.number("sparsity")) * l1)
-        }
-        ModelKind::Cae => {
-            Some(f64::from(config.number("contraction")) * encoder.jacobian_frobenius_sq(x))
-        }
-        ModelKind::Ae | ModelKind::Vae | ModelKind::BetaVae | ModelKind::Dae => None,
-    }
+    config
+        .kind
+        .penalty()
+        .map(|p| (p.of_item)(config, encoder, x, mu))
 }
 
 #[cfg(test)]

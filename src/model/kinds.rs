@@ -2,10 +2,12 @@
 //! whether it is variational, lists its knobs (name, range, default, live or not) and points
 //! at its hooks: how it corrupts its input and which penalty it adds to the loss.
 //!
-//! Adding a kind: a variant of [`ModelKind`], an entry in [`KINDS`], and its hook functions
-//! below. The controls, the command-line flags, `ModelConfig` and the live `SetKnob` command
-//! all read this table.
+//! Adding a kind: a `KindSpec` const and its line in [`KINDS`], a `ModelKind` constant naming
+//! it, and its hook functions below. The controls, the command-line flags, `ModelConfig`,
+//! the live `SetKnob` command, the manual backward pass, the inspector and the figures all
+//! read this table; nothing else matches on a kind.
 
+use super::snapshot::EncoderSnapshot;
 use super::{Autoencoder, Likelihood, ModelConfig, mlp};
 use crate::rng::PortableRng;
 use candle_core::{D, Result, Tensor};
@@ -13,21 +15,59 @@ use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-/// The kinds of autoencoder. Their names, titles and behaviour live in [`KINDS`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ModelKind {
+/// A kind of autoencoder: a handle on its row of the table. Its name, title and behaviour
+/// live in its [`KindSpec`]; the constants below name the built-in rows of [`KINDS`].
+/// Two kinds are equal when their names are; they sort in table order.
+#[derive(Clone, Copy)]
+pub struct ModelKind(&'static KindSpec);
+
+#[allow(non_upper_case_globals)]
+impl ModelKind {
     /// Plain autoencoder.
-    Ae,
+    pub const Ae: ModelKind = ModelKind(&AE);
     /// Variational autoencoder (KL weight 1).
-    Vae,
+    pub const Vae: ModelKind = ModelKind(&VAE);
     /// VAE with KL weight β.
-    BetaVae,
+    pub const BetaVae: ModelKind = ModelKind(&BETA_VAE);
     /// Denoising autoencoder: noisy input, clean target.
-    Dae,
+    pub const Dae: ModelKind = ModelKind(&DAE);
     /// Sparse autoencoder: L1 penalty on the code.
-    Sae,
+    pub const Sae: ModelKind = ModelKind(&SAE);
     /// Contractive autoencoder: penalty on the encoder's Jacobian.
-    Cae,
+    pub const Cae: ModelKind = ModelKind(&CAE);
+}
+
+impl PartialEq for ModelKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.name == other.0.name
+    }
+}
+
+impl Eq for ModelKind {}
+
+impl std::hash::Hash for ModelKind {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.name.hash(state);
+    }
+}
+
+impl PartialOrd for ModelKind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ModelKind {
+    /// Table order (the display order), then by name for kinds outside the table.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.position(), self.0.name).cmp(&(other.position(), other.0.name))
+    }
+}
+
+impl std::fmt::Debug for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ModelKind({})", self.0.name)
+    }
 }
 
 /// A knob's value: a number, or one of a few named choices.
@@ -144,23 +184,49 @@ pub struct PenaltyInput<'a> {
 pub type CorruptFn = fn(&ModelConfig, &Tensor, &mut PortableRng) -> Result<Tensor>;
 /// A penalty per row, shape (batch,), in the loss's units.
 pub type PenaltyFn = fn(&PenaltyInput<'_>) -> Result<Tensor>;
+/// The same penalty for one item on plain numbers: the config, the frozen encoder, the item
+/// and its code mean μ. What the inspector shows.
+pub type ItemPenaltyFn = fn(&ModelConfig, &EncoderSnapshot, &[f32], &[f32]) -> f64;
 /// Checks between knobs of one kind that a single range cannot express.
 pub type CheckFn = fn(&ModelConfig) -> std::result::Result<(), String>;
+
+/// A penalty the hand-written backward pass knows: `weight · Σ f(μᵢ)` over the code's
+/// entries, with `f`'s derivative. Penalties of any other shape are autograd only.
+#[derive(Clone, Copy)]
+pub struct ManualPenalty {
+    /// The weight, from the kind's knobs.
+    pub weight: fn(&ModelConfig) -> f32,
+    /// `f` of one code entry.
+    pub value: fn(f32) -> f64,
+    /// `f'` of one code entry (where `f` has a kink, the side candle's autograd takes).
+    pub derivative: fn(f32) -> f32,
+}
+
+/// A kind's penalty, every way it is computed: in training, on the manual path and in the
+/// inspector.
+#[derive(Clone, Copy)]
+pub struct Penalty {
+    /// How the inspector and captions name it ("sparsity·‖μ‖₁").
+    pub label: &'static str,
+    /// Per row on tensors: training through autograd and evaluation.
+    pub loss: PenaltyFn,
+    /// For one item on plain numbers: the inspector.
+    pub of_item: ItemPenaltyFn,
+    /// Its gradient on the hand-written path, or `None`: the kind trains through autograd.
+    pub manual: Option<ManualPenalty>,
+}
 
 /// How a kind's gradients are computed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Gradients {
     /// candle's autograd through the loss.
     Autograd,
-    /// The hand-written backward pass of `model::backward` (the kind's penalty must be one
-    /// it knows: none, or the L1 on μ).
+    /// The hand-written backward pass of `model::backward`.
     Manual,
 }
 
 /// One row of the table: everything that makes a kind what it is.
 pub struct KindSpec {
-    /// The enum value this row describes.
-    pub kind: ModelKind,
     /// Name on the command line, in files and in the UI ("beta-vae").
     pub name: &'static str,
     /// Longer name for captions ("β-VAE").
@@ -176,11 +242,19 @@ pub struct KindSpec {
     /// How it corrupts its training input, if it does.
     pub corrupt: Option<CorruptFn>,
     /// The penalty it adds to the loss, if any.
-    pub penalty: Option<PenaltyFn>,
+    pub penalty: Option<Penalty>,
     /// Cross-knob checks, if any.
     pub check: Option<CheckFn>,
-    /// How its gradients are computed.
-    pub gradients: Gradients,
+}
+
+impl KindSpec {
+    /// How its gradients are computed: by hand unless its penalty is autograd only.
+    pub fn gradients(&self) -> Gradients {
+        match self.penalty {
+            Some(Penalty { manual: None, .. }) => Gradients::Autograd,
+            _ => Gradients::Manual,
+        }
+    }
 }
 
 /// Knobs every kind has.
@@ -269,99 +343,98 @@ const CONTRACTION: KnobSpec = KnobSpec {
     live: true,
 };
 
+const AE: KindSpec = KindSpec {
+    name: "ae",
+    title: "Autoencoder",
+    about: "plain autoencoder: reconstruct the input through a small code",
+    color: [230, 85, 13],
+    variational: false,
+    knobs: &[],
+    corrupt: None,
+    penalty: None,
+    check: None,
+};
+
+const VAE: KindSpec = KindSpec {
+    name: "vae",
+    title: "VAE",
+    about: "variational autoencoder: a posterior per item, pulled towards the prior N(0, I)",
+    color: [49, 130, 189],
+    variational: true,
+    knobs: &[],
+    corrupt: None,
+    penalty: None,
+    check: None,
+};
+
+const BETA_VAE: KindSpec = KindSpec {
+    name: "beta-vae",
+    title: "β-VAE",
+    about: "VAE whose KL term weighs β",
+    color: [117, 107, 177],
+    variational: true,
+    knobs: &[BETA],
+    corrupt: None,
+    penalty: None,
+    check: None,
+};
+
+const DAE: KindSpec = KindSpec {
+    name: "dae",
+    title: "Denoising AE",
+    about: "denoising autoencoder: reconstruct the clean input from a corrupted one",
+    color: [49, 163, 84],
+    variational: false,
+    knobs: &[NOISE_LEVEL, NOISE_KIND],
+    corrupt: Some(corrupt_with_noise),
+    penalty: None,
+    check: Some(masking_is_a_probability),
+};
+
+const SAE: KindSpec = KindSpec {
+    name: "sae",
+    title: "Sparse AE",
+    about: "sparse autoencoder: an L1 penalty on the code",
+    color: [214, 97, 107],
+    variational: false,
+    knobs: &[SPARSITY],
+    corrupt: None,
+    penalty: Some(L1_PENALTY),
+    check: None,
+};
+
+const CAE: KindSpec = KindSpec {
+    name: "cae",
+    title: "Contractive AE",
+    about: "contractive autoencoder: a penalty on the encoder's Jacobian",
+    color: [140, 109, 49],
+    variational: false,
+    knobs: &[CONTRACTION],
+    corrupt: None,
+    penalty: Some(CONTRACTIVE_PENALTY),
+    check: None,
+};
+
 /// The table of kinds, in display order.
-pub const KINDS: &[KindSpec] = &[
-    KindSpec {
-        kind: ModelKind::Ae,
-        name: "ae",
-        title: "Autoencoder",
-        about: "plain autoencoder: reconstruct the input through a small code",
-        color: [230, 85, 13],
-        variational: false,
-        knobs: &[],
-        corrupt: None,
-        penalty: None,
-        check: None,
-        gradients: Gradients::Manual,
-    },
-    KindSpec {
-        kind: ModelKind::Vae,
-        name: "vae",
-        title: "VAE",
-        about: "variational autoencoder: a posterior per item, pulled towards the prior N(0, I)",
-        color: [49, 130, 189],
-        variational: true,
-        knobs: &[],
-        corrupt: None,
-        penalty: None,
-        check: None,
-        gradients: Gradients::Manual,
-    },
-    KindSpec {
-        kind: ModelKind::BetaVae,
-        name: "beta-vae",
-        title: "β-VAE",
-        about: "VAE whose KL term weighs β",
-        color: [117, 107, 177],
-        variational: true,
-        knobs: &[BETA],
-        corrupt: None,
-        penalty: None,
-        check: None,
-        gradients: Gradients::Manual,
-    },
-    KindSpec {
-        kind: ModelKind::Dae,
-        name: "dae",
-        title: "Denoising AE",
-        about: "denoising autoencoder: reconstruct the clean input from a corrupted one",
-        color: [49, 163, 84],
-        variational: false,
-        knobs: &[NOISE_LEVEL, NOISE_KIND],
-        corrupt: Some(corrupt_with_noise),
-        penalty: None,
-        check: Some(masking_is_a_probability),
-        gradients: Gradients::Manual,
-    },
-    KindSpec {
-        kind: ModelKind::Sae,
-        name: "sae",
-        title: "Sparse AE",
-        about: "sparse autoencoder: an L1 penalty on the code",
-        color: [214, 97, 107],
-        variational: false,
-        knobs: &[SPARSITY],
-        corrupt: None,
-        penalty: Some(l1_penalty),
-        check: None,
-        gradients: Gradients::Manual,
-    },
-    KindSpec {
-        kind: ModelKind::Cae,
-        name: "cae",
-        title: "Contractive AE",
-        about: "contractive autoencoder: a penalty on the encoder's Jacobian",
-        color: [140, 109, 49],
-        variational: false,
-        knobs: &[CONTRACTION],
-        corrupt: None,
-        penalty: Some(contractive_penalty),
-        check: None,
-        // The Jacobian penalty has no hand-written gradient (yet).
-        gradients: Gradients::Autograd,
-    },
-];
+pub const KINDS: &[KindSpec] = &[AE, VAE, BETA_VAE, DAE, SAE, CAE];
 
 impl ModelKind {
-    /// Every kind, in display order.
+    /// Every kind, in display order: the table's rows (and, in unit tests, the kinds a test
+    /// registered on its own thread).
     pub fn all() -> impl Iterator<Item = ModelKind> {
-        KINDS.iter().map(|s| s.kind)
+        KINDS.iter().map(ModelKind).chain(registered())
     }
 
-    /// This kind's row of the table.
+    /// This kind's row of the table (a kind is a handle on its row, so there always is one).
     pub fn spec(self) -> &'static KindSpec {
-        // The table lists every variant (a unit test checks it).
-        KINDS.iter().find(|s| s.kind == self).unwrap_or(&KINDS[0])
+        self.0
+    }
+
+    /// Its place in [`ModelKind::all`] (kinds compare in this order).
+    fn position(self) -> usize {
+        ModelKind::all()
+            .position(|k| k.0.name == self.0.name)
+            .unwrap_or(usize::MAX)
     }
 
     /// The name used on the command line, in files and in the UI.
@@ -376,7 +449,7 @@ impl ModelKind {
 
     /// Parses a command-line name.
     pub fn from_name(name: &str) -> Option<Self> {
-        KINDS.iter().find(|s| s.name == name.trim()).map(|s| s.kind)
+        ModelKind::all().find(|k| k.name() == name.trim())
     }
 
     /// True for the kinds with a posterior q(z|x) and a KL term.
@@ -396,14 +469,59 @@ impl ModelKind {
 
     /// The names of every kind, comma-separated (for messages).
     pub fn names() -> String {
-        KINDS.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+        ModelKind::all()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
+
+    /// Its colour everywhere: curves, frames, headers, figures.
+    pub fn color(self) -> [u8; 3] {
+        self.spec().color
+    }
+
+    /// Its penalty, if it has one.
+    pub fn penalty(self) -> Option<&'static Penalty> {
+        self.spec().penalty.as_ref()
+    }
+
+    /// How its gradients are computed.
+    pub fn gradients(self) -> Gradients {
+        self.spec().gradients()
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    static REGISTERED: std::cell::RefCell<Vec<ModelKind>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Adds a throw-away kind to [`ModelKind::all`] for the calling thread (one unit test), so a
+/// test can check that every consumer of the table sees a new row.
+#[cfg(test)]
+pub(crate) fn register_for_test(spec: &'static KindSpec) -> ModelKind {
+    let kind = ModelKind(spec);
+    REGISTERED.with(|r| r.borrow_mut().push(kind));
+    kind
+}
+
+#[cfg(test)]
+fn registered() -> Vec<ModelKind> {
+    REGISTERED.with(|r| r.borrow().clone())
+}
+
+#[cfg(not(test))]
+fn registered() -> Vec<ModelKind> {
+    Vec::new()
 }
 
 /// Every distinct knob of every kind, common ones last (for flags and controls).
 pub fn all_knobs() -> Vec<&'static KnobSpec> {
     let mut out: Vec<&'static KnobSpec> = Vec::new();
-    for k in KINDS.iter().flat_map(|s| s.knobs).chain(COMMON_KNOBS) {
+    for k in ModelKind::all()
+        .flat_map(|kind| kind.spec().knobs)
+        .chain(COMMON_KNOBS)
+    {
         if !out.iter().any(|o| o.key == k.key) {
             out.push(k);
         }
@@ -479,9 +597,40 @@ fn masking_is_a_probability(config: &ModelConfig) -> std::result::Result<(), Str
     Ok(())
 }
 
+/// Sparse AE: sparsity·‖μ‖₁, with its hand-written gradient.
+const L1_PENALTY: Penalty = Penalty {
+    label: "sparsity·‖μ‖₁",
+    loss: l1_penalty,
+    of_item: l1_of_item,
+    manual: Some(ManualPenalty {
+        weight: sparsity,
+        value: |m| f64::from(m.abs()),
+        // candle's |x|' is +1 at 0 (x >= 0).
+        derivative: |m| if m >= 0.0 { 1.0 } else { -1.0 },
+    }),
+};
+
+/// Contractive AE: λ‖∂μ/∂x‖²_F; it differentiates through the encoder's Jacobian, which
+/// has no hand-written gradient (yet).
+const CONTRACTIVE_PENALTY: Penalty = Penalty {
+    label: "λ‖∂μ/∂x‖²",
+    loss: contractive_penalty,
+    of_item: contractive_of_item,
+    manual: None,
+};
+
+fn sparsity(config: &ModelConfig) -> f32 {
+    config.number("sparsity")
+}
+
 /// Sparse AE: sparsity · ‖μ‖₁ per row.
 fn l1_penalty(p: &PenaltyInput<'_>) -> Result<Tensor> {
     p.mu.abs()?.sum(D::Minus1)? * f64::from(p.model.config.number("sparsity"))
+}
+
+fn l1_of_item(config: &ModelConfig, _: &EncoderSnapshot, _: &[f32], mu: &[f32]) -> f64 {
+    let l1: f64 = mu.iter().map(|m| f64::from(m.abs())).sum();
+    f64::from(config.number("sparsity")) * l1
 }
 
 /// Contractive AE: λ‖∂μ/∂x‖²_F per row, exact for the ReLU encoder.
@@ -489,6 +638,15 @@ fn contractive_penalty(p: &PenaltyInput<'_>) -> Result<Tensor> {
     let (_, masks) = p.model.trunk.forward_with_masks(p.input, true)?;
     mlp::jacobian_frobenius_sq(&p.model.trunk, &p.model.mu_head, &masks)?
         * f64::from(p.model.config.number("contraction"))
+}
+
+fn contractive_of_item(
+    config: &ModelConfig,
+    encoder: &EncoderSnapshot,
+    x: &[f32],
+    _: &[f32],
+) -> f64 {
+    f64::from(config.number("contraction")) * encoder.jacobian_frobenius_sq(x)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 mod adam;
 pub mod backward;
 pub mod checkpoint;
+mod config;
 mod eval;
 
 #[cfg(test)]
@@ -14,216 +15,35 @@ pub mod loss;
 pub mod metrics;
 pub mod mlp;
 pub mod snapshot;
+pub mod terms;
 
 pub use adam::Adam;
+pub use config::{Likelihood, ModelConfig};
 pub use eval::{Metrics, evaluate};
 pub use inspect::{ItemReport, inspect};
 pub use kinds::{DEFAULT_BETA, KnobSpec, KnobValue, ModelKind};
 pub use snapshot::{DecoderSnapshot, EncoderSnapshot};
+pub use terms::{LossMeans, LossSums, LossTerms};
 
-use crate::data::ItemShape;
 use crate::rng::PortableRng;
 use candle_core::{Device, Result, Tensor, Var};
-use kinds::{KnobRange, PenaltyInput};
+use kinds::PenaltyInput;
 use mlp::{Dense, Mlp};
 use rand_distr::{Distribution, StandardNormal};
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
-/// The decoder's likelihood p(x|z).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Likelihood {
-    /// Pixels in [0, 1]: Bernoulli with logits (stable BCE).
-    Bernoulli,
-    /// Points: Gaussian with fixed sigma (squared error).
-    Gaussian,
-}
-
-impl Likelihood {
-    /// The decoder that fits items of this shape: Bernoulli for images, Gaussian for points.
-    pub fn for_shape(shape: ItemShape) -> Self {
-        if shape.is_image() {
-            Likelihood::Bernoulli
-        } else {
-            Likelihood::Gaussian
-        }
-    }
-}
-
-/// Everything that defines one model's network and objective.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(from = "ConfigFile")]
-pub struct ModelConfig {
-    /// Which autoencoder.
-    pub kind: ModelKind,
-    /// Values per item.
-    pub input_dim: usize,
-    /// Size of the code z (1 to 64).
-    pub latent_dim: usize,
-    /// Hidden layer sizes of the encoder; the decoder mirrors them.
-    pub hidden: Vec<usize>,
-    /// Decoder likelihood.
-    pub likelihood: Likelihood,
-    /// This model's own learning rate, instead of the run's.
-    #[serde(default)]
-    pub lr_override: Option<f64>,
-    /// The kind's knobs by key (see [`kinds`]); written flat beside the fields above, as
-    /// checkpoints have always had them. Every knob of the kind is present.
-    #[serde(flatten)]
-    pub knobs: BTreeMap<String, KnobValue>,
-}
-
-/// A config as files hold it: any knob keys, old or new, flat beside the fields.
-#[derive(Deserialize)]
-struct ConfigFile {
-    kind: ModelKind,
-    input_dim: usize,
-    latent_dim: usize,
-    hidden: Vec<usize>,
-    likelihood: Likelihood,
-    #[serde(default)]
-    lr_override: Option<f64>,
-    #[serde(flatten)]
-    knobs: BTreeMap<String, serde_json::Value>,
-}
-
-impl From<ConfigFile> for ModelConfig {
-    /// Keeps the knobs the kind has (older files list every kind's knobs), fills in defaults
-    /// for missing ones, and leaves values as they are for `validate` to judge.
-    fn from(f: ConfigFile) -> Self {
-        let mut c = ModelConfig::new(f.kind, f.input_dim, f.likelihood);
-        c.latent_dim = f.latent_dim;
-        c.hidden = f.hidden;
-        c.lr_override = f.lr_override;
-        for (key, value) in f.knobs {
-            let value = match value {
-                serde_json::Value::Number(n) => n.as_f64().map(|v| KnobValue::Number(v as f32)),
-                serde_json::Value::String(s) => Some(KnobValue::Choice(s.to_lowercase())),
-                _ => None,
-            };
-            if let (Some(value), true) = (value, c.knobs.contains_key(&key)) {
-                c.knobs.insert(key, value);
-            }
-        }
-        c
-    }
-}
-
-impl ModelConfig {
-    /// The defaults for `kind` on items of `input_dim` values.
-    pub fn new(kind: ModelKind, input_dim: usize, likelihood: Likelihood) -> Self {
-        Self {
-            kind,
-            input_dim,
-            latent_dim: 2,
-            hidden: vec![512, 256],
-            likelihood,
-            lr_override: None,
-            knobs: kind
-                .knobs()
-                .map(|k| (k.key.to_string(), k.default_value()))
-                .collect(),
-        }
-    }
-
-    /// A number knob's value (its default if unset; 0 if the kind has no such knob).
-    pub fn number(&self, key: &str) -> f32 {
-        match self.knobs.get(key) {
-            Some(KnobValue::Number(v)) => *v,
-            _ => match self.kind.knob(key).map(|k| k.range) {
-                Some(KnobRange::Number { default, .. }) => default,
-                _ => 0.0,
-            },
-        }
-    }
-
-    /// A choice knob's value (its default if unset; "" if the kind has no such knob).
-    pub fn choice(&self, key: &str) -> &str {
-        match self.knobs.get(key) {
-            Some(KnobValue::Choice(c)) => c,
-            _ => match self.kind.knob(key).map(|k| k.range) {
-                Some(KnobRange::Choice { default, .. }) => default,
-                _ => "",
-            },
-        }
-    }
-
-    /// Sets a knob of this kind after checking it fits the knob's range. Cross-knob rules
-    /// are checked by [`ModelConfig::validate`].
-    pub fn set_knob(&mut self, key: &str, value: KnobValue) -> std::result::Result<(), String> {
-        let spec = self
-            .kind
-            .knob(key)
-            .ok_or_else(|| format!("{} has no knob '{key}'", self.kind))?;
-        let value = spec.check(&value)?;
-        self.knobs.insert(key.to_string(), value);
-        Ok(())
-    }
-
-    /// Weights and biases of the network this config builds (saturating, so a config read
-    /// from a file cannot overflow it).
-    pub fn parameter_count(&self) -> u64 {
-        let dense = |i: usize, o: usize| (i as u64).saturating_add(1).saturating_mul(o as u64);
-        let mut sizes = vec![self.input_dim];
-        sizes.extend_from_slice(&self.hidden);
-        let last = *sizes.last().unwrap_or(&self.input_dim);
-        let heads = if self.kind.is_variational() { 2 } else { 1 };
-        // The encoder trunk and the decoder mirror each other, apart from their biases.
-        let trunk: u64 = sizes.windows(2).map(|w| dense(w[0], w[1])).sum();
-        let decoder: u64 = std::iter::once(self.latent_dim)
-            .chain(self.hidden.iter().rev().copied())
-            .zip(self.hidden.iter().rev().copied().chain([self.input_dim]))
-            .map(|(i, o)| dense(i, o))
-            .sum();
-        trunk
-            .saturating_add(dense(last, self.latent_dim).saturating_mul(heads))
-            .saturating_add(decoder)
-    }
-
-    /// Checks ranges; the message names the setting.
-    pub fn validate(&self) -> std::result::Result<(), String> {
-        limits::INPUT_DIM.check(self.input_dim)?;
-        limits::LATENT_DIM.check(self.latent_dim)?;
-        limits::HIDDEN_LAYERS.check(self.hidden.len())?;
-        for &h in &self.hidden {
-            limits::HIDDEN_SIZE.check(h)?;
-        }
-        let count = self.parameter_count();
-        if count > limits::MAX_PARAMETERS {
-            return Err(format!(
-                "{} parameters is more than the {} allowed (use fewer or narrower hidden layers)",
-                limits::grouped(count),
-                limits::grouped(limits::MAX_PARAMETERS)
-            ));
-        }
-        for (key, value) in &self.knobs {
-            let spec = self
-                .kind
-                .knob(key)
-                .ok_or_else(|| format!("{} has no knob '{key}'", self.kind))?;
-            spec.check(value)?;
-        }
-        if let Some(check) = self.kind.spec().check {
-            check(self)?;
-        }
-        Ok(())
-    }
-}
-
-/// Per-item loss terms, each of shape (batch,), in nats.
-pub struct LossTerms {
-    /// Reconstruction negative log-likelihood.
-    pub recon: Tensor,
-    /// KL(q(z|x) || p(z)); zeros for non-variational kinds.
-    pub kl: Tensor,
-    /// Sparsity or contraction penalty; zeros otherwise.
-    pub penalty: Tensor,
-}
-
-impl LossTerms {
+impl LossTerms<Tensor> {
     /// Batch mean of the objective: recon + kl_weight·kl + penalty.
     pub fn objective(&self, kl_weight: f64) -> Result<Tensor> {
         ((&self.recon + (&self.kl * kl_weight)?)? + &self.penalty)?.mean_all()
+    }
+
+    /// The batch mean of each term.
+    pub fn means(&self) -> Result<LossTerms> {
+        Ok(LossTerms {
+            recon: mean(&self.recon)?,
+            kl: mean(&self.kl)?,
+            penalty: mean(&self.penalty)?,
+        })
     }
 }
 
@@ -332,13 +152,13 @@ impl Autoencoder {
 
     /// The loss terms on a batch as training sees it: the input corrupted (denoisers), the
     /// target clean. `rng` draws the VAE's ε and the denoiser's noise.
-    pub fn loss_terms(&self, x: &Tensor, rng: &mut PortableRng) -> Result<LossTerms> {
+    pub fn loss_terms(&self, x: &Tensor, rng: &mut PortableRng) -> Result<LossTerms<Tensor>> {
         let input = self.corrupt(x, rng)?;
         self.loss_terms_for(&input, x, rng)
     }
 
     /// The loss terms with the clean input fed in: what evaluation compares across kinds.
-    pub fn clean_loss_terms(&self, x: &Tensor, rng: &mut PortableRng) -> Result<LossTerms> {
+    pub fn clean_loss_terms(&self, x: &Tensor, rng: &mut PortableRng) -> Result<LossTerms<Tensor>> {
         self.loss_terms_for(x, x, rng)
     }
 
@@ -348,7 +168,7 @@ impl Autoencoder {
         input: &Tensor,
         target: &Tensor,
         rng: &mut PortableRng,
-    ) -> Result<LossTerms> {
+    ) -> Result<LossTerms<Tensor>> {
         let h = self.trunk.forward(input)?;
         let mu = self.mu_head.forward(&h)?;
         let batch = input.dim(0)?;
@@ -364,8 +184,8 @@ impl Autoencoder {
             None => (mu.clone(), zeros.clone()),
         };
         let recon = self.recon_nll(&self.decode_raw(&z)?, target)?;
-        let penalty = match self.config.kind.spec().penalty {
-            Some(penalty) => penalty(&PenaltyInput {
+        let penalty = match self.config.kind.penalty() {
+            Some(penalty) => (penalty.loss)(&PenaltyInput {
                 model: self,
                 input,
                 mu: &mu,
@@ -385,9 +205,9 @@ impl Autoencoder {
         x: &Tensor,
         rng: &mut PortableRng,
         kl_scale: f64,
-    ) -> Result<Option<[f64; 3]>> {
+    ) -> Result<Option<LossTerms>> {
         flush_subnormals();
-        match self.config.kind.spec().gradients {
+        match self.config.kind.gradients() {
             kinds::Gradients::Manual => self.train_step_manual(opt, x, rng, kl_scale),
             kinds::Gradients::Autograd => self.train_step_autograd(opt, x, rng, kl_scale),
         }
@@ -400,12 +220,12 @@ impl Autoencoder {
         x: &Tensor,
         rng: &mut PortableRng,
         kl_scale: f64,
-    ) -> Result<Option<[f64; 3]>> {
+    ) -> Result<Option<LossTerms>> {
         let terms = self.loss_terms(x, rng)?;
         let objective = terms.objective(self.kl_weight() * kl_scale)?;
-        let means = [mean(&terms.recon)?, mean(&terms.kl)?, mean(&terms.penalty)?];
+        let means = terms.means()?;
         let value: f32 = objective.to_scalar()?;
-        if !value.is_finite() || means.iter().any(|m| !m.is_finite()) {
+        if !value.is_finite() || !means.is_finite() {
             return Ok(None);
         }
         opt.backward_step(&objective)?;
@@ -419,7 +239,7 @@ impl Autoencoder {
         x: &Tensor,
         rng: &mut PortableRng,
         kl_scale: f64,
-    ) -> Result<Option<[f64; 3]>> {
+    ) -> Result<Option<LossTerms>> {
         backward::train_step_manual(self, opt, x, rng, kl_scale)
     }
 
@@ -531,7 +351,7 @@ mod tests {
             let kl: f32 = t.kl.sum_all().unwrap().to_scalar().unwrap();
             let pen: f32 = t.penalty.sum_all().unwrap().to_scalar().unwrap();
             assert_eq!(kl > 0.0, kind.is_variational(), "{kind}");
-            assert_eq!(pen > 0.0, kind.spec().penalty.is_some(), "{kind}");
+            assert_eq!(pen > 0.0, kind.penalty().is_some(), "{kind}");
         }
     }
 

@@ -10,7 +10,7 @@ pub use gif::{GifStats, latent_gif};
 
 use crate::data::{Dataset, ItemShape};
 use crate::explore::colors::{class_rgb, model_rgb};
-use crate::explore::{GridSpan, code_range, grid_codes};
+use crate::explore::{GridSpan, axis_span, code_extent, grid_codes};
 use crate::train::{EpochSummary, ModelSnapshot, Snapshot};
 pub use canvas::FigureError;
 use canvas::{Canvas, FONT, err, rgb, unit_square_chart};
@@ -33,13 +33,9 @@ fn plot_dims(latent_dim: usize) -> (usize, usize) {
 /// (wider if codes lie outside), the codes' range otherwise.
 pub fn latent_axes(m: &ModelSnapshot) -> ((f32, f32), (f32, f32)) {
     let dims = plot_dims(m.latent_dim);
-    let range = code_range(&m.codes, m.latent_dim, dims);
-    if m.kind.is_variational() {
-        let grow = |(lo, hi): (f32, f32)| (lo.min(-3.0), hi.max(3.0));
-        (grow(range.0), grow(range.1))
-    } else {
-        range
-    }
+    let (x, y) = code_extent(&m.codes, m.latent_dim, dims);
+    let variational = m.kind.is_variational();
+    (axis_span(x, variational), axis_span(y, variational))
 }
 
 /// The grid span of a model: prior quantiles for a VAE, the codes' range otherwise.

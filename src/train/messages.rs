@@ -2,7 +2,9 @@
 
 use crate::data::Dataset;
 use crate::model::limits::{IW_SAMPLES, MAX_PARAMETERS, grouped};
-use crate::model::{DecoderSnapshot, EncoderSnapshot, KnobValue, Metrics, ModelConfig, ModelKind};
+use crate::model::{
+    DecoderSnapshot, EncoderSnapshot, KnobValue, LossTerms, Metrics, ModelConfig, ModelKind,
+};
 use std::sync::Arc;
 
 /// How a run trains: the models and the shared optimisation settings.
@@ -167,12 +169,8 @@ pub struct ModelLosses {
     pub name: String,
     /// Model kind.
     pub kind: ModelKind,
-    /// Reconstruction NLL.
-    pub recon: f64,
-    /// KL to the prior (0 for non-variational kinds).
-    pub kl: f64,
-    /// Sparsity or contraction penalty.
-    pub penalty: f64,
+    /// The mean loss terms.
+    pub terms: LossTerms,
     /// recon + β·kl + penalty.
     pub loss: f64,
     /// True once the model has diverged and stopped.

@@ -2,21 +2,18 @@
 //! and the steps, snapshots and epoch summaries computed from them.
 
 use super::messages::*;
-use super::run::{self, RunSave};
 use crate::data::{BatchOrder, Dataset};
-use crate::model::checkpoint::{self, CheckpointMeta, FORMAT_VERSION};
-use crate::model::metrics::knn_accuracy;
-use crate::model::{Adam, Autoencoder, Metrics, batch_tensor, evaluate};
+use crate::model::checkpoint;
+use crate::model::{Adam, Autoencoder, LossMeans, LossSums, batch_tensor};
 use crate::rng::PortableRng;
 use candle_core::{Result, Tensor};
 use rand::SeedableRng;
 use rand::seq::index::sample;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Training items encoded for the k-NN accuracy at each epoch end.
-const KNN_TRAIN_ITEMS: usize = 5000;
+mod evaluation;
+mod saving;
 
 /// Steps between two keep-points of a model's last good weights (epoch ends are keep-points
 /// too). Counting steps, not time, makes the weights a diverged model falls back to the same
@@ -26,17 +23,15 @@ pub(super) const KEEP_EVERY_STEPS: u64 = 50;
 impl Slot {
     /// The mean losses since the last call, or the last means if no step was taken since.
     fn take_progress(&mut self) -> ModelLosses {
-        let a = std::mem::take(&mut self.since_progress);
-        if a[4] > 0.0 {
-            self.last_means = [a[0] / a[4], a[1] / a[4], a[2] / a[4], a[3] / a[4]];
+        let sums = std::mem::take(&mut self.since_progress);
+        if sums.steps > 0.0 {
+            self.last_means = sums.means(0.0);
         }
-        let [recon, kl, penalty, loss] = self.last_means;
+        let LossMeans { terms, loss } = self.last_means;
         ModelLosses {
             name: self.name.clone(),
             kind: self.model.config.kind,
-            recon,
-            kl,
-            penalty,
+            terms,
             loss,
             diverged: self.diverged,
         }
@@ -51,13 +46,13 @@ pub(super) struct Slot {
     pub(super) diverged: bool,
     /// The weights at the last keep-point whose loss was finite; restored on divergence.
     pub(super) last_good: Vec<Tensor>,
-    /// recon, kl, penalty, loss sums and count since the last progress event.
-    pub(super) since_progress: [f64; 5],
-    /// The mean recon, kl, penalty and loss of the last progress event that had steps:
-    /// what a progress event without new steps (after a pause) reports.
-    pub(super) last_means: [f64; 4],
-    /// The same over the current epoch.
-    pub(super) since_epoch: [f64; 5],
+    /// The loss terms and objective summed since the last progress event.
+    pub(super) since_progress: LossSums,
+    /// The means of the last progress event that had steps: what a progress event without
+    /// new steps (after a pause) reports.
+    pub(super) last_means: LossMeans,
+    /// The same sums over the current epoch.
+    pub(super) since_epoch: LossSums,
     /// This model's own draws (initial weights, then its training noise: VAE ε, denoiser
     /// corruption), from the seed and its name: the same numbers whatever else trains
     /// beside it and however many threads step the models.
@@ -103,9 +98,9 @@ impl Session {
                 opt,
                 diverged: false,
                 last_good,
-                since_progress: [0.0; 5],
-                last_means: [f64::NAN; 4],
-                since_epoch: [0.0; 5],
+                since_progress: LossSums::default(),
+                last_means: LossSums::default().means(0.0),
+                since_epoch: LossSums::default(),
                 rng: model_rng,
             });
         }
@@ -312,224 +307,6 @@ impl Session {
             models,
         })
     }
-
-    /// Closes an epoch: the metrics of every model, and each live model's weights kept as
-    /// its last good ones if they evaluate to a finite loss.
-    pub(super) fn end_epoch(&mut self) -> Result<EpochSummary> {
-        self.epoch += 1;
-        self.step_in_epoch = 0;
-        let probe = KnnProbe::new(&self.data, &self.display_indices)?;
-        let mut models = Vec::new();
-        for slot in &mut self.slots {
-            let metrics = epoch_metrics(slot, &self.data, &self.config, self.epoch, &probe)?;
-            if !slot.diverged && metrics.test.loss.is_finite() {
-                slot.last_good = slot.model.weights()?;
-            }
-            models.push(metrics);
-        }
-        let secs = self.epoch_elapsed.as_secs_f64();
-        let samples = self.order.batches_per_epoch() * self.config.batch_size;
-        self.epoch_elapsed = Duration::ZERO;
-        Ok(EpochSummary {
-            epoch: self.epoch,
-            step: self.step,
-            elapsed_secs: self.elapsed.as_secs_f64(),
-            samples_per_sec: if secs > 0.0 {
-                samples as f64 / secs
-            } else {
-                0.0
-            },
-            models,
-        })
-    }
-
-    /// Test metrics of every model now, mid-epoch: the timed evaluation rows. Training
-    /// time (`elapsed`) does not include it.
-    pub(super) fn test_report(&mut self) -> Result<TestReport> {
-        let probe = KnnProbe::new(&self.data, &self.display_indices)?;
-        let mut models = Vec::new();
-        for slot in &self.slots {
-            let mut eval_rng = PortableRng::seed_from_u64(
-                self.config.seed.wrapping_mul(131).wrapping_add(self.step),
-            );
-            let test = evaluate(
-                &slot.model,
-                &self.data.test,
-                self.data.dim(),
-                &mut eval_rng,
-                self.config.iw_samples,
-            )?;
-            models.push(ModelEpoch {
-                name: slot.name.clone(),
-                kind: slot.model.config.kind,
-                train: Metrics::default(),
-                test,
-                knn_accuracy: probe.accuracy(&slot.model)?,
-                diverged: slot.diverged,
-            });
-        }
-        Ok(TestReport {
-            epoch: self.epoch + 1,
-            step: self.step,
-            elapsed_secs: self.elapsed.as_secs_f64(),
-            models,
-        })
-    }
-
-    /// The checkpoint description of `slot` now.
-    fn checkpoint_meta(&self, slot: &Slot, metrics: &[ModelEpoch]) -> CheckpointMeta {
-        CheckpointMeta {
-            format_version: FORMAT_VERSION,
-            name: slot.name.clone(),
-            config: slot.model.config.clone(),
-            dataset: self.data.name.clone(),
-            item_shape: self.data.shape,
-            class_names: self.data.class_names.clone(),
-            epoch: self.epoch,
-            step: self.step,
-            lr: slot.opt.lr,
-            seed: self.config.seed,
-            test_metrics: metrics
-                .iter()
-                .find(|m| m.name == slot.name)
-                .map(|m| m.test.clone()),
-        }
-    }
-
-    /// Writes every model's checkpoint into the run's staging folder, then finishes the
-    /// run (run.json last, renamed into place).
-    pub(super) fn save_run(
-        &mut self,
-        save: &RunSave,
-        metrics: &[ModelEpoch],
-    ) -> std::result::Result<PathBuf, run::RunError> {
-        let mut models = Vec::new();
-        for slot in &self.slots {
-            let meta = self.checkpoint_meta(slot, metrics);
-            let written = checkpoint::to_bytes(&slot.model, &meta)
-                .map_err(|e| run::RunError::Invalid {
-                    path: save.staging.path().display().to_string(),
-                    why: e.to_string(),
-                })
-                .and_then(|(json, weights)| {
-                    save.staging
-                        .write(&format!("{}.safetensors", slot.name), &weights)?;
-                    save.staging.write(&format!("{}.json", slot.name), &json)
-                });
-            if let Err(e) = written {
-                save.staging.abandon();
-                return Err(e);
-            }
-            models.push(run::ModelEntry {
-                name: slot.name.clone(),
-                kind: slot.model.config.kind,
-                checkpoint: slot.name.clone(),
-            });
-        }
-        let fingerprint = self
-            .fingerprint
-            .get_or_insert_with(|| run::fingerprint(&self.data))
-            .clone();
-        let manifest = run::Manifest {
-            format: run::RUN_FORMAT.into(),
-            version: run::RUN_VERSION,
-            written_by: format!("latentlab {}", env!("CARGO_PKG_VERSION")),
-            spec: save.spec.clone(),
-            grid_k: save.grid_k,
-            data: run::DataInfo {
-                name: self.data.name.clone(),
-                seed: save.spec.seed,
-                train: self.data.train.len(),
-                test: self.data.test.len(),
-                fingerprint,
-            },
-            models,
-            step: self.step,
-            epoch: self.epoch,
-            batches_per_epoch: self.order.batches_per_epoch(),
-            elapsed_secs: self.elapsed.as_secs_f64(),
-            files: Vec::new(),
-        };
-        run::commit(&save.staging, manifest)
-    }
-}
-
-/// The items the k-NN accuracy compares: training codes against the display items' codes.
-struct KnnProbe {
-    train_x: Tensor,
-    train_labels: Vec<u32>,
-    display_x: Tensor,
-    display_labels: Vec<u32>,
-}
-
-impl KnnProbe {
-    fn new(data: &Dataset, display_indices: &[usize]) -> Result<Self> {
-        let dim = data.dim();
-        let train: Vec<usize> = (0..data.train.len().min(KNN_TRAIN_ITEMS)).collect();
-        Ok(Self {
-            train_x: batch_tensor(data.train.gather(&train, dim), dim)?,
-            train_labels: train.iter().map(|&i| data.train.labels[i]).collect(),
-            display_x: batch_tensor(data.test.gather(display_indices, dim), dim)?,
-            display_labels: display_indices
-                .iter()
-                .map(|&i| data.test.labels[i])
-                .collect(),
-        })
-    }
-
-    /// 5-NN accuracy of `model`'s display codes against its training codes.
-    fn accuracy(&self, model: &Autoencoder) -> Result<f64> {
-        let train_codes: Vec<f32> = model.encode(&self.train_x)?.0.flatten_all()?.to_vec1()?;
-        let test_codes: Vec<f32> = model.encode(&self.display_x)?.0.flatten_all()?.to_vec1()?;
-        Ok(knn_accuracy(
-            &train_codes,
-            &self.train_labels,
-            &test_codes,
-            &self.display_labels,
-            model.config.latent_dim,
-            5,
-        ))
-    }
-}
-
-/// One model's epoch: the mean training losses (which it resets), the test metrics and
-/// the k-NN accuracy.
-fn epoch_metrics(
-    slot: &mut Slot,
-    data: &Dataset,
-    config: &TrainConfig,
-    epoch: usize,
-    probe: &KnnProbe,
-) -> Result<ModelEpoch> {
-    let a = std::mem::take(&mut slot.since_epoch);
-    let n = a[4].max(1.0);
-    let kind = slot.model.config.kind;
-    let train = Metrics {
-        recon: a[0] / n,
-        kl: a[1] / n,
-        penalty: a[2] / n,
-        loss: a[3] / n,
-        elbo: kind.is_variational().then_some(-(a[0] + a[1]) / n),
-        ..Metrics::default()
-    };
-    // Its own draws, so evaluating never shifts the training noise.
-    let mut eval_rng =
-        PortableRng::seed_from_u64(config.seed.wrapping_mul(31).wrapping_add(epoch as u64));
-    let test = evaluate(
-        &slot.model,
-        &data.test,
-        data.dim(),
-        &mut eval_rng,
-        config.iw_samples,
-    )?;
-    Ok(ModelEpoch {
-        name: slot.name.clone(),
-        kind,
-        train,
-        test,
-        knn_accuracy: probe.accuracy(&slot.model)?,
-        diverged: slot.diverged,
-    })
 }
 
 /// Where in training a step is.
@@ -603,7 +380,7 @@ fn step_model(slot: &mut Slot, x: &Tensor, warmup: f64, at: StepAt) -> Result<Op
     } else {
         None
     };
-    let Some(values) = slot
+    let Some(terms) = slot
         .model
         .train_step(&mut slot.opt, x, &mut slot.rng, warmup)?
     else {
@@ -618,13 +395,9 @@ fn step_model(slot: &mut Slot, x: &Tensor, warmup: f64, at: StepAt) -> Result<Op
     if let Some(weights) = before {
         slot.last_good = weights;
     }
-    let loss = values[0] + slot.model.kl_weight() * values[1] + values[2];
-    for acc in [&mut slot.since_progress, &mut slot.since_epoch] {
-        acc[0] += values[0];
-        acc[1] += values[1];
-        acc[2] += values[2];
-        acc[3] += loss;
-        acc[4] += 1.0;
+    let loss = terms.objective(slot.model.kl_weight());
+    for sums in [&mut slot.since_progress, &mut slot.since_epoch] {
+        sums.add(terms, loss);
     }
     Ok(None)
 }

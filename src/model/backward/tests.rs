@@ -1,7 +1,7 @@
 //! The hand-written gradients against candle's autograd, kind by kind, for both likelihoods.
 
 use super::*;
-use crate::model::{KnobValue, ModelConfig};
+use crate::model::{KnobValue, LossTerms, ModelConfig};
 use candle_core::Device;
 use rand::SeedableRng;
 
@@ -41,7 +41,7 @@ fn batch() -> Tensor {
 const KL_SCALE: f64 = 0.7;
 
 /// Autograd's gradients (in `vars` order) and loss means, the rng seeded with `seed`.
-fn autograd(model: &Autoencoder, x: &Tensor, seed: u64) -> (Vec<Vec<f32>>, [f64; 3]) {
+fn autograd(model: &Autoencoder, x: &Tensor, seed: u64) -> (Vec<Vec<f32>>, LossTerms) {
     let mut rng = PortableRng::seed_from_u64(seed);
     let terms = model.loss_terms(x, &mut rng).unwrap();
     let objective = terms.objective(model.kl_weight() * KL_SCALE).unwrap();
@@ -58,12 +58,16 @@ fn autograd(model: &Autoencoder, x: &Tensor, seed: u64) -> (Vec<Vec<f32>>, [f64;
     let mean = |t: &Tensor| f64::from(t.mean_all().unwrap().to_scalar::<f32>().unwrap());
     (
         grads,
-        [mean(&terms.recon), mean(&terms.kl), mean(&terms.penalty)],
+        LossTerms {
+            recon: mean(&terms.recon),
+            kl: mean(&terms.kl),
+            penalty: mean(&terms.penalty),
+        },
     )
 }
 
 /// The hand-written gradients and loss means, the rng seeded with `seed`.
-fn manual(model: &Autoencoder, x: &Tensor, seed: u64) -> (Vec<Vec<f32>>, [f64; 3]) {
+fn manual(model: &Autoencoder, x: &Tensor, seed: u64) -> (Vec<Vec<f32>>, LossTerms) {
     let mut rng = PortableRng::seed_from_u64(seed);
     let pass = gradients(model, x, &mut rng, KL_SCALE).unwrap().unwrap();
     let grads = pass.grads.iter().map(|g| to_vec(g).unwrap()).collect();
@@ -87,8 +91,13 @@ fn assert_same_gradients(model: &Autoencoder, got: &[Vec<f32>], want: &[Vec<f32>
     }
 }
 
-fn assert_same_means(got: [f64; 3], want: [f64; 3], what: &str) {
-    for (term, (a, b)) in ["recon", "kl", "penalty"].iter().zip(got.iter().zip(want)) {
+fn assert_same_means(got: LossTerms, want: LossTerms, what: &str) {
+    let pairs = [
+        ("recon", got.recon, want.recon),
+        ("kl", got.kl, want.kl),
+        ("penalty", got.penalty, want.penalty),
+    ];
+    for (term, a, b) in pairs {
         assert!(
             (a - b).abs() <= 1e-5 * b.abs().max(1.0),
             "{what} {term}: hand-written {a} vs autograd {b}"

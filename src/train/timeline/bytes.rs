@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 impl Timeline {
     /// The frames in a compact versioned binary form; see [`Timeline::from_bytes`].
-    /// Exact: every frame reads back bit for bit as the timeline holds it.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// Exact: every frame reads back bit for bit as the timeline holds it. Fails only if a
+    /// model's config cannot be written as JSON (then no file is better than a wrong one).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, TimelineError> {
         let mut w = Writer(Vec::with_capacity(self.total_bytes / 2 + 64));
         w.0.extend_from_slice(MAGIC);
         w.u32(VERSION);
@@ -22,9 +23,9 @@ impl Timeline {
         w.u32(self.max_frames as u32);
         w.u32(self.frames.len() as u32);
         for f in &self.frames {
-            write_frame(&mut w, f);
+            write_frame(&mut w, f)?;
         }
-        w.0
+        Ok(w.0)
     }
 
     /// Reads what [`Timeline::to_bytes`] wrote; a short, corrupt or foreign file is an
@@ -125,7 +126,7 @@ impl Writer {
     }
 }
 
-fn write_frame(w: &mut Writer, f: &Frame) {
+fn write_frame(w: &mut Writer, f: &Frame) -> Result<(), TimelineError> {
     let s = f.light();
     w.u64(s.step);
     w.u64(s.epoch as u64);
@@ -138,7 +139,9 @@ fn write_frame(w: &mut Writer, f: &Frame) {
         w.str(&m.name);
         w.str(m.kind.name());
         w.u32(m.latent_dim as u32);
-        w.str(&serde_json::to_string(&m.config).unwrap_or_default());
+        let config = serde_json::to_string(&m.config)
+            .map_err(|e| TimelineError(format!("the config of {}: {e}", m.name)))?;
+        w.str(&config);
         w.f32s(&m.codes);
         w.opt_f32s(m.sigmas.as_deref());
         w.f32s(&m.recon);
@@ -156,6 +159,7 @@ fn write_frame(w: &mut Writer, f: &Frame) {
             w.layer(l);
         }
     }
+    Ok(())
 }
 
 struct Reader<'a> {

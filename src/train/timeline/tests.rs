@@ -154,7 +154,7 @@ fn bytes_round_trip_exactly_and_broken_files_are_errors() {
     for s in [0, 7, 30] {
         t.push(&snap(s, 8));
     }
-    let bytes = t.to_bytes();
+    let bytes = t.to_bytes().unwrap();
     let back = Timeline::from_bytes(&bytes).unwrap();
     assert_eq!(back.len(), 3);
     for (a, b) in t.frames().iter().zip(back.frames()) {
@@ -168,7 +168,7 @@ fn bytes_round_trip_exactly_and_broken_files_are_errors() {
             assert_eq!(ma.decoder.sigmoid_output, mb.decoder.sigmoid_output);
         }
     }
-    assert_eq!(back.to_bytes(), bytes);
+    assert_eq!(back.to_bytes().unwrap(), bytes);
     assert_eq!(back.bytes(), t.bytes());
     // The weights are f16 (2 bytes), the rest f32 or u64: the file is about the size of
     // the numbers in it.
@@ -335,7 +335,7 @@ fn a_timeline_read_from_a_thin_file_grows_again_under_the_windows_limits() {
     for s in 0..30 {
         t.push(&snap(s * 10, 8));
     }
-    let file = t.thinned(1 << 30, 6).to_bytes();
+    let file = t.thinned(1 << 30, 6).to_bytes().unwrap();
     let read = Timeline::from_bytes(&file).unwrap();
     assert_eq!(read.len(), 6);
     let mut grown = read.with_limits(DEFAULT_BUDGET_BYTES, DEFAULT_MAX_FRAMES);

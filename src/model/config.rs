@@ -1,0 +1,188 @@
+//! A model's configuration: its kind, sizes, likelihood and knobs, as files and settings
+//! hold them (the autoencoder built from it lives in `model/mod.rs`).
+
+use super::kinds::{KnobRange, KnobValue, ModelKind};
+use super::limits;
+use crate::data::ItemShape;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The decoder's likelihood p(x|z).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Likelihood {
+    /// Pixels in [0, 1]: Bernoulli with logits (stable BCE).
+    Bernoulli,
+    /// Points: Gaussian with fixed sigma (squared error).
+    Gaussian,
+}
+
+impl Likelihood {
+    /// The decoder that fits items of this shape: Bernoulli for images, Gaussian for points.
+    pub fn for_shape(shape: ItemShape) -> Self {
+        if shape.is_image() {
+            Likelihood::Bernoulli
+        } else {
+            Likelihood::Gaussian
+        }
+    }
+}
+
+/// Everything that defines one model's network and objective.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "ConfigFile")]
+pub struct ModelConfig {
+    /// Which autoencoder.
+    pub kind: ModelKind,
+    /// Values per item.
+    pub input_dim: usize,
+    /// Size of the code z (1 to 64).
+    pub latent_dim: usize,
+    /// Hidden layer sizes of the encoder; the decoder mirrors them.
+    pub hidden: Vec<usize>,
+    /// Decoder likelihood.
+    pub likelihood: Likelihood,
+    /// This model's own learning rate, instead of the run's.
+    #[serde(default)]
+    pub lr_override: Option<f64>,
+    /// The kind's knobs by key (see [`kinds`]); written flat beside the fields above, as
+    /// checkpoints have always had them. Every knob of the kind is present.
+    #[serde(flatten)]
+    pub knobs: BTreeMap<String, KnobValue>,
+}
+
+/// A config as files hold it: any knob keys, old or new, flat beside the fields.
+#[derive(Deserialize)]
+struct ConfigFile {
+    kind: ModelKind,
+    input_dim: usize,
+    latent_dim: usize,
+    hidden: Vec<usize>,
+    likelihood: Likelihood,
+    #[serde(default)]
+    lr_override: Option<f64>,
+    #[serde(flatten)]
+    knobs: BTreeMap<String, serde_json::Value>,
+}
+
+impl From<ConfigFile> for ModelConfig {
+    /// Keeps the knobs the kind has (older files list every kind's knobs), fills in defaults
+    /// for missing ones, and leaves values as they are for `validate` to judge.
+    fn from(f: ConfigFile) -> Self {
+        let mut c = ModelConfig::new(f.kind, f.input_dim, f.likelihood);
+        c.latent_dim = f.latent_dim;
+        c.hidden = f.hidden;
+        c.lr_override = f.lr_override;
+        for (key, value) in f.knobs {
+            let value = match value {
+                serde_json::Value::Number(n) => n.as_f64().map(|v| KnobValue::Number(v as f32)),
+                serde_json::Value::String(s) => Some(KnobValue::Choice(s.to_lowercase())),
+                _ => None,
+            };
+            if let (Some(value), true) = (value, c.knobs.contains_key(&key)) {
+                c.knobs.insert(key, value);
+            }
+        }
+        c
+    }
+}
+
+impl ModelConfig {
+    /// The defaults for `kind` on items of `input_dim` values.
+    pub fn new(kind: ModelKind, input_dim: usize, likelihood: Likelihood) -> Self {
+        Self {
+            kind,
+            input_dim,
+            latent_dim: 2,
+            hidden: vec![512, 256],
+            likelihood,
+            lr_override: None,
+            knobs: kind
+                .knobs()
+                .map(|k| (k.key.to_string(), k.default_value()))
+                .collect(),
+        }
+    }
+
+    /// A number knob's value (its default if unset; 0 if the kind has no such knob).
+    pub fn number(&self, key: &str) -> f32 {
+        match self.knobs.get(key) {
+            Some(KnobValue::Number(v)) => *v,
+            _ => match self.kind.knob(key).map(|k| k.range) {
+                Some(KnobRange::Number { default, .. }) => default,
+                _ => 0.0,
+            },
+        }
+    }
+
+    /// A choice knob's value (its default if unset; "" if the kind has no such knob).
+    pub fn choice(&self, key: &str) -> &str {
+        match self.knobs.get(key) {
+            Some(KnobValue::Choice(c)) => c,
+            _ => match self.kind.knob(key).map(|k| k.range) {
+                Some(KnobRange::Choice { default, .. }) => default,
+                _ => "",
+            },
+        }
+    }
+
+    /// Sets a knob of this kind after checking it fits the knob's range. Cross-knob rules
+    /// are checked by [`ModelConfig::validate`].
+    pub fn set_knob(&mut self, key: &str, value: KnobValue) -> std::result::Result<(), String> {
+        let spec = self
+            .kind
+            .knob(key)
+            .ok_or_else(|| format!("{} has no knob '{key}'", self.kind))?;
+        let value = spec.check(&value)?;
+        self.knobs.insert(key.to_string(), value);
+        Ok(())
+    }
+
+    /// Weights and biases of the network this config builds (saturating, so a config read
+    /// from a file cannot overflow it).
+    pub fn parameter_count(&self) -> u64 {
+        let dense = |i: usize, o: usize| (i as u64).saturating_add(1).saturating_mul(o as u64);
+        let mut sizes = vec![self.input_dim];
+        sizes.extend_from_slice(&self.hidden);
+        let last = *sizes.last().unwrap_or(&self.input_dim);
+        let heads = if self.kind.is_variational() { 2 } else { 1 };
+        // The encoder trunk and the decoder mirror each other, apart from their biases.
+        let trunk: u64 = sizes.windows(2).map(|w| dense(w[0], w[1])).sum();
+        let decoder: u64 = std::iter::once(self.latent_dim)
+            .chain(self.hidden.iter().rev().copied())
+            .zip(self.hidden.iter().rev().copied().chain([self.input_dim]))
+            .map(|(i, o)| dense(i, o))
+            .sum();
+        trunk
+            .saturating_add(dense(last, self.latent_dim).saturating_mul(heads))
+            .saturating_add(decoder)
+    }
+
+    /// Checks ranges; the message names the setting.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        limits::INPUT_DIM.check(self.input_dim)?;
+        limits::LATENT_DIM.check(self.latent_dim)?;
+        limits::HIDDEN_LAYERS.check(self.hidden.len())?;
+        for &h in &self.hidden {
+            limits::HIDDEN_SIZE.check(h)?;
+        }
+        let count = self.parameter_count();
+        if count > limits::MAX_PARAMETERS {
+            return Err(format!(
+                "{} parameters is more than the {} allowed (use fewer or narrower hidden layers)",
+                limits::grouped(count),
+                limits::grouped(limits::MAX_PARAMETERS)
+            ));
+        }
+        for (key, value) in &self.knobs {
+            let spec = self
+                .kind
+                .knob(key)
+                .ok_or_else(|| format!("{} has no knob '{key}'", self.kind))?;
+            spec.check(value)?;
+        }
+        if let Some(check) = self.kind.spec().check {
+            check(self)?;
+        }
+        Ok(())
+    }
+}
