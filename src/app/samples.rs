@@ -2,7 +2,7 @@
 //! class sees that a VAE's samples look like data and an AE's mostly do not.
 
 use super::actions::Action;
-use super::items::{Decoded, Tex, key_of, show_decoded};
+use super::items::{Decoded, Tex, decode_failed_ui, key_of, show_items};
 use super::theme;
 use super::view::{View, ViewCtx};
 use egui::{RichText, Ui};
@@ -82,24 +82,21 @@ impl View for SamplesPanel {
                 let side = ((room / MIN_SAMPLE) as usize).clamp(3, SIDE);
                 let cell = (room / side as f32).max(6.0);
                 // The first side × side of the same draws: fewer samples, the same points.
-                let per_item = entry.1.len() / n.max(1);
-                let shown_items = if ds.shape.is_image() {
-                    &entry.1[..(side * side * per_item).min(entry.1.len())]
-                } else {
-                    &entry.1[..]
-                };
                 let tex = self.textures.entry(m.name.clone()).or_default();
-                let shown = show_decoded(
-                    ui,
-                    tex,
-                    &format!("samples-{}", m.name),
-                    key ^ side as u64,
-                    ds,
-                    shown_items,
-                    side,
-                    cell,
-                    color,
-                );
+                let shown = match entry.1.error() {
+                    Some(error) => decode_failed_ui(ui, error),
+                    None => {
+                        let all = entry.1.items();
+                        let per_item = all.len() / n.max(1);
+                        let items = if ds.shape.is_image() {
+                            &all[..(side * side * per_item).min(all.len())]
+                        } else {
+                            all
+                        };
+                        let name = format!("samples-{}", m.name);
+                        show_items(ui, tex, &name, key ^ side as u64, ds, items, side, cell, color)
+                    }
+                };
                 cx.rects.subject("samples", ui, shown.rect);
             }
         });
