@@ -65,7 +65,7 @@ impl LatentPanel {
             Layout::choose(ui.available_width(), ui.available_height() - 30.0, pinned);
         let axes = (probe_layout.plot < NAMED_AXES).then(|| {
             let (x, y) = (cx.selection.axis_name(m, 0), cx.selection.axis_name(m, 1));
-            format!("{x} → · {y} ↑")
+            format!("{x} × {y}")
         });
         header_ui(ui, m, axes.as_deref());
         let layout = Layout::choose(ui.available_width(), ui.available_height(), pinned);
