@@ -339,16 +339,21 @@ fn sizes_are_capped_before_the_work() {
     let (line, p) = err(&steps(20_000));
     assert!(p.contains(&format!("more than {MAX_STEPS} steps")), "{p}");
     assert_eq!(line, 5 + 4 * MAX_STEPS);
-    // A title of 8 MB: refused with a short message.
-    let long = "x".repeat(8 << 20);
-    let text = format!("---\nname: t\ntitle: {long}\n---\n## S\n\nText.\n");
-    match Lesson::parse("t.md", &text) {
-        Err(e) => {
-            let m = e.to_string();
-            assert!(m.contains("'title' is longer than 200 characters"), "{m:.300}");
-            assert!(m.len() < 400, "the message is short: {} bytes", m.len());
+    // A title of 8 MB: refused for the file's size, with a short message; a title of 300
+    // characters for its own length.
+    for (chars, expected) in [
+        (8 << 20, "a lesson is at most 1048576"),
+        (300, "'title' is longer than 200 characters"),
+    ] {
+        let text = format!("---\nname: t\ntitle: {}\n---\n## S\n\nText.\n", "x".repeat(chars));
+        match Lesson::parse("t.md", &text) {
+            Err(e) => {
+                let m = e.to_string();
+                assert!(m.contains(expected), "{m:.300}");
+                assert!(m.len() < 400, "the message is short: {} bytes", m.len());
+            }
+            Ok(_) => panic!("a title of {chars} characters was accepted"),
         }
-        Ok(_) => panic!("an 8 MB title was accepted"),
     }
     let (_, p) = err(&lesson(&format!("## {}\n\nText.\n", "y".repeat(300))));
     assert!(p.contains("'a step heading' is longer than 200"), "{p}");
