@@ -13,9 +13,11 @@ use crate::model::limits::GRID;
 pub const MAX_FILES: usize = 256;
 /// Longest data-set spec or model name kept in run.json.
 pub const MAX_NAME_CHARS: usize = 4096;
-/// Largest file of a run other than a checkpoint's weights (losses, metrics, figures, the
-/// timeline: the window's timeline budget is 256 MB).
-pub const MAX_FILE_BYTES: u64 = 512 << 20;
+/// Largest losses, metrics or figure file of a run.
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+/// Largest file a run keeps for other features (the timeline, written at most
+/// `timeline::RUN_FILE_BYTES` of frames): these are read whole when the run opens.
+pub const MAX_EXTRA_BYTES: u64 = 2 * crate::train::timeline::RUN_FILE_BYTES as u64;
 /// Largest run in all.
 pub const MAX_RUN_BYTES: u64 = 4 << 30;
 /// Most seconds of training a run can claim (about 30 years).
@@ -101,7 +103,7 @@ fn sizes(m: &Manifest) -> Result<(), String> {
 fn progress(m: &Manifest) -> Result<(), String> {
     if !(m.elapsed_secs.is_finite() && (0.0..=MAX_ELAPSED_SECS).contains(&m.elapsed_secs)) {
         return Err(format!(
-            "elapsed_secs {} is not a time of training (0 to {MAX_ELAPSED_SECS} s)",
+            "elapsed_secs {:?} is not a time of training (0 to {MAX_ELAPSED_SECS:?} s)",
             m.elapsed_secs
         ));
     }
@@ -145,8 +147,10 @@ pub fn file_cap(name: &str, m: &Manifest) -> u64 {
         MAX_RUN_BYTES
     } else if is_description {
         MAX_JSON_BYTES
-    } else {
+    } else if super::is_known(name, m) {
         MAX_FILE_BYTES
+    } else {
+        MAX_EXTRA_BYTES
     }
 }
 
