@@ -19,7 +19,7 @@ use super::{
 use crate::train::spec::RunSpec;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A run being written: the hidden folder its files go into and where it will be renamed.
@@ -29,7 +29,8 @@ pub struct Staging {
     dir: PathBuf,
     overwrite: bool,
     replaces: bool,
-    _lock: Arc<RunLock>,
+    /// Held until the run is in place or abandoned (then taken and dropped).
+    lock: Arc<Mutex<Option<RunLock>>>,
 }
 
 /// What the worker needs to finish a save: the staging folder (which already holds the
@@ -204,7 +205,7 @@ impl Staging {
             dir,
             overwrite,
             replaces,
-            _lock: Arc::new(lock),
+            lock: Arc::new(Mutex::new(Some(lock))),
         })
     }
 
@@ -239,6 +240,14 @@ impl Staging {
     /// Removes the staging folder (after an error).
     pub fn abandon(&self) {
         std::fs::remove_dir_all(&self.dir).ok();
+        self.release();
+    }
+
+    /// Lets another save of the name begin.
+    fn release(&self) {
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
+        }
     }
 }
 
@@ -267,6 +276,7 @@ pub fn commit(staging: &Staging, mut manifest: Manifest) -> Result<PathBuf, RunE
     if result.is_err() {
         staging.abandon();
     }
+    staging.release();
     result
 }
 
