@@ -726,7 +726,10 @@ fn every_bad_run_is_refused_before_any_window() {
     };
     let sparse_file = |name: &'static str, len: u64| {
         move |d: &Path| {
-            std::fs::File::create(d.join(name)).unwrap().set_len(len).unwrap();
+            std::fs::File::create(d.join(name))
+                .unwrap()
+                .set_len(len)
+                .unwrap();
         }
     };
     let mut rows: Vec<Row> = Vec::new();
@@ -776,7 +779,11 @@ fn every_bad_run_is_refused_before_any_window() {
         "grid side 1000 is out of range",
     );
     add(
-        c("hidden", &none, &set("/spec/hidden", serde_json::json!([8]))),
+        c(
+            "hidden",
+            &none,
+            &set("/spec/hidden", serde_json::json!([8])),
+        ),
         "that is not the one the run's settings build",
     );
     add(
@@ -833,14 +840,16 @@ fn every_bad_run_is_refused_before_any_window() {
     );
     let (json, image) = huge_weights_checkpoint(root, 3e38);
     add(
-        row(&["encode", "--checkpoint", &p(&json), "--image", &p(&image)], ""),
+        row(
+            &["encode", "--checkpoint", &p(&json), "--image", &p(&image)],
+            "",
+        ),
         "the model gives a non-finite",
     );
     assert!(rows.len() >= 15, "{} rows", rows.len());
     for r in &rows {
         assert!(
-            !r.args.contains(&"--open".to_string())
-                || !r.expected.contains("window"),
+            !r.args.contains(&"--open".to_string()) || !r.expected.contains("window"),
             "rows stop before any window"
         );
     }

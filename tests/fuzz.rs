@@ -744,7 +744,12 @@ fn run_manifests_never_panic_and_what_opens_can_start() {
         serde_json::to_vec_pretty(&v).unwrap()
     });
     let mutated = mutation(
-        vec![b"1e300".to_vec(), b"\"1\"".to_vec(), b"-".to_vec(), b"99999999999999".to_vec()],
+        vec![
+            b"1e300".to_vec(),
+            b"\"1\"".to_vec(),
+            b"-".to_vec(),
+            b"99999999999999".to_vec(),
+        ],
         true,
     )
     .prop_map(move |m| m.apply(&manifest));

@@ -482,8 +482,14 @@ fn overwrite_replaces_a_run_and_nothing_else() {
             e.contains("replaces only a saved LatentLab run") && e.contains("holds no run.json"),
             "{e}"
         );
-        assert!(!e.contains("replace it with --overwrite"), "no hint to use it: {e}");
-        assert!(!text(&o.stdout).contains("epoch"), "refused before training");
+        assert!(
+            !e.contains("replace it with --overwrite"),
+            "no hint to use it: {e}"
+        );
+        assert!(
+            !text(&o.stdout).contains("epoch"),
+            "refused before training"
+        );
     }
     assert_eq!(names(&mine), vec!["notes.txt"]);
     // A file given as --out, with --overwrite: not replaced, and no hint to add the flag.
@@ -498,7 +504,10 @@ fn overwrite_replaces_a_run_and_nothing_else() {
     assert!(train(&run, &[], &[]).status.success());
     std::fs::write(run.join("my-notes.md"), "keep me").unwrap();
     let e = text(&train(&run, &["--overwrite"], &[]).stderr);
-    assert!(e.contains("'my-notes.md', which its run.json does not list"), "{e}");
+    assert!(
+        e.contains("'my-notes.md', which its run.json does not list"),
+        "{e}"
+    );
     assert_eq!(std::fs::read(run.join("my-notes.md")).unwrap(), b"keep me");
     // A run of LatentLab alone is replaced.
     std::fs::remove_file(run.join("my-notes.md")).unwrap();
@@ -537,7 +546,10 @@ fn of_two_writers_into_one_folder_one_wins_and_the_other_says_so() {
     assert!(first.status.success(), "{}", text(&first.stderr));
     assert!(!second.status.success(), "both said they saved");
     let e = text(&second.stderr);
-    assert!(e.contains("another save into this folder is under way"), "{e}");
+    assert!(
+        e.contains("another save into this folder is under way"),
+        "{e}"
+    );
     assert_eq!(run::open_run(&target).unwrap().manifest.spec.seed, 5);
     assert_eq!(names(tmp.path()), vec!["run"], "the lock is gone too");
 }
@@ -558,7 +570,10 @@ fn out_as_a_symbolic_link_is_refused_before_training() {
             assert!(!o.status.success());
             let e = text(&o.stderr);
             assert!(e.contains("it is a symbolic link"), "{e}");
-            assert!(!text(&o.stdout).contains("epoch"), "refused before training");
+            assert!(
+                !text(&o.stdout).contains("epoch"),
+                "refused before training"
+            );
         }
     }
     assert!(names(&empty).is_empty());

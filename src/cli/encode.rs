@@ -53,7 +53,10 @@ fn first_not_finite(r: &ItemReport) -> Option<String> {
             "sigma",
             r.sigma.iter().flatten().map(|&v| f64::from(v)).collect(),
         ),
-        ("kl_per_dim", r.kl_per_dim.iter().flatten().copied().collect()),
+        (
+            "kl_per_dim",
+            r.kl_per_dim.iter().flatten().copied().collect(),
+        ),
         (
             "the reconstruction",
             r.recon_image.iter().map(|&v| f64::from(v)).collect(),
@@ -71,9 +74,10 @@ fn first_not_finite(r: &ItemReport) -> Option<String> {
         ("recon", Some(r.recon_nats)),
         ("elbo", r.neg_elbo),
     ];
-    terms
-        .into_iter()
-        .find_map(|(name, v)| v.filter(|v| !v.is_finite()).map(|v| format!("a non-finite {name} ({v})")))
+    terms.into_iter().find_map(|(name, v)| {
+        v.filter(|v| !v.is_finite())
+            .map(|v| format!("a non-finite {name} ({v})"))
+    })
 }
 
 fn describe(shape: ItemShape) -> String {

@@ -306,9 +306,7 @@ impl Fold {
     /// The setup once `last` (the step folded in last) is shown.
     pub(crate) fn setup(&self, last: Option<&Step>) -> Setup {
         let mut s = self.s.clone();
-        s.open = last
-            .and_then(|st| st.changes.open.clone())
-            .map(|a| a.value);
+        s.open = last.and_then(|st| st.changes.open.clone()).map(|a| a.value);
         s.highlight = highlight_of(&self.highlight);
         s
     }

@@ -136,7 +136,11 @@ fn front_matter(lines: &mut Lines<'_>) -> Result<(String, String, String), (usiz
             continue;
         }
         let (key, value) = key_value(line).ok_or((n, expected_key_value(line)))?;
-        let most = if key == "about" { MAX_STEP_CHARS } else { MAX_TITLE_CHARS };
+        let most = if key == "about" {
+            MAX_STEP_CHARS
+        } else {
+            MAX_TITLE_CHARS
+        };
         too_long(key, value, most).map_err(|p| (n, p))?;
         let Some(key) = FRONT_KEYS.iter().find(|k| **k == key) else {
             return Err((

@@ -345,7 +345,10 @@ fn sizes_are_capped_before_the_work() {
         (8 << 20, "a lesson is at most 1048576"),
         (300, "'title' is longer than 200 characters"),
     ] {
-        let text = format!("---\nname: t\ntitle: {}\n---\n## S\n\nText.\n", "x".repeat(chars));
+        let text = format!(
+            "---\nname: t\ntitle: {}\n---\n## S\n\nText.\n",
+            "x".repeat(chars)
+        );
         match Lesson::parse("t.md", &text) {
             Err(e) => {
                 let m = e.to_string();

@@ -524,7 +524,10 @@ fn check_file(dir: &Path, f: &FileEntry, manifest: &Manifest) -> Result<(), RunE
     }
     let len = std::fs::metadata(&path).map_err(io_err(&path))?.len();
     if len != f.bytes {
-        return Err(corrupt(format!("it is {len} bytes, run.json says {}", f.bytes)));
+        return Err(corrupt(format!(
+            "it is {len} bytes, run.json says {}",
+            f.bytes
+        )));
     }
     let (bytes, sha) = hash_file_up_to(&path, f.bytes)?;
     if bytes != f.bytes {

@@ -19,8 +19,8 @@ use super::{
 use crate::train::spec::RunSpec;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A run being written: the hidden folder its files go into and where it will be renamed.
 #[derive(Clone, Debug)]
