@@ -6,7 +6,8 @@
 //! old run is moved aside (`.NAME.old-PID-N`) for the instant between two renames, and put
 //! back by the next save if a crash falls there. Only a LatentLab run is ever replaced: a
 //! folder holding anything its run.json does not list is refused. One save of a name at a
-//! time: `.NAME.lock` beside it is held (flock) from `begin` until the staging is dropped.
+//! time: `.NAME.lock` beside it is held (flock) from `begin` until the run is in place or
+//! abandoned.
 //! Leftovers of a crashed save are cleaned up by the next save beside them.
 //!
 //! `LATENTLAB_CRASH_AT_SAVE_STEP=N` aborts the process at the Nth file-system step of a
