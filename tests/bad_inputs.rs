@@ -571,8 +571,13 @@ fn every_bad_input_exits_non_zero_naming_the_file_or_option_and_the_problem() {
     rows.extend(folder_rows(root));
     rows.extend(checkpoint_rows(root));
     assert!(rows.len() >= 40, "{} rows", rows.len());
+    check_rows(&rows);
+}
+
+/// Runs every row; each must exit non-zero with its message on one line, without a panic.
+fn check_rows(rows: &[Row]) {
     let mut failures = Vec::new();
-    for r in &rows {
+    for r in rows {
         let o = Command::new(env!("CARGO_BIN_EXE_latentlab"))
             .args(&r.args)
             .env("RUST_BACKTRACE", "0")
@@ -608,6 +613,247 @@ fn every_bad_input_exits_non_zero_naming_the_file_or_option_and_the_problem() {
         rows.len(),
         failures.join("\n")
     );
+}
+
+/// The SHA-256 of `bytes` in hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A copy of the run `good` as `root/name`: `files` changes its files (the copy's folder),
+/// then the listed lengths and hashes are made true again, then `edit` changes run.json.
+fn run_copy(
+    root: &Path,
+    good: &Path,
+    name: &str,
+    files: impl FnOnce(&Path),
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Row {
+    let dir = root.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(good).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+    }
+    files(&dir);
+    let path = dir.join("run.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for f in v["files"].as_array_mut().unwrap() {
+        let file = dir.join(f["name"].as_str().unwrap());
+        if file.is_file() && std::fs::metadata(&file).unwrap().len() < (1 << 20) {
+            let bytes = std::fs::read(&file).unwrap();
+            f["bytes"] = bytes.len().into();
+            f["sha256"] = sha256_hex(&bytes).into();
+        }
+    }
+    edit(&mut v);
+    std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    row(&["--open", &p(&dir)], "")
+}
+
+/// A 28×28 AE checkpoint whose weights are all `w` (finite), and a grey image to encode.
+fn huge_weights_checkpoint(root: &Path, w: f32) -> (PathBuf, PathBuf) {
+    use latentlab::model::{Autoencoder, Likelihood, ModelConfig, ModelKind};
+    use rand::SeedableRng;
+    let mut cfg = ModelConfig::new(ModelKind::Ae, 784, Likelihood::Bernoulli);
+    cfg.hidden = vec![4];
+    let model = Autoencoder::new(
+        cfg.clone(),
+        &mut latentlab::rng::PortableRng::seed_from_u64(1),
+    )
+    .unwrap();
+    for (_, var) in model.named_vars() {
+        let t = candle_core::Tensor::full(w, var.dims(), &candle_core::Device::Cpu).unwrap();
+        var.set(&t).unwrap();
+    }
+    let meta = checkpoint::CheckpointMeta {
+        format_version: checkpoint::FORMAT_VERSION,
+        name: "ae".into(),
+        config: cfg,
+        dataset: "digits".into(),
+        item_shape: latentlab::data::ItemShape::Image {
+            width: 28,
+            height: 28,
+        },
+        class_names: vec!["a".into()],
+        epoch: 1,
+        step: 1,
+        lr: 1e-3,
+        seed: 1,
+        test_metrics: None,
+    };
+    let stem = root.join("huge").join("ae");
+    std::fs::create_dir_all(stem.parent().unwrap()).unwrap();
+    checkpoint::save(&model, &meta, &stem).unwrap();
+    let image = root.join("huge").join("item.png");
+    image::GrayImage::from_pixel(28, 28, image::Luma([128]))
+        .save(&image)
+        .unwrap();
+    (checkpoint::paths(&stem).0, image)
+}
+
+/// Saved runs damaged in every field and file: `--open` exits non-zero before any window
+/// with the file and the problem; `encode` fails rather than print NaN.
+#[test]
+fn every_bad_run_is_refused_before_any_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let good = root.join("good");
+    let args = common::quick_run_args(&good);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = Command::new(env!("CARGO_BIN_EXE_latentlab"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let none = |_: &Path| {};
+    let set = |pointer: &'static str, value: serde_json::Value| {
+        move |v: &mut serde_json::Value| *v.pointer_mut(pointer).unwrap() = value.clone()
+    };
+    let claim = |name: &'static str, bytes: u64| {
+        move |v: &mut serde_json::Value| {
+            for f in v["files"].as_array_mut().unwrap() {
+                if f["name"] == name {
+                    f["bytes"] = bytes.into();
+                }
+            }
+        }
+    };
+    let sparse_file = |name: &'static str, len: u64| {
+        move |d: &Path| {
+            std::fs::File::create(d.join(name))
+                .unwrap()
+                .set_len(len)
+                .unwrap();
+        }
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    let mut add = |r: Row, expected: &str| {
+        rows.push(Row {
+            expected: expected.to_string(),
+            ..r
+        })
+    };
+    let c = |name: &str, files: &dyn Fn(&Path), edit: &dyn Fn(&mut serde_json::Value)| {
+        run_copy(root, &good, name, files, edit)
+    };
+    add(
+        c("v-string", &none, &set("/version", "1".into())),
+        "the version in its run.json is not a number (\"1\")",
+    );
+    add(
+        c("elapsed", &none, &set("/elapsed_secs", 1e300.into())),
+        "elapsed_secs 1e300 is not a time of training",
+    );
+    add(
+        c("step", &none, &set("/step", 100_000_000_000_000u64.into())),
+        "step 100000000000000 in batches of 200 is more training than a run can be reopened at",
+    );
+    add(
+        c("train", &none, &set("/data/train", 1_000_000_000u64.into())),
+        "claims 1000000000 train and",
+    );
+    add(
+        c("epoch", &none, &set("/epoch", 5.into())),
+        "epoch 5 does not fit step 40",
+    );
+    add(
+        c("bpe", &none, &set("/batches_per_epoch", 7.into())),
+        "batches_per_epoch 7 does not fit",
+    );
+    add(
+        c("lr", &none, &set("/spec/lr", 1e9.into())),
+        "learning rate 1000000000 is out of range",
+    );
+    add(
+        c("latent", &none, &set("/spec/latent_dim", 1000.into())),
+        "latent dimension 1000 is out of range",
+    );
+    add(
+        c("grid", &none, &set("/grid_k", 1000.into())),
+        "grid side 1000 is out of range",
+    );
+    add(
+        c(
+            "hidden",
+            &none,
+            &set("/spec/hidden", serde_json::json!([8])),
+        ),
+        "that is not the one the run's settings build",
+    );
+    add(
+        c(
+            "swapped",
+            &|d: &Path| {
+                std::fs::copy(d.join("vae.safetensors"), d.join("ae.safetensors")).unwrap();
+            },
+            &|_: &mut serde_json::Value| {},
+        ),
+        "with this description does not have",
+    );
+    add(
+        c(
+            "200gb",
+            &sparse_file("metrics.jsonl", 200_000_000_000),
+            &claim("metrics.jsonl", 200_000_000_000),
+        ),
+        "more than the 4294967296 a run can hold",
+    );
+    add(
+        c(
+            "big-extra",
+            &sparse_file("timeline.bin", 1_700_000_000),
+            &claim("timeline.bin", 1_700_000_000),
+        ),
+        "timeline.bin: run.json says it is 1700000000 bytes, more than the 67108864",
+    );
+    add(
+        c(
+            "fifo",
+            &|d: &Path| {
+                std::fs::remove_file(d.join("losses.csv")).unwrap();
+                let ok = Command::new("mkfifo")
+                    .arg(d.join("losses.csv"))
+                    .status()
+                    .unwrap();
+                assert!(ok.success());
+            },
+            &|_: &mut serde_json::Value| {},
+        ),
+        "losses.csv: is a FIFO (named pipe), not a file",
+    );
+    add(
+        c(
+            "folder",
+            &|d: &Path| {
+                std::fs::remove_file(d.join("losses.csv")).unwrap();
+                std::fs::create_dir(d.join("losses.csv")).unwrap();
+            },
+            &|_: &mut serde_json::Value| {},
+        ),
+        "losses.csv: is a folder, not a file",
+    );
+    let (json, image) = huge_weights_checkpoint(root, 3e38);
+    add(
+        row(
+            &["encode", "--checkpoint", &p(&json), "--image", &p(&image)],
+            "",
+        ),
+        "the model gives a non-finite",
+    );
+    assert!(rows.len() >= 15, "{} rows", rows.len());
+    for r in &rows {
+        assert!(
+            !r.args.contains(&"--open".to_string()) || !r.expected.contains("window"),
+            "rows stop before any window"
+        );
+    }
+    check_rows(&rows);
 }
 
 /// `latentlab train … | head -1`: the reader goes away before the first line; the run

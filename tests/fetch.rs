@@ -516,3 +516,69 @@ fn the_window_cancels_a_download_and_keeps_nothing() {
     assert!(listing(&tmp.path().join("cache").join("mnist")).is_empty());
     assert_eq!(app.controls.draft.run.dataset, "digits");
 }
+
+#[test]
+fn a_trickling_download_ends_at_its_deadline_and_leaves_nothing() {
+    let files = idx_files();
+    let mut served = routes("/m/", &files);
+    served.insert(
+        format!("/m/{}", FILE_NAMES[0]),
+        Reply::Trickle(files[0].1.clone()),
+    );
+    let server = Server::start(served);
+    let tmp = tempfile::tempdir().unwrap();
+    let sums = checksum_file(tmp.path(), &files);
+    let cache = tmp.path().join("cache");
+    let mirror = server.url("/m/");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_latentlab"));
+    cmd.env("LATENTLAB_CACHE", &cache)
+        .env("LATENTLAB_FETCH_DEADLINE_SECS", "0.3")
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy");
+    let out = cmd
+        .args(["fetch", "mnist", "--mirror", &mirror, "--checksums", &sums])
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "a trickle never ends: {stderr}");
+    assert!(
+        stderr.contains("train-images-idx3-ubyte.gz")
+            && stderr.contains("did not finish within 0.3 s"),
+        "{stderr}"
+    );
+    assert!(listing(&cache.join("mnist")).is_empty());
+}
+
+#[test]
+fn a_cached_file_stays_until_its_replacement_is_in() {
+    let files = idx_files();
+    let tmp = tempfile::tempdir().unwrap();
+    let sums = checksum_file(tmp.path(), &files);
+    let cache = tmp.path().join("cache");
+    let dir = cache.join("mnist");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(FILE_NAMES[0]), b"the user's older copy").unwrap();
+    // Every mirror fails: the cached file is as it was.
+    let server = Server::start(HashMap::new());
+    let mirror = server.url("/m/");
+    let out = latentlab(
+        &["fetch", "mnist", "--mirror", &mirror, "--checksums", &sums],
+        &cache,
+    );
+    assert!(!out.status.success());
+    assert_eq!(
+        std::fs::read(dir.join(FILE_NAMES[0])).unwrap(),
+        b"the user's older copy"
+    );
+    // A good mirror replaces it with the verified file.
+    let server = Server::start(routes("/m/", &files));
+    let mirror = server.url("/m/");
+    let out = latentlab(
+        &["fetch", "mnist", "--mirror", &mirror, "--checksums", &sums],
+        &cache,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read(dir.join(FILE_NAMES[0])).unwrap(), files[0].1);
+}

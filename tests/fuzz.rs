@@ -666,3 +666,172 @@ fn settings_never_panic_and_sanitized_settings_train() {
         "too few cases read as settings to mean anything"
     );
 }
+
+/// Every leaf of a JSON value, as a pointer ("/spec/lr").
+fn leaves(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                leaves(v, format!("{at}/{k}"), out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, v) in a.iter().enumerate() {
+                leaves(v, format!("{at}/{i}"), out);
+            }
+        }
+        _ => out.push(at),
+    }
+}
+
+/// A value at the edge of what a field could hold.
+fn edge_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::json;
+    prop::sample::select(vec![
+        json!(0),
+        json!(-1),
+        json!(1e300),
+        json!(-1e300),
+        json!(1e-300),
+        json!(100_000_000_000_000u64),
+        json!(u64::MAX),
+        json!(1_000_000_000u64),
+        json!(3),
+        json!("1"),
+        json!(""),
+        json!(null),
+        json!(true),
+        json!([]),
+        json!({}),
+        json!("../x"),
+        json!("idx:/nowhere"),
+        json!("vae"),
+    ])
+}
+
+/// A saved run trained once by the binary, for the run targets.
+fn trained_run(dir: &Path) -> PathBuf {
+    let run = dir.join("good");
+    let args = common::quick_run_args(&run);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_latentlab"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    run
+}
+
+/// Saved runs whose run.json is edited (one field set to an edge value, or its bytes
+/// mutated): opening never panics, and a run that opens can be started from (its time a
+/// `Duration`, its step a replay that ends) and its data set loads or says why.
+#[test]
+fn run_manifests_never_panic_and_what_opens_can_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = trained_run(dir.path());
+    let manifest = std::fs::read(good.join("run.json")).unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    let mut pointers = Vec::new();
+    leaves(&value, String::new(), &mut pointers);
+    let case = dir.path().join("case");
+    std::fs::create_dir(&case).unwrap();
+    for e in std::fs::read_dir(&good).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), case.join(e.file_name())).unwrap();
+    }
+    let edited = (prop::sample::select(pointers), edge_value()).prop_map(move |(at, new)| {
+        let mut v = value.clone();
+        *v.pointer_mut(&at).unwrap() = new;
+        serde_json::to_vec_pretty(&v).unwrap()
+    });
+    let mutated = mutation(
+        vec![
+            b"1e300".to_vec(),
+            b"\"1\"".to_vec(),
+            b"-".to_vec(),
+            b"99999999999999".to_vec(),
+        ],
+        true,
+    )
+    .prop_map(move |m| m.apply(&manifest));
+    let opened = std::sync::atomic::AtomicUsize::new(0);
+    fuzz("run.json", 300, prop_oneof![edited, mutated], |bytes| {
+        std::fs::write(case.join("run.json"), &bytes).unwrap();
+        match latentlab::train::run::open_run(&case) {
+            Ok(run) => {
+                opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let m = &run.manifest;
+                let start = run.start_from();
+                prop_assert!(start.elapsed_secs.is_finite() && start.elapsed_secs >= 0.0);
+                let _ = Duration::from_secs_f64(start.elapsed_secs);
+                prop_assert!(m.step.saturating_mul(m.spec.batch_size as u64) <= 1_000_000_000);
+                if let Ok(ds) = run.load_data() {
+                    prop_assert!(m.spec.train_config(&ds).is_ok());
+                }
+            }
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
+        }
+        Ok(())
+    });
+    assert!(
+        opened.into_inner() > 0,
+        "no edited run opened: the target never reaches past the checks"
+    );
+}
+
+/// A run's timeline file, mutated: reading it never panics.
+#[test]
+fn timelines_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = trained_run(dir.path());
+    let valid = std::fs::read(good.join(latentlab::train::timeline::RUN_FILE)).unwrap();
+    let read = std::sync::atomic::AtomicUsize::new(0);
+    let bytes = bytes_or_mutation(
+        vec![valid],
+        vec![be(u32::MAX), be(0), be(1 << 30), vec![0xff; 8]],
+        false,
+    );
+    fuzz("timeline.bin", 1000, bytes, |bytes| {
+        if latentlab::train::Timeline::from_bytes(&bytes).is_ok() {
+            read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    });
+    assert!(read.into_inner() > 0, "no case read as a timeline");
+}
+
+/// Lessons, mutated from the built-in ones: parsing never panics, what parses stays within
+/// the caps, and every step's setup can be asked for.
+#[test]
+fn lessons_never_panic_and_stay_within_their_caps() {
+    use latentlab::lessons::{Lesson, MAX_STEPS, MAX_TITLE_CHARS};
+    let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/lessons");
+    let valid: Vec<Vec<u8>> = ["ae-vs-vae.md", "elbo.md", "interpolation.md"]
+        .iter()
+        .map(|f| std::fs::read(folder.join(f)).unwrap())
+        .collect();
+    let splices = vec![
+        b"\n## S\n\n".to_vec(),
+        b"\n## S\n\nText.\n".repeat(60),
+        b"\nopen: /nowhere\n".to_vec(),
+        b"\nclasses: 1,2\n".to_vec(),
+        b"\nlatent_dim: 99999\n".to_vec(),
+        b"\ntab: Latent\n".to_vec(),
+        b"---\n".to_vec(),
+        "é".repeat(300).into_bytes(),
+    ];
+    let parsed = std::sync::atomic::AtomicUsize::new(0);
+    let text = (0..valid.len(), mutation(splices, true)).prop_map(move |(i, m)| m.apply(&valid[i]));
+    fuzz("lessons", 1000, text, |bytes| {
+        let text = String::from_utf8_lossy(&bytes);
+        if let Ok(l) = Lesson::parse("fuzz.md", &text) {
+            parsed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            prop_assert!(l.steps.len() <= MAX_STEPS);
+            prop_assert!(l.title.chars().count() <= MAX_TITLE_CHARS);
+            for i in 0..l.steps.len() {
+                let _ = l.setup(i);
+            }
+        }
+        Ok(())
+    });
+    assert!(parsed.into_inner() > 0, "no case parsed as a lesson");
+}

@@ -271,6 +271,7 @@ fn a_run_that_cannot_be_opened_says_why() {
         "{e}"
     );
 
+    // Its data set renamed: the settings, then the checkpoints, disagree with it.
     let gone = copy("gone");
     edit_manifest(
         &gone,
@@ -279,7 +280,17 @@ fn a_run_that_cannot_be_opened_says_why() {
     );
     let e = open_error(&gone);
     assert!(
-        e.contains("its data set 'idx:/no/such/folder' is not available here"),
+        e.contains("its settings name the data set 'moons', its data 'idx:/no/such/folder'"),
+        "{e}"
+    );
+    edit_manifest(
+        &gone,
+        "\"dataset\": \"moons\"",
+        "\"dataset\": \"idx:/no/such/folder\"",
+    );
+    let e = open_error(&gone);
+    assert!(
+        e.contains("was trained on 'moons', the run on 'idx:/no/such/folder'"),
         "{e}"
     );
 
@@ -368,26 +379,25 @@ fn a_save_killed_at_any_step_leaves_a_complete_run_or_none() {
         vec!["run"],
         "the good save removed the leftovers"
     );
-    // Overwriting: each crash leaves the old run, the new one, or (between the renames)
-    // nothing under the name and the old run aside, which the next save puts back.
+    // Overwriting: each crash leaves the old run or the new one under the name, never a
+    // moment without (the two are swapped in one step).
     let mut crashed = 0;
     for n in 1..100 {
         let o = train(&target, &["--overwrite", "--seed", "3"], &[crash_at(n)]);
         if o.status.success() {
             break;
         }
+        let e = text(&o.stderr);
+        assert!(
+            e.contains(&format!("abort at save step {n}")),
+            "step {n}: {e}"
+        );
         crashed += 1;
-        if !complete_or_absent(&target) {
-            let left = names(tmp.path());
-            assert!(left.iter().any(|n| n.starts_with(".run.old-")), "{left:?}");
-            let o = train(&target, &[], &[]);
-            let e = text(&o.stderr);
-            assert!(
-                e.contains("a saved run is already there"),
-                "put back, then refused: {e}"
-            );
-            assert!(complete_or_absent(&target));
-        }
+        assert!(
+            complete_or_absent(&target),
+            "killed at step {n} of an overwrite: no run under the name ({:?})",
+            names(tmp.path())
+        );
     }
     assert!(crashed >= 10, "the overwrite has only {crashed} steps");
     assert_eq!(run::open_run(&target).unwrap().manifest.spec.seed, 3);
@@ -443,8 +453,10 @@ fn kill_9_during_saves_leaves_a_complete_run_or_none() {
                 "the old run"
             }
         } else {
-            assert!(names(tmp.path()).iter().any(|n| n.starts_with(".run.old-")));
-            "nothing (the old run aside)"
+            panic!(
+                "kill -9 at +{after_ms} ms left no run under the name: {:?}",
+                names(tmp.path())
+            );
         };
         eprintln!("kill -9 at +{after_ms} ms into the save: {outcome}");
     }
@@ -453,4 +465,117 @@ fn kill_9_during_saves_leaves_a_complete_run_or_none() {
     let o = train(&target, &["--overwrite"], &[]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(names(tmp.path()), vec!["run"]);
+}
+
+#[test]
+fn overwrite_replaces_a_run_and_nothing_else() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A folder of the user's: refused with or without --overwrite, left as it was.
+    let mine = tmp.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("notes.txt"), "my notes").unwrap();
+    for extra in [&["--overwrite"][..], &[]] {
+        let o = train(&mine, extra, &[]);
+        assert!(!o.status.success());
+        let e = text(&o.stderr);
+        assert!(
+            e.contains("replaces only a saved LatentLab run") && e.contains("holds no run.json"),
+            "{e}"
+        );
+        assert!(
+            !e.contains("replace it with --overwrite"),
+            "no hint to use it: {e}"
+        );
+        assert!(
+            !text(&o.stdout).contains("epoch"),
+            "refused before training"
+        );
+    }
+    assert_eq!(names(&mine), vec!["notes.txt"]);
+    // A file given as --out, with --overwrite: not replaced, and no hint to add the flag.
+    let file = tmp.path().join("file");
+    std::fs::write(&file, "data").unwrap();
+    let e = text(&train(&file, &["--overwrite"], &[]).stderr);
+    assert!(e.contains("it is a file, not a folder"), "{e}");
+    assert!(!e.contains("replace it with --overwrite"), "{e}");
+    assert_eq!(std::fs::read(&file).unwrap(), b"data");
+    // A run the user added a file to is no longer only a run: refused too.
+    let run = tmp.path().join("run");
+    assert!(train(&run, &[], &[]).status.success());
+    std::fs::write(run.join("my-notes.md"), "keep me").unwrap();
+    let e = text(&train(&run, &["--overwrite"], &[]).stderr);
+    assert!(
+        e.contains("'my-notes.md', which its run.json does not list"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(run.join("my-notes.md")).unwrap(), b"keep me");
+    // A run of LatentLab alone is replaced.
+    std::fs::remove_file(run.join("my-notes.md")).unwrap();
+    let o = train(&run, &["--overwrite", "--seed", "4"], &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(run::open_run(&run).unwrap().manifest.spec.seed, 4);
+}
+
+#[test]
+#[cfg(unix)]
+fn of_two_writers_into_one_folder_one_wins_and_the_other_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let target = tmp.path().join("run");
+    assert!(train(&target, &[], &[]).status.success());
+    let mut args = common::quick_run_args(&target);
+    args.extend(["--overwrite".into(), "--seed".into(), "5".into()]);
+    let first = Command::new(env!("CARGO_BIN_EXE_latentlab"))
+        .args(&args)
+        .env("LATENTLAB_SLOW_SAVE_MS", "150")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first is saving (its hidden folder holds its losses) while the second starts.
+    let ours = format!(".run.partial-{}-", first.id());
+    let started = Instant::now();
+    while !names(tmp.path())
+        .iter()
+        .any(|n| n.starts_with(&ours) && tmp.path().join(n).join("losses.csv").exists())
+    {
+        assert!(started.elapsed() < Duration::from_secs(60), "no save began");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let second = train(&target, &["--overwrite", "--seed", "6"], &[]);
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(!second.status.success(), "both said they saved");
+    let e = text(&second.stderr);
+    assert!(
+        e.contains("another save into this folder is under way"),
+        "{e}"
+    );
+    assert_eq!(run::open_run(&target).unwrap().manifest.spec.seed, 5);
+    assert_eq!(names(tmp.path()), vec!["run"], "the lock is gone too");
+}
+
+#[test]
+#[cfg(unix)]
+fn out_as_a_symbolic_link_is_refused_before_training() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let to_empty = tmp.path().join("to-empty");
+    std::os::unix::fs::symlink(&empty, &to_empty).unwrap();
+    let dangling = tmp.path().join("dangling");
+    std::os::unix::fs::symlink(tmp.path().join("nowhere"), &dangling).unwrap();
+    for link in [&to_empty, &dangling] {
+        for extra in [&["--overwrite"][..], &[]] {
+            let o = train(link, extra, &[]);
+            assert!(!o.status.success());
+            let e = text(&o.stderr);
+            assert!(e.contains("it is a symbolic link"), "{e}");
+            assert!(
+                !text(&o.stdout).contains("epoch"),
+                "refused before training"
+            );
+        }
+    }
+    assert!(names(&empty).is_empty());
+    assert_eq!(names(tmp.path()), vec!["dangling", "empty", "to-empty"]);
 }

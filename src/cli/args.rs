@@ -174,8 +174,8 @@ pub struct DatasetArgs {
     pub seed: u64,
 }
 
-/// Side of the latent grid figure (`--grid`).
-pub const GRID: Limit<usize> = Limit::new("grid side", 1, 100);
+/// Side of the latent grid figure (`--grid`), in `model::limits` so saved runs read it too.
+pub use crate::model::limits::GRID;
 /// Items per class on a data sheet (`--per-class`).
 pub const PER_CLASS: Limit<usize> = Limit::new("items per class", 1, 200);
 

@@ -32,11 +32,52 @@ pub(super) fn encode(a: EncodeArgs) -> Result<()> {
     let decoder = model.decoder_snapshot()?;
     let report = inspect::inspect(&meta.config, &encoder, &decoder, &x, None)
         .map_err(|e| anyhow!("{}: {e}", a.checkpoint.display()))?;
+    if let Some(what) = first_not_finite(&report) {
+        bail!(
+            "{}: the model gives {what} for this image (its weights are finite but too large              for f32 arithmetic: the checkpoint is damaged or the model diverged); nothing              was written",
+            a.checkpoint.display()
+        );
+    }
     if let Some(out) = &a.out {
         write_png(out, &report.recon_image)?;
     }
     super::output::out!("{}", report_json(meta.config.kind.name(), &report)?);
     Ok(())
+}
+
+/// The first output of `r` that is not a finite number, named ("a non-finite mu[3] (NaN)").
+fn first_not_finite(r: &ItemReport) -> Option<String> {
+    let lists: [(&str, Vec<f64>); 4] = [
+        ("mu", r.mu.iter().map(|&v| f64::from(v)).collect()),
+        (
+            "sigma",
+            r.sigma.iter().flatten().map(|&v| f64::from(v)).collect(),
+        ),
+        (
+            "kl_per_dim",
+            r.kl_per_dim.iter().flatten().copied().collect(),
+        ),
+        (
+            "the reconstruction",
+            r.recon_image.iter().map(|&v| f64::from(v)).collect(),
+        ),
+    ];
+    for (name, values) in &lists {
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Some(format!("a non-finite {name}[{i}] ({})", values[i]));
+        }
+    }
+    let terms = [
+        ("kl", r.kl),
+        ("weighted_kl", r.weighted_kl),
+        ("penalty", r.penalty),
+        ("recon", Some(r.recon_nats)),
+        ("elbo", r.neg_elbo),
+    ];
+    terms.into_iter().find_map(|(name, v)| {
+        v.filter(|v| !v.is_finite())
+            .map(|v| format!("a non-finite {name} ({v})"))
+    })
 }
 
 fn describe(shape: ItemShape) -> String {

@@ -10,8 +10,12 @@ use std::path::Path;
 
 /// Runs every check over the steps, in order; fills in the hidden classes.
 pub fn check(lesson: &mut Lesson) -> Result<(), LessonError> {
+    let mut fold = super::Fold::default();
     for i in 0..lesson.steps.len() {
-        let setup = lesson.setup(i);
+        // This step's setup before its own checks resolve it, the steps before resolved.
+        let mut here = fold.clone();
+        here.add(&lesson.steps[i]);
+        let setup = here.setup(Some(&lesson.steps[i]));
         let models = setup.known_models();
         let dataset = setup.known_dataset();
         let file = lesson.file.clone();
@@ -44,6 +48,7 @@ pub fn check(lesson: &mut Lesson) -> Result<(), LessonError> {
         if let Some(a) = &c.subjects {
             subjects_on_the_tab(&a.value, setup.tab.as_deref()).map_err(|p| at(a.line, p))?;
         }
+        fold.add(&lesson.steps[i]);
     }
     Ok(())
 }

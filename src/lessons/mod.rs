@@ -16,10 +16,17 @@ use crate::data::BUILTIN_NAMES;
 use crate::model::{KnobValue, ModelKind};
 use crate::train::RunSpec;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// The longest step text (characters) that still reads on a projector banner.
 pub const MAX_STEP_CHARS: usize = 520;
+/// Largest lesson file read (a long lesson takes some 20 kB).
+pub const MAX_LESSON_BYTES: u64 = 1 << 20;
+/// Most steps a lesson may have (a class hour holds a few dozen).
+pub const MAX_STEPS: usize = 500;
+/// Longest title, name or about line of a lesson or a step's heading, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
 
 /// The built-in lessons: file name and text, in the order they are taught.
 const BUILTIN: &[(&str, &str)] = &[
@@ -257,6 +264,54 @@ impl Setup {
     }
 }
 
+/// The steps so far folded into what the app shows: each step is added once, so the
+/// setups of all steps take one pass (a check per step stays linear in the steps).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Fold {
+    s: Setup,
+    highlight: Changes,
+}
+
+impl Fold {
+    /// Folds in one more step.
+    pub(crate) fn add(&mut self, step: &Step) {
+        let (s, highlight) = (&mut self.s, &mut self.highlight);
+        let c = &step.changes;
+        if c.open.is_some() {
+            s.run_base = RunBase::Current;
+            s.run = Changes::default();
+        }
+        // Other data has other classes: a new data set shows them all again.
+        if c.dataset.is_some() || c.open.is_some() {
+            highlight.classes = None;
+        }
+        keep(&mut s.run.dataset, &c.dataset);
+        keep(&mut s.run.models, &c.models);
+        keep(&mut s.run.latent_dim, &c.latent_dim);
+        keep(&mut s.run.lr, &c.lr);
+        keep(&mut s.run.seed, &c.seed);
+        for (k, v) in &c.knobs {
+            s.run.knobs.insert(k.clone(), v.clone());
+        }
+        set(&c.grid, &mut s.grid);
+        set(&c.tab, &mut s.tab);
+        set(&c.presentation, &mut s.presentation);
+        set(&c.training, &mut s.training);
+        keep(&mut highlight.same_axes, &c.same_axes);
+        keep(&mut highlight.prior_circles, &c.prior_circles);
+        keep(&mut highlight.posterior_ellipses, &c.posterior_ellipses);
+        keep(&mut highlight.classes, &c.classes);
+    }
+
+    /// The setup once `last` (the step folded in last) is shown.
+    pub(crate) fn setup(&self, last: Option<&Step>) -> Setup {
+        let mut s = self.s.clone();
+        s.open = last.and_then(|st| st.changes.open.clone()).map(|a| a.value);
+        s.highlight = highlight_of(&self.highlight);
+        s
+    }
+}
+
 /// Sets `to` to the value of `from` where a step sets it.
 fn set<T: Clone>(from: &Option<At<T>>, to: &mut Option<T>) {
     if let Some(a) = from {
@@ -284,8 +339,21 @@ impl Lesson {
     /// file's folder, and a saved run it opens must exist.
     pub fn from_file(path: &Path) -> Result<Lesson, LessonError> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| LessonError::NotFound(format!("cannot read lesson {file}: {e}")))?;
+        let cannot = |e: String| LessonError::NotFound(format!("cannot read lesson {file}: {e}"));
+        let meta = std::fs::metadata(path).map_err(|e| cannot(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(cannot("it is not a file".into()));
+        }
+        if meta.len() > MAX_LESSON_BYTES {
+            return Err(cannot(format!(
+                "it is {} bytes; a lesson is at most {MAX_LESSON_BYTES}",
+                meta.len()
+            )));
+        }
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_LESSON_BYTES + 1).read_to_string(&mut text))
+            .map_err(|e| cannot(e.to_string()))?;
         let mut lesson = parse::parse(&file, &text)?;
         let folder = path.parent().unwrap_or(Path::new("."));
         check::resolve_paths(&mut lesson, folder)?;
@@ -296,42 +364,11 @@ impl Lesson {
     /// The app as step `i` wants it (clamped to the last step).
     pub fn setup(&self, i: usize) -> Setup {
         let last = i.min(self.steps.len().saturating_sub(1));
-        let mut s = Setup::default();
-        let mut highlight = Changes::default();
+        let mut fold = Fold::default();
         for step in self.steps.iter().take(last + 1) {
-            let c = &step.changes;
-            if c.open.is_some() {
-                s.run_base = RunBase::Current;
-                s.run = Changes::default();
-            }
-            // Other data has other classes: a new data set shows them all again.
-            if c.dataset.is_some() || c.open.is_some() {
-                highlight.classes = None;
-            }
-            keep(&mut s.run.dataset, &c.dataset);
-            keep(&mut s.run.models, &c.models);
-            keep(&mut s.run.latent_dim, &c.latent_dim);
-            keep(&mut s.run.lr, &c.lr);
-            keep(&mut s.run.seed, &c.seed);
-            for (k, v) in &c.knobs {
-                s.run.knobs.insert(k.clone(), v.clone());
-            }
-            set(&c.grid, &mut s.grid);
-            set(&c.tab, &mut s.tab);
-            set(&c.presentation, &mut s.presentation);
-            set(&c.training, &mut s.training);
-            keep(&mut highlight.same_axes, &c.same_axes);
-            keep(&mut highlight.prior_circles, &c.prior_circles);
-            keep(&mut highlight.posterior_ellipses, &c.posterior_ellipses);
-            keep(&mut highlight.classes, &c.classes);
+            fold.add(step);
         }
-        s.open = self
-            .steps
-            .get(last)
-            .and_then(|st| st.changes.open.clone())
-            .map(|a| a.value);
-        s.highlight = highlight_of(&highlight);
-        s
+        fold.setup(self.steps.get(last))
     }
 
     /// Checks every `tab:` against the window's tab titles (any case) and writes it as the

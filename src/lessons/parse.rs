@@ -1,7 +1,10 @@
 //! Lesson text → [`Lesson`]: the front matter, the steps, and each `key: value` line, every
 //! problem reported with its line. Checks that need more than one line are in `check.rs`.
 
-use super::{At, Changes, Classes, Lesson, LessonError, MAX_STEP_CHARS, Step};
+use super::{
+    At, Changes, Classes, Lesson, LessonError, MAX_LESSON_BYTES, MAX_STEP_CHARS, MAX_STEPS,
+    MAX_TITLE_CHARS, Step,
+};
 use crate::model::KnobValue;
 use crate::model::kinds::{KnobRange, all_knobs};
 use crate::train::spec::{check_lr, parse_models};
@@ -39,6 +42,16 @@ pub fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
         line,
         problem,
     };
+    // Sizes first, before any work that grows with them.
+    if text.len() as u64 > MAX_LESSON_BYTES {
+        return Err(at(
+            1,
+            format!(
+                "the lesson is {} bytes; a lesson is at most {MAX_LESSON_BYTES}",
+                text.len()
+            ),
+        ));
+    }
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut lines: Lines<'_> = text.lines().enumerate().peekable();
     let (name, title, about) = front_matter(&mut lines).map_err(|(l, p)| at(l, p))?;
@@ -51,6 +64,12 @@ pub fn parse(file: &str, text: &str) -> Result<Lesson, LessonError> {
         let Some(heading) = line.strip_prefix("## ") else {
             return Err(at(n, not_a_step(line)));
         };
+        if steps.len() == MAX_STEPS {
+            return Err(at(
+                n,
+                format!("more than {MAX_STEPS} steps; split the lesson into several"),
+            ));
+        }
         steps.push(step(heading, n, &mut lines).map_err(|(l, p)| at(l, p))?);
     }
     if steps.is_empty() {
@@ -117,6 +136,12 @@ fn front_matter(lines: &mut Lines<'_>) -> Result<(String, String, String), (usiz
             continue;
         }
         let (key, value) = key_value(line).ok_or((n, expected_key_value(line)))?;
+        let most = if key == "about" {
+            MAX_STEP_CHARS
+        } else {
+            MAX_TITLE_CHARS
+        };
+        too_long(key, value, most).map_err(|p| (n, p))?;
         let Some(key) = FRONT_KEYS.iter().find(|k| **k == key) else {
             return Err((
                 n,
@@ -140,6 +165,18 @@ fn front_matter(lines: &mut Lines<'_>) -> Result<(String, String, String), (usiz
         last,
         "the front matter never ends: add a line '---' after it".into(),
     ))
+}
+
+/// A title, name or about line longer than `most` characters: refused before it is used.
+fn too_long(what: &str, value: &str, most: usize) -> Result<(), String> {
+    let chars = value.chars().take(most + 1).count();
+    if chars > most {
+        return Err(format!(
+            "'{what}' is longer than {most} characters ('{}')",
+            short(value)
+        ));
+    }
+    Ok(())
 }
 
 fn valid_name(name: &str) -> bool {
@@ -168,6 +205,7 @@ fn expected_key_value(line: &str) -> String {
 
 /// One step: its heading, the `key: value` lines right under it, a blank line, the text.
 fn step(heading: &str, line: usize, lines: &mut Lines<'_>) -> Result<Step, (usize, String)> {
+    too_long("a step heading", heading.trim(), MAX_TITLE_CHARS).map_err(|p| (line, p))?;
     let title = heading.trim().to_string();
     if title.is_empty() {
         return Err((line, "a step heading needs a title after '## '".into()));

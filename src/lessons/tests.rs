@@ -329,3 +329,55 @@ fn text_keeps_paragraphs_and_windows_line_ends() {
     assert_eq!(l.steps[0].text, "Do: one line.\n\nNotice: two.");
     assert_eq!(l.steps[0].changes.tab.as_ref().unwrap().line, 6);
 }
+
+#[test]
+fn sizes_are_capped_before_the_work() {
+    // Steps: the one past the cap is refused, at its heading.
+    let steps = |n: usize| lesson(&"## S\n\nText.\n\n".repeat(n));
+    let ok = Lesson::parse("t.md", &steps(MAX_STEPS)).unwrap();
+    assert_eq!(ok.steps.len(), MAX_STEPS);
+    let (line, p) = err(&steps(20_000));
+    assert!(p.contains(&format!("more than {MAX_STEPS} steps")), "{p}");
+    assert_eq!(line, 5 + 4 * MAX_STEPS);
+    // A title of 8 MB: refused for the file's size, with a short message; a title of 300
+    // characters for its own length.
+    for (chars, expected) in [
+        (8 << 20, "a lesson is at most 1048576"),
+        (300, "'title' is longer than 200 characters"),
+    ] {
+        let text = format!(
+            "---\nname: t\ntitle: {}\n---\n## S\n\nText.\n",
+            "x".repeat(chars)
+        );
+        match Lesson::parse("t.md", &text) {
+            Err(e) => {
+                let m = e.to_string();
+                assert!(m.contains(expected), "{m:.300}");
+                assert!(m.len() < 400, "the message is short: {} bytes", m.len());
+            }
+            Ok(_) => panic!("a title of {chars} characters was accepted"),
+        }
+    }
+    let (_, p) = err(&lesson(&format!("## {}\n\nText.\n", "y".repeat(300))));
+    assert!(p.contains("'a step heading' is longer than 200"), "{p}");
+    // A file too large is not read.
+    let tmp = tempfile::tempdir().unwrap();
+    let big = tmp.path().join("big.md");
+    std::fs::write(&big, steps(1) + &" ".repeat(2 << 20)).unwrap();
+    let e = Lesson::from_file(&big).unwrap_err().to_string();
+    assert!(e.contains("a lesson is at most 1048576"), "{e}");
+    let fifo_like = tmp.path().join("folder.md");
+    std::fs::create_dir(&fifo_like).unwrap();
+    let e = Lesson::from_file(&fifo_like).unwrap_err().to_string();
+    assert!(e.contains("it is not a file"), "{e}");
+}
+
+#[test]
+fn the_check_sees_each_step_as_setup_does() {
+    let l = builtin().unwrap().into_iter().next().unwrap();
+    let mut fold = Fold::default();
+    for (i, step) in l.steps.iter().enumerate() {
+        fold.add(step);
+        assert_eq!(fold.setup(Some(step)), l.setup(i), "step {i}");
+    }
+}

@@ -68,6 +68,8 @@ impl<T: PartialOrd + Display + Copy> Limit<T> {
     }
 }
 
+/// Cells per side of a latent grid (the figure's `--grid`, a saved run's `grid_k`).
+pub const GRID: Limit<usize> = Limit::new("grid side", 1, 100);
 /// Size of the code z.
 pub const LATENT_DIM: Limit<usize> = Limit::new("latent dimension", 1, 64);
 /// Width of one hidden layer.

@@ -11,6 +11,27 @@ use std::time::Duration;
 
 /// Bytes read per chunk; the cancel flag and the progress callback are seen once per chunk.
 const CHUNK: usize = 64 * 1024;
+/// Every download may take this long, plus [`SLOWEST_BYTES_PER_SEC`]'s time for its bytes:
+/// a server that trickles never holds a fetch forever.
+const DEADLINE_BASE: Duration = Duration::from_secs(120);
+/// The slowest transfer waited for to the end (about 40 minutes for MNIST's largest file).
+const SLOWEST_BYTES_PER_SEC: u64 = 4096;
+/// Most bytes a file without a listed size may have.
+const MAX_UNSIZED_BYTES: u64 = 512 << 20;
+
+/// How long a download of `size` bytes may take in all (`LATENTLAB_FETCH_DEADLINE_SECS`
+/// sets it, for the tests).
+fn deadline_for(size: Option<u64>) -> Duration {
+    if let Some(secs) = std::env::var("LATENTLAB_FETCH_DEADLINE_SECS")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+    {
+        return Duration::from_secs_f64(secs);
+    }
+    let bytes = size.unwrap_or(MAX_UNSIZED_BYTES);
+    DEADLINE_BASE + Duration::from_secs(bytes / SLOWEST_BYTES_PER_SEC)
+}
 
 /// A fetch in progress: the HTTP agent, the mirrors and the cancel flag.
 pub(super) struct Job<'a> {
@@ -180,6 +201,8 @@ impl<'a> Job<'a> {
         progress: &mut dyn FnMut(u64, Option<u64>),
     ) -> Result<(u64, [u8; 16]), FetchError> {
         let total = target.expected.size.or(announced);
+        let limit = deadline_for(total);
+        let started = std::time::Instant::now();
         let mut hasher = Md5::new();
         let mut buf = vec![0u8; CHUNK];
         let mut done = 0u64;
@@ -204,6 +227,19 @@ impl<'a> Job<'a> {
                     "the server sent more than the expected {size} bytes"
                 )));
             }
+            if done > MAX_UNSIZED_BYTES {
+                return Err(target.transfer(format!(
+                    "the server sent more than {MAX_UNSIZED_BYTES} bytes"
+                )));
+            }
+            if started.elapsed() > limit {
+                let of = total.map_or(String::new(), |t| format!(" of {t}"));
+                return Err(target.transfer(format!(
+                    "the download did not finish within {} s ({done}{of} bytes came); the \
+                     server is too slow",
+                    limit.as_secs_f64()
+                )));
+            }
             hasher.update(&buf[..n]);
             out.write_all(&buf[..n])
                 .map_err(|e| FetchError::io(&target.part, e))?;
@@ -220,8 +256,8 @@ pub(super) fn join_url(mirror: &str, file: &str) -> String {
     format!("{}/{file}", mirror.trim_end_matches('/'))
 }
 
-/// True when `dest` holds the expected bytes. A file with other bytes is deleted: only a
-/// verified file may carry the real name.
+/// True when `dest` holds the expected bytes. A file with other bytes stays until a
+/// verified download replaces it (one rename), so a failed fetch loses nothing.
 pub(super) fn already_good(dest: &Path, expected: Expected) -> Result<bool, FetchError> {
     let meta = match std::fs::metadata(dest) {
         Ok(m) => m,
@@ -235,11 +271,7 @@ pub(super) fn already_good(dest: &Path, expected: Expected) -> Result<bool, Fetc
         ));
     }
     let size_ok = expected.size.is_none_or(|s| s == meta.len());
-    if size_ok && file_md5(dest)? == expected.md5 {
-        return Ok(true);
-    }
-    std::fs::remove_file(dest).map_err(|e| FetchError::io(dest, e))?;
-    Ok(false)
+    Ok(size_ok && file_md5(dest)? == expected.md5)
 }
 
 pub(super) fn file_md5(path: &Path) -> Result<[u8; 16], FetchError> {

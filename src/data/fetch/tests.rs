@@ -144,7 +144,7 @@ fn mirror_and_file_join_with_one_slash() {
 }
 
 #[test]
-fn a_cached_file_with_wrong_bytes_is_deleted_and_a_right_one_kept() {
+fn a_cached_file_with_wrong_bytes_is_not_good_and_stays_until_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("f");
     let abc = Expected {
@@ -156,7 +156,12 @@ fn a_cached_file_with_wrong_bytes_is_deleted_and_a_right_one_kept() {
     assert!(path.exists());
     std::fs::write(&path, "abd").unwrap();
     assert!(!already_good(&path, abc).unwrap());
-    assert!(!path.exists(), "a wrong file must not keep the real name");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"abd",
+        "kept until a verified file replaces it"
+    );
+    std::fs::remove_file(&path).unwrap();
     assert!(!already_good(&path, abc).unwrap(), "absent is not good");
 }
 

@@ -7,6 +7,8 @@
 //! once every file and the manifest are on disk, so a folder under the run's name is
 //! always complete (see `write.rs`).
 
+mod check;
+mod lock;
 mod rows;
 mod write;
 
@@ -195,6 +197,28 @@ pub enum RunError {
         /// What is there.
         what: String,
     },
+    /// The destination holds something that is not a LatentLab run: never replaced.
+    #[error(
+        "{path}: {what}; --overwrite replaces only a saved LatentLab run, so nothing was \
+         changed: choose another folder"
+    )]
+    NotReplaceable {
+        /// The folder.
+        path: String,
+        /// What is there.
+        what: String,
+    },
+    /// Another save of the same name is under way.
+    #[error(
+        "{path}: another save into this folder is under way (it holds {lock}); nothing was \
+         changed: wait for it or choose another folder"
+    )]
+    Busy {
+        /// The folder.
+        path: String,
+        /// The lock file.
+        lock: String,
+    },
     /// Something about the run's contents does not fit (models, checkpoints).
     #[error("{path}: {why}")]
     Invalid {
@@ -311,7 +335,15 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 
 /// SHA-256 and length of the file at `path`, read in pieces.
 pub(crate) fn hash_file(path: &Path) -> Result<(u64, String), RunError> {
-    let mut f = std::fs::File::open(path).map_err(io_err(path))?;
+    hash_file_up_to(path, u64::MAX - 1)
+}
+
+/// SHA-256 and length of at most `most + 1` bytes of the file at `path`, read in pieces (a
+/// file longer than `most` shows as `most + 1` bytes).
+pub(crate) fn hash_file_up_to(path: &Path, most: u64) -> Result<(u64, String), RunError> {
+    let mut f = std::fs::File::open(path)
+        .map_err(io_err(path))?
+        .take(most.saturating_add(1));
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut len = 0u64;
@@ -358,7 +390,15 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, RunError> {
             "its {MANIFEST} does not say format \"{RUN_FORMAT}\""
         )));
     }
-    let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
+    let version = match value.get("version") {
+        Some(serde_json::Value::Number(n)) => n.as_u64().unwrap_or(u64::MAX),
+        Some(other) => {
+            return Err(not_a_run(format!(
+                "the version in its {MANIFEST} is not a number ({other})"
+            )));
+        }
+        None => return Err(not_a_run(format!("its {MANIFEST} has no version"))),
+    };
     if version != u64::from(RUN_VERSION) {
         return Err(RunError::Version {
             path: path.display().to_string(),
@@ -367,10 +407,12 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, RunError> {
     }
     let manifest: Manifest = serde_json::from_value(value)
         .map_err(|e| not_a_run(format!("its {MANIFEST} does not read: {e}")))?;
-    check_names(&manifest).map_err(|why| RunError::Invalid {
-        path: path.display().to_string(),
-        why,
-    })?;
+    check_names(&manifest)
+        .and_then(|()| check::fields(&manifest))
+        .map_err(|why| RunError::Invalid {
+            path: path.display().to_string(),
+            why,
+        })?;
     Ok(manifest)
 }
 
@@ -418,44 +460,106 @@ fn is_known(name: &str, m: &Manifest) -> bool {
         })
 }
 
-/// Opens the run in `dir`: its manifest, every file it lists present with its length and
-/// hash, the checkpoints' descriptions readable, the loss rows parsed. Changes nothing.
-pub fn open_run(dir: &Path) -> Result<OpenedRun, RunError> {
-    let manifest = read_manifest(dir)?;
-    for f in &manifest.files {
-        let path = dir.join(&f.name);
-        if !path.is_file() {
+/// What is at `path` where a run's file should be, if it is not a plain file: "a folder",
+/// "a FIFO", ... (a link is refused too: a run's files are its own).
+fn not_a_file(path: &Path) -> Result<Option<&'static str>, RunError> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(RunError::Missing {
                 path: path.display().to_string(),
             });
         }
-        let (bytes, sha) = hash_file(&path)?;
-        if bytes != f.bytes {
-            return Err(RunError::Corrupt {
-                path: path.display().to_string(),
-                why: format!("it is {bytes} bytes, run.json says {}", f.bytes),
-            });
+        Err(e) => return Err(io_err(path)(e)),
+    };
+    let t = meta.file_type();
+    if t.is_file() {
+        return Ok(None);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Ok(Some("a FIFO (named pipe)"));
         }
-        if sha != f.sha256 {
-            return Err(RunError::Corrupt {
-                path: path.display().to_string(),
-                why: "its SHA-256 differs from the one in run.json".into(),
-            });
+        if t.is_socket() {
+            return Ok(Some("a socket"));
         }
+        if t.is_block_device() || t.is_char_device() {
+            return Ok(Some("a device"));
+        }
+    }
+    Ok(Some(if t.is_dir() {
+        "a folder"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a plain file"
+    }))
+}
+
+/// Checks one listed file: a plain file, within its cap, of the listed length (all before
+/// it is read), then its hash, reading no more than the listed length.
+fn check_file(dir: &Path, f: &FileEntry, manifest: &Manifest) -> Result<(), RunError> {
+    let path = dir.join(&f.name);
+    let corrupt = |why: String| RunError::Corrupt {
+        path: path.display().to_string(),
+        why,
+    };
+    if let Some(what) = not_a_file(&path)? {
+        return Err(RunError::Invalid {
+            path: path.display().to_string(),
+            why: format!("is {what}, not a file (run.json lists it as one of the run's files)"),
+        });
+    }
+    let cap = check::file_cap(&f.name, manifest);
+    if f.bytes > cap {
+        return Err(RunError::Invalid {
+            path: path.display().to_string(),
+            why: format!(
+                "run.json says it is {} bytes, more than the {cap} such a file can be",
+                f.bytes
+            ),
+        });
+    }
+    let len = std::fs::metadata(&path).map_err(io_err(&path))?.len();
+    if len != f.bytes {
+        return Err(corrupt(format!(
+            "it is {len} bytes, run.json says {}",
+            f.bytes
+        )));
+    }
+    let (bytes, sha) = hash_file_up_to(&path, f.bytes)?;
+    if bytes != f.bytes {
+        return Err(corrupt(format!(
+            "it changed length while read ({bytes} bytes, run.json says {})",
+            f.bytes
+        )));
+    }
+    if sha != f.sha256 {
+        return Err(corrupt(
+            "its SHA-256 differs from the one in run.json".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Opens the run in `dir`: its manifest and every field in it, every file it lists present
+/// with its length and hash (each length capped before anything is read), each checkpoint
+/// loaded and checked against the run's settings and data, the loss rows parsed. Changes
+/// nothing.
+pub fn open_run(dir: &Path) -> Result<OpenedRun, RunError> {
+    let manifest = read_manifest(dir)?;
+    for f in &manifest.files {
+        check_file(dir, f, &manifest)?;
     }
     let mut checkpoints = Vec::new();
     for m in &manifest.models {
         let json = dir.join(format!("{}.json", m.checkpoint));
-        let meta = crate::model::checkpoint::load_meta(&json).map_err(|e| RunError::Invalid {
+        check::checkpoint(&json, m, &manifest).map_err(|why| RunError::Invalid {
             path: json.display().to_string(),
-            why: e.to_string(),
+            why,
         })?;
-        if meta.config.kind != m.kind {
-            return Err(RunError::Invalid {
-                path: json.display().to_string(),
-                why: format!("holds a {}, run.json says {}", meta.config.kind, m.kind),
-            });
-        }
         checkpoints.push(json);
     }
     let losses = if manifest.files.iter().any(|f| f.name == LOSSES_CSV) {
@@ -475,7 +579,11 @@ pub fn open_run(dir: &Path) -> Result<OpenedRun, RunError> {
         .filter(|f| !is_known(&f.name, &manifest))
     {
         let path = dir.join(&f.name);
-        extra.insert(f.name.clone(), std::fs::read(&path).map_err(io_err(&path))?);
+        let mut bytes = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|file| file.take(f.bytes).read_to_end(&mut bytes))
+            .map_err(io_err(&path))?;
+        extra.insert(f.name.clone(), bytes);
     }
     Ok(OpenedRun {
         dir: dir.to_path_buf(),

@@ -6,15 +6,16 @@ use rand::SeedableRng;
 
 /// A tiny AE checkpoint as (json, weights) bytes.
 fn checkpoint() -> (Vec<u8>, Vec<u8>) {
-    let mut cfg = ModelConfig::new(ModelKind::Ae, 6, Likelihood::Gaussian);
+    let mut cfg = ModelConfig::new(ModelKind::Ae, 2, Likelihood::Gaussian);
     cfg.hidden = vec![5];
+    cfg.latent_dim = RunSpec::default().latent_dim;
     let m = Autoencoder::new(cfg.clone(), &mut crate::rng::PortableRng::seed_from_u64(3)).unwrap();
     let meta = CheckpointMeta {
         format_version: FORMAT_VERSION,
         name: "ae".into(),
         config: cfg,
         dataset: "moons".into(),
-        item_shape: ItemShape::Points { dim: 6 },
+        item_shape: ItemShape::Points { dim: 2 },
         class_names: vec!["a".into()],
         epoch: 1,
         step: 10,
@@ -30,14 +31,20 @@ fn manifest() -> Manifest {
         format: RUN_FORMAT.into(),
         version: RUN_VERSION,
         written_by: "test".into(),
-        spec: RunSpec::default(),
+        spec: RunSpec {
+            dataset: "moons".into(),
+            models: vec![ModelKind::Ae],
+            hidden: vec![5],
+            batch_size: 1,
+            ..RunSpec::default()
+        },
         grid_k: Some(7),
         data: DataInfo {
             name: "moons".into(),
             seed: 1,
             train: 10,
             test: 5,
-            fingerprint: "00".into(),
+            fingerprint: "0".repeat(64),
         },
         models: vec![ModelEntry {
             name: "ae".into(),

@@ -1,20 +1,27 @@
 //! Writing a run so that a folder under its name is always complete: every file goes into
 //! a fresh hidden sibling (`.NAME.partial-PID-N`) and is synced, run.json goes last, then
-//! the folder is renamed into place and its parent synced. Overwriting moves the old run
-//! aside (`.NAME.old-PID-N`) first and removes it last. Leftovers of a crashed save are
-//! cleaned up (an old run put back) by the next save beside them.
+//! the folder is renamed into place and its parent synced. Overwriting swaps the new folder
+//! with the old run in one step (Linux `renameat2(RENAME_EXCHANGE)`) and removes the old
+//! one last, so the name always holds a complete run; where the swap is not available the
+//! old run is moved aside (`.NAME.old-PID-N`) for the instant between two renames, and put
+//! back by the next save if a crash falls there. Only a LatentLab run is ever replaced: a
+//! folder holding anything its run.json does not list is refused. One save of a name at a
+//! time: `.NAME.lock` beside it is held (flock) from `begin` until the run is in place or
+//! abandoned.
+//! Leftovers of a crashed save are cleaned up by the next save beside them.
 //!
 //! `LATENTLAB_CRASH_AT_SAVE_STEP=N` aborts the process at the Nth file-system step of a
 //! save, and `LATENTLAB_SLOW_SAVE_MS=M` sleeps M ms before each: the crash tests use them.
 
+use super::lock::{RunLock, exchange};
 use super::{
     FileEntry, MANIFEST, Manifest, RUN_FORMAT, RUN_VERSION, RunError, hash_file, io_err, plain_name,
 };
 use crate::train::spec::RunSpec;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A run being written: the hidden folder its files go into and where it will be renamed.
 #[derive(Clone, Debug)]
@@ -23,6 +30,8 @@ pub struct Staging {
     dir: PathBuf,
     overwrite: bool,
     replaces: bool,
+    /// Held until the run is in place or abandoned (then taken and dropped).
+    lock: Arc<Mutex<Option<RunLock>>>,
 }
 
 /// What the worker needs to finish a save: the staging folder (which already holds the
@@ -126,34 +135,44 @@ fn clean_leftovers(parent: &Path, name: &str, target: &Path) -> Result<(), RunEr
 }
 
 impl Staging {
-    /// Whether a run may be saved as `target`, before anything is written: a target that
-    /// holds a run or other files is refused unless `overwrite` (an empty folder is fine).
-    /// Returns true if saving would replace what is there.
+    /// Whether a run may be saved as `target`, before anything is written: a saved run is
+    /// replaced only with `overwrite`; anything else that is not an empty folder (a file, a
+    /// link, a folder holding files its run.json does not list) is refused however it is
+    /// asked. Returns true if saving would replace what is there.
     pub fn check(target: &Path, overwrite: bool) -> Result<bool, RunError> {
         let shown = target.display().to_string();
-        match std::fs::read_dir(target) {
-            Ok(mut entries) => {
-                let what = if target.join(MANIFEST).exists() {
-                    Some("a saved run is already there")
-                } else if entries.next().is_some() {
-                    Some("the folder exists and is not empty")
-                } else {
-                    None
-                };
-                match what {
-                    Some(what) if !overwrite => Err(RunError::Exists {
-                        path: shown,
-                        what: what.into(),
-                    }),
-                    Some(_) => Ok(true),
-                    None => Ok(false),
-                }
-            }
-            Err(_) if target.exists() => Err(RunError::Exists {
+        let refuse = |what: String| RunError::NotReplaceable {
+            path: shown.clone(),
+            what,
+        };
+        let meta = match std::fs::symlink_metadata(target) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io_err(target)(e)),
+        };
+        if meta.file_type().is_symlink() {
+            let to = std::fs::read_link(target)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "?".into());
+            return Err(refuse(format!(
+                "it is a symbolic link (to {to}); a run is saved as a folder of its own, so \
+                 give a real folder's path"
+            )));
+        }
+        if !meta.is_dir() {
+            return Err(refuse("it is a file, not a folder".into()));
+        }
+        let mut entries = std::fs::read_dir(target).map_err(io_err(target))?;
+        if entries.next().is_none() {
+            return Ok(false);
+        }
+        match is_run(target) {
+            Ok(()) if overwrite => Ok(true),
+            Ok(()) => Err(RunError::Exists {
                 path: shown,
-                what: "it is a file, not a folder".into(),
+                what: "a saved run is already there".into(),
             }),
-            Err(_) => Ok(false),
+            Err(why) => Err(refuse(format!("the folder is not empty and {why}"))),
         }
     }
 
@@ -176,6 +195,7 @@ impl Staging {
             fs_step("creating folder", &parent);
             std::fs::create_dir_all(&parent).map_err(io_err(&parent))?;
         }
+        let lock = RunLock::take(&parent, &name, target)?;
         clean_leftovers(&parent, &name, target)?;
         let replaces = Self::check(target, overwrite)?;
         let dir = sibling(&parent, &name, "partial");
@@ -186,6 +206,7 @@ impl Staging {
             dir,
             overwrite,
             replaces,
+            lock: Arc::new(Mutex::new(Some(lock))),
         })
     }
 
@@ -220,6 +241,14 @@ impl Staging {
     /// Removes the staging folder (after an error).
     pub fn abandon(&self) {
         std::fs::remove_dir_all(&self.dir).ok();
+        self.release();
+    }
+
+    /// Lets another save of the name begin.
+    fn release(&self) {
+        if let Ok(mut lock) = self.lock.lock() {
+            lock.take();
+        }
     }
 }
 
@@ -248,6 +277,7 @@ pub fn commit(staging: &Staging, mut manifest: Manifest) -> Result<PathBuf, RunE
     if result.is_err() {
         staging.abandon();
     }
+    staging.release();
     result
 }
 
@@ -278,25 +308,74 @@ fn sync_and_hash(dir: &Path) -> Result<Vec<FileEntry>, RunError> {
     Ok(files)
 }
 
-/// Renames the finished folder to the target, moving an old run aside first and removing
-/// it once the new one is in place.
+/// True if `dir` holds a LatentLab run and nothing else: its run.json says the run format
+/// (its other fields may be damaged: it is still ours to replace), and every entry of the
+/// folder is run.json or a file it lists. Else what the folder is.
+fn is_run(dir: &Path) -> Result<(), String> {
+    let path = dir.join(MANIFEST);
+    let len = std::fs::symlink_metadata(&path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .ok_or_else(|| format!("holds no {MANIFEST} (it is not a saved run)"))?;
+    let value: serde_json::Value = (len <= super::MAX_MANIFEST_BYTES)
+        .then(|| std::fs::read_to_string(&path).ok())
+        .flatten()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .ok_or_else(|| format!("its {MANIFEST} does not read (it is not a saved run)"))?;
+    if value.get("format").and_then(|f| f.as_str()) != Some(RUN_FORMAT) {
+        return Err(format!(
+            "its {MANIFEST} is not a LatentLab run's (no format \"{RUN_FORMAT}\")"
+        ));
+    }
+    let listed: Vec<&str> = value
+        .get("files")
+        .and_then(|f| f.as_array())
+        .map(|files| {
+            files
+                .iter()
+                .filter_map(|f| f.get("name").and_then(|n| n.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot be read ({e})"))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot be read ({e})"))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if !(is_file && (name == MANIFEST || listed.contains(&name.as_str()))) {
+            return Err(format!(
+                "holds '{name}', which its run.json does not list (not part of a run)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Renames the finished folder to the target. A run there is swapped with the new one in
+/// one step and removed once the new one is in place; where swapping is not available, it
+/// is moved aside for the instant between two renames.
 fn move_into_place(s: &Staging) -> Result<PathBuf, RunError> {
     let parent = s.dir.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let mut aside = None;
     if let Ok(mut entries) = std::fs::read_dir(&s.target) {
         if entries.next().is_none() {
             fs_step("removing the empty folder", &s.target);
             std::fs::remove_dir(&s.target).map_err(io_err(&s.target))?;
         } else if s.overwrite {
-            let name = s
-                .target
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let old = sibling(&parent, &name, "old");
-            fs_step("moving the old run aside", &s.target);
-            std::fs::rename(&s.target, &old).map_err(io_err(&s.target))?;
-            aside = Some(old);
+            // Checked again under the lock: what is there now is what gets replaced.
+            is_run(&s.target).map_err(|why| RunError::NotReplaceable {
+                path: s.target.display().to_string(),
+                what: format!("the folder {why}"),
+            })?;
+            fs_step("swapping the new run with the old", &s.target);
+            if exchange(&s.dir, &s.target).map_err(io_err(&s.target))? {
+                sync_dir(&parent)?;
+                // The staging name now holds the old run.
+                fs_step("removing the old run", &s.dir);
+                std::fs::remove_dir_all(&s.dir).map_err(io_err(&s.dir))?;
+                return Ok(s.target.clone());
+            }
+            return move_aside_then_in(s, &parent);
         } else {
             return Err(RunError::Exists {
                 path: s.target.display().to_string(),
@@ -307,9 +386,28 @@ fn move_into_place(s: &Staging) -> Result<PathBuf, RunError> {
     fs_step("renaming into place", &s.target);
     std::fs::rename(&s.dir, &s.target).map_err(io_err(&s.target))?;
     sync_dir(&parent)?;
-    if let Some(old) = aside {
-        fs_step("removing the old run", &old);
-        std::fs::remove_dir_all(&old).map_err(io_err(&old))?;
+    Ok(s.target.clone())
+}
+
+/// The fallback where folders cannot be swapped: the old run goes aside, the new one in,
+/// then the old one is removed (a crash between the renames leaves the old run aside, and
+/// the next save puts it back).
+fn move_aside_then_in(s: &Staging, parent: &Path) -> Result<PathBuf, RunError> {
+    let name = s
+        .target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let old = sibling(parent, &name, "old");
+    fs_step("moving the old run aside", &s.target);
+    std::fs::rename(&s.target, &old).map_err(io_err(&s.target))?;
+    fs_step("renaming into place", &s.target);
+    if let Err(e) = std::fs::rename(&s.dir, &s.target) {
+        std::fs::rename(&old, &s.target).ok();
+        return Err(io_err(&s.target)(e));
     }
+    sync_dir(parent)?;
+    fs_step("removing the old run", &old);
+    std::fs::remove_dir_all(&old).map_err(io_err(&old))?;
     Ok(s.target.clone())
 }

@@ -290,7 +290,14 @@ fn a_model_saved_from_the_worker_loads_decodes_the_same_and_trains_on() {
     let dir = tempfile::tempdir().unwrap();
     let save = crate::train::run::RunSave {
         staging: crate::train::run::Staging::begin(&dir.path().join("run"), false).unwrap(),
-        spec: crate::train::RunSpec::default(),
+        // The settings of `config`: a run's settings must build its models to open.
+        spec: crate::train::RunSpec {
+            dataset: "digits".into(),
+            models: kinds.to_vec(),
+            hidden: vec![16],
+            batch_size: 30,
+            ..crate::train::RunSpec::default()
+        },
         grid_k: None,
     };
     w.handle(TrainCommand::SaveRun(Box::new(save)));
