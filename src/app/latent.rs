@@ -1,6 +1,6 @@
 //! Latent space, one plot per model side by side: test codes coloured by class, the
 //! prior's σ circles and posterior ellipses for VAEs, a draggable probe decoded live
-//! beside each plot, and a pinned test item. The drawing of one model is in `scatter.rs`.
+//! beside each plot, and a pinned test item. The models' columns and their drawing are in `scatter.rs` (which builds on this file, not the other way).
 
 use super::actions::Action;
 use super::items::Tex;
@@ -78,29 +78,7 @@ impl View for LatentPanel {
         let shared = self
             .same_axes
             .then(|| union_bounds(cx.snap, cx.selection));
-        // Models wrap into rows when that gives larger plots (six models on a projector).
-        let n = cx.snap.models.len().max(1);
-        let (rows, cols) = grid_shape(n, ui.available_width(), ui.available_height());
-        let row_height = ui.available_height() / rows as f32;
-        let snap = cx.snap;
-        for row in snap.models.chunks(cols) {
-            let size = egui::vec2(ui.available_width(), row_height);
-            ui.allocate_ui(size, |ui| {
-                ui.columns(cols, |columns| {
-                    for (ui, m) in columns.iter_mut().zip(row) {
-                        // Each model's column is framed in its colour, as its curves are.
-                        egui::Frame::new()
-                            .stroke(egui::Stroke::new(
-                                1.5,
-                                theme::model_color(m.kind).gamma_multiply(0.7),
-                            ))
-                            .corner_radius(4.0)
-                            .inner_margin(6.0)
-                            .show(ui, |ui| self.model_ui(ui, m, cx, shared));
-                    }
-                });
-            });
-        }
+        self.models_ui(ui, cx, shared);
         Vec::new()
     }
 
@@ -191,21 +169,6 @@ fn plane_ui(ui: &mut Ui, plane: &mut Plane, max_dim: usize) {
     ui.label(RichText::new("other dimensions stay at the probe's values").weak());
 }
 
-/// Rows and columns for `n` model panels in a `w`×`h` area: the shape whose plots are
-/// largest.
-pub(super) fn grid_shape(n: usize, w: f32, h: f32) -> (usize, usize) {
-    let n = n.max(1);
-    (1..=n)
-        .map(|rows| {
-            let cols = n.div_ceil(rows);
-            // Room per panel, less its frame and header.
-            let side = super::scatter::plot_side(w / cols as f32 - 20.0, h / rows as f32 - 12.0);
-            (side, rows, cols)
-        })
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map_or((1, n), |(_, rows, cols)| (rows, cols))
-}
-
 /// The plot range of one model: its codes' range, and at least ±3 for a VAE.
 pub(super) fn bounds(m: &ModelSnapshot, selection: &Selection) -> [[f64; 2]; 2] {
     let mut b = [[f64::INFINITY, f64::NEG_INFINITY]; 2];
@@ -241,20 +204,4 @@ pub fn format_code(z: &[f32]) -> String {
     let shown: Vec<String> = z.iter().take(6).map(|v| format!("{v:.2}")).collect();
     let more = if z.len() > 6 { ", …" } else { "" };
     format!("({}{more})", shown.join(", "))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::grid_shape;
-
-    #[test]
-    fn models_wrap_into_rows_only_when_that_gives_larger_plots() {
-        // Two models on a wide, low strip (a projector at 1280x720, zoomed 1.6): side by side.
-        assert_eq!(grid_shape(2, 800.0, 200.0), (1, 2));
-        // Six models in the central area of a 1600x1000 window: two rows of three.
-        assert_eq!(grid_shape(6, 1280.0, 700.0), (2, 3));
-        // Six models in a tall narrow area: more rows.
-        assert_eq!(grid_shape(6, 400.0, 1500.0), (6, 1));
-        assert_eq!(grid_shape(1, 300.0, 300.0), (1, 1));
-    }
 }

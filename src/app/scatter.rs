@@ -488,9 +488,58 @@ impl Layout {
     }
 }
 
+impl LatentPanel {
+    /// Every model's column, in rows when that gives larger plots (six models on a
+    /// projector).
+    pub(super) fn models_ui(
+        &mut self,
+        ui: &mut Ui,
+        cx: &mut ViewCtx<'_>,
+        shared: Option<[[f64; 2]; 2]>,
+    ) {
+        let n = cx.snap.models.len().max(1);
+        let (rows, cols) = grid_shape(n, ui.available_width(), ui.available_height());
+        let row_height = ui.available_height() / rows as f32;
+        let snap = cx.snap;
+        for row in snap.models.chunks(cols) {
+            let size = egui::vec2(ui.available_width(), row_height);
+            ui.allocate_ui(size, |ui| {
+                ui.columns(cols, |columns| {
+                    for (ui, m) in columns.iter_mut().zip(row) {
+                        // Each model's column is framed in its colour, as its curves are.
+                        egui::Frame::new()
+                            .stroke(egui::Stroke::new(
+                                1.5,
+                                theme::model_color(m.kind).gamma_multiply(0.7),
+                            ))
+                            .corner_radius(4.0)
+                            .inner_margin(6.0)
+                            .show(ui, |ui| self.model_ui(ui, m, cx, shared));
+                    }
+                });
+            });
+        }
+    }
+}
+
+/// Rows and columns for `n` model panels in a `w`×`h` area: the shape whose plots are
+/// largest.
+pub(super) fn grid_shape(n: usize, w: f32, h: f32) -> (usize, usize) {
+    let n = n.max(1);
+    (1..=n)
+        .map(|rows| {
+            let cols = n.div_ceil(rows);
+            // Room per panel, less its frame and header.
+            let side = plot_side(w / cols as f32 - 20.0, h / rows as f32 - 12.0);
+            (side, rows, cols)
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or((1, n), |(_, rows, cols)| (rows, cols))
+}
+
 /// The side of the latent plot that a `w`×`h` panel gets (before the minimum size, so that
 /// arrangements too small for any plot compare by how small they are).
-pub(super) fn plot_side(w: f32, h: f32) -> f32 {
+fn plot_side(w: f32, h: f32) -> f32 {
     let (beside, below) = Layout::candidates(w, h, false);
     beside.plot.max(below.plot)
 }
@@ -586,4 +635,20 @@ fn ellipse_lines(
         out.extend(ellipse(i, 2.0, theme::PINNED, 2.0, true));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grid_shape;
+
+    #[test]
+    fn models_wrap_into_rows_only_when_that_gives_larger_plots() {
+        // Two models on a wide, low strip (a projector at 1280x720, zoomed 1.6): side by side.
+        assert_eq!(grid_shape(2, 800.0, 200.0), (1, 2));
+        // Six models in the central area of a 1600x1000 window: two rows of three.
+        assert_eq!(grid_shape(6, 1280.0, 700.0), (2, 3));
+        // Six models in a tall narrow area: more rows.
+        assert_eq!(grid_shape(6, 400.0, 1500.0), (6, 1));
+        assert_eq!(grid_shape(1, 300.0, 300.0), (1, 1));
+    }
 }
