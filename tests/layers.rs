@@ -80,3 +80,47 @@ fn the_checker_sees_a_violation() {
     assert_eq!(found, vec!["app".to_string(), "report".to_string()]);
     assert!(rank("app") > rank("train"));
 }
+
+/// Files of `src/app` that may use the window itself: the face (`mod.rs`), what drives the
+/// whole app (the fit check, `lessons --render` and its command), and the app's tests.
+const ABOVE_THE_WINDOW: [&str; 6] = [
+    "mod.rs",
+    "window.rs",
+    "fit.rs",
+    "render.rs",
+    "lesson_check.rs",
+    "tests.rs",
+];
+
+/// Does this source text use the window (`LatentLabApp`, or the `window` module)?
+fn uses_the_window(text: &str) -> bool {
+    text.contains("LatentLabApp") || text.contains("window::")
+}
+
+#[test]
+fn panels_and_features_never_see_the_window() {
+    let app = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/app");
+    let mut files = Vec::new();
+    rust_files(&app, &mut files);
+    assert!(files.len() > 30, "found only {} files", files.len());
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let name = f.file_name().unwrap().to_string_lossy();
+            !ABOVE_THE_WINDOW.contains(&name.as_ref())
+        })
+        .filter(|f| uses_the_window(&std::fs::read_to_string(f).unwrap()))
+        .map(|f| f.display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "these panels or features use the window; return Actions instead: {offenders:?}"
+    );
+}
+
+#[test]
+fn the_window_checker_sees_a_use() {
+    assert!(uses_the_window("use super::window::LatentLabApp;"));
+    assert!(uses_the_window("impl LatentLabApp {"));
+    assert!(!uses_the_window("use super::actions::Action;"));
+}

@@ -1,6 +1,7 @@
 //! "Download MNIST…" in the window: `data::fetch` on its own thread, with a progress bar and
 //! a Cancel button in a small window; the UI only reads what the thread last reported.
 
+use super::actions::Action;
 use crate::data::fetch::{self, FetchError, FetchOptions, Fetched, RemoteSet};
 use crossbeam_channel::{Receiver, bounded};
 use egui::RichText;
@@ -50,6 +51,30 @@ pub enum DownloadEnd {
     Ready(RemoteSet, Fetched),
     /// It failed or was cancelled; the message says which and why.
     Failed(RemoteSet, FetchError),
+}
+
+impl DownloadEnd {
+    /// What the window says once a download has ended: the data set offered (the
+    /// settings dialog asks before the models are rebuilt), or why there is none.
+    pub fn actions(self) -> Vec<Action> {
+        match self {
+            DownloadEnd::Ready(set, fetched) => vec![
+                Action::Notice(format!(
+                    "{} downloaded and checked, in {}",
+                    set.title(),
+                    fetched.dir.display()
+                )),
+                Action::OfferDataset(set.name().to_string()),
+            ],
+            DownloadEnd::Failed(set, FetchError::Cancelled) => vec![Action::Notice(format!(
+                "download of {} cancelled; nothing partial kept",
+                set.title()
+            ))],
+            DownloadEnd::Failed(set, e) => {
+                vec![Action::Error(format!("downloading {}: {e}", set.title()))]
+            }
+        }
+    }
 }
 
 impl Download {

@@ -92,7 +92,10 @@ impl View for DrawPanel {
         let right = Rect::from_min_max(egui::pos2(left.max.x + 12.0, full.min.y), full.max);
         ui.scope_builder(egui::UiBuilder::new().max_rect(left), |ui| {
             self.tools_ui(ui, cx);
-            let side = ui.available_width().min(ui.available_height() - 4.0).max(40.0);
+            let side = ui
+                .available_width()
+                .min(ui.available_height() - 4.0)
+                .max(40.0);
             let drawn = cx.selection.drawn.get_or_insert_with(Vec::new);
             let rect = match ds.shape {
                 ItemShape::Image { width, height } => {
@@ -139,7 +142,11 @@ impl DrawPanel {
                 .on_hover_text("the pinned item if there is one, else a random test item");
             if from_test.clicked() {
                 let n = cx.ds.test.len();
-                let i = match cx.selection.pinned.and_then(|p| cx.snap.display_indices.get(p)) {
+                let i = match cx
+                    .selection
+                    .pinned
+                    .and_then(|p| cx.snap.display_indices.get(p))
+                {
                     Some(&i) => i,
                     None => self.rng.random_range(0..n.max(1)),
                 };
@@ -158,8 +165,12 @@ impl DrawPanel {
 
     /// The drawing canvas: drag to draw (or erase) with a soft round brush.
     fn canvas_ui(&mut self, ui: &mut Ui, x: &mut [f32], w: usize, h: usize, side: f32) -> Rect {
-        let (rect, response) = ui.allocate_exact_size(vec2(side, side * h as f32 / w as f32), Sense::drag());
-        if let Some(pos) = response.interact_pointer_pos().filter(|_| response.dragged() || response.drag_started()) {
+        let (rect, response) =
+            ui.allocate_exact_size(vec2(side, side * h as f32 / w as f32), Sense::drag());
+        if let Some(pos) = response
+            .interact_pointer_pos()
+            .filter(|_| response.dragged() || response.drag_started())
+        {
             let p = pixel_at(rect, pos, w, h);
             let from = self.last.unwrap_or(p);
             stroke(x, w, h, from, p, self.brush, self.erase);
@@ -168,9 +179,21 @@ impl DrawPanel {
             self.last = None;
         }
         let key = key_of(&[w as u64], x);
-        let tex = self.canvas_tex.get(ui.ctx(), "drawn", key, || mosaic(x, w, h, 1));
-        ui.painter().image(tex.id(), rect, Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)), Color32::WHITE);
-        ui.painter().rect_stroke(rect, 0.0, egui::Stroke::new(1.5, theme::QUIET), egui::StrokeKind::Outside);
+        let tex = self
+            .canvas_tex
+            .get(ui.ctx(), "drawn", key, || mosaic(x, w, h, 1));
+        ui.painter().image(
+            tex.id(),
+            rect,
+            Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+            Color32::WHITE,
+        );
+        ui.painter().rect_stroke(
+            rect,
+            0.0,
+            egui::Stroke::new(1.5, theme::QUIET),
+            egui::StrokeKind::Outside,
+        );
         rect
     }
 
@@ -208,7 +231,10 @@ impl DrawPanel {
         };
         let spread = self.spread(m, x);
         let framed = egui::Frame::new()
-            .stroke(egui::Stroke::new(1.5, theme::model_color(m.kind).gamma_multiply(0.7)))
+            .stroke(egui::Stroke::new(
+                1.5,
+                theme::model_color(m.kind).gamma_multiply(0.7),
+            ))
             .corner_radius(4.0)
             .inner_margin(4.0)
             .show(ui, |ui| {
@@ -217,7 +243,8 @@ impl DrawPanel {
             });
         cx.rects.subject("inspector", ui, framed.response.rect);
         if framed.inner {
-            self.eps.insert(m.name.clone(), draw_eps(&mut self.rng, m.latent_dim));
+            self.eps
+                .insert(m.name.clone(), draw_eps(&mut self.rng, m.latent_dim));
         }
     }
 
@@ -254,7 +281,17 @@ impl DrawPanel {
             let key = key_of(&[r.z.len() as u64], &r.recon_image);
             let tex = self.recon_tex.entry(m.name.clone()).or_default();
             let name = format!("drawn-recon-{}", m.name);
-            super::items::show_items(ui, tex, &name, key, ds, &r.recon_image, 1, RECON_IMAGE, color);
+            super::items::show_items(
+                ui,
+                tex,
+                &name,
+                key,
+                ds,
+                &r.recon_image,
+                1,
+                RECON_IMAGE,
+                color,
+            );
             ui.vertical(|ui| {
                 ui.spacing_mut().item_spacing.y = 0.0;
                 ui.horizontal(|ui| {
@@ -263,7 +300,11 @@ impl DrawPanel {
                         redraw = true;
                     }
                 });
-                let decoded = if r.eps.is_some() { "decodes z = μ + σ·ε" } else { "decodes its code z" };
+                let decoded = if r.eps.is_some() {
+                    "decodes z = μ + σ·ε"
+                } else {
+                    "decodes its code z"
+                };
                 ui.label(RichText::new(decoded).small());
             });
         });
@@ -280,29 +321,43 @@ fn dims_ui(ui: &mut Ui, m: &ModelSnapshot, r: &ItemReport) {
         .kl_per_dim
         .as_ref()
         .map_or(1.0, |k| k.iter().copied().fold(1e-9, f64::max));
-    egui::Grid::new(("dims", &m.name)).striped(true).spacing([6.0, 1.0]).min_row_height(15.0).show(ui, |ui| {
-        let heads: &[&str] = if variational { &["", "μ", "σ", "ε", "z", "KL (nats)"] } else { &["", "z"] };
-        for h in heads {
-            ui.label(RichText::new(*h).strong().size(13.5));
-        }
-        ui.end_row();
-        let cell = |ui: &mut Ui, text: String| ui.label(RichText::new(text).monospace().size(13.0));
-        for d in 0..r.mu.len().min(MAX_ROWS) {
-            ui.label(RichText::new(format!("z{}", d + 1)).size(13.5));
-            if variational {
-                let at = |v: &Option<Vec<f32>>| v.as_ref().and_then(|v| v.get(d)).copied().unwrap_or(f32::NAN);
-                cell(ui, format!("{:+.2}", r.mu[d]));
-                cell(ui, format!("{:.2}", at(&r.sigma)));
-                cell(ui, format!("{:+.2}", at(&r.eps)));
-                cell(ui, format!("{:+.2}", r.z[d]));
-                let kl = r.kl_per_dim.as_ref().map_or(0.0, |k| k[d]);
-                kl_bar(ui, kl, max_kl);
+    egui::Grid::new(("dims", &m.name))
+        .striped(true)
+        .spacing([6.0, 1.0])
+        .min_row_height(15.0)
+        .show(ui, |ui| {
+            let heads: &[&str] = if variational {
+                &["", "μ", "σ", "ε", "z", "KL (nats)"]
             } else {
-                cell(ui, format!("{:+.2}", r.z[d]));
+                &["", "z"]
+            };
+            for h in heads {
+                ui.label(RichText::new(*h).strong().size(13.5));
             }
             ui.end_row();
-        }
-    });
+            let cell =
+                |ui: &mut Ui, text: String| ui.label(RichText::new(text).monospace().size(13.0));
+            for d in 0..r.mu.len().min(MAX_ROWS) {
+                ui.label(RichText::new(format!("z{}", d + 1)).size(13.5));
+                if variational {
+                    let at = |v: &Option<Vec<f32>>| {
+                        v.as_ref()
+                            .and_then(|v| v.get(d))
+                            .copied()
+                            .unwrap_or(f32::NAN)
+                    };
+                    cell(ui, format!("{:+.2}", r.mu[d]));
+                    cell(ui, format!("{:.2}", at(&r.sigma)));
+                    cell(ui, format!("{:+.2}", at(&r.eps)));
+                    cell(ui, format!("{:+.2}", r.z[d]));
+                    let kl = r.kl_per_dim.as_ref().map_or(0.0, |k| k[d]);
+                    kl_bar(ui, kl, max_kl);
+                } else {
+                    cell(ui, format!("{:+.2}", r.z[d]));
+                }
+                ui.end_row();
+            }
+        });
     if r.mu.len() > MAX_ROWS {
         ui.label(RichText::new(format!("… and {} more dimensions", r.mu.len() - MAX_ROWS)).small());
     }
@@ -325,39 +380,54 @@ fn kl_bar(ui: &mut Ui, kl: f64, max_kl: f64) {
 
 /// The loss of the item, term by term, as the kind defines it.
 fn terms_ui(ui: &mut Ui, m: &ModelSnapshot, r: &ItemReport, spread: Option<(f64, f64)>) {
-    egui::Grid::new(("terms", &m.name)).spacing([8.0, 0.0]).min_row_height(16.0).show(ui, |ui| {
-        let mut line = |name: &str, value: String| {
-            ui.label(RichText::new(name).size(13.5));
-            ui.label(RichText::new(value).monospace().size(13.5).strong());
-            ui.end_row();
-        };
-        line("reconstruction −log p(x|z)", format!("{:.1} nats", r.recon_nats));
-        if let Some((mean, sd)) = spread {
-            line(&format!("  over {EPS_SAMPLES} draws of ε"), format!("{mean:.1} ± {sd:.1} nats"));
-        }
-        if let Some(kl) = r.kl {
-            line("KL to N(0, I), the bars' sum", format!("{kl:.2} nats"));
-        }
-        if let (Some(w), Some(kl)) = (r.weighted_kl, r.kl) {
-            let beta = m.config.number("beta");
-            line(&format!("β·KL = {beta} × {kl:.2}"), format!("{w:.2} nats"));
-        }
-        if let Some(p) = r.penalty {
-            line(r.penalty_label.unwrap_or("penalty"), format!("{p:.2}"));
-        }
-        if let Some(e) = r.neg_elbo {
-            line("−ELBO = reconstruction + KL", format!("{e:.1} nats"));
-        }
-        if r.weighted_kl.is_some() || r.penalty.is_some() || r.kl.is_none() {
-            line("what training minimises", format!("{:.1} nats", r.objective));
-        }
-    });
+    egui::Grid::new(("terms", &m.name))
+        .spacing([8.0, 0.0])
+        .min_row_height(16.0)
+        .show(ui, |ui| {
+            let mut line = |name: &str, value: String| {
+                ui.label(RichText::new(name).size(13.5));
+                ui.label(RichText::new(value).monospace().size(13.5).strong());
+                ui.end_row();
+            };
+            line(
+                "reconstruction −log p(x|z)",
+                format!("{:.1} nats", r.recon_nats),
+            );
+            if let Some((mean, sd)) = spread {
+                line(
+                    &format!("  over {EPS_SAMPLES} draws of ε"),
+                    format!("{mean:.1} ± {sd:.1} nats"),
+                );
+            }
+            if let Some(kl) = r.kl {
+                line("KL to N(0, I), the bars' sum", format!("{kl:.2} nats"));
+            }
+            if let (Some(w), Some(kl)) = (r.weighted_kl, r.kl) {
+                let beta = m.config.number("beta");
+                line(&format!("β·KL = {beta} × {kl:.2}"), format!("{w:.2} nats"));
+            }
+            if let Some(p) = r.penalty {
+                line(r.penalty_label.unwrap_or("penalty"), format!("{p:.2}"));
+            }
+            if let Some(e) = r.neg_elbo {
+                line("−ELBO = reconstruction + KL", format!("{e:.1} nats"));
+            }
+            if r.weighted_kl.is_some() || r.penalty.is_some() || r.kl.is_none() {
+                line(
+                    "what training minimises",
+                    format!("{:.1} nats", r.objective),
+                );
+            }
+        });
 }
 
 /// For 2-D point sets: a square over the test data where a click places the item.
 fn point_ui(ui: &mut Ui, ds: &Dataset, x: &mut [f32], side: f32) -> Rect {
     let (rect, response) = ui.allocate_exact_size(vec2(side, side), Sense::click_and_drag());
-    if let Some(pos) = response.interact_pointer_pos().filter(|_| response.clicked() || response.dragged()) {
+    if let Some(pos) = response
+        .interact_pointer_pos()
+        .filter(|_| response.clicked() || response.dragged())
+    {
         let p = (pos - rect.min) / rect.size();
         if x.len() >= 2 {
             x[0] = p.x.clamp(0.0, 1.0);
@@ -387,7 +457,11 @@ pub fn stroke(x: &mut [f32], w: usize, h: usize, a: [f32; 2], b: [f32; 2], r: f3
             let d = distance_to_segment(c, a, b);
             let v = (reach - d).clamp(0.0, 1.0);
             let cell = &mut x[py * w + px];
-            *cell = if erase { cell.min(1.0 - v) } else { cell.max(v) };
+            *cell = if erase {
+                cell.min(1.0 - v)
+            } else {
+                cell.max(v)
+            };
         }
     }
 }

@@ -3,7 +3,6 @@
 //! text stays round on a slide). Where no screenshot arrives (a test harness, a display
 //! that cannot read back its pixels) a message says so after a few seconds.
 
-use super::LatentLabApp;
 use super::actions::Action;
 use super::dialog::OpenKind;
 use crossbeam_channel::{Receiver, bounded};
@@ -75,20 +74,23 @@ impl PngExport {
         ctx.request_screenshot(move |shot| {
             let rect = rect.lock().map_or(egui::Rect::NOTHING, |r| *r);
             // Cropping, enlarging and encoding take a while at 3×: off the UI thread.
-            std::thread::Builder::new()
+            let failed = tx.clone();
+            let spawned = std::thread::Builder::new()
                 .name("latentlab-png".into())
                 .spawn(move || {
                     tx.send(write_png(&shot, rect, ppp, scale, &file)).ok();
                     repaint.request_repaint();
-                })
-                .ok();
+                });
+            if let Err(e) = spawned {
+                failed.send(Err(format!("cannot start writing: {e}"))).ok();
+            }
         });
         ctx.request_repaint();
         self.waiting = Some((path, Instant::now(), rx));
     }
 
     /// The note or error once the PNG is written, or once no screenshot came in time.
-    pub fn poll(&mut self, ctx: &egui::Context) -> Option<Result<String, String>> {
+    pub fn poll(&mut self, ctx: &egui::Context) -> Option<Action> {
         let (path, asked, rx) = self.waiting.as_ref()?;
         let answer = match rx.try_recv() {
             Ok(Ok((w, h))) => Ok(format!("wrote {} ({w}x{h} pixels)", path.display())),
@@ -105,7 +107,10 @@ impl PngExport {
             }
         };
         self.waiting = None;
-        Some(answer)
+        Some(match answer {
+            Ok(note) => Action::Notice(note),
+            Err(e) => Action::Error(e),
+        })
     }
 }
 
@@ -145,15 +150,4 @@ fn write_png(
     out.save_with_format(path, image::ImageFormat::Png)
         .map_err(|e| e.to_string())?;
     Ok(out.dimensions())
-}
-
-impl LatentLabApp {
-    /// Reports a finished (or failed) PNG export.
-    pub(super) fn poll_png_export(&mut self) {
-        match self.png_export.poll(&self.egui_ctx) {
-            Some(Ok(note)) => self.session.notice(note),
-            Some(Err(e)) => self.session.error(e),
-            None => {}
-        }
-    }
 }

@@ -4,7 +4,9 @@
 //! lie wholly inside what the screen shows, and nothing may be drawn past the window's right
 //! or bottom edge. `latentlab lessons --check` and the lessons' window test both use it.
 
-use super::{Action, LatentLabApp, Settings};
+use super::actions::Action;
+use super::settings::Settings;
+use super::window::LatentLabApp;
 use crate::data::Sizes;
 use crate::lessons::Lesson;
 use crate::lessons::subject::{Needs, subject};
@@ -302,7 +304,7 @@ pub(super) fn prepare(app: &mut LatentLabApp) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::LessonRun;
+    use crate::app::lesson_run::LessonRun;
     use egui::epaint::{ClippedShape, Shape};
     use egui::{Color32, pos2, vec2};
 

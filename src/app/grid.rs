@@ -157,7 +157,9 @@ impl GridPanel {
         match cx.ds.shape {
             ItemShape::Image { width, height } => {
                 let handle = tex
-                    .get(ui.ctx(), &name, key, || mosaic(entry.1.items(), width, height, k))
+                    .get(ui.ctx(), &name, key, || {
+                        mosaic(entry.1.items(), width, height, k)
+                    })
                     .clone();
                 let axes = [cx.selection.axis_name(m, 0), cx.selection.axis_name(m, 1)];
                 image_plot_ui(ui, &m.name, &handle, axes, span, k, side);
@@ -313,7 +315,10 @@ mod tests {
         assert_eq!(labels(&xs), ["0.50", "1.50", "2.50", "3.50"]);
         assert_eq!(labels(&ys), ["-1.50", "-0.50", "0.50", "1.50"]);
         // The hovered cell: its index from the plot coordinate, edges included.
-        assert_eq!([0.0, 0.99, 1.0, 3.7, 4.0].map(|t| cell_at(t, 4)), [0, 0, 1, 3, 3]);
+        assert_eq!(
+            [0.0, 0.99, 1.0, 3.7, 4.0].map(|t| cell_at(t, 4)),
+            [0, 0, 1, 3, 3]
+        );
     }
 
     #[test]
@@ -335,7 +340,10 @@ mod tests {
                     assert_eq!(a + b, k as f64, "k {k}, min {min}: {at:?} not symmetric");
                 }
                 for (w, m) in at.windows(2).zip(&marks) {
-                    assert!(w[1] - w[0] == m.step_size && m.step_size >= min, "k {k}, min {min}: {at:?}");
+                    assert!(
+                        w[1] - w[0] == m.step_size && m.step_size >= min,
+                        "k {k}, min {min}: {at:?}"
+                    );
                 }
                 if k % 2 == 1 {
                     assert!(at.contains(&(k as f64 / 2.0)), "k {k}: the middle cell");

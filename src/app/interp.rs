@@ -53,7 +53,11 @@ impl View for InterpPanel {
 
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
         // Items with both a label and a test index (the same count in a consistent snapshot).
-        let n = cx.snap.display_labels.len().min(cx.snap.display_indices.len());
+        let n = cx
+            .snap
+            .display_labels
+            .len()
+            .min(cx.snap.display_indices.len());
         if n < 2 {
             ui.label("Not enough test items to interpolate.");
             return Vec::new();
@@ -120,7 +124,10 @@ impl InterpPanel {
     fn inputs_row_ui(&mut self, ui: &mut Ui, cx: &ViewCtx<'_>, [a, b]: [usize; 2], cell: f32) {
         ui.label(RichText::new("inputs").strong());
         let indices = &cx.snap.display_indices;
-        match (display_input(cx.ds, indices, a), display_input(cx.ds, indices, b)) {
+        match (
+            display_input(cx.ds, indices, a),
+            display_input(cx.ds, indices, b),
+        ) {
             (Some(start), Some(end)) => {
                 let ends = [start, end].concat();
                 let t = self.textures.entry("ends".into()).or_default();

@@ -155,9 +155,11 @@ fn bars_ui(ui: &mut Ui, m: &ModelSnapshot, kl: &[f64], height: f32) {
         // A run where every dimension collapsed still shows its bars on a scale of nats.
         .include_y((top * 1.2).max(MIN_TOP_NATS))
         .show(ui, |pui| {
-            pui.bar_chart(BarChart::new("KL", bars).element_formatter(Box::new(|bar, _| {
-                format!("{}: {} nats", bar.name, kl_text(bar.value))
-            })));
+            pui.bar_chart(
+                BarChart::new("KL", bars).element_formatter(Box::new(|bar, _| {
+                    format!("{}: {} nats", bar.name, kl_text(bar.value))
+                })),
+            );
             if labelled {
                 for (j, &v) in kl.iter().enumerate() {
                     let text = if is_collapsed(v) && worded {

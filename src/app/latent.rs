@@ -7,8 +7,8 @@ use super::items::Tex;
 use super::selection::{Plane, Selection};
 use super::theme;
 use super::view::{View, ViewCtx};
-use crate::explore;
 use crate::data::Dataset;
+use crate::explore;
 use crate::train::{ModelSnapshot, Snapshot};
 use egui::{RichText, Ui};
 use std::collections::{BTreeSet, HashMap};
@@ -75,9 +75,7 @@ impl View for LatentPanel {
             ui.separator();
             self.classes_ui(ui, cx.ds);
         });
-        let shared = self
-            .same_axes
-            .then(|| union_bounds(cx.snap, cx.selection));
+        let shared = self.same_axes.then(|| union_bounds(cx.snap, cx.selection));
         self.models_ui(ui, cx, shared);
         Vec::new()
     }
@@ -99,7 +97,9 @@ impl LatentPanel {
     fn toolbar_ui(&mut self, ui: &mut Ui, snap: &Snapshot, plane: &mut Plane) {
         ui.scope(|ui| {
             ui.checkbox(&mut self.same_axes, "same axes for all models")
-                .on_hover_text("one scale for every plot, and one probe: every model decodes the same z");
+                .on_hover_text(
+                    "one scale for every plot, and one probe: every model decodes the same z",
+                );
             if snap.models.iter().any(|m| m.kind.is_variational()) {
                 ui.checkbox(&mut self.show_prior, "prior 1σ/2σ circles");
                 ui.checkbox(&mut self.show_posterior, "posterior ellipses")

@@ -81,9 +81,7 @@ fn lesson_ui(ui: &mut Ui, lesson: &Lesson, actions: &mut Vec<Action>) {
                 ui.label(&lesson.about);
             }
             let steps: Vec<&str> = lesson.steps.iter().map(|s| s.title.as_str()).collect();
-            ui.label(
-                RichText::new(format!("{} steps: {}", steps.len(), steps.join(" · "))).weak(),
-            );
+            ui.label(RichText::new(format!("{} steps: {}", steps.len(), steps.join(" · "))).weak());
         });
     ui.add_space(4.0);
 }

@@ -75,7 +75,8 @@ impl View for ReconPanel {
         });
         // What the scroll area shows is the visible part.
         let clip = shown.inner_rect.intersect(ui.clip_rect());
-        cx.rects.subject_in("reconstruction rows", shown.inner, clip);
+        cx.rects
+            .subject_in("reconstruction rows", shown.inner, clip);
         actions
     }
 
@@ -101,7 +102,17 @@ impl ReconPanel {
         let key = key_of(&[snap.step], shown);
         let outline = theme::MARKER_OUTLINE;
         let (ds, n, cell) = (rows.cx.ds, rows.n, rows.cell);
-        show_items(ui, t, "recon-input", key, ds, &snap.recon_inputs, n, cell, outline);
+        show_items(
+            ui,
+            t,
+            "recon-input",
+            key,
+            ds,
+            &snap.recon_inputs,
+            n,
+            cell,
+            outline,
+        );
         ui.end_row();
     }
 
@@ -109,7 +120,10 @@ impl ReconPanel {
     fn noisy_row_ui(&mut self, ui: &mut Ui, rows: &Rows<'_, '_>, m: &ModelSnapshot, noisy: &[f32]) {
         let color = theme::model_color(m.kind);
         ui.label(RichText::new(format!("{} sees", m.kind.title())).color(color));
-        let t = self.textures.entry(format!("{}-noisy", m.name)).or_default();
+        let t = self
+            .textures
+            .entry(format!("{}-noisy", m.name))
+            .or_default();
         let key = key_of(&[rows.cx.snap.step, 1], &[]);
         let name = format!("noisy-{}", m.name);
         let (ds, n, cell) = (rows.cx.ds, rows.n, rows.cell);

@@ -3,8 +3,10 @@
 //! stepped, so a seed gives the same pictures), and writes a screenshot per step
 //! (`01.png`, `02.png`, …). Each step's subjects are checked on the frame shot.
 
+use super::actions::Action;
 use super::fit::{StepFit, misfits, ready};
-use super::{Action, LatentLabApp, Settings};
+use super::settings::Settings;
+use super::window::LatentLabApp;
 use crate::lessons::Lesson;
 use crate::train::TrainCommand;
 use crossbeam_channel::{Receiver, bounded};

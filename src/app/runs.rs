@@ -3,16 +3,17 @@
 //! "Open run…", `--open` and a lesson's `open:` read one back. Opening checks everything
 //! first (files, hashes, version, the data set) and changes nothing when it fails.
 
-use super::LatentLabApp;
 use super::history::{CurveValues, LossHistory};
+use super::session::Session;
 use super::settings::Settings;
 use crate::data::Dataset;
 use crate::report as figure;
 use crate::train::run::{
     self, LossRow, OpenedRun, RowAt, RunError, RunSave, Staging, metrics_line,
 };
-use crate::train::{TrainCommand, timeline};
+use crate::train::{EpochSummary, Snapshot, Timeline, timeline};
 use crossbeam_channel::{Receiver, bounded};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -35,17 +36,52 @@ pub fn load_run(dir: &Path) -> Result<LoadedRun, RunError> {
 }
 
 /// A run whose data set is loading on its own thread.
-pub struct PendingOpen {
+struct PendingOpen {
     rx: Receiver<Result<LoadedRun, RunError>>,
     /// Whether new models were to train before the open began (kept if it fails).
     start_before: bool,
 }
 
-/// The window's saved-run state.
+/// A save whose window files are being written on their own thread.
+struct PendingSave {
+    rx: Receiver<Result<RunSave, String>>,
+    /// The session's generation of models when Save… was pressed.
+    generation: u64,
+}
+
+/// What a save or an open in the background came to, for the app to act on.
+pub enum RunEvent {
+    /// The window's files of a save are written: the worker of `generation` adds the
+    /// checkpoints and run.json.
+    Staged(Box<RunSave>, u64),
+    /// A run checked and its data set loaded: ready to show.
+    Opened(Box<LoadedRun>),
+    /// Opening failed: training goes back to what it was going to do.
+    OpenFailed {
+        /// Why.
+        error: String,
+        /// Whether new models were to train before the open began.
+        start_before: bool,
+    },
+    /// Something to tell the user (a save that failed).
+    Error(String),
+}
+
+/// What a save takes from the window, as it is when Save… is pressed.
+pub struct SaveInput<'a> {
+    /// The training session (history, epochs, snapshot, data set).
+    pub session: &'a Session,
+    /// The settings as applied.
+    pub settings: &'a Settings,
+    /// The snapshots kept so far.
+    pub timeline: &'a Timeline,
+}
+
+/// Saved runs in the window: one being saved, one being opened, the last one opened.
 #[derive(Default)]
 pub struct Runs {
-    /// A run being opened.
-    pub(super) pending: Option<PendingOpen>,
+    open: Option<PendingOpen>,
+    save: Option<PendingSave>,
     /// The folder of the run last opened, if any.
     pub opened: Option<PathBuf>,
 }
@@ -53,54 +89,132 @@ pub struct Runs {
 impl Runs {
     /// A run is being opened (read and checked on its own thread).
     pub fn is_opening(&self) -> bool {
-        self.pending.is_some()
+        self.open.is_some()
+    }
+
+    /// A save is writing its window files.
+    pub fn is_saving(&self) -> bool {
+        self.save.is_some()
+    }
+
+    /// Save…: begins writing this run into `folder` (which must be new or empty). The
+    /// figures are drawn on their own thread, so the window does not stop; the worker's
+    /// part follows in [`RunEvent::Staged`].
+    pub fn save(&mut self, folder: PathBuf, input: SaveInput<'_>) -> Result<(), String> {
+        if input.session.trainer.is_none() {
+            return Err("there is no run to save yet".into());
+        }
+        if self.save.is_some() {
+            return Err("not saved: the last Save… is still being written".into());
+        }
+        let staging = Staging::begin(&folder, false).map_err(|e| format!("not saved: {e}"))?;
+        let files = WindowFiles::gather(&input);
+        let spec = input.settings.run.clone();
+        let grid_k = Some(input.settings.grid_k);
+        let (tx, rx) = bounded(1);
+        let repaint = input.session.repaint();
+        let spawned = std::thread::Builder::new()
+            .name("latentlab-save".into())
+            .spawn(move || {
+                let written = match files.write(&staging) {
+                    Ok(()) => Ok(RunSave {
+                        staging,
+                        spec,
+                        grid_k,
+                    }),
+                    Err(e) => {
+                        staging.abandon();
+                        Err(format!("not saved: {e}"))
+                    }
+                };
+                tx.send(written).ok();
+                if let Some(ctx) = repaint {
+                    ctx.request_repaint();
+                }
+            });
+        match spawned {
+            Ok(_) => {
+                self.save = Some(PendingSave {
+                    rx,
+                    generation: input.session.generation,
+                });
+                Ok(())
+            }
+            Err(e) => Err(format!("not saved: cannot start writing: {e}")),
+        }
+    }
+
+    /// "Open run…": checks the run now and loads its data set in the background; the run
+    /// arrives as [`RunEvent::Opened`]. `start_before` is what training was to do.
+    pub fn open(
+        &mut self,
+        dir: &Path,
+        start_before: bool,
+        repaint: Option<egui::Context>,
+    ) -> Result<(), String> {
+        let run = run::open_run(dir).map_err(|e| format!("cannot open the run: {e}"))?;
+        let (tx, rx) = bounded(1);
+        std::thread::Builder::new()
+            .name("latentlab-open-run".into())
+            .spawn(move || {
+                let loaded = run.load_data().map(|data| LoadedRun {
+                    run,
+                    data: Arc::new(data),
+                });
+                tx.send(loaded).ok();
+                if let Some(ctx) = repaint {
+                    ctx.request_repaint();
+                }
+            })
+            .map_err(|e| format!("cannot open the run: cannot start loading its data: {e}"))?;
+        self.open = Some(PendingOpen { rx, start_before });
+        Ok(())
+    }
+
+    /// A save or an open that has finished, if one has.
+    pub fn poll(&mut self) -> Option<RunEvent> {
+        if let Some(p) = &self.save
+            && let Ok(written) = p.rx.try_recv()
+        {
+            let generation = p.generation;
+            self.save = None;
+            return Some(match written {
+                Ok(save) => RunEvent::Staged(Box::new(save), generation),
+                Err(e) => RunEvent::Error(e),
+            });
+        }
+        let p = self.open.as_ref()?;
+        let result = p.rx.try_recv().ok()?;
+        let start_before = p.start_before;
+        self.open = None;
+        Some(match result {
+            Ok(loaded) => RunEvent::Opened(Box::new(loaded)),
+            Err(e) => RunEvent::OpenFailed {
+                error: format!("cannot open the run: {e}"),
+                start_before,
+            },
+        })
     }
 }
 
-impl LatentLabApp {
-    /// Save…: writes this run into `folder` (which must be new or empty).
-    pub(super) fn save_run(&mut self, folder: PathBuf) {
-        if self.session.trainer.is_none() {
-            self.session.error("there is no run to save yet");
-            return;
-        }
-        let staging = match Staging::begin(&folder, false) {
-            Ok(s) => s,
-            Err(e) => {
-                self.session.error(format!("not saved: {e}"));
-                return;
-            }
-        };
-        if let Err(e) = self.write_window_files(&staging) {
-            staging.abandon();
-            self.session.error(format!("not saved: {e}"));
-            return;
-        }
-        let save = RunSave {
-            staging: staging.clone(),
-            spec: self.settings.run.clone(),
-            grid_k: Some(self.settings.grid_k),
-        };
-        let sent = self
-            .session
-            .trainer
-            .as_ref()
-            .is_some_and(|t| t.send(TrainCommand::SaveRun(Box::new(save))));
-        if !sent {
-            staging.abandon();
-            self.session
-                .error("not saved: the training thread is not answering");
-        }
-    }
+/// The files the window owns in a saved run (losses.csv, metrics.jsonl, the figures,
+/// latent.gif, timeline.bin), gathered on the UI thread and written on another.
+struct WindowFiles {
+    rows: Vec<LossRow>,
+    metrics: String,
+    shown: Option<(Arc<Snapshot>, Arc<Dataset>)>,
+    epochs: Vec<EpochSummary>,
+    grid_k: usize,
+    seed: u64,
+    timeline: Timeline,
+}
 
-    /// The files the window owns: losses.csv, metrics.jsonl, the figures, latent.gif and
-    /// extra files.
-    fn write_window_files(&self, staging: &Staging) -> anyhow::Result<()> {
-        let bpe = self.session.batches_per_epoch.max(1);
-        let rows = history_rows(&self.session.history, bpe);
-        staging.write(run::LOSSES_CSV, run::write_loss_rows(&rows).as_bytes())?;
+impl WindowFiles {
+    fn gather(input: &SaveInput<'_>) -> Self {
+        let session = input.session;
+        let bpe = session.batches_per_epoch.max(1);
         let mut metrics = String::new();
-        for s in &self.session.epochs {
+        for s in &session.epochs {
             let at = RowAt {
                 epoch: s.epoch,
                 step: s.step,
@@ -114,180 +228,92 @@ impl LatentLabApp {
                 }
             }
         }
-        staging.write(run::METRICS_JSONL, metrics.as_bytes())?;
-        if let (Some(snap), Some(ds)) = (&self.session.snapshot, &self.session.data) {
+        Self {
+            rows: history_rows(&session.history, bpe),
+            metrics,
+            shown: session.snapshot.clone().zip(session.data.clone()),
+            epochs: session.epochs.clone(),
+            grid_k: input.settings.grid_k,
+            seed: input.settings.run.seed,
+            timeline: input.timeline.clone(),
+        }
+    }
+
+    fn write(&self, staging: &Staging) -> anyhow::Result<()> {
+        staging.write(run::LOSSES_CSV, run::write_loss_rows(&self.rows).as_bytes())?;
+        staging.write(run::METRICS_JSONL, self.metrics.as_bytes())?;
+        // The frames timeline.bin keeps, as `latentlab train` animates its own.
+        let kept = self
+            .timeline
+            .thinned(timeline::RUN_FILE_BYTES, timeline::RUN_FILE_FRAMES);
+        if let Some((snap, ds)) = &self.shown {
             let dir = staging.path();
-            let grid = self.settings.grid_k;
             figure::latent_scatter(&dir.join("latent.png"), snap, ds)?;
-            figure::latent_grid(&dir.join("grid.png"), snap, ds, grid)?;
+            figure::latent_grid(&dir.join("grid.png"), snap, ds, self.grid_k)?;
             figure::reconstructions(&dir.join("recon.png"), snap, ds)?;
-            figure::prior_samples(
-                &dir.join("samples.png"),
-                snap,
-                ds,
-                10,
-                self.settings.run.seed,
-            )?;
-            if !self.session.epochs.is_empty() {
-                figure::loss_curves(&dir.join("losses.png"), &self.session.epochs)?;
+            figure::prior_samples(&dir.join("samples.png"), snap, ds, 10, self.seed)?;
+            if !self.epochs.is_empty() {
+                figure::loss_curves(&dir.join("losses.png"), &self.epochs)?;
             }
-            // The frames timeline.bin keeps, as `latentlab train` animates its own.
-            let kept = self.saved_timeline();
             if !kept.is_empty() {
                 figure::latent_gif(&dir.join("latent.gif"), &kept.light_frames(), ds, None)?;
             }
         }
-        for (name, bytes) in self.run_extra_files()? {
+        for (name, bytes) in extra_files(&kept)? {
             staging.write(&name, &bytes)?;
         }
         Ok(())
     }
+}
 
-    /// Files other features add to a saved run (the timeline), by name. Opening hands
-    /// them back to [`LatentLabApp::restore_extra_files`].
-    pub(super) fn run_extra_files(
-        &self,
-    ) -> Result<Vec<(String, Vec<u8>)>, timeline::TimelineError> {
-        let kept = self.saved_timeline();
-        if kept.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(vec![(timeline::RUN_FILE.to_string(), kept.to_bytes()?)])
+/// Files other features add to a saved run (the timeline, already thinned to the file's
+/// limits), by name. Opening hands them back to [`saved_timeline`].
+fn extra_files(kept: &Timeline) -> Result<Vec<(String, Vec<u8>)>, timeline::TimelineError> {
+    if kept.is_empty() {
+        return Ok(Vec::new());
     }
+    Ok(vec![(timeline::RUN_FILE.to_string(), kept.to_bytes()?)])
+}
 
-    /// The timeline a saved run keeps: this one thinned to the file's limits.
-    fn saved_timeline(&self) -> crate::train::Timeline {
-        self.timeline_bar
-            .timeline
-            .thinned(timeline::RUN_FILE_BYTES, timeline::RUN_FILE_FRAMES)
-    }
+/// The timeline an opened run kept, if it has one; a note if it cannot be read.
+pub fn saved_timeline(files: &BTreeMap<String, Vec<u8>>) -> Result<Option<Timeline>, String> {
+    let Some(bytes) = files.get(timeline::RUN_FILE) else {
+        return Ok(None);
+    };
+    Timeline::from_bytes(bytes)
+        .map(Some)
+        .map_err(|e| format!("the run's timeline could not be read ({e}); replay starts now"))
+}
 
-    /// The extra files of an opened run (see [`LatentLabApp::run_extra_files`]).
-    pub(super) fn restore_extra_files(
-        &mut self,
-        files: &std::collections::BTreeMap<String, Vec<u8>>,
-    ) {
-        let Some(bytes) = files.get(timeline::RUN_FILE) else {
-            return;
-        };
-        match crate::train::Timeline::from_bytes(bytes) {
-            Ok(t) => self.timeline_bar.restore(t),
-            Err(e) => self.session.notice(format!(
-                "the run's timeline could not be read ({e}); replay starts now"
-            )),
-        }
+/// The settings an opened run trains on: its own, with epochs lifted once done (a run
+/// that did its epochs goes on when the user presses Train).
+pub fn settings_of(run: &OpenedRun, grid_k: usize) -> Settings {
+    let m = &run.manifest;
+    let mut spec = m.spec.clone();
+    if spec.epochs.is_some_and(|e| m.epoch >= e) {
+        spec.epochs = None;
     }
+    Settings {
+        run: spec,
+        grid_k: m.grid_k.unwrap_or(grid_k),
+    }
+}
 
-    /// "Open run…": checks the run now, loads its data set in the background, and shows
-    /// it when that arrives. A run that cannot be opened says why and changes nothing.
-    pub(super) fn open_run(&mut self, dir: &Path) {
-        let run = match run::open_run(dir) {
-            Ok(r) => r,
-            Err(e) => {
-                self.session.error(format!("cannot open the run: {e}"));
-                return;
-            }
-        };
-        let (tx, rx) = bounded(1);
-        let ctx = self.egui_ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("latentlab-open-run".into())
-            .spawn(move || {
-                let loaded = run.load_data().map(|data| LoadedRun {
-                    run,
-                    data: Arc::new(data),
-                });
-                tx.send(loaded).ok();
-                ctx.request_repaint();
-            });
-        match spawned {
-            Ok(_) => {
-                self.runs.pending = Some(PendingOpen {
-                    rx,
-                    start_before: self.session.start_when_ready,
-                });
-                // An opened run waits for Train (a lesson step may say Train after this).
-                self.session.start_when_ready = false;
-            }
-            Err(e) => self.session.error(format!(
-                "cannot open the run: cannot start loading its data: {e}"
-            )),
-        }
-    }
-
-    /// A run whose data set has arrived: show it, or say why not.
-    pub(super) fn poll_open(&mut self) {
-        let Some(p) = &self.runs.pending else {
-            return;
-        };
-        let Ok(result) = p.rx.try_recv() else {
-            return;
-        };
-        let start_before = p.start_before;
-        self.runs.pending = None;
-        match result {
-            Ok(loaded) => self.show_run(loaded),
-            Err(e) => {
-                self.session.start_when_ready = start_before;
-                self.session.error(format!("cannot open the run: {e}"));
-            }
-        }
-    }
-
-    /// Puts an opened run in the window: its settings, data set, models (from their saved
-    /// weights, at their saved step) and loss history. Train continues from there.
-    pub fn show_run(&mut self, loaded: LoadedRun) {
-        let LoadedRun { run, data } = loaded;
-        let m = &run.manifest;
-        let mut spec = m.spec.clone();
-        // A run that did its epochs goes on when the user presses Train.
-        if spec.epochs.is_some_and(|e| m.epoch >= e) {
-            spec.epochs = None;
-        }
-        let settings = Settings {
-            run: spec,
-            grid_k: m.grid_k.unwrap_or(self.settings.grid_k),
-        };
-        self.settings = settings.clone();
-        self.controls.draft = settings;
-        self.session.cancel_load();
-        self.session.data = Some(data);
-        self.session.restore_history = Some(rows_history(&run.losses));
-        self.session
-            .reset_with(&self.settings, Some(run.start_from()));
-        self.restore_extra_files(&run.extra);
-        self.session.notice(format!(
-            "opened the run {}: {} at step {} (epoch {}); Train continues from there, and \
-             Save… writes a new folder",
-            run.dir.display(),
-            m.models
-                .iter()
-                .map(|e| e.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            m.step,
-            m.epoch
-        ));
-        self.runs.opened = Some(run.dir.clone());
-        self.lesson_step_after_open(&run.dir);
-    }
-
-    /// A lesson step that opened the run at `dir` applies its other keys to it now that
-    /// it is in (they were worked out against the settings before it).
-    fn lesson_step_after_open(&mut self, dir: &Path) {
-        let Some(l) = &self.lesson else {
-            return;
-        };
-        let mut setup = l.lesson.setup(l.step);
-        if setup.open.as_deref() != Some(dir) {
-            return;
-        }
-        setup.open = None;
-        for action in self.setup_actions(&setup) {
-            self.apply(action);
-        }
-        self.controls.draft = self.settings.clone();
-    }
+/// The note shown once a run is open.
+pub fn opened_note(run: &OpenedRun) -> String {
+    let m = &run.manifest;
+    format!(
+        "opened the run {}: {} at step {} (epoch {}); Train continues from there, and \
+         Save… writes a new folder",
+        run.dir.display(),
+        m.models
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        m.step,
+        m.epoch
+    )
 }
 
 /// The loss history as losses.csv rows (train points as the curve shows them).
@@ -313,7 +339,7 @@ fn history_rows(h: &LossHistory, batches_per_epoch: usize) -> Vec<LossRow> {
 }
 
 /// The loss history losses.csv rows make.
-fn rows_history(rows: &[LossRow]) -> LossHistory {
+pub fn rows_history(rows: &[LossRow]) -> LossHistory {
     let mut h = LossHistory::new();
     for r in rows {
         h.restore_point(
@@ -329,65 +355,4 @@ fn rows_history(rows: &[LossRow]) -> LossHistory {
         );
     }
     h
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::{LatentLabApp, Settings};
-    use crate::data::Sizes;
-    use egui_kittest::Harness;
-    use egui_kittest::kittest::Queryable;
-    use std::time::{Duration, Instant};
-
-    #[test]
-    fn open_run_without_a_file_dialog_offers_a_field_and_a_bad_folder_changes_nothing() {
-        let mut settings = Settings::default();
-        settings.run.hidden = vec![16];
-        let sizes = Sizes {
-            train: 500,
-            test: 100,
-        };
-        let mut h = Harness::builder()
-            .with_size(egui::vec2(1600.0, 1000.0))
-            .with_max_steps(10_000)
-            .build_eframe(move |cc| {
-                let mut app = LatentLabApp::with_settings(&cc.egui_ctx, settings, Some(sizes));
-                app.session.start_when_ready = false;
-                app
-            });
-        let start = Instant::now();
-        while h.state().session.snapshot.is_none() {
-            assert!(start.elapsed() < Duration::from_secs(60), "no models");
-            std::thread::sleep(Duration::from_millis(20));
-            h.run_steps(1);
-        }
-        // As on a desktop without a file-dialog portal.
-        h.state_mut().dialog.native = false;
-        h.get_by_label("Open run…").click();
-        h.run_steps(3);
-        let dir = tempfile::tempdir().unwrap();
-        let field = h.get_by_label_contains("type the run folder to open");
-        field.focus();
-        field.type_text(&dir.path().display().to_string());
-        h.run_steps(2);
-        h.get_by_label("Open").click();
-        h.run_steps(3);
-        let errors: Vec<&str> = h
-            .state()
-            .session
-            .messages
-            .iter()
-            .filter(|m| m.is_error)
-            .map(|m| m.text.as_str())
-            .collect();
-        assert!(
-            errors
-                .iter()
-                .any(|e| e.starts_with("cannot open the run") && e.contains("no run.json")),
-            "{errors:?}"
-        );
-        assert!(h.query_by_label_contains("type the run folder").is_none());
-        assert_eq!(h.state().settings.run.hidden, vec![16], "nothing changed");
-        assert!(h.state().runs.pending.is_none() && h.state().runs.opened.is_none());
-    }
 }

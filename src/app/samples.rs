@@ -94,7 +94,17 @@ impl View for SamplesPanel {
                             all
                         };
                         let name = format!("samples-{}", m.name);
-                        show_items(ui, tex, &name, key ^ side as u64, ds, items, side, cell, color)
+                        show_items(
+                            ui,
+                            tex,
+                            &name,
+                            key ^ side as u64,
+                            ds,
+                            items,
+                            side,
+                            cell,
+                            color,
+                        )
                     }
                 };
                 cx.rects.subject("samples", ui, shown.rect);

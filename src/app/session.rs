@@ -84,6 +84,9 @@ pub struct Session {
     pub started: Instant,
     /// The loss history of an opened run, shown once its models are ready.
     pub restore_history: Option<LossHistory>,
+    /// How many times new models were asked for: a Save… begun before a rebuild does
+    /// not finish with the new models' weights.
+    pub generation: u64,
 }
 
 /// The window's training threads: every core but one (kept for drawing), at least one.
@@ -115,7 +118,14 @@ impl Session {
             threads: default_threads(),
             started: Instant::now(),
             restore_history: None,
+            generation: 0,
         }
+    }
+
+    /// The context to repaint when something arrives from another thread (none in some
+    /// tests).
+    pub fn repaint(&self) -> Option<egui::Context> {
+        self.repaint.clone()
     }
 
     /// Shows an error in the window.
@@ -222,6 +232,7 @@ impl Session {
         self.epochs.clear();
         self.history = self.restore_history.clone().unwrap_or_default();
         self.building = true;
+        self.generation += 1;
         match &self.trainer {
             Some(t) => {
                 t.send(TrainCommand::Reset(Box::new(config), Some(data)));

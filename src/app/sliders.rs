@@ -89,7 +89,13 @@ impl SlidersPanel {
         ui.separator();
         let class_label = ui.label("class");
         egui::ComboBox::from_id_salt("slider-class")
-            .selected_text(cx.ds.class_names.get(self.class).cloned().unwrap_or_default())
+            .selected_text(
+                cx.ds
+                    .class_names
+                    .get(self.class)
+                    .cloned()
+                    .unwrap_or_default(),
+            )
             .show_ui(ui, |ui| {
                 for (c, name) in cx.ds.class_names.iter().enumerate() {
                     ui.selectable_value(&mut self.class, c, name);
@@ -135,7 +141,10 @@ impl SlidersPanel {
                     }
                 }
                 if ranges.len() > MAX_SLIDERS {
-                    ui.label(format!("(first {MAX_SLIDERS} of {} dimensions)", ranges.len()));
+                    ui.label(format!(
+                        "(first {MAX_SLIDERS} of {} dimensions)",
+                        ranges.len()
+                    ));
                 }
             });
         cx.rects.subject("sliders", ui, sliders.inner_rect);

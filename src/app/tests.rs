@@ -100,7 +100,7 @@ fn every_tab_draws_an_inconsistent_snapshot_without_panicking() {
     };
     let ds = data::load_with_sizes("digits", 1, Some(sizes)).unwrap();
     let snap = inconsistent_snapshot(&ds);
-    let mut views = tabs();
+    let mut views = tabs::all();
     views.push(Box::new(LatentPanel {
         show_posterior: true,
         ..LatentPanel::default()
@@ -243,7 +243,7 @@ fn the_kl_panel_shows_a_collapsed_dimension_as_collapsed() {
 #[test]
 fn every_tab_explains_itself_in_one_line_that_opens() {
     use egui_kittest::kittest::Queryable;
-    for view in tabs() {
+    for view in tabs::all() {
         let (line, text) = view.about();
         assert!(
             !line.is_empty() && text.len() > line.len(),
@@ -253,7 +253,7 @@ fn every_tab_explains_itself_in_one_line_that_opens() {
         // The harness panics on any character the fonts cannot draw.
         let mut harness = egui_kittest::Harness::builder()
             .with_size(egui::vec2(1000.0, 600.0))
-            .build_ui(move |ui| super::about_ui(ui, view.as_ref()));
+            .build_ui(move |ui| super::chrome::about_ui(ui, view.as_ref()));
         harness.run();
         assert!(harness.query_by_label(text).is_none(), "closed at first");
         harness.get_by_label(line).click();
@@ -318,7 +318,8 @@ fn a_repeated_note_shows_once_and_notes_go_after_their_lifetime() {
 mod window {
     //! The window driven by egui_kittest where it needs the app's private parts.
 
-    use super::super::{LatentLabApp, Settings};
+    use crate::app::settings::Settings;
+    use crate::app::window::LatentLabApp;
     use crate::data::Sizes;
     use egui_kittest::Harness;
     use egui_kittest::kittest::Queryable;
@@ -405,6 +406,50 @@ mod window {
         let dialog_notes = notes.filter(|m| m.text.contains("No file dialog")).count();
         assert_eq!(dialog_notes, 1);
         assert!(!h.state().dialog.native);
+    }
+
+    #[test]
+    fn save_draws_off_the_ui_thread_and_a_rebuild_meanwhile_saves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut h = harness();
+        wait_for(&mut h, "models", |a| a.session.snapshot.is_some());
+        // Save…, then new models in the same frame, before the figures are written: the
+        // new models' weights must not go into the old run's folder.
+        let folder = dir.path().join("first");
+        h.state_mut()
+            .apply(crate::app::Action::Save(folder.clone()));
+        assert!(
+            h.state().runs.is_saving(),
+            "the figures are drawn elsewhere"
+        );
+        h.state_mut().apply(crate::app::Action::Reset);
+        wait_for(&mut h, "the save's end", |a| !a.runs.is_saving());
+        let errors: Vec<String> = h
+            .state()
+            .session
+            .messages
+            .iter()
+            .filter(|m| m.is_error)
+            .map(|m| m.text.clone())
+            .collect();
+        assert!(
+            errors.iter().any(|e| e.contains("rebuilt while saving")),
+            "{errors:?}"
+        );
+        assert!(!folder.join("run.json").exists());
+        // Saved again once the new models are there, the run is complete.
+        wait_for(&mut h, "new models", |a| a.session.snapshot.is_some());
+        let second = dir.path().join("second");
+        h.state_mut()
+            .apply(crate::app::Action::Save(second.clone()));
+        wait_for(&mut h, "the save", |a| {
+            a.session
+                .messages
+                .iter()
+                .any(|m| m.text.starts_with("saved"))
+        });
+        assert!(crate::train::run::open_run(&second).is_ok());
+        assert!(second.join("latent.png").is_file());
     }
 
     #[test]
@@ -512,6 +557,156 @@ fn a_decoder_that_fails_shows_its_failure_instead_of_a_blank_image() {
         assert!(
             harness.query_by_label_contains("decode failed: ").is_some(),
             "{title}: no failure shown"
+        );
+    }
+}
+
+mod runs {
+    //! Opening a run without a file dialog.
+
+    use crate::app::settings::Settings;
+    use crate::app::window::LatentLabApp;
+    use crate::data::Sizes;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn open_run_without_a_file_dialog_offers_a_field_and_a_bad_folder_changes_nothing() {
+        let mut settings = Settings::default();
+        settings.run.hidden = vec![16];
+        let sizes = Sizes {
+            train: 500,
+            test: 100,
+        };
+        let mut h = Harness::builder()
+            .with_size(egui::vec2(1600.0, 1000.0))
+            .with_max_steps(10_000)
+            .build_eframe(move |cc| {
+                let mut app = LatentLabApp::with_settings(&cc.egui_ctx, settings, Some(sizes));
+                app.session.start_when_ready = false;
+                app
+            });
+        let start = Instant::now();
+        while h.state().session.snapshot.is_none() {
+            assert!(start.elapsed() < Duration::from_secs(60), "no models");
+            std::thread::sleep(Duration::from_millis(20));
+            h.run_steps(1);
+        }
+        // As on a desktop without a file-dialog portal.
+        h.state_mut().dialog.native = false;
+        h.get_by_label("Open run…").click();
+        h.run_steps(3);
+        let dir = tempfile::tempdir().unwrap();
+        let field = h.get_by_label_contains("type the run folder to open");
+        field.focus();
+        field.type_text(&dir.path().display().to_string());
+        h.run_steps(2);
+        h.get_by_label("Open").click();
+        h.run_steps(3);
+        let errors: Vec<&str> = h
+            .state()
+            .session
+            .messages
+            .iter()
+            .filter(|m| m.is_error)
+            .map(|m| m.text.as_str())
+            .collect();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("cannot open the run") && e.contains("no run.json")),
+            "{errors:?}"
+        );
+        assert!(h.query_by_label_contains("type the run folder").is_none());
+        assert_eq!(h.state().settings.run.hidden, vec![16], "nothing changed");
+        assert!(!h.state().runs.is_opening() && h.state().runs.opened.is_none());
+    }
+}
+
+mod lessons {
+    //! A lesson step sets the app up, with as few new models as it can.
+
+    use crate::app::actions::Action;
+    use crate::app::latent::LatentPanel;
+    use crate::app::lesson_run::setup_actions;
+    use crate::app::settings::Settings;
+    use crate::app::view::View;
+    use crate::lessons::{Highlight, Lesson};
+    use crate::model::{KnobValue, ModelKind};
+
+    #[test]
+    fn the_default_highlight_is_the_latent_tabs_own() {
+        let p = LatentPanel::default();
+        let h = Highlight::default();
+        assert_eq!(
+            (
+                p.same_axes,
+                p.show_prior,
+                p.show_posterior,
+                p.hidden_classes
+            ),
+            (
+                h.same_axes,
+                h.prior_circles,
+                h.posterior_ellipses,
+                h.hidden_classes
+            )
+        );
+        let mut p = LatentPanel::default();
+        let on = Highlight {
+            same_axes: true,
+            prior_circles: false,
+            posterior_ellipses: true,
+            hidden_classes: [3, 4].into(),
+        };
+        p.highlight(&on);
+        assert!(p.same_axes && !p.show_prior && p.show_posterior);
+        assert_eq!(p.hidden_classes, [3, 4].into());
+    }
+
+    fn settings_with(models: Vec<ModelKind>) -> Settings {
+        let mut settings = Settings::default();
+        settings.run.models = models;
+        settings
+    }
+
+    #[test]
+    fn a_step_builds_new_models_only_when_it_must() {
+        let text = "---\nname: t\ntitle: T\n---\n\
+            ## A\nmodels: ae, beta-vae\nbeta: 2\nlr: 0.01\ntab: Samples\ntraining: pause\n\na\n\n\
+            ## B\nlatent_dim: 3\npresentation: on\n\nb\n";
+        let lesson = Lesson::parse("t.md", text).unwrap();
+        let app = settings_with(vec![ModelKind::Ae, ModelKind::BetaVae]);
+        // Same models: β and the learning rate change in place.
+        let a = setup_actions(&lesson.setup(0), &app);
+        assert_eq!(
+            a,
+            vec![
+                Action::SetLr(0.01),
+                Action::SetKnob {
+                    key: "beta".into(),
+                    value: KnobValue::Number(2.0)
+                },
+                Action::Pause,
+                Action::SelectTab("Samples".into()),
+                Action::Highlight(Box::default()),
+            ]
+        );
+        // Another code size: new models, with everything the steps so far set.
+        let b = setup_actions(&lesson.setup(1), &app);
+        let Some(Action::ApplySettings(s)) = b.first() else {
+            panic!("{b:?}");
+        };
+        assert_eq!((s.run.latent_dim, s.run.lr), (3, 0.01));
+        assert_eq!(s.run.knob("beta"), Some(KnobValue::Number(2.0)));
+        assert!(b.contains(&Action::Present(true)));
+        // Other models than the app's: new models for the first step too.
+        let other = settings_with(vec![ModelKind::Vae]);
+        let first = setup_actions(&lesson.setup(0), &other);
+        assert!(
+            matches!(first.first(), Some(Action::ApplySettings(_))),
+            "{first:?}"
         );
     }
 }

@@ -4,7 +4,6 @@
 //! or a range. While scrubbed back, every tab draws the chosen frame's snapshot (its
 //! codes, decoder and encoder) and the loss plots mark its step; training goes on.
 
-use super::LatentLabApp;
 use super::actions::Action;
 use super::dialog::OpenKind;
 use crate::data::Dataset;
@@ -306,8 +305,19 @@ impl TimelineBar {
         }
     }
 
-    /// Starts writing the GIF of the chosen range to `path` on its own thread.
-    pub fn export_gif(&mut self, path: PathBuf, ds: Arc<Dataset>, ctx: &egui::Context) {
+    /// Starts writing the GIF of the chosen range to `path` on its own thread; says why
+    /// not where it cannot.
+    pub fn export_gif(
+        &mut self,
+        path: PathBuf,
+        ds: Option<Arc<Dataset>>,
+        ctx: &egui::Context,
+    ) -> Option<Action> {
+        let Some(ds) = ds.filter(|_| !self.timeline.is_empty()) else {
+            return Some(Action::Notice(
+                "nothing to animate yet: no snapshots".into(),
+            ));
+        };
         let last = self.timeline.frames().last().map_or(0, |f| f.step);
         let (from, to) = (
             self.gif_range.0.unwrap_or(0),
@@ -323,24 +333,32 @@ impl TimelineBar {
                 tx.send(written).ok();
                 ctx.request_repaint();
             });
-        if spawned.is_ok() {
-            self.export = Some((path, rx));
+        match spawned {
+            Ok(_) => {
+                self.export = Some((path, rx));
+                None
+            }
+            Err(e) => Some(Action::Error(format!(
+                "could not write the GIF: cannot start writing: {e}"
+            ))),
         }
     }
 
-    /// The answer of a finished GIF export: the note to show, or the error.
-    pub fn poll_export(&mut self) -> Option<Result<String, String>> {
+    /// Takes the newest snapshot into the timeline; reports a finished GIF export.
+    pub fn drain(&mut self, live: Option<&Arc<Snapshot>>) -> Option<Action> {
+        self.observe(live);
         let (path, rx) = self.export.as_ref()?;
         let written = rx.try_recv().ok()?;
         let path = path.display().to_string();
         self.export = None;
-        Some(written.map(|g| {
-            format!(
+        Some(match written {
+            Ok(g) => Action::Notice(format!(
                 "wrote {path} ({} frames, {:.1} MB)",
                 g.frames,
                 g.bytes as f64 / 1e6
-            )
-        }))
+            )),
+            Err(e) => Action::Error(format!("could not write the GIF: {e}")),
+        })
     }
 }
 
@@ -354,33 +372,4 @@ pub(super) fn epoch_text(epochs_done: f64) -> String {
 pub(super) fn keep_open_on_click() -> egui::containers::menu::MenuConfig {
     egui::containers::menu::MenuConfig::new()
         .close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside)
-}
-
-impl LatentLabApp {
-    /// The snapshot the tabs draw: the chosen moment of the timeline, else the newest.
-    pub(super) fn shown_snapshot(&self) -> Option<Arc<Snapshot>> {
-        self.timeline_bar
-            .shown()
-            .or_else(|| self.session.snapshot.clone())
-    }
-
-    /// Takes the newest snapshot into the timeline and reports a finished GIF export.
-    pub(super) fn drain_timeline(&mut self) {
-        self.timeline_bar.observe(self.session.snapshot.as_ref());
-        match self.timeline_bar.poll_export() {
-            Some(Ok(note)) => self.session.notice(note),
-            Some(Err(e)) => self.session.error(format!("could not write the GIF: {e}")),
-            None => {}
-        }
-    }
-
-    /// Writes the GIF of the timeline's range to `path` (in the background).
-    pub(super) fn export_gif(&mut self, path: PathBuf) {
-        match self.session.data.clone() {
-            Some(ds) if !self.timeline_bar.timeline.is_empty() => {
-                self.timeline_bar.export_gif(path, ds, &self.egui_ctx)
-            }
-            _ => self.session.notice("nothing to animate yet: no snapshots"),
-        }
-    }
 }

@@ -1,6 +1,6 @@
 //! The one pattern every tab follows: a struct with its own transient state that draws
 //! itself from a [`ViewCtx`] and returns the [`Action`]s the user asked for. The app
-//! applies them in one place ([`super::LatentLabApp::apply`]); a panel never touches the
+//! applies them in one place (the window's `apply`); a panel never touches the
 //! session or the settings itself.
 
 use super::actions::Action;
