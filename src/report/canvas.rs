@@ -2,6 +2,7 @@
 //! plus pasting gray images and saving as PNG.
 
 use super::text::FigureBackend;
+use crate::data::ItemShape;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::path::Path;
@@ -136,4 +137,12 @@ pub(super) fn unit_square_chart<'a, 'b>(
         .label_style((FONT, 13))
         .draw()?;
     Ok(chart)
+}
+
+/// The width and height of an image item; `None` for points.
+pub fn image_side(shape: ItemShape) -> Option<(usize, usize)> {
+    match shape {
+        ItemShape::Image { width, height } => Some((width, height)),
+        ItemShape::Points { .. } => None,
+    }
 }

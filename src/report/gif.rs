@@ -1,8 +1,9 @@
 //! The latent GIF: every model's latent scatter side by side, one frame per snapshot,
 //! the step and epoch written on each, looping, with a pause on the last frame.
 
+use super::canvas::FigureError;
 use super::canvas::{Canvas, FONT, err};
-use super::{FigureError, class_legend, scatter_chart};
+use super::latent::{class_legend, scatter_chart};
 use crate::data::Dataset;
 use crate::train::Snapshot;
 use plotters::prelude::*;
