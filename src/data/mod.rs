@@ -8,6 +8,7 @@ mod folder;
 mod idx;
 pub mod shapes;
 pub mod sources;
+pub mod sprites;
 pub mod toy2d;
 
 use crate::rng::PortableRng;
