@@ -1,6 +1,7 @@
 //! The state of one run on the worker: the models with their optimisers, the batch order,
 //! and the steps, snapshots and epoch summaries computed from them.
 
+use super::channels::TrainEvent;
 use super::messages::*;
 use crate::data::{BatchOrder, Dataset};
 use crate::model::checkpoint;

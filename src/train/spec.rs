@@ -1,31 +1,15 @@
 //! What a user asks for when they start a run, and the one way to turn it into a
 //! [`TrainConfig`]: the command line, the window and the tests all build runs here.
 
-use super::TrainConfig;
+use super::messages::TrainConfig;
 use crate::data::{Dataset, ItemShape};
 use crate::model::kinds::kinds_with;
-use crate::model::limits::{HIDDEN_LAYERS, HIDDEN_SIZE, Limit};
+use crate::model::limits::{HIDDEN_LAYERS, HIDDEN_SIZE};
 use crate::model::{KnobValue, Likelihood, ModelConfig, ModelKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Largest learning rate a run accepts.
-pub const MAX_LR: f64 = 10.0;
-/// Adam's learning rate: finite, above 0.
-pub const LR: Limit<f64> = Limit {
-    above_min: true,
-    ..Limit::new("learning rate", 0.0, MAX_LR)
-};
-/// Items per batch.
-pub const BATCH_SIZE: Limit<usize> = Limit::new("batch size", 1, 65_536);
-/// Passes over the training data of a run that stops by itself.
-pub const EPOCHS: Limit<usize> = Limit::new("epochs", 1, 100_000);
-/// Epochs over which the KL weight warms up.
-pub const KL_WARMUP: Limit<f32> = Limit::new("KL warm-up epochs", 0.0, 1000.0);
-/// Threads that step the models.
-pub const THREADS: Limit<usize> = Limit::new("threads", 1, 256);
-/// Seconds of training between test evaluations (`--eval-every-secs`).
-pub const EVAL_EVERY_SECS: Limit<f64> = Limit::new("seconds between evaluations", 0.1, 86_400.0);
+pub use super::limits::{BATCH_SIZE, EPOCHS, EVAL_EVERY_SECS, KL_WARMUP, LR, MAX_LR, THREADS};
 
 /// A run as the user describes it: data, models, architecture, knobs and optimisation.
 /// The defaults are the window's and the command line's defaults.

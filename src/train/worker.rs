@@ -5,6 +5,7 @@
 //! one unit of work ([`Worker::tick`]) at a time, so a test can drive it without a thread;
 //! [`run`] is the thread's thin loop around it.
 
+use super::channels::{TrainCommand, TrainEvent};
 use super::messages::*;
 use super::session::{Session, pick};
 use crate::data::Dataset;

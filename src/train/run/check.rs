@@ -201,7 +201,10 @@ pub fn checkpoint(
 }
 
 /// The run's settings checked as the command line checks them, for items of `shape`.
-pub fn settings_for(m: &Manifest, shape: ItemShape) -> Result<crate::train::TrainConfig, String> {
+pub fn settings_for(
+    m: &Manifest,
+    shape: ItemShape,
+) -> Result<crate::train::messages::TrainConfig, String> {
     m.spec
         .train_config_for(shape)
         .map_err(|e| format!("its settings do not train: {e}"))

@@ -2,7 +2,7 @@
 //! and evaluation) and `losses.csv` (one row per logged point of the loss curves).
 
 use crate::model::{Metrics, ModelKind};
-use crate::train::ModelEpoch;
+use crate::train::messages::ModelEpoch;
 
 /// Where in training a metrics row was taken.
 #[derive(Clone, Copy, Debug)]
