@@ -104,7 +104,10 @@ impl LatentLabApp {
             }
             Action::ShuffleRecon => self.session.send(TrainCommand::ShuffleRecon),
             Action::SetGridK(k) => self.settings.grid_k = k,
-            Action::OpenDialog(kind) => self.dialog.open(kind, &self.egui_ctx),
+            Action::OpenDialog(kind) => self
+                .dialog
+                .open(kind, &self.egui_ctx)
+                .unwrap_or_else(|e| self.session.error(format!("{e:#}"))),
             Action::Save(folder) => self.save_run(folder),
             Action::OpenRun(dir) => self.open_run(&dir),
             Action::DismissMessage(i) => {
