@@ -75,7 +75,7 @@ pub enum TrainEvent {
     /// Test metrics taken every `eval_every_secs` of training.
     TestReport(TestReport),
     /// Answer to `SaveRun`: the run's folder, or why it was not saved.
-    RunSaved(Result<std::path::PathBuf, String>),
+    RunSaved(Result<std::path::PathBuf, Arc<super::run::RunError>>),
     /// The configured number of epochs is done.
     Finished {
         /// Steps taken.

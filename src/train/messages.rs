@@ -1,6 +1,7 @@
 //! What crosses the channels between the UI (or command line) and the worker: plain data only.
 
-use crate::model::limits::{IW_SAMPLES, MAX_PARAMETERS, grouped};
+use super::limits::SettingsError;
+use crate::model::limits::{IW_SAMPLES, MAX_PARAMETERS};
 use crate::model::{DecoderSnapshot, EncoderSnapshot, LossTerms, Metrics, ModelConfig, ModelKind};
 use std::sync::Arc;
 
@@ -87,15 +88,15 @@ impl TrainConfig {
     }
 
     /// Checks every setting; the message names the one that is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
         use super::limits::{BATCH_SIZE, EPOCHS, EVAL_EVERY_SECS, KL_WARMUP, LR, THREADS};
         if self.models.is_empty() {
-            return Err("no models to train".into());
+            return Err(SettingsError::NoModels);
         }
         for (i, m) in self.models.iter().enumerate() {
-            m.validate().map_err(|e| format!("{}: {e}", m.kind))?;
+            m.validate().map_err(|e| SettingsError::model(m.kind, e))?;
             if self.models[..i].iter().any(|o| o.kind == m.kind) {
-                return Err(format!("model '{}' is listed twice", m.kind));
+                return Err(SettingsError::Twice(m.kind));
             }
         }
         let parameters = self
@@ -103,12 +104,7 @@ impl TrainConfig {
             .iter()
             .fold(0u64, |n, m| n.saturating_add(m.parameter_count()));
         if parameters > MAX_PARAMETERS {
-            return Err(format!(
-                "the models hold {} parameters in all, more than the {} allowed (fewer models, \
-                    or fewer or narrower hidden layers)",
-                grouped(parameters),
-                grouped(MAX_PARAMETERS)
-            ));
+            return Err(SettingsError::TooManyParameters(parameters));
         }
         LR.check(self.lr)?;
         BATCH_SIZE.check(self.batch_size)?;
