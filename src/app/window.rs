@@ -503,7 +503,11 @@ impl LatentLabApp {
             }
             Action::ShuffleRecon => self.session.send(TrainCommand::ShuffleRecon),
             Action::SetGridK(k) => self.settings.grid_k = k,
-            Action::OpenDialog(kind) => self.dialog.open(kind, &self.egui_ctx),
+            Action::OpenDialog(kind) => {
+                if let Err(e) = self.dialog.open(kind, &self.egui_ctx) {
+                    self.session.error(format!("{e:#}"));
+                }
+            }
             Action::Save(folder) => {
                 let input = SaveInput {
                     session: &self.session,

@@ -18,7 +18,7 @@ pub mod snapshot;
 pub mod terms;
 
 pub use adam::Adam;
-pub use config::{Likelihood, ModelConfig};
+pub use config::{ConfigError, Likelihood, ModelConfig};
 pub use eval::{Metrics, evaluate};
 pub use inspect::{ItemReport, inspect};
 pub use kinds::{DEFAULT_BETA, KnobSpec, KnobValue, ModelKind};
@@ -385,14 +385,20 @@ mod tests {
     fn validate_names_the_setting() {
         let mut cfg = ModelConfig::new(ModelKind::Vae, 4, Likelihood::Gaussian);
         cfg.latent_dim = 65;
-        assert!(cfg.validate().unwrap_err().contains("latent dimension 65"));
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("latent dimension 65")
+        );
         cfg.latent_dim = 2;
         let mut beta = ModelConfig::new(ModelKind::BetaVae, 4, Likelihood::Gaussian);
         beta.knobs.insert("beta".into(), KnobValue::Number(-1.0));
-        assert!(beta.validate().unwrap_err().contains("β -1"));
+        assert!(beta.validate().unwrap_err().to_string().contains("β -1"));
         assert!(
             cfg.set_knob("beta", KnobValue::Number(2.0))
                 .unwrap_err()
+                .to_string()
                 .contains("vae has no knob 'beta'")
         );
     }
