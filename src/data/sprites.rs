@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn scale_grows_the_area_as_its_square_and_nothing_leaves_the_frame() {
-        for shape in 0..3 {
+        for (shape, name) in SHAPE_NAMES.iter().enumerate() {
             let small = SpriteFactors {
                 shape,
                 scale: 0,
