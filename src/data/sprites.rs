@@ -199,12 +199,7 @@ mod tests {
             let a: f32 = draw(&small, 1).iter().sum();
             let b: f32 = draw(&large, 1).iter().sum();
             // Half-sizes 4.5 and 9 pixels: the area grows 4 times.
-            assert!(
-                (b / a - 4.0).abs() < 0.15,
-                "{}: {}",
-                SHAPE_NAMES[shape],
-                b / a
-            );
+            assert!((b / a - 4.0).abs() < 0.15, "{name}: {}", b / a);
         }
         // The largest square turned 45° in a corner: no ink on the border.
         let corner = SpriteFactors {
