@@ -278,10 +278,7 @@ mod tests {
         assert_eq!(big.sanitize().len(), 1);
         assert_eq!(big.run.hidden, Settings::default().run.hidden);
         for mut s in [s, big] {
-            let image = crate::data::ItemShape::Image {
-                width: 28,
-                height: 28,
-            };
+            let image = crate::data::ItemShape::gray(28, 28);
             assert!(s.sanitize().is_empty());
             assert!(s.run.train_config_for(image).is_ok());
         }

@@ -584,10 +584,7 @@ impl LatentLabApp {
     fn draw_from_file(&mut self, path: &Path) {
         let is_image = self.session.data.as_ref().is_some_and(|d| {
             d.shape
-                == crate::data::ItemShape::Image {
-                    width: crate::data::IMAGE_SIDE,
-                    height: crate::data::IMAGE_SIDE,
-                }
+                == crate::data::ItemShape::gray(crate::data::IMAGE_SIDE, crate::data::IMAGE_SIDE)
         });
         if !is_image {
             self.session.error(format!(

@@ -173,11 +173,9 @@ impl Rows {
         let (train, test) = split_shuffled(self.x, self.labels, dim, TEST_FRACTION, seed);
         Ok(Dataset {
             name: format!("csv:{}", path.display()),
-            shape: ItemShape::Image {
-                width: IMAGE_SIDE,
-                height: IMAGE_SIDE,
-            },
+            shape: ItemShape::gray(IMAGE_SIDE, IMAGE_SIDE),
             class_names: (0..classes).map(|c| c.to_string()).collect(),
+            factor_names: Vec::new(),
             train,
             test,
         })

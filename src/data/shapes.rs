@@ -37,11 +37,9 @@ pub fn generate(sizes: Sizes, seed: u64) -> Result<Dataset, DataError> {
     })?;
     Ok(Dataset {
         name: "shapes".into(),
-        shape: ItemShape::Image {
-            width: IMAGE_SIDE,
-            height: IMAGE_SIDE,
-        },
+        shape: ItemShape::gray(IMAGE_SIDE, IMAGE_SIDE),
         class_names: SHAPE_NAMES.iter().map(|s| s.to_string()).collect(),
+        factor_names: Vec::new(),
         train,
         test,
     })

@@ -10,6 +10,7 @@
 //! values in [0, 1] (4×4 super-sampled coverage, times the colour).
 
 use super::shapes::inside;
+use super::{DataError, Dataset, ItemShape, Sizes, generate_items_with_factors};
 use rand::Rng;
 use std::f32::consts::PI;
 
@@ -99,6 +100,36 @@ impl SpriteFactors {
         let at = |i: usize| 12.0 + 40.0 * i as f32 / (FACTOR_SIZES[3] - 1) as f32;
         (at(self.x), at(self.y))
     }
+}
+
+/// Makes `sprites` (grey) or `colour-sprites` (`coloured`: three channels and a colour
+/// factor); the label is the shape.
+pub fn generate(sizes: Sizes, seed: u64, coloured: bool) -> Result<Dataset, DataError> {
+    let channels = if coloured { 3 } else { 1 };
+    let shape = ItemShape::image(channels, SIDE, SIDE);
+    let names: &[&str] = if coloured {
+        &COLOUR_FACTOR_NAMES
+    } else {
+        &FACTOR_NAMES
+    };
+    let (train, test) =
+        generate_items_with_factors(sizes, shape.dim(), names.len(), seed, |rng, _| {
+            let f = SpriteFactors::random(rng, coloured);
+            (draw(&f, channels), f.shape as u32, f.values(coloured))
+        })?;
+    Ok(Dataset {
+        name: if coloured {
+            "colour-sprites"
+        } else {
+            "sprites"
+        }
+        .into(),
+        shape,
+        class_names: SHAPE_NAMES.iter().map(|s| s.to_string()).collect(),
+        factor_names: names.iter().map(|s| s.to_string()).collect(),
+        train,
+        test,
+    })
 }
 
 /// The index in the `shapes` outlines of a sprite shape.
@@ -231,6 +262,35 @@ mod tests {
             let want: f32 = grey.iter().sum::<f32>() * k;
             assert!((sum - want).abs() < 1e-2 * want.max(1.0), "plane {c}");
         }
+    }
+
+    #[test]
+    fn the_data_set_carries_each_items_factors_and_redraws_from_them() {
+        let sizes = Sizes { train: 6, test: 4 };
+        let ds = generate(sizes, 5, true).unwrap();
+        assert_eq!(ds.shape, ItemShape::image(3, SIDE, SIDE));
+        assert_eq!(ds.factor_names, COLOUR_FACTOR_NAMES);
+        let k = ds.factor_names.len();
+        for split in [&ds.train, &ds.test] {
+            assert_eq!(split.factors.len(), split.len() * k);
+            for i in 0..split.len() {
+                let f = split.factors_of(i, k);
+                // The label is the shape factor, and the factors redraw the item exactly.
+                assert_eq!(split.labels[i], f[0]);
+                let again = SpriteFactors {
+                    shape: f[0] as usize,
+                    scale: f[1] as usize,
+                    orientation: f[2] as usize,
+                    x: f[3] as usize,
+                    y: f[4] as usize,
+                    colour: f[5] as usize,
+                };
+                assert_eq!(draw(&again, 3), split.item(i, ds.dim()));
+            }
+        }
+        let grey = generate(sizes, 5, false).unwrap();
+        assert_eq!(grey.factor_names.len(), 5);
+        assert_eq!(grey.dim(), SIDE * SIDE);
     }
 
     #[test]

@@ -459,12 +459,7 @@ mod tests {
             dims.contains("input_dim 6 does not fit its items"),
             "{dims}"
         );
-        let likelihood = load_edited(none, |m| {
-            m.item_shape = ItemShape::Image {
-                width: 3,
-                height: 2,
-            }
-        });
+        let likelihood = load_edited(none, |m| m.item_shape = ItemShape::gray(3, 2));
         assert!(
             likelihood.contains("a Gaussian likelihood does not fit images"),
             "{likelihood}"

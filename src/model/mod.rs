@@ -411,6 +411,7 @@ mod tests {
         let split = crate::data::Split {
             x: (0..40 * 8).map(|i| ((i * 7) % 11) as f32 / 10.0).collect(),
             labels: vec![0; 40],
+            factors: Vec::new(),
         };
         let build = |kind| {
             let mut cfg = ModelConfig::new(kind, 8, Likelihood::Bernoulli);
