@@ -34,7 +34,7 @@ fn a_kind_trains_by_hand_unless_its_penalty_is_autograd_only() {
         let by_hand = kind.penalty().is_none_or(|p| p.manual.is_some());
         assert_eq!(kind.gradients() == Gradients::Manual, by_hand, "{kind}");
     }
-    assert_eq!(ModelKind::Cae.gradients(), Gradients::Autograd);
+    assert_eq!(ModelKind::Cae.gradients(), Gradients::Manual);
     assert_eq!(ModelKind::Sae.gradients(), Gradients::Manual);
 }
 
