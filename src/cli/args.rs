@@ -72,6 +72,9 @@ pub struct TrainArgs {
     /// The data set (its forms come from the data-source table).
     #[arg(long, default_value = "digits", help = crate::data::sources::spec_help())]
     pub dataset: String,
+    /// How a `folder:` set's images become items.
+    #[command(flatten)]
+    pub folder: FolderArgs,
     /// The kinds to train, comma-separated (from the kind table).
     #[arg(long, default_value_t = join(&RunSpec::default().models),
           help = format!("Comma-separated: {}", crate::model::ModelKind::names()))]
@@ -120,6 +123,48 @@ pub struct TrainArgs {
     pub grid: usize,
 }
 
+/// `--colour` and `--image-size N`, for `folder:` data sets.
+#[derive(Args, Debug, Default)]
+pub struct FolderArgs {
+    /// Keep the colour of a `folder:` set's images (three channels; grey otherwise).
+    #[arg(long)]
+    pub colour: bool,
+    /// Side of a `folder:` set's items in pixels (8 to 128; default 28), each image
+    /// resized to it.
+    #[arg(long, value_name = "N")]
+    pub image_size: Option<usize>,
+}
+
+impl FolderArgs {
+    /// `spec` with these options written into it (`folder:DIR#colour,size=32`); an error
+    /// if they are given for a set that is not a folder.
+    pub fn apply(&self, spec: &str) -> Result<String, String> {
+        if !self.colour && self.image_size.is_none() {
+            return Ok(spec.to_string());
+        }
+        let Some(dir) = spec.strip_prefix("folder:") else {
+            return Err(format!(
+                "--colour and --image-size apply to folder:DIR data sets only, not '{spec}'"
+            ));
+        };
+        let mut opts = crate::data::FolderOptions {
+            colour: self.colour,
+            ..Default::default()
+        };
+        if let Some(n) = self.image_size {
+            if !crate::data::folder::SIZES.contains(&n) {
+                return Err(format!(
+                    "--image-size {n} is out of range: {} to {} pixels",
+                    crate::data::folder::SIZES.start(),
+                    crate::data::folder::SIZES.end()
+                ));
+            }
+            opts.size = n;
+        }
+        Ok(format!("folder:{dir}{}", opts.suffix()))
+    }
+}
+
 /// `latentlab eval`.
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -159,6 +204,9 @@ pub struct DatasetArgs {
     /// The data set (its forms come from the data-source table).
     #[arg(help = crate::data::sources::spec_help())]
     pub name: String,
+    /// How a `folder:` set's images become items.
+    #[command(flatten)]
+    pub folder: FolderArgs,
     /// Write a PNG sheet of samples per class here.
     #[arg(long)]
     pub sheet: Option<PathBuf>,

@@ -48,7 +48,7 @@ fn load_dataset(spec: &str, seed: u64) -> Result<Dataset> {
 fn run_spec(a: &TrainArgs, threads: usize) -> Result<RunSpec> {
     a.check_ranges().map_err(|e| anyhow!(e))?;
     Ok(RunSpec {
-        dataset: a.dataset.clone(),
+        dataset: a.folder.apply(&a.dataset).map_err(|e| anyhow!(e))?,
         models: spec::parse_models(&a.models).map_err(|e| anyhow!("--models: {e}"))?,
         latent_dim: a.latent_dim,
         hidden: spec::parse_hidden(&a.hidden).map_err(|e| anyhow!("--hidden: {e}"))?,
@@ -569,7 +569,8 @@ fn eval(a: EvalArgs) -> Result<()> {
 
 fn dataset(a: DatasetArgs) -> Result<()> {
     a.check_ranges().map_err(|e| anyhow!(e))?;
-    let ds = load_dataset(&a.name, a.seed)?;
+    let spec = a.folder.apply(&a.name).map_err(|e| anyhow!(e))?;
+    let ds = load_dataset(&spec, a.seed)?;
     let shape = match ds.shape {
         data::ItemShape::Image {
             channels,

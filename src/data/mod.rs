@@ -4,7 +4,7 @@ mod csv;
 mod digit_glyphs;
 pub mod digits;
 pub mod fetch;
-mod folder;
+pub mod folder;
 mod idx;
 pub mod shapes;
 pub mod sources;
@@ -17,7 +17,9 @@ use rand::seq::SliceRandom;
 use std::path::Path;
 
 pub use csv::load_csv;
-pub use folder::{load_folder, load_image_item};
+pub use folder::{
+    FolderOptions, load_folder, load_folder_as, load_folder_spec, load_image_as, load_image_item,
+};
 pub use idx::{export_idx_dir, load_idx_dir, write_idx};
 
 /// Side length of the images every built-in image set and loader produces.

@@ -7,8 +7,8 @@
 //! window's data-set menu and its Open… buttons and dialogs all read this table.
 
 use super::{
-    DataError, Dataset, IMAGE_SIDE, ItemShape, Sizes, digits, fetch, idx, load_csv, load_folder,
-    load_idx_dir, shapes, sprites, toy2d,
+    DataError, Dataset, IMAGE_SIDE, ItemShape, Sizes, digits, fetch, idx, load_csv, load_idx_dir,
+    shapes, sprites, toy2d,
 };
 use std::path::Path;
 
@@ -171,8 +171,8 @@ pub const SOURCES: &[DataSource] = &[
             pick: Pick::Folder,
         },
         label: "Image folder",
-        peek: image,
-        load: |dir, seed, _| load_folder(Path::new(dir), seed),
+        peek: |arg| Ok(Some(super::FolderOptions::parse(arg)?.1.shape())),
+        load: |arg, seed, _| super::load_folder_spec(arg, seed),
     },
     DataSource {
         naming: Naming::Prefix {
