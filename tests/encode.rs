@@ -346,3 +346,40 @@ fn the_encoder_in_a_snapshot_gives_the_codes_the_snapshot_shows() {
         }
     }
 }
+
+/// A model of 16×16 colour images: encode reads a colour file at that size, in colour, and
+/// gives the μ the candle model gives for the same three planes, and a colour PNG.
+#[test]
+fn a_colour_model_encodes_a_colour_image_in_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let shape = ItemShape::image(3, 16, 16);
+    let mut config = ModelConfig::new(ModelKind::Vae, shape.dim(), Likelihood::Bernoulli);
+    config.hidden = vec![16];
+    config.latent_dim = 2;
+    let model = Autoencoder::new(config.clone(), &mut PortableRng::seed_from_u64(3)).unwrap();
+    let ckpt = dir.path().join("colour.json");
+    checkpoint::save(&model, &meta(config, shape), &ckpt).unwrap();
+    let image = rgb_png(dir.path(), "ring.png", 40);
+    let out = dir.path().join("recon.png");
+    let v = encode(&ckpt, &image, &["--out", out.to_str().unwrap()]);
+    // The item as the folder loader makes it: the yellow ring is bright in red and green,
+    // dark in blue (on a dark blue ground), so the planes differ.
+    let x = data::load_image_as(&image, shape).unwrap();
+    let plane = |c: usize| x[c * 256..(c + 1) * 256].iter().sum::<f32>();
+    assert!(
+        plane(0) > 1.2 * plane(2),
+        "red {} blue {}",
+        plane(0),
+        plane(2)
+    );
+    let (mu, _) = model
+        .encode(&batch_tensor(x, shape.dim()).unwrap())
+        .unwrap();
+    let want: Vec<f32> = mu.flatten_all().unwrap().to_vec1().unwrap();
+    for (m, w) in floats(&v["mu"]).iter().zip(&want) {
+        assert_near(*m, f64::from(*w), 1e-5, "μ of the colour item");
+    }
+    let png = image::open(&out).unwrap();
+    assert_eq!(png.color(), image::ColorType::Rgb8);
+    assert_eq!((png.width(), png.height()), (64, 64));
+}

@@ -582,18 +582,21 @@ impl LatentLabApp {
 
     /// An image file as the drawn item, and the "Draw & inspect" tab to see it.
     fn draw_from_file(&mut self, path: &Path) {
-        let is_image = self.session.data.as_ref().is_some_and(|d| {
-            d.shape
-                == crate::data::ItemShape::gray(crate::data::IMAGE_SIDE, crate::data::IMAGE_SIDE)
-        });
-        if !is_image {
+        let Some(shape) = self
+            .session
+            .data
+            .as_ref()
+            .map(|d| d.shape)
+            .filter(|s| s.is_image())
+        else {
             self.session.error(format!(
-                "{}: only 28×28 image data sets take a drawn image",
+                "{}: only image data sets take a dropped image",
                 path.display()
             ));
             return;
-        }
-        match crate::data::load_image_item(path) {
+        };
+        // Made the data set's shape (its side, grey or colour), as its items were.
+        match crate::data::load_image_as(path, shape) {
             Ok(x) => {
                 self.selection.drawn = Some(x);
                 if let Some(i) = self

@@ -185,15 +185,15 @@ pub struct EvalArgs {
 /// `latentlab encode`.
 #[derive(Args, Debug)]
 pub struct EncodeArgs {
-    /// The checkpoint's .json (or .safetensors, or the common stem) of a model of 28×28
-    /// images.
+    /// The checkpoint's .json (or .safetensors, or the common stem) of a model of images.
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// An image of any size or colour (PNG, JPEG, BMP, GIF): resized to 28×28 and made
-    /// gray the way `folder:DIR` data sets are.
+    /// An image of any size or colour (PNG, JPEG, BMP, GIF): resized to the model's item
+    /// size and made grey or kept in colour as its items are, the way `folder:DIR` data
+    /// sets are.
     #[arg(long)]
     pub image: PathBuf,
-    /// Write the reconstruction here as a PNG (28×28 scaled up 4 times).
+    /// Write the reconstruction here as a PNG (the item's size scaled up 4 times).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

@@ -13,30 +13,33 @@ const OUT_SCALE: u32 = 4;
 /// Runs `latentlab encode`.
 pub(super) fn encode(a: EncodeArgs) -> Result<()> {
     let (model, meta) = checkpoint::load(&a.checkpoint)?;
-    let side = IMAGE_SIDE;
-    let gray28 = ItemShape::gray(side, side);
-    if meta.item_shape != gray28 || meta.config.input_dim != side * side {
+    let shape = meta.item_shape;
+    if !shape.is_image() || meta.config.input_dim != shape.dim() {
         bail!(
             "{}: the model takes {} ({} values per item); encode reads images only for \
-                models of {side}×{side} gray images",
+                models of images ({IMAGE_SIDE}×{IMAGE_SIDE} gray, or the size and colour \
+                of their folder set)",
             a.checkpoint.display(),
-            describe(meta.item_shape),
+            describe(shape),
             meta.config.input_dim
         );
     }
-    let x = data::load_image_item(&a.image)?;
+    // The image made the model's item shape, as its training images were.
+    let x = data::load_image_as(&a.image, shape)?;
     let encoder = model.encoder_snapshot()?;
     let decoder = model.decoder_snapshot()?;
     let report = inspect::inspect(&meta.config, &encoder, &decoder, &x, None)
         .map_err(|e| anyhow!("{}: {e}", a.checkpoint.display()))?;
     if let Some(what) = first_not_finite(&report) {
         bail!(
-            "{}: the model gives {what} for this image (its weights are finite but too large              for f32 arithmetic: the checkpoint is damaged or the model diverged); nothing              was written",
+            "{}: the model gives {what} for this image (its weights are finite but too large \
+             for f32 arithmetic: the checkpoint is damaged or the model diverged); nothing \
+             was written",
             a.checkpoint.display()
         );
     }
     if let Some(out) = &a.out {
-        write_png(out, &report.recon_image)?;
+        write_png(out, &report.recon_image, shape)?;
     }
     super::output::out!("{}", report_json(meta.config.kind.name(), &report)?);
     Ok(())
@@ -114,23 +117,33 @@ fn report_json(model: &str, r: &ItemReport) -> Result<String> {
     Ok(serde_json::to_string(&json)?)
 }
 
-/// The reconstruction as a gray PNG, scaled up [`OUT_SCALE`] times without smoothing.
-fn write_png(path: &Path, pixels: &[f32]) -> Result<()> {
-    let side = IMAGE_SIDE as u32;
-    let bytes: Vec<u8> = pixels
-        .iter()
-        .map(|p| (p.clamp(0.0, 1.0) * 255.0).round() as u8)
-        .collect();
-    let img = image::GrayImage::from_raw(side, side, bytes).ok_or_else(|| {
-        anyhow!(
-            "the reconstruction has {} values, not {side}×{side}",
-            pixels.len()
-        )
-    })?;
+/// The reconstruction as a PNG (grey, or colour from its three planes), scaled up
+/// [`OUT_SCALE`] times without smoothing.
+fn write_png(path: &Path, pixels: &[f32], shape: ItemShape) -> Result<()> {
+    let (channels, w, h) = shape
+        .image_dims()
+        .ok_or_else(|| anyhow!("the model's items are not images"))?;
+    let plane = w * h;
+    if pixels.len() != channels * plane {
+        bail!(
+            "the reconstruction has {} values, not {}",
+            pixels.len(),
+            shape.describe()
+        );
+    }
+    let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    let mut rgb = Vec::with_capacity(plane * 3);
+    for p in 0..plane {
+        for c in 0..3 {
+            rgb.push(byte(pixels[c.min(channels - 1) * plane + p]));
+        }
+    }
+    let img = image::RgbImage::from_raw(w as u32, h as u32, rgb)
+        .ok_or_else(|| anyhow!("the reconstruction is not {}", shape.describe()))?;
     let big = image::imageops::resize(
         &img,
-        side * OUT_SCALE,
-        side * OUT_SCALE,
+        w as u32 * OUT_SCALE,
+        h as u32 * OUT_SCALE,
         image::imageops::FilterType::Nearest,
     );
     big.save(path)
