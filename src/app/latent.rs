@@ -23,6 +23,9 @@ pub struct LatentPanel {
     pub show_posterior: bool,
     /// Classes hidden from the scatter.
     pub hidden_classes: BTreeSet<u32>,
+    /// Colour the points by this factor of the data set (`sprites`: shape, scale, x, ...)
+    /// instead of by class.
+    pub colour_by: Option<usize>,
     pub(super) probe_tex: HashMap<String, Tex>,
     pub(super) pinned_tex: HashMap<String, Tex>,
     /// Each plot's axes while the probe is dragged (they hold still until release).
@@ -36,6 +39,7 @@ impl Default for LatentPanel {
             show_prior: true,
             show_posterior: false,
             hidden_classes: BTreeSet::new(),
+            colour_by: None,
             probe_tex: HashMap::new(),
             pinned_tex: HashMap::new(),
             held_bounds: HashMap::new(),
@@ -117,6 +121,10 @@ impl LatentPanel {
     }
 
     fn classes_ui(&mut self, ui: &mut Ui, ds: &Dataset) {
+        self.colour_by = self.colour_by.filter(|&j| j < ds.factor_names.len());
+        if !ds.factor_names.is_empty() {
+            factor_ui(ui, &mut self.colour_by, ds);
+        }
         ui.scope(|ui| {
             ui.label("classes:");
             for (c, name) in ds.class_names.iter().enumerate() {
@@ -204,4 +212,49 @@ pub fn format_code(z: &[f32]) -> String {
     let shown: Vec<String> = z.iter().take(6).map(|v| format!("{v:.2}")).collect();
     let more = if z.len() > 6 { ", …" } else { "" };
     format!("({}{more})", shown.join(", "))
+}
+
+/// "colour by: class | shape | scale | …" for a set with known factors, and the colour
+/// scale of the factor chosen.
+fn factor_ui(ui: &mut Ui, colour_by: &mut Option<usize>, ds: &Dataset) {
+    ui.label("colour by");
+    let name = |c: &Option<usize>| match c {
+        Some(j) => ds.factor_names.get(*j).cloned().unwrap_or_default(),
+        None => "class".to_string(),
+    };
+    egui::ComboBox::from_id_salt("colour by")
+        .selected_text(name(colour_by))
+        .show_ui(ui, |ui| {
+            ui.selectable_value(colour_by, None, "class");
+            for (j, f) in ds.factor_names.iter().enumerate() {
+                ui.selectable_value(colour_by, Some(j), f);
+            }
+        })
+        .response
+        .on_hover_text("which direction of z moves x, which moves the scale: colour by it");
+    if let Some(j) = *colour_by {
+        let n = factor_values(ds, j);
+        ui.label(
+            RichText::new("0")
+                .color(theme::ordered_color(0, n))
+                .strong(),
+        );
+        ui.label(RichText::new("→").color(theme::QUIET));
+        let last = n.saturating_sub(1);
+        ui.label(
+            RichText::new(last.to_string())
+                .color(theme::ordered_color(last, n))
+                .strong(),
+        );
+        ui.separator();
+    }
+}
+
+/// How many values factor `j` takes among the test items (its largest value plus one).
+pub(super) fn factor_values(ds: &Dataset, j: usize) -> usize {
+    let k = ds.factor_names.len();
+    (0..ds.test.len())
+        .filter_map(|i| ds.test.factors_of(i, k).get(j).copied())
+        .max()
+        .map_or(1, |m| m as usize + 1)
 }

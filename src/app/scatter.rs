@@ -28,8 +28,8 @@ const MIN_ELLIPSE_RADIUS: f32 = 4.0;
 
 /// Everything one model's plot shows, in plot coordinates, gathered before drawing.
 struct Scene {
-    /// Visible points, per class.
-    per_class: Vec<Vec<[f64; 2]>>,
+    /// Visible points by group (class, or a factor's value), each with its name and colour.
+    groups: Vec<Group>,
     /// Every display item that has both a code and a label: position and label, by index.
     items: Vec<([f64; 2], u32)>,
     probe: [f64; 2],
@@ -40,6 +40,13 @@ struct Scene {
     show_prior: bool,
     bounds: [[f64; 2]; 2],
     axis_names: [String; 2],
+}
+
+/// Points drawn in one colour under one name.
+struct Group {
+    name: String,
+    color: egui::Color32,
+    points: Vec<[f64; 2]>,
 }
 
 /// What the pointer did on a plot.
@@ -85,8 +92,7 @@ impl LatentPanel {
         );
         let bounds = scene.bounds;
         let body = |ui: &mut Ui| {
-            let (rect, event, drawn) =
-                plot_ui(ui, m, scene, layout.plot, cx.ds, &self.hidden_classes);
+            let (rect, event, drawn) = plot_ui(ui, m, scene, layout.plot, &self.hidden_classes);
             cx.rects.latent_plots.insert(m.name.clone(), rect);
             cx.rects.subject("latent plots", ui, rect);
             match drawn {
@@ -146,19 +152,47 @@ impl LatentPanel {
             f64::from(MIN_ELLIPSE_RADIUS) * (bounds[k][1] - bounds[k][0]) / f64::from(side.max(1.0))
         };
         let least = [least(0), least(1)];
-        let mut per_class: Vec<Vec<[f64; 2]>> = vec![Vec::new(); ds.num_classes().max(1)];
+        // By class, or by the values of the factor chosen.
+        let k = ds.factor_names.len();
+        let mut groups: Vec<Group> = match self.colour_by.filter(|&j| j < k) {
+            Some(j) => {
+                let n = super::latent::factor_values(ds, j);
+                (0..n)
+                    .map(|v| Group {
+                        name: format!("{} {v}", ds.factor_names[j]),
+                        color: theme::ordered_color(v, n),
+                        points: Vec::new(),
+                    })
+                    .collect()
+            }
+            None => (0..ds.num_classes().max(1))
+                .map(|c| Group {
+                    name: ds.class_names.get(c).cloned().unwrap_or_default(),
+                    color: theme::class_color(c),
+                    points: Vec::new(),
+                })
+                .collect(),
+        };
+        let group_of = |i: usize, label: u32| match self.colour_by.filter(|&j| j < k) {
+            Some(j) => snap
+                .display_indices
+                .get(i)
+                .and_then(|&t| ds.test.factors_of(t, k).get(j))
+                .map(|&v| v as usize),
+            None => Some(label as usize),
+        };
         let mut items = Vec::with_capacity(snap.display_labels.len());
         // Codes and labels of a consistent snapshot have the same count; zip stops at the
         // shorter one if they do not.
         let codes = m.codes.chunks_exact(m.latent_dim.max(1));
-        for (code, &label) in codes.zip(&snap.display_labels) {
+        for (i, (code, &label)) in codes.zip(&snap.display_labels).enumerate() {
             let p = selection.project(m, code);
             items.push((p, label));
-            if let Some(v) = per_class
-                .get_mut(label as usize)
-                .filter(|_| !self.hidden_classes.contains(&label))
-            {
-                v.push(p);
+            if self.hidden_classes.contains(&label) {
+                continue;
+            }
+            if let Some(g) = group_of(i, label).and_then(|g| groups.get_mut(g)) {
+                g.points.push(p);
             }
         }
         let plane = selection.plane_for(m);
@@ -191,7 +225,7 @@ impl LatentPanel {
         }
         let drawn = drawn.map(|(mu, _)| selection.project(m, &mu));
         Scene {
-            per_class,
+            groups,
             probe: selection.project(m, selection.probe_code(&m.name)),
             pinned: selection.pinned.and_then(|i| items.get(i).map(|(p, _)| *p)),
             items,
@@ -307,7 +341,6 @@ fn plot_ui(
     m: &ModelSnapshot,
     scene: Scene,
     side: f32,
-    ds: &Dataset,
     hidden: &BTreeSet<u32>,
 ) -> (egui::Rect, Option<PlotEvent>, Option<egui::Pos2>) {
     let [x_name, y_name] = scene.axis_names.clone();
@@ -336,7 +369,7 @@ fn plot_ui(
             let drawn = scene
                 .drawn
                 .map(|p| pui.screen_from_plot(egui_plot::PlotPoint::new(p[0], p[1])));
-            draw_scene(pui, scene, ds);
+            draw_scene(pui, scene);
             (event, drawn)
         });
     let (event, drawn) = response.inner;
@@ -345,7 +378,7 @@ fn plot_ui(
 
 /// Ellipses, the probe ring, the class points, then on top what a lesson points at: the
 /// prior's circles, the pinned item and the drawn item.
-fn draw_scene(pui: &mut PlotUi<'_>, scene: Scene, ds: &Dataset) {
+fn draw_scene(pui: &mut PlotUi<'_>, scene: Scene) {
     for e in scene.ellipses {
         let style = if e.dashed {
             egui_plot::LineStyle::dashed_dense()
@@ -365,12 +398,11 @@ fn draw_scene(pui: &mut PlotUi<'_>, scene: Scene, ds: &Dataset) {
     pui.points(ring.radius(11.0).color(theme::PROBE).filled(false));
     let centre = Points::new("probe", vec![scene.probe]).shape(MarkerShape::Circle);
     pui.points(centre.radius(2.5).color(theme::PROBE).filled(true));
-    for (c, pts) in scene.per_class.into_iter().enumerate() {
-        if !pts.is_empty() {
-            let name = ds.class_names.get(c).cloned().unwrap_or_default();
+    for g in scene.groups {
+        if !g.points.is_empty() {
             pui.points(
-                Points::new(name, pts)
-                    .color(theme::class_color(c))
+                Points::new(g.name, g.points)
+                    .color(g.color)
                     .radius(theme::POINT_RADIUS)
                     .filled(true),
             );
@@ -640,6 +672,71 @@ fn ellipse_lines(
 #[cfg(test)]
 mod tests {
     use super::grid_shape;
+    use super::*;
+    use crate::data::{self, Sizes};
+    use crate::model::{Autoencoder, Likelihood, ModelConfig, ModelKind};
+    use rand::SeedableRng;
+
+    #[test]
+    fn colour_by_a_factor_puts_each_item_in_its_values_group() {
+        let ds = data::load_with_sizes("sprites", 2, Some(Sizes { train: 4, test: 60 })).unwrap();
+        let k = ds.factor_names.len();
+        let config = {
+            let mut c = ModelConfig::new(ModelKind::Ae, ds.dim(), Likelihood::Bernoulli);
+            c.hidden = vec![4];
+            c
+        };
+        let mut rng = crate::rng::PortableRng::seed_from_u64(1);
+        let model = Autoencoder::new(config.clone(), &mut rng).unwrap();
+        // Item i's code is (i, 0): the group of a point says which item it is.
+        let n = ds.test.len();
+        let m = ModelSnapshot {
+            name: "ae".into(),
+            kind: ModelKind::Ae,
+            latent_dim: 2,
+            decoder: std::sync::Arc::new(model.decoder_snapshot().unwrap()),
+            encoder: Default::default(),
+            config,
+            codes: (0..n).flat_map(|i| [i as f32, 0.0]).collect(),
+            sigmas: None,
+            recon: Vec::new(),
+            noisy_inputs: None,
+            recon_losses: Vec::new(),
+            diverged: false,
+        };
+        let snap = Snapshot {
+            step: 1,
+            epoch: 0,
+            display_indices: (0..n).collect(),
+            display_labels: ds.test.labels.clone(),
+            recon_indices: Vec::new(),
+            recon_inputs: Vec::new(),
+            models: vec![m.clone()],
+        };
+        let selection = Selection::default();
+        let mut panel = LatentPanel::default();
+        for colour_by in [None, Some(3)] {
+            panel.colour_by = colour_by;
+            let scene = panel.scene(&m, &snap, &ds, &selection, None, 300.0);
+            let groups = scene.groups.len();
+            assert_eq!(groups, if colour_by.is_some() { 32 } else { 3 });
+            for (g, group) in scene.groups.iter().enumerate() {
+                for p in &group.points {
+                    let i = p[0] as usize;
+                    let want = match colour_by {
+                        Some(j) => ds.test.factors_of(i, k)[j] as usize,
+                        None => ds.test.labels[i] as usize,
+                    };
+                    assert_eq!(g, want, "item {i} in {}", group.name);
+                }
+            }
+            let total: usize = scene.groups.iter().map(|g| g.points.len()).sum();
+            assert_eq!(total, n);
+        }
+        // The colours of an ordered factor run from dark to bright.
+        let luma = |c: egui::Color32| 0.3 * c.r() as f32 + 0.6 * c.g() as f32 + 0.1 * c.b() as f32;
+        assert!(luma(theme::ordered_color(0, 32)) < luma(theme::ordered_color(31, 32)));
+    }
 
     #[test]
     fn models_wrap_into_rows_only_when_that_gives_larger_plots() {

@@ -16,6 +16,28 @@ pub fn class_color(class: usize) -> Color32 {
     Color32::from_rgb(r, g, b)
 }
 
+/// The colour of value `i` of `n` of an ordered factor (x, scale, ...): dark blue through
+/// teal and green to yellow, as viridis, so order reads as brightness.
+pub fn ordered_color(i: usize, n: usize) -> Color32 {
+    const STOPS: [[f32; 3]; 5] = [
+        [68.0, 1.0, 84.0],
+        [59.0, 82.0, 139.0],
+        [33.0, 145.0, 140.0],
+        [94.0, 201.0, 98.0],
+        [253.0, 231.0, 37.0],
+    ];
+    let t = if n > 1 {
+        i.min(n - 1) as f32 / (n - 1) as f32
+    } else {
+        0.5
+    };
+    let at = t * (STOPS.len() - 1) as f32;
+    let k = (at.floor() as usize).min(STOPS.len() - 2);
+    let f = at - k as f32;
+    let mix = |c: usize| (STOPS[k][c] * (1.0 - f) + STOPS[k + 1][c] * f).round() as u8;
+    Color32::from_rgb(mix(0), mix(1), mix(2))
+}
+
 /// Text colour of error banners.
 pub const ERROR: Color32 = Color32::from_rgb(220, 50, 47);
 /// Text colour of warnings (a diverged model).
