@@ -21,6 +21,10 @@ const BATCH: usize = 64;
 const LATENT: usize = 10;
 
 fn main() {
+    // As the binary does (`MIMALLOC_PURGE_DELAY=10` in the environment shows the cost of not).
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        latentlab::model::keep_freed_memory();
+    }
     divan::main();
 }
 

@@ -15,7 +15,9 @@ Without --idx it trains on random binary 64x64 blobs made from a seed (--items o
 eighth more for the test split), the same kind of items `cargo bench --bench conv` times
 latentlab on; with --idx it reads the MNIST-layout IDX files of any 64x64 grey set
 (`latentlab dataset NAME --export-idx DIR`). Prints one line per epoch in the format of
-vae_torch.py: training samples/s (training only) and the test loss per item in nats.
+vae_torch.py: training samples/s (training only) and the test loss per item in nats, then
+the median over its full batches of one step's samples/s (what `cargo bench --bench conv`
+reports as its median, so a busy machine's outliers weigh the same on both sides).
 One thread (torch.set_num_threads(1)); pin it with `taskset -c 1` to compare.
 """
 import argparse
@@ -110,7 +112,9 @@ def main():
     for epoch in range(1, a.epochs + 1):
         model.train()
         start = time.perf_counter()
+        steps = []
         for idx in torch.randperm(len(train)).split(a.batch_size):
+            step_start = time.perf_counter()
             x = train[idx]
             opt.zero_grad()
             logits, mu, logvar = model(x)
@@ -118,14 +122,18 @@ def main():
             loss = loss_function(logits, x, mu, logvar) / len(x)
             loss.backward()
             opt.step()
+            steps.append((len(x), time.perf_counter() - step_start))
         secs = time.perf_counter() - start
+        full = sorted(t for n, t in steps if n == a.batch_size)
+        median_step = full[len(full) // 2] if full else float("nan")
         model.eval()
         with torch.no_grad():
             total = 0.0
             for x in test.split(256):
                 logits, mu, logvar = model(x)
                 total += loss_function(logits, x, mu, logvar).item()
-        print(f"epoch {epoch:3} {len(train) / secs:7.0f} samples/s  test loss {total / len(test):.2f}", flush=True)
+        print(f"epoch {epoch:3} {len(train) / secs:7.0f} samples/s  test loss {total / len(test):.2f}"
+              f"  (median step {a.batch_size / median_step:.0f} samples/s)", flush=True)
 
 
 if __name__ == "__main__":
