@@ -383,7 +383,7 @@ pub fn conv_transpose(x: &Tensor, g: &Geometry, w: &Tensor, b: &Tensor) -> Resul
 }
 
 /// [`conv_transpose`], with a ReLU after it if `relu`.
-fn conv_transpose_with(
+pub(crate) fn conv_transpose_with(
     x: &Tensor,
     g: &Geometry,
     w: &Tensor,

@@ -158,12 +158,8 @@ impl DecoderSnapshot {
     /// Decodes codes stored back to back (`latent_dim` values each) into items in data space
     /// (pixels in [0, 1] for images). One batched forward pass.
     pub fn decode(&self, codes: &[f32]) -> Result<Vec<f32>> {
-        if self.conv.is_some() {
-            let mut out = self.decode_raw(codes);
-            if self.sigmoid_output {
-                out.iter_mut().for_each(|l| *l = 1.0 / (1.0 + (-*l).exp()));
-            }
-            return Ok(out);
+        if let Some(plan) = &self.conv {
+            return self.decode_conv_batch(plan, codes);
         }
         let d = self.latent_dim().max(1);
         let rows = codes.len() / d;
@@ -212,6 +208,45 @@ impl DecoderSnapshot {
 }
 
 impl DecoderSnapshot {
+    /// [`DecoderSnapshot::decode`] for a conv decoder: one batched pass, its products
+    /// through candle's matmul (for one code, [`DecoderSnapshot::decode_raw`]'s plain loops
+    /// cost the same).
+    fn decode_conv_batch(&self, plan: &ConvPlan, codes: &[f32]) -> Result<Vec<f32>> {
+        let d = self.latent_dim().max(1);
+        let rows = codes.len() / d;
+        if rows == 0 {
+            return Ok(Vec::new());
+        }
+        let tensors = self.tensors()?;
+        let dense = tensors.len().saturating_sub(plan.convs.len());
+        let mut h = Tensor::from_slice(&codes[..rows * d], (rows, d), &Device::Cpu)?;
+        for (w, b) in &tensors[..dense] {
+            h = h.matmul(w)?.broadcast_add(b)?.relu()?;
+        }
+        let last = plan.convs.len().saturating_sub(1);
+        for (i, ((w, b), g)) in tensors[dense..]
+            .iter()
+            .zip(plan.convs.iter().rev())
+            .enumerate()
+        {
+            let x = h.reshape((rows * g.places(), g.c_out))?;
+            let w = w.reshape((g.c_out, g.patch()))?;
+            h = conv::conv_transpose_with(&x, g, &w, b, i < last)?;
+        }
+        let mut out: Vec<f32> = h.flatten_all()?.to_vec1()?;
+        let per_item = plan.input_dim().max(1);
+        if plan.image.channels > 1 {
+            out = out
+                .chunks_exact(per_item)
+                .flat_map(|item| conv::last_to_planar(item, plan.image))
+                .collect();
+        }
+        if self.sigmoid_output {
+            out.iter_mut().for_each(|l| *l = 1.0 / (1.0 + (-*l).exp()));
+        }
+        Ok(out)
+    }
+
     /// One code through a conv decoder: the dense layers (each with its ReLU), then the
     /// transposed convolutions (ReLU between); logits, channel by channel.
     fn decode_conv(&self, plan: &ConvPlan, z: &[f32]) -> Vec<f32> {
