@@ -133,3 +133,62 @@ fn the_command_line_refuses_what_conv_cannot_take() {
         stderr(&typo)
     );
 }
+
+/// A saved timeline keeps a conv model's layers: its frames decode and encode colour items
+/// of the model's own shape (weights within f16's precision).
+#[test]
+fn a_timeline_of_a_conv_model_decodes_after_saving() {
+    use latentlab::model::{ImageDims, Likelihood, ModelConfig};
+    use latentlab::train::{ModelSnapshot, Snapshot, Timeline};
+    use std::sync::Arc;
+    let mut cfg = ModelConfig::new(ModelKind::Vae, 3 * 32 * 32, Likelihood::Bernoulli);
+    cfg.arch = Arch::Conv;
+    cfg.image = Some(ImageDims {
+        channels: 3,
+        height: 32,
+        width: 32,
+    });
+    cfg.hidden = vec![16];
+    cfg.latent_dim = 2;
+    let model = Autoencoder::new(cfg.clone(), &mut PortableRng::seed_from_u64(1)).unwrap();
+    let decoder = model.decoder_snapshot().unwrap();
+    let snapshot = Snapshot {
+        step: 1,
+        epoch: 0,
+        display_indices: vec![0],
+        display_labels: vec![0],
+        recon_indices: vec![],
+        recon_inputs: vec![],
+        models: vec![ModelSnapshot {
+            name: "vae".into(),
+            kind: ModelKind::Vae,
+            latent_dim: 2,
+            decoder: Arc::new(model.decoder_snapshot().unwrap()),
+            encoder: Arc::new(model.encoder_snapshot().unwrap()),
+            config: cfg,
+            codes: vec![0.1, 0.2],
+            sigmas: Some(vec![1.0, 1.0]),
+            recon: vec![],
+            noisy_inputs: None,
+            recon_losses: vec![],
+            diverged: false,
+        }],
+    };
+    let mut timeline = Timeline::default();
+    timeline.push(&snapshot);
+    let back = Timeline::from_bytes(&timeline.to_bytes().unwrap()).unwrap();
+    let shown = back.frames()[0].unpack();
+    let z = [0.5f32, -1.5];
+    let want = decoder.decode(&z).unwrap();
+    let got = shown.models[0].decoder.decode(&z).unwrap();
+    assert_eq!(got.len(), 3 * 32 * 32);
+    let worst = want
+        .iter()
+        .zip(&got)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(worst < 1e-2, "{worst}");
+    assert_eq!(shown.models[0].encoder.input_dim(), 3 * 32 * 32);
+    let (mu, _) = shown.models[0].encoder.encode(&vec![0.5; 3 * 32 * 32]);
+    assert_eq!(mu.len(), 2);
+}
