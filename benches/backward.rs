@@ -7,7 +7,9 @@ use divan::Bencher;
 use divan::counter::ItemsCount;
 use latentlab::data::{self, Sizes};
 use latentlab::model::backward::train_step_manual;
-use latentlab::model::{Autoencoder, Likelihood, ModelConfig, ModelKind, batch_tensor};
+use latentlab::model::{
+    Autoencoder, Likelihood, ModelConfig, ModelKind, batch_tensor, flush_subnormals,
+};
 use latentlab::rng::PortableRng;
 use rand::SeedableRng;
 
@@ -51,11 +53,15 @@ fn steps(bencher: Bencher, kind: ModelKind, hidden: &[usize], latent: usize, man
     let (model, x) = model_and_batch(kind, hidden, latent);
     let mut opt = model.optimizer(1e-3);
     let mut rng = PortableRng::seed_from_u64(2);
+    // As `Autoencoder::train_step` does on every step (this thread runs every sample).
+    flush_subnormals();
     bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
         if manual {
             train_step_manual(&model, &mut opt, &x, &mut rng, 1.0).unwrap()
         } else {
-            model.train_step(&mut opt, &x, &mut rng, 1.0).unwrap()
+            model
+                .train_step_autograd(&mut opt, &x, &mut rng, 1.0)
+                .unwrap()
         }
     });
 }
@@ -76,4 +82,17 @@ fn step_vae_784_512_256_2(bencher: Bencher, path: &str) {
 #[divan::bench(args = ["autograd", "manual"], sample_count = 30)]
 fn step_ae_784_512_256_2(bencher: Bencher, path: &str) {
     steps(bencher, ModelKind::Ae, &[512, 256], 2, path == "manual");
+}
+
+/// Contractive AE 784-400-20, batch 128: the Jacobian penalty's gradient by hand (through
+/// the first layer's Gram matrix) against autograd through the Jacobian product.
+#[divan::bench(args = ["autograd", "manual"], sample_count = 10)]
+fn step_cae_784_400_20(bencher: Bencher, path: &str) {
+    steps(bencher, ModelKind::Cae, &[400], 20, path == "manual");
+}
+
+/// Contractive AE 784-128-64-2 (the default sizes), batch 128.
+#[divan::bench(args = ["autograd", "manual"], sample_count = 30)]
+fn step_cae_784_128_64_2(bencher: Bencher, path: &str) {
+    steps(bencher, ModelKind::Cae, &[128, 64], 2, path == "manual");
 }

@@ -7,7 +7,7 @@ use crate::cli::Cli;
 use crate::model::backward;
 use crate::model::inspect::inspect;
 use crate::model::kinds::{
-    Gradients, KindSpec, KnobRange, KnobSpec, ManualPenalty, Penalty, PenaltyInput,
+    CodePenalty, Gradients, KindSpec, KnobRange, KnobSpec, ManualPenalty, Penalty, PenaltyInput,
     register_for_test,
 };
 use crate::model::{Autoencoder, Likelihood, Metrics, ModelConfig, ModelKind};
@@ -49,11 +49,11 @@ static TOY: KindSpec = KindSpec {
             f64::from(config.number("toy_weight"))
                 * mu.iter().map(|m| f64::from(m * m)).sum::<f64>()
         },
-        manual: Some(ManualPenalty {
+        manual: Some(ManualPenalty::OfCode(CodePenalty {
             weight: |config| config.number("toy_weight"),
             value: |m| f64::from(m * m),
             derivative: |m| 2.0 * m,
-        }),
+        })),
     }),
     check: None,
 };

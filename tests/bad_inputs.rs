@@ -676,10 +676,7 @@ fn huge_weights_checkpoint(root: &Path, w: f32) -> (PathBuf, PathBuf) {
         name: "ae".into(),
         config: cfg,
         dataset: "digits".into(),
-        item_shape: latentlab::data::ItemShape::Image {
-            width: 28,
-            height: 28,
-        },
+        item_shape: latentlab::data::ItemShape::gray(28, 28),
         class_names: vec!["a".into()],
         epoch: 1,
         step: 1,

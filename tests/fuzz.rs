@@ -625,10 +625,7 @@ fn settings_never_panic_and_sanitized_settings_train() {
             m.map_or(text.clone(), |m| m.apply(&text))
         });
     let dir = tempfile::tempdir().unwrap();
-    let image = ItemShape::Image {
-        width: 28,
-        height: 28,
-    };
+    let image = ItemShape::gray(28, 28);
     let parsed = std::sync::atomic::AtomicUsize::new(0);
     fuzz("settings", 2000, text, |bytes| {
         let text = String::from_utf8_lossy(&bytes);

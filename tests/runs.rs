@@ -81,7 +81,7 @@ fn wait_saved(trainer: &Trainer) -> Result<PathBuf, String> {
             .recv_timeout(Duration::from_secs(60))
             .unwrap()
         {
-            return r;
+            return r.map_err(|e| e.to_string());
         }
     }
 }

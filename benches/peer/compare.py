@@ -1,8 +1,14 @@
-"""Runs latentlab and PyTorch's examples/vae model side by side on the same IDX files,
-pinned to the same core, alternating, and prints samples/s of each and the ratio.
+"""Runs latentlab and its peers (PyTorch's examples/vae model, the same model in JAX with jit)
+side by side on the same IDX files, pinned to the same core, alternating, and prints samples/s
+of each and the ratios.
 
     python3 benches/peer/compare.py [--idx DIR] [--rounds 3] [--epochs 2] [--core 1]
-        [--latentlab target/release/latentlab]
+        [--latentlab target/release/latentlab] [--peers torch,jax] [--python PY]
+        [--baseline OTHER_LATENTLAB_BINARY]
+
+--peers picks the peers (vae_torch.py, vae_jax.py beside this file); --python the interpreter
+that has torch and jax installed (default: this one). --baseline adds a second latentlab
+build to the rotation (an older commit, a build without a feature) with the same arguments.
 
 Without --idx, the built-in digits are written out as IDX first
 (`latentlab dataset digits --export-idx DIR`), so anyone can rerun it offline.
@@ -40,6 +46,9 @@ def main():
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--core", default="1")
     p.add_argument("--latentlab", default="target/release/latentlab")
+    p.add_argument("--peers", default="torch,jax", help="comma-separated: torch, jax (or empty)")
+    p.add_argument("--python", default=sys.executable, help="interpreter for the peers")
+    p.add_argument("--baseline", help="a second latentlab binary to alternate with the first")
     p.add_argument("--torch-flush-denormal", action="store_true",
                    help="let PyTorch flush subnormal floats too, as latentlab does (its default is off)")
     a = p.parse_args()
@@ -50,21 +59,34 @@ def main():
         subprocess.run([a.latentlab, "dataset", "digits", "--export-idx", idx], check=True, capture_output=True)
     pin = ["taskset", "-c", a.core]
     common = ["--epochs", str(a.epochs), "--batch-size", "128"]
-    ours_cmd = pin + [a.latentlab, "train", "--dataset", f"idx:{idx}", "--models", "vae", "--hidden", "400",
-                      "--latent-dim", "20", "--lr", "1e-3", "--threads", "1"] + common
-    torch_cmd = pin + [sys.executable, os.path.join(HERE, "vae_torch.py"), idx, "--lr", "1e-3"] + common
-    if a.torch_flush_denormal:
-        torch_cmd.append("--flush-denormal")
-    ours, theirs = [], []
+    ours_args = ["train", "--dataset", f"idx:{idx}", "--models", "vae", "--hidden", "400",
+                 "--latent-dim", "20", "--lr", "1e-3", "--threads", "1"] + common
+    cmds = {"latentlab": pin + [a.latentlab] + ours_args}
+    if a.baseline:
+        cmds["baseline"] = pin + [a.baseline] + ours_args
+    for peer in filter(None, a.peers.split(",")):
+        cmds[peer] = pin + [a.python, os.path.join(HERE, f"vae_{peer}.py"), idx, "--lr", "1e-3"] + common
+    if a.torch_flush_denormal and "torch" in cmds:
+        cmds["torch"].append("--flush-denormal")
+    speeds = {name: [] for name in cmds}
     for r in range(a.rounds):
-        o, o_loss = run(ours_cmd + ["--out", os.path.join(tmp, f"run{r}")])
-        t, t_loss = run(torch_cmd)
-        ours.append(statistics.median(o))
-        theirs.append(statistics.median(t))
-        print(f"round {r + 1}: latentlab {ours[-1]:7.0f}/s (test loss {o_loss:.2f})   "
-              f"pytorch {theirs[-1]:7.0f}/s (test loss {t_loss:.2f})", flush=True)
-    mo, mt = statistics.median(ours), statistics.median(theirs)
-    print(f"median: latentlab {mo:.0f} samples/s, pytorch {mt:.0f} samples/s, ratio {mo / mt:.2f}x")
+        line = []
+        for name, cmd in cmds.items():
+            if name in ("latentlab", "baseline"):
+                cmd = cmd + ["--out", os.path.join(tmp, f"{name}{r}")]
+            per_epoch, loss = run(cmd)
+            speeds[name].append(statistics.median(per_epoch))
+            line.append(f"{name} {speeds[name][-1]:7.0f}/s (test loss {loss:.2f})")
+        print(f"round {r + 1}: " + "   ".join(line), flush=True)
+    medians = {name: statistics.median(v) for name, v in speeds.items()}
+    summary = ", ".join(f"{name} {m:.0f} samples/s ({min(speeds[name]):.0f}-{max(speeds[name]):.0f})"
+                        for name, m in medians.items())
+    print(f"median: {summary}")
+    for name in medians:
+        if name != "latentlab":
+            ratios = [o / t for o, t in zip(speeds["latentlab"], speeds[name])]
+            print(f"latentlab / {name}: {medians['latentlab'] / medians[name]:.2f}x "
+                  f"(round by round {min(ratios):.2f}-{max(ratios):.2f}x)")
 
 
 if __name__ == "__main__":

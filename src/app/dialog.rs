@@ -1,6 +1,7 @@
 //! Native file dialogs on their own thread, so the window never waits on one.
 
 use crate::data::sources::{self, Naming, Pick};
+use anyhow::Context as _;
 use crossbeam_channel::{Receiver, bounded};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -54,18 +55,32 @@ impl Default for FileDialog {
 
 impl FileDialog {
     /// Opens a native dialog on its own thread; `ctx` is asked to repaint when it closes.
-    /// Where none could open before, answers [`DialogAnswer::Unavailable`] at once.
-    pub fn open(&mut self, kind: OpenKind, ctx: &egui::Context) {
+    /// Where none could open before, answers [`DialogAnswer::Unavailable`] at once. If its
+    /// thread does not start, the error says so (for the user) and the answer is
+    /// `Unavailable` too, so the window offers to type the path instead.
+    pub fn open(&mut self, kind: OpenKind, ctx: &egui::Context) -> anyhow::Result<()> {
+        self.open_with(kind, ctx, |name, body| {
+            std::thread::Builder::new().name(name).spawn(body).map(drop)
+        })
+    }
+
+    /// [`FileDialog::open`] with the thread started by `spawn` (tests make it fail).
+    fn open_with(
+        &mut self,
+        kind: OpenKind,
+        ctx: &egui::Context,
+        spawn: impl FnOnce(String, Box<dyn FnOnce() + Send>) -> std::io::Result<()>,
+    ) -> anyhow::Result<()> {
         if !self.native {
             self.answered = Some(DialogAnswer::Unavailable(kind));
             ctx.request_repaint();
-            return;
+            return Ok(());
         }
         let (tx, rx) = bounded(1);
-        let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("latentlab-dialog".into())
-            .spawn(move || {
+        let repaint = ctx.clone();
+        let spawned = spawn(
+            "latentlab-dialog".into(),
+            Box::new(move || {
                 let dialog = rfd::FileDialog::new();
                 let picked = match kind {
                     OpenKind::Data(prefix) => {
@@ -85,10 +100,19 @@ impl FileDialog {
                     _ => dialog.pick_folder(),
                 };
                 tx.send(picked).ok();
+                repaint.request_repaint();
+            }),
+        );
+        match spawned {
+            Ok(()) => {
+                self.open = Some((kind, rx, Instant::now()));
+                Ok(())
+            }
+            Err(e) => {
+                self.answered = Some(DialogAnswer::Unavailable(kind));
                 ctx.request_repaint();
-            });
-        if spawned.is_ok() {
-            self.open = Some((kind, rx, Instant::now()));
+                Err(e).context("the file dialog could not open (its thread did not start)")
+            }
         }
     }
 
@@ -109,5 +133,27 @@ impl FileDialog {
         };
         self.open = None;
         Some(answer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dialog_thread_that_does_not_start_is_reported_and_offers_typing() {
+        let ctx = egui::Context::default();
+        let mut dialog = FileDialog::default();
+        let failed = dialog.open_with(OpenKind::Run, &ctx, |_, _| {
+            Err(std::io::Error::other("no threads left"))
+        });
+        let e = failed.unwrap_err();
+        assert!(format!("{e:#}").contains("no threads left"), "{e:#}");
+        assert!(e.to_string().contains("file dialog could not open"), "{e}");
+        assert_eq!(
+            dialog.poll(),
+            Some(DialogAnswer::Unavailable(OpenKind::Run))
+        );
+        assert!(dialog.native, "a later request tries a dialog again");
     }
 }

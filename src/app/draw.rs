@@ -98,9 +98,11 @@ impl View for DrawPanel {
                 .max(40.0);
             let drawn = cx.selection.drawn.get_or_insert_with(Vec::new);
             let rect = match ds.shape {
-                ItemShape::Image { width, height } => {
-                    self.canvas_ui(ui, drawn, width, height, side)
-                }
+                ItemShape::Image {
+                    channels,
+                    width,
+                    height,
+                } => self.canvas_ui(ui, drawn, (channels, width, height), side),
                 ItemShape::Points { .. } => point_ui(ui, ds, drawn, side),
             };
             cx.rects.draw_canvas = Some(rect);
@@ -164,7 +166,14 @@ impl DrawPanel {
     }
 
     /// The drawing canvas: drag to draw (or erase) with a soft round brush.
-    fn canvas_ui(&mut self, ui: &mut Ui, x: &mut [f32], w: usize, h: usize, side: f32) -> Rect {
+    /// The canvas: strokes draw white ink into every channel (grey on a colour set).
+    fn canvas_ui(
+        &mut self,
+        ui: &mut Ui,
+        x: &mut [f32],
+        (c, w, h): (usize, usize, usize),
+        side: f32,
+    ) -> Rect {
         let (rect, response) =
             ui.allocate_exact_size(vec2(side, side * h as f32 / w as f32), Sense::drag());
         if let Some(pos) = response
@@ -173,7 +182,15 @@ impl DrawPanel {
         {
             let p = pixel_at(rect, pos, w, h);
             let from = self.last.unwrap_or(p);
-            stroke(x, w, h, from, p, self.brush, self.erase);
+            let plane = w * h;
+            if let Some(first) = x.get_mut(..plane) {
+                stroke(first, w, h, from, p, self.brush, self.erase);
+            }
+            for k in 1..c {
+                if x.len() >= (k + 1) * plane {
+                    x.copy_within(..plane, k * plane);
+                }
+            }
             self.last = Some(p);
         } else {
             self.last = None;
@@ -181,7 +198,7 @@ impl DrawPanel {
         let key = key_of(&[w as u64], x);
         let tex = self
             .canvas_tex
-            .get(ui.ctx(), "drawn", key, || mosaic(x, w, h, 1));
+            .get(ui.ctx(), "drawn", key, || mosaic(x, (c, w, h), 1));
         ui.painter().image(
             tex.id(),
             rect,

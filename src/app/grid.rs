@@ -155,11 +155,14 @@ impl GridPanel {
             return;
         }
         match cx.ds.shape {
-            ItemShape::Image { width, height } => {
+            ItemShape::Image {
+                channels,
+                width,
+                height,
+            } => {
+                let dims = (channels, width, height);
                 let handle = tex
-                    .get(ui.ctx(), &name, key, || {
-                        mosaic(entry.1.items(), width, height, k)
-                    })
+                    .get(ui.ctx(), &name, key, || mosaic(entry.1.items(), dims, k))
                     .clone();
                 let axes = [cx.selection.axis_name(m, 0), cx.selection.axis_name(m, 1)];
                 image_plot_ui(ui, &m.name, &handle, axes, span, k, side);

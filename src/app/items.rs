@@ -94,18 +94,30 @@ impl Tex {
     }
 }
 
-/// Items laid out `cols` per row as one gray image, with a 1-pixel dark gap between them.
-pub fn mosaic(items: &[f32], w: usize, h: usize, cols: usize) -> ColorImage {
-    let n = items.len() / (w * h).max(1);
+/// Items of `channels` planes of `w`×`h` (1 grey, 3 colour) laid out `cols` per row as
+/// one image, with a 1-pixel dark gap between them.
+pub fn mosaic(items: &[f32], (channels, w, h): (usize, usize, usize), cols: usize) -> ColorImage {
+    let plane = w * h;
+    let size = (channels.max(1) * plane).max(1);
+    let n = items.len() / size;
     let cols = cols.clamp(1, n.max(1));
     let rows = n.div_ceil(cols).max(1);
     let (width, height) = (cols * (w + 1) - 1, rows * (h + 1) - 1);
     let mut img = ColorImage::filled([width, height], theme::MOSAIC_GAP);
-    for (i, item) in items.chunks_exact(w * h).enumerate() {
+    let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    for (i, item) in items.chunks_exact(size).enumerate() {
         let (x0, y0) = ((i % cols) * (w + 1), (i / cols) * (h + 1));
-        for (p, v) in item.iter().enumerate() {
-            let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-            img.pixels[(y0 + p / w) * width + x0 + p % w] = Color32::from_gray(g);
+        for p in 0..plane {
+            let colour = if channels >= 3 {
+                Color32::from_rgb(
+                    byte(item[p]),
+                    byte(item[plane + p]),
+                    byte(item[2 * plane + p]),
+                )
+            } else {
+                Color32::from_gray(byte(item[p]))
+            };
+            img.pixels[(y0 + p / w) * width + x0 + p % w] = colour;
         }
     }
     img
@@ -154,11 +166,16 @@ pub fn show_items(
     color: Color32,
 ) -> egui::Response {
     match ds.shape {
-        ItemShape::Image { width, height } => {
-            let n = items.len() / (width * height).max(1);
+        ItemShape::Image {
+            channels,
+            width,
+            height,
+        } => {
+            let n = items.len() / (channels * width * height).max(1);
             let cols = cols.clamp(1, n.max(1));
             let rows = n.div_ceil(cols).max(1);
-            let handle = tex.get(ui.ctx(), name, key, || mosaic(items, width, height, cols));
+            let dims = (channels, width, height);
+            let handle = tex.get(ui.ctx(), name, key, || mosaic(items, dims, cols));
             let size = vec2(
                 cell * cols as f32,
                 cell * rows as f32 * height as f32 / width as f32,
@@ -200,7 +217,7 @@ mod tests {
     fn mosaic_places_items_row_by_row_with_gaps() {
         // Three 2x1 items, two per row: 2 rows, width 2*3-1 = 5, height 2*2-1 = 3.
         let items = [1.0, 1.0, 0.0, 0.0, 0.5, 0.5];
-        let img = mosaic(&items, 2, 1, 2);
+        let img = mosaic(&items, (1, 2, 1), 2);
         assert_eq!(img.size, [5, 3]);
         assert_eq!(img.pixels[0], Color32::from_gray(255));
         assert_eq!(img.pixels[3], Color32::from_gray(0));

@@ -56,7 +56,7 @@ fn hidden_ui(ui: &mut Ui, hidden: &mut Vec<usize>, label: egui::Id) {
         Err(e) if response.has_focus() => {
             ui.end_row();
             ui.label("");
-            ui.colored_label(theme::ERROR, e);
+            ui.colored_label(theme::ERROR, e.to_string());
         }
         Err(_) => text = shown,
     }

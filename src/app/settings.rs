@@ -31,7 +31,12 @@ const FIELD_RULES: &[FieldRule] = {
             reset: |s, d| s.run.models = d.run.models.clone(),
         },
         FieldRule {
-            check: |s| LATENT_DIM.check(s.run.latent_dim).map(drop),
+            check: |s| {
+                LATENT_DIM
+                    .check(s.run.latent_dim)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            },
             reset: |s, d| s.run.latent_dim = d.run.latent_dim,
         },
         FieldRule {
@@ -39,45 +44,67 @@ const FIELD_RULES: &[FieldRule] = {
                 HIDDEN_LAYERS
                     .check(s.run.hidden.len())
                     .map(drop)
+                    .map_err(|e| e.to_string())
                     .and_then(|()| {
-                        s.run
-                            .hidden
-                            .iter()
-                            .try_for_each(|&h| HIDDEN_SIZE.check(h).map(drop))
+                        s.run.hidden.iter().try_for_each(|&h| {
+                            HIDDEN_SIZE.check(h).map(drop).map_err(|e| e.to_string())
+                        })
                     })
             },
             reset: |s, d| s.run.hidden = d.run.hidden.clone(),
         },
         FieldRule {
-            check: |s| LR.check(s.run.lr).map(drop),
+            check: |s| LR.check(s.run.lr).map(drop).map_err(|e| e.to_string()),
             reset: |s, d| s.run.lr = d.run.lr,
         },
         FieldRule {
-            check: |s| BATCH_SIZE.check(s.run.batch_size).map(drop),
+            check: |s| {
+                BATCH_SIZE
+                    .check(s.run.batch_size)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            },
             reset: |s, d| s.run.batch_size = d.run.batch_size,
         },
         FieldRule {
-            check: |s| s.run.epochs.map_or(Ok(()), |e| EPOCHS.check(e).map(drop)),
+            check: |s| {
+                s.run.epochs.map_or(Ok(()), |e| {
+                    EPOCHS.check(e).map(drop).map_err(|e| e.to_string())
+                })
+            },
             reset: |s, d| s.run.epochs = d.run.epochs,
         },
         FieldRule {
-            check: |s| KL_WARMUP.check(s.run.kl_warmup_epochs).map(drop),
+            check: |s| {
+                KL_WARMUP
+                    .check(s.run.kl_warmup_epochs)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            },
             reset: |s, d| s.run.kl_warmup_epochs = d.run.kl_warmup_epochs,
         },
         FieldRule {
-            check: |s| IW_SAMPLES.check(s.run.iw_samples).map(drop),
+            check: |s| {
+                IW_SAMPLES
+                    .check(s.run.iw_samples)
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            },
             reset: |s, d| s.run.iw_samples = d.run.iw_samples,
         },
         FieldRule {
             check: |s| {
-                s.run
-                    .eval_every_secs
-                    .map_or(Ok(()), |v| EVAL_EVERY_SECS.check(v).map(drop))
+                s.run.eval_every_secs.map_or(Ok(()), |v| {
+                    EVAL_EVERY_SECS
+                        .check(v)
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                })
             },
             reset: |s, d| s.run.eval_every_secs = d.run.eval_every_secs,
         },
         FieldRule {
-            check: |s| GRID_K.check(s.grid_k).map(drop),
+            check: |s| GRID_K.check(s.grid_k).map(drop).map_err(|e| e.to_string()),
             reset: |s, d| s.grid_k = d.grid_k,
         },
     ]
@@ -251,10 +278,7 @@ mod tests {
         assert_eq!(big.sanitize().len(), 1);
         assert_eq!(big.run.hidden, Settings::default().run.hidden);
         for mut s in [s, big] {
-            let image = crate::data::ItemShape::Image {
-                width: 28,
-                height: 28,
-            };
+            let image = crate::data::ItemShape::gray(28, 28);
             assert!(s.sanitize().is_empty());
             assert!(s.run.train_config_for(image).is_ok());
         }

@@ -503,7 +503,11 @@ impl LatentLabApp {
             }
             Action::ShuffleRecon => self.session.send(TrainCommand::ShuffleRecon),
             Action::SetGridK(k) => self.settings.grid_k = k,
-            Action::OpenDialog(kind) => self.dialog.open(kind, &self.egui_ctx),
+            Action::OpenDialog(kind) => {
+                if let Err(e) = self.dialog.open(kind, &self.egui_ctx) {
+                    self.session.error(format!("{e:#}"));
+                }
+            }
             Action::Save(folder) => {
                 let input = SaveInput {
                     session: &self.session,
@@ -580,10 +584,7 @@ impl LatentLabApp {
     fn draw_from_file(&mut self, path: &Path) {
         let is_image = self.session.data.as_ref().is_some_and(|d| {
             d.shape
-                == crate::data::ItemShape::Image {
-                    width: crate::data::IMAGE_SIDE,
-                    height: crate::data::IMAGE_SIDE,
-                }
+                == crate::data::ItemShape::gray(crate::data::IMAGE_SIDE, crate::data::IMAGE_SIDE)
         });
         if !is_image {
             self.session.error(format!(

@@ -2,7 +2,7 @@
 
 use crate::model::KnobValue;
 use crate::model::kinds::{KnobRange, all_knobs, kinds_with};
-use crate::model::limits::{IW_SAMPLES, LATENT_DIM, Limit};
+use crate::model::limits::{IW_SAMPLES, LATENT_DIM, Limit, OutOfRange};
 use crate::train::RunSpec;
 use crate::train::spec::{BATCH_SIZE, EPOCHS, EVAL_EVERY_SECS, KL_WARMUP, LR};
 use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
@@ -189,16 +189,20 @@ impl TrainArgs {
     /// message leads with the flag ("--epochs: epochs 0 is out of range (1 to 100000)").
     /// The same limits judge the window's settings (`TrainConfig::validate`).
     pub fn check_ranges(&self) -> Result<(), String> {
-        LATENT_DIM.check_flag("latent-dim", self.latent_dim)?;
-        EPOCHS.check_flag("epochs", self.epochs)?;
-        BATCH_SIZE.check_flag("batch-size", self.batch_size)?;
-        LR.check_flag("lr", self.lr)?;
-        KL_WARMUP.check_flag("kl-warmup", self.kl_warmup)?;
-        IW_SAMPLES.check_flag("iw-samples", self.iw_samples)?;
-        if let Some(secs) = self.eval_every_secs {
-            EVAL_EVERY_SECS.check_flag("eval-every-secs", secs)?;
-        }
-        GRID.check_flag("grid", self.grid)?;
+        let numbers = || -> Result<(), OutOfRange> {
+            LATENT_DIM.check_flag("latent-dim", self.latent_dim)?;
+            EPOCHS.check_flag("epochs", self.epochs)?;
+            BATCH_SIZE.check_flag("batch-size", self.batch_size)?;
+            LR.check_flag("lr", self.lr)?;
+            KL_WARMUP.check_flag("kl-warmup", self.kl_warmup)?;
+            IW_SAMPLES.check_flag("iw-samples", self.iw_samples)?;
+            if let Some(secs) = self.eval_every_secs {
+                EVAL_EVERY_SECS.check_flag("eval-every-secs", secs)?;
+            }
+            GRID.check_flag("grid", self.grid)?;
+            Ok(())
+        };
+        numbers().map_err(|e| e.to_string())?;
         self.knobs.check_ranges()
     }
 }
@@ -209,6 +213,7 @@ impl EvalArgs {
         IW_SAMPLES
             .check_flag("iw-samples", self.iw_samples)
             .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -218,6 +223,7 @@ impl DatasetArgs {
         PER_CLASS
             .check_flag("per-class", self.per_class)
             .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -14,10 +14,7 @@ const OUT_SCALE: u32 = 4;
 pub(super) fn encode(a: EncodeArgs) -> Result<()> {
     let (model, meta) = checkpoint::load(&a.checkpoint)?;
     let side = IMAGE_SIDE;
-    let gray28 = ItemShape::Image {
-        width: side,
-        height: side,
-    };
+    let gray28 = ItemShape::gray(side, side);
     if meta.item_shape != gray28 || meta.config.input_dim != side * side {
         bail!(
             "{}: the model takes {} ({} values per item); encode reads images only for \
@@ -82,7 +79,7 @@ fn first_not_finite(r: &ItemReport) -> Option<String> {
 
 fn describe(shape: ItemShape) -> String {
     match shape {
-        ItemShape::Image { width, height } => format!("{width}×{height} images"),
+        ItemShape::Image { .. } => shape.describe(),
         ItemShape::Points { dim } => format!("{dim}-D points"),
     }
 }

@@ -573,7 +573,14 @@ fn dataset(a: DatasetArgs) -> Result<()> {
     a.check_ranges().map_err(|e| anyhow!(e))?;
     let ds = load_dataset(&a.name, a.seed)?;
     let shape = match ds.shape {
-        data::ItemShape::Image { width, height } => format!("{width}x{height} gray images"),
+        data::ItemShape::Image {
+            channels,
+            width,
+            height,
+        } => {
+            let kind = if channels == 1 { "gray" } else { "colour" };
+            format!("{width}x{height} {kind} images")
+        }
         data::ItemShape::Points { dim } => format!("{dim}-D points"),
     };
     out!(
@@ -584,6 +591,23 @@ fn dataset(a: DatasetArgs) -> Result<()> {
         ds.num_classes(),
         ds.class_names.join(", ")
     );
+    if !ds.factor_names.is_empty() {
+        let k = ds.factor_names.len();
+        // Each factor with how many values it takes in this set.
+        let counts: Vec<String> = ds
+            .factor_names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let values = (0..ds.train.len())
+                    .map(|i| ds.train.factors_of(i, k).get(j).copied().unwrap_or(0))
+                    .max()
+                    .map_or(0, |m| m + 1);
+                format!("{name} ({values} values)")
+            })
+            .collect();
+        out!("factors: {}", counts.join(", "));
+    }
     if let Some(path) = a.sheet {
         figure::data_sheet(&path, &ds, a.per_class)?;
         out!("sheet: {}", path.display());

@@ -67,7 +67,7 @@ pub fn load_csv(path: &Path, seed: u64) -> Result<Dataset, DataError> {
             continue;
         }
         rows.push(text, first)
-            .map_err(|e| at_line(path, line_no, e))?;
+            .map_err(|e| at_line(path, line_no, e.to_string()))?;
         if rows.x.len() > MAX_VALUES {
             return Err(at_line(
                 path,
@@ -125,15 +125,12 @@ struct Rows {
 
 impl Rows {
     /// Parses one row; `first` says it is the file's first line (for the header message).
-    fn push(&mut self, line: &str, first: bool) -> Result<(), String> {
+    fn push(&mut self, line: &str, first: bool) -> Result<(), RowError> {
         let mut fields = line.split(',');
         let label_text = fields.next().unwrap_or("").trim();
         let label = parse_label(label_text).map_err(|e| {
             if first && label_text.parse::<f64>().is_err() {
-                format!(
-                    "{e}; some fields of this first line are numbers, so it is not a header \
-                        either (a header has no numeric fields)"
-                )
+                RowError::NotAHeader(Box::new(e))
             } else {
                 e
             }
@@ -142,21 +139,21 @@ impl Rows {
         for field in fields {
             if self.x.len() - start == FIELDS - 1 {
                 let count = line.split(',').count() - 1;
-                return Err(pixel_count_message(count));
+                return Err(RowError::PixelCount(count));
             }
             let v: f32 = field
                 .trim()
                 .parse()
-                .map_err(|_| format!("pixel '{}' is not a number", field.trim()))?;
+                .map_err(|_| RowError::PixelNotANumber(field.trim().to_string()))?;
             if !(0.0..=255.0).contains(&v) {
-                return Err(format!("pixel value {v} is outside 0-255"));
+                return Err(RowError::PixelRange(v));
             }
             self.max_value = self.max_value.max(v);
             self.x.push(v);
         }
         let count = self.x.len() - start;
         if count != FIELDS - 1 {
-            return Err(pixel_count_message(count));
+            return Err(RowError::PixelCount(count));
         }
         self.labels.push(label);
         Ok(())
@@ -176,39 +173,51 @@ impl Rows {
         let (train, test) = split_shuffled(self.x, self.labels, dim, TEST_FRACTION, seed);
         Ok(Dataset {
             name: format!("csv:{}", path.display()),
-            shape: ItemShape::Image {
-                width: IMAGE_SIDE,
-                height: IMAGE_SIDE,
-            },
+            shape: ItemShape::gray(IMAGE_SIDE, IMAGE_SIDE),
             class_names: (0..classes).map(|c| c.to_string()).collect(),
+            factor_names: Vec::new(),
             train,
             test,
         })
     }
 }
 
-fn pixel_count_message(count: usize) -> String {
-    format!(
-        "{count} pixels, expected {} (label then 28x28 pixels)",
-        FIELDS - 1
-    )
+/// What is wrong with one row of a CSV file (the message follows "line N: ").
+#[derive(Debug, thiserror::Error)]
+enum RowError {
+    #[error("{0} pixels, expected {pixels} (label then 28x28 pixels)", pixels = FIELDS - 1)]
+    PixelCount(usize),
+    #[error("pixel '{0}' is not a number")]
+    PixelNotANumber(String),
+    #[error("pixel value {0} is outside 0-255")]
+    PixelRange(f32),
+    #[error("label {0} is out of range (0 to {most})", most = MAX_CLASSES - 1)]
+    LabelRange(String),
+    #[error("label {0} is not a whole number")]
+    LabelNotWhole(String),
+    #[error("label '{0}' is not a number")]
+    LabelNotANumber(String),
+    #[error(
+        "{0}; some fields of this first line are numbers, so it is not a header either (a \
+         header has no numeric fields)"
+    )]
+    NotAHeader(Box<RowError>),
 }
 
 /// A label: a whole number from 0 to `MAX_CLASSES - 1`. Whole numbers beyond that (or
 /// beyond u32, or negative) are "out of range"; other numbers are "not a whole number".
-fn parse_label(text: &str) -> Result<u32, String> {
+fn parse_label(text: &str) -> Result<u32, RowError> {
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
     let whole = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
-    let out_of_range = || format!("label {text} is out of range (0 to {})", MAX_CLASSES - 1);
     if whole {
         return match text.parse::<u32>() {
             Ok(l) if l < MAX_CLASSES => Ok(l),
-            _ => Err(out_of_range()),
+            _ => Err(RowError::LabelRange(text.to_string())),
         };
     }
     match text.parse::<f64>() {
-        Ok(_) => Err(format!("label {text} is not a whole number")),
-        Err(_) => Err(format!("label '{text}' is not a number")),
+        Ok(_) => Err(RowError::LabelNotWhole(text.to_string())),
+        Err(_) => Err(RowError::LabelNotANumber(text.to_string())),
     }
 }
 

@@ -28,11 +28,9 @@ pub fn generate(sizes: Sizes, seed: u64) -> Result<Dataset, DataError> {
     })?;
     Ok(Dataset {
         name: "digits".into(),
-        shape: ItemShape::Image {
-            width: IMAGE_SIDE,
-            height: IMAGE_SIDE,
-        },
+        shape: ItemShape::gray(IMAGE_SIDE, IMAGE_SIDE),
         class_names: (0..10).map(|d| d.to_string()).collect(),
+        factor_names: Vec::new(),
         train,
         test,
     })

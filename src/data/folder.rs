@@ -61,11 +61,9 @@ pub fn load_folder(dir: &Path, seed: u64) -> Result<Dataset, DataError> {
     let (train, test) = split_shuffled(x, labels, IMAGE_SIDE * IMAGE_SIDE, TEST_FRACTION, seed);
     Ok(Dataset {
         name: format!("folder:{}", dir.display()),
-        shape: ItemShape::Image {
-            width: IMAGE_SIDE,
-            height: IMAGE_SIDE,
-        },
+        shape: ItemShape::gray(IMAGE_SIDE, IMAGE_SIDE),
         class_names,
+        factor_names: Vec::new(),
         train,
         test,
     })

@@ -60,18 +60,18 @@ pub fn load_idx_dir(dir: &Path) -> Result<Dataset, DataError> {
         .map_or(1, |m| m + 1);
     Ok(Dataset {
         name: format!("idx:{}", dir.display()),
-        shape: ItemShape::Image {
-            width: train_x.width,
-            height: train_x.height,
-        },
+        shape: ItemShape::gray(train_x.width, train_x.height),
         class_names: (0..classes).map(|c| c.to_string()).collect(),
+        factor_names: Vec::new(),
         train: Split {
             x: train_x.pixels,
             labels: train_y.labels,
+            factors: Vec::new(),
         },
         test: Split {
             x: test_x.pixels,
             labels: test_y.labels,
+            factors: Vec::new(),
         },
     })
 }
@@ -88,7 +88,7 @@ pub(crate) fn peek_shape(dir: &Path) -> Result<ItemShape, DataError> {
     let (mut reader, _) = open(&path)?;
     let dims = header(reader.as_mut(), &path, 3)?;
     let (width, height) = check_side(&path, dims[2], dims[1])?;
-    Ok(ItemShape::Image { width, height })
+    Ok(ItemShape::gray(width, height))
 }
 
 /// Finds `stem` in `dir` under the usual spellings (with `.gz`, or `.idx` for `-idx`).
@@ -341,12 +341,18 @@ fn read_labels(path: &Path) -> Result<Labels, DataError> {
 /// so other tools (PyTorch's `benches/peer/vae_torch.py`) read exactly our items.
 /// Pixels are rounded to bytes (`round(255 x)`), as MNIST stores them.
 pub fn export_idx_dir(ds: &Dataset, dir: &Path) -> Result<(), DataError> {
-    let ItemShape::Image { width, height } = ds.shape else {
+    let ItemShape::Image {
+        channels: 1,
+        width,
+        height,
+    } = ds.shape
+    else {
         return Err(DataError::invalid(
             dir,
             format!(
-                "{} holds points, not images: only image sets export as IDX",
-                ds.name
+                "{} holds {}: only grey image sets export as IDX",
+                ds.name,
+                ds.shape.describe()
             ),
         ));
     };

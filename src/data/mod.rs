@@ -8,6 +8,7 @@ mod folder;
 mod idx;
 pub mod shapes;
 pub mod sources;
+pub mod sprites;
 pub mod toy2d;
 
 use crate::rng::PortableRng;
@@ -77,18 +78,83 @@ impl DataError {
 /// The shape of one item.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ItemShape {
-    /// A gray image, row-major, values in [0, 1].
-    Image { width: usize, height: usize },
+    /// An image, `[channels, height, width]`: `channels` planes (1 grey, 3 colour: red,
+    /// green, blue) one after the other, each row-major, values in [0, 1]. Files written
+    /// before colour existed have no `channels` and are grey.
+    Image {
+        #[serde(default = "one_channel")]
+        channels: usize,
+        width: usize,
+        height: usize,
+    },
     /// A point in `dim` dimensions, each coordinate in [0, 1].
     Points { dim: usize },
 }
 
+fn one_channel() -> usize {
+    1
+}
+
 impl ItemShape {
+    /// A grey image.
+    pub const fn gray(width: usize, height: usize) -> Self {
+        Self::Image {
+            channels: 1,
+            width,
+            height,
+        }
+    }
+
+    /// An image of `channels` planes (1 grey, 3 colour).
+    pub const fn image(channels: usize, width: usize, height: usize) -> Self {
+        Self::Image {
+            channels,
+            width,
+            height,
+        }
+    }
+
     /// Number of f32 values per item.
     pub fn dim(&self) -> usize {
         match *self {
-            ItemShape::Image { width, height } => width * height,
+            ItemShape::Image {
+                channels,
+                width,
+                height,
+            } => channels * width * height,
             ItemShape::Points { dim } => dim,
+        }
+    }
+
+    /// `(channels, width, height)` of an image; `None` for points.
+    pub fn image_dims(&self) -> Option<(usize, usize, usize)> {
+        match *self {
+            ItemShape::Image {
+                channels,
+                width,
+                height,
+            } => Some((channels, width, height)),
+            ItemShape::Points { .. } => None,
+        }
+    }
+
+    /// How it reads in messages: "28×28 grey images", "64×64 colour images", "points in
+    /// 2 dimensions".
+    pub fn describe(&self) -> String {
+        match *self {
+            ItemShape::Image {
+                channels,
+                width,
+                height,
+            } => {
+                let kind = match channels {
+                    1 => "grey".to_string(),
+                    3 => "colour".to_string(),
+                    c => format!("{c}-channel"),
+                };
+                format!("{width}×{height} {kind} images")
+            }
+            ItemShape::Points { dim } => format!("points in {dim} dimensions"),
         }
     }
 
@@ -105,6 +171,9 @@ pub struct Split {
     pub x: Vec<f32>,
     /// One class index per item.
     pub labels: Vec<u32>,
+    /// The factors that made each item, `len() * k` for a set with `k` named factors
+    /// ([`Dataset::factor_names`]), each the index of its value; empty for other sets.
+    pub factors: Vec<u32>,
 }
 
 impl Split {
@@ -121,6 +190,11 @@ impl Split {
     /// The values of item `i`.
     pub fn item(&self, i: usize, dim: usize) -> &[f32] {
         &self.x[i * dim..(i + 1) * dim]
+    }
+
+    /// The factor values of item `i` (empty for a set without factors).
+    pub fn factors_of(&self, i: usize, k: usize) -> &[u32] {
+        self.factors.get(i * k..(i + 1) * k).unwrap_or(&[])
     }
 
     /// The items at `indices`, copied back to back.
@@ -146,6 +220,9 @@ pub struct Dataset {
     pub train: Split,
     /// Held-out items used for evaluation and display.
     pub test: Split,
+    /// The names of the factors that made each item (`sprites`: shape, scale,
+    /// orientation, x, y); empty for sets without known factors.
+    pub factor_names: Vec<String>,
 }
 
 impl Dataset {
@@ -234,8 +311,26 @@ pub(crate) fn generate_items<F>(
 where
     F: Fn(&mut PortableRng, usize) -> (Vec<f32>, u32) + Sync,
 {
-    let train = generate_stream(("train", 1), sizes.train, dim, seed, &make)?;
-    let test = generate_stream(("test", 2), sizes.test, dim, seed, &make)?;
+    generate_items_with_factors(sizes, dim, 0, seed, |rng, i| {
+        let (x, label) = make(rng, i);
+        (x, label, Vec::new())
+    })
+}
+
+/// Like [`generate_items`], for a set with `k` known factors: `make` also gives the
+/// item's factor values (exactly `k` of them).
+pub(crate) fn generate_items_with_factors<F>(
+    sizes: Sizes,
+    dim: usize,
+    k: usize,
+    seed: u64,
+    make: F,
+) -> Result<(Split, Split), DataError>
+where
+    F: Fn(&mut PortableRng, usize) -> (Vec<f32>, u32, Vec<u32>) + Sync,
+{
+    let train = generate_stream(("train", 1), sizes.train, (dim, k), seed, &make)?;
+    let test = generate_stream(("test", 2), sizes.test, (dim, k), seed, &make)?;
     Ok((train, test))
 }
 
@@ -243,12 +338,12 @@ where
 fn generate_stream<F>(
     (name, stream): (&'static str, u64),
     count: usize,
-    dim: usize,
+    dim: (usize, usize),
     seed: u64,
     make: &F,
 ) -> Result<Split, DataError>
 where
-    F: Fn(&mut PortableRng, usize) -> (Vec<f32>, u32) + Sync,
+    F: Fn(&mut PortableRng, usize) -> (Vec<f32>, u32, Vec<u32>) + Sync,
 {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -283,6 +378,7 @@ where
         let part = part?;
         all.x.extend(part.x);
         all.labels.extend(part.labels);
+        all.factors.extend(part.factors);
     }
     Ok(all)
 }
@@ -292,29 +388,41 @@ fn generate_chunk<F>(
     name: &'static str,
     stream: u64,
     range: std::ops::Range<usize>,
-    dim: usize,
+    (dim, k): (usize, usize),
     seed: u64,
     make: &F,
 ) -> Result<Split, DataError>
 where
-    F: Fn(&mut PortableRng, usize) -> (Vec<f32>, u32) + Sync,
+    F: Fn(&mut PortableRng, usize) -> (Vec<f32>, u32, Vec<u32>) + Sync,
 {
     let mut split = Split {
         x: Vec::with_capacity(range.len() * dim),
         labels: Vec::with_capacity(range.len()),
+        factors: Vec::with_capacity(range.len() * k),
     };
     for i in range {
         let mut rng = item_rng(seed, stream, i as u64);
-        let (x, label) = make(&mut rng, i);
-        if x.len() != dim {
+        let (x, label, factors) = make(&mut rng, i);
+        let wrong = if x.len() != dim {
+            Some(format!("made {} values, expected {dim}", x.len()))
+        } else if factors.len() != k {
+            Some(format!(
+                "made {} factor values, expected {k}",
+                factors.len()
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = wrong {
             return Err(DataError::Generator {
                 stream: name,
                 index: i,
-                message: format!("made {} values, expected {dim}", x.len()),
+                message,
             });
         }
         split.x.extend_from_slice(&x);
         split.labels.push(label);
+        split.factors.extend_from_slice(&factors);
     }
     Ok(split)
 }
@@ -341,10 +449,15 @@ pub(crate) fn split_shuffled(
     order.shuffle(&mut PortableRng::seed_from_u64(seed ^ 0x5EED));
     let n_test = ((n as f64 * test_fraction).round() as usize)
         .clamp(usize::from(n > 1), n.saturating_sub(1));
-    let all = Split { x, labels };
+    let all = Split {
+        x,
+        labels,
+        factors: Vec::new(),
+    };
     let pick = |idx: &[usize]| Split {
         x: all.gather(idx, dim),
         labels: idx.iter().map(|&i| all.labels[i]).collect(),
+        factors: Vec::new(),
     };
     (pick(&order[n_test..]), pick(&order[..n_test]))
 }
@@ -434,13 +547,7 @@ mod tests {
         write_idx(&d.join("t10k-labels-idx1-ubyte"), &[1], &[1], false).unwrap();
         let spec = format!("idx:{}", d.display());
         let loaded = load(&spec, 1).unwrap().shape;
-        assert_eq!(
-            loaded,
-            ItemShape::Image {
-                width: 5,
-                height: 7
-            }
-        );
+        assert_eq!(loaded, ItemShape::gray(5, 7));
         assert_eq!(peek_shape(&spec).unwrap(), Some(loaded));
         assert_eq!(peek_shape("mnist").unwrap(), None);
         assert!(peek_shape("idx:/no/such/folder").is_err());

@@ -37,18 +37,16 @@ pub fn generate(sizes: Sizes, seed: u64) -> Result<Dataset, DataError> {
     })?;
     Ok(Dataset {
         name: "shapes".into(),
-        shape: ItemShape::Image {
-            width: IMAGE_SIDE,
-            height: IMAGE_SIDE,
-        },
+        shape: ItemShape::gray(IMAGE_SIDE, IMAGE_SIDE),
         class_names: SHAPE_NAMES.iter().map(|s| s.to_string()).collect(),
+        factor_names: Vec::new(),
         train,
         test,
     })
 }
 
 /// True when the point (u, v), in the shape's own unit frame, lies inside it.
-fn inside(shape: usize, u: f32, v: f32) -> bool {
+pub(crate) fn inside(shape: usize, u: f32, v: f32) -> bool {
     match shape {
         0 => u.abs() <= 0.85 && v.abs() <= 0.85,
         1 => (u / 1.0).powi(2) + (v / 0.55).powi(2) <= 1.0,

@@ -8,7 +8,7 @@
 
 use super::{
     DataError, Dataset, IMAGE_SIDE, ItemShape, Sizes, digits, fetch, idx, load_csv, load_folder,
-    load_idx_dir, shapes, toy2d,
+    load_idx_dir, shapes, sprites, toy2d,
 };
 use std::path::Path;
 
@@ -72,10 +72,7 @@ const GRID: Sizes = Sizes {
     test: 2_000,
 };
 
-const IMAGE: ItemShape = ItemShape::Image {
-    width: IMAGE_SIDE,
-    height: IMAGE_SIDE,
-};
+const IMAGE: ItemShape = ItemShape::gray(IMAGE_SIDE, IMAGE_SIDE);
 
 fn image(_: &str) -> Result<Option<ItemShape>, DataError> {
     Ok(Some(IMAGE))
@@ -119,6 +116,30 @@ pub const SOURCES: &[DataSource] = &[
         label: "Shapes (built-in)",
         peek: image,
         load: |_, seed, sizes| shapes::generate(sizes, seed),
+    },
+    DataSource {
+        naming: Naming::Builtin {
+            name: "sprites",
+            sizes: Sizes {
+                train: 10_000,
+                test: 2_000,
+            },
+        },
+        label: "Sprites 64×64 (built-in, dSprites' factors)",
+        peek: |_| Ok(Some(ItemShape::image(1, sprites::SIDE, sprites::SIDE))),
+        load: |_, seed, sizes| sprites::generate(sizes, seed, false),
+    },
+    DataSource {
+        naming: Naming::Builtin {
+            name: "colour-sprites",
+            sizes: Sizes {
+                train: 5_000,
+                test: 1_000,
+            },
+        },
+        label: "Colour sprites 64×64 (built-in)",
+        peek: |_| Ok(Some(ItemShape::image(3, sprites::SIDE, sprites::SIDE))),
+        load: |_, seed, sizes| sprites::generate(sizes, seed, true),
     },
     toy("moons", "Two moons (2-D points)"),
     toy("rings", "Rings (2-D points)"),
@@ -316,8 +337,9 @@ mod tests {
         }
         assert_eq!(
             unknown,
-            "unknown data set 'nonsense': expected one of digits, shapes, moons, rings, \
-             blobs, mnist, fashion-mnist, kmnist, idx:DIR, folder:DIR, csv:FILE"
+            "unknown data set 'nonsense': expected one of digits, shapes, sprites, \
+             colour-sprites, moons, rings, blobs, mnist, fashion-mnist, kmnist, idx:DIR, \
+             folder:DIR, csv:FILE"
         );
         assert!(find("nonsense").is_none());
         assert!(find("zip:/a").is_none(), "an unknown prefix is no source");
@@ -338,7 +360,15 @@ mod tests {
         );
         assert_eq!(
             BUILTIN_NAMES,
-            ["digits", "shapes", "moons", "rings", "blobs"]
+            [
+                "digits",
+                "shapes",
+                "sprites",
+                "colour-sprites",
+                "moons",
+                "rings",
+                "blobs"
+            ]
         );
         let tiny = Sizes { train: 6, test: 4 };
         for (name, sizes) in builtins {

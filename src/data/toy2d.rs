@@ -30,6 +30,7 @@ pub fn generate(name: &str, sizes: Sizes, seed: u64) -> Result<Dataset, DataErro
         name: name.into(),
         shape: ItemShape::Points { dim: 2 },
         class_names,
+        factor_names: Vec::new(),
         train,
         test,
     })

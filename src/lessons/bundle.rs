@@ -16,7 +16,7 @@ mod pack;
 pub use check::name_problem;
 pub use pack::{Packed, pack};
 
-use check::{check_entries, check_entry_count, check_file, read_manifest};
+use check::{FileMismatch, check_entries, check_entry_count, check_file, read_manifest};
 
 use super::{Lesson, LessonError};
 use crate::train::run::{self, FileEntry, RunError};
@@ -354,23 +354,21 @@ fn extract<R: Read + std::io::Seek>(
             .map_err(|e| corrupt(format!("does not read: {e}")))?;
         let (bytes, sha) = hash(&mut entry.take(f.bytes + 1), &mut out)
             .map_err(|e| corrupt(format!("does not read: {e}")))?;
-        check_file(f, bytes, &sha).map_err(corrupt)?;
+        check_file(f, bytes, &sha).map_err(|e| corrupt(e.to_string()))?;
         out.sync_all().map_err(io_err(&path))?;
     }
     Ok(())
 }
 
 /// Re-checks an unpacked folder: every listed file there with its length and hash.
-fn verify_dir(u: &Unpacked) -> Result<(), String> {
+fn verify_dir(u: &Unpacked) -> Result<(), FileMismatch> {
     for f in &u.manifest.files {
         let path = f.name.split('/').fold(u.dir.clone(), |p, c| p.join(c));
-        let meta = std::fs::symlink_metadata(&path).map_err(|e| e.to_string())?;
-        if !meta.is_file() {
-            return Err(format!("{} is not a file", path.display()));
+        if !std::fs::symlink_metadata(&path)?.is_file() {
+            return Err(FileMismatch::NotAFile);
         }
-        let mut file = File::open(&path).map_err(|e| e.to_string())?;
-        let (bytes, sha) = hash(&mut (&mut file).take(f.bytes + 1), &mut std::io::sink())
-            .map_err(|e| e.to_string())?;
+        let mut file = File::open(&path)?;
+        let (bytes, sha) = hash(&mut (&mut file).take(f.bytes + 1), &mut std::io::sink())?;
         check_file(f, bytes, &sha)?;
     }
     Ok(())

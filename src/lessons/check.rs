@@ -8,6 +8,47 @@ use crate::model::ModelKind;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+/// What a check of more than one line found wrong at a step's line.
+#[derive(Debug, thiserror::Error)]
+enum Problem {
+    #[error("subject '{name}' is on the '{home}' tab, but this step shows '{shown}'")]
+    OtherTab {
+        name: String,
+        home: &'static str,
+        shown: String,
+    },
+    #[error(
+        "subject '{name}' is on the '{home}' tab: set 'tab: {home}' in this step or an \
+         earlier one"
+    )]
+    NoTab { name: String, home: &'static str },
+    #[error(
+        "{key}: no model of this step has this knob (models: {models}; it belongs to {belongs_to})"
+    )]
+    NoKnob {
+        key: String,
+        models: String,
+        belongs_to: String,
+    },
+    #[error("{what} are drawn for VAE kinds only, and this step's models ({models}) have none")]
+    NoVae { what: &'static str, models: String },
+    #[error("classes: after a saved run, set 'dataset' too so the class names are known")]
+    ClassesAfterRun,
+    #[error("classes: '{dataset}' has no class '{class}' (classes: {classes})")]
+    NoClass {
+        dataset: String,
+        class: String,
+        classes: String,
+    },
+    #[error(
+        "classes: the class names of '{0}' are known only once it is loaded; use 'classes' \
+         with built-in or downloaded data sets"
+    )]
+    ClassesUnknown(String),
+    #[error("classes: {0}")]
+    ClassesNotLoaded(data::DataError),
+}
+
 /// Runs every check over the steps, in order; fills in the hidden classes.
 pub fn check(lesson: &mut Lesson) -> Result<(), LessonError> {
     let mut fold = super::Fold::default();
@@ -24,29 +65,30 @@ pub fn check(lesson: &mut Lesson) -> Result<(), LessonError> {
             line,
             problem,
         };
+        let at_p = |line: usize, problem: Problem| at(line, problem.to_string());
         let c = &mut lesson.steps[i].changes;
         if c.open.is_some() {
             opened_run_brings_its_models(c).map_err(|(l, p)| at(l, p))?;
         }
         if let Some(models) = &models {
             for (key, v) in &c.knobs {
-                knob_applies(key, models).map_err(|p| at(v.line, p))?;
+                knob_applies(key, models).map_err(|p| at_p(v.line, p))?;
             }
             for (name, o) in [
                 ("posterior ellipses", &c.posterior_ellipses),
                 ("prior circles", &c.prior_circles),
             ] {
                 if let Some(a) = o.as_ref().filter(|a| a.value) {
-                    needs_a_vae(name, models).map_err(|p| at(a.line, p))?;
+                    needs_a_vae(name, models).map_err(|p| at_p(a.line, p))?;
                 }
             }
         }
         if let Some(a) = &mut c.classes {
             let line = a.line;
-            resolve_classes(a, dataset.as_deref(), setup.run_base).map_err(|p| at(line, p))?;
+            resolve_classes(a, dataset.as_deref(), setup.run_base).map_err(|p| at_p(line, p))?;
         }
         if let Some(a) = &c.subjects {
-            subjects_on_the_tab(&a.value, setup.tab.as_deref()).map_err(|p| at(a.line, p))?;
+            subjects_on_the_tab(&a.value, setup.tab.as_deref()).map_err(|p| at_p(a.line, p))?;
         }
         fold.add(&lesson.steps[i]);
     }
@@ -54,7 +96,7 @@ pub fn check(lesson: &mut Lesson) -> Result<(), LessonError> {
 }
 
 /// Each subject lives on one tab: the step must show that tab.
-fn subjects_on_the_tab(subjects: &[&str], tab: Option<&str>) -> Result<(), String> {
+fn subjects_on_the_tab(subjects: &[&str], tab: Option<&str>) -> Result<(), Problem> {
     for name in subjects {
         let Some(home) = super::subject::subject(name).and_then(|s| s.tab) else {
             continue;
@@ -62,15 +104,17 @@ fn subjects_on_the_tab(subjects: &[&str], tab: Option<&str>) -> Result<(), Strin
         match tab {
             Some(t) if t.trim().eq_ignore_ascii_case(home) => {}
             Some(t) => {
-                return Err(format!(
-                    "subject '{name}' is on the '{home}' tab, but this step shows '{t}'"
-                ));
+                return Err(Problem::OtherTab {
+                    name: name.to_string(),
+                    home,
+                    shown: t.to_string(),
+                });
             }
             None => {
-                return Err(format!(
-                    "subject '{name}' is on the '{home}' tab: set 'tab: {home}' in this step \
-                     or an earlier one"
-                ));
+                return Err(Problem::NoTab {
+                    name: name.to_string(),
+                    home,
+                });
             }
         }
     }
@@ -97,7 +141,7 @@ fn opened_run_brings_its_models(c: &super::Changes) -> Result<(), (usize, String
     }
 }
 
-fn knob_applies(key: &str, models: &[ModelKind]) -> Result<(), String> {
+fn knob_applies(key: &str, models: &[ModelKind]) -> Result<(), Problem> {
     if models.iter().any(|m| m.knob(key).is_some()) {
         return Ok(());
     }
@@ -105,21 +149,21 @@ fn knob_applies(key: &str, models: &[ModelKind]) -> Result<(), String> {
         .iter()
         .map(|k| k.name())
         .collect();
-    Err(format!(
-        "{key}: no model of this step has this knob (models: {}; it belongs to {})",
-        names(models),
-        with.join(", ")
-    ))
+    Err(Problem::NoKnob {
+        key: key.to_string(),
+        models: names(models),
+        belongs_to: with.join(", "),
+    })
 }
 
-fn needs_a_vae(what: &str, models: &[ModelKind]) -> Result<(), String> {
+fn needs_a_vae(what: &'static str, models: &[ModelKind]) -> Result<(), Problem> {
     if models.iter().any(|m| m.is_variational()) {
         Ok(())
     } else {
-        Err(format!(
-            "{what} are drawn for VAE kinds only, and this step's models ({}) have none",
-            names(models)
-        ))
+        Err(Problem::NoVae {
+            what,
+            models: names(models),
+        })
     }
 }
 
@@ -136,25 +180,22 @@ fn resolve_classes(
     a: &mut At<Classes>,
     dataset: Option<&str>,
     base: RunBase,
-) -> Result<(), String> {
+) -> Result<(), Problem> {
     let Classes::Only { names, hidden } = &mut a.value else {
         return Ok(());
     };
     let Some(dataset) = dataset else {
         debug_assert_eq!(base, RunBase::Current);
-        return Err(
-            "classes: after a saved run, set 'dataset' too so the class names are \
-                    known"
-                .into(),
-        );
+        return Err(Problem::ClassesAfterRun);
     };
     let all = class_names(dataset)?;
     for n in names.iter() {
         if !all.iter().any(|c| c == n) {
-            return Err(format!(
-                "classes: '{dataset}' has no class '{n}' (classes: {})",
-                all.join(", ")
-            ));
+            return Err(Problem::NoClass {
+                dataset: dataset.to_string(),
+                class: n.clone(),
+                classes: all.join(", "),
+            });
         }
     }
     *hidden = (0..all.len() as u32)
@@ -164,20 +205,17 @@ fn resolve_classes(
 }
 
 /// The class names of a built-in or downloaded data set, without loading much of it.
-fn class_names(dataset: &str) -> Result<Vec<String>, String> {
+fn class_names(dataset: &str) -> Result<Vec<String>, Problem> {
     if let Some(set) = data::fetch::RemoteSet::from_name(dataset) {
         return Ok(set.class_names().iter().map(|s| s.to_string()).collect());
     }
     if !data::BUILTIN_NAMES.contains(&dataset) {
-        return Err(format!(
-            "classes: the class names of '{dataset}' are known only once it is loaded; use \
-             'classes' with built-in or downloaded data sets"
-        ));
+        return Err(Problem::ClassesUnknown(dataset.to_string()));
     }
     let tiny = Sizes { train: 1, test: 1 };
     data::load_with_sizes(dataset, 1, Some(tiny))
         .map(|d| d.class_names)
-        .map_err(|e| format!("classes: {e}"))
+        .map_err(Problem::ClassesNotLoaded)
 }
 
 /// Makes the relative paths of a lesson file relative to its folder; a saved run must be a

@@ -12,7 +12,6 @@ mod check;
 mod parse;
 pub mod subject;
 
-use crate::data::BUILTIN_NAMES;
 use crate::model::{KnobValue, ModelKind};
 use crate::train::RunSpec;
 use std::collections::{BTreeMap, BTreeSet};
@@ -470,10 +469,7 @@ pub fn open_file(path: &Path) -> Result<Lesson, LessonError> {
 
 /// Is `spec` a data set the app can load (by its form: files are not opened here)?
 pub fn known_dataset(spec: &str) -> bool {
-    if BUILTIN_NAMES.contains(&spec) || crate::data::fetch::RemoteSet::from_name(spec).is_some() {
-        return true;
-    }
-    matches!(spec.split_once(':'), Some(("idx" | "folder" | "csv", p)) if !p.trim().is_empty())
+    crate::data::sources::find(spec).is_some_and(|(_, arg)| !arg.trim().is_empty())
 }
 
 #[cfg(test)]

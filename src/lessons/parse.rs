@@ -5,9 +5,11 @@ use super::{
     At, Changes, Classes, Lesson, LessonError, MAX_LESSON_BYTES, MAX_STEP_CHARS, MAX_STEPS,
     MAX_TITLE_CHARS, Step,
 };
-use crate::model::KnobValue;
+use crate::data::DataError;
 use crate::model::kinds::{KnobRange, all_knobs};
-use crate::train::spec::{check_lr, parse_models};
+use crate::model::limits::OutOfRange;
+use crate::model::{KnobValue, ModelKind};
+use crate::train::spec::{SettingsError, check_lr, parse_models};
 use std::path::PathBuf;
 
 /// The keys a step takes besides the knobs, in the order the README lists them.
@@ -141,7 +143,7 @@ fn front_matter(lines: &mut Lines<'_>) -> Result<(String, String, String), (usiz
         } else {
             MAX_TITLE_CHARS
         };
-        too_long(key, value, most).map_err(|p| (n, p))?;
+        too_long(key, value, most).map_err(|p| (n, p.to_string()))?;
         let Some(key) = FRONT_KEYS.iter().find(|k| **k == key) else {
             return Err((
                 n,
@@ -168,13 +170,14 @@ fn front_matter(lines: &mut Lines<'_>) -> Result<(String, String, String), (usiz
 }
 
 /// A title, name or about line longer than `most` characters: refused before it is used.
-fn too_long(what: &str, value: &str, most: usize) -> Result<(), String> {
+fn too_long(what: &str, value: &str, most: usize) -> Result<(), ValueError> {
     let chars = value.chars().take(most + 1).count();
     if chars > most {
-        return Err(format!(
-            "'{what}' is longer than {most} characters ('{}')",
-            short(value)
-        ));
+        return Err(ValueError::TooLong {
+            what: what.to_string(),
+            most,
+            start: short(value),
+        });
     }
     Ok(())
 }
@@ -205,7 +208,8 @@ fn expected_key_value(line: &str) -> String {
 
 /// One step: its heading, the `key: value` lines right under it, a blank line, the text.
 fn step(heading: &str, line: usize, lines: &mut Lines<'_>) -> Result<Step, (usize, String)> {
-    too_long("a step heading", heading.trim(), MAX_TITLE_CHARS).map_err(|p| (line, p))?;
+    too_long("a step heading", heading.trim(), MAX_TITLE_CHARS)
+        .map_err(|p| (line, p.to_string()))?;
     let title = heading.trim().to_string();
     if title.is_empty() {
         return Err((line, "a step heading needs a title after '## '".into()));
@@ -216,7 +220,7 @@ fn step(heading: &str, line: usize, lines: &mut Lines<'_>) -> Result<Step, (usiz
         if value.is_empty() {
             return Err((i + 1, format!("'{key}' has no value")));
         }
-        set(&mut changes, key, value, i + 1).map_err(|p| (i + 1, p))?;
+        set(&mut changes, key, value, i + 1).map_err(|p| (i + 1, p.to_string()))?;
     }
     let mut paragraphs: Vec<String> = Vec::new();
     let mut current: Vec<&str> = Vec::new();
@@ -284,20 +288,25 @@ fn check_text(title: &str, line: usize, paragraphs: &[String]) -> Result<(), (us
 }
 
 /// Sets one key of a step; the message says what is wrong with the value.
-fn set(c: &mut Changes, key: &str, value: &str, line: usize) -> Result<(), String> {
+fn set(c: &mut Changes, key: &str, value: &str, line: usize) -> Result<(), ValueError> {
+    let not_a_number = || ValueError::NotANumber {
+        key: key.to_string(),
+        value: value.to_string(),
+    };
     if let Some(knob) = all_knobs().into_iter().find(|k| k.key == key) {
         if c.knobs.contains_key(key) {
-            return Err(format!("'{key}' is given twice in this step"));
+            return Err(ValueError::Twice(key.to_string()));
         }
         let raw = match knob.range {
-            KnobRange::Number { .. } => KnobValue::Number(
-                value
-                    .parse::<f32>()
-                    .map_err(|_| format!("{key}: '{value}' is not a number"))?,
-            ),
+            KnobRange::Number { .. } => {
+                KnobValue::Number(value.parse::<f32>().map_err(|_| not_a_number())?)
+            }
             KnobRange::Choice { .. } => KnobValue::Choice(value.to_string()),
         };
-        let checked = knob.check(&raw).map_err(|e| format!("{key}: {e}"))?;
+        let checked = knob.check(&raw).map_err(|why| ValueError::Knob {
+            key: key.to_string(),
+            why,
+        })?;
         c.knobs.insert(
             key.to_string(),
             At {
@@ -308,33 +317,28 @@ fn set(c: &mut Changes, key: &str, value: &str, line: usize) -> Result<(), Strin
         return Ok(());
     }
     if twice(c, key) {
-        return Err(format!("'{key}' is given twice in this step"));
+        return Err(ValueError::Twice(key.to_string()));
     }
     match key {
         "dataset" => {
             if !super::known_dataset(value) {
-                return Err(format!(
-                    "unknown data set '{value}' (built-in: {}; downloaded: mnist, \
-                     fashion-mnist, kmnist; or idx:DIR, folder:DIR, csv:FILE)",
-                    crate::data::BUILTIN_NAMES.join(", ")
-                ));
+                return Err(DataError::UnknownSpec(value.to_string()).into());
             }
             c.dataset = at(value.to_string(), line);
         }
         "models" => c.models = at(models(value)?, line),
         "latent_dim" => c.latent_dim = at(whole(key, value, 1, 64)?, line),
         "lr" => {
-            let lr: f64 = value
-                .parse()
-                .map_err(|_| format!("lr: '{value}' is not a number"))?;
+            let lr: f64 = value.parse().map_err(|_| not_a_number())?;
             check_lr(lr)?;
             c.lr = at(lr, line);
         }
         "seed" => {
             c.seed = at(
-                value
-                    .parse()
-                    .map_err(|_| format!("seed: '{value}' is not a whole number"))?,
+                value.parse().map_err(|_| ValueError::NotWhole {
+                    key: key.to_string(),
+                    value: value.to_string(),
+                })?,
                 line,
             )
         }
@@ -348,7 +352,7 @@ fn set(c: &mut Changes, key: &str, value: &str, line: usize) -> Result<(), Strin
         "classes" => c.classes = at(classes(value)?, line),
         "open" => c.open = at(PathBuf::from(value), line),
         "subject" => c.subjects = at(super::subject::parse_subjects(value)?, line),
-        _ => return Err(unknown_key(key)),
+        _ => return Err(ValueError::UnknownKey(key.to_string())),
     }
     Ok(())
 }
@@ -380,58 +384,107 @@ fn twice(c: &Changes, key: &str) -> bool {
     }
 }
 
-fn unknown_key(key: &str) -> String {
-    let knobs: Vec<&str> = all_knobs().iter().map(|k| k.key).collect();
-    format!(
-        "unknown key '{key}' (keys: {}; knobs: {})",
-        STEP_KEYS.join(", "),
-        knobs.join(", ")
-    )
+/// What is wrong with one `key: value` line of a step (or a title too long).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ValueError {
+    #[error("'{what}' is longer than {most} characters ('{start}')")]
+    TooLong {
+        what: String,
+        most: usize,
+        start: String,
+    },
+    #[error("'{0}' is given twice in this step")]
+    Twice(String),
+    #[error("{key}: '{value}' is not a number")]
+    NotANumber { key: String, value: String },
+    #[error("{key}: '{value}' is not a whole number")]
+    NotWhole { key: String, value: String },
+    #[error("{key} {value} is out of range ({min} to {max})")]
+    OutOfRange {
+        key: String,
+        value: usize,
+        min: usize,
+        max: usize,
+    },
+    #[error("{key}: {why}")]
+    Knob { key: String, why: String },
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Range(#[from] OutOfRange),
+    #[error("models: '{0}' is listed twice")]
+    ModelTwice(ModelKind),
+    #[error("{key}: '{value}' is not on or off")]
+    NotOnOff { key: String, value: String },
+    #[error("training: '{0}' is not run or pause")]
+    NotRunPause(String),
+    #[error("classes: '{0}' has an empty name (write all, or names like 1, 7)")]
+    EmptyClass(String),
+    #[error(transparent)]
+    Subject(#[from] super::subject::SubjectError),
+    #[error("unknown key '{0}' (keys: {keys}; knobs: {knobs})", keys = STEP_KEYS.join(", "), knobs = knob_keys())]
+    UnknownKey(String),
 }
 
-fn models(value: &str) -> Result<Vec<crate::model::ModelKind>, String> {
+fn knob_keys() -> String {
+    let knobs: Vec<&str> = all_knobs().iter().map(|k| k.key).collect();
+    knobs.join(", ")
+}
+
+fn models(value: &str) -> Result<Vec<ModelKind>, ValueError> {
     let kinds = parse_models(value)?;
     for (i, k) in kinds.iter().enumerate() {
         if kinds[..i].contains(k) {
-            return Err(format!("models: '{k}' is listed twice"));
+            return Err(ValueError::ModelTwice(*k));
         }
     }
     Ok(kinds)
 }
 
-fn whole(key: &str, value: &str, min: usize, max: usize) -> Result<usize, String> {
+fn whole(key: &str, value: &str, min: usize, max: usize) -> Result<usize, ValueError> {
     match value.parse::<usize>() {
         Ok(v) if (min..=max).contains(&v) => Ok(v),
-        Ok(v) => Err(format!("{key} {v} is out of range ({min} to {max})")),
-        Err(_) => Err(format!("{key}: '{value}' is not a whole number")),
+        Ok(v) => Err(ValueError::OutOfRange {
+            key: key.to_string(),
+            value: v,
+            min,
+            max,
+        }),
+        Err(_) => Err(ValueError::NotWhole {
+            key: key.to_string(),
+            value: value.to_string(),
+        }),
     }
 }
 
-fn on_off(key: &str, value: &str) -> Result<bool, String> {
+fn on_off(key: &str, value: &str) -> Result<bool, ValueError> {
     match value.to_ascii_lowercase().as_str() {
         "on" | "yes" | "true" => Ok(true),
         "off" | "no" | "false" => Ok(false),
-        _ => Err(format!("{key}: '{value}' is not on or off")),
+        _ => Err(ValueError::NotOnOff {
+            key: key.to_string(),
+            value: value.to_string(),
+        }),
     }
 }
 
-fn run_pause(value: &str) -> Result<bool, String> {
+fn run_pause(value: &str) -> Result<bool, ValueError> {
     match value.to_ascii_lowercase().as_str() {
         "run" => Ok(true),
         "pause" => Ok(false),
-        _ => Err(format!("training: '{value}' is not run or pause")),
+        _ => Err(ValueError::NotRunPause(value.to_string())),
     }
 }
 
-fn classes(value: &str) -> Result<Classes, String> {
+fn classes(value: &str) -> Result<Classes, ValueError> {
     if value.eq_ignore_ascii_case("all") {
         return Ok(Classes::All);
     }
     let names: Vec<String> = value.split(',').map(|n| n.trim().to_string()).collect();
     if names.iter().any(|n| n.is_empty()) {
-        return Err(format!(
-            "classes: '{value}' has an empty name (write all, or names like 1, 7)"
-        ));
+        return Err(ValueError::EmptyClass(value.to_string()));
     }
     Ok(Classes::Only {
         names,

@@ -153,25 +153,40 @@ pub fn subject(name: &str) -> Option<&'static SubjectSpec> {
 }
 
 /// Parses a `subject:` value: names separated by commas, each known, none twice.
-pub fn parse_subjects(value: &str) -> Result<Vec<&'static str>, String> {
+pub fn parse_subjects(value: &str) -> Result<Vec<&'static str>, SubjectError> {
     let mut out: Vec<&'static str> = Vec::new();
     for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let Some(spec) = subject(part) else {
-            let names: Vec<&str> = SUBJECTS.iter().map(|s| s.name).collect();
-            return Err(format!(
-                "subject: unknown subject '{part}' (subjects: {})",
-                names.join(", ")
-            ));
+            return Err(SubjectError::Unknown(part.to_string()));
         };
         if out.contains(&spec.name) {
-            return Err(format!("subject: '{}' is named twice", spec.name));
+            return Err(SubjectError::Twice(spec.name));
         }
         out.push(spec.name);
     }
     if out.is_empty() {
-        return Err("subject: name at least one subject".into());
+        return Err(SubjectError::None);
     }
     Ok(out)
+}
+
+/// What is wrong with a `subject:` value.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum SubjectError {
+    /// A name that is not in [`SUBJECTS`].
+    #[error("subject: unknown subject '{0}' (subjects: {names})", names = subject_names())]
+    Unknown(String),
+    /// A subject named twice.
+    #[error("subject: '{0}' is named twice")]
+    Twice(&'static str),
+    /// No subject at all.
+    #[error("subject: name at least one subject")]
+    None,
+}
+
+fn subject_names() -> String {
+    let names: Vec<&str> = SUBJECTS.iter().map(|s| s.name).collect();
+    names.join(", ")
 }
 
 #[cfg(test)]
@@ -184,10 +199,15 @@ mod tests {
             parse_subjects("Sliders, slider images").unwrap(),
             ["sliders", "slider images"]
         );
-        let e = parse_subjects("sliders, slidrs").unwrap_err();
+        let e = parse_subjects("sliders, slidrs").unwrap_err().to_string();
         assert!(e.contains("unknown subject 'slidrs'"), "{e}");
         assert!(e.contains("kl bars"), "lists the names: {e}");
-        assert!(parse_subjects("grid, GRID").unwrap_err().contains("twice"));
+        assert!(
+            parse_subjects("grid, GRID")
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
         assert!(parse_subjects(" , ").is_err());
     }
 

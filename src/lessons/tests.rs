@@ -1,4 +1,5 @@
 use super::*;
+use crate::data::BUILTIN_NAMES;
 use crate::model::ModelKind;
 
 /// A lesson with the front matter filled in, then `body`.

@@ -9,10 +9,13 @@
 //! gradients, and the mask + bias sum of each layer's backward step.
 //!
 //! The conventions follow candle's autograd so the numbers agree to rounding: ReLU's
-//! derivative at exactly 0 is 1 and |·|'s is +1 (both use `x >= 0`). The contractive AE
-//! keeps autograd ([`supports`] says which kinds are covered).
+//! derivative at exactly 0 is 1 and |·|'s is +1 (both use `x >= 0`). Each shape of penalty
+//! the kind table knows ([`ManualPenalty`]) has its arm here: a penalty on the code's
+//! entries joins the gradient of μ, the contractive penalty's gradient comes from
+//! [`jacobian`]. A kind whose penalty has no hand-written gradient trains through autograd
+//! ([`supports`] says which kinds are covered).
 
-use super::kinds::{Gradients, ManualPenalty};
+use super::kinds::{CodePenalty, Gradients, ManualPenalty};
 use super::loss::POINT_SIGMA;
 use super::mlp::Dense;
 use super::{Adam, Autoencoder, Likelihood, LossTerms, ModelKind};
@@ -20,12 +23,12 @@ use crate::rng::PortableRng;
 use candle_core::{CpuStorage, InplaceOp1, Layout, Result, Storage, Tensor};
 use std::cell::RefCell;
 
+mod jacobian;
 #[cfg(test)]
 mod tests;
 
-/// True if `kind`'s gradients are computed here: its kind table entry says so. The
-/// contractive AE's are not (its penalty differentiates through the encoder's Jacobian), so
-/// [`train_step_manual`] hands it to autograd.
+/// True if `kind`'s gradients are computed here: its kind table entry says so (a kind whose
+/// penalty has no hand-written gradient is handed to autograd by [`train_step_manual`]).
 pub fn supports(kind: ModelKind) -> bool {
     kind.gradients() == Gradients::Manual
 }
@@ -109,9 +112,37 @@ pub(crate) fn gradients(
         candle_core::bail!("the decoder has no layers")
     };
 
+    // The kind's penalty, by its shape: on the code's entries, or on the encoder's Jacobian.
+    let (code_penalty, contraction) = match model.config.kind.penalty().map(|p| p.manual) {
+        None => (None, None),
+        Some(Some(ManualPenalty::OfCode(p))) => (Some((p, (p.weight)(&model.config))), None),
+        Some(Some(ManualPenalty::EncoderJacobian { weight })) => {
+            (None, Some(weight(&model.config)))
+        }
+        Some(None) => {
+            candle_core::bail!("{} has no hand-written penalty", model.config.kind)
+        }
+    };
+
     let enc = relu_chain(&input, &trunk)?;
     let h_top = enc.last().map_or(&input, |a| &a.h);
-    let code = Code::new(model, h_top, &heads, eps, kl_scale)?;
+    let code = Code::new(
+        h_top,
+        &heads,
+        eps,
+        model.kl_weight() * kl_scale,
+        code_penalty,
+    )?;
+    let contractive = match contraction {
+        Some(weight) => Some(jacobian::contractive(
+            &trunk,
+            &enc,
+            &heads.mu.w,
+            batch,
+            weight,
+        )?),
+        None => None,
+    };
     let dec = relu_chain(&code.z, hidden)?;
     let out = dec.last().map_or(&code.z, |a| &a.h).matmul(&last.w)?;
     let target = x.detach();
@@ -119,7 +150,7 @@ pub(crate) fn gradients(
     let means = LossTerms {
         recon,
         kl: code.kl_mean,
-        penalty: code.penalty_mean,
+        penalty: code.penalty_mean + contractive.as_ref().map_or(0.0, |c| c.mean),
     };
     let objective = means.objective(code.kl_weight);
     if !objective.is_finite() || !means.is_finite() {
@@ -139,6 +170,16 @@ pub(crate) fn gradients(
         }
         None => Vec::new(),
     };
+    // The contractive penalty reaches the weights only (not the biases, not h: the ReLU
+    // masks it multiplies are constant almost everywhere).
+    if let Some(c) = &contractive {
+        for ((w, _), extra) in trunk_grads.iter().zip(&c.trunk) {
+            add_in_place(w, extra)?;
+        }
+        if let Some((w, _)) = head_grads.first() {
+            add_in_place(w, &c.head)?;
+        }
+    }
     let grads = trunk_grads
         .into_iter()
         .chain(head_grads)
@@ -165,28 +206,23 @@ struct Code {
     penalty_mean: f64,
     /// The KL weight the objective uses (with warm-up).
     kl_weight: f64,
-    /// The kind's penalty `weight · Σ f(μᵢ)` and its weight, if it has one.
-    penalty: Option<(ManualPenalty, f32)>,
+    /// The kind's penalty `weight · Σ f(μᵢ)` and its weight, if it has one on the code.
+    penalty: Option<(CodePenalty, f32)>,
 }
 
 impl Code {
+    /// The code layer for the heads' input `h`; `kl_weight` is the objective's (warm-up
+    /// included).
     fn new(
-        model: &Autoencoder,
         h: &Tensor,
         heads: &Heads,
         eps: Option<Tensor>,
-        kl_scale: f64,
+        kl_weight: f64,
+        penalty: Option<(CodePenalty, f32)>,
     ) -> Result<Self> {
         let mu_t = dense(h, &heads.mu)?;
         let mu = to_vec(&mu_t)?;
         let batch = mu_t.dim(0)?.max(1) as f64;
-        let penalty = match model.config.kind.penalty() {
-            None => None,
-            Some(p) => match p.manual {
-                Some(manual) => Some((manual, (manual.weight)(&model.config))),
-                None => candle_core::bail!("{} has no hand-written penalty", model.config.kind),
-            },
-        };
         let penalty_mean = match penalty {
             Some((manual, weight)) => {
                 let sum: f64 = mu.iter().map(|&v| (manual.value)(v)).sum();
@@ -200,7 +236,7 @@ impl Code {
             z: mu_t.clone(),
             kl_mean: 0.0,
             penalty_mean,
-            kl_weight: model.kl_weight() * kl_scale,
+            kl_weight,
             penalty,
         };
         if let (Some(head), Some(eps)) = (&heads.logvar, eps) {
@@ -453,6 +489,13 @@ fn weight_and_bias(x: &Tensor, da: &Tensor) -> Result<LayerGrad> {
         x.t()?.matmul(da)?,
         Tensor::from_vec(db, width, da.device())?,
     ))
+}
+
+/// `dst += src`, both contiguous and of one size.
+fn add_in_place(dst: &Tensor, src: &Tensor) -> Result<()> {
+    read(src, |s| {
+        edit(dst, |d| d.iter_mut().zip(s).for_each(|(d, s)| *d += s))
+    })?
 }
 
 fn to_vec(t: &Tensor) -> Result<Vec<f32>> {

@@ -3,7 +3,7 @@
 //! vouches for both files with their hashes; [`save`] writes a bare pair (each file through
 //! a temporary file and a rename) for tools and tests.
 
-use super::{Autoencoder, Likelihood, Metrics, ModelConfig};
+use super::{Autoencoder, Likelihood, Metrics, ModelConfig, ModelKind};
 use crate::data::ItemShape;
 use candle_core::{Device, Tensor};
 use rand::SeedableRng;
@@ -207,20 +207,56 @@ pub fn load_meta(path: &Path) -> Result<CheckpointMeta, CheckpointError> {
             meta.format_version
         )));
     }
-    meta.config.validate().map_err(bad)?;
-    check_fits_items(&meta).map_err(bad)?;
+    meta.config.validate().map_err(|e| bad(e.to_string()))?;
+    check_fits_items(&meta).map_err(|e| bad(e.to_string()))?;
     Ok(meta)
+}
+
+/// Why a description does not fit the items it says it was trained on.
+#[derive(Debug, thiserror::Error)]
+enum Misfit {
+    #[error("input_dim {input_dim} does not fit its items ({shape:?}: {} values each)", shape.dim())]
+    InputDim { input_dim: usize, shape: ItemShape },
+    #[error("a {found:?} likelihood does not fit {items} (they take {wanted:?})")]
+    Likelihood {
+        found: Likelihood,
+        wanted: Likelihood,
+        items: &'static str,
+    },
+}
+
+/// Why the weights file's tensors are not the description's network.
+#[derive(Debug, thiserror::Error)]
+enum TensorProblem {
+    #[error(
+        "holds a tensor '{name}' that a {kind} with this description does not have \
+         (does the .json belong to these weights?)"
+    )]
+    Unexpected { name: String, kind: ModelKind },
+    #[error("tensor '{name}' is {dtype:?}; weights are f32")]
+    NotF32 {
+        name: String,
+        dtype: candle_core::DType,
+    },
+    #[error("{0}")]
+    Unreadable(#[from] candle_core::Error),
+    #[error("tensor '{name}' holds a non-finite value ({value}) at index {index}")]
+    NonFinite {
+        name: String,
+        value: f32,
+        index: usize,
+    },
 }
 
 /// The network's input and likelihood fit the items the description says it was trained
 /// on: as many values as an item has, Bernoulli for images and Gaussian for points.
-fn check_fits_items(meta: &CheckpointMeta) -> Result<(), String> {
+fn check_fits_items(meta: &CheckpointMeta) -> Result<(), Misfit> {
     let dim = meta.item_shape.dim();
     if meta.config.input_dim != dim {
-        return Err(format!(
-            "input_dim {} does not fit its items ({:?}: {dim} values each)",
-            meta.config.input_dim, meta.item_shape
-        ));
+        return Err(Misfit::InputDim {
+            input_dim: meta.config.input_dim,
+            shape: meta.item_shape,
+        });
     }
     let wanted = if meta.item_shape.is_image() {
         Likelihood::Bernoulli
@@ -228,22 +264,25 @@ fn check_fits_items(meta: &CheckpointMeta) -> Result<(), String> {
         Likelihood::Gaussian
     };
     if meta.config.likelihood != wanted {
-        return Err(format!(
-            "a {:?} likelihood does not fit {} (they take {wanted:?})",
-            meta.config.likelihood,
-            if meta.item_shape.is_image() {
+        return Err(Misfit::Likelihood {
+            found: meta.config.likelihood,
+            wanted,
+            items: if meta.item_shape.is_image() {
                 "images"
             } else {
                 "points"
-            }
-        ));
+            },
+        });
     }
     Ok(())
 }
 
 /// Every tensor of the file is one the description's network has (no extra ones), f32, and
 /// finite: checked before any weight is taken.
-fn check_tensors(tensors: &HashMap<String, Tensor>, model: &Autoencoder) -> Result<(), String> {
+fn check_tensors(
+    tensors: &HashMap<String, Tensor>,
+    model: &Autoencoder,
+) -> Result<(), TensorProblem> {
     let kind = model.config.kind;
     let expected: std::collections::HashSet<String> =
         model.named_vars().into_iter().map(|(n, _)| n).collect();
@@ -251,27 +290,25 @@ fn check_tensors(tensors: &HashMap<String, Tensor>, model: &Autoencoder) -> Resu
     names.sort();
     for name in names {
         if !expected.contains(name) {
-            return Err(format!(
-                "holds a tensor '{name}' that a {kind} with this description does not have \
-                 (does the .json belong to these weights?)"
-            ));
+            return Err(TensorProblem::Unexpected {
+                name: name.clone(),
+                kind,
+            });
         }
         let t = &tensors[name];
         if t.dtype() != candle_core::DType::F32 {
-            return Err(format!(
-                "tensor '{name}' is {:?}; weights are f32",
-                t.dtype()
-            ));
+            return Err(TensorProblem::NotF32 {
+                name: name.clone(),
+                dtype: t.dtype(),
+            });
         }
-        let values: Vec<f32> = t
-            .flatten_all()
-            .and_then(|t| t.to_vec1())
-            .map_err(|e| e.to_string())?;
-        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
-            return Err(format!(
-                "tensor '{name}' holds a non-finite value ({}) at index {i}",
-                values[i]
-            ));
+        let values: Vec<f32> = t.flatten_all().and_then(|t| t.to_vec1())?;
+        if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+            return Err(TensorProblem::NonFinite {
+                name: name.clone(),
+                value: values[index],
+                index,
+            });
         }
     }
     Ok(())
@@ -300,7 +337,7 @@ pub fn load(path: &Path) -> Result<(Autoencoder, CheckpointMeta), CheckpointErro
         &mut crate::rng::PortableRng::seed_from_u64(0),
     )
     .map_err(|e| bad(e.to_string()))?;
-    check_tensors(&tensors, &model).map_err(bad)?;
+    check_tensors(&tensors, &model).map_err(|e| bad(e.to_string()))?;
     for (name, var) in model.named_vars() {
         let t = tensors.get(&name).ok_or_else(|| {
             bad(format!(
@@ -422,12 +459,7 @@ mod tests {
             dims.contains("input_dim 6 does not fit its items"),
             "{dims}"
         );
-        let likelihood = load_edited(none, |m| {
-            m.item_shape = ItemShape::Image {
-                width: 3,
-                height: 2,
-            }
-        });
+        let likelihood = load_edited(none, |m| m.item_shape = ItemShape::gray(3, 2));
         assert!(
             likelihood.contains("a Gaussian likelihood does not fit images"),
             "{likelihood}"

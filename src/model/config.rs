@@ -2,10 +2,42 @@
 //! hold them (the autoencoder built from it lives in `model/mod.rs`).
 
 use super::kinds::{KnobRange, KnobValue, ModelKind};
-use super::limits;
+use super::limits::{self, OutOfRange};
 use crate::data::ItemShape;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// Why a model's configuration was refused; the message names the setting.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// A size out of its range.
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfRange),
+    /// A knob the kind does not have.
+    #[error("{kind} has no knob '{key}'")]
+    NoKnob {
+        /// The model's kind.
+        kind: ModelKind,
+        /// The knob asked for.
+        key: String,
+    },
+    /// The network would be too large.
+    #[error(
+        "{} parameters is more than the {} allowed (use fewer or narrower hidden layers)",
+        limits::grouped(*count),
+        limits::grouped(limits::MAX_PARAMETERS)
+    )]
+    TooManyParameters {
+        /// Weights and biases the config builds.
+        count: u64,
+    },
+    /// A knob's value, or the kind's own rule, refused (worded by the kind table).
+    #[error("{0}")]
+    Kind(String),
+    /// The architecture cannot take these items (worded by `model::conv`).
+    #[error("{0}")]
+    Arch(String),
+}
 
 /// The decoder's likelihood p(x|z).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,12 +225,12 @@ impl ModelConfig {
 
     /// Sets a knob of this kind after checking it fits the knob's range. Cross-knob rules
     /// are checked by [`ModelConfig::validate`].
-    pub fn set_knob(&mut self, key: &str, value: KnobValue) -> std::result::Result<(), String> {
-        let spec = self
-            .kind
-            .knob(key)
-            .ok_or_else(|| format!("{} has no knob '{key}'", self.kind))?;
-        let value = spec.check(&value)?;
+    pub fn set_knob(&mut self, key: &str, value: KnobValue) -> Result<(), ConfigError> {
+        let spec = self.kind.knob(key).ok_or_else(|| ConfigError::NoKnob {
+            kind: self.kind,
+            key: key.to_string(),
+        })?;
+        let value = spec.check(&value).map_err(ConfigError::Kind)?;
         self.knobs.insert(key.to_string(), value);
         Ok(())
     }
@@ -227,31 +259,27 @@ impl ModelConfig {
     }
 
     /// Checks ranges; the message names the setting.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         limits::INPUT_DIM.check(self.input_dim)?;
         limits::LATENT_DIM.check(self.latent_dim)?;
         limits::HIDDEN_LAYERS.check(self.hidden.len())?;
         for &h in &self.hidden {
             limits::HIDDEN_SIZE.check(h)?;
         }
-        super::conv::check(self)?;
+        super::conv::check(self).map_err(ConfigError::Arch)?;
         let count = self.parameter_count();
         if count > limits::MAX_PARAMETERS {
-            return Err(format!(
-                "{} parameters is more than the {} allowed (use fewer or narrower hidden layers)",
-                limits::grouped(count),
-                limits::grouped(limits::MAX_PARAMETERS)
-            ));
+            return Err(ConfigError::TooManyParameters { count });
         }
         for (key, value) in &self.knobs {
-            let spec = self
-                .kind
-                .knob(key)
-                .ok_or_else(|| format!("{} has no knob '{key}'", self.kind))?;
-            spec.check(value)?;
+            let spec = self.kind.knob(key).ok_or_else(|| ConfigError::NoKnob {
+                kind: self.kind,
+                key: key.clone(),
+            })?;
+            spec.check(value).map_err(ConfigError::Kind)?;
         }
         if let Some(check) = self.kind.spec().check {
-            check(self)?;
+            check(self).map_err(ConfigError::Kind)?;
         }
         Ok(())
     }

@@ -190,10 +190,24 @@ pub type ItemPenaltyFn = fn(&ModelConfig, &EncoderSnapshot, &[f32], &[f32]) -> f
 /// Checks between knobs of one kind that a single range cannot express.
 pub type CheckFn = fn(&ModelConfig) -> std::result::Result<(), String>;
 
-/// A penalty the hand-written backward pass knows: `weight · Σ f(μᵢ)` over the code's
-/// entries, with `f`'s derivative. Penalties of any other shape are autograd only.
+/// A penalty's gradient on the hand-written backward pass: the shapes `model::backward`
+/// knows, each with its own exhaustive arm there. Penalties of any other shape set
+/// `Penalty::manual` to `None` and train through autograd.
 #[derive(Clone, Copy)]
-pub struct ManualPenalty {
+pub enum ManualPenalty {
+    /// `weight · Σ f(μᵢ)` over the code's entries (the sparse AE's L1).
+    OfCode(CodePenalty),
+    /// `weight · ‖∂μ/∂x‖²_F` of the ReLU encoder (the contractive AE), exact for fixed ReLU
+    /// masks, as the tensor loss computes it; its gradient is `backward::jacobian`.
+    EncoderJacobian {
+        /// The weight λ, from the kind's knobs.
+        weight: fn(&ModelConfig) -> f32,
+    },
+}
+
+/// `weight · Σ f(μᵢ)` over the code's entries, with `f`'s derivative.
+#[derive(Clone, Copy)]
+pub struct CodePenalty {
     /// The weight, from the kind's knobs.
     pub weight: fn(&ModelConfig) -> f32,
     /// `f` of one code entry.
@@ -251,8 +265,11 @@ impl KindSpec {
     /// How its gradients are computed: by hand unless its penalty is autograd only.
     pub fn gradients(&self) -> Gradients {
         match self.penalty {
+            None
+            | Some(Penalty {
+                manual: Some(_), ..
+            }) => Gradients::Manual,
             Some(Penalty { manual: None, .. }) => Gradients::Autograd,
-            _ => Gradients::Manual,
         }
     }
 }
@@ -602,22 +619,28 @@ const L1_PENALTY: Penalty = Penalty {
     label: "sparsity·‖μ‖₁",
     loss: l1_penalty,
     of_item: l1_of_item,
-    manual: Some(ManualPenalty {
+    manual: Some(ManualPenalty::OfCode(CodePenalty {
         weight: sparsity,
         value: |m| f64::from(m.abs()),
         // candle's |x|' is +1 at 0 (x >= 0).
         derivative: |m| if m >= 0.0 { 1.0 } else { -1.0 },
-    }),
+    })),
 };
 
-/// Contractive AE: λ‖∂μ/∂x‖²_F; it differentiates through the encoder's Jacobian, which
-/// has no hand-written gradient (yet).
+/// Contractive AE: λ‖∂μ/∂x‖²_F, with its hand-written gradient through the encoder's
+/// Jacobian (`backward::jacobian`).
 const CONTRACTIVE_PENALTY: Penalty = Penalty {
     label: "λ‖∂μ/∂x‖²",
     loss: contractive_penalty,
     of_item: contractive_of_item,
-    manual: None,
+    manual: Some(ManualPenalty::EncoderJacobian {
+        weight: contraction,
+    }),
 };
+
+fn contraction(config: &ModelConfig) -> f32 {
+    config.number("contraction")
+}
 
 fn sparsity(config: &ModelConfig) -> f32 {
     config.number("sparsity")
@@ -637,7 +660,7 @@ fn l1_of_item(config: &ModelConfig, _: &EncoderSnapshot, _: &[f32], mu: &[f32]) 
 fn contractive_penalty(p: &PenaltyInput<'_>) -> Result<Tensor> {
     let (_, masks) = p.model.trunk.forward_with_masks(p.input, true)?;
     mlp::jacobian_frobenius_sq(&p.model.trunk, &p.model.mu_head, &masks)?
-        * f64::from(p.model.config.number("contraction"))
+        * f64::from(contraction(&p.model.config))
 }
 
 fn contractive_of_item(
@@ -646,7 +669,7 @@ fn contractive_of_item(
     x: &[f32],
     _: &[f32],
 ) -> f64 {
-    f64::from(config.number("contraction")) * encoder.jacobian_frobenius_sq(x)
+    f64::from(contraction(config)) * encoder.jacobian_frobenius_sq(x)
 }
 
 #[cfg(test)]

@@ -49,23 +49,48 @@ impl<T: PartialOrd + Display + Copy> Limit<T> {
     }
 
     /// `v` if it is in range, else "latent dimension 100 is out of range (1 to 64)".
-    pub fn check(&self, v: T) -> Result<T, String> {
+    pub fn check(&self, v: T) -> Result<T, OutOfRange> {
         if self.contains(v) {
             Ok(v)
         } else {
-            Err(format!(
-                "{} {v} is out of range {}",
-                self.name,
-                self.range_text()
-            ))
+            Err(OutOfRange {
+                flag: None,
+                name: self.name,
+                value: v.to_string(),
+                range: self.range_text(),
+            })
         }
     }
 
     /// Like [`Limit::check`], the message led by the command-line flag that gave the value:
     /// "--latent-dim: latent dimension 100 is out of range (1 to 64)".
-    pub fn check_flag(&self, flag: &str, v: T) -> Result<T, String> {
-        self.check(v).map_err(|e| format!("--{flag}: {e}"))
+    pub fn check_flag(&self, flag: &str, v: T) -> Result<T, OutOfRange> {
+        self.check(v).map_err(|e| OutOfRange {
+            flag: Some(flag.to_string()),
+            ..e
+        })
     }
+}
+
+/// A value outside its [`Limit`]: "latent dimension 100 is out of range (1 to 64)", led by
+/// "--latent-dim: " when a command-line flag gave it.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{}{name} {value} is out of range {range}", flag_text(.flag))]
+pub struct OutOfRange {
+    /// The command-line flag that gave the value (without its dashes), if one did.
+    pub flag: Option<String>,
+    /// What messages call the setting.
+    pub name: &'static str,
+    /// The value, as it was written.
+    pub value: String,
+    /// The allowed range: "(1 to 64)".
+    pub range: String,
+}
+
+fn flag_text(flag: &Option<String>) -> String {
+    flag.as_ref()
+        .map(|f| format!("--{f}: "))
+        .unwrap_or_default()
 }
 
 /// Cells per side of a latent grid (the figure's `--grid`, a saved run's `grid_k`).
@@ -106,7 +131,7 @@ mod tests {
     fn limits_name_the_setting_and_the_range() {
         assert_eq!(LATENT_DIM.check(64), Ok(64));
         assert_eq!(
-            LATENT_DIM.check(65).unwrap_err(),
+            LATENT_DIM.check(65).unwrap_err().to_string(),
             "latent dimension 65 is out of range (1 to 64)"
         );
         assert!(LATENT_DIM.check(0).is_err());
@@ -114,11 +139,19 @@ mod tests {
             above_min: true,
             ..Limit::new("learning rate", 0.0, 10.0)
         };
-        assert!(lr.check(0.0).unwrap_err().contains("(above 0, at most 10)"));
+        assert!(
+            lr.check(0.0)
+                .unwrap_err()
+                .to_string()
+                .contains("(above 0, at most 10)")
+        );
         assert!(lr.check(f64::NAN).is_err() && lr.check(f64::INFINITY).is_err());
         assert_eq!(lr.check(10.0), Ok(10.0));
         assert_eq!(
-            IW_SAMPLES.check_flag("iw-samples", 10_001).unwrap_err(),
+            IW_SAMPLES
+                .check_flag("iw-samples", 10_001)
+                .unwrap_err()
+                .to_string(),
             "--iw-samples: importance samples 10001 is out of range (0 to 10000)"
         );
     }
@@ -156,20 +189,26 @@ mod tests {
         cfg.hidden = vec![8192, 8192];
         // By hand: 785·8192 + 8193·8192 + 8193·2 (encoder) + 3·8192 + 8193·8192 + 8193·784.
         assert_eq!(
-            cfg.validate().unwrap_err(),
+            cfg.validate().unwrap_err().to_string(),
             "147,129,106 parameters is more than the 25,000,000 allowed (use fewer or \
                 narrower hidden layers)"
         );
         // A description from a file claiming a huge input neither overflows nor passes.
         cfg.hidden = vec![64];
         cfg.input_dim = usize::MAX;
-        assert!(cfg.validate().unwrap_err().contains("input size"));
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("input size")
+        );
         assert_eq!(cfg.parameter_count(), u64::MAX);
         cfg.input_dim = 784;
         cfg.hidden = vec![1; 17];
         assert!(
             cfg.validate()
                 .unwrap_err()
+                .to_string()
                 .contains("number of hidden layers 17 is out of range (1 to 16)")
         );
     }

@@ -19,7 +19,7 @@ pub mod snapshot;
 pub mod terms;
 
 pub use adam::Adam;
-pub use config::{Arch, ImageDims, Likelihood, ModelConfig};
+pub use config::{Arch, ConfigError, ImageDims, Likelihood, ModelConfig};
 pub use eval::{Metrics, evaluate};
 pub use inspect::{ItemReport, inspect};
 pub use kinds::{DEFAULT_BETA, KnobSpec, KnobValue, ModelKind};
@@ -459,14 +459,20 @@ mod tests {
     fn validate_names_the_setting() {
         let mut cfg = ModelConfig::new(ModelKind::Vae, 4, Likelihood::Gaussian);
         cfg.latent_dim = 65;
-        assert!(cfg.validate().unwrap_err().contains("latent dimension 65"));
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("latent dimension 65")
+        );
         cfg.latent_dim = 2;
         let mut beta = ModelConfig::new(ModelKind::BetaVae, 4, Likelihood::Gaussian);
         beta.knobs.insert("beta".into(), KnobValue::Number(-1.0));
-        assert!(beta.validate().unwrap_err().contains("β -1"));
+        assert!(beta.validate().unwrap_err().to_string().contains("β -1"));
         assert!(
             cfg.set_knob("beta", KnobValue::Number(2.0))
                 .unwrap_err()
+                .to_string()
                 .contains("vae has no knob 'beta'")
         );
     }
@@ -479,6 +485,7 @@ mod tests {
         let split = crate::data::Split {
             x: (0..40 * 8).map(|i| ((i * 7) % 11) as f32 / 10.0).collect(),
             labels: vec![0; 40],
+            factors: Vec::new(),
         };
         let build = |kind| {
             let mut cfg = ModelConfig::new(kind, 8, Likelihood::Bernoulli);

@@ -1,5 +1,5 @@
 //! A drawing surface for the PNG figures: plotters on an RGB buffer with egui's font,
-//! plus pasting gray images and saving as PNG.
+//! plus pasting grey or colour images and saving as PNG.
 
 use super::text::FigureBackend;
 use crate::data::ItemShape;
@@ -71,26 +71,33 @@ impl Canvas {
         root.present().map_err(|e| err(path, e))
     }
 
-    /// Pastes a gray image (values in [0, 1], `w`×`h`) at (x, y), scaled up by `zoom`.
-    pub(super) fn paste_gray(
+    /// Pastes an image (values in [0, 1]; `(channels, w, h)`, channel-planar: 1 grey, 3
+    /// colour) at (x, y), scaled up by `zoom`.
+    pub(super) fn paste(
         &mut self,
         x: u32,
         y: u32,
         values: &[f32],
-        w: usize,
-        h: usize,
+        (channels, w, h): (usize, usize, usize),
         zoom: u32,
     ) {
-        for (i, v) in values.iter().enumerate().take(w * h) {
-            let g = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
-            // White ink on black, as the data is.
+        let plane = w * h;
+        let byte = |v: f32| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        for i in 0..plane.min(values.len()) {
+            // White ink on black, as the data is; colour from the three planes.
+            let at = |c: usize| values.get(c * plane + i).copied().unwrap_or(0.0);
+            let pixel = if channels >= 3 {
+                [byte(at(0)), byte(at(1)), byte(at(2))]
+            } else {
+                [byte(at(0)); 3]
+            };
             let (px, py) = ((i % w) as u32 * zoom + x, (i / w) as u32 * zoom + y);
             for dy in 0..zoom {
                 for dx in 0..zoom {
                     let (cx, cy) = (px + dx, py + dy);
                     if cx < self.width && cy < self.height {
                         let o = ((cy * self.width + cx) * 3) as usize;
-                        self.buf[o..o + 3].copy_from_slice(&[g, g, g]);
+                        self.buf[o..o + 3].copy_from_slice(&pixel);
                     }
                 }
             }
@@ -139,10 +146,7 @@ pub(super) fn unit_square_chart<'a, 'b>(
     Ok(chart)
 }
 
-/// The width and height of an image item; `None` for points.
-pub fn image_side(shape: ItemShape) -> Option<(usize, usize)> {
-    match shape {
-        ItemShape::Image { width, height } => Some((width, height)),
-        ItemShape::Points { .. } => None,
-    }
+/// The channels, width and height of an image item; `None` for points.
+pub fn image_side(shape: ItemShape) -> Option<(usize, usize, usize)> {
+    shape.image_dims()
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 
 /// The fixed test inputs in the first row, then each model's reconstructions.
 pub fn reconstructions(path: &Path, snap: &Snapshot, ds: &Dataset) -> Result<(), FigureError> {
-    let Some((w, h)) = image_side(ds.shape) else {
+    let Some((ch, w, h)) = image_side(ds.shape) else {
         return points_figure(path, snap, ds, "reconstructions of test points", |m| {
             Ok(m.recon.clone())
         });
@@ -51,13 +51,13 @@ pub fn reconstructions(path: &Path, snap: &Snapshot, ds: &Dataset) -> Result<(),
         Ok(())
     })?;
     // Rows as long as the data they have: a short row leaves cells empty, never panics.
-    for (c, input) in snap.recon_inputs.chunks_exact(w * h).enumerate() {
-        canvas.paste_gray(label_w + c as u32 * cell_w, 50, input, w, h, zoom);
+    for (c, input) in snap.recon_inputs.chunks_exact(ch * w * h).enumerate() {
+        canvas.paste(label_w + c as u32 * cell_w, 50, input, (ch, w, h), zoom);
     }
     for (r, m) in snap.models.iter().enumerate() {
         let y = 50 + (r as u32 + 1) * row_h;
-        for (c, item) in m.recon.chunks_exact(w * h).enumerate() {
-            canvas.paste_gray(label_w + c as u32 * cell_w, y, item, w, h, zoom);
+        for (c, item) in m.recon.chunks_exact(ch * w * h).enumerate() {
+            canvas.paste(label_w + c as u32 * cell_w, y, item, (ch, w, h), zoom);
         }
     }
     canvas.save(path)
@@ -79,7 +79,7 @@ pub fn prior_samples(
             .map(|_| StandardNormal.sample(&mut rng))
             .collect()
     };
-    let Some((w, h)) = image_side(ds.shape) else {
+    let Some((ch, w, h)) = image_side(ds.shape) else {
         return points_figure(path, snap, ds, "samples from the prior N(0, I)", |m| {
             m.decoder
                 .decode(&z_for(m.latent_dim))
@@ -112,13 +112,12 @@ pub fn prior_samples(
     })?;
     for (i, d) in decoded.iter().enumerate() {
         let x0 = i as u32 * (grid + 2 * pad) + pad;
-        for (c, item) in d.chunks_exact(w * h).enumerate() {
-            canvas.paste_gray(
+        for (c, item) in d.chunks_exact(ch * w * h).enumerate() {
+            canvas.paste(
                 x0 + (c % side) as u32 * w as u32 * zoom,
                 top + (c / side) as u32 * h as u32 * zoom,
                 item,
-                w,
-                h,
+                (ch, w, h),
                 zoom,
             );
         }
@@ -129,7 +128,7 @@ pub fn prior_samples(
 /// A sheet of `per_class` items of every class, one row per class (images), or a
 /// scatter of the test points coloured by class (2-D points).
 pub fn data_sheet(path: &Path, ds: &Dataset, per_class: usize) -> Result<(), FigureError> {
-    let Some((w, h)) = image_side(ds.shape) else {
+    let Some((ch, w, h)) = image_side(ds.shape) else {
         let mut canvas = Canvas::new(640, 640);
         canvas.draw(path, |root| -> Result<(), Box<dyn std::error::Error>> {
             let mut chart = unit_square_chart(
@@ -177,12 +176,11 @@ pub fn data_sheet(path: &Path, ds: &Dataset, per_class: usize) -> Result<(), Fig
     for i in 0..ds.train.len() {
         let c = ds.train.labels[i] as usize;
         if c < classes && counts[c] < per_class {
-            canvas.paste_gray(
+            canvas.paste(
                 label_w + counts[c] as u32 * cell.0,
                 40 + c as u32 * cell.1,
                 ds.train.item(i, dim),
-                w,
-                h,
+                (ch, w, h),
                 zoom,
             );
             counts[c] += 1;

@@ -124,7 +124,7 @@ pub fn latent_grid(
 ) -> Result<(), FigureError> {
     let n = snap.models.len().max(1);
     match image_side(ds.shape) {
-        Some((w, h)) => {
+        Some((ch, w, h)) => {
             let zoom = 1u32;
             let cell = (w as u32 * zoom, h as u32 * zoom);
             let (pad, top) = (20u32, 60u32);
@@ -159,9 +159,9 @@ pub fn latent_grid(
             })?;
             for (i, d) in decoded.iter().enumerate() {
                 let x0 = i as u32 * (grid_w + 2 * pad) + pad;
-                for (c, item) in d.chunks_exact(w * h).enumerate() {
+                for (c, item) in d.chunks_exact(ch * w * h).enumerate() {
                     let (gx, gy) = ((c % k) as u32, (c / k) as u32);
-                    canvas.paste_gray(x0 + gx * cell.0, top + gy * cell.1, item, w, h, zoom);
+                    canvas.paste(x0 + gx * cell.0, top + gy * cell.1, item, (ch, w, h), zoom);
                 }
             }
             canvas.save(path)

@@ -1,10 +1,8 @@
 //! What crosses the channels between the UI (or command line) and the worker: plain data only.
 
-use crate::data::Dataset;
-use crate::model::limits::{IW_SAMPLES, MAX_PARAMETERS, grouped};
-use crate::model::{
-    DecoderSnapshot, EncoderSnapshot, KnobValue, LossTerms, Metrics, ModelConfig, ModelKind,
-};
+use super::limits::SettingsError;
+use crate::model::limits::{IW_SAMPLES, MAX_PARAMETERS};
+use crate::model::{DecoderSnapshot, EncoderSnapshot, LossTerms, Metrics, ModelConfig, ModelKind};
 use std::sync::Arc;
 
 /// How a run trains: the models and the shared optimisation settings.
@@ -90,15 +88,15 @@ impl TrainConfig {
     }
 
     /// Checks every setting; the message names the one that is wrong.
-    pub fn validate(&self) -> Result<(), String> {
-        use super::spec::{BATCH_SIZE, EPOCHS, EVAL_EVERY_SECS, KL_WARMUP, LR, THREADS};
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        use super::limits::{BATCH_SIZE, EPOCHS, EVAL_EVERY_SECS, KL_WARMUP, LR, THREADS};
         if self.models.is_empty() {
-            return Err("no models to train".into());
+            return Err(SettingsError::NoModels);
         }
         for (i, m) in self.models.iter().enumerate() {
-            m.validate().map_err(|e| format!("{}: {e}", m.kind))?;
+            m.validate().map_err(|e| SettingsError::model(m.kind, e))?;
             if self.models[..i].iter().any(|o| o.kind == m.kind) {
-                return Err(format!("model '{}' is listed twice", m.kind));
+                return Err(SettingsError::Twice(m.kind));
             }
         }
         let parameters = self
@@ -106,12 +104,7 @@ impl TrainConfig {
             .iter()
             .fold(0u64, |n, m| n.saturating_add(m.parameter_count()));
         if parameters > MAX_PARAMETERS {
-            return Err(format!(
-                "the models hold {} parameters in all, more than the {} allowed (fewer models, \
-                    or fewer or narrower hidden layers)",
-                grouped(parameters),
-                grouped(MAX_PARAMETERS)
-            ));
+            return Err(SettingsError::TooManyParameters(parameters));
         }
         LR.check(self.lr)?;
         BATCH_SIZE.check(self.batch_size)?;
@@ -126,40 +119,6 @@ impl TrainConfig {
         }
         Ok(())
     }
-}
-
-/// Commands to the worker.
-#[derive(Clone, Debug)]
-pub enum TrainCommand {
-    /// Start (or resume) training.
-    Start,
-    /// Pause after the current step.
-    Pause,
-    /// Take exactly one step, then stay paused.
-    Step,
-    /// Train until this many steps are taken in all, then pause (a repeatable picture:
-    /// `latentlab lessons --render`).
-    TrainUntil(u64),
-    /// End the worker.
-    Stop,
-    /// New models from a new config (and optionally new data); starts paused.
-    Reset(Box<TrainConfig>, Option<Arc<Dataset>>),
-    /// Change the learning rate of every model now.
-    SetLr(f64),
-    /// Change a live knob of every model whose kind has it, now.
-    SetKnob {
-        /// The knob's key ("beta", "noise_level", ...).
-        key: String,
-        /// Its new value.
-        value: KnobValue,
-    },
-    /// Pick a new random set of test items to reconstruct.
-    ShuffleRecon,
-    /// Send a snapshot as soon as possible (e.g. while paused).
-    RequestSnapshot,
-    /// Finish a saved run: the checkpoints into its staging folder, then run.json and the
-    /// rename into place; answered by `RunSaved`.
-    SaveRun(Box<super::run::RunSave>),
 }
 
 /// Recent training losses of one model, per item in nats.
@@ -287,48 +246,4 @@ pub struct TestReport {
     pub elapsed_secs: f64,
     /// One entry per model: its test metrics and k-NN accuracy (`train` is left empty).
     pub models: Vec<ModelEpoch>,
-}
-
-/// Events from the worker.
-#[derive(Clone, Debug)]
-pub enum TrainEvent {
-    /// Models are built and ready; training starts on `Start`.
-    Ready {
-        /// Batches in one epoch.
-        batches_per_epoch: usize,
-        /// The config in force.
-        config: Box<TrainConfig>,
-    },
-    /// Training is running.
-    Running,
-    /// Training is paused.
-    Paused,
-    /// Periodic progress.
-    Progress(Progress),
-    /// Periodic snapshot of every model.
-    Snapshot(Arc<Snapshot>),
-    /// End of an epoch.
-    EpochSummary(EpochSummary),
-    /// A model's loss became NaN or infinite; it stopped, its last good weights kept.
-    Diverged {
-        /// Model name.
-        model: String,
-        /// Step at which it happened.
-        step: u64,
-        /// Epoch at which it happened.
-        epoch: usize,
-    },
-    /// Something went wrong; the message says what. The worker keeps its last good state.
-    Error(String),
-    /// Test metrics taken every `eval_every_secs` of training.
-    TestReport(TestReport),
-    /// Answer to `SaveRun`: the run's folder, or why it was not saved.
-    RunSaved(Result<std::path::PathBuf, String>),
-    /// The configured number of epochs is done.
-    Finished {
-        /// Steps taken.
-        step: u64,
-        /// Epochs done.
-        epoch: usize,
-    },
 }

@@ -1,5 +1,7 @@
 //! The background trainer: a named worker thread, bounded channels, cooperative stop.
 
+pub mod channels;
+pub mod limits;
 pub mod messages;
 pub mod run;
 mod session;
@@ -7,6 +9,7 @@ pub mod spec;
 pub mod timeline;
 mod worker;
 
+pub use channels::{TrainCommand, TrainEvent};
 pub use messages::*;
 pub use spec::RunSpec;
 pub use timeline::Timeline;

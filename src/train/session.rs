@@ -1,6 +1,7 @@
 //! The state of one run on the worker: the models with their optimisers, the batch order,
 //! and the steps, snapshots and epoch summaries computed from them.
 
+use super::channels::TrainEvent;
 use super::messages::*;
 use crate::data::{BatchOrder, Dataset};
 use crate::model::checkpoint;
@@ -283,12 +284,15 @@ impl Session {
                 codes: mu.flatten_all()?.to_vec1()?,
                 sigmas,
                 recon: recon_values,
-                noisy_inputs: m.config.kind.spec().corrupt.is_some().then(|| {
-                    noisy
-                        .flatten_all()
-                        .and_then(|t| t.to_vec1())
-                        .unwrap_or_default()
-                }),
+                // A failure here is the snapshot's failure, not an empty (blank) image.
+                noisy_inputs: m
+                    .config
+                    .kind
+                    .spec()
+                    .corrupt
+                    .is_some()
+                    .then(|| noisy.flatten_all().and_then(|t| t.to_vec1()))
+                    .transpose()?,
                 recon_losses,
                 diverged: slot.diverged,
             });

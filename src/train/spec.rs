@@ -1,31 +1,17 @@
 //! What a user asks for when they start a run, and the one way to turn it into a
 //! [`TrainConfig`]: the command line, the window and the tests all build runs here.
 
-use super::TrainConfig;
+use super::messages::TrainConfig;
 use crate::data::{Dataset, ItemShape};
 use crate::model::kinds::kinds_with;
-use crate::model::limits::{HIDDEN_LAYERS, HIDDEN_SIZE, Limit};
+use crate::model::limits::{HIDDEN_LAYERS, HIDDEN_SIZE, OutOfRange};
 use crate::model::{Arch, ImageDims, KnobValue, Likelihood, ModelConfig, ModelKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Largest learning rate a run accepts.
-pub const MAX_LR: f64 = 10.0;
-/// Adam's learning rate: finite, above 0.
-pub const LR: Limit<f64> = Limit {
-    above_min: true,
-    ..Limit::new("learning rate", 0.0, MAX_LR)
+pub use super::limits::{
+    BATCH_SIZE, EPOCHS, EVAL_EVERY_SECS, KL_WARMUP, LR, MAX_LR, SettingsError, THREADS,
 };
-/// Items per batch.
-pub const BATCH_SIZE: Limit<usize> = Limit::new("batch size", 1, 65_536);
-/// Passes over the training data of a run that stops by itself.
-pub const EPOCHS: Limit<usize> = Limit::new("epochs", 1, 100_000);
-/// Epochs over which the KL weight warms up.
-pub const KL_WARMUP: Limit<f32> = Limit::new("KL warm-up epochs", 0.0, 1000.0);
-/// Threads that step the models.
-pub const THREADS: Limit<usize> = Limit::new("threads", 1, 256);
-/// Seconds of training between test evaluations (`--eval-every-secs`).
-pub const EVAL_EVERY_SECS: Limit<f64> = Limit::new("seconds between evaluations", 0.1, 86_400.0);
 
 /// A run as the user describes it: data, models, architecture, knobs and optimisation.
 /// The defaults are the window's and the command line's defaults.
@@ -104,14 +90,14 @@ impl RunSpec {
     }
 
     /// The model configs for items of `ds`, or a message naming what is wrong.
-    pub fn model_configs(&self, ds: &Dataset) -> Result<Vec<ModelConfig>, String> {
+    pub fn model_configs(&self, ds: &Dataset) -> Result<Vec<ModelConfig>, SettingsError> {
         self.model_configs_for(ds.shape)
     }
 
     /// The model configs for items of `shape`, or a message naming what is wrong.
-    fn model_configs_for(&self, shape: ItemShape) -> Result<Vec<ModelConfig>, String> {
+    fn model_configs_for(&self, shape: ItemShape) -> Result<Vec<ModelConfig>, SettingsError> {
         if let Some(key) = self.knobs.keys().find(|k| kinds_with(k).is_empty()) {
-            return Err(format!("no model kind has a knob '{key}'"));
+            return Err(SettingsError::UnknownKnob(key.clone()));
         }
         let likelihood = Likelihood::for_shape(shape);
         self.models
@@ -124,9 +110,12 @@ impl RunSpec {
                     m.arch = Arch::Conv;
                     m.hidden = crate::model::conv::DENSE.to_vec();
                     m.image = match shape {
-                        // Grey until items carry their channels.
-                        ItemShape::Image { width, height } => Some(ImageDims {
-                            channels: 1,
+                        ItemShape::Image {
+                            width,
+                            height,
+                            channels,
+                        } => Some(ImageDims {
+                            channels,
                             height,
                             width,
                         }),
@@ -136,7 +125,7 @@ impl RunSpec {
                 for (key, value) in &self.knobs {
                     if kind.knob(key).is_some() {
                         m.set_knob(key, value.clone())
-                            .map_err(|e| format!("{kind}: {e}"))?;
+                            .map_err(|e| SettingsError::model(kind, e))?;
                     }
                 }
                 Ok(m)
@@ -145,13 +134,13 @@ impl RunSpec {
     }
 
     /// The training config for `ds`, checked, or why these settings cannot train.
-    pub fn train_config(&self, ds: &Dataset) -> Result<TrainConfig, String> {
+    pub fn train_config(&self, ds: &Dataset) -> Result<TrainConfig, SettingsError> {
         self.train_config_for(ds.shape)
     }
 
     /// The training config for items of `shape`, checked: lets a caller that knows the
     /// shape before the data (`data::peek_shape`) refuse bad settings before building it.
-    pub fn train_config_for(&self, shape: ItemShape) -> Result<TrainConfig, String> {
+    pub fn train_config_for(&self, shape: ItemShape) -> Result<TrainConfig, SettingsError> {
         let mut c = TrainConfig::new(self.model_configs_for(shape)?);
         c.lr = self.lr;
         c.batch_size = self.batch_size;
@@ -192,47 +181,32 @@ impl RunSpec {
 /// Parses hidden sizes written as "512,256"; the message names the part that is wrong.
 /// At most [`HIDDEN_LAYERS`] sizes, each within [`HIDDEN_SIZE`]; a longer list stops at the
 /// first size too many, before reading the rest.
-pub fn parse_hidden(text: &str) -> Result<Vec<usize>, String> {
+pub fn parse_hidden(text: &str) -> Result<Vec<usize>, SettingsError> {
     let mut sizes = Vec::new();
     for part in text.split(',') {
         if sizes.len() == HIDDEN_LAYERS.max {
-            return Err(format!(
-                "more than {} hidden layers (at most {} sizes, like 512,256)",
-                HIDDEN_LAYERS.max, HIDDEN_LAYERS.max
-            ));
+            return Err(SettingsError::TooManyLayers);
         }
-        let h = part.trim().parse::<usize>().map_err(|_| {
-            format!(
-                "'{}' is not a whole number (hidden sizes are written like 512,256)",
-                part.trim()
-            )
-        })?;
-        sizes.push(
-            HIDDEN_SIZE
-                .check(h)
-                .map_err(|e| format!("{e}; example: 512,256"))?,
-        );
+        let h = part
+            .trim()
+            .parse::<usize>()
+            .map_err(|_| SettingsError::NotWhole(part.trim().to_string()))?;
+        sizes.push(HIDDEN_SIZE.check(h).map_err(SettingsError::HiddenSize)?);
     }
     Ok(sizes)
 }
 
 /// Parses model kinds written as "ae,vae"; the message lists the known names.
-pub fn parse_models(text: &str) -> Result<Vec<ModelKind>, String> {
+pub fn parse_models(text: &str) -> Result<Vec<ModelKind>, SettingsError> {
     text.split(',')
         .map(|m| {
-            ModelKind::from_name(m).ok_or_else(|| {
-                format!(
-                    "unknown model '{}' (choose from {})",
-                    m.trim(),
-                    ModelKind::names()
-                )
-            })
+            ModelKind::from_name(m).ok_or_else(|| SettingsError::UnknownModel(m.trim().to_string()))
         })
         .collect()
 }
 
 /// Checks a learning rate; the message gives the range.
-pub fn check_lr(lr: f64) -> Result<(), String> {
+pub fn check_lr(lr: f64) -> Result<(), OutOfRange> {
     LR.check(lr).map(|_| ())
 }
 
@@ -286,6 +260,7 @@ mod tests {
             bad_knob
                 .train_config(&ds)
                 .unwrap_err()
+                .to_string()
                 .contains("'temperature'")
         );
         let out_of_range = RunSpec {
@@ -297,6 +272,7 @@ mod tests {
             out_of_range
                 .train_config(&ds)
                 .unwrap_err()
+                .to_string()
                 .contains("beta-vae: β -1")
         );
         let lr = RunSpec {
@@ -306,21 +282,34 @@ mod tests {
         assert!(
             lr.train_config(&ds)
                 .unwrap_err()
+                .to_string()
                 .contains("learning rate 11")
         );
         assert!(
             parse_hidden("512,x")
                 .unwrap_err()
+                .to_string()
                 .contains("'x' is not a whole number")
         );
-        assert!(parse_hidden("512,,8").unwrap_err().contains("'' is not"));
+        assert!(
+            parse_hidden("512,,8")
+                .unwrap_err()
+                .to_string()
+                .contains("'' is not")
+        );
         assert!(
             parse_hidden("9000")
                 .unwrap_err()
+                .to_string()
                 .contains("9000 is out of range")
         );
         assert_eq!(parse_hidden(" 64, 32").unwrap(), vec![64, 32]);
-        assert!(parse_models("ae,gan").unwrap_err().contains("'gan'"));
+        assert!(
+            parse_models("ae,gan")
+                .unwrap_err()
+                .to_string()
+                .contains("'gan'")
+        );
     }
 
     #[test]

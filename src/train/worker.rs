@@ -5,6 +5,8 @@
 //! one unit of work ([`Worker::tick`]) at a time, so a test can drive it without a thread;
 //! [`run`] is the thread's thin loop around it.
 
+use super::channels::{TrainCommand, TrainEvent};
+use super::limits::SettingsError;
 use super::messages::*;
 use super::session::{Session, pick};
 use crate::data::Dataset;
@@ -225,8 +227,7 @@ impl Worker {
             TrainCommand::RequestSnapshot => self.snapshot_wanted = true,
             TrainCommand::SaveRun(save) => {
                 let saved = self.session.save_run(&save, &self.last_epoch);
-                self.io
-                    .send(TrainEvent::RunSaved(saved.map_err(|e| e.to_string())));
+                self.io.send(TrainEvent::RunSaved(saved.map_err(Arc::new)));
             }
         }
         Flow::Continue
@@ -323,7 +324,7 @@ impl Worker {
     /// Sets the run's learning rate and every optimiser's, except models with their own.
     fn set_lr(&mut self, lr: f64) {
         if let Err(e) = super::spec::check_lr(lr) {
-            self.io.send(TrainEvent::Error(e));
+            self.io.send(TrainEvent::Error(e.to_string()));
             return;
         }
         self.session.config.lr = lr;
@@ -450,7 +451,7 @@ impl Worker {
 /// A session for `config` on `data`, announced with `Ready`; or `Error` and `None`.
 fn build(config: TrainConfig, data: Arc<Dataset>, io: &mut WorkerIo) -> Option<Session> {
     if let Err(e) = check(&config, &data) {
-        io.send(TrainEvent::Error(e));
+        io.send(TrainEvent::Error(e.to_string()));
         return None;
     }
     match Session::new(config, data) {
@@ -471,22 +472,18 @@ fn build(config: TrainConfig, data: Arc<Dataset>, io: &mut WorkerIo) -> Option<S
 }
 
 /// Refuses a config that does not validate or does not fit the data.
-fn check(config: &TrainConfig, data: &Dataset) -> Result<(), String> {
+fn check(config: &TrainConfig, data: &Dataset) -> Result<(), SettingsError> {
     config.validate()?;
     if let Some(m) = config.models.iter().find(|m| m.input_dim != data.dim()) {
-        return Err(format!(
-            "{} expects items of {} values but data set '{}' has {}",
-            m.kind,
-            m.input_dim,
-            data.name,
-            data.dim()
-        ));
+        return Err(SettingsError::OtherItems {
+            kind: m.kind,
+            input_dim: m.input_dim,
+            data: data.name.clone(),
+            dim: data.dim(),
+        });
     }
     if data.train.is_empty() || data.test.is_empty() {
-        return Err(format!(
-            "data set '{}' has an empty train or test split",
-            data.name
-        ));
+        return Err(SettingsError::EmptySplit(data.name.clone()));
     }
     Ok(())
 }

@@ -250,17 +250,29 @@ pub(super) fn check_entries<R: Read + std::io::Seek>(
     Ok(())
 }
 
-pub(super) fn check_file(f: &FileEntry, bytes: u64, sha: &str) -> Result<(), String> {
+/// How a file of a bundle differs from its entry in bundle.json (or why it cannot be read
+/// to tell); the messages follow the file's name.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum FileMismatch {
+    #[error("is {found} bytes, {BUNDLE_MANIFEST} says {listed}")]
+    Length { found: u64, listed: u64 },
+    #[error("has another SHA-256 than the one in {BUNDLE_MANIFEST}")]
+    Sha,
+    #[error("is not a file")]
+    NotAFile,
+    #[error("does not read: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub(super) fn check_file(f: &FileEntry, bytes: u64, sha: &str) -> Result<(), FileMismatch> {
     if bytes != f.bytes {
-        return Err(format!(
-            "is {bytes} bytes, {BUNDLE_MANIFEST} says {}",
-            f.bytes
-        ));
+        return Err(FileMismatch::Length {
+            found: bytes,
+            listed: f.bytes,
+        });
     }
     if sha != f.sha256 {
-        return Err(format!(
-            "has another SHA-256 than the one in {BUNDLE_MANIFEST}"
-        ));
+        return Err(FileMismatch::Sha);
     }
     Ok(())
 }

@@ -5,7 +5,8 @@ use crate::model::{KnobValue, LossTerms, ModelConfig};
 use candle_core::Device;
 use rand::SeedableRng;
 
-/// Every kind with hand-written gradients, the denoiser with both noises.
+/// Every kind with hand-written gradients, the denoiser with both noises, the contractive AE
+/// also with one and three hidden layers and a penalty that outweighs the reconstruction.
 fn configs(likelihood: Likelihood) -> Vec<ModelConfig> {
     let mut out = Vec::new();
     for kind in ModelKind::all().filter(|&k| supports(k)) {
@@ -20,6 +21,16 @@ fn configs(likelihood: Likelihood) -> Vec<ModelConfig> {
                 .set_knob("noise_kind", KnobValue::Choice("masking".into()))
                 .unwrap();
             out.push(masking);
+        }
+        if kind == ModelKind::Cae {
+            for hidden in [vec![9], vec![8, 6, 5]] {
+                let mut other = cfg.clone();
+                other.hidden = hidden;
+                other
+                    .set_knob("contraction", KnobValue::Number(3.0))
+                    .unwrap();
+                out.push(other);
+            }
         }
         out.push(cfg);
     }
@@ -111,7 +122,7 @@ fn gradients_and_losses_match_autograd_for_every_kind_and_likelihood() {
     for likelihood in [Likelihood::Bernoulli, Likelihood::Gaussian] {
         for cfg in configs(likelihood) {
             let m = model(&cfg);
-            let what = format!("{} {:?} {}", cfg.kind, likelihood, cfg.choice("noise_kind"));
+            let what = format!("{} {:?} {:?}", cfg.kind, likelihood, cfg.knobs);
             let (want, want_means) = autograd(&m, &x, 5);
             let (got, got_means) = manual(&m, &x, 5);
             assert_same_means(got_means, want_means, &what);
@@ -161,7 +172,7 @@ fn three_adam_steps_give_the_same_weights_as_autograd() {
     let x = batch();
     for likelihood in [Likelihood::Bernoulli, Likelihood::Gaussian] {
         for cfg in configs(likelihood) {
-            let what = format!("{} {:?} {}", cfg.kind, likelihood, cfg.choice("noise_kind"));
+            let what = format!("{} {:?} {:?}", cfg.kind, likelihood, cfg.knobs);
             let (a, b) = (model(&cfg), model(&cfg));
             let (mut opt_a, mut opt_b) = (a.optimizer(1e-2), b.optimizer(1e-2));
             let mut rng_a = PortableRng::seed_from_u64(8);
@@ -211,15 +222,97 @@ fn a_non_finite_loss_skips_the_step_and_leaves_the_weights() {
     );
 }
 
-#[test]
-fn the_contractive_ae_falls_back_to_autograd() {
-    assert!(!supports(ModelKind::Cae));
+/// A contractive AE with `hidden` layers, contraction `lambda`, and every trunk bias set so
+/// that some ReLU units are off for some items (the masks matter).
+fn contractive(hidden: &[usize], lambda: f32) -> Autoencoder {
     let mut cfg = ModelConfig::new(ModelKind::Cae, 12, Likelihood::Bernoulli);
+    cfg.hidden = hidden.to_vec();
+    cfg.latent_dim = 3;
+    cfg.set_knob("contraction", KnobValue::Number(lambda))
+        .unwrap();
+    let m = model(&cfg);
+    for layer in &m.trunk.layers {
+        let n = layer.b.elem_count();
+        let b: Vec<f32> = (0..n).map(|i| (i as f32 - n as f32 / 2.0) * 0.15).collect();
+        layer
+            .b
+            .set(&Tensor::from_vec(b, n, &Device::Cpu).unwrap())
+            .unwrap();
+    }
+    m
+}
+
+#[test]
+fn the_contractive_penalty_and_its_gradient_alone_match_autograd() {
+    // The penalty's part of each gradient: (λ = 2) minus (λ = 0), by hand and by autograd.
+    let x = batch();
+    for hidden in [vec![9], vec![7, 5], vec![8, 6, 5]] {
+        let (with, without) = (contractive(&hidden, 2.0), contractive(&hidden, 0.0));
+        let what = format!("cae {hidden:?}");
+        let (got, got_means) = manual(&with, &x, 5);
+        let (got0, _) = manual(&without, &x, 5);
+        let (want, want_means) = autograd(&with, &x, 5);
+        let (want0, _) = autograd(&without, &x, 5);
+        assert!(want_means.penalty > 1e-3, "{what}: the penalty is there");
+        assert_same_means(got_means, want_means, &what);
+        let diff = |a: &[Vec<f32>], b: &[Vec<f32>]| -> Vec<Vec<f32>> {
+            a.iter()
+                .zip(b)
+                .map(|(a, b)| a.iter().zip(b).map(|(a, b)| a - b).collect())
+                .collect()
+        };
+        let (got_p, want_p) = (diff(&got, &got0), diff(&want, &want0));
+        // Weights only: the penalty does not reach a bias (its masks are constant).
+        let names = with.named_vars();
+        for (((name, _), g), w) in names.iter().zip(&got_p).zip(&want_p) {
+            let scale = w.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            if name.ends_with(".bias") || name.starts_with("decoder") {
+                assert!(g.iter().all(|v| v.abs() < 1e-6), "{what} {name}: {g:?}");
+                assert!(w.iter().all(|v| v.abs() < 1e-5), "{what} {name}: {w:?}");
+                continue;
+            }
+            assert!(
+                scale > 1e-4,
+                "{what} {name}: autograd's penalty gradient is zero"
+            );
+            for (i, (a, b)) in g.iter().zip(w).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-4 * scale,
+                    "{what} {name}[{i}]: hand-written {a} vs autograd {b} (scale {scale})"
+                );
+            }
+        }
+    }
+}
+
+/// toy·Σ‖μ‖₁ through the tensor loss only: a penalty without a hand-written gradient.
+static AUTOGRAD_ONLY: crate::model::kinds::KindSpec = crate::model::kinds::KindSpec {
+    name: "autograd-only",
+    title: "Autograd only",
+    about: "a test's kind whose penalty has no hand-written gradient",
+    color: [1, 2, 3],
+    variational: false,
+    knobs: &[],
+    corrupt: None,
+    penalty: Some(crate::model::kinds::Penalty {
+        label: "‖μ‖₁",
+        loss: |p| p.mu.abs()?.sum(candle_core::D::Minus1),
+        of_item: |_, _, _, mu| mu.iter().map(|m| f64::from(m.abs())).sum(),
+        manual: None,
+    }),
+    check: None,
+};
+
+#[test]
+fn a_penalty_without_a_hand_written_gradient_falls_back_to_autograd() {
+    let kind = crate::model::kinds::register_for_test(&AUTOGRAD_ONLY);
+    assert!(!supports(kind));
+    let mut cfg = ModelConfig::new(kind, 12, Likelihood::Bernoulli);
     cfg.hidden = vec![7, 5];
     let (a, b) = (model(&cfg), model(&cfg));
     let (mut opt_a, mut opt_b) = (a.optimizer(1e-2), b.optimizer(1e-2));
     let x = batch();
-    let ma = a.train_step(&mut opt_a, &x, &mut PortableRng::seed_from_u64(1), 1.0);
+    let ma = a.train_step_autograd(&mut opt_a, &x, &mut PortableRng::seed_from_u64(1), 1.0);
     let mb = train_step_manual(&b, &mut opt_b, &x, &mut PortableRng::seed_from_u64(1), 1.0);
     assert_eq!(ma.unwrap(), mb.unwrap());
     assert_eq!(weights(&a), weights(&b));

@@ -78,13 +78,19 @@ fn the_plan_halves_each_documented_size_and_refuses_the_rest() {
     );
     let mut points = ModelConfig::new(ModelKind::Vae, 2, Likelihood::Gaussian);
     points.arch = Arch::Conv;
-    assert!(points.validate().unwrap_err().contains("image items"));
+    assert!(
+        points
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("image items")
+    );
 }
 
 #[test]
 fn the_contractive_ae_is_refused_with_conv_and_every_other_kind_trains() {
     let cfg = conv_config(ModelKind::Cae, image(1, 8), &[6], 2);
-    let e = cfg.validate().unwrap_err();
+    let e = cfg.validate().unwrap_err().to_string();
     assert!(
         e.contains("cannot use --arch conv") && e.contains("--arch mlp"),
         "{e}"

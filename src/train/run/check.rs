@@ -6,8 +6,10 @@
 
 use super::Manifest;
 use crate::data::{self, ItemShape};
+use crate::model::ModelKind;
 use crate::model::checkpoint::{self, CheckpointMeta, MAX_JSON_BYTES};
-use crate::model::limits::GRID;
+use crate::model::limits::{GRID, OutOfRange};
+use crate::train::limits::SettingsError;
 
 /// Most files a run lists (a few per model, the figures, the timeline).
 pub const MAX_FILES: usize = 256;
@@ -26,24 +28,136 @@ pub const MAX_ELAPSED_SECS: f64 = 1e9;
 /// 16 000 epochs of MNIST.
 pub const MAX_REPLAYED_ITEMS: u64 = 1_000_000_000;
 
+/// What is wrong with a run.json whose fields read: each message follows the folder's path.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ManifestProblem {
+    /// A listed name that is not a plain file name (or is run.json).
+    #[error("lists a file '{0}' that cannot be in a run")]
+    FileName(String),
+    /// No models at all.
+    #[error("lists no models")]
+    NoModels,
+    /// A model without its checkpoint files.
+    #[error("model {model} has no {file} among its files")]
+    NoCheckpoint { model: String, file: String },
+    /// More files than a run has.
+    #[error("lists {0} files, more than the {MAX_FILES} a run has")]
+    TooManyFiles(usize),
+    /// More bytes than a run holds.
+    #[error("its files come to {0} bytes, more than the {MAX_RUN_BYTES} a run can hold")]
+    TooManyBytes(u64),
+    /// A hash that is not 64 hex digits.
+    #[error("the SHA-256 of '{0}' is not 64 hex digits")]
+    BadSha(String),
+    /// A name longer than a run keeps.
+    #[error("holds a name of {0} characters (at most {MAX_NAME_CHARS})")]
+    LongName(usize),
+    /// The settings and the data name different sets.
+    #[error("its settings name the data set '{settings}', its data '{data}'")]
+    OtherDataSet { settings: String, data: String },
+    /// The settings and the model list differ.
+    #[error("its settings and its model list name different models")]
+    OtherModels,
+    /// A model named after another kind.
+    #[error("model '{name}' is a {kind}")]
+    MisnamedModel { name: String, kind: ModelKind },
+    /// A setting out of its range.
+    #[error(transparent)]
+    OutOfRange(#[from] OutOfRange),
+    /// A data set without training items.
+    #[error("its data set has no training items")]
+    NoTrainingItems,
+    /// A data fingerprint that is not a SHA-256.
+    #[error("its data set's fingerprint is not a SHA-256")]
+    BadFingerprint,
+    /// More items than the built-in set makes.
+    #[error(
+        "its data set '{name}' claims {train} train and {test} test items; it has at most \
+         {most_train} and {most_test}"
+    )]
+    TooManyItems {
+        name: String,
+        train: usize,
+        test: usize,
+        most_train: usize,
+        most_test: usize,
+    },
+    /// A training time that is not one.
+    #[error("elapsed_secs {0:?} is not a time of training (0 to {MAX_ELAPSED_SECS:?} s)")]
+    Elapsed(f64),
+    /// Batches per epoch that do not fit the items and batch size.
+    #[error(
+        "batches_per_epoch {found} does not fit {items} items in batches of {batch_size} \
+         ({wanted})"
+    )]
+    BatchesPerEpoch {
+        found: usize,
+        items: usize,
+        batch_size: usize,
+        wanted: usize,
+    },
+    /// More training than a run can be reopened at.
+    #[error(
+        "step {step} in batches of {batch_size} is more training than a run can be reopened \
+         at (at most {MAX_REPLAYED_ITEMS} items)"
+    )]
+    TooLong { step: u64, batch_size: usize },
+    /// An epoch that does not fit the step.
+    #[error("epoch {epoch} does not fit step {step} at {bpe} batches an epoch")]
+    Epoch { epoch: usize, step: u64, bpe: usize },
+}
+
+/// Why a run's checkpoint is not the one its run.json describes.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointMismatch {
+    /// The checkpoint does not load.
+    #[error("{0}")]
+    Load(#[from] checkpoint::CheckpointError),
+    /// Another model than run.json lists.
+    #[error("holds a {found} named '{name}', run.json says {listed}")]
+    OtherModel {
+        found: ModelKind,
+        name: String,
+        listed: ModelKind,
+    },
+    /// Trained on another data set.
+    #[error("was trained on '{trained_on}', the run on '{run}' (a checkpoint of another run)")]
+    OtherData { trained_on: String, run: String },
+    /// Takes other items than the run's data set has.
+    #[error("takes items {takes:?}, the run's data set has {has:?}")]
+    OtherShape { takes: ItemShape, has: ItemShape },
+    /// The run's settings do not train.
+    #[error("its settings do not train: {0}")]
+    Settings(#[from] SettingsError),
+    /// The settings build no model of this kind.
+    #[error("the run's settings build no {0}")]
+    NotBuilt(ModelKind),
+    /// Another network than the settings build.
+    #[error(
+        "holds a {kind} ({} → {}, hidden {:?}) that is not the one the run's settings build \
+         ({} → {}, hidden {:?}): a checkpoint of another run",
+        found.0, found.1, found.2, built.0, built.1, built.2
+    )]
+    OtherNetwork {
+        kind: ModelKind,
+        found: (usize, usize, Vec<usize>),
+        built: (usize, usize, Vec<usize>),
+    },
+}
+
 /// The fields of `m` alone, before any file is read: what is wrong, or nothing.
-pub fn fields(m: &Manifest) -> Result<(), String> {
+pub fn fields(m: &Manifest) -> Result<(), ManifestProblem> {
     let spec = &m.spec;
     if m.files.len() > MAX_FILES {
-        return Err(format!(
-            "lists {} files, more than the {MAX_FILES} a run has",
-            m.files.len()
-        ));
+        return Err(ManifestProblem::TooManyFiles(m.files.len()));
     }
     let total = m.files.iter().fold(0u64, |n, f| n.saturating_add(f.bytes));
     if total > MAX_RUN_BYTES {
-        return Err(format!(
-            "its files come to {total} bytes, more than the {MAX_RUN_BYTES} a run can hold"
-        ));
+        return Err(ManifestProblem::TooManyBytes(total));
     }
     for f in &m.files {
         if f.sha256.len() != 64 || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!("the SHA-256 of '{}' is not 64 hex digits", f.name));
+            return Err(ManifestProblem::BadSha(f.name.clone()));
         }
     }
     for name in [&spec.dataset, &m.data.name, &m.written_by]
@@ -51,24 +165,24 @@ pub fn fields(m: &Manifest) -> Result<(), String> {
         .chain(m.models.iter().map(|e| &e.name))
     {
         if name.chars().count() > MAX_NAME_CHARS {
-            return Err(format!(
-                "holds a name of {} characters (at most {MAX_NAME_CHARS})",
-                name.chars().count()
-            ));
+            return Err(ManifestProblem::LongName(name.chars().count()));
         }
     }
     if spec.dataset != m.data.name {
-        return Err(format!(
-            "its settings name the data set '{}', its data '{}'",
-            spec.dataset, m.data.name
-        ));
+        return Err(ManifestProblem::OtherDataSet {
+            settings: spec.dataset.clone(),
+            data: m.data.name.clone(),
+        });
     }
     if spec.models != m.models.iter().map(|e| e.kind).collect::<Vec<_>>() {
-        return Err("its settings and its model list name different models".into());
+        return Err(ManifestProblem::OtherModels);
     }
     for e in &m.models {
         if e.name != e.kind.to_string() {
-            return Err(format!("model '{}' is a {}", e.name, e.kind));
+            return Err(ManifestProblem::MisnamedModel {
+                name: e.name.clone(),
+                kind: e.kind,
+            });
         }
     }
     if let Some(k) = m.grid_k {
@@ -79,54 +193,56 @@ pub fn fields(m: &Manifest) -> Result<(), String> {
 }
 
 /// The data set's sizes: a built-in set is made no larger than its default.
-fn sizes(m: &Manifest) -> Result<(), String> {
+fn sizes(m: &Manifest) -> Result<(), ManifestProblem> {
     let d = &m.data;
     if d.train == 0 {
-        return Err("its data set has no training items".into());
+        return Err(ManifestProblem::NoTrainingItems);
     }
     if d.fingerprint.len() != 64 {
-        return Err("its data set's fingerprint is not a SHA-256".into());
+        return Err(ManifestProblem::BadFingerprint);
     }
     if let Some(most) = data::default_sizes(&d.name)
         && (d.train > most.train || d.test > most.test)
     {
-        return Err(format!(
-            "its data set '{}' claims {} train and {} test items; it has at most {} and {}",
-            d.name, d.train, d.test, most.train, most.test
-        ));
+        return Err(ManifestProblem::TooManyItems {
+            name: d.name.clone(),
+            train: d.train,
+            test: d.test,
+            most_train: most.train,
+            most_test: most.test,
+        });
     }
     Ok(())
 }
 
 /// Step, epoch, batches per epoch and elapsed time: consistent, and small enough to replay.
-fn progress(m: &Manifest) -> Result<(), String> {
+fn progress(m: &Manifest) -> Result<(), ManifestProblem> {
     if !(m.elapsed_secs.is_finite() && (0.0..=MAX_ELAPSED_SECS).contains(&m.elapsed_secs)) {
-        return Err(format!(
-            "elapsed_secs {:?} is not a time of training (0 to {MAX_ELAPSED_SECS:?} s)",
-            m.elapsed_secs
-        ));
+        return Err(ManifestProblem::Elapsed(m.elapsed_secs));
     }
-    crate::train::spec::BATCH_SIZE.check(m.spec.batch_size)?;
+    crate::train::limits::BATCH_SIZE.check(m.spec.batch_size)?;
     let bpe = (m.data.train / m.spec.batch_size).max(1);
     if m.batches_per_epoch != bpe {
-        return Err(format!(
-            "batches_per_epoch {} does not fit {} items in batches of {} ({bpe})",
-            m.batches_per_epoch, m.data.train, m.spec.batch_size
-        ));
+        return Err(ManifestProblem::BatchesPerEpoch {
+            found: m.batches_per_epoch,
+            items: m.data.train,
+            batch_size: m.spec.batch_size,
+            wanted: bpe,
+        });
     }
     let replayed = m.step.saturating_mul(m.spec.batch_size as u64);
     if replayed > MAX_REPLAYED_ITEMS {
-        return Err(format!(
-            "step {} in batches of {} is more training than a run can be reopened at \
-             (at most {MAX_REPLAYED_ITEMS} items)",
-            m.step, m.spec.batch_size
-        ));
+        return Err(ManifestProblem::TooLong {
+            step: m.step,
+            batch_size: m.spec.batch_size,
+        });
     }
     if m.epoch as u64 != m.step / bpe as u64 {
-        return Err(format!(
-            "epoch {} does not fit step {} at {bpe} batches an epoch",
-            m.epoch, m.step
-        ));
+        return Err(ManifestProblem::Epoch {
+            epoch: m.epoch,
+            step: m.step,
+            bpe,
+        });
     }
     Ok(())
 }
@@ -159,50 +275,44 @@ pub fn checkpoint(
     json: &std::path::Path,
     entry: &super::ModelEntry,
     m: &Manifest,
-) -> Result<CheckpointMeta, String> {
-    let (_, meta) = checkpoint::load(json).map_err(|e| e.to_string())?;
+) -> Result<CheckpointMeta, CheckpointMismatch> {
+    let (_, meta) = checkpoint::load(json)?;
     if meta.name != entry.name || meta.config.kind != entry.kind {
-        return Err(format!(
-            "holds a {} named '{}', run.json says {}",
-            meta.config.kind, meta.name, entry.kind
-        ));
+        return Err(CheckpointMismatch::OtherModel {
+            found: meta.config.kind,
+            name: meta.name,
+            listed: entry.kind,
+        });
     }
     if meta.dataset != m.data.name {
-        return Err(format!(
-            "was trained on '{}', the run on '{}' (a checkpoint of another run)",
-            meta.dataset, m.data.name
-        ));
+        return Err(CheckpointMismatch::OtherData {
+            trained_on: meta.dataset,
+            run: m.data.name.clone(),
+        });
     }
     if let Some(shape) = data::peek_shape(&m.data.name).ok().flatten()
         && shape != meta.item_shape
     {
-        return Err(format!(
-            "takes items {:?}, the run's data set has {shape:?}",
-            meta.item_shape
-        ));
+        return Err(CheckpointMismatch::OtherShape {
+            takes: meta.item_shape,
+            has: shape,
+        });
     }
-    let config = settings_for(m, meta.item_shape)?;
+    let config = m.spec.train_config_for(meta.item_shape)?;
     let built = config
         .models
         .iter()
         .find(|c| c.kind == entry.kind)
-        .ok_or_else(|| format!("the run's settings build no {}", entry.kind))?;
+        .ok_or(CheckpointMismatch::NotBuilt(entry.kind))?;
     let (a, b) = (&meta.config, built);
     if (a.input_dim, a.latent_dim, &a.hidden, a.likelihood)
         != (b.input_dim, b.latent_dim, &b.hidden, b.likelihood)
     {
-        return Err(format!(
-            "holds a {} ({} → {}, hidden {:?}) that is not the one the run's settings build \
-             ({} → {}, hidden {:?}): a checkpoint of another run",
-            a.kind, a.input_dim, a.latent_dim, a.hidden, b.input_dim, b.latent_dim, b.hidden
-        ));
+        return Err(CheckpointMismatch::OtherNetwork {
+            kind: a.kind,
+            found: (a.input_dim, a.latent_dim, a.hidden.clone()),
+            built: (b.input_dim, b.latent_dim, b.hidden.clone()),
+        });
     }
     Ok(meta)
-}
-
-/// The run's settings checked as the command line checks them, for items of `shape`.
-pub fn settings_for(m: &Manifest, shape: ItemShape) -> Result<crate::train::TrainConfig, String> {
-    m.spec
-        .train_config_for(shape)
-        .map_err(|e| format!("its settings do not train: {e}"))
 }

@@ -12,8 +12,10 @@ mod lock;
 mod rows;
 mod write;
 
+pub use check::{CheckpointMismatch, ManifestProblem};
 pub use rows::{
-    LossRow, RowAt, losses_csv_header, metrics_line, parse_losses_csv, write_loss_rows,
+    LossRow, LossesCsvError, RowAt, losses_csv_header, metrics_line, parse_losses_csv,
+    write_loss_rows,
 };
 pub use write::{RunSave, Staging, commit};
 
@@ -219,6 +221,33 @@ pub enum RunError {
         /// The lock file.
         lock: String,
     },
+    /// run.json reads but its fields do not fit together or the limits.
+    #[error("{path}: {problem}")]
+    Manifest {
+        /// The run folder.
+        path: String,
+        /// What is wrong.
+        #[source]
+        problem: ManifestProblem,
+    },
+    /// A checkpoint does not load or is not the one run.json describes.
+    #[error("{path}: {problem}")]
+    Checkpoint {
+        /// The checkpoint's description.
+        path: String,
+        /// What is wrong.
+        #[source]
+        problem: CheckpointMismatch,
+    },
+    /// losses.csv does not read.
+    #[error("{path}: {problem}")]
+    Losses {
+        /// losses.csv.
+        path: String,
+        /// The line that is wrong.
+        #[source]
+        problem: LossesCsvError,
+    },
     /// Something about the run's contents does not fit (models, checkpoints).
     #[error("{path}: {why}")]
     Invalid {
@@ -409,31 +438,31 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, RunError> {
         .map_err(|e| not_a_run(format!("its {MANIFEST} does not read: {e}")))?;
     check_names(&manifest)
         .and_then(|()| check::fields(&manifest))
-        .map_err(|why| RunError::Invalid {
+        .map_err(|problem| RunError::Manifest {
             path: path.display().to_string(),
-            why,
+            problem,
         })?;
     Ok(manifest)
 }
 
 /// Every name in the manifest is a plain file name, and each model's checkpoint is listed.
-fn check_names(m: &Manifest) -> Result<(), String> {
+fn check_names(m: &Manifest) -> Result<(), ManifestProblem> {
     for f in &m.files {
         if !plain_name(&f.name) || f.name == MANIFEST {
-            return Err(format!("lists a file '{}' that cannot be in a run", f.name));
+            return Err(ManifestProblem::FileName(f.name.clone()));
         }
     }
     if m.models.is_empty() {
-        return Err("lists no models".into());
+        return Err(ManifestProblem::NoModels);
     }
     for model in &m.models {
         for ext in ["json", "safetensors"] {
             let name = format!("{}.{ext}", model.checkpoint);
             if !m.files.iter().any(|f| f.name == name) {
-                return Err(format!(
-                    "model {} has no {name} among its files",
-                    model.name
-                ));
+                return Err(ManifestProblem::NoCheckpoint {
+                    model: model.name.clone(),
+                    file: name,
+                });
             }
         }
     }
@@ -556,18 +585,18 @@ pub fn open_run(dir: &Path) -> Result<OpenedRun, RunError> {
     let mut checkpoints = Vec::new();
     for m in &manifest.models {
         let json = dir.join(format!("{}.json", m.checkpoint));
-        check::checkpoint(&json, m, &manifest).map_err(|why| RunError::Invalid {
+        check::checkpoint(&json, m, &manifest).map_err(|problem| RunError::Checkpoint {
             path: json.display().to_string(),
-            why,
+            problem,
         })?;
         checkpoints.push(json);
     }
     let losses = if manifest.files.iter().any(|f| f.name == LOSSES_CSV) {
         let path = dir.join(LOSSES_CSV);
         let text = std::fs::read_to_string(&path).map_err(io_err(&path))?;
-        parse_losses_csv(&text).map_err(|why| RunError::Invalid {
+        parse_losses_csv(&text).map_err(|problem| RunError::Losses {
             path: path.display().to_string(),
-            why,
+            problem,
         })?
     } else {
         Vec::new()

@@ -2,7 +2,7 @@
 //! and evaluation) and `losses.csv` (one row per logged point of the loss curves).
 
 use crate::model::{Metrics, ModelKind};
-use crate::train::ModelEpoch;
+use crate::train::messages::ModelEpoch;
 
 /// Where in training a metrics row was taken.
 #[derive(Clone, Copy, Debug)]
@@ -93,16 +93,49 @@ pub fn write_loss_rows(rows: &[LossRow]) -> String {
     out
 }
 
+/// Why `losses.csv` does not read: the line that is wrong (1-based) and what is wrong.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("line {line}: {problem}")]
+pub struct LossesCsvError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong on it.
+    pub problem: LossesLineProblem,
+}
+
+/// What is wrong on one line of `losses.csv`.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum LossesLineProblem {
+    /// The first line is not the header.
+    #[error("the header should be '{}'", losses_csv_header())]
+    Header,
+    /// Not 8 comma-separated fields.
+    #[error("{0} fields, 8 expected")]
+    Fields(usize),
+    /// A number field does not parse.
+    #[error("'{0}' is not a number")]
+    NotANumber(String),
+    /// The kind is not in the kind table.
+    #[error("unknown kind '{0}'")]
+    UnknownKind(String),
+    /// The split is not train or test.
+    #[error("split '{0}' is neither train nor test")]
+    Split(String),
+    /// The epoch is not a whole number.
+    #[error("epoch '{0}' is not a whole number")]
+    Epoch(String),
+}
+
 /// Reads `losses.csv` back; the message names the line that is wrong.
-pub fn parse_losses_csv(text: &str) -> Result<Vec<LossRow>, String> {
+pub fn parse_losses_csv(text: &str) -> Result<Vec<LossRow>, LossesCsvError> {
     let mut lines = text.lines().enumerate();
     match lines.next() {
         Some((_, h)) if h.trim() == losses_csv_header() => {}
         _ => {
-            return Err(format!(
-                "line 1: the header should be '{}'",
-                losses_csv_header()
-            ));
+            return Err(LossesCsvError {
+                line: 1,
+                problem: LossesLineProblem::Header,
+            });
         }
     }
     let mut rows = Vec::new();
@@ -110,25 +143,28 @@ pub fn parse_losses_csv(text: &str) -> Result<Vec<LossRow>, String> {
         if line.trim().is_empty() {
             continue;
         }
-        let at = |what: &str| format!("line {}: {what}", i + 1);
+        let at = |problem| LossesCsvError {
+            line: i + 1,
+            problem,
+        };
         let f: Vec<&str> = line.trim().split(',').collect();
         if f.len() != 8 {
-            return Err(at(&format!("{} fields, 8 expected", f.len())));
+            return Err(at(LossesLineProblem::Fields(f.len())));
         }
-        let num = |j: usize| -> Result<f64, String> {
+        let num = |j: usize| -> Result<f64, LossesCsvError> {
             f[j].parse::<f64>()
-                .map_err(|_| at(&format!("'{}' is not a number", f[j])))
+                .map_err(|_| at(LossesLineProblem::NotANumber(f[j].to_string())))
         };
-        let kind =
-            ModelKind::from_name(f[3]).ok_or_else(|| at(&format!("unknown kind '{}'", f[3])))?;
+        let kind = ModelKind::from_name(f[3])
+            .ok_or_else(|| at(LossesLineProblem::UnknownKind(f[3].to_string())))?;
         if f[4] != "train" && f[4] != "test" {
-            return Err(at(&format!("split '{}' is neither train nor test", f[4])));
+            return Err(at(LossesLineProblem::Split(f[4].to_string())));
         }
         rows.push(LossRow {
             step: num(0)?,
             epoch: f[1]
                 .parse()
-                .map_err(|_| at(&format!("epoch '{}' is not a whole number", f[1])))?,
+                .map_err(|_| at(LossesLineProblem::Epoch(f[1].to_string())))?,
             model: f[2].to_string(),
             kind,
             split: f[4].to_string(),

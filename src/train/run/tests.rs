@@ -231,9 +231,15 @@ fn loss_rows_round_trip_and_a_bad_line_is_named() {
     assert!(
         parse_losses_csv(&bad)
             .unwrap_err()
+            .to_string()
             .contains("line 3: epoch 'x'")
     );
-    assert!(parse_losses_csv("a,b\n").unwrap_err().contains("line 1"));
+    assert!(
+        parse_losses_csv("a,b\n")
+            .unwrap_err()
+            .to_string()
+            .contains("line 1")
+    );
 }
 
 #[test]

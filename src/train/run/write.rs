@@ -308,25 +308,39 @@ fn sync_and_hash(dir: &Path) -> Result<Vec<FileEntry>, RunError> {
     Ok(files)
 }
 
+/// Why a folder is not a LatentLab run that a save may replace; the messages follow
+/// "the folder ".
+#[derive(Debug, thiserror::Error)]
+enum NotARunFolder {
+    #[error("holds no {MANIFEST} (it is not a saved run)")]
+    NoManifest,
+    #[error("its {MANIFEST} does not read (it is not a saved run)")]
+    Unreadable,
+    #[error("its {MANIFEST} is not a LatentLab run's (no format \"{RUN_FORMAT}\")")]
+    OtherFormat,
+    #[error("cannot be read ({0})")]
+    Io(std::io::Error),
+    #[error("holds '{0}', which its run.json does not list (not part of a run)")]
+    Unlisted(String),
+}
+
 /// True if `dir` holds a LatentLab run and nothing else: its run.json says the run format
 /// (its other fields may be damaged: it is still ours to replace), and every entry of the
 /// folder is run.json or a file it lists. Else what the folder is.
-fn is_run(dir: &Path) -> Result<(), String> {
+fn is_run(dir: &Path) -> Result<(), NotARunFolder> {
     let path = dir.join(MANIFEST);
     let len = std::fs::symlink_metadata(&path)
         .ok()
         .filter(|m| m.is_file())
         .map(|m| m.len())
-        .ok_or_else(|| format!("holds no {MANIFEST} (it is not a saved run)"))?;
+        .ok_or(NotARunFolder::NoManifest)?;
     let value: serde_json::Value = (len <= super::MAX_MANIFEST_BYTES)
         .then(|| std::fs::read_to_string(&path).ok())
         .flatten()
         .and_then(|text| serde_json::from_str(&text).ok())
-        .ok_or_else(|| format!("its {MANIFEST} does not read (it is not a saved run)"))?;
+        .ok_or(NotARunFolder::Unreadable)?;
     if value.get("format").and_then(|f| f.as_str()) != Some(RUN_FORMAT) {
-        return Err(format!(
-            "its {MANIFEST} is not a LatentLab run's (no format \"{RUN_FORMAT}\")"
-        ));
+        return Err(NotARunFolder::OtherFormat);
     }
     let listed: Vec<&str> = value
         .get("files")
@@ -338,15 +352,13 @@ fn is_run(dir: &Path) -> Result<(), String> {
                 .collect()
         })
         .unwrap_or_default();
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot be read ({e})"))?;
+    let entries = std::fs::read_dir(dir).map_err(NotARunFolder::Io)?;
     for entry in entries {
-        let entry = entry.map_err(|e| format!("cannot be read ({e})"))?;
+        let entry = entry.map_err(NotARunFolder::Io)?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let is_file = entry.file_type().is_ok_and(|t| t.is_file());
         if !(is_file && (name == MANIFEST || listed.contains(&name.as_str()))) {
-            return Err(format!(
-                "holds '{name}', which its run.json does not list (not part of a run)"
-            ));
+            return Err(NotARunFolder::Unlisted(name));
         }
     }
     Ok(())
