@@ -14,6 +14,7 @@ fn main() -> std::process::ExitCode {
     // scales better for these small matrices and never fights the window for cores.
     // SAFETY: set before any other thread exists.
     unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    latentlab::model::keep_freed_memory();
     let threads = args.threads;
     let checked = threads.map_or(Ok(()), |t| {
         THREADS

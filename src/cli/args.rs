@@ -86,6 +86,11 @@ pub struct TrainArgs {
     /// mirrors them. All models together hold at most 25 million parameters.
     #[arg(long, default_value_t = join(&RunSpec::default().hidden))]
     pub hidden: String,
+    /// The network: mlp (dense layers, --hidden) or conv (4×4 stride-2 convolutions around
+    /// dense layers of 256, 256, after Burgess et al. 2018; images with even sides of at
+    /// least 8; not for cae).
+    #[arg(long, default_value_t = RunSpec::default().arch.to_string(), value_name = "mlp|conv")]
+    pub arch: String,
     /// Passes over the training data (1 to 100000).
     #[arg(long, default_value_t = 10)]
     pub epochs: usize,

@@ -52,6 +52,7 @@ fn run_spec(a: &TrainArgs, threads: usize) -> Result<RunSpec> {
         models: spec::parse_models(&a.models).map_err(|e| anyhow!("--models: {e}"))?,
         latent_dim: a.latent_dim,
         hidden: spec::parse_hidden(&a.hidden).map_err(|e| anyhow!("--hidden: {e}"))?,
+        arch: crate::model::Arch::from_name(&a.arch).map_err(|e| anyhow!("--arch: {e}"))?,
         knobs: a.knobs.values.clone(),
         lr: a.lr,
         batch_size: a.batch_size,
@@ -540,9 +541,10 @@ fn eval(a: EvalArgs) -> Result<()> {
     spinner.finish_and_clear();
     let m = m?;
     out!(
-        "model            {} ({}), latent dim {}, epoch {}",
+        "model            {} ({}, {}), latent dim {}, epoch {}",
         meta.name,
         meta.config.kind.title(),
+        meta.config.arch,
         meta.config.latent_dim,
         meta.epoch
     );

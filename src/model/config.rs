@@ -34,6 +34,9 @@ pub enum ConfigError {
     /// A knob's value, or the kind's own rule, refused (worded by the kind table).
     #[error("{0}")]
     Kind(String),
+    /// The architecture cannot take these items (worded by `model::conv`).
+    #[error("{0}")]
+    Arch(String),
 }
 
 /// The decoder's likelihood p(x|z).
@@ -56,6 +59,58 @@ impl Likelihood {
     }
 }
 
+/// The network's architecture: dense layers only, or convolutions around dense layers
+/// (`model::conv`, images only). Checkpoints and runs written before it existed load as
+/// [`Arch::Mlp`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// A multilayer perceptron: `hidden` dense layers, mirrored in the decoder.
+    #[default]
+    Mlp,
+    /// Stride-2 convolutions, then dense layers (Burgess et al. 2018); see `model::conv`.
+    Conv,
+}
+
+impl Arch {
+    /// Every architecture, in the order the controls list them.
+    pub const ALL: [Arch; 2] = [Arch::Mlp, Arch::Conv];
+
+    /// The name on the command line and in files ("mlp", "conv").
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::Mlp => "mlp",
+            Arch::Conv => "conv",
+        }
+    }
+
+    /// Parses a command-line name; the message lists the names.
+    pub fn from_name(name: &str) -> std::result::Result<Self, String> {
+        Arch::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(|| format!("unknown architecture '{name}' (mlp or conv)"))
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The shape of an image item as a convolution sees it: channels × height × width, values
+/// stored channel by channel, each row-major.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ImageDims {
+    /// 1 (grey) or 3 (colour).
+    pub channels: usize,
+    /// Rows.
+    pub height: usize,
+    /// Columns.
+    pub width: usize,
+}
+
 /// Everything that defines one model's network and objective.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(from = "ConfigFile")]
@@ -73,6 +128,12 @@ pub struct ModelConfig {
     /// This model's own learning rate, instead of the run's.
     #[serde(default)]
     pub lr_override: Option<f64>,
+    /// Its architecture (older files: mlp).
+    #[serde(default)]
+    pub arch: Arch,
+    /// The shape of its image items, which a conv network needs; `None` for an MLP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageDims>,
     /// The kind's knobs by key (see [`kinds`]); written flat beside the fields above, as
     /// checkpoints have always had them. Every knob of the kind is present.
     #[serde(flatten)]
@@ -89,6 +150,10 @@ struct ConfigFile {
     likelihood: Likelihood,
     #[serde(default)]
     lr_override: Option<f64>,
+    #[serde(default)]
+    arch: Arch,
+    #[serde(default)]
+    image: Option<ImageDims>,
     #[serde(flatten)]
     knobs: BTreeMap<String, serde_json::Value>,
 }
@@ -101,6 +166,8 @@ impl From<ConfigFile> for ModelConfig {
         c.latent_dim = f.latent_dim;
         c.hidden = f.hidden;
         c.lr_override = f.lr_override;
+        c.arch = f.arch;
+        c.image = f.image;
         for (key, value) in f.knobs {
             let value = match value {
                 serde_json::Value::Number(n) => n.as_f64().map(|v| KnobValue::Number(v as f32)),
@@ -125,6 +192,8 @@ impl ModelConfig {
             hidden: vec![512, 256],
             likelihood,
             lr_override: None,
+            arch: Arch::Mlp,
+            image: None,
             knobs: kind
                 .knobs()
                 .map(|k| (k.key.to_string(), k.default_value()))
@@ -169,6 +238,9 @@ impl ModelConfig {
     /// Weights and biases of the network this config builds (saturating, so a config read
     /// from a file cannot overflow it).
     pub fn parameter_count(&self) -> u64 {
+        if self.arch == Arch::Conv {
+            return super::conv::parameter_count(self);
+        }
         let dense = |i: usize, o: usize| (i as u64).saturating_add(1).saturating_mul(o as u64);
         let mut sizes = vec![self.input_dim];
         sizes.extend_from_slice(&self.hidden);
@@ -194,6 +266,7 @@ impl ModelConfig {
         for &h in &self.hidden {
             limits::HIDDEN_SIZE.check(h)?;
         }
+        super::conv::check(self).map_err(ConfigError::Arch)?;
         let count = self.parameter_count();
         if count > limits::MAX_PARAMETERS {
             return Err(ConfigError::TooManyParameters { count });

@@ -429,7 +429,7 @@ const CAE: KindSpec = KindSpec {
     knobs: &[CONTRACTION],
     corrupt: None,
     penalty: Some(CONTRACTIVE_PENALTY),
-    check: None,
+    check: Some(super::conv::mlp_only),
 };
 
 /// The table of kinds, in display order.

@@ -4,6 +4,7 @@ mod adam;
 pub mod backward;
 pub mod checkpoint;
 mod config;
+pub mod conv;
 mod eval;
 
 #[cfg(test)]
@@ -18,7 +19,7 @@ pub mod snapshot;
 pub mod terms;
 
 pub use adam::Adam;
-pub use config::{ConfigError, Likelihood, ModelConfig};
+pub use config::{Arch, ConfigError, ImageDims, Likelihood, ModelConfig};
 pub use eval::{Metrics, evaluate};
 pub use inspect::{ItemReport, inspect};
 pub use kinds::{DEFAULT_BETA, KnobSpec, KnobValue, ModelKind};
@@ -55,13 +56,24 @@ pub struct Autoencoder {
     pub(crate) mu_head: Dense,
     pub(crate) logvar_head: Option<Dense>,
     pub(crate) decoder: Mlp,
+    /// The convolutions around the dense layers (`--arch conv`); `None` for an MLP.
+    pub(crate) conv: Option<conv::ConvNet>,
 }
 
 impl Autoencoder {
     /// A freshly initialised model; the same rng state gives the same weights.
     pub fn new(config: ModelConfig, rng: &mut PortableRng) -> Result<Self> {
         let dev = Device::Cpu;
-        let mut enc_sizes = vec![config.input_dim];
+        let plan = conv::ConvPlan::of(&config).map_err(candle_core::Error::Msg)?;
+        let mut conv = match plan {
+            Some(plan) => Some(conv::ConvNet::new_encoder(plan, rng, &dev)?),
+            None => None,
+        };
+        // The dense layers see the items (MLP) or the convolutions' deepest map (conv).
+        let dense_dim = conv
+            .as_ref()
+            .map_or(config.input_dim, |c| c.plan.flat_dim());
+        let mut enc_sizes = vec![dense_dim];
         enc_sizes.extend_from_slice(&config.hidden);
         let trunk = Mlp::new(&enc_sizes, true, rng, &dev)?;
         let last = *enc_sizes.last().unwrap_or(&config.input_dim);
@@ -73,20 +85,49 @@ impl Autoencoder {
         };
         let mut dec_sizes = vec![config.latent_dim];
         dec_sizes.extend(config.hidden.iter().rev());
-        dec_sizes.push(config.input_dim);
-        let decoder = Mlp::new(&dec_sizes, false, rng, &dev)?;
+        dec_sizes.push(dense_dim);
+        // Before transposed convolutions the last dense layer has its ReLU too.
+        let decoder = Mlp::new(&dec_sizes, conv.is_some(), rng, &dev)?;
+        if let Some(c) = &mut conv {
+            c.add_decoder(rng, &dev)?;
+        }
         Ok(Self {
             config,
             trunk,
             mu_head,
             logvar_head,
             decoder,
+            conv,
         })
+    }
+
+    /// How this model's gradients are computed: the kind's table entry says, for an MLP;
+    /// the hand-written backward pass knows only the MLP, so a conv model always trains
+    /// through autograd.
+    pub fn gradients(&self) -> kinds::Gradients {
+        match self.config.arch {
+            Arch::Mlp => self.config.kind.gradients(),
+            Arch::Conv => kinds::Gradients::Autograd,
+        }
+    }
+
+    /// What the dense trunk sees of a (batch, input) tensor: the items themselves (MLP), or
+    /// the convolutions' deepest map, flattened (conv).
+    fn features(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.conv {
+            Some(c) => c.features(x),
+            None => Ok(x.clone()),
+        }
     }
 
     /// Every trainable variable with a stable name (the checkpoint keys).
     pub fn named_vars(&self) -> Vec<(String, Var)> {
-        let mut out = Vec::new();
+        let (conv_encoder, conv_decoder) = self
+            .conv
+            .as_ref()
+            .map(conv::ConvNet::named_vars)
+            .unwrap_or_default();
+        let mut out = conv_encoder;
         let mut push = |prefix: String, d: &Dense| {
             out.push((format!("{prefix}.weight"), d.w.clone()));
             out.push((format!("{prefix}.bias"), d.b.clone()));
@@ -101,6 +142,7 @@ impl Autoencoder {
         for (i, l) in self.decoder.layers.iter().enumerate() {
             push(format!("decoder.{i}"), l);
         }
+        out.extend(conv_decoder);
         out
     }
 
@@ -111,7 +153,7 @@ impl Autoencoder {
 
     /// The code mean and (for a VAE) log-variance of a (batch, input) tensor.
     pub fn encode(&self, x: &Tensor) -> Result<(Tensor, Option<Tensor>)> {
-        let h = self.trunk.forward(x)?;
+        let h = self.trunk.forward(&self.features(x)?)?;
         let mu = self.mu_head.forward(&h)?;
         let logvar = match &self.logvar_head {
             Some(head) => Some(head.forward(&h)?),
@@ -122,7 +164,11 @@ impl Autoencoder {
 
     /// Decoder output: logits (Bernoulli) or means (Gaussian).
     pub fn decode_raw(&self, z: &Tensor) -> Result<Tensor> {
-        self.decoder.forward(z)
+        let h = self.decoder.forward(z)?;
+        match &self.conv {
+            Some(c) => c.image(&h),
+            None => Ok(h),
+        }
     }
 
     /// Reconstruction NLL of `target` given decoder output, per row.
@@ -169,7 +215,7 @@ impl Autoencoder {
         target: &Tensor,
         rng: &mut PortableRng,
     ) -> Result<LossTerms<Tensor>> {
-        let h = self.trunk.forward(input)?;
+        let h = self.trunk.forward(&self.features(input)?)?;
         let mu = self.mu_head.forward(&h)?;
         let batch = input.dim(0)?;
         let zeros = Tensor::zeros(batch, candle_core::DType::F32, input.device())?;
@@ -198,7 +244,8 @@ impl Autoencoder {
     /// One optimiser step on a batch with the KL weight scaled by `kl_scale` (warm-up).
     /// Returns the batch means of (recon, kl, penalty), or `None`, without stepping, if
     /// the objective is NaN or infinite. The kind's table entry says how the gradients are
-    /// computed; both ways give the same numbers up to float rounding.
+    /// computed ([`Autoencoder::gradients`]); both ways give the same numbers up to float
+    /// rounding.
     pub fn train_step(
         &self,
         opt: &mut Adam,
@@ -207,7 +254,7 @@ impl Autoencoder {
         kl_scale: f64,
     ) -> Result<Option<LossTerms>> {
         flush_subnormals();
-        match self.config.kind.gradients() {
+        match self.gradients() {
             kinds::Gradients::Manual => self.train_step_manual(opt, x, rng, kl_scale),
             kinds::Gradients::Autograd => self.train_step_autograd(opt, x, rng, kl_scale),
         }
@@ -240,6 +287,12 @@ impl Autoencoder {
         rng: &mut PortableRng,
         kl_scale: f64,
     ) -> Result<Option<LossTerms>> {
+        if self.conv.is_some() {
+            candle_core::bail!(
+                "no hand-written gradients for --arch conv (they cover the MLP only); a conv \
+                 model trains through autograd"
+            )
+        }
         backward::train_step_manual(self, opt, x, rng, kl_scale)
     }
 
@@ -263,15 +316,21 @@ impl Autoencoder {
 
     /// A frozen copy of the decoder as plain numbers, for the UI.
     pub fn decoder_snapshot(&self) -> Result<DecoderSnapshot> {
-        DecoderSnapshot::from_layers(
+        DecoderSnapshot::from_model(
             &self.decoder.layers,
+            self.conv.as_ref(),
             self.config.likelihood == Likelihood::Bernoulli,
         )
     }
 
     /// A frozen copy of the encoder (trunk and heads) as plain numbers, for the UI.
     pub fn encoder_snapshot(&self) -> Result<EncoderSnapshot> {
-        EncoderSnapshot::from_layers(&self.trunk.layers, &self.mu_head, self.logvar_head.as_ref())
+        EncoderSnapshot::from_model(
+            &self.trunk.layers,
+            self.conv.as_ref(),
+            &self.mu_head,
+            self.logvar_head.as_ref(),
+        )
     }
 
     /// Copies of every weight, to restore after a divergence.
@@ -296,6 +355,21 @@ fn mean(t: &Tensor) -> Result<f64> {
 pub fn batch_tensor(values: Vec<f32>, dim: usize) -> Result<Tensor> {
     let rows = values.len() / dim.max(1);
     Tensor::from_vec(values, (rows, dim), &Device::Cpu)
+}
+
+/// Tells the allocator (mimalloc, the binary's global allocator) to keep the memory it frees
+/// instead of giving it back to the system 10 ms later. A conv step frees and allocates
+/// buffers of tens of MB every few milliseconds; given back, each new one is faulted in and
+/// zeroed by the kernel page by page: measured, that was a third of a 64×64 conv VAE's step
+/// (`benches/conv.rs`: 229 → 399 items/s, median, one pinned core). The process keeps its
+/// peak footprint instead. Call once at start, before training.
+pub fn keep_freed_memory() {
+    // `mi_option_purge_delay` in mimalloc.h (v2 and v3); the bindings name the options on
+    // either side of it (eager_commit_delay 14, use_numa_nodes 16) but not it.
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: sets one of mimalloc's process-wide options (a plain store of a long); it may
+    // be set at any time and only decides when free pages are returned to the system.
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
 }
 
 /// Makes this thread's float arithmetic treat subnormal numbers as zero (x86's FTZ and DAZ

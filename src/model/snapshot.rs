@@ -1,6 +1,8 @@
 //! A frozen decoder and encoder the UI can run on its own thread: plain numbers, no live
 //! variables.
 
+use super::ModelConfig;
+use super::conv::{self, ConvNet, ConvPlan, KERNEL};
 use super::mlp::Dense;
 use candle_core::{Device, Result, Tensor};
 use std::sync::OnceLock;
@@ -55,10 +57,15 @@ fn relu_in_place(v: &mut [f32]) {
 /// A decoder frozen at one training step.
 #[derive(Debug)]
 pub struct DecoderSnapshot {
-    /// The layers; ReLU between them.
+    /// The layers; ReLU between them. A conv decoder's last `conv.convs.len()` layers are
+    /// its transposed convolutions, in the order they run, each `(c_out·KERNEL², c_in)` of
+    /// the convolution it mirrors (the `(c_out, KERNEL²·c_in)` matrix of `model::conv`, read
+    /// in the same order), bias `c_in`.
     pub layers: Vec<DenseWeights>,
     /// Apply a sigmoid to the output (Bernoulli decoders output logits).
     pub sigmoid_output: bool,
+    /// The convolutions, for a conv decoder (its dense layers end with a ReLU too).
+    pub conv: Option<ConvPlan>,
     tensors: OnceLock<Vec<(Tensor, Tensor)>>,
 }
 
@@ -67,28 +74,55 @@ impl Clone for DecoderSnapshot {
         Self {
             layers: self.layers.clone(),
             sigmoid_output: self.sigmoid_output,
+            conv: self.conv.clone(),
             tensors: OnceLock::new(),
         }
     }
 }
 
 impl DecoderSnapshot {
-    /// Copies the layers' current weights.
-    pub(crate) fn from_layers(layers: &[Dense], sigmoid_output: bool) -> Result<Self> {
-        let layers = layers
+    /// Copies the current weights of a model's dense decoder and (conv) its transposed
+    /// convolutions.
+    pub(crate) fn from_model(
+        layers: &[Dense],
+        conv: Option<&ConvNet>,
+        sigmoid_output: bool,
+    ) -> Result<Self> {
+        let mut layers = layers
             .iter()
             .map(DenseWeights::from_dense)
             .collect::<Result<Vec<_>>>()?;
-        Ok(Self::new(layers, sigmoid_output))
+        if let Some(net) = conv {
+            for (d, g) in net.decoder.iter().zip(net.plan.convs.iter().rev()) {
+                layers.push(DenseWeights {
+                    w: d.w.as_tensor().flatten_all()?.to_vec1()?,
+                    b: d.b.as_tensor().to_vec1()?,
+                    n_in: g.c_out * KERNEL * KERNEL,
+                    n_out: g.c_in,
+                });
+            }
+        }
+        Ok(Self {
+            conv: conv.map(|c| c.plan.clone()),
+            ..Self::new(layers, sigmoid_output)
+        })
     }
 
-    /// A snapshot from plain layers.
+    /// A snapshot from plain layers (an MLP decoder; see [`DecoderSnapshot::with_plan_of`]).
     pub fn new(layers: Vec<DenseWeights>, sigmoid_output: bool) -> Self {
         Self {
             layers,
             sigmoid_output,
+            conv: None,
             tensors: OnceLock::new(),
         }
+    }
+
+    /// The same layers read as `config`'s architecture says (a conv config's plan), for
+    /// layers stored without it (a timeline's frames).
+    pub fn with_plan_of(mut self, config: &ModelConfig) -> Self {
+        self.conv = ConvPlan::of(config).ok().flatten();
+        self
     }
 
     /// Size of the code it decodes.
@@ -98,7 +132,10 @@ impl DecoderSnapshot {
 
     /// Values per decoded item.
     pub fn output_dim(&self) -> usize {
-        self.layers.last().map_or(0, |l| l.n_out)
+        match &self.conv {
+            Some(plan) => plan.input_dim(),
+            None => self.layers.last().map_or(0, |l| l.n_out),
+        }
     }
 
     fn tensors(&self) -> Result<&Vec<(Tensor, Tensor)>> {
@@ -121,6 +158,9 @@ impl DecoderSnapshot {
     /// Decodes codes stored back to back (`latent_dim` values each) into items in data space
     /// (pixels in [0, 1] for images). One batched forward pass.
     pub fn decode(&self, codes: &[f32]) -> Result<Vec<f32>> {
+        if let Some(plan) = &self.conv {
+            return self.decode_conv_batch(plan, codes);
+        }
         let d = self.latent_dim().max(1);
         let rows = codes.len() / d;
         if rows == 0 {
@@ -147,6 +187,12 @@ impl DecoderSnapshot {
     pub fn decode_raw(&self, codes: &[f32]) -> Vec<f32> {
         let d = self.latent_dim().max(1);
         let mut out = Vec::new();
+        if let Some(plan) = &self.conv {
+            for z in codes.chunks_exact(d) {
+                out.extend(self.decode_conv(plan, z));
+            }
+            return out;
+        }
         for z in codes.chunks_exact(d) {
             let mut h = z.to_vec();
             for (i, layer) in self.layers.iter().enumerate() {
@@ -158,6 +204,70 @@ impl DecoderSnapshot {
             out.extend(h);
         }
         out
+    }
+}
+
+impl DecoderSnapshot {
+    /// [`DecoderSnapshot::decode`] for a conv decoder: one batched pass, its products
+    /// through candle's matmul (for one code, [`DecoderSnapshot::decode_raw`]'s plain loops
+    /// cost the same).
+    fn decode_conv_batch(&self, plan: &ConvPlan, codes: &[f32]) -> Result<Vec<f32>> {
+        let d = self.latent_dim().max(1);
+        let rows = codes.len() / d;
+        if rows == 0 {
+            return Ok(Vec::new());
+        }
+        let tensors = self.tensors()?;
+        let dense = tensors.len().saturating_sub(plan.convs.len());
+        let mut h = Tensor::from_slice(&codes[..rows * d], (rows, d), &Device::Cpu)?;
+        for (w, b) in &tensors[..dense] {
+            h = h.matmul(w)?.broadcast_add(b)?.relu()?;
+        }
+        let last = plan.convs.len().saturating_sub(1);
+        for (i, ((w, b), g)) in tensors[dense..]
+            .iter()
+            .zip(plan.convs.iter().rev())
+            .enumerate()
+        {
+            let x = h.reshape((rows * g.places(), g.c_out))?;
+            let w = w.reshape((g.c_out, g.patch()))?;
+            h = conv::conv_transpose_with(&x, g, &w, b, i < last)?;
+        }
+        let mut out: Vec<f32> = h.flatten_all()?.to_vec1()?;
+        let per_item = plan.input_dim().max(1);
+        if plan.image.channels > 1 {
+            out = out
+                .chunks_exact(per_item)
+                .flat_map(|item| conv::last_to_planar(item, plan.image))
+                .collect();
+        }
+        if self.sigmoid_output {
+            out.iter_mut().for_each(|l| *l = 1.0 / (1.0 + (-*l).exp()));
+        }
+        Ok(out)
+    }
+
+    /// One code through a conv decoder: the dense layers (each with its ReLU), then the
+    /// transposed convolutions (ReLU between); logits, channel by channel.
+    fn decode_conv(&self, plan: &ConvPlan, z: &[f32]) -> Vec<f32> {
+        let dense = self.layers.len().saturating_sub(plan.convs.len());
+        let mut h = z.to_vec();
+        for layer in &self.layers[..dense] {
+            h = layer.forward(&h);
+            relu_in_place(&mut h);
+        }
+        let last = plan.convs.len().saturating_sub(1);
+        for (i, (layer, g)) in self.layers[dense..]
+            .iter()
+            .zip(plan.convs.iter().rev())
+            .enumerate()
+        {
+            h = conv::conv_transpose_plain(g, &h, &layer.w, &layer.b);
+            if i < last {
+                relu_in_place(&mut h);
+            }
+        }
+        conv::last_to_planar(&h, plan.image)
     }
 }
 
@@ -177,30 +287,51 @@ impl DecoderSnapshot {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct EncoderSnapshot {
-    /// The trunk's layers, each followed by a ReLU.
+    /// The trunk's layers, each followed by a ReLU. A conv encoder's first
+    /// `conv.convs.len()` layers are its convolutions, each `(KERNEL²·c_in, c_out)`.
     pub trunk: Vec<DenseWeights>,
     /// The head that gives the code mean μ from the last hidden layer.
     pub mu_head: DenseWeights,
     /// The head that gives log σ² (variational kinds only).
     pub logvar_head: Option<DenseWeights>,
+    /// The convolutions, for a conv encoder.
+    pub conv: Option<ConvPlan>,
 }
 
 impl EncoderSnapshot {
-    /// Copies the layers' current weights.
-    pub(crate) fn from_layers(trunk: &[Dense], mu: &Dense, logvar: Option<&Dense>) -> Result<Self> {
+    /// Copies the current weights of a model's convolutions (conv), trunk and heads.
+    pub(crate) fn from_model(
+        trunk: &[Dense],
+        conv: Option<&ConvNet>,
+        mu: &Dense,
+        logvar: Option<&Dense>,
+    ) -> Result<Self> {
+        let convs = conv.map_or(&[][..], |c| &c.encoder[..]);
         Ok(Self {
-            trunk: trunk
+            trunk: convs
                 .iter()
+                .chain(trunk)
                 .map(DenseWeights::from_dense)
                 .collect::<Result<Vec<_>>>()?,
             mu_head: DenseWeights::from_dense(mu)?,
             logvar_head: logvar.map(DenseWeights::from_dense).transpose()?,
+            conv: conv.map(|c| c.plan.clone()),
         })
+    }
+
+    /// The same layers read as `config`'s architecture says (a conv config's plan), for
+    /// layers stored without it (a timeline's frames).
+    pub fn with_plan_of(mut self, config: &ModelConfig) -> Self {
+        self.conv = ConvPlan::of(config).ok().flatten();
+        self
     }
 
     /// Values per item it encodes.
     pub fn input_dim(&self) -> usize {
-        self.trunk.first().unwrap_or(&self.mu_head).n_in
+        match &self.conv {
+            Some(plan) => plan.input_dim(),
+            None => self.trunk.first().unwrap_or(&self.mu_head).n_in,
+        }
     }
 
     /// Size of the code.
@@ -216,7 +347,17 @@ impl EncoderSnapshot {
     /// The last hidden layer's activations for one item.
     fn hidden(&self, x: &[f32]) -> Vec<f32> {
         let mut h = x.to_vec();
-        for layer in &self.trunk {
+        let mut dense = &self.trunk[..];
+        if let Some(plan) = &self.conv {
+            h = conv::planar_to_last(x, plan.image);
+            let (convs, rest) = self.trunk.split_at(plan.convs.len().min(self.trunk.len()));
+            for (layer, g) in convs.iter().zip(&plan.convs) {
+                h = conv::conv_plain(g, &h, &layer.w, &layer.b);
+                relu_in_place(&mut h);
+            }
+            dense = rest;
+        }
+        for layer in dense {
             h = layer.forward(&h);
             relu_in_place(&mut h);
         }

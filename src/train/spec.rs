@@ -5,7 +5,7 @@ use super::messages::TrainConfig;
 use crate::data::{Dataset, ItemShape};
 use crate::model::kinds::kinds_with;
 use crate::model::limits::{HIDDEN_LAYERS, HIDDEN_SIZE, OutOfRange};
-use crate::model::{KnobValue, Likelihood, ModelConfig, ModelKind};
+use crate::model::{Arch, ImageDims, KnobValue, Likelihood, ModelConfig, ModelKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -24,8 +24,11 @@ pub struct RunSpec {
     pub models: Vec<ModelKind>,
     /// Size of the code z.
     pub latent_dim: usize,
-    /// Encoder hidden sizes; the decoder mirrors them.
+    /// Encoder hidden sizes; the decoder mirrors them (mlp; conv has its own dense layers,
+    /// `model::conv::DENSE`).
     pub hidden: Vec<usize>,
+    /// The network's architecture (runs saved before it: mlp).
+    pub arch: Arch,
     /// Knob values by key; each applies to every model whose kind has that knob.
     /// Knobs not listed keep their defaults.
     pub knobs: BTreeMap<String, KnobValue>,
@@ -63,6 +66,7 @@ impl Default for RunSpec {
             models: vec![ModelKind::Ae, ModelKind::Vae],
             latent_dim: 2,
             hidden: vec![128, 64],
+            arch: Arch::Mlp,
             knobs: BTreeMap::new(),
             lr: 3e-3,
             batch_size: 64,
@@ -102,6 +106,22 @@ impl RunSpec {
                 let mut m = ModelConfig::new(kind, shape.dim(), likelihood);
                 m.latent_dim = self.latent_dim;
                 m.hidden = self.hidden.clone();
+                if self.arch == Arch::Conv {
+                    m.arch = Arch::Conv;
+                    m.hidden = crate::model::conv::DENSE.to_vec();
+                    m.image = match shape {
+                        ItemShape::Image {
+                            width,
+                            height,
+                            channels,
+                        } => Some(ImageDims {
+                            channels,
+                            height,
+                            width,
+                        }),
+                        ItemShape::Points { .. } => None,
+                    };
+                }
                 for (key, value) in &self.knobs {
                     if kind.knob(key).is_some() {
                         m.set_knob(key, value.clone())
@@ -148,6 +168,7 @@ impl RunSpec {
                 s.models.clone(),
                 s.latent_dim,
                 s.hidden.clone(),
+                s.arch,
                 s.batch_size,
                 s.seed,
                 knobs,

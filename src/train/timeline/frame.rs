@@ -133,6 +133,7 @@ impl PackedHalves {
             trunk: self.trunk.iter().map(PackedLayer::unpack).collect(),
             mu_head: self.mu_head.unpack(),
             logvar_head: self.logvar_head.as_ref().map(PackedLayer::unpack),
+            conv: None,
         };
         (decoder, encoder)
     }
@@ -193,8 +194,9 @@ impl Frame {
         let mut s = (*self.light).clone();
         for (m, h) in s.models.iter_mut().zip(&self.halves) {
             let (decoder, encoder) = h.unpack();
-            m.decoder = Arc::new(decoder);
-            m.encoder = Arc::new(encoder);
+            // A conv model's layers are read through the plan its config gives.
+            m.decoder = Arc::new(decoder.with_plan_of(&m.config));
+            m.encoder = Arc::new(encoder.with_plan_of(&m.config));
         }
         s
     }

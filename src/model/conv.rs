@@ -1,0 +1,704 @@
+//! The convolutional architecture (`--arch conv`): stride-2 convolutions in front of the
+//! dense encoder, transposed convolutions after the dense decoder.
+//!
+//! For 64×64 items it is the network of Burgess et al. 2018 ("Understanding disentangling in
+//! β-VAE"), as disentanglement_lib trains it on dSprites: four 4×4 convolutions with stride 2
+//! and 32 channels, ReLU after each (64→32→16→8→4), dense layers of 256 and 256 (ReLU), then
+//! the code (μ, and log σ² for the variational kinds). The decoder mirrors it: dense 256, 256
+//! and 4·4·32 (ReLU), then four 4×4 transposed convolutions with stride 2 (ReLU between),
+//! the last to the item's channels, giving logits.
+//!
+//! **Other sizes: halving.** A 4×4 convolution with stride 2 and padding 1 halves an even
+//! side exactly, and its transposed twin doubles it back. The encoder halves the image while
+//! both sides are even and at least 8, so the deepest map is between 4 and 7 on a side:
+//! 64×64 → four convolutions to 4×4 (the paper's), 32×32 → three to 4×4, 28×28 → two to 7×7
+//! (28 → 14 → 7; 7 is odd), 128×128 → five to 4×4, 16×16 → two to 4×4. Sides that cannot be
+//! halved once (odd, or below 8) are refused with a message. The dense layers are
+//! `ModelConfig::hidden` (the run sets [`DENSE`], the paper's 256, 256).
+//!
+//! **Layout.** Inside the network maps are channels-last (batch, height, width, channels),
+//! so a convolution is one matrix product: its patches (`im2col`, one row per output place,
+//! `KERNEL·KERNEL·c_in` values ordered row, column, channel) times its weights, stored as a
+//! `(KERNEL·KERNEL·c_in, c_out)` matrix. A transposed convolution is the adjoint: rows of
+//! `c_in` values times a `(c_in, KERNEL·KERNEL·c_out)` matrix, then the patches added back
+//! into the image (`col2im`). Each of the two copy steps is a candle custom op whose
+//! gradient is the other, so autograd differentiates the network through candle's matmul.
+//! Items come in and go out channel by channel (`[channels, height, width]`); grey items
+//! need no reordering.
+//!
+//! **Gradients.** The hand-written backward pass (`model::backward`) covers the MLP only: a
+//! conv model always trains through candle's autograd ([`crate::model::Autoencoder::gradients`]).
+//! **Kinds.** Every kind trains with conv except the contractive AE: its penalty
+//! ‖∂μ/∂x‖² is computed in closed form through the MLP's weight matrices and ReLU masks
+//! (`mlp::jacobian_frobenius_sq`), which has no convolutional counterpart here yet, so
+//! `cae` with `--arch conv` is refused ([`mlp_only`]).
+
+use super::config::{Arch, ImageDims, ModelConfig};
+use super::mlp::Dense;
+use crate::rng::PortableRng;
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Result, Shape, Tensor, Var,
+};
+use rand::Rng;
+
+#[cfg(test)]
+mod tests;
+
+/// Side of every convolution's square kernel.
+pub const KERNEL: usize = 4;
+/// Stride of every convolution.
+pub const STRIDE: usize = 2;
+/// Zero padding on each side.
+pub const PADDING: usize = 1;
+/// Channels of every hidden feature map.
+pub const CHANNELS: usize = 32;
+/// The dense layers after the convolutions (Burgess et al.: 256, 256).
+pub const DENSE: [usize; 2] = [256, 256];
+/// A side is halved again only while it is even and at least this.
+pub const MIN_SIDE_TO_HALVE: usize = 8;
+
+/// One stride-2 convolution: from a `height`×`width`×`c_in` map to a half-size `c_out` one.
+/// The transposed convolution that mirrors it goes the other way with the same geometry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geometry {
+    /// Rows of the larger map.
+    pub height: usize,
+    /// Columns of the larger map.
+    pub width: usize,
+    /// Channels of the larger map.
+    pub c_in: usize,
+    /// Channels of the smaller map.
+    pub c_out: usize,
+}
+
+impl Geometry {
+    /// Rows of the smaller map.
+    pub fn out_height(&self) -> usize {
+        self.height / STRIDE
+    }
+
+    /// Columns of the smaller map.
+    pub fn out_width(&self) -> usize {
+        self.width / STRIDE
+    }
+
+    /// Places of the smaller map (rows of the patch matrix).
+    pub fn places(&self) -> usize {
+        self.out_height() * self.out_width()
+    }
+
+    /// Values of one patch: `KERNEL·KERNEL·c_in`.
+    pub fn patch(&self) -> usize {
+        KERNEL * KERNEL * self.c_in
+    }
+
+    /// Values of the larger map.
+    pub fn big(&self) -> usize {
+        self.height * self.width * self.c_in
+    }
+}
+
+/// Which convolutions a conv network of an image shape has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConvPlan {
+    /// The items' shape.
+    pub image: ImageDims,
+    /// The encoder's convolutions in order; the decoder's run in reverse.
+    pub convs: Vec<Geometry>,
+}
+
+impl ConvPlan {
+    /// The plan for items of `image`, or why a conv network cannot take them.
+    pub fn new(image: ImageDims) -> std::result::Result<Self, String> {
+        let ImageDims {
+            channels,
+            height,
+            width,
+        } = image;
+        if channels != 1 && channels != 3 {
+            return Err(format!(
+                "--arch conv takes grey (1 channel) or colour (3 channel) images, not {channels} channels"
+            ));
+        }
+        let mut convs = Vec::new();
+        let (mut h, mut w, mut c) = (height, width, channels);
+        while h % 2 == 0 && w % 2 == 0 && h >= MIN_SIDE_TO_HALVE && w >= MIN_SIDE_TO_HALVE {
+            convs.push(Geometry {
+                height: h,
+                width: w,
+                c_in: c,
+                c_out: CHANNELS,
+            });
+            (h, w, c) = (h / 2, w / 2, CHANNELS);
+        }
+        if convs.is_empty() {
+            return Err(format!(
+                "--arch conv needs images whose sides are even and at least {MIN_SIDE_TO_HALVE} \
+                 (each 4×4 stride-2 convolution halves them); {width}×{height} is not (use --arch mlp)"
+            ));
+        }
+        Ok(Self { image, convs })
+    }
+
+    /// The plan of a config: `None` for an MLP, the reason for a conv config that cannot be.
+    pub fn of(config: &ModelConfig) -> std::result::Result<Option<Self>, String> {
+        match (config.arch, config.image) {
+            (Arch::Mlp, _) => Ok(None),
+            (Arch::Conv, None) => Err(
+                "--arch conv needs image items (this data set's items are not images; use --arch mlp)"
+                    .into(),
+            ),
+            (Arch::Conv, Some(image)) => Self::new(image).map(Some),
+        }
+    }
+
+    /// Values per item.
+    pub fn input_dim(&self) -> usize {
+        self.image.channels * self.image.height * self.image.width
+    }
+
+    /// The deepest map: what the dense layers see, flattened (rows, columns, channels).
+    pub fn flat_dim(&self) -> usize {
+        self.convs.last().map_or(0, |g| g.places() * g.c_out)
+    }
+}
+
+/// Checks a config's architecture: a conv config has a plan, and its items have as many
+/// values as `input_dim` says. (Kinds that cannot be conv say so in their own `check`.)
+pub fn check(config: &ModelConfig) -> std::result::Result<(), String> {
+    if let Some(plan) = ConvPlan::of(config)?
+        && plan.input_dim() != config.input_dim
+    {
+        return Err(format!(
+            "input size {} does not fit {}×{}×{} images",
+            config.input_dim, plan.image.channels, plan.image.height, plan.image.width
+        ));
+    }
+    Ok(())
+}
+
+/// The `check` of a kind whose penalty only the MLP computes (the contractive AE).
+pub fn mlp_only(config: &ModelConfig) -> std::result::Result<(), String> {
+    if config.arch == Arch::Conv {
+        return Err(format!(
+            "{} cannot use --arch conv: its contractive penalty ‖∂μ/∂x‖² is computed in closed \
+             form through the MLP's weight matrices and ReLU masks, which a convolutional \
+             encoder does not have; use --arch mlp for {}",
+            config.kind, config.kind
+        ));
+    }
+    Ok(())
+}
+
+/// Weights and biases of a conv config's network (saturating), 0 if it has no plan.
+pub fn parameter_count(config: &ModelConfig) -> u64 {
+    let Ok(Some(plan)) = ConvPlan::of(config) else {
+        return 0;
+    };
+    let dense = |i: usize, o: usize| (i as u64).saturating_add(1).saturating_mul(o as u64);
+    // Each convolution and its transposed twin: the same weights, biases of c_out and c_in.
+    let convs: u64 = plan
+        .convs
+        .iter()
+        .map(|g| (2 * g.patch() * g.c_out + g.c_out + g.c_in) as u64)
+        .sum();
+    let mut sizes = vec![plan.flat_dim()];
+    sizes.extend_from_slice(&config.hidden);
+    let last = sizes.last().copied().unwrap_or(0);
+    let heads = if config.kind.is_variational() { 2 } else { 1 };
+    let trunk: u64 = sizes.windows(2).map(|w| dense(w[0], w[1])).sum();
+    let mut dec = vec![config.latent_dim];
+    dec.extend(config.hidden.iter().rev());
+    dec.push(plan.flat_dim());
+    let decoder: u64 = dec.windows(2).map(|w| dense(w[0], w[1])).sum();
+    convs
+        .saturating_add(trunk)
+        .saturating_add(dense(last, config.latent_dim).saturating_mul(heads))
+        .saturating_add(decoder)
+}
+
+// ---- the two copy steps, on plain slices -----------------------------------------------
+
+/// The patches of `batch` channels-last maps (`g.big()` values each) as rows of
+/// `g.patch()` values, one per place of the smaller map: `dst` holds
+/// `batch · g.places() · g.patch()` values. Outside the map, zeros.
+pub fn im2col(g: &Geometry, batch: usize, src: &[f32], dst: &mut [f32]) {
+    let (w, c, patch) = (g.width, g.c_in, g.patch());
+    let mut rows = dst.chunks_exact_mut(patch);
+    for image in src.chunks_exact(g.big()).take(batch) {
+        for oy in 0..g.out_height() {
+            for ox in 0..g.out_width() {
+                let Some(row) = rows.next() else { return };
+                for ky in 0..KERNEL {
+                    let iy = (oy * STRIDE + ky).wrapping_sub(PADDING);
+                    for kx in 0..KERNEL {
+                        let ix = (ox * STRIDE + kx).wrapping_sub(PADDING);
+                        let to = &mut row[(ky * KERNEL + kx) * c..][..c];
+                        if iy < g.height && ix < w {
+                            to.copy_from_slice(&image[(iy * w + ix) * c..][..c]);
+                        } else {
+                            to.fill(0.0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds every row of patches back into its place of `batch`
+/// channels-last maps. `dst` (`batch · g.big()` values) is overwritten.
+pub fn col2im(g: &Geometry, batch: usize, src: &[f32], dst: &mut [f32]) {
+    dst.fill(0.0);
+    let (w, c, patch) = (g.width, g.c_in, g.patch());
+    let mut rows = src.chunks_exact(patch);
+    for image in dst.chunks_exact_mut(g.big()).take(batch) {
+        for oy in 0..g.out_height() {
+            for ox in 0..g.out_width() {
+                let Some(row) = rows.next() else { return };
+                add_patch(g, oy, ox, row, image, w, c);
+            }
+        }
+    }
+}
+
+/// Adds one row of patches (`g.patch()` values) into the map at place (`oy`, `ox`).
+fn add_patch(
+    g: &Geometry,
+    oy: usize,
+    ox: usize,
+    row: &[f32],
+    image: &mut [f32],
+    w: usize,
+    c: usize,
+) {
+    for ky in 0..KERNEL {
+        let iy = (oy * STRIDE + ky).wrapping_sub(PADDING);
+        if iy >= g.height {
+            continue;
+        }
+        for kx in 0..KERNEL {
+            let ix = (ox * STRIDE + kx).wrapping_sub(PADDING);
+            if ix >= w {
+                continue;
+            }
+            let from = &row[(ky * KERNEL + kx) * c..][..c];
+            for (to, v) in image[(iy * w + ix) * c..][..c].iter_mut().zip(from) {
+                *to += v;
+            }
+        }
+    }
+}
+
+// ---- the copy steps as candle ops ------------------------------------------------------
+
+fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout, len: usize) -> Result<&'a [f32]> {
+    let CpuStorage::F32(values) = storage else {
+        candle_core::bail!("conv layers take f32 tensors")
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) if end - start == len => Ok(&values[start..end]),
+        Some((start, end)) => {
+            candle_core::bail!(
+                "conv copy: {} values where {len} were expected",
+                end - start
+            )
+        }
+        None => candle_core::bail!("conv copy: the tensor is not contiguous"),
+    }
+}
+
+/// `im2col` as a candle op: (batch, height, width, c_in) → (batch·places, patch).
+struct Im2Col {
+    g: Geometry,
+    batch: usize,
+}
+
+impl CustomOp1 for Im2Col {
+    fn name(&self) -> &'static str {
+        "latentlab-im2col"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let src = contiguous_f32(storage, layout, self.batch * self.g.big())?;
+        let rows = self.batch * self.g.places();
+        let mut dst = vec![0f32; rows * self.g.patch()];
+        im2col(&self.g, self.batch, src, &mut dst);
+        Ok((CpuStorage::F32(dst), Shape::from((rows, self.g.patch()))))
+    }
+
+    fn bwd(&self, _: &Tensor, _: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let (g, batch) = (self.g, self.batch);
+        Ok(Some(
+            grad.contiguous()?.apply_op1_no_bwd(&Col2Im { g, batch })?,
+        ))
+    }
+}
+
+/// `col2im` as a candle op: (batch·places, patch) → (batch, height, width, c_in).
+struct Col2Im {
+    g: Geometry,
+    batch: usize,
+}
+
+impl CustomOp1 for Col2Im {
+    fn name(&self) -> &'static str {
+        "latentlab-col2im"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let g = &self.g;
+        let src = contiguous_f32(storage, layout, self.batch * g.places() * g.patch())?;
+        let mut dst = vec![0f32; self.batch * g.big()];
+        col2im(g, self.batch, src, &mut dst);
+        let shape = Shape::from((self.batch, g.height, g.width, g.c_in));
+        Ok((CpuStorage::F32(dst), shape))
+    }
+
+    fn bwd(&self, _: &Tensor, _: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let (g, batch) = (self.g, self.batch);
+        Ok(Some(
+            grad.contiguous()?.apply_op1_no_bwd(&Im2Col { g, batch })?,
+        ))
+    }
+}
+
+/// A stride-2 convolution of channels-last maps (batch, height, width, c_in) with weights
+/// `w` (patch, c_out) and bias `b` (c_out): (batch·places, c_out), no ReLU.
+pub fn conv(x: &Tensor, g: &Geometry, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    conv_with(x, g, w, b, false)
+}
+
+/// [`conv`], with a ReLU after it if `relu`.
+fn conv_with(x: &Tensor, g: &Geometry, w: &Tensor, b: &Tensor, relu: bool) -> Result<Tensor> {
+    let batch = x.dim(0)?;
+    let cols = x.contiguous()?.apply_op1(Im2Col { g: *g, batch })?;
+    cols.matmul(w)?.apply_op2(b, AddBias { relu })
+}
+
+/// The transposed convolution mirroring `g`: rows (batch·places, c_out of `g`) times `w`
+/// (c_out, patch), added back into (batch, height, width, c_in) maps, plus bias `b` (c_in).
+pub fn conv_transpose(x: &Tensor, g: &Geometry, w: &Tensor, b: &Tensor) -> Result<Tensor> {
+    conv_transpose_with(x, g, w, b, false)
+}
+
+/// [`conv_transpose`], with a ReLU after it if `relu`.
+pub(crate) fn conv_transpose_with(
+    x: &Tensor,
+    g: &Geometry,
+    w: &Tensor,
+    b: &Tensor,
+    relu: bool,
+) -> Result<Tensor> {
+    let batch = x.dim(0)? / g.places().max(1);
+    let cols = x.matmul(w)?;
+    cols.apply_op1(Col2Im { g: *g, batch })?
+        .apply_op2(b, AddBias { relu })
+}
+
+/// `x + b` over the last dimension of `x`, then a ReLU if `relu`, as one pass. candle's
+/// `broadcast_add` and `relu` take three passes forward and four back, and its gradient of
+/// a broadcast bias sums over the leading dimensions with an index computed per value:
+/// measured, those passes were about a third of a 64×64 conv VAE's step.
+struct AddBias {
+    relu: bool,
+}
+
+impl CustomOp2 for AddBias {
+    fn name(&self) -> &'static str {
+        "latentlab-add-bias"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let c = l2.shape().elem_count();
+        let x = contiguous_f32(s1, l1, l1.shape().elem_count())?;
+        let b = contiguous_f32(s2, l2, c)?;
+        let mut out = x.to_vec();
+        for row in out.chunks_exact_mut(c.max(1)) {
+            for (v, bias) in row.iter_mut().zip(b) {
+                *v += bias;
+                if self.relu {
+                    *v = v.max(0.0);
+                }
+            }
+        }
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _: &Tensor,
+        b: &Tensor,
+        res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        let grad_x = if self.relu {
+            grad.apply_op2_no_bwd(res, &ReluMask)?
+        } else {
+            grad
+        };
+        let grad_b = grad_x.apply_op1_no_bwd(&ColumnSum(b.elem_count()))?;
+        Ok((Some(grad_x), Some(grad_b)))
+    }
+}
+
+/// The gradient through a ReLU from its output: `grad` where `out > 0`, else 0.
+struct ReluMask;
+
+impl CustomOp2 for ReluMask {
+    fn name(&self) -> &'static str {
+        "latentlab-relu-mask"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let n = l1.shape().elem_count();
+        let grad = contiguous_f32(s1, l1, n)?;
+        let out = contiguous_f32(s2, l2, n)?;
+        let masked = grad
+            .iter()
+            .zip(out.iter())
+            .map(|(&g, &o)| if o > 0.0 { g } else { 0.0 })
+            .collect();
+        Ok((CpuStorage::F32(masked), l1.shape().clone()))
+    }
+}
+
+/// Sums of the columns of a (rows, `.0`) matrix: a bias's gradient.
+struct ColumnSum(usize);
+
+impl CustomOp1 for ColumnSum {
+    fn name(&self) -> &'static str {
+        "latentlab-column-sum"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = contiguous_f32(storage, layout, layout.shape().elem_count())?;
+        let mut sums = vec![0f32; self.0];
+        for row in x.chunks_exact(self.0.max(1)) {
+            for (s, v) in sums.iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+        Ok((CpuStorage::F32(sums), Shape::from(self.0)))
+    }
+}
+
+/// (batch, channels·height·width) items, channel by channel, as channels-last maps.
+fn to_channels_last(x: &Tensor, image: ImageDims) -> Result<Tensor> {
+    let ImageDims {
+        channels: c,
+        height: h,
+        width: w,
+    } = image;
+    let batch = x.dim(0)?;
+    if c == 1 {
+        return x.reshape((batch, h, w, 1));
+    }
+    x.reshape((batch, c, h, w))?
+        .permute((0, 2, 3, 1))?
+        .contiguous()
+}
+
+/// Channels-last maps back to (batch, channels·height·width) items, channel by channel.
+fn from_channels_last(x: &Tensor, image: ImageDims) -> Result<Tensor> {
+    let batch = x.dim(0)?;
+    let dim = image.channels * image.height * image.width;
+    if image.channels == 1 {
+        return x.reshape((batch, dim));
+    }
+    x.permute((0, 3, 1, 2))?.contiguous()?.reshape((batch, dim))
+}
+
+/// Variables with their checkpoint names.
+pub type NamedVars = Vec<(String, Var)>;
+
+/// The convolutional layers of a model: the encoder's in front of its dense trunk, the
+/// decoder's after its dense layers. Weights as in the module's description.
+pub struct ConvNet {
+    /// Which convolutions.
+    pub plan: ConvPlan,
+    /// The encoder's convolutions: `w` (patch, c_out), `b` (c_out).
+    pub encoder: Vec<Dense>,
+    /// The decoder's transposed convolutions, in the order they run (the plan's in
+    /// reverse): `w` (c_out, patch), `b` (c_in) of the geometry they mirror.
+    pub decoder: Vec<Dense>,
+}
+
+impl ConvNet {
+    /// The encoder's convolutions, drawn from `rng` (uniform in ±1/√fan-in, PyTorch's
+    /// bound; zero biases). The decoder's come from [`ConvNet::add_decoder`], so the
+    /// random draws follow the order the layers run in.
+    pub fn new_encoder(plan: ConvPlan, rng: &mut PortableRng, dev: &Device) -> Result<Self> {
+        let encoder = plan
+            .convs
+            .iter()
+            .map(|g| Dense::new(g.patch(), g.c_out, rng, dev))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            plan,
+            encoder,
+            decoder: Vec::new(),
+        })
+    }
+
+    /// Draws the decoder's transposed convolutions (fan-in as PyTorch counts it for a
+    /// transposed convolution: c_out · KERNEL²).
+    pub fn add_decoder(&mut self, rng: &mut PortableRng, dev: &Device) -> Result<()> {
+        self.decoder = self
+            .plan
+            .convs
+            .iter()
+            .rev()
+            .map(|g| {
+                let bound = 1.0 / ((g.c_in * KERNEL * KERNEL) as f32).sqrt();
+                let w: Vec<f32> = (0..g.c_out * g.patch())
+                    .map(|_| rng.random_range(-bound..bound))
+                    .collect();
+                Ok(Dense {
+                    w: Var::from_vec(w, (g.c_out, g.patch()), dev)?,
+                    b: Var::zeros(g.c_in, DType::F32, dev)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(())
+    }
+
+    /// Items (batch, input_dim) through the convolutions (ReLU after each): the deepest
+    /// map flattened, (batch, flat_dim).
+    pub fn features(&self, x: &Tensor) -> Result<Tensor> {
+        let batch = x.dim(0)?;
+        let mut h = to_channels_last(x, self.plan.image)?;
+        for (layer, g) in self.encoder.iter().zip(&self.plan.convs) {
+            let y = conv_with(&h, g, layer.w.as_tensor(), layer.b.as_tensor(), true)?;
+            h = y.reshape((batch, g.out_height(), g.out_width(), g.c_out))?;
+        }
+        h.reshape((batch, self.plan.flat_dim()))
+    }
+
+    /// The dense decoder's output (batch, flat_dim, after its ReLU) through the transposed
+    /// convolutions (ReLU between, none after the last): (batch, input_dim) logits.
+    pub fn image(&self, h: &Tensor) -> Result<Tensor> {
+        let batch = h.dim(0)?;
+        let last = self.decoder.len().saturating_sub(1);
+        let mut maps = h.clone();
+        for (i, (layer, g)) in self
+            .decoder
+            .iter()
+            .zip(self.plan.convs.iter().rev())
+            .enumerate()
+        {
+            let rows = maps.reshape((batch * g.places(), g.c_out))?;
+            let (w, b) = (layer.w.as_tensor(), layer.b.as_tensor());
+            maps = conv_transpose_with(&rows, g, w, b, i < last)?;
+        }
+        from_channels_last(&maps, self.plan.image)
+    }
+
+    /// Every variable with its checkpoint name, encoder's then decoder's.
+    pub fn named_vars(&self) -> (NamedVars, NamedVars) {
+        let named = |prefix: &str, layers: &[Dense]| {
+            layers
+                .iter()
+                .enumerate()
+                .flat_map(|(i, d)| {
+                    [
+                        (format!("{prefix}{i}.weight"), d.w.clone()),
+                        (format!("{prefix}{i}.bias"), d.b.clone()),
+                    ]
+                })
+                .collect::<Vec<_>>()
+        };
+        (
+            named("encoder.conv", &self.encoder),
+            named("decoder.deconv", &self.decoder),
+        )
+    }
+}
+
+// ---- the same layers on plain slices, for the frozen snapshots ---------------------------
+
+/// One item's channel-by-channel values as a channels-last map.
+pub fn planar_to_last(x: &[f32], image: ImageDims) -> Vec<f32> {
+    let (c, places) = (image.channels, image.height * image.width);
+    if c == 1 {
+        return x.to_vec();
+    }
+    (0..places * c)
+        .map(|i| x.get((i % c) * places + i / c).copied().unwrap_or(0.0))
+        .collect()
+}
+
+/// One channels-last map as the item's channel-by-channel values.
+pub fn last_to_planar(x: &[f32], image: ImageDims) -> Vec<f32> {
+    let (c, places) = (image.channels, image.height * image.width);
+    if c == 1 {
+        return x.to_vec();
+    }
+    (0..places * c)
+        .map(|i| x.get((i % places) * c + i / places).copied().unwrap_or(0.0))
+        .collect()
+}
+
+/// `out += a · x`, the one inner loop of both plain layers (long and contiguous, so the
+/// compiler vectorises it).
+fn axpy(out: &mut [f32], a: f32, x: &[f32]) {
+    for (o, v) in out.iter_mut().zip(x) {
+        *o += a * v;
+    }
+}
+
+/// [`conv`] for one map (`g.big()` values) with plain loops: `w` (patch, c_out), `b`
+/// (c_out); `g.places() · c_out` values, no ReLU.
+pub fn conv_plain(g: &Geometry, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    let mut cols = vec![0f32; g.places() * g.patch()];
+    im2col(g, 1, x, &mut cols);
+    let mut out = Vec::with_capacity(g.places() * g.c_out);
+    for row in cols.chunks_exact(g.patch()) {
+        let mut o = b.to_vec();
+        for (&xi, w_row) in row.iter().zip(w.chunks_exact(g.c_out)) {
+            if xi != 0.0 {
+                axpy(&mut o, xi, w_row);
+            }
+        }
+        out.extend(o);
+    }
+    out
+}
+
+/// [`conv_transpose`] for one map (`g.places() · g.c_out` values) with plain loops: `w`
+/// (c_out, patch), `b` (c_in); `g.big()` values, no ReLU. Each place's patch is made in a
+/// small buffer and added into the map at once, so nothing of the size of `im2col`'s
+/// matrix is made.
+pub fn conv_transpose_plain(g: &Geometry, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+    let mut out = vec![0f32; g.big()];
+    let mut row = vec![0f32; g.patch()];
+    let ow = g.out_width().max(1);
+    for (p, input) in x.chunks_exact(g.c_out).take(g.places()).enumerate() {
+        row.fill(0.0);
+        for (&xi, w_row) in input.iter().zip(w.chunks_exact(g.patch())) {
+            if xi != 0.0 {
+                axpy(&mut row, xi, w_row);
+            }
+        }
+        add_patch(g, p / ow, p % ow, &row, &mut out, g.width, g.c_in);
+    }
+    for pixel in out.chunks_exact_mut(g.c_in) {
+        for (v, bias) in pixel.iter_mut().zip(b) {
+            *v += bias;
+        }
+    }
+    out
+}
