@@ -33,9 +33,21 @@ pub fn models_ui(ui: &mut Ui, draft: &mut RunSpec) {
         ui.add(egui::DragValue::new(&mut draft.latent_dim).range(1..=64))
             .labelled_by(l.id);
         ui.end_row();
-        let l = ui.label("hidden");
-        hidden_ui(ui, &mut draft.hidden, l.id);
+        ui.label("network").on_hover_text(
+            "mlp: dense layers of the sizes below; conv: 4×4 stride-2 convolutions to a \
+             4×4 or 7×7 map, then dense 256, 256 (Burgess et al. 2018; images only)",
+        );
+        ui.horizontal(|ui| {
+            for arch in crate::model::Arch::ALL {
+                ui.selectable_value(&mut draft.arch, arch, arch.name());
+            }
+        });
         ui.end_row();
+        if draft.arch == crate::model::Arch::Mlp {
+            let l = ui.label("hidden");
+            hidden_ui(ui, &mut draft.hidden, l.id);
+            ui.end_row();
+        }
     });
 }
 
