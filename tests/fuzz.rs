@@ -17,8 +17,21 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// This thread's time on a CPU and waiting for one (ns), from the scheduler's own count
+/// (`/proc/thread-self/schedstat`); zeros where that cannot be read.
+fn thread_times() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let mut n = text
+        .split_whitespace()
+        .map(|v| v.parse::<u64>().unwrap_or(0));
+    (n.next().unwrap_or(0), n.next().unwrap_or(0))
+}
+
 /// Runs `test` on values of `strategy`: `default_cases` of them, or `PROPTEST_CASES`; again
 /// and again with new seeds until `LATENTLAB_FUZZ_SECS` have passed, if that is set.
+/// Prints the cases run, the slowest case and the slowest round, with the round's time on
+/// a CPU and waiting for one: a round slow from its own work and one slow from a busy
+/// machine look different.
 fn fuzz<S: Strategy>(
     name: &str,
     default_cases: u32,
@@ -29,7 +42,17 @@ fn fuzz<S: Strategy>(
     let cases = env("PROPTEST_CASES").map_or(default_cases, |c| c as u32);
     let start = Instant::now();
     let deadline = env("LATENTLAB_FUZZ_SECS").map(|s| start + Duration::from_secs_f64(s));
+    let slowest_case = std::sync::atomic::AtomicU64::new(0);
+    let timed = |value: S::Value| {
+        let t = Instant::now();
+        let result = test(value);
+        let ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        slowest_case.fetch_max(ns, std::sync::atomic::Ordering::Relaxed);
+        result
+    };
     let mut rounds = 0u64;
+    // (wall, on a CPU, waiting for one) of the slowest round.
+    let mut slowest_round = (Duration::ZERO, 0u64, 0u64);
     loop {
         rounds += 1;
         let config = Config {
@@ -37,17 +60,28 @@ fn fuzz<S: Strategy>(
             failure_persistence: None,
             ..Config::default()
         };
-        if let Err(e) = TestRunner::new(config).run(&strategy, &test) {
+        let (t, (cpu, wait)) = (Instant::now(), thread_times());
+        if let Err(e) = TestRunner::new(config).run(&strategy, &timed) {
             panic!("{e}");
+        }
+        let (cpu_after, wait_after) = thread_times();
+        if t.elapsed() > slowest_round.0 {
+            slowest_round = (t.elapsed(), cpu_after - cpu, wait_after - wait);
         }
         if deadline.is_none_or(|d| Instant::now() >= d) {
             break;
         }
     }
+    let (wall, cpu, wait) = slowest_round;
     eprintln!(
-        "fuzz {name}: {} cases in {:.1} s, no failure",
+        "fuzz {name}: {} cases in {:.1} s, no failure; the slowest case {:.1} ms; the slowest \
+         of {rounds} rounds {:.1} s ({:.1} s on a CPU, {:.1} s waiting for one)",
         rounds * u64::from(cases),
-        start.elapsed().as_secs_f64()
+        start.elapsed().as_secs_f64(),
+        slowest_case.into_inner() as f64 / 1e6,
+        wall.as_secs_f64(),
+        cpu as f64 / 1e9,
+        wait as f64 / 1e9,
     );
 }
 
