@@ -2,6 +2,7 @@
 //! out-of-range option and expects a non-zero exit and one error line that names the file
 //! or the option and the problem. Files are tiny (or sparse) and written here; no row trains.
 
+mod bad_run;
 mod common;
 
 use latentlab::data::write_idx;
@@ -615,17 +616,7 @@ fn check_rows(rows: &[Row]) {
     );
 }
 
-/// The SHA-256 of `bytes` in hex.
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A copy of the run `good` as `root/name`: `files` changes its files (the copy's folder),
-/// then the listed lengths and hashes are made true again, then `edit` changes run.json.
+/// A damaged copy of the run `good` (see [`bad_run::run_copy`]) as an `--open` row.
 fn run_copy(
     root: &Path,
     good: &Path,
@@ -633,26 +624,7 @@ fn run_copy(
     files: impl FnOnce(&Path),
     edit: impl FnOnce(&mut serde_json::Value),
 ) -> Row {
-    let dir = root.join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    for e in std::fs::read_dir(good).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
-    }
-    files(&dir);
-    let path = dir.join("run.json");
-    let mut v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    for f in v["files"].as_array_mut().unwrap() {
-        let file = dir.join(f["name"].as_str().unwrap());
-        if file.is_file() && std::fs::metadata(&file).unwrap().len() < (1 << 20) {
-            let bytes = std::fs::read(&file).unwrap();
-            f["bytes"] = bytes.len().into();
-            f["sha256"] = sha256_hex(&bytes).into();
-        }
-    }
-    edit(&mut v);
-    std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let dir = bad_run::run_copy(root, good, name, files, edit);
     row(&["--open", &p(&dir)], "")
 }
 
@@ -709,9 +681,7 @@ fn every_bad_run_is_refused_before_any_window() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let none = |_: &Path| {};
-    let set = |pointer: &'static str, value: serde_json::Value| {
-        move |v: &mut serde_json::Value| *v.pointer_mut(pointer).unwrap() = value.clone()
-    };
+    let set = bad_run::set;
     let claim = |name: &'static str, bytes: u64| {
         move |v: &mut serde_json::Value| {
             for f in v["files"].as_array_mut().unwrap() {

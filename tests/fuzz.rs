@@ -17,8 +17,21 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// This thread's time on a CPU and waiting for one (ns), from the scheduler's own count
+/// (`/proc/thread-self/schedstat`); zeros where that cannot be read.
+fn thread_times() -> (u64, u64) {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    let mut n = text
+        .split_whitespace()
+        .map(|v| v.parse::<u64>().unwrap_or(0));
+    (n.next().unwrap_or(0), n.next().unwrap_or(0))
+}
+
 /// Runs `test` on values of `strategy`: `default_cases` of them, or `PROPTEST_CASES`; again
 /// and again with new seeds until `LATENTLAB_FUZZ_SECS` have passed, if that is set.
+/// Prints the cases run, the slowest case and the slowest round, with the round's time on
+/// a CPU and waiting for one: a round slow from its own work and one slow from a busy
+/// machine look different.
 fn fuzz<S: Strategy>(
     name: &str,
     default_cases: u32,
@@ -29,7 +42,17 @@ fn fuzz<S: Strategy>(
     let cases = env("PROPTEST_CASES").map_or(default_cases, |c| c as u32);
     let start = Instant::now();
     let deadline = env("LATENTLAB_FUZZ_SECS").map(|s| start + Duration::from_secs_f64(s));
+    let slowest_case = std::sync::atomic::AtomicU64::new(0);
+    let timed = |value: S::Value| {
+        let t = Instant::now();
+        let result = test(value);
+        let ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        slowest_case.fetch_max(ns, std::sync::atomic::Ordering::Relaxed);
+        result
+    };
     let mut rounds = 0u64;
+    // (wall, on a CPU, waiting for one) of the slowest round.
+    let mut slowest_round = (Duration::ZERO, 0u64, 0u64);
     loop {
         rounds += 1;
         let config = Config {
@@ -37,17 +60,28 @@ fn fuzz<S: Strategy>(
             failure_persistence: None,
             ..Config::default()
         };
-        if let Err(e) = TestRunner::new(config).run(&strategy, &test) {
+        let (t, (cpu, wait)) = (Instant::now(), thread_times());
+        if let Err(e) = TestRunner::new(config).run(&strategy, timed) {
             panic!("{e}");
+        }
+        let (cpu_after, wait_after) = thread_times();
+        if t.elapsed() > slowest_round.0 {
+            slowest_round = (t.elapsed(), cpu_after - cpu, wait_after - wait);
         }
         if deadline.is_none_or(|d| Instant::now() >= d) {
             break;
         }
     }
+    let (wall, cpu, wait) = slowest_round;
     eprintln!(
-        "fuzz {name}: {} cases in {:.1} s, no failure",
+        "fuzz {name}: {} cases in {:.1} s, no failure; the slowest case {:.1} ms; the slowest \
+         of {rounds} rounds {:.1} s ({:.1} s on a CPU, {:.1} s waiting for one)",
         rounds * u64::from(cases),
-        start.elapsed().as_secs_f64()
+        start.elapsed().as_secs_f64(),
+        slowest_case.into_inner() as f64 / 1e6,
+        wall.as_secs_f64(),
+        cpu as f64 / 1e9,
+        wait as f64 / 1e9,
     );
 }
 
@@ -831,4 +865,431 @@ fn lessons_never_panic_and_stay_within_their_caps() {
         Ok(())
     });
     assert!(parsed.into_inner() > 0, "no case parsed as a lesson");
+}
+
+/// A class bundle made by the binary (`latentlab pack`): a lesson opening a saved run.
+fn packed_bundle(dir: &Path) -> PathBuf {
+    let teacher = dir.join("teacher");
+    std::fs::create_dir_all(&teacher).unwrap();
+    trained_run(&teacher);
+    let lesson = teacher.join("class.md");
+    std::fs::write(
+        &lesson,
+        "---\nname: class\ntitle: A class\n---\n\n## Open the run\nopen: good\ngrid: 5\n\n\
+         Look at the codes.\n\n## Later\ngrid: 7\n\nA finer grid.\n",
+    )
+    .unwrap();
+    let out = dir.join("class.latentlab");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_latentlab"))
+        .args([
+            "pack",
+            lesson.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+/// How one entry of a rebuilt bundle is stored.
+#[derive(Clone, Debug)]
+enum Stored {
+    /// A plain stored file (as `pack` writes it).
+    File,
+    /// A symbolic link to the given target.
+    Link(String),
+    /// A folder entry.
+    Folder,
+    /// A stored file with zip64 fields.
+    Zip64,
+}
+
+/// An edit of a valid bundle, as a damaged download or a hostile author might make it.
+#[derive(Clone, Debug)]
+enum BundleEdit {
+    /// The archive's bytes mutated.
+    Bytes(Mutation),
+    /// One leaf of bundle.json set to an edge value.
+    Manifest(String, serde_json::Value),
+    /// One entry's bytes mutated; with `relist`, bundle.json's length and hash made true.
+    Content {
+        entry: usize,
+        mutation: Mutation,
+        relist: bool,
+    },
+    /// One entry renamed (in bundle.json too with `relist`; to an existing name it is
+    /// in the archive twice).
+    Rename {
+        entry: usize,
+        name: String,
+        relist: bool,
+    },
+    /// One entry stored another way.
+    Store { entry: usize, how: Stored },
+    /// One entry left out of the archive.
+    Drop(usize),
+    /// A file bundle.json does not list (or lists, with `relist`) added.
+    Add {
+        name: String,
+        bytes: Vec<u8>,
+        relist: bool,
+    },
+}
+
+/// The SHA-256 of `bytes` in hex.
+fn sha_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The entries of a zip archive, in order: (name, bytes).
+fn zip_entries(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut f = z.by_index(i).unwrap();
+            let mut b = Vec::new();
+            f.read_to_end(&mut b).unwrap();
+            (f.name().unwrap().to_string(), b)
+        })
+        .collect()
+}
+
+/// A zip of `entries`. A name used twice is written under a stand-in of the same length
+/// that is then replaced in the bytes (the writer refuses duplicates; readers may not).
+/// None where the writer refuses the entries.
+fn write_entries(entries: &[(String, Vec<u8>, Stored)]) -> Option<Vec<u8>> {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let mut used = std::collections::BTreeSet::new();
+    let mut stand_ins = Vec::new();
+    for (i, (name, bytes, how)) in entries.iter().enumerate() {
+        let mut written = name.clone();
+        if !used.insert(name.clone()) {
+            if !name.is_ascii() || name.len() < 3 {
+                return None;
+            }
+            written = format!("\u{1}{}{}", (b'A' + (i % 26) as u8) as char, &name[2..]);
+            stand_ins.push((written.clone(), name.clone()));
+        }
+        match how {
+            Stored::File => z.start_file(written, opts).ok()?,
+            Stored::Zip64 => z.start_file(written, opts.large_file(true)).ok()?,
+            Stored::Link(target) => {
+                z.add_symlink(written, target, opts).ok()?;
+                continue;
+            }
+            Stored::Folder => {
+                z.add_directory(written, opts).ok()?;
+                continue;
+            }
+        }
+        z.write_all(bytes).ok()?;
+    }
+    let mut out = z.finish().ok()?.into_inner();
+    for (stand_in, name) in stand_ins {
+        let (from, to) = (stand_in.as_bytes(), name.as_bytes());
+        let mut at = 0;
+        while let Some(i) = out[at..].windows(from.len()).position(|w| w == from) {
+            out[at + i..at + i + to.len()].copy_from_slice(to);
+            at += i + to.len();
+        }
+    }
+    Some(out)
+}
+
+/// bundle.json changed by `f`.
+fn relist(entries: &mut [(String, Vec<u8>, Stored)], f: impl Fn(&mut serde_json::Value)) {
+    // The real one is the last (an edit may add another of that name before it).
+    if let Some(m) = entries.iter_mut().rev().find(|e| e.0 == "bundle.json")
+        && let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&m.1)
+    {
+        f(&mut v);
+        m.1 = serde_json::to_vec_pretty(&v).unwrap();
+    }
+}
+
+impl BundleEdit {
+    /// The edited bundle, from the valid one and its entries.
+    fn apply(&self, valid: &[u8], files: &[(String, Vec<u8>)]) -> Vec<u8> {
+        let mut e: Vec<(String, Vec<u8>, Stored)> = files
+            .iter()
+            .map(|(n, b)| (n.clone(), b.clone(), Stored::File))
+            .collect();
+        let n = e.len();
+        let files_of = |v: &mut serde_json::Value| v["files"].as_array_mut().cloned();
+        match self {
+            BundleEdit::Bytes(m) => return m.apply(valid),
+            BundleEdit::Manifest(at, value) => relist(&mut e, |v| {
+                if let Some(leaf) = v.pointer_mut(at) {
+                    *leaf = value.clone();
+                }
+            }),
+            BundleEdit::Content {
+                entry,
+                mutation,
+                relist: again,
+            } => {
+                let (name, bytes, _) = &mut e[entry % n];
+                *bytes = mutation.apply(bytes);
+                let (name, bytes) = (name.clone(), bytes.clone());
+                if *again {
+                    relist(&mut e, |v| {
+                        for f in v["files"].as_array_mut().into_iter().flatten() {
+                            if f["name"] == name.as_str() {
+                                f["bytes"] = bytes.len().into();
+                                f["sha256"] = sha_hex(&bytes).into();
+                            }
+                        }
+                    });
+                }
+            }
+            BundleEdit::Rename {
+                entry,
+                name,
+                relist: again,
+            } => {
+                let old = std::mem::replace(&mut e[entry % n].0, name.clone());
+                if *again {
+                    relist(&mut e, |v| {
+                        for f in v["files"].as_array_mut().into_iter().flatten() {
+                            if f["name"] == old.as_str() {
+                                f["name"] = name.as_str().into();
+                            }
+                        }
+                        if v["lesson"] == old.as_str() {
+                            v["lesson"] = name.as_str().into();
+                        }
+                    });
+                }
+            }
+            BundleEdit::Store { entry, how } => e[entry % n].2 = how.clone(),
+            BundleEdit::Drop(entry) => {
+                e.remove(entry % n);
+            }
+            BundleEdit::Add {
+                name,
+                bytes,
+                relist: again,
+            } => {
+                e.insert(
+                    e.len().saturating_sub(1),
+                    (name.clone(), bytes.clone(), Stored::File),
+                );
+                if *again {
+                    relist(&mut e, |v| {
+                        let mut list = files_of(v).unwrap_or_default();
+                        list.push(serde_json::json!({
+                            "name": name, "bytes": bytes.len(), "sha256": sha_hex(bytes)
+                        }));
+                        v["files"] = list.into();
+                    });
+                }
+            }
+        }
+        write_entries(&e).unwrap_or_else(|| valid.to_vec())
+    }
+}
+
+/// Names a hostile bundle might give an entry.
+fn entry_name(existing: Vec<String>) -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(existing),
+        prop::sample::select(vec![
+            "../evil".to_string(),
+            "runs/../../evil".into(),
+            "/tmp/evil".into(),
+            "\\evil".into(),
+            "C:/evil".into(),
+            "runs\\x".into(),
+            "runs//x".into(),
+            "./x".into(),
+            "runs/".into(),
+            String::new(),
+            "a\nb".into(),
+            "bundle.json".into(),
+            "lesson.md".into(),
+            "runs/good".into(),
+            "runs/good/run.json/x".into(),
+            "é".repeat(200),
+            "x".repeat(70_000),
+        ]),
+    ]
+}
+
+/// Edits of the valid bundle: its bytes, its manifest, its entries' contents, names and
+/// kinds, entries dropped and added.
+fn bundle_edits(
+    valid: &[u8],
+    files: &[(String, Vec<u8>)],
+) -> impl Strategy<Value = BundleEdit> + use<> {
+    use serde_json::json;
+    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    let manifest = files.iter().find(|(n, _)| n == "bundle.json").unwrap();
+    let value: serde_json::Value = serde_json::from_slice(&manifest.1).unwrap();
+    let mut pointers = Vec::new();
+    leaves(&value, String::new(), &mut pointers);
+    pointers.push("/files".into());
+    let edge = prop_oneof![
+        edge_value(),
+        prop::sample::select(vec![
+            json!(u64::MAX),
+            json!(2u64 << 30),
+            json!("latentlab-bundle"),
+            json!(valid.len()),
+            json!([{"name": "x", "bytes": 1, "sha256": "0"}]),
+        ]),
+    ];
+    let text_splices = vec![
+        b"\nopen: ../../x\n".to_vec(),
+        b"\nopen: /etc\n".to_vec(),
+        b"\nopen: runs/good/..\n".to_vec(),
+        b"\n## S\n\nText.\n".repeat(60),
+        b"1e300".to_vec(),
+        b"\"1\"".to_vec(),
+        b"99999999999999".to_vec(),
+    ];
+    let lesson_splices = text_splices.clone();
+    let zip_splices = vec![
+        b"PK\x05\x06".to_vec(),
+        b"PK\x01\x02".to_vec(),
+        b"PK\x03\x04".to_vec(),
+        b"PK\x06\x06".to_vec(),
+        b"PK\x06\x07".to_vec(),
+        be(u32::MAX),
+        vec![0xff, 0xff],
+        vec![0; 22],
+    ];
+    let lesson = files
+        .iter()
+        .position(|(n, _)| Some(n.as_str()) == value["lesson"].as_str())
+        .unwrap();
+    let stored = prop_oneof![
+        Just(Stored::Folder),
+        Just(Stored::Zip64),
+        prop::sample::select(vec!["../x", "/etc/passwd", "runs/good", "lesson.md", ""])
+            .prop_map(|t| Stored::Link(t.to_string())),
+    ];
+    prop_oneof![
+        3 => mutation(zip_splices, false).prop_map(BundleEdit::Bytes),
+        2 => (prop::sample::select(pointers), edge).prop_map(|(at, v)| BundleEdit::Manifest(at, v)),
+        3 => (any::<usize>(), mutation(text_splices, true), any::<bool>()).prop_map(
+            |(entry, mutation, relist)| BundleEdit::Content { entry, mutation, relist }
+        ),
+        // The lesson's text, listed again: most of these open, so the checks past the
+        // archive's (the lesson, its runs) are reached.
+        3 => mutation(lesson_splices, true).prop_map(move |mutation| BundleEdit::Content {
+            entry: lesson,
+            mutation,
+            relist: true,
+        }),
+        2 => (any::<usize>(), entry_name(names.clone()), any::<bool>())
+            .prop_map(|(entry, name, relist)| BundleEdit::Rename { entry, name, relist }),
+        1 => (any::<usize>(), stored).prop_map(|(entry, how)| BundleEdit::Store { entry, how }),
+        1 => any::<usize>().prop_map(BundleEdit::Drop),
+        1 => (entry_name(names), prop::collection::vec(any::<u8>(), 0..64), any::<bool>())
+            .prop_map(|(name, bytes, relist)| BundleEdit::Add { name, bytes, relist }),
+    ]
+}
+
+/// Every path under `dir`, relative, sorted.
+fn tree(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        out.push(p.strip_prefix(root).unwrap().display().to_string());
+        if p.is_dir() && !p.is_symlink() {
+            tree(root, &p, out);
+        }
+    }
+}
+
+/// Class bundles edited in every part (bytes, bundle.json, entries' contents, names and
+/// kinds): opening never panics, never writes outside the cache folder, leaves nothing in
+/// the cache when it refuses, and what opens is a lesson whose runs are inside its
+/// unpacked folder and open; opened again (and after damage to the unpacked folder) it
+/// opens the same.
+#[test]
+fn bundles_never_panic_write_only_in_the_cache_and_what_opens_is_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let valid_path = packed_bundle(dir.path());
+    let valid = std::fs::read(&valid_path).unwrap();
+    let files = zip_entries(&valid);
+    let home = dir.path().join("home");
+    let cache = home.join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let case = home.join("case.latentlab");
+    let lessons = cache.join(latentlab::lessons::bundle::CACHE_FOLDER);
+    let outside = || {
+        let mut t = Vec::new();
+        tree(dir.path(), dir.path(), &mut t);
+        t.retain(|p| !p.starts_with("home/cache/lessons") && p != "home/case.latentlab");
+        t.sort();
+        t
+    };
+    let before = outside();
+    let opened = std::sync::atomic::AtomicUsize::new(0);
+    let strategy = bundle_edits(&valid, &files);
+    fuzz("bundle", 100, strategy, |edit| {
+        use latentlab::lessons::bundle;
+        let bytes = edit.apply(&valid, &files);
+        // Each case starts from an empty cache, so what a case leaves is its own.
+        std::fs::remove_dir_all(&cache).ok();
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(&case, &bytes).unwrap();
+        let mine = lessons.join(sha_hex(&bytes));
+        let result = bundle::open(&case, &cache);
+        prop_assert_eq!(outside(), before.clone(), "written outside the cache");
+        match result {
+            Ok(lesson) => {
+                opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                prop_assert!(lesson.steps.len() <= latentlab::lessons::MAX_STEPS);
+                for step in &lesson.steps {
+                    if let Some(o) = &step.changes.open {
+                        prop_assert!(o.value.starts_with(&mine), "{:?}", o.value);
+                        prop_assert!(latentlab::train::run::open_run(&o.value).is_ok());
+                    }
+                }
+                // Opened again, it reuses the folder; damaged there, it unpacks again.
+                prop_assert!(bundle::open(&case, &cache).is_ok());
+                let unpacked = bundle::unpack(&case, &cache).unwrap();
+                let first = unpacked.dir.join(&unpacked.manifest.files[0].name);
+                std::fs::write(&first, b"damaged").unwrap();
+                prop_assert!(bundle::open(&case, &cache).is_ok(), "not unpacked again");
+                std::fs::remove_dir_all(&mine).unwrap();
+            }
+            Err(e) => {
+                let text = e.to_string();
+                prop_assert!(
+                    text.contains(&case.display().to_string())
+                        || text.contains(&cache.display().to_string()),
+                    "{}",
+                    text
+                );
+                prop_assert!(
+                    !mine.exists(),
+                    "a refused bundle stayed in the cache: {}",
+                    text
+                );
+            }
+        }
+        if lessons.exists() {
+            let left: Vec<_> = std::fs::read_dir(&lessons).unwrap().collect();
+            prop_assert!(left.is_empty(), "left in the cache: {:?}", left);
+        }
+        Ok(())
+    });
+    let opened = opened.into_inner();
+    eprintln!("fuzz bundle: {opened} cases opened");
+    assert!(
+        opened > 0,
+        "no edited bundle opened: the target never reaches past the checks"
+    );
 }
