@@ -16,14 +16,8 @@ const SAVED: [&str; 2] = [
 ];
 
 #[test]
-#[ignore = "fails: Settings::sanitize (src/app/settings.rs, the models rule of FIELD_RULES) \
-            checks only that the list is not empty; a model listed twice stays, the run \
-            refuses it (\"model 'ae' is listed twice\") and the window has no models at start"]
 fn a_model_listed_twice_in_saved_settings_is_put_right_and_the_window_builds() {
-    let image = ItemShape::Image {
-        width: 28,
-        height: 28,
-    };
+    let image = ItemShape::gray(28, 28);
     for saved in SAVED {
         let mut s: Settings = ron::from_str(saved).unwrap();
         let fixed = s.sanitize();
@@ -54,10 +48,6 @@ fn a_model_listed_twice_in_saved_settings_is_put_right_and_the_window_builds() {
 /// Settings the window cannot build models from (here not sanitized, as `with_settings`
 /// takes them): the error is on screen and no spinner says models are on their way.
 #[test]
-#[ignore = "fails: the error shows, but so does the 'Building the models…' spinner, for \
-            good: frame_ui (src/app/mod.rs) calls waiting_ui whenever there is no snapshot, \
-            also when Session::reset_with (src/app/session.rs) refused the settings and \
-            nothing is building"]
 fn settings_that_cannot_build_show_the_error_and_no_spinner() {
     let s: Settings = ron::from_str(SAVED[0]).unwrap();
     let mut h = ui::harness(s, true);

@@ -25,9 +25,21 @@ pub fn about_ui(ui: &mut Ui, view: &dyn View) {
 }
 
 /// A spinner while there is nothing to show yet.
-pub fn waiting_ui(ui: &mut Ui, loading: bool) {
+/// What the central area waits for: the data set, the models, or nothing (the models
+/// could not be built: the message above says why, and no spinner promises them).
+pub fn waiting_ui(ui: &mut Ui, loading: bool, building: bool) {
     ui.vertical_centered(|ui| {
         ui.add_space(80.0);
+        if !loading && !building {
+            ui.label(
+                RichText::new(
+                    "No models to show: the message above says why. Change the settings and \
+                     press Apply, or Reset.",
+                )
+                .color(theme::QUIET),
+            );
+            return;
+        }
         ui.spinner();
         ui.label(if loading {
             "Loading the data set…"

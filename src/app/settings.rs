@@ -24,11 +24,34 @@ const FIELD_RULES: &[FieldRule] = {
     use crate::train::spec::{BATCH_SIZE, EPOCHS, EVAL_EVERY_SECS, KL_WARMUP, LR};
     &[
         FieldRule {
-            check: |s| match s.run.models.is_empty() {
-                true => Err("no models".into()),
-                false => Ok(()),
+            check: |s| {
+                if s.run.models.is_empty() {
+                    return Err("no models".into());
+                }
+                let twice = s
+                    .run
+                    .models
+                    .iter()
+                    .enumerate()
+                    .find(|(i, k)| s.run.models[..*i].contains(k));
+                match twice {
+                    Some((_, k)) => Err(format!("model '{}' listed twice, kept once", k.name())),
+                    None => Ok(()),
+                }
             },
-            reset: |s, d| s.run.models = d.run.models.clone(),
+            // A model listed twice is kept once, in its first place; no models at all
+            // go back to the default pair.
+            reset: |s, d| {
+                let mut seen = Vec::new();
+                s.run.models.retain(|k| {
+                    let first = !seen.contains(k);
+                    seen.push(*k);
+                    first
+                });
+                if s.run.models.is_empty() {
+                    s.run.models = d.run.models.clone();
+                }
+            },
         },
         FieldRule {
             check: |s| {

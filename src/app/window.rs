@@ -296,7 +296,10 @@ impl LatentLabApp {
             .shown()
             .or_else(|| self.session.snapshot.clone());
         let (Some(full), Some(ds)) = (shown, self.session.data.clone()) else {
-            waiting_ui(ui, self.session.is_loading());
+            // Models are on their way while building, and between Ready and the first
+            // snapshot (a config is there); otherwise none will come.
+            let coming = self.session.is_building() || self.session.config.is_some();
+            waiting_ui(ui, self.session.is_loading(), coming);
             return actions;
         };
         let snap = presentation::only(&full, &self.presentation.shown(&full));
