@@ -61,7 +61,7 @@ fn fuzz<S: Strategy>(
             ..Config::default()
         };
         let (t, (cpu, wait)) = (Instant::now(), thread_times());
-        if let Err(e) = TestRunner::new(config).run(&strategy, &timed) {
+        if let Err(e) = TestRunner::new(config).run(&strategy, timed) {
             panic!("{e}");
         }
         let (cpu_after, wait_after) = thread_times();
