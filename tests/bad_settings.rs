@@ -1,6 +1,7 @@
 //! Saved window settings (eframe's app.ron) that a hand edit or a damaged file leaves with a
-//! model listed twice: `Settings::sanitize` must put them right, so the window builds its
-//! models at start. Found by the settings fuzz target (tests/fuzz.rs) on 2026-12-06: a
+//! model listed twice, or with models each small enough but too many parameters in all:
+//! `Settings::sanitize` must put them right, so the window builds its models at start.
+//! Both found by the settings fuzz target (tests/fuzz.rs) on 2026-12-06; in the first a
 //! mutation turned `"vae"` into `"\nae"`, which reads as `ae` (kind names are trimmed).
 
 use egui_kittest::kittest::Queryable;
@@ -9,24 +10,28 @@ use latentlab::data::ItemShape;
 
 mod ui;
 
-/// Settings as app.ron holds them, with the AE listed twice (once with a space).
-const SAVED: [&str; 2] = [
+/// Settings as app.ron holds them: the AE listed twice (once with a space); four models of
+/// about 7.3 million parameters each, 29.2 million in all (the cap is 25 million).
+const SAVED: [&str; 3] = [
     "(run: (models: [\"ae\", \"ae\"]))",
     "(run: (models: [\"ae\", \" ae\", \"vae\"]))",
+    "(run: (models: [\"ae\", \"vae\", \"sae\", \"cae\"], hidden: [4100, 100, 100, 100]))",
 ];
 
 #[test]
-fn a_model_listed_twice_in_saved_settings_is_put_right_and_the_window_builds() {
+fn saved_settings_that_cannot_build_are_put_right_and_the_window_builds() {
     let image = ItemShape::gray(28, 28);
+    // Each case says what is wrong with it, so all of them show at once.
+    let mut wrong = Vec::new();
     for saved in SAVED {
         let mut s: Settings = ron::from_str(saved).unwrap();
         let fixed = s.sanitize();
-        let built = s.run.train_config_for(image);
-        assert!(
-            built.is_ok(),
-            "{saved}: after sanitize ({fixed:?}) the models do not build: {:?}",
-            built.err()
-        );
+        if let Err(e) = s.run.train_config_for(image) {
+            wrong.push(format!(
+                "{saved}: after sanitize ({fixed:?}) the models do not build: {e}"
+            ));
+            continue;
+        }
         // The window on those settings trains.
         let mut h = ui::harness(s, true);
         ui::wait_for(&mut h, "the models training", |a| {
@@ -40,9 +45,11 @@ fn a_model_listed_twice_in_saved_settings_is_put_right_and_the_window_builds() {
             .filter(|m| m.is_error)
             .map(|m| m.text.as_str())
             .collect();
-        assert!(errors.is_empty(), "{saved}: {errors:?}");
-        assert!(h.query_by_label_contains("Building the models").is_none());
+        if !errors.is_empty() || h.query_by_label_contains("Building the models").is_some() {
+            wrong.push(format!("{saved}: the window shows {errors:?}"));
+        }
     }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
 /// Settings the window cannot build models from (here not sanitized, as `with_settings`

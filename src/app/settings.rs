@@ -178,7 +178,7 @@ impl Settings {
                 .find(|k| k.key == key);
             let checked = known
                 .ok_or_else(|| format!("unknown knob '{key}'"))
-                .and_then(|k| k.check(value).map(drop));
+                .and_then(|k| k.check(value).map(drop).map_err(|e| e.to_string()));
             keep(checked)
         });
         // Fields each in range can still not fit together: too many parameters for a
@@ -201,6 +201,27 @@ impl Settings {
             {
                 run.knobs.retain(|key, _| kind.knob(key).is_none());
             }
+        }
+        // Each model within the cap can still be over it together (the run's own rule).
+        let total = |run: &crate::train::RunSpec| -> u64 {
+            run.models
+                .iter()
+                .map(|&kind| {
+                    let mut m =
+                        ModelConfig::new(kind, IMAGE_SIDE * IMAGE_SIDE, Likelihood::Bernoulli);
+                    m.latent_dim = run.latent_dim;
+                    m.hidden = run.hidden.clone();
+                    m.parameter_count()
+                })
+                .sum()
+        };
+        if total(run) > MAX_PARAMETERS {
+            keep(Err(format!(
+                "hidden {:?}: too many parameters for {} models together",
+                run.hidden,
+                run.models.len()
+            )));
+            run.hidden = defaults.run.hidden.clone();
         }
         fixed
     }

@@ -305,7 +305,7 @@ fn set(c: &mut Changes, key: &str, value: &str, line: usize) -> Result<(), Value
         };
         let checked = knob.check(&raw).map_err(|why| ValueError::Knob {
             key: key.to_string(),
-            why,
+            why: why.to_string(),
         })?;
         c.knobs.insert(
             key.to_string(),

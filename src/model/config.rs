@@ -32,11 +32,11 @@ pub enum ConfigError {
         count: u64,
     },
     /// A knob's value, or the kind's own rule, refused (worded by the kind table).
-    #[error("{0}")]
-    Kind(String),
+    #[error(transparent)]
+    Kind(#[from] super::kinds::KnobError),
     /// The architecture cannot take these items (worded by `model::conv`).
-    #[error("{0}")]
-    Arch(String),
+    #[error(transparent)]
+    Arch(#[from] super::conv::ArchError),
 }
 
 /// The decoder's likelihood p(x|z).
@@ -85,11 +85,11 @@ impl Arch {
     }
 
     /// Parses a command-line name; the message lists the names.
-    pub fn from_name(name: &str) -> std::result::Result<Self, String> {
+    pub fn from_name(name: &str) -> std::result::Result<Self, super::conv::ArchError> {
         Arch::ALL
             .into_iter()
             .find(|a| a.name().eq_ignore_ascii_case(name.trim()))
-            .ok_or_else(|| format!("unknown architecture '{name}' (mlp or conv)"))
+            .ok_or_else(|| super::conv::ArchError::Unknown(name.to_string()))
     }
 }
 

@@ -107,18 +107,71 @@ pub struct ConvPlan {
     pub convs: Vec<Geometry>,
 }
 
+/// Why a conv network cannot be built for a config (worded for the command line and the
+/// window alike).
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ArchError {
+    /// Neither grey nor colour.
+    #[error(
+        "--arch conv takes grey (1 channel) or colour (3 channel) images, not {channels} channels"
+    )]
+    Channels {
+        /// Channels of the items.
+        channels: usize,
+    },
+    /// Sides that cannot be halved by a 4×4 stride-2 convolution.
+    #[error(
+        "--arch conv needs images whose sides are even and at least {min} (each 4×4 stride-2 \
+         convolution halves them); {width}×{height} is not (use --arch mlp)"
+    )]
+    Sides {
+        /// The least side that is halved.
+        min: usize,
+        /// Width of the items.
+        width: usize,
+        /// Height of the items.
+        height: usize,
+    },
+    /// Items that are not images.
+    #[error("--arch conv needs image items (this data set's items are not images; use --arch mlp)")]
+    NotImages,
+    /// A config whose input size disagrees with its image shape.
+    #[error("input size {input_dim} does not fit {channels}×{height}×{width} images")]
+    InputSize {
+        /// The config's input size.
+        input_dim: usize,
+        /// Channels of the images.
+        channels: usize,
+        /// Height of the images.
+        height: usize,
+        /// Width of the images.
+        width: usize,
+    },
+    /// A kind whose penalty only the MLP computes.
+    #[error(
+        "{kind} cannot use --arch conv: its contractive penalty ‖∂μ/∂x‖² is computed in closed \
+         form through the MLP's weight matrices and ReLU masks, which a convolutional encoder \
+         does not have; use --arch mlp for {kind}"
+    )]
+    MlpOnly {
+        /// The kind's name.
+        kind: String,
+    },
+    /// A name that is no architecture.
+    #[error("unknown architecture '{0}' (mlp or conv)")]
+    Unknown(String),
+}
+
 impl ConvPlan {
     /// The plan for items of `image`, or why a conv network cannot take them.
-    pub fn new(image: ImageDims) -> std::result::Result<Self, String> {
+    pub fn new(image: ImageDims) -> std::result::Result<Self, ArchError> {
         let ImageDims {
             channels,
             height,
             width,
         } = image;
         if channels != 1 && channels != 3 {
-            return Err(format!(
-                "--arch conv takes grey (1 channel) or colour (3 channel) images, not {channels} channels"
-            ));
+            return Err(ArchError::Channels { channels });
         }
         let mut convs = Vec::new();
         let (mut h, mut w, mut c) = (height, width, channels);
@@ -132,22 +185,20 @@ impl ConvPlan {
             (h, w, c) = (h / 2, w / 2, CHANNELS);
         }
         if convs.is_empty() {
-            return Err(format!(
-                "--arch conv needs images whose sides are even and at least {MIN_SIDE_TO_HALVE} \
-                 (each 4×4 stride-2 convolution halves them); {width}×{height} is not (use --arch mlp)"
-            ));
+            return Err(ArchError::Sides {
+                min: MIN_SIDE_TO_HALVE,
+                width,
+                height,
+            });
         }
         Ok(Self { image, convs })
     }
 
     /// The plan of a config: `None` for an MLP, the reason for a conv config that cannot be.
-    pub fn of(config: &ModelConfig) -> std::result::Result<Option<Self>, String> {
+    pub fn of(config: &ModelConfig) -> std::result::Result<Option<Self>, ArchError> {
         match (config.arch, config.image) {
             (Arch::Mlp, _) => Ok(None),
-            (Arch::Conv, None) => Err(
-                "--arch conv needs image items (this data set's items are not images; use --arch mlp)"
-                    .into(),
-            ),
+            (Arch::Conv, None) => Err(ArchError::NotImages),
             (Arch::Conv, Some(image)) => Self::new(image).map(Some),
         }
     }
@@ -165,27 +216,26 @@ impl ConvPlan {
 
 /// Checks a config's architecture: a conv config has a plan, and its items have as many
 /// values as `input_dim` says. (Kinds that cannot be conv say so in their own `check`.)
-pub fn check(config: &ModelConfig) -> std::result::Result<(), String> {
+pub fn check(config: &ModelConfig) -> std::result::Result<(), ArchError> {
     if let Some(plan) = ConvPlan::of(config)?
         && plan.input_dim() != config.input_dim
     {
-        return Err(format!(
-            "input size {} does not fit {}×{}×{} images",
-            config.input_dim, plan.image.channels, plan.image.height, plan.image.width
-        ));
+        return Err(ArchError::InputSize {
+            input_dim: config.input_dim,
+            channels: plan.image.channels,
+            height: plan.image.height,
+            width: plan.image.width,
+        });
     }
     Ok(())
 }
 
 /// The `check` of a kind whose penalty only the MLP computes (the contractive AE).
-pub fn mlp_only(config: &ModelConfig) -> std::result::Result<(), String> {
+pub fn mlp_only(config: &ModelConfig) -> std::result::Result<(), ArchError> {
     if config.arch == Arch::Conv {
-        return Err(format!(
-            "{} cannot use --arch conv: its contractive penalty ‖∂μ/∂x‖² is computed in closed \
-             form through the MLP's weight matrices and ReLU masks, which a convolutional \
-             encoder does not have; use --arch mlp for {}",
-            config.kind, config.kind
-        ));
+        return Err(ArchError::MlpOnly {
+            kind: config.kind.to_string(),
+        });
     }
     Ok(())
 }

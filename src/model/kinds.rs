@@ -138,34 +138,42 @@ impl KnobSpec {
         }
     }
 
-    /// `value` if it fits this knob (choices compared without case), or a message naming it.
-    pub fn check(&self, value: &KnobValue) -> std::result::Result<KnobValue, String> {
+    /// `value` if it fits this knob (choices compared without case), or why not.
+    pub fn check(&self, value: &KnobValue) -> std::result::Result<KnobValue, KnobError> {
+        let label = self.label;
         match (self.range, value) {
             (KnobRange::Number { min, max, .. }, KnobValue::Number(v)) => {
                 if v.is_finite() && (min..=max).contains(v) {
                     Ok(value.clone())
                 } else {
-                    Err(format!(
-                        "{} {v} is out of range ({min} to {max})",
-                        self.label
-                    ))
+                    Err(KnobError::OutOfRange {
+                        label,
+                        value: *v,
+                        min,
+                        max,
+                    })
                 }
             }
             (KnobRange::Choice { options, .. }, KnobValue::Choice(c)) => options
                 .iter()
                 .find(|o| o.eq_ignore_ascii_case(c.trim()))
                 .map(|o| KnobValue::Choice(o.to_string()))
-                .ok_or_else(|| {
-                    format!("{} '{c}' is not one of {}", self.label, options.join(", "))
+                .ok_or_else(|| KnobError::NotAnOption {
+                    label,
+                    value: format!("'{c}'"),
+                    options: options.join(", "),
                 }),
-            (KnobRange::Number { .. }, KnobValue::Choice(c)) => {
-                Err(format!("{} '{c}' is not a number", self.label))
+            (KnobRange::Number { .. }, KnobValue::Choice(c)) => Err(KnobError::NotANumber {
+                label,
+                value: c.clone(),
+            }),
+            (KnobRange::Choice { options, .. }, KnobValue::Number(v)) => {
+                Err(KnobError::NotAnOption {
+                    label,
+                    value: v.to_string(),
+                    options: options.join(", "),
+                })
             }
-            (KnobRange::Choice { options, .. }, KnobValue::Number(v)) => Err(format!(
-                "{} {v} is not one of {}",
-                self.label,
-                options.join(", ")
-            )),
         }
     }
 }
@@ -188,7 +196,52 @@ pub type PenaltyFn = fn(&PenaltyInput<'_>) -> Result<Tensor>;
 /// and its code mean μ. What the inspector shows.
 pub type ItemPenaltyFn = fn(&ModelConfig, &EncoderSnapshot, &[f32], &[f32]) -> f64;
 /// Checks between knobs of one kind that a single range cannot express.
-pub type CheckFn = fn(&ModelConfig) -> std::result::Result<(), String>;
+pub type CheckFn = fn(&ModelConfig) -> std::result::Result<(), KnobError>;
+
+/// Why a knob's value, or a kind's own rule over its knobs and architecture, refused a
+/// config. The words are the kind table's.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum KnobError {
+    /// A number outside the knob's range (or not finite).
+    #[error("{label} {value} is out of range ({min} to {max})")]
+    OutOfRange {
+        /// The knob's label.
+        label: &'static str,
+        /// The value given.
+        value: f32,
+        /// Least allowed.
+        min: f32,
+        /// Most allowed.
+        max: f32,
+    },
+    /// A value that is not one of a choice knob's options (quoted if it was text).
+    #[error("{label} {value} is not one of {options}")]
+    NotAnOption {
+        /// The knob's label.
+        label: &'static str,
+        /// The value given, as written.
+        value: String,
+        /// The options, comma-separated.
+        options: String,
+    },
+    /// Text where a number belongs.
+    #[error("{label} '{value}' is not a number")]
+    NotANumber {
+        /// The knob's label.
+        label: &'static str,
+        /// The text given.
+        value: String,
+    },
+    /// A masking probability above 1.
+    #[error("noise {level} is out of range for masking (a probability, 0 to 1)")]
+    MaskingAboveOne {
+        /// The noise level given.
+        level: f32,
+    },
+    /// The kind cannot use the architecture asked for.
+    #[error(transparent)]
+    Arch(#[from] super::conv::ArchError),
+}
 
 /// A penalty's gradient on the hand-written backward pass: the shapes `model::backward`
 /// knows, each with its own exhaustive arm there. Penalties of any other shape set
@@ -429,7 +482,7 @@ const CAE: KindSpec = KindSpec {
     knobs: &[CONTRACTION],
     corrupt: None,
     penalty: Some(CONTRACTIVE_PENALTY),
-    check: Some(super::conv::mlp_only),
+    check: Some(|config| Ok(super::conv::mlp_only(config)?)),
 };
 
 /// The table of kinds, in display order.
@@ -604,12 +657,10 @@ fn corrupt_with_noise(config: &ModelConfig, x: &Tensor, rng: &mut PortableRng) -
 }
 
 /// A masking probability above 1 means nothing.
-fn masking_is_a_probability(config: &ModelConfig) -> std::result::Result<(), String> {
+fn masking_is_a_probability(config: &ModelConfig) -> std::result::Result<(), KnobError> {
     let level = config.number("noise_level");
     if config.choice("noise_kind") == "masking" && level > 1.0 {
-        return Err(format!(
-            "noise {level} is out of range for masking (a probability, 0 to 1)"
-        ));
+        return Err(KnobError::MaskingAboveOne { level });
     }
     Ok(())
 }

@@ -64,7 +64,8 @@ impl Autoencoder {
     /// A freshly initialised model; the same rng state gives the same weights.
     pub fn new(config: ModelConfig, rng: &mut PortableRng) -> Result<Self> {
         let dev = Device::Cpu;
-        let plan = conv::ConvPlan::of(&config).map_err(candle_core::Error::Msg)?;
+        let plan =
+            conv::ConvPlan::of(&config).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let mut conv = match plan {
             Some(plan) => Some(conv::ConvNet::new_encoder(plan, rng, &dev)?),
             None => None,

@@ -68,12 +68,13 @@ fn the_plan_halves_each_documented_size_and_refuses_the_rest() {
     assert_eq!(p64.convs[0].c_in, 3);
     assert_eq!(ConvPlan::new(image(1, 28)).unwrap().flat_dim(), 7 * 7 * 32);
     for bad in [7, 6, 27] {
-        let e = ConvPlan::new(image(1, bad)).unwrap_err();
+        let e = ConvPlan::new(image(1, bad)).unwrap_err().to_string();
         assert!(e.contains("even and at least 8"), "{bad}: {e}");
     }
     assert!(
         ConvPlan::new(image(2, 64))
             .unwrap_err()
+            .to_string()
             .contains("2 channels")
     );
     let mut points = ModelConfig::new(ModelKind::Vae, 2, Likelihood::Gaussian);
