@@ -58,7 +58,7 @@ fn conv_vae() -> Autoencoder {
         height: SIDE,
         width: SIDE,
     });
-    cfg.hidden = latentlab::model::conv::DENSE.to_vec();
+    cfg.hidden = latentlab::model::arch::DENSE.to_vec();
     cfg.latent_dim = LATENT;
     cfg.validate().unwrap();
     Autoencoder::new(cfg, &mut PortableRng::seed_from_u64(1)).unwrap()

@@ -1,6 +1,7 @@
 //! A model's configuration: its kind, sizes, likelihood and knobs, as files and settings
 //! hold them (the autoencoder built from it lives in `model/mod.rs`).
 
+pub use super::arch::{Arch, ImageDims};
 use super::kinds::{KnobRange, KnobValue, ModelKind};
 use super::limits::{self, OutOfRange};
 use crate::data::ItemShape;
@@ -36,7 +37,7 @@ pub enum ConfigError {
     Kind(#[from] super::kinds::KnobError),
     /// The architecture cannot take these items (worded by `model::conv`).
     #[error(transparent)]
-    Arch(#[from] super::conv::ArchError),
+    Arch(#[from] super::arch::ArchError),
 }
 
 /// The decoder's likelihood p(x|z).
@@ -57,58 +58,6 @@ impl Likelihood {
             Likelihood::Gaussian
         }
     }
-}
-
-/// The network's architecture: dense layers only, or convolutions around dense layers
-/// (`model::conv`, images only). Checkpoints and runs written before it existed load as
-/// [`Arch::Mlp`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Arch {
-    /// A multilayer perceptron: `hidden` dense layers, mirrored in the decoder.
-    #[default]
-    Mlp,
-    /// Stride-2 convolutions, then dense layers (Burgess et al. 2018); see `model::conv`.
-    Conv,
-}
-
-impl Arch {
-    /// Every architecture, in the order the controls list them.
-    pub const ALL: [Arch; 2] = [Arch::Mlp, Arch::Conv];
-
-    /// The name on the command line and in files ("mlp", "conv").
-    pub fn name(self) -> &'static str {
-        match self {
-            Arch::Mlp => "mlp",
-            Arch::Conv => "conv",
-        }
-    }
-
-    /// Parses a command-line name; the message lists the names.
-    pub fn from_name(name: &str) -> std::result::Result<Self, super::conv::ArchError> {
-        Arch::ALL
-            .into_iter()
-            .find(|a| a.name().eq_ignore_ascii_case(name.trim()))
-            .ok_or_else(|| super::conv::ArchError::Unknown(name.to_string()))
-    }
-}
-
-impl std::fmt::Display for Arch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// The shape of an image item as a convolution sees it: channels × height × width, values
-/// stored channel by channel, each row-major.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ImageDims {
-    /// 1 (grey) or 3 (colour).
-    pub channels: usize,
-    /// Rows.
-    pub height: usize,
-    /// Columns.
-    pub width: usize,
 }
 
 /// Everything that defines one model's network and objective.
@@ -239,7 +188,15 @@ impl ModelConfig {
     /// from a file cannot overflow it).
     pub fn parameter_count(&self) -> u64 {
         if self.arch == Arch::Conv {
-            return super::conv::parameter_count(self);
+            return match super::arch::ConvPlan::for_items(self.arch, self.image) {
+                Ok(Some(plan)) => super::arch::parameter_count(
+                    &plan,
+                    &self.hidden,
+                    self.latent_dim,
+                    self.kind.is_variational(),
+                ),
+                _ => 0,
+            };
         }
         let dense = |i: usize, o: usize| (i as u64).saturating_add(1).saturating_mul(o as u64);
         let mut sizes = vec![self.input_dim];
@@ -266,7 +223,7 @@ impl ModelConfig {
         for &h in &self.hidden {
             limits::HIDDEN_SIZE.check(h)?;
         }
-        super::conv::check(self).map_err(ConfigError::Arch)?;
+        super::arch::check(self.arch, self.image, self.input_dim).map_err(ConfigError::Arch)?;
         let count = self.parameter_count();
         if count > limits::MAX_PARAMETERS {
             return Err(ConfigError::TooManyParameters { count });

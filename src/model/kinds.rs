@@ -240,7 +240,7 @@ pub enum KnobError {
     },
     /// The kind cannot use the architecture asked for.
     #[error(transparent)]
-    Arch(#[from] super::conv::ArchError),
+    Arch(#[from] super::arch::ArchError),
 }
 
 /// A penalty's gradient on the hand-written backward pass: the shapes `model::backward`
@@ -482,7 +482,7 @@ const CAE: KindSpec = KindSpec {
     knobs: &[CONTRACTION],
     corrupt: None,
     penalty: Some(CONTRACTIVE_PENALTY),
-    check: Some(|config| Ok(super::conv::mlp_only(config)?)),
+    check: Some(|config| Ok(super::arch::mlp_only(config.arch, config.kind.name())?)),
 };
 
 /// The table of kinds, in display order.

@@ -1,6 +1,7 @@
 //! The autoencoder family on candle: kinds, configuration, losses and evaluation.
 
 mod adam;
+pub mod arch;
 pub mod backward;
 pub mod checkpoint;
 mod config;
@@ -64,8 +65,8 @@ impl Autoencoder {
     /// A freshly initialised model; the same rng state gives the same weights.
     pub fn new(config: ModelConfig, rng: &mut PortableRng) -> Result<Self> {
         let dev = Device::Cpu;
-        let plan =
-            conv::ConvPlan::of(&config).map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        let plan = arch::ConvPlan::for_items(config.arch, config.image)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
         let mut conv = match plan {
             Some(plan) => Some(conv::ConvNet::new_encoder(plan, rng, &dev)?),
             None => None,

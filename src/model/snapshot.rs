@@ -2,7 +2,8 @@
 //! variables.
 
 use super::ModelConfig;
-use super::conv::{self, ConvNet, ConvPlan, KERNEL};
+use super::arch::{ConvPlan, KERNEL};
+use super::conv::{self, ConvNet};
 use super::mlp::Dense;
 use candle_core::{Device, Result, Tensor};
 use std::sync::OnceLock;
@@ -121,7 +122,9 @@ impl DecoderSnapshot {
     /// The same layers read as `config`'s architecture says (a conv config's plan), for
     /// layers stored without it (a timeline's frames).
     pub fn with_plan_of(mut self, config: &ModelConfig) -> Self {
-        self.conv = ConvPlan::of(config).ok().flatten();
+        self.conv = ConvPlan::for_items(config.arch, config.image)
+            .ok()
+            .flatten();
         self
     }
 
@@ -322,7 +325,9 @@ impl EncoderSnapshot {
     /// The same layers read as `config`'s architecture says (a conv config's plan), for
     /// layers stored without it (a timeline's frames).
     pub fn with_plan_of(mut self, config: &ModelConfig) -> Self {
-        self.conv = ConvPlan::of(config).ok().flatten();
+        self.conv = ConvPlan::for_items(config.arch, config.image)
+            .ok()
+            .flatten();
         self
     }
 

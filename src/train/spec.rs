@@ -108,7 +108,7 @@ impl RunSpec {
                 m.hidden = self.hidden.clone();
                 if self.arch == Arch::Conv {
                     m.arch = Arch::Conv;
-                    m.hidden = crate::model::conv::DENSE.to_vec();
+                    m.hidden = crate::model::arch::DENSE.to_vec();
                     m.image = match shape {
                         ItemShape::Image {
                             width,

@@ -2,6 +2,8 @@
 //! differences, the frozen decoder against the candle one, and the plan's sizes.
 
 use super::*;
+use crate::model::arch::{Arch, DENSE};
+use crate::model::config::ModelConfig;
 use crate::model::{Autoencoder, Likelihood, ModelKind};
 use rand::SeedableRng;
 
