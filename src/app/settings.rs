@@ -18,6 +18,14 @@ struct FieldRule {
     reset: fn(&mut Settings, &Settings),
 }
 
+/// `v` within `limit`, or the limit's message (the form a field rule reports).
+fn within<T: PartialOrd + std::fmt::Display + Copy>(
+    limit: &crate::model::limits::Limit<T>,
+    v: T,
+) -> Result<(), String> {
+    limit.check(v).map(drop).map_err(|e| e.to_string())
+}
+
 /// The settings checked one by one, in the order their messages appear.
 const FIELD_RULES: &[FieldRule] = {
     use crate::model::limits::{HIDDEN_LAYERS, HIDDEN_SIZE, IW_SAMPLES, LATENT_DIM};
@@ -54,80 +62,50 @@ const FIELD_RULES: &[FieldRule] = {
             },
         },
         FieldRule {
-            check: |s| {
-                LATENT_DIM
-                    .check(s.run.latent_dim)
-                    .map(drop)
-                    .map_err(|e| e.to_string())
-            },
+            check: |s| within(&LATENT_DIM, s.run.latent_dim),
             reset: |s, d| s.run.latent_dim = d.run.latent_dim,
         },
         FieldRule {
             check: |s| {
-                HIDDEN_LAYERS
-                    .check(s.run.hidden.len())
-                    .map(drop)
-                    .map_err(|e| e.to_string())
-                    .and_then(|()| {
-                        s.run.hidden.iter().try_for_each(|&h| {
-                            HIDDEN_SIZE.check(h).map(drop).map_err(|e| e.to_string())
-                        })
-                    })
+                within(&HIDDEN_LAYERS, s.run.hidden.len()).and_then(|()| {
+                    s.run
+                        .hidden
+                        .iter()
+                        .try_for_each(|&h| within(&HIDDEN_SIZE, h))
+                })
             },
             reset: |s, d| s.run.hidden = d.run.hidden.clone(),
         },
         FieldRule {
-            check: |s| LR.check(s.run.lr).map(drop).map_err(|e| e.to_string()),
+            check: |s| within(&LR, s.run.lr),
             reset: |s, d| s.run.lr = d.run.lr,
         },
         FieldRule {
-            check: |s| {
-                BATCH_SIZE
-                    .check(s.run.batch_size)
-                    .map(drop)
-                    .map_err(|e| e.to_string())
-            },
+            check: |s| within(&BATCH_SIZE, s.run.batch_size),
             reset: |s, d| s.run.batch_size = d.run.batch_size,
         },
         FieldRule {
-            check: |s| {
-                s.run.epochs.map_or(Ok(()), |e| {
-                    EPOCHS.check(e).map(drop).map_err(|e| e.to_string())
-                })
-            },
+            check: |s| s.run.epochs.map_or(Ok(()), |e| within(&EPOCHS, e)),
             reset: |s, d| s.run.epochs = d.run.epochs,
         },
         FieldRule {
-            check: |s| {
-                KL_WARMUP
-                    .check(s.run.kl_warmup_epochs)
-                    .map(drop)
-                    .map_err(|e| e.to_string())
-            },
+            check: |s| within(&KL_WARMUP, s.run.kl_warmup_epochs),
             reset: |s, d| s.run.kl_warmup_epochs = d.run.kl_warmup_epochs,
         },
         FieldRule {
-            check: |s| {
-                IW_SAMPLES
-                    .check(s.run.iw_samples)
-                    .map(drop)
-                    .map_err(|e| e.to_string())
-            },
+            check: |s| within(&IW_SAMPLES, s.run.iw_samples),
             reset: |s, d| s.run.iw_samples = d.run.iw_samples,
         },
         FieldRule {
             check: |s| {
-                s.run.eval_every_secs.map_or(Ok(()), |v| {
-                    EVAL_EVERY_SECS
-                        .check(v)
-                        .map(drop)
-                        .map_err(|e| e.to_string())
-                })
+                s.run
+                    .eval_every_secs
+                    .map_or(Ok(()), |v| within(&EVAL_EVERY_SECS, v))
             },
             reset: |s, d| s.run.eval_every_secs = d.run.eval_every_secs,
         },
         FieldRule {
-            check: |s| GRID_K.check(s.grid_k).map(drop).map_err(|e| e.to_string()),
+            check: |s| within(&GRID_K, s.grid_k),
             reset: |s, d| s.grid_k = d.grid_k,
         },
     ]
