@@ -220,10 +220,6 @@ fn csv_rows(n: usize) -> String {
 /// passed on the files as they were, and the worker, which reads the checkpoints again,
 /// refuses them. The window says why, shows no spinner and keeps the models it had.
 #[test]
-#[ignore = "fails: show_run (src/app/runs.rs) puts the run's settings, data set, curves and \
-            'opened' mark in the window before the worker has taken its checkpoints; when the \
-            worker refuses them (TrainEvent::Error, src/app/session.rs) nothing is put back, \
-            so the window names the run's data set and settings while the old models train"]
 fn a_checkpoint_damaged_while_the_run_loads_leaves_the_window_as_it_was() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("items.csv");

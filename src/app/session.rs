@@ -87,6 +87,26 @@ pub struct Session {
     /// How many times new models were asked for: a Save… begun before a rebuild does
     /// not finish with the new models' weights.
     pub generation: u64,
+    /// A tentative reset (an opened run) the worker has not answered yet: what to put
+    /// back if it refuses.
+    tentative: Option<Tentative>,
+    /// How the worker answered the last tentative reset, until the window takes it.
+    answer: Option<Answer>,
+}
+
+/// What a tentative reset replaced, put back if the worker refuses the new models.
+struct Tentative {
+    data: Option<Arc<Dataset>>,
+}
+
+/// How the worker answered a tentative reset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// It built the new models: they are what the window shows now.
+    Taken,
+    /// It refused them (the message says why) and trains the models it had, on the data
+    /// it had; the session shows those again.
+    Refused,
 }
 
 /// The window's training threads: every core but one (kept for drawing), at least one.
@@ -119,6 +139,8 @@ impl Session {
             started: Instant::now(),
             restore_history: None,
             generation: 0,
+            tentative: None,
+            answer: None,
         }
     }
 
@@ -212,8 +234,50 @@ impl Session {
     /// (Re)builds the models from `settings` on the current data, from saved weights at a
     /// saved step if `start` says (a run opened).
     pub fn reset_with(&mut self, settings: &Settings, start: Option<StartFrom>) {
+        self.tentative = None;
+        if self.ask_for_models(settings, start) {
+            self.snapshot = None;
+            self.progress = None;
+            self.epochs.clear();
+            self.history = self.restore_history.clone().unwrap_or_default();
+        }
+    }
+
+    /// Asks for models on `data` from saved weights (an opened run), keeping what is shown
+    /// until the worker answers: when it builds them, they replace it ([`Answer::Taken`]);
+    /// when it refuses them (a checkpoint changed since it was checked), the data set it had
+    /// comes back and the models it had train on ([`Answer::Refused`]). The window takes
+    /// the answer with [`Session::take_answer`].
+    pub fn reset_tentatively(&mut self, settings: &Settings, data: Arc<Dataset>, start: StartFrom) {
+        self.cancel_load();
+        let before = Tentative {
+            data: self.data.replace(data),
+        };
+        if self.ask_for_models(settings, Some(start)) {
+            self.tentative = Some(before);
+            self.answer = None;
+        } else {
+            self.data = before.data;
+            self.restore_history = None;
+            self.answer = Some(Answer::Refused);
+        }
+    }
+
+    /// How the worker answered the last tentative reset, once.
+    pub fn take_answer(&mut self) -> Option<Answer> {
+        self.answer.take()
+    }
+
+    /// True while a tentative reset waits for the worker's answer.
+    pub fn is_tentative(&self) -> bool {
+        self.tentative.is_some()
+    }
+
+    /// Sends the worker new models built from `settings` on the current data (or starts
+    /// it); false, with the reason shown, if they cannot be asked for.
+    fn ask_for_models(&mut self, settings: &Settings, start: Option<StartFrom>) -> bool {
         let Some(data) = self.data.clone() else {
-            return;
+            return false;
         };
         let mut run = settings.run.clone();
         run.threads = self.threads;
@@ -224,18 +288,18 @@ impl Session {
             }
             Err(e) => {
                 self.error(format!("cannot build the models: {e}"));
-                return;
+                return false;
             }
         };
-        self.snapshot = None;
-        self.progress = None;
-        self.epochs.clear();
-        self.history = self.restore_history.clone().unwrap_or_default();
         self.building = true;
         self.generation += 1;
         match &self.trainer {
             Some(t) => {
-                t.send(TrainCommand::Reset(Box::new(config), Some(data)));
+                if !t.send(TrainCommand::Reset(Box::new(config), Some(data))) {
+                    self.building = false;
+                    self.error("the training thread is not answering");
+                    return false;
+                }
             }
             None => {
                 let notify: Option<crate::train::Notify> = self.repaint.clone().map(|ctx| {
@@ -247,10 +311,12 @@ impl Session {
                     Err(e) => {
                         self.building = false;
                         self.error(format!("cannot start the training thread: {e}"));
+                        return false;
                     }
                 }
             }
         }
+        true
     }
 
     /// Sends a command to the worker, if there is one.
@@ -312,6 +378,9 @@ impl Session {
                 self.history = self.restore_history.take().unwrap_or_default();
                 self.status = Status::Paused;
                 self.building = false;
+                if self.tentative.take().is_some() {
+                    self.answer = Some(Answer::Taken);
+                }
                 if self.start_when_ready {
                     self.send(TrainCommand::Start);
                 }
@@ -358,6 +427,11 @@ impl Session {
             TrainEvent::Error(e) => {
                 // A refused config keeps the old models: nothing more is being built.
                 self.building = false;
+                if let Some(before) = self.tentative.take() {
+                    self.data = before.data;
+                    self.restore_history = None;
+                    self.answer = Some(Answer::Refused);
+                }
                 self.error(e);
             }
             TrainEvent::RunSaved(Ok(dir)) => {

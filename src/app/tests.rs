@@ -710,3 +710,48 @@ mod lessons {
         );
     }
 }
+
+/// A long run's timeline row ("step 149,375 · epoch 159.25 · frame 240 of 240 · past")
+/// keeps "Export GIF…" inside a narrow central area: the slider gives way to the text.
+#[test]
+fn the_timeline_row_of_a_long_run_stays_inside_the_window() {
+    use crate::app::timeline_bar::TimelineBar;
+    let mut bar = TimelineBar::default();
+    for i in 1..=240u64 {
+        bar.observe(Some(&Arc::new(Snapshot {
+            step: 100_000 + i * 205,
+            epoch: 159,
+            display_indices: Vec::new(),
+            display_labels: Vec::new(),
+            recon_indices: Vec::new(),
+            recon_inputs: Vec::new(),
+            models: Vec::new(),
+        })));
+    }
+    assert!(bar.timeline.len() > 100, "{} frames", bar.timeline.len());
+    bar.chosen = bar.timeline.frames().get(3).map(|f| f.step);
+    let width = 760.0;
+    let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(width, 200.0));
+    let ctx = egui::Context::default();
+    let mut gif_button = None;
+    for _ in 0..2 {
+        let input = egui::RawInput {
+            screen_rect: Some(screen),
+            ..Default::default()
+        };
+        let output = ctx.run_ui(input, |ui| {
+            egui::CentralPanel::default().show(ui, |ui| {
+                bar.ui(ui, 938);
+            });
+        });
+        gif_button = output
+            .shapes
+            .iter()
+            .map(|c| c.shape.visual_bounding_rect())
+            .filter(|r| r.is_finite() && r.is_positive())
+            .map(|r| r.max.x)
+            .reduce(f32::max);
+    }
+    let right = gif_button.unwrap_or(0.0);
+    assert!(right <= width + 0.5, "the row reaches {right} in {width}");
+}

@@ -156,17 +156,23 @@ impl TimelineBar {
                 })
                 .response
                 .labelled_by(speed.id);
-            let mut i = self.index();
-            let last = n.saturating_sub(1);
-            ui.spacing_mut().slider_width = (ui.available_width() - 460.0).max(120.0);
-            let slider = egui::Slider::new(&mut i, 0..=last).show_value(false);
-            let moved = ui.add_enabled(n > 1, slider).labelled_by(title.id);
-            if moved.changed() {
-                self.playing = false;
-                self.chosen = (i < last).then(|| self.timeline.frames()[i].step);
-            }
-            ui.label(self.moment_text(steps_per_epoch));
-            self.gif_menu_ui(ui, &mut actions);
+            // Right to left: "Export GIF…" and the moment's text keep their width (the
+            // text grows with a long run's step count) and the slider takes what is left.
+            let moment = self.moment_text(steps_per_epoch);
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                self.gif_menu_ui(ui, &mut actions);
+                ui.label(moment);
+                let mut i = self.index();
+                let last = n.saturating_sub(1);
+                ui.spacing_mut().slider_width =
+                    (ui.available_width() - ui.spacing().item_spacing.x).max(60.0);
+                let slider = egui::Slider::new(&mut i, 0..=last).show_value(false);
+                let moved = ui.add_enabled(n > 1, slider).labelled_by(title.id);
+                if moved.changed() {
+                    self.playing = false;
+                    self.chosen = (i < last).then(|| self.timeline.frames()[i].step);
+                }
+            });
         });
         self.typed_path_ui(ui, &mut actions);
         actions

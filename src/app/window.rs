@@ -20,7 +20,7 @@ use super::losses::LossesPanel;
 use super::presentation::{self, Presentation};
 use super::runs::{self, LoadedRun, RunEvent, Runs, SaveInput};
 use super::selection::Selection;
-use super::session::{Session, Status};
+use super::session::{Answer, Session, Status};
 use super::settings::{self, Settings};
 use super::tabs;
 use super::theme;
@@ -30,6 +30,7 @@ use crate::data::Sizes;
 use crate::data::fetch::{FetchOptions, RemoteSet};
 use crate::lessons::{self, Lesson};
 use crate::train::TrainCommand;
+use crate::train::run::OpenedRun;
 use egui::{RichText, Ui};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -60,6 +61,8 @@ pub struct LatentLabApp {
     pub download: Option<Download>,
     /// Saved runs: one being saved, one being opened, the last one opened.
     pub runs: Runs,
+    /// A run shown while the worker builds its models from its checkpoints.
+    opening: Option<Opening>,
     /// The snapshots so far and the moment the tabs show.
     pub timeline_bar: TimelineBar,
     /// "Export PNG…" of the current tab.
@@ -129,6 +132,7 @@ impl LatentLabApp {
             lesson: None,
             download: None,
             runs: Runs::default(),
+            opening: None,
             timeline_bar: TimelineBar::default(),
             png_export: PngExport::default(),
             dialog: FileDialog::default(),
@@ -148,6 +152,7 @@ impl LatentLabApp {
     pub fn drain(&mut self) {
         let had_data = self.session.data.is_some();
         self.session.poll(&self.settings);
+        self.take_answer();
         self.fall_back_to_digits(had_data);
         // A load that failed leaves the models on the old data: show (and remember) that.
         if !self.session.is_loading()
@@ -440,6 +445,13 @@ impl LatentLabApp {
     }
 }
 
+/// An opened run whose models the worker is building, and the settings to go back to if
+/// it refuses them.
+struct Opening {
+    settings_before: Settings,
+    run: OpenedRun,
+}
+
 /// How the window starts (`latentlab [--threads N] [--presentation]`).
 #[derive(Clone, Debug, Default)]
 pub struct Launch {
@@ -674,24 +686,55 @@ impl LatentLabApp {
     }
 
     /// Puts an opened run in the window: its settings, data set, models (from their saved
-    /// weights, at their saved step) and loss history. Train continues from there.
+    /// weights, at their saved step) and loss history. Train continues from there. The
+    /// worker reads the checkpoints again when it builds the models: until it has (see
+    /// [`Self::take_answer`]) the run is not marked opened, and if it refuses them the
+    /// window goes back to the settings and models it had.
     pub fn show_run(&mut self, loaded: LoadedRun) {
         let LoadedRun { run, data } = loaded;
+        let before = self.settings.clone();
         self.settings = runs::settings_of(&run, self.settings.grid_k);
         self.controls.draft = self.settings.clone();
-        self.session.cancel_load();
-        self.session.data = Some(data);
         self.session.restore_history = Some(runs::rows_history(&run.losses));
         self.session
-            .reset_with(&self.settings, Some(run.start_from()));
-        match runs::saved_timeline(&run.extra) {
-            Ok(Some(t)) => self.timeline_bar.restore(t),
-            Ok(None) => {}
-            Err(note) => self.session.notice(note),
+            .reset_tentatively(&self.settings, data, run.start_from());
+        self.opening = Some(Opening {
+            settings_before: before,
+            run,
+        });
+        self.take_answer();
+    }
+
+    /// The worker's answer to an opened run's models: taken, the run is in (its timeline,
+    /// the note, the lesson step's other keys); refused, the settings go back to what the
+    /// models it kept were built from.
+    fn take_answer(&mut self) {
+        let Some(answer) = self.session.take_answer() else {
+            return;
+        };
+        let Some(Opening {
+            settings_before,
+            run,
+        }) = self.opening.take()
+        else {
+            return;
+        };
+        match answer {
+            Answer::Taken => {
+                match runs::saved_timeline(&run.extra) {
+                    Ok(Some(t)) => self.timeline_bar.restore(t),
+                    Ok(None) => {}
+                    Err(note) => self.session.notice(note),
+                }
+                self.session.notice(runs::opened_note(&run));
+                self.runs.opened = Some(run.dir.clone());
+                self.lesson_step_after_open(&run.dir);
+            }
+            Answer::Refused => {
+                self.settings = settings_before;
+                self.controls.draft = self.settings.clone();
+            }
         }
-        self.session.notice(runs::opened_note(&run));
-        self.runs.opened = Some(run.dir.clone());
-        self.lesson_step_after_open(&run.dir);
     }
 
     /// A lesson step that opened the run at `dir` applies its other keys to it now that
