@@ -3,7 +3,8 @@
 //! CDF); an AE's span its codes' range. Redrawn only when a snapshot or the view changes.
 
 use super::actions::Action;
-use super::items::{Decoded, Tex, decode_failed_ui, key_of, mosaic, show_decoded};
+use super::decodes::Decodes;
+use super::items::{Tex, decode_failed_ui, key_of, mosaic, show_decoded};
 use super::selection::Selection;
 use super::theme;
 use super::view::{View, ViewCtx};
@@ -18,7 +19,7 @@ use std::collections::HashMap;
 #[derive(Default)]
 pub struct GridPanel {
     textures: HashMap<String, Tex>,
-    decoded: HashMap<String, (u64, Decoded)>,
+    decodes: Decodes,
 }
 
 /// The span of a model's grid on the shown plane.
@@ -115,7 +116,7 @@ impl View for GridPanel {
 
     fn clear(&mut self) {
         self.textures.clear();
-        self.decoded.clear();
+        self.decodes.clear();
     }
 }
 
@@ -133,27 +134,34 @@ impl GridPanel {
     /// One model's column: its `k`×`k` decodings as an image plot (or points over the data).
     fn model_ui(&mut self, ui: &mut Ui, m: &ModelSnapshot, cx: &ViewCtx<'_>, k: usize) {
         let color = theme::model_color(m.kind);
-        ui.label(RichText::new(m.kind.title()).heading().color(color));
         let span = span(m, cx.selection);
         let codes = cell_codes(m, cx.selection, span, k);
         let key = key_of(&[cx.snap.step, k as u64], &codes);
-        let entry = self
-            .decoded
-            .entry(m.name.clone())
-            .or_insert((u64::MAX, Decoded::default()));
-        if entry.0 != key {
-            *entry = (key, Decoded::of(&m.decoder, &codes));
-        }
+        // Per k: a decoding of another k has another number of cells.
+        let slot = format!("{}-{k}", m.name);
+        let shown = self.decodes.get(ui.ctx(), &slot, key, &m.decoder, || codes);
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(m.kind.title()).heading().color(color));
+            if shown.as_ref().is_none_or(|s| s.stale) {
+                ui.spinner()
+                    .on_hover_text("decoding the grid of the newest snapshot");
+            }
+        });
+        let Some(shown) = shown else {
+            ui.label("decoding the grid…");
+            return;
+        };
         let tex = self.textures.entry(m.name.clone()).or_default();
         let side = ui
             .available_width()
             .min(ui.available_height() - 40.0)
             .max(60.0);
         let name = format!("grid-{}", m.name);
-        if let Some(error) = entry.1.error() {
+        if let Some(error) = shown.decoded.error() {
             decode_failed_ui(ui, error);
             return;
         }
+        let (key, decoded) = (shown.key, shown.decoded);
         match cx.ds.shape {
             ItemShape::Image {
                 channels,
@@ -162,7 +170,7 @@ impl GridPanel {
             } => {
                 let dims = (channels, width, height);
                 let handle = tex
-                    .get(ui.ctx(), &name, key, || mosaic(entry.1.items(), dims, k))
+                    .get(ui.ctx(), &name, key, || mosaic(decoded.items(), dims, k))
                     .clone();
                 let axes = [cx.selection.axis_name(m, 0), cx.selection.axis_name(m, 1)];
                 image_plot_ui(ui, &m.name, &handle, axes, span, k, side);
@@ -171,7 +179,7 @@ impl GridPanel {
                 let caption =
                     "decoded grid points (colour) over the data (gray): the model's manifold";
                 ui.label(RichText::new(caption).small());
-                show_decoded(ui, tex, &name, key, cx.ds, &entry.1, 1, side, color);
+                show_decoded(ui, tex, &name, key, cx.ds, decoded, 1, side, color);
             }
         }
     }

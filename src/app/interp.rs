@@ -2,7 +2,8 @@
 //! items, one row per model.
 
 use super::actions::Action;
-use super::items::{Decoded, Tex, display_input, key_of, row, show_decoded, show_items};
+use super::decodes::Decodes;
+use super::items::{Tex, display_input, key_of, row, show_decoded, show_items};
 use super::theme;
 use super::view::{View, ViewCtx};
 use crate::explore::interpolate;
@@ -21,6 +22,7 @@ pub struct InterpPanel {
     /// Display-item index of the end.
     pub b: usize,
     textures: HashMap<String, Tex>,
+    decodes: Decodes,
 }
 
 impl Default for InterpPanel {
@@ -29,6 +31,7 @@ impl Default for InterpPanel {
             a: 0,
             b: 1,
             textures: HashMap::new(),
+            decodes: Decodes::default(),
         }
     }
 }
@@ -85,6 +88,7 @@ impl View for InterpPanel {
 
     fn clear(&mut self) {
         self.textures.clear();
+        self.decodes.clear();
     }
 }
 
@@ -155,11 +159,19 @@ impl InterpPanel {
         ui.label(RichText::new(m.kind.title()).strong().color(color));
         let d = m.latent_dim;
         if let (Some(za), Some(zb)) = (row(&m.codes, a, d), row(&m.codes, b, d)) {
-            let decoded = Decoded::of(&m.decoder, &interpolate(za, zb, STEPS));
-            let t = self.textures.entry(m.name.clone()).or_default();
             let key = key_of(&[cx.snap.step, a as u64, b as u64], &[]);
-            let name = format!("interp-{}", m.name);
-            show_decoded(ui, t, &name, key, cx.ds, &decoded, STEPS, cell, color);
+            let codes = || interpolate(za, zb, STEPS);
+            match self.decodes.get(ui.ctx(), &m.name, key, &m.decoder, codes) {
+                Some(shown) => {
+                    let t = self.textures.entry(m.name.clone()).or_default();
+                    let name = format!("interp-{}", m.name);
+                    let (key, decoded) = (shown.key, shown.decoded);
+                    show_decoded(ui, t, &name, key, cx.ds, decoded, STEPS, cell, color);
+                }
+                None => {
+                    ui.spinner();
+                }
+            }
         } else {
             ui.label("no codes for these items in this snapshot");
         }

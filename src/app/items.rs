@@ -25,6 +25,11 @@ impl Decoded {
         Self(decoder.decode(codes).map_err(|e| e.to_string()))
     }
 
+    /// A decoding that could not be made, and why.
+    pub fn failed(why: &str) -> Self {
+        Self(Err(why.to_owned()))
+    }
+
     /// The items (none if decoding failed).
     pub fn items(&self) -> &[f32] {
         self.0.as_deref().unwrap_or(&[])

@@ -11,6 +11,7 @@
 mod actions;
 mod chrome;
 mod controls;
+mod decodes;
 mod dialog;
 mod download;
 mod export;

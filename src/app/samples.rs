@@ -2,7 +2,8 @@
 //! class sees that a VAE's samples look like data and an AE's mostly do not.
 
 use super::actions::Action;
-use super::items::{Decoded, Tex, decode_failed_ui, key_of, show_items};
+use super::decodes::Decodes;
+use super::items::{Tex, decode_failed_ui, key_of, show_items};
 use super::theme;
 use super::view::{View, ViewCtx};
 use egui::{RichText, Ui};
@@ -22,7 +23,7 @@ const MIN_SAMPLE: f32 = 40.0;
 pub struct SamplesPanel {
     draw: u64,
     textures: HashMap<String, Tex>,
-    decoded: HashMap<String, (u64, Decoded)>,
+    decodes: Decodes,
 }
 
 impl View for SamplesPanel {
@@ -47,7 +48,7 @@ impl View for SamplesPanel {
 
     fn clear(&mut self) {
         self.textures.clear();
-        self.decoded.clear();
+        self.decodes.clear();
     }
 
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
@@ -65,28 +66,33 @@ impl View for SamplesPanel {
         ui.columns(snap.models.len().max(1), |cols| {
             for (ui, m) in cols.iter_mut().zip(&snap.models) {
                 let color = theme::model_color(m.kind);
-                ui.label(RichText::new(m.kind.title()).heading().color(color));
                 let key = key_of(&[snap.step, self.draw], &[]);
-                let entry = self
-                    .decoded
-                    .entry(m.name.clone())
-                    .or_insert((u64::MAX, Decoded::default()));
-                if entry.0 != key {
-                    let mut rng = crate::rng::PortableRng::seed_from_u64(self.draw);
-                    let z: Vec<f32> = (0..n * m.latent_dim)
+                let draw = self.draw;
+                let shown = self.decodes.get(ui.ctx(), &m.name, key, &m.decoder, || {
+                    let mut rng = crate::rng::PortableRng::seed_from_u64(draw);
+                    (0..n * m.latent_dim)
                         .map(|_| StandardNormal.sample(&mut rng))
-                        .collect();
-                    *entry = (key, Decoded::of(&m.decoder, &z));
-                }
+                        .collect()
+                });
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(m.kind.title()).heading().color(color));
+                    if shown.as_ref().is_none_or(|s| s.stale) {
+                        ui.spinner().on_hover_text("decoding the newest samples");
+                    }
+                });
+                let Some(shown) = shown else {
+                    continue;
+                };
+                let key = shown.key;
                 let room = ui.available_width().min(ui.available_height() - 40.0);
                 let side = ((room / MIN_SAMPLE) as usize).clamp(3, SIDE);
                 let cell = (room / side as f32).max(6.0);
                 // The first side × side of the same draws: fewer samples, the same points.
                 let tex = self.textures.entry(m.name.clone()).or_default();
-                let shown = match entry.1.error() {
+                let shown = match shown.decoded.error() {
                     Some(error) => decode_failed_ui(ui, error),
                     None => {
-                        let all = entry.1.items();
+                        let all = shown.decoded.items();
                         let per_item = all.len() / n.max(1);
                         let items = if ds.shape.is_image() {
                             &all[..(side * side * per_item).min(all.len())]

@@ -1,0 +1,192 @@
+//! Decodings of many codes at once (the grid, the samples, an interpolation), kept per
+//! model and key. A multilayer decoder is fast enough to decode in the frame; a
+//! convolutional one is not (a 20×20 grid at 64×64 took 184 ms on one core), so its
+//! decodings are made on a thread and the last finished one is shown meanwhile, marked as
+//! being redrawn. At most one thread per model and panel runs; a key asked for while it
+//! runs is decoded next, and keys asked for in between are skipped.
+
+use super::items::Decoded;
+use crate::model::DecoderSnapshot;
+use crossbeam_channel::{Receiver, TryRecvError, bounded};
+use std::collections::HashMap;
+
+/// One panel's decodings, per model name.
+#[derive(Default)]
+pub struct Decodes {
+    slots: HashMap<String, Slot>,
+    /// Every decoder on a thread (tests of the thread path with a small decoder).
+    all_on_threads: bool,
+}
+
+/// A model's decoding: the one shown and the one being made.
+#[derive(Default)]
+struct Slot {
+    shown: Option<(u64, Decoded)>,
+    running: Option<(u64, Receiver<Decoded>)>,
+}
+
+/// What a panel draws for a model: the decoding (of `key`) and whether a newer one is
+/// being made.
+pub struct Shown<'a> {
+    /// The key of the decoding shown (a texture's key).
+    pub key: u64,
+    /// The decoded items.
+    pub decoded: &'a Decoded,
+    /// A decoding of a newer key is on its way: the one shown is an older one.
+    pub stale: bool,
+}
+
+/// True when `decoder` is too slow to decode many codes inside a frame.
+fn decodes_on_a_thread(decoder: &DecoderSnapshot) -> bool {
+    decoder.conv.is_some()
+}
+
+impl Decodes {
+    /// The decoding of `codes()` for model `name` under `key`: made now for a fast decoder;
+    /// for a slow one, asked of a thread, showing the last finished decoding meanwhile
+    /// (`None` before the first). `codes` is called only when a decoding must be made.
+    pub fn get(
+        &mut self,
+        ctx: &egui::Context,
+        name: &str,
+        key: u64,
+        decoder: &DecoderSnapshot,
+        codes: impl FnOnce() -> Vec<f32>,
+    ) -> Option<Shown<'_>> {
+        let slot = self.slots.entry(name.to_owned()).or_default();
+        slot.collect();
+        if slot.shown.as_ref().is_none_or(|(k, _)| *k != key) {
+            if !(self.all_on_threads || decodes_on_a_thread(decoder)) {
+                slot.shown = Some((key, Decoded::of(decoder, &codes())));
+            } else if slot.running.is_none() {
+                slot.running = Some((key, spawn(ctx, decoder.clone(), codes())));
+            }
+        }
+        let (shown_key, decoded) = slot.shown.as_ref()?;
+        Some(Shown {
+            key: *shown_key,
+            decoded,
+            stale: *shown_key != key,
+        })
+    }
+
+    /// Forgets every decoding (a new run).
+    pub fn clear(&mut self) {
+        self.slots.clear();
+    }
+}
+
+impl Slot {
+    /// Takes a finished decoding from the thread.
+    fn collect(&mut self) {
+        let Some((key, rx)) = &self.running else {
+            return;
+        };
+        let done = match rx.try_recv() {
+            Ok(d) => d,
+            Err(TryRecvError::Empty) => return,
+            Err(TryRecvError::Disconnected) => Decoded::failed("the decoding thread stopped"),
+        };
+        self.shown = Some((*key, done));
+        self.running = None;
+    }
+}
+
+/// Decodes `codes` with `decoder` on a new thread; the receiver gets the result (or why
+/// there is none), and the window is repainted to show it.
+fn spawn(ctx: &egui::Context, decoder: DecoderSnapshot, codes: Vec<f32>) -> Receiver<Decoded> {
+    let (tx, rx) = bounded(1);
+    let ctx = ctx.clone();
+    let started = std::thread::Builder::new().name("decode".into()).spawn({
+        let tx = tx.clone();
+        move || {
+            let _ = tx.send(Decoded::of(&decoder, &codes));
+            ctx.request_repaint();
+        }
+    });
+    if let Err(e) = started {
+        let _ = tx.send(Decoded::failed(&format!("could not start a thread: {e}")));
+    }
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::snapshot::DenseWeights;
+
+    /// A 1 → 1 decoder that outputs sigmoid(w·z + b).
+    fn dense(w: f32, b: f32) -> DecoderSnapshot {
+        DecoderSnapshot::new(
+            vec![DenseWeights {
+                w: vec![w],
+                b: vec![b],
+                n_in: 1,
+                n_out: 1,
+            }],
+            true,
+        )
+    }
+
+    #[test]
+    fn a_fast_decoder_decodes_in_the_frame_and_only_when_the_key_changes() {
+        let ctx = egui::Context::default();
+        let mut d = Decodes::default();
+        let decoder = dense(2.0, 0.0);
+        let mut calls = 0;
+        let mut get = |d: &mut Decodes, key| {
+            let shown = d.get(&ctx, "ae", key, &decoder, || {
+                calls += 1;
+                vec![0.0, 1.0]
+            });
+            let s = shown.expect("decoded in the frame");
+            assert!(!s.stale);
+            assert_eq!(s.key, key);
+            s.decoded.items().to_vec()
+        };
+        let items = get(&mut d, 1);
+        get(&mut d, 1);
+        get(&mut d, 2);
+        assert_eq!(calls, 2, "decoded again for the same key");
+        // sigmoid(0) and sigmoid(2), from the closed form.
+        assert!((items[0] - 0.5).abs() < 1e-6);
+        assert!((items[1] - 1.0 / (1.0 + (-2.0f32).exp())).abs() < 1e-6);
+    }
+
+    /// Waits (up to 10 s) for `key`'s decoding to be shown.
+    fn wait_for(d: &mut Decodes, ctx: &egui::Context, key: u64, decoder: &DecoderSnapshot) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let s = d.get(ctx, "vae", key, decoder, || vec![key as f32]);
+            if s.is_some_and(|s| s.key == key && !s.stale) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "key {key} never shown"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn a_slow_decoder_shows_the_last_decoding_while_the_next_is_made() {
+        let ctx = egui::Context::default();
+        let mut d = Decodes {
+            all_on_threads: true,
+            ..Decodes::default()
+        };
+        let decoder = dense(1.0, 0.0);
+        // Nothing to show before the first decoding comes back.
+        assert!(d.get(&ctx, "vae", 0, &decoder, || vec![0.0]).is_none());
+        wait_for(&mut d, &ctx, 0, &decoder);
+        // A new key: the old decoding stays, marked stale, until the new one is in.
+        let s = d.get(&ctx, "vae", 3, &decoder, || vec![3.0]).unwrap();
+        assert_eq!((s.key, s.stale), (0, true));
+        assert!((s.decoded.items()[0] - 0.5).abs() < 1e-6);
+        wait_for(&mut d, &ctx, 3, &decoder);
+        let s = d.get(&ctx, "vae", 3, &decoder, || vec![3.0]).unwrap();
+        let expected = 1.0 / (1.0 + (-3.0f32).exp());
+        assert!((s.decoded.items()[0] - expected).abs() < 1e-6);
+    }
+}
