@@ -8,8 +8,12 @@ use super::knobs;
 use super::session::{Session, Status};
 use super::settings::Settings;
 use super::theme;
-use crate::data::{self, BUILTIN_NAMES};
+use crate::data::{self, BUILTIN_NAMES, FolderOptions};
+use crate::model::Arch;
 use egui::{RichText, Ui};
+
+/// The sides offered for an image folder's items (any of 8 to 128 can be typed in a spec).
+const FOLDER_SIDES: [usize; 6] = [16, 28, 32, 48, 64, 96];
 
 /// Transient state of the controls.
 pub struct Controls {
@@ -101,6 +105,11 @@ impl Controls {
                 for name in BUILTIN_NAMES {
                     if ui.selectable_label(current == name, name).clicked() && current != name {
                         self.draft.run.dataset = name.to_string();
+                        // The sprites are 64×64: the preset takes the convolutional
+                        // network, which learns them far better than dense layers.
+                        if name.contains("sprites") {
+                            self.draft.run.arch = Arch::Conv;
+                        }
                         self.confirm_open = true;
                     }
                 }
@@ -145,6 +154,7 @@ impl Controls {
                 self.confirm_open = true;
             }
         });
+        self.folder_options_ui(ui);
         if session.is_loading() {
             ui.horizontal(|ui| {
                 ui.spinner();
@@ -160,6 +170,39 @@ impl Controls {
                 ))
                 .small(),
             );
+        }
+    }
+
+    /// For an image folder: grey or colour, and the side its images are resized to (the
+    /// spec's `#colour,size=N`). A change asks before the reset, as a new data set does.
+    fn folder_options_ui(&mut self, ui: &mut Ui) {
+        let Some(arg) = self.draft.run.dataset.strip_prefix("folder:") else {
+            return;
+        };
+        let Ok((dir, mut opts)) = FolderOptions::parse(arg) else {
+            return;
+        };
+        let (dir, before) = (dir.to_owned(), opts);
+        ui.horizontal(|ui| {
+            ui.label("images");
+            ui.selectable_value(&mut opts.colour, false, "grey");
+            ui.selectable_value(&mut opts.colour, true, "colour");
+            let l = ui.label("side");
+            egui::ComboBox::from_id_salt("folder-size")
+                .selected_text(format!("{} px", opts.size))
+                .width(64.0)
+                .show_ui(ui, |ui| {
+                    for size in FOLDER_SIDES {
+                        ui.selectable_value(&mut opts.size, size, format!("{size} px"));
+                    }
+                })
+                .response
+                .labelled_by(l.id)
+                .on_hover_text("every image is resized to this square side (triangle filter)");
+        });
+        if opts != before {
+            self.draft.run.dataset = format!("folder:{dir}{}", opts.suffix());
+            self.confirm_open = true;
         }
     }
 

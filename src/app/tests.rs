@@ -358,6 +358,50 @@ mod window {
         }
     }
 
+    /// An image folder's row in the side panel writes the spec's options, and asks before
+    /// the reset as any new data set does.
+    #[test]
+    fn the_folder_row_sets_colour_and_side_in_the_spec() {
+        let mut h = harness();
+        wait_for(&mut h, "models", |a| a.session.snapshot.is_some());
+        h.state_mut().controls.draft.run.dataset = "folder:/photos/cats#size=32".into();
+        h.run_steps(2);
+        h.get_by_label("colour").click();
+        h.run_steps(2);
+        let draft = |h: &Harness<'_, LatentLabApp>| h.state().controls.draft.run.dataset.clone();
+        assert_eq!(draft(&h), "folder:/photos/cats#colour,size=32");
+        assert!(
+            h.state().controls.confirm_open,
+            "no question before the reset"
+        );
+        // The question is answered "Cancel": the draft goes back to the running set.
+        h.get_by_label("Cancel").click();
+        h.run_steps(2);
+        assert_eq!(draft(&h), "digits");
+        h.state_mut().controls.draft.run.dataset = "folder:/photos/cats".into();
+        h.run_steps(2);
+        h.get_by_label("side").click();
+        h.run_steps(2);
+        h.get_by_label("64 px").click();
+        h.run_steps(2);
+        assert_eq!(draft(&h), "folder:/photos/cats#size=64");
+    }
+
+    /// Choosing the sprites from the menu takes the convolutional network with them.
+    #[test]
+    fn the_sprites_preset_takes_the_conv_network() {
+        let mut h = harness();
+        wait_for(&mut h, "models", |a| a.session.snapshot.is_some());
+        assert_eq!(h.state().controls.draft.run.arch, crate::model::Arch::Mlp);
+        h.get_by_label("Data set").click();
+        h.run_steps(2);
+        h.get_by_label("colour-sprites").click();
+        h.run_steps(2);
+        let run = &h.state().controls.draft.run;
+        assert_eq!(run.dataset, "colour-sprites");
+        assert_eq!(run.arch, crate::model::Arch::Conv);
+    }
+
     #[test]
     fn save_without_a_file_dialog_offers_a_field_for_the_folder() {
         let dir = tempfile::tempdir().unwrap();

@@ -127,6 +127,7 @@ fn opened_run_brings_its_models(c: &super::Changes) -> Result<(), (usize, String
         ("dataset", c.dataset.as_ref().map(|a| a.line)),
         ("models", c.models.as_ref().map(|a| a.line)),
         ("latent_dim", c.latent_dim.as_ref().map(|a| a.line)),
+        ("arch", c.arch.as_ref().map(|a| a.line)),
         ("seed", c.seed.as_ref().map(|a| a.line)),
     ];
     match clash.into_iter().find_map(|(k, l)| l.map(|l| (k, l))) {

@@ -12,7 +12,7 @@ mod check;
 mod parse;
 pub mod subject;
 
-use crate::model::{KnobValue, ModelKind};
+use crate::model::{Arch, KnobValue, ModelKind};
 use crate::train::RunSpec;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -129,6 +129,8 @@ pub struct Changes {
     pub models: Option<At<Vec<ModelKind>>>,
     /// Size of the code z.
     pub latent_dim: Option<At<usize>>,
+    /// The network: dense layers or convolutions.
+    pub arch: Option<At<Arch>>,
     /// Learning rate.
     pub lr: Option<At<f64>>,
     /// Seed.
@@ -231,6 +233,9 @@ impl Setup {
         if let Some(d) = &c.latent_dim {
             r.latent_dim = d.value;
         }
+        if let Some(a) = &c.arch {
+            r.arch = a.value;
+        }
         if let Some(lr) = &c.lr {
             r.lr = lr.value;
         }
@@ -287,6 +292,7 @@ impl Fold {
         keep(&mut s.run.dataset, &c.dataset);
         keep(&mut s.run.models, &c.models);
         keep(&mut s.run.latent_dim, &c.latent_dim);
+        keep(&mut s.run.arch, &c.arch);
         keep(&mut s.run.lr, &c.lr);
         keep(&mut s.run.seed, &c.seed);
         for (k, v) in &c.knobs {

@@ -6,9 +6,10 @@ use super::{
     MAX_TITLE_CHARS, Step,
 };
 use crate::data::DataError;
+use crate::model::arch::ArchError;
 use crate::model::kinds::{KnobRange, all_knobs};
 use crate::model::limits::OutOfRange;
-use crate::model::{KnobValue, ModelKind};
+use crate::model::{Arch, KnobValue, ModelKind};
 use crate::train::spec::{SettingsError, check_lr, parse_models};
 use std::path::PathBuf;
 
@@ -17,6 +18,7 @@ pub const STEP_KEYS: &[&str] = &[
     "dataset",
     "models",
     "latent_dim",
+    "arch",
     "lr",
     "seed",
     "grid",
@@ -328,6 +330,7 @@ fn set(c: &mut Changes, key: &str, value: &str, line: usize) -> Result<(), Value
         }
         "models" => c.models = at(models(value)?, line),
         "latent_dim" => c.latent_dim = at(whole(key, value, 1, 64)?, line),
+        "arch" => c.arch = at(Arch::from_name(value)?, line),
         "lr" => {
             let lr: f64 = value.parse().map_err(|_| not_a_number())?;
             check_lr(lr)?;
@@ -368,6 +371,7 @@ fn twice(c: &Changes, key: &str) -> bool {
         "dataset" => c.dataset.is_some(),
         "models" => c.models.is_some(),
         "latent_dim" => c.latent_dim.is_some(),
+        "arch" => c.arch.is_some(),
         "lr" => c.lr.is_some(),
         "seed" => c.seed.is_some(),
         "grid" => c.grid.is_some(),
@@ -414,6 +418,8 @@ pub(super) enum ValueError {
     Settings(#[from] SettingsError),
     #[error(transparent)]
     Range(#[from] OutOfRange),
+    #[error(transparent)]
+    Arch(#[from] ArchError),
     #[error("models: '{0}' is listed twice")]
     ModelTwice(ModelKind),
     #[error("{key}: '{value}' is not on or off")]

@@ -118,6 +118,7 @@ fn malformed_lessons_say_which_line_and_what_is_wrong() {
             6,
             "not a whole number",
         ),
+        (lesson("## S\narch: cnn\n\ntext\n"), 6, "cnn"),
         (
             lesson("## S\nlr: 50\n\ntext\n"),
             6,
@@ -381,4 +382,18 @@ fn the_check_sees_each_step_as_setup_does() {
         fold.add(step);
         assert_eq!(fold.setup(Some(step)), l.setup(i), "step {i}");
     }
+}
+
+#[test]
+fn a_step_chooses_the_network_and_later_steps_keep_it() {
+    let text = lesson(
+        "## One\ndataset: sprites\narch: conv\n\na\n\n## Two\nlatent_dim: 4\n\nb\n\n\
+         ## Three\narch: mlp\n\nc\n",
+    );
+    let l = Lesson::parse("t.md", &text).unwrap();
+    let spec = |i: usize| l.setup(i).run_spec(&RunSpec::default());
+    assert_eq!(RunSpec::default().arch, crate::model::Arch::Mlp);
+    assert_eq!(spec(0).arch, crate::model::Arch::Conv);
+    assert_eq!(spec(1).arch, crate::model::Arch::Conv, "kept from step one");
+    assert_eq!(spec(2).arch, crate::model::Arch::Mlp);
 }
