@@ -48,6 +48,7 @@ mod recon;
 mod samples;
 mod scatter;
 mod sliders;
+mod traversals;
 
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use super::lesson_list::LessonListPanel;
 use super::recon::ReconPanel;
 use super::samples::SamplesPanel;
 use super::sliders::SlidersPanel;
+use super::traversals::TraversalsPanel;
 use super::view::View;
 
 /// A fresh panel for every tab, in tab order.
@@ -22,6 +23,7 @@ pub fn all() -> Vec<Box<dyn View>> {
         Box::new(SamplesPanel::default()),
         Box::new(InterpPanel::default()),
         Box::new(KlDimsPanel),
+        Box::new(TraversalsPanel::default()),
         Box::new(DrawPanel::default()),
         Box::new(LessonListPanel::default()),
     ]

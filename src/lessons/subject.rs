@@ -103,6 +103,13 @@ pub const SUBJECTS: &[SubjectSpec] = &[
         what: "every shown model's bars of KL per code dimension",
     },
     SubjectSpec {
+        name: "traversals",
+        tab: Some("Traversals"),
+        min_side: 100.0,
+        needs: Needs::Nothing,
+        what: "every shown model's three most used traversal rows",
+    },
+    SubjectSpec {
         name: "canvas",
         tab: Some("Draw & inspect"),
         min_side: 100.0,

@@ -1,0 +1,337 @@
+//! Traversals: one row per latent dimension, each row decoding the code with that one
+//! dimension walked from −3 to +3 (prior σ for the variational kinds; the codes' own
+//! spread for the others) around the origin or the pinned item's code. Rows are sorted by
+//! how much the dimension is used (mean KL, or the codes' variance); a dimension the model
+//! does not use (an inactive unit, Burda et al. 2016) is greyed and labelled.
+
+use super::actions::Action;
+use super::decodes::Decodes;
+use super::items::{Tex, decode_failed_ui, key_of, row, show_items};
+use super::theme;
+use super::view::{View, ViewCtx};
+use crate::explore::mean_kl_per_dim;
+use crate::train::ModelSnapshot;
+use egui::{Color32, RichText, Ui};
+use std::collections::HashMap;
+
+/// Columns of a row: the steps from −3 to +3.
+pub const STEPS: [f32; 7] = [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0];
+
+/// A dimension whose mean code varies less than this over the items is inactive
+/// (Burda et al. 2016: active when Cov_x(E_q[z_i]) > 0.01).
+pub const ACTIVE_VARIANCE: f64 = 0.01;
+
+/// Where the walks start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Around {
+    /// z = 0 (the prior's mean) for the variational kinds; the codes' mean for the others.
+    #[default]
+    Centre,
+    /// The pinned item's code.
+    Pinned,
+}
+
+/// State of the traversals tab.
+#[derive(Default)]
+pub struct TraversalsPanel {
+    around: Around,
+    textures: HashMap<String, Tex>,
+    decodes: Decodes,
+}
+
+/// One dimension's row: which dimension, how much it is used, whether it is active.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DimRow {
+    /// The dimension (0-based).
+    pub dim: usize,
+    /// Mean KL in nats (variational kinds), or `None`.
+    pub kl: Option<f64>,
+    /// Variance of the mean code over the items.
+    pub variance: f64,
+    /// Cov_x(E_q[z_i]) > 0.01.
+    pub active: bool,
+}
+
+/// Mean and variance of each dimension of `codes` (`d` values per item).
+pub fn code_moments(codes: &[f32], d: usize) -> Vec<(f64, f64)> {
+    let n = if d == 0 { 0 } else { codes.len() / d };
+    (0..d)
+        .map(|i| {
+            if n == 0 {
+                return (0.0, 0.0);
+            }
+            let values = || codes.chunks_exact(d).map(|c| f64::from(c[i]));
+            let mean = values().sum::<f64>() / n as f64;
+            let var = values().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
+            (mean, var)
+        })
+        .collect()
+}
+
+/// The rows of a model, most used first: by mean KL for the variational kinds, by the
+/// codes' variance for the others; ties keep the dimensions' order.
+pub fn dim_rows(m: &ModelSnapshot) -> Vec<DimRow> {
+    let d = m.latent_dim;
+    let moments = code_moments(&m.codes, d);
+    let kl = m
+        .sigmas
+        .as_deref()
+        .map(|s| mean_kl_per_dim(&m.codes, s, d))
+        .filter(|kl| kl.len() == d);
+    let mut rows: Vec<DimRow> = (0..d)
+        .map(|i| DimRow {
+            dim: i,
+            kl: kl.as_ref().map(|kl| kl[i]),
+            variance: moments[i].1,
+            active: moments[i].1 > ACTIVE_VARIANCE,
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        let used = |r: &DimRow| r.kl.unwrap_or(r.variance);
+        used(b).total_cmp(&used(a)).then(a.dim.cmp(&b.dim))
+    });
+    rows
+}
+
+/// The codes of a model's traversal: for each row, `base` with that dimension set to its
+/// centre plus each step times its scale (1 for the prior's σ; the codes' standard
+/// deviation for the others), row after row.
+pub fn traversal_codes(base: &[f32], rows: &[DimRow], scales: &[f32]) -> Vec<f32> {
+    let mut codes = Vec::with_capacity(rows.len() * STEPS.len() * base.len());
+    for r in rows {
+        for t in STEPS {
+            let mut z = base.to_vec();
+            z[r.dim] += t * scales[r.dim];
+            codes.extend(z);
+        }
+    }
+    codes
+}
+
+const ABOUT: &str = "Each row walks one dimension of z from −3 to +3 while the others \
+    stay where they are (at the origin, or at the pinned item's code); the seven images are \
+    the decoder's outputs. For a VAE the steps are in units of the prior's σ = 1; for the \
+    other kinds, of that dimension's spread over the test items. Rows are sorted by how much \
+    the model uses the dimension (mean KL per dimension for a VAE, the codes' variance \
+    otherwise). A grey row is an inactive unit (the mean code varies less than 0.01 over \
+    the items, Burda et al. 2016): walking it changes nothing, the posterior collapse \
+    the KL term can cause. In a disentangled code each active row changes one thing only: \
+    the position, the size or the shape.";
+
+impl View for TraversalsPanel {
+    fn title(&self) -> &'static str {
+        "Traversals"
+    }
+
+    fn about(&self) -> (&'static str, &'static str) {
+        (
+            "Walk each dimension of z from −3 to +3: what each one does, and which are dead.",
+            ABOUT,
+        )
+    }
+
+    fn clear(&mut self) {
+        self.textures.clear();
+        self.decodes.clear();
+    }
+
+    fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
+        if !cx.ds.shape.is_image() {
+            ui.label(
+                "Traversals decode images: this data set is 2-D points, where the Latent \
+                 grid shows the whole decoder at once.",
+            );
+            return Vec::new();
+        }
+        ui.horizontal(|ui| {
+            ui.label("around");
+            ui.selectable_value(&mut self.around, Around::Centre, "the centre");
+            let pinned = cx.selection.pinned.is_some();
+            ui.add_enabled_ui(pinned, |ui| {
+                ui.selectable_value(&mut self.around, Around::Pinned, "the pinned item")
+                    .on_disabled_hover_text("pin an item first: click a dot in Latent space");
+            });
+            if !pinned {
+                self.around = Around::Centre;
+            }
+        });
+        let models: Vec<&ModelSnapshot> = cx.snap.models.iter().collect();
+        let pinned = cx
+            .selection
+            .pinned
+            .filter(|_| self.around == Around::Pinned);
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            ui.columns(models.len().max(1), |cols| {
+                for (ui, m) in cols.iter_mut().zip(&models) {
+                    if let Some(rect) = self.model_ui(ui, m, cx, pinned) {
+                        cx.rects.subject("traversals", ui, rect);
+                    }
+                }
+            });
+        });
+        Vec::new()
+    }
+}
+
+impl TraversalsPanel {
+    /// One model's column: a heading, then one row per dimension. Returns where its three
+    /// most used rows are (what a lesson points at), once they are drawn.
+    fn model_ui(
+        &mut self,
+        ui: &mut Ui,
+        m: &ModelSnapshot,
+        cx: &ViewCtx<'_>,
+        at: Option<usize>,
+    ) -> Option<egui::Rect> {
+        let color = theme::model_color(m.kind);
+        let d = m.latent_dim;
+        let rows = dim_rows(m);
+        let active = rows.iter().filter(|r| r.active).count();
+        let moments = code_moments(&m.codes, d);
+        let variational = m.kind.is_variational();
+        let base: Vec<f32> = match at.and_then(|i| row(&m.codes, i, d)) {
+            Some(code) => code.to_vec(),
+            None if variational => vec![0.0; d],
+            None => moments.iter().map(|&(mean, _)| mean as f32).collect(),
+        };
+        let scales: Vec<f32> = if variational {
+            vec![1.0; d]
+        } else {
+            moments
+                .iter()
+                .map(|&(_, v)| v.sqrt().max(1e-3) as f32)
+                .collect()
+        };
+        let key = key_of(&[cx.snap.step, d as u64], &base);
+        let shown = self.decodes.get(ui.ctx(), &m.name, key, &m.decoder, || {
+            traversal_codes(&base, &rows, &scales)
+        });
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(m.kind.title()).heading().color(color));
+            if shown.as_ref().is_none_or(|s| s.stale) {
+                ui.spinner().on_hover_text("decoding the newest traversals");
+            }
+        });
+        ui.label(format!("{active} of {d} dimensions active"));
+        let shown = shown?;
+        if let Some(error) = shown.decoded.error() {
+            decode_failed_ui(ui, error);
+            return None;
+        }
+        let label_width = 92.0;
+        let gap = 2.0 * ui.spacing().item_spacing.x;
+        let room = ui.available_width() - label_width - gap;
+        let cell = (room / STEPS.len() as f32).floor().clamp(8.0, 96.0);
+        let per_item = cx.ds.dim();
+        let items = shown.decoded.items();
+        let tex_key = shown.key;
+        let mut leading = None::<egui::Rect>;
+        for (r, dim_row) in rows.iter().enumerate() {
+            let Some(row_items) =
+                items.get(r * STEPS.len() * per_item..(r + 1) * STEPS.len() * per_item)
+            else {
+                break;
+            };
+            let drawn = ui.horizontal(|ui| {
+                let text = row_label(dim_row);
+                let weak = if dim_row.active {
+                    RichText::new(text)
+                } else {
+                    RichText::new(text).weak()
+                };
+                ui.add_sized([label_width, cell], egui::Label::new(weak.small()));
+                let tex = self
+                    .textures
+                    .entry(format!("{}-{}", m.name, dim_row.dim))
+                    .or_default();
+                let name = format!("traversal-{}-{}", m.name, dim_row.dim);
+                let response = show_items(
+                    ui,
+                    tex,
+                    &name,
+                    tex_key,
+                    cx.ds,
+                    row_items,
+                    STEPS.len(),
+                    cell,
+                    color,
+                );
+                if !dim_row.active {
+                    // Greyed: the class sees at once which rows do nothing.
+                    ui.painter()
+                        .rect_filled(response.rect, 0.0, Color32::from_black_alpha(150));
+                }
+            });
+            if r < 3 {
+                let rect = drawn.response.rect;
+                leading = Some(leading.map_or(rect, |l| l.union(rect)));
+            }
+        }
+        ui.label(RichText::new("columns: −3 −2 −1 0 +1 +2 +3").small().weak());
+        leading
+    }
+}
+
+/// "z3 · KL 2.41" (or "z3 · var 0.80"), and "inactive" for a dimension the model does not use.
+fn row_label(r: &DimRow) -> String {
+    let used = match r.kl {
+        Some(kl) => format!("KL {kl:.2}"),
+        None => format!("var {:.2}", r.variance),
+    };
+    if r.active {
+        format!("z{} · {used}", r.dim + 1)
+    } else {
+        format!("z{} · inactive", r.dim + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moments_and_active_units_follow_burda() {
+        // Dimension 0 copies a spread-out value, dimension 1 barely moves (variance
+        // 0.0025 < 0.01), dimension 2 is constant: one active unit.
+        let codes: Vec<f32> = (0..4)
+            .flat_map(|i| {
+                let x = i as f32;
+                [x, 0.1 * (x % 2.0), 5.0]
+            })
+            .collect();
+        let m = code_moments(&codes, 3);
+        // Closed forms: values 0,1,2,3 have mean 1.5 and variance 1.25; 0,0.1,0,0.1 mean
+        // 0.05 and variance 0.0025.
+        assert!((m[0].0 - 1.5).abs() < 1e-9 && (m[0].1 - 1.25).abs() < 1e-9);
+        assert!((m[1].0 - 0.05).abs() < 1e-7 && (m[1].1 - 0.0025).abs() < 1e-7);
+        assert!((m[2].0 - 5.0).abs() < 1e-9 && m[2].1.abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_traversal_moves_one_dimension_per_row_by_its_scale() {
+        let rows = [
+            DimRow {
+                dim: 1,
+                kl: None,
+                variance: 4.0,
+                active: true,
+            },
+            DimRow {
+                dim: 0,
+                kl: None,
+                variance: 0.0,
+                active: false,
+            },
+        ];
+        let codes = traversal_codes(&[10.0, 20.0], &rows, &[0.5, 2.0]);
+        assert_eq!(codes.len(), 2 * STEPS.len() * 2);
+        // Row one walks z2 from 20 − 3·2 to 20 + 3·2, z1 stays 10.
+        let first: Vec<[f32; 2]> = codes[..14].chunks(2).map(|c| [c[0], c[1]]).collect();
+        assert_eq!(first[0], [10.0, 14.0]);
+        assert_eq!(first[3], [10.0, 20.0]);
+        assert_eq!(first[6], [10.0, 26.0]);
+        // Row two walks z1 by 0.5 a step.
+        assert_eq!(&codes[14..16], &[8.5, 20.0]);
+        assert_eq!(&codes[26..28], &[11.5, 20.0]);
+    }
+}
