@@ -229,20 +229,37 @@ fn load(path: &Path, asked: Option<Sizes>) -> Result<Dataset, DspritesError> {
         path: &shown,
         archive: &mut archive,
     };
-
     let (mut classes, n) = array.open(CLASSES, &["<i8"], |shape| match shape {
         [n, cols] if *cols == CLASS_COLUMNS as u64 && (1..=MAX_ITEMS).contains(n) => Some(*n),
         _ => None,
     })?;
     let sizes = resolve_sizes(path, n, asked)?;
     let slot = choose(n, sizes);
-    let total = sizes.train + sizes.test;
+    let (labels, factors) = read_classes(&mut classes, &slot, sizes, &shown)?;
+    drop(classes);
+    let (mut imgs, _) = array.open(IMGS, &["|u1", "<u1"], |shape| match shape {
+        [rows, h, w] if *rows == n && *h == SIDE as u64 && *w == SIDE as u64 => Some(*rows),
+        _ => None,
+    })?;
+    let x = read_images(&mut imgs, &slot, sizes, &shown)?;
+    Ok(into_dataset(x, labels, factors, sizes))
+}
+
+/// One pass over `latents_classes`: the label and five factors of each chosen row, in
+/// its place.
+fn read_classes(
+    r: &mut impl Read,
+    slot: &[u32],
+    sizes: Sizes,
+    path: &str,
+) -> Result<(Vec<u32>, Vec<u32>), DspritesError> {
+    let (n, total) = (slot.len() as u64, sizes.train + sizes.test);
     let k = sprites::FACTOR_NAMES.len();
     let mut labels = vec![0u32; total];
     let mut factors = vec![0u32; total * k];
     let mut row_bytes = [0u8; CLASS_COLUMNS * 8];
     for row in 0..n {
-        read_row(&mut classes, &mut row_bytes, (&shown, CLASSES), (row, n))?;
+        read_row(r, &mut row_bytes, (path, CLASSES), (row, n))?;
         let place = slot[row as usize];
         if place == u32::MAX {
             continue;
@@ -252,7 +269,7 @@ fn load(path: &Path, asked: Option<Sizes>) -> Result<Dataset, DspritesError> {
             .map(|b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
             .collect();
         let item = check_classes(&values).map_err(|message| DspritesError::BadValue {
-            path: shown.clone(),
+            path: path.to_string(),
             array: CLASSES,
             row,
             message,
@@ -261,35 +278,46 @@ fn load(path: &Path, asked: Option<Sizes>) -> Result<Dataset, DspritesError> {
         labels[place] = item[0];
         factors[place * k..(place + 1) * k].copy_from_slice(&item);
     }
-    drop(classes);
+    Ok((labels, factors))
+}
 
-    let (mut imgs, _) = array.open(IMGS, &["|u1", "<u1"], |shape| match shape {
-        [rows, h, w] if *rows == n && *h == SIDE as u64 && *w == SIDE as u64 => Some(*rows),
-        _ => None,
-    })?;
+/// One pass over `imgs`, one image at a time: the chosen ones as f32, (train, test).
+fn read_images(
+    r: &mut impl Read,
+    slot: &[u32],
+    sizes: Sizes,
+    path: &str,
+) -> Result<(Vec<f32>, Vec<f32>), DspritesError> {
+    let n = slot.len() as u64;
     let dim = SIDE * SIDE;
-    let mut x = vec![0f32; total * dim];
+    // Train and test in their own buffers: no copy, and no spare capacity kept after.
+    let mut x = [vec![0f32; sizes.train * dim], vec![0f32; sizes.test * dim]];
     let mut image = vec![0u8; dim];
     for row in 0..n {
-        read_row(&mut imgs, &mut image, (&shown, IMGS), (row, n))?;
+        read_row(r, &mut image, (path, IMGS), (row, n))?;
         let place = slot[row as usize];
         if place == u32::MAX {
             continue;
         }
         if let Some(bad) = image.iter().find(|&&v| v > 1) {
             return Err(DspritesError::BadValue {
-                path: shown.clone(),
+                path: path.to_string(),
                 array: IMGS,
                 row,
                 message: format!("a pixel is {bad}, expected 0 or 1"),
             });
         }
-        let out = &mut x[place as usize * dim..(place as usize + 1) * dim];
+        let (split, at) = match place as usize {
+            p if p < sizes.train => (0, p),
+            p => (1, p - sizes.train),
+        };
+        let out = &mut x[split][at * dim..(at + 1) * dim];
         for (o, &v) in out.iter_mut().zip(&image) {
             *o = f32::from(v);
         }
     }
-    Ok(into_dataset(x, labels, factors, sizes))
+    let [train, test] = x;
+    Ok((train, test))
 }
 
 /// The five factors of a row of `latents_classes` (colour dropped), each checked against
@@ -308,17 +336,17 @@ fn check_classes(values: &[i64]) -> Result<Vec<u32>, String> {
         .collect()
 }
 
-/// Splits the chosen items (train first) into the data set.
+/// The chosen items' images (train, test) and their labels and factors (train first) as
+/// the data set.
 fn into_dataset(
-    mut x: Vec<f32>,
+    (train_x, test_x): (Vec<f32>, Vec<f32>),
     mut labels: Vec<u32>,
     mut factors: Vec<u32>,
     sizes: Sizes,
 ) -> Dataset {
-    let dim = SIDE * SIDE;
     let k = sprites::FACTOR_NAMES.len();
     let test = super::Split {
-        x: x.split_off(sizes.train * dim),
+        x: test_x,
         labels: labels.split_off(sizes.train),
         factors: factors.split_off(sizes.train * k),
     };
@@ -330,7 +358,11 @@ fn into_dataset(
             .iter()
             .map(|s| s.to_string())
             .collect(),
-        train: super::Split { x, labels, factors },
+        train: super::Split {
+            x: train_x,
+            labels,
+            factors,
+        },
         test,
     }
 }

@@ -193,7 +193,7 @@ pub(crate) mod tests {
     /// A version-1 `.npy` header for `dict`, padded as NumPy pads it.
     pub(crate) fn header_bytes(dict: &str) -> Vec<u8> {
         let mut text = dict.to_string();
-        while (10 + text.len() + 1) % 64 != 0 {
+        while !(10 + text.len() + 1).is_multiple_of(64) {
             text.push(' ');
         }
         text.push('\n');

@@ -114,7 +114,7 @@ fn a_small_npz_loads_with_its_pixels_labels_and_factors() {
     assert_eq!(ds.class_names, ["square", "ellipse", "heart"]);
     assert_eq!(ds.factor_names, ["shape", "scale", "orientation", "x", "y"]);
     assert_eq!((ds.train.len(), ds.test.len()), (30, 10));
-    let mut seen = vec![false; ROWS];
+    let mut seen = [false; ROWS];
     for split in [&ds.train, &ds.test] {
         assert_eq!(split.factors.len(), split.len() * 5);
         for j in 0..split.len() {
