@@ -235,3 +235,21 @@ fn a_checksum_file_names_the_files_of_its_own_set() {
     let err = Checksums::parse(RemoteSet::Dsprites, mnist, path).unwrap_err();
     assert!(err.to_string().contains(npz), "{err}");
 }
+
+#[test]
+fn dsprites_specs_give_its_shape_and_options_and_other_sets_take_none() {
+    use crate::data::{ItemShape, load_with_sizes, peek_shape};
+    let shape = Some(ItemShape::image(1, 64, 64));
+    assert_eq!(peek_shape("dsprites").unwrap(), shape);
+    assert_eq!(peek_shape("dsprites#train=10,test=2").unwrap(), shape);
+    assert_eq!(peek_shape("kmnist").unwrap(), None);
+    // Options are read before the cache is looked at, so these fail the same anywhere.
+    let err = load_with_sizes("dsprites#colour", 1, None).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("dsprites#colour: 'colour' is not key=value"),
+        "{err}"
+    );
+    let err = load_with_sizes("mnist#train=5", 1, None).unwrap_err();
+    assert!(matches!(err, DataError::UnknownSpec(_)), "{err}");
+}
