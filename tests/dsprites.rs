@@ -11,8 +11,11 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 mod http;
+mod ui;
 
+use egui_kittest::kittest::Queryable;
 use http::{Reply, Server};
+use latentlab::data::fetch::{self, Checksums, FetchOptions, RemoteSet};
 
 /// Rows of the small file.
 const ROWS: usize = 40;
@@ -265,4 +268,46 @@ fn bad_files_in_the_cache_are_refused_by_name() {
         err.contains("imgs.npy: the data ends inside row 20 of 40"),
         "short: {err}"
     );
+}
+
+/// The window's "Download dSprites…": the file arrives off the UI thread and the set is
+/// offered, as MNIST is.
+#[test]
+fn the_window_downloads_dsprites_and_offers_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = npz(&arrays());
+    let server = Server::start(HashMap::from([(
+        format!("/d/{FILE_NAME}"),
+        Reply::Body(file.clone()),
+    )]));
+    let sums = tmp.path().join("sums.txt");
+    std::fs::write(&sums, format!("{FILE_NAME} {}\n", md5_hex(&file))).unwrap();
+    let opts = FetchOptions {
+        mirrors: vec![server.url("/d/")],
+        cache_root: tmp.path().join("cache"),
+        checksums: Checksums::load(RemoteSet::Dsprites, &sums).unwrap(),
+    };
+    let mut h = ui::harness(ui::small_settings(), false);
+    h.state_mut().start_download(RemoteSet::Dsprites, opts);
+    ui::wait_for(&mut h, "the download", |app| app.download.is_none());
+    h.run_steps(2);
+    let app = h.state();
+    let shown: Vec<&str> = app
+        .session
+        .messages
+        .iter()
+        .map(|m| m.text.as_str())
+        .collect();
+    assert!(
+        shown
+            .iter()
+            .any(|m| m.contains("dSprites downloaded and checked")),
+        "{shown:?}"
+    );
+    assert_eq!(app.controls.draft.run.dataset, "dsprites");
+    assert!(fetch::is_cached(
+        &tmp.path().join("cache"),
+        RemoteSet::Dsprites
+    ));
+    h.get_by_label("Reset now");
 }
