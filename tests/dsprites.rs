@@ -1,7 +1,8 @@
 //! dSprites end to end through the binary: `fetch dsprites` from a local server serving a
 //! small `.npz` written here, `dataset dsprites` on what it fetched, `train --dataset
-//! dsprites`, and bad files in the cache refused by name with a non-zero exit. No test
-//! touches the network beyond 127.0.0.1.
+//! dsprites`, the window's download, bad files in the cache refused by name with a non-zero
+//! exit, and mutated files that never panic the loader. No test touches the network beyond
+//! 127.0.0.1.
 
 use latentlab::data::dsprites::FILE_NAME;
 use md5::{Digest, Md5};
@@ -54,9 +55,13 @@ fn arrays() -> Vec<(&'static str, Vec<u8>)> {
 
 /// The arrays as a deflated zip, as `np.savez_compressed` writes them.
 fn npz(arrays: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    npz_as(arrays, zip::CompressionMethod::Deflated)
+}
+
+/// The arrays as a zip stored with `method` (`Stored`, as `np.savez` writes them).
+fn npz_as(arrays: &[(&str, Vec<u8>)], method: zip::CompressionMethod) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated);
+    let options = zip::write::SimpleFileOptions::default().compression_method(method);
     for (name, bytes) in arrays {
         zip.start_file(*name, options).unwrap();
         zip.write_all(bytes).unwrap();
@@ -310,4 +315,61 @@ fn the_window_downloads_dsprites_and_offers_it() {
         RemoteSet::Dsprites
     ));
     h.get_by_label("Reset now");
+}
+
+/// Mutations of a good file, stored (so they reach the `.npy` headers and data) and
+/// deflated: the loader never panics, and what it accepts is dSprites-shaped (pixels 0 or
+/// 1, labels and factors in range); what it refuses is named by the file.
+#[test]
+fn mutated_files_load_as_dsprites_or_fail_by_name() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    for method in [
+        zip::CompressionMethod::Stored,
+        zip::CompressionMethod::Deflated,
+    ] {
+        let good = npz_as(&arrays(), method);
+        let len = good.len();
+        let edits = prop::collection::vec((0..len, any::<u8>()), 1..8);
+        let config = Config {
+            cases,
+            failure_persistence: None,
+            ..Config::default()
+        };
+        TestRunner::new(config)
+            .run(&(edits, any::<bool>(), 0..len), |(edits, cut, at)| {
+                let mut bytes = good.clone();
+                for (at, value) in edits {
+                    bytes[at] = value;
+                }
+                // Half the cases are also cut short (which loses the zip's directory).
+                if cut {
+                    bytes.truncate(at);
+                }
+                std::fs::write(&path, &bytes).unwrap();
+                match latentlab::data::dsprites::load_npz(&path, None) {
+                    Ok(ds) => {
+                        for split in [&ds.train, &ds.test] {
+                            prop_assert!(split.x.iter().all(|&v| v == 0.0 || v == 1.0));
+                            prop_assert!(split.labels.iter().all(|&l| l < 3));
+                            for i in 0..split.len() {
+                                let f = split.factors_of(i, 5);
+                                prop_assert_eq!(f[0], split.labels[i]);
+                                let sizes = [3, 6, 40, 32, 32];
+                                prop_assert!(f.iter().zip(sizes).all(|(&v, n)| v < n));
+                            }
+                        }
+                    }
+                    Err(e) => prop_assert!(e.to_string().contains(FILE_NAME), "{}", e),
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{method:?}: {e}"));
+    }
 }
