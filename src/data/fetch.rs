@@ -184,14 +184,16 @@ const KMNIST: SetInfo = SetInfo {
 
 // dSprites: DeepMind's repository, google-deepmind/dsprites-dataset (formerly
 // deepmind/dsprites-dataset; GitHub redirects the old name), master = commit fa310c6.
-// The MD5 is the one pinned by several independent loaders of this file, e.g. the
-// `_MD5`/`_DATA_URL_MD5` of pm25/regression-datasets' DSprites, vaetc's
-// `datasets/dsprites.py` (`md5_true`), latte's `dataset/dsprites.py` (`MD5_CHECKSUM`) and
-// a torchvision-style `DSprites.md5` ("New in 1.3.0"), all "7da33b31...". No SHA-256 or
-// size of the .npz could be found in stored public code (tensorflow-datasets pins only the
-// .hdf5: 28,024,106 bytes, SHA-256 729fa22e...; our mirror of DeepMind's repository holds
-// the tree, blob d98996d3, but not the file's bytes), so the file is held to that MD5 and,
-// having no listed size, to the unsized cap of `download.rs` (512 MB).
+// The MD5 is the one that independent loaders of this file pin, found by searching stored
+// public code for its name: eight files agree on "7da33b31...", among them a
+// torchvision-style `DSprites` class (`md5`, "New in 1.3.0"), a regression-datasets
+// `DSprites` (`_DATA_URL_MD5`, with metadata from pm25/regression-datasets), the vaetc
+// package's loader (`md5_true`), the latte package's (`MD5_CHECKSUM`), two loaders built on
+// a `Resource(..., md5=...)` table and a mirror list (`DSPRITES_ORIGINAL_HASH`). No SHA-256
+// or size of the .npz could be found (tensorflow-datasets pins only the .hdf5: 28,024,106
+// bytes, SHA-256 729fa22e...; the stored copy of DeepMind's repository has the tree, blob
+// d98996d3, but not the file's bytes), so the file is held to that MD5, as the MNIST files
+// are, and, with no listed size, to the unsized cap of `download.rs` (512 MB).
 const DSPRITES: SetInfo = SetInfo {
     name: "dsprites",
     title: "dSprites",
