@@ -185,7 +185,7 @@ fn mb(bytes: u64) -> f64 {
 /// The downloadable sets, each with whether it is in the cache already.
 pub fn remote_sets() -> Vec<(RemoteSet, bool)> {
     let root = fetch::cache_root(None).ok();
-    [RemoteSet::Mnist, RemoteSet::FashionMnist, RemoteSet::Kmnist]
+    RemoteSet::ALL
         .into_iter()
         .map(|s| (s, root.as_ref().is_some_and(|r| fetch::is_cached(r, s))))
         .collect()

@@ -52,7 +52,8 @@ pub enum Command {
     Eval(EvalArgs),
     /// Make or load a data set and describe it; optionally write a sheet of samples.
     Dataset(DatasetArgs),
-    /// Download MNIST, Fashion-MNIST or KMNIST into the cache, checking each file's MD5.
+    /// Download MNIST, Fashion-MNIST, KMNIST or dSprites into the cache, checking each
+    /// file's MD5.
     Fetch(super::fetch::FetchArgs),
     /// Encode one image with a checkpoint and print its code and loss terms as one JSON
     /// object (the reconstruction decodes z = μ).

@@ -1,4 +1,4 @@
-//! `latentlab fetch`: download MNIST, Fashion-MNIST or KMNIST into the cache.
+//! `latentlab fetch`: download MNIST, Fashion-MNIST, KMNIST or dSprites into the cache.
 
 use crate::data::fetch::{self, Checksums, FetchOptions, FileSource, RemoteSet};
 use anyhow::{Result, anyhow};
@@ -11,10 +11,11 @@ use std::sync::atomic::AtomicBool;
 #[derive(Args, Debug)]
 pub struct FetchArgs {
     /// The data set to download.
-    #[arg(value_parser = ["mnist", "fashion-mnist", "kmnist"])]
+    #[arg(value_parser = RemoteSet::ALL.map(|s| s.name()))]
     pub name: String,
-    /// Base URL holding the four IDX .gz files (train-images-idx3-ubyte.gz, ...). Replaces
-    /// the built-in mirrors (never falls back to them); repeat it to try several in order.
+    /// Base URL holding the set's files (the four IDX .gz files, train-images-idx3-ubyte.gz,
+    /// ...; for dsprites its .npz). Replaces the built-in mirrors (never falls back to
+    /// them); repeat it to try several in order.
     #[arg(long, value_name = "URL")]
     pub mirror: Vec<String>,
     /// Cache folder. Default: $LATENTLAB_CACHE, else $XDG_CACHE_HOME/latentlab, else
@@ -26,7 +27,7 @@ pub struct FetchArgs {
     pub checksums: Option<PathBuf>,
 }
 
-/// Downloads and verifies the four files, with a progress bar; says how to train on them.
+/// Downloads and verifies the set's files, with a progress bar; says how to train on them.
 pub fn run(a: FetchArgs) -> Result<()> {
     let set =
         RemoteSet::from_name(&a.name).ok_or_else(|| anyhow!("unknown data set {}", a.name))?;
@@ -35,7 +36,7 @@ pub fn run(a: FetchArgs) -> Result<()> {
         opts.mirrors = a.mirror.clone();
     }
     if let Some(path) = &a.checksums {
-        opts.checksums = Checksums::load(path)?;
+        opts.checksums = Checksums::load(set, path)?;
     }
     let bar = ProgressBar::new(0);
     bar.set_style(

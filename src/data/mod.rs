@@ -3,9 +3,11 @@
 mod csv;
 mod digit_glyphs;
 pub mod digits;
+pub mod dsprites;
 pub mod fetch;
 pub mod folder;
 mod idx;
+mod npy;
 pub mod shapes;
 pub mod sources;
 pub mod sprites;
@@ -59,6 +61,10 @@ pub enum DataError {
             (if you fetched it with --cache DIR, set LATENTLAB_CACHE=DIR)"
     )]
     NotFetched { name: &'static str, detail: String },
+    /// dSprites' `.npz` is not what DeepMind's file is (the message names the file and
+    /// the array).
+    #[error(transparent)]
+    Dsprites(#[from] dsprites::DspritesError),
 }
 
 impl DataError {

@@ -36,7 +36,8 @@ pub enum Naming {
         /// Default item counts.
         sizes: Sizes,
     },
-    /// The sets `latentlab fetch` downloads, each by its own name (`mnist`, ...).
+    /// The sets `latentlab fetch` downloads, each by its own name (`mnist`, ...;
+    /// `dsprites#train=N,test=N` picks the subset loaded).
     Downloaded,
     /// Files on disk: `prefix:ARG`.
     Prefix {
@@ -52,7 +53,7 @@ pub enum Naming {
 /// Reads the shape of the items a spec's argument names, if it can without loading them.
 pub type PeekFn = fn(&str) -> Result<Option<ItemShape>, DataError>;
 /// Loads a spec's argument (a name, or the path after the prefix) with a seed and sizes
-/// (sizes matter to built-in generators only).
+/// (sizes matter to built-in generators and dSprites; zero sizes mean "not given").
 pub type LoadFn = fn(&str, u64, Sizes) -> Result<Dataset, DataError>;
 
 /// One row of the table.
@@ -146,12 +147,13 @@ pub const SOURCES: &[DataSource] = &[
     toy("blobs", "Blobs (2-D points)"),
     DataSource {
         naming: Naming::Downloaded,
-        label: "Downloaded (mnist, …)",
-        // Known once the cached files are read.
-        peek: |_| Ok(None),
-        load: |name, _, _| match fetch::RemoteSet::from_name(name) {
-            Some(set) => fetch::load_from_default_cache(set),
-            None => Err(DataError::UnknownSpec(name.to_string())),
+        label: "Downloaded (mnist, …, dsprites)",
+        // dSprites' shape is fixed; the IDX sets' is known once the cached files are read.
+        peek: |spec| Ok(fetch::RemoteSet::from_spec(spec).and_then(|s| s.item_shape())),
+        // Sizes of zero are "not given": the set's own (dSprites: its spec's or defaults).
+        load: |spec, _, sizes| {
+            let given = (sizes.train > 0).then_some(sizes);
+            fetch::load_spec_from_default_cache(spec, given)
         },
     },
     DataSource {
@@ -221,7 +223,7 @@ impl DataSource {
     pub fn matches<'a>(&self, spec: &'a str) -> Option<&'a str> {
         match self.naming {
             Naming::Builtin { name, .. } => (spec == name).then_some(spec),
-            Naming::Downloaded => fetch::RemoteSet::from_name(spec).map(|_| spec),
+            Naming::Downloaded => fetch::RemoteSet::from_spec(spec).map(|_| spec),
             Naming::Prefix { prefix, .. } => match spec.split_once(':') {
                 Some((p, arg)) if p == prefix => Some(arg),
                 _ => None,
@@ -229,7 +231,8 @@ impl DataSource {
         }
     }
 
-    /// How help text writes it: `digits`, `mnist, fashion-mnist, kmnist`, `idx:DIR`.
+    /// How help text writes it: `digits`, `mnist, fashion-mnist, kmnist, dsprites`,
+    /// `idx:DIR`.
     pub fn forms(&self) -> String {
         match self.naming {
             Naming::Builtin { name, .. } => name.to_string(),
@@ -338,8 +341,8 @@ mod tests {
         assert_eq!(
             unknown,
             "unknown data set 'nonsense': expected one of digits, shapes, sprites, \
-             colour-sprites, moons, rings, blobs, mnist, fashion-mnist, kmnist, idx:DIR, \
-             folder:DIR, csv:FILE"
+             colour-sprites, moons, rings, blobs, mnist, fashion-mnist, kmnist, dsprites, \
+             idx:DIR, folder:DIR, csv:FILE"
         );
         assert!(find("nonsense").is_none());
         assert!(find("zip:/a").is_none(), "an unknown prefix is no source");

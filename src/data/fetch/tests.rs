@@ -2,18 +2,39 @@ use super::download::{already_good, file_md5, join_url};
 use super::*;
 
 #[test]
-fn every_builtin_table_lists_the_four_files_with_a_valid_md5_and_size() {
+fn every_builtin_table_lists_its_files_with_a_valid_md5_and_size() {
     for set in RemoteSet::ALL {
         let sums = Checksums::builtin(set);
-        for file in FILE_NAMES {
+        for file in set.file_names() {
             let e = sums
                 .get(file)
                 .unwrap_or_else(|| panic!("{}: {file} has no valid MD5", set.name()));
-            assert!(e.size.is_some_and(|s| s > 4_000), "{}: {file}", set.name());
+            // dSprites' size is not known (see the comment on its row).
+            if set != RemoteSet::Dsprites {
+                assert!(e.size.is_some_and(|s| s > 4_000), "{}: {file}", set.name());
+            }
         }
         assert!(!set.mirrors().is_empty());
         assert_eq!(RemoteSet::from_name(set.name()), Some(set));
+        assert_eq!(RemoteSet::from_spec(set.name()), Some(set));
     }
+    assert_eq!(RemoteSet::Mnist.file_names(), FILE_NAMES);
+    assert_eq!(
+        RemoteSet::Dsprites.file_names(),
+        ["dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"]
+    );
+    assert_eq!(
+        RemoteSet::from_spec("dsprites#train=5"),
+        Some(RemoteSet::Dsprites)
+    );
+    assert_eq!(
+        RemoteSet::Dsprites.class_names(),
+        ["square", "ellipse", "heart"]
+    );
+    let e = Checksums::builtin(RemoteSet::Dsprites)
+        .get(RemoteSet::Dsprites.file_names()[0])
+        .unwrap();
+    assert_eq!(md5_hex(&e.md5), "7da33b31b13a06f4b04a70402ce90c2e");
     // One value typed from torchvision's table, read back through the parser.
     let e = Checksums::builtin(RemoteSet::Mnist)
         .get("t10k-labels-idx1-ubyte.gz")
@@ -45,7 +66,7 @@ fn checksum_files_parse_and_bad_lines_are_named() {
         \n\
         t10k-images-idx3-ubyte.gz  F96B697D7CB7938D525A2F31AAF161D0 14  # upper case\n\
         t10k-labels-idx1-ubyte.gz d41d8cd98f00b204e9800998ecf8427e 0\n";
-    let sums = Checksums::parse(good, path).unwrap();
+    let sums = Checksums::parse(RemoteSet::Mnist, good, path).unwrap();
     let e = sums.get("t10k-images-idx3-ubyte.gz").unwrap();
     assert_eq!(md5_hex(&e.md5), "f96b697d7cb7938d525a2f31aaf161d0");
     assert_eq!(e.size, Some(14));
@@ -86,7 +107,9 @@ fn checksum_files_parse_and_bad_lines_are_named() {
             "sums.txt:0: no checksum for t10k-labels-idx1-ubyte.gz",
         ),
     ] {
-        let err = Checksums::parse(&text, path).unwrap_err().to_string();
+        let err = Checksums::parse(RemoteSet::Mnist, &text, path)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(needle), "{err}\n  should contain {needle}");
     }
 }
@@ -168,7 +191,7 @@ fn a_cached_file_with_wrong_bytes_is_not_good_and_stays_until_replaced() {
 #[test]
 fn loading_an_unfetched_set_names_the_command_and_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let err = load_cached(RemoteSet::FashionMnist, dir.path())
+    let err = load_cached(RemoteSet::FashionMnist, dir.path(), None)
         .unwrap_err()
         .to_string();
     assert!(
@@ -196,4 +219,37 @@ fn fetch_refuses_empty_and_non_http_mirrors_before_touching_the_cache() {
         assert!(err.to_string().contains(needle), "{err}");
         assert!(!opts.cache_root.exists());
     }
+}
+
+#[test]
+fn a_checksum_file_names_the_files_of_its_own_set() {
+    let path = Path::new("sums.txt");
+    let npz = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz";
+    let line = format!("{npz} 900150983cd24fb0d6963f7d28e17f72 40960");
+    let sums = Checksums::parse(RemoteSet::Dsprites, &line, path).unwrap();
+    assert_eq!(sums.get(npz).unwrap().size, Some(40_960));
+    // The same line is no MNIST file, and an MNIST line is no dSprites file.
+    let err = Checksums::parse(RemoteSet::Mnist, &line, path).unwrap_err();
+    assert!(err.to_string().contains("unknown file"), "{err}");
+    let mnist = "train-images-idx3-ubyte.gz 900150983cd24fb0d6963f7d28e17f72";
+    let err = Checksums::parse(RemoteSet::Dsprites, mnist, path).unwrap_err();
+    assert!(err.to_string().contains(npz), "{err}");
+}
+
+#[test]
+fn dsprites_specs_give_its_shape_and_options_and_other_sets_take_none() {
+    use crate::data::{ItemShape, load_with_sizes, peek_shape};
+    let shape = Some(ItemShape::image(1, 64, 64));
+    assert_eq!(peek_shape("dsprites").unwrap(), shape);
+    assert_eq!(peek_shape("dsprites#train=10,test=2").unwrap(), shape);
+    assert_eq!(peek_shape("kmnist").unwrap(), None);
+    // Options are read before the cache is looked at, so these fail the same anywhere.
+    let err = load_with_sizes("dsprites#colour", 1, None).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("dsprites#colour: 'colour' is not key=value"),
+        "{err}"
+    );
+    let err = load_with_sizes("mnist#train=5", 1, None).unwrap_err();
+    assert!(matches!(err, DataError::UnknownSpec(_)), "{err}");
 }
