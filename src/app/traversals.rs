@@ -54,7 +54,7 @@ pub struct DimRow {
 
 /// Mean and variance of each dimension of `codes` (`d` values per item).
 pub fn code_moments(codes: &[f32], d: usize) -> Vec<(f64, f64)> {
-    let n = if d == 0 { 0 } else { codes.len() / d };
+    let n = codes.len().checked_div(d).unwrap_or(0);
     (0..d)
         .map(|i| {
             if n == 0 {
