@@ -226,6 +226,24 @@ impl TraversalsPanel {
         let items = shown.decoded.items();
         let tex_key = shown.key;
         let mut leading = None::<egui::Rect>;
+        // The columns' steps, over the images.
+        ui.horizontal(|ui| {
+            let gap = ui.spacing().item_spacing.x;
+            ui.spacing_mut().item_spacing.x = 0.0;
+            ui.add_space(label_width + gap);
+            let unit = if variational { "σ" } else { "sd" };
+            for t in STEPS {
+                let text = if t == 0.0 {
+                    "0".to_string()
+                } else {
+                    format!("{t:+}{unit}")
+                };
+                ui.add_sized(
+                    [cell, 14.0],
+                    egui::Label::new(RichText::new(text).small().weak()),
+                );
+            }
+        });
         for (r, dim_row) in rows.iter().enumerate() {
             let Some(row_items) =
                 items.get(r * STEPS.len() * per_item..(r + 1) * STEPS.len() * per_item)
@@ -267,7 +285,6 @@ impl TraversalsPanel {
                 leading = Some(leading.map_or(rect, |l| l.union(rect)));
             }
         }
-        ui.label(RichText::new("columns: −3 −2 −1 0 +1 +2 +3").small().weak());
         leading
     }
 }
