@@ -252,6 +252,7 @@ impl WindowFiles {
             figure::latent_grid(&dir.join("grid.png"), snap, ds, self.grid_k)?;
             figure::reconstructions(&dir.join("recon.png"), snap, ds)?;
             figure::prior_samples(&dir.join("samples.png"), snap, ds, 10, self.seed)?;
+            figure::traversals(&dir.join("traversals.png"), snap, ds)?;
             if !self.epochs.is_empty() {
                 figure::loss_curves(&dir.join("losses.png"), &self.epochs)?;
             }

@@ -380,8 +380,13 @@ impl CliRun {
         } else {
             ",losses"
         };
+        let traversals = if self.out.join("traversals.png").exists() {
+            ",traversals"
+        } else {
+            ""
+        };
         out!(
-            "figures     {}/{{latent,grid,recon,samples{losses}}}.png",
+            "figures     {}/{{latent,grid,recon,samples{losses}{traversals}}}.png",
             self.out.display()
         );
         if let Some(g) = self.gif {
@@ -474,6 +479,7 @@ fn write_figures(
     figure::latent_grid(&out.join("grid.png"), snap, ds, grid)?;
     figure::reconstructions(&out.join("recon.png"), snap, ds)?;
     figure::prior_samples(&out.join("samples.png"), snap, ds, 10, seed)?;
+    figure::traversals(&out.join("traversals.png"), snap, ds)?;
     if !summaries.is_empty() {
         figure::loss_curves(&out.join("losses.png"), summaries)?;
     }

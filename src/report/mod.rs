@@ -8,12 +8,14 @@ mod gif;
 mod images;
 mod latent;
 mod text;
+mod traversals;
 
 pub use canvas::FigureError;
 pub use curves::loss_curves;
 pub use gif::{GifStats, latent_gif};
 pub use images::{data_sheet, prior_samples, reconstructions};
 pub use latent::{grid_span, latent_axes, latent_grid, latent_scatter};
+pub use traversals::traversals;
 
 #[cfg(test)]
 mod tests;

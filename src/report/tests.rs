@@ -89,3 +89,53 @@ fn short_reconstruction_rows_leave_cells_empty_instead_of_panicking() {
     reconstructions(&path, &snap, &ds).unwrap();
     assert!(path.exists());
 }
+
+/// A linear decoder (no sigmoid): every pixel is 0.5 + 0.1·(z1 + z2 + z3), so each cell's
+/// grey is known by hand.
+#[test]
+fn traversals_walk_each_dimension_by_its_spread_and_dim_the_inactive_ones() {
+    let ds = data::load_with_sizes(
+        "digits",
+        1,
+        Some(Sizes {
+            train: 20,
+            test: 20,
+        }),
+    )
+    .unwrap();
+    let mut snap = snapshot(vec![layer(3, 784)], 784, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("traversals.png");
+    // Two dimensions: no figure (the latent grid shows a 2-D code).
+    assert!(!traversals(&path, &snap, &ds).unwrap());
+    assert!(!path.exists());
+    let m = &mut snap.models[0];
+    m.latent_dim = 3;
+    m.decoder = Arc::new(DecoderSnapshot::new(
+        vec![DenseWeights {
+            w: vec![0.1; 3 * 784],
+            b: vec![0.5; 784],
+            n_in: 3,
+            n_out: 784,
+        }],
+        false,
+    ));
+    // z1 takes 0, 1, 2, 3 (mean 1.5, sd √1.25); z2 is always 0 (inactive); z3 takes
+    // 0, 0.5, 0, 0.5 (mean 0.25, variance 0.0625: active).
+    m.codes = vec![0.0, 0.0, 0.0, 1.0, 0.0, 0.5, 2.0, 0.0, 0.0, 3.0, 0.0, 0.5];
+    assert!(traversals(&path, &snap, &ds).unwrap());
+    let img = image::open(&path).unwrap().to_rgb8();
+    // Cells are 28·2 + 2 = 58 pixels; the images start at x = 24 + 130, y = 60.
+    let grey = |row: u32, col: u32| img.get_pixel(154 + col * 58 + 10, 60 + row * 58 + 10)[0];
+    let byte = |v: f64| (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+    let sd1 = 1.25f64.sqrt();
+    // Row 1 is z1 (the most spread): its left cell sits 3 sd below z1's mean.
+    assert_eq!(grey(0, 0), byte(0.5 + 0.1 * (1.5 - 3.0 * sd1 + 0.25)));
+    assert_eq!(grey(0, 6), byte(0.5 + 0.1 * (1.5 + 3.0 * sd1 + 0.25)));
+    // Row 2 is z3: 3 sd = 0.75 either side of 0.25.
+    assert_eq!(grey(1, 0), byte(0.5 + 0.1 * (1.5 - 0.5)));
+    assert_eq!(grey(1, 6), byte(0.5 + 0.1 * (1.5 + 1.0)));
+    // Row 3 is z2, inactive: unchanged along the row and dimmed to 35 %.
+    assert_eq!(grey(2, 0), byte(0.35 * (0.5 + 0.1 * 1.75)));
+    assert_eq!(grey(2, 6), grey(2, 0));
+}
