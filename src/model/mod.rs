@@ -92,6 +92,10 @@ impl Autoencoder {
         let decoder = Mlp::new(&dec_sizes, conv.is_some(), rng, &dev)?;
         if let Some(c) = &mut conv {
             c.add_decoder(rng, &dev)?;
+            // A conv model's dense layers start at He's scale too (why: `conv::he_scale`).
+            let dense = trunk.layers.iter().chain([&mu_head]);
+            let dense = dense.chain(&logvar_head).chain(&decoder.layers);
+            conv::he_scale(dense)?;
         }
         Ok(Self {
             config,
