@@ -371,6 +371,37 @@ pub fn he_scale<'a>(layers: impl IntoIterator<Item = &'a Dense>) -> Result<()> {
     Ok(())
 }
 
+/// The code means μ of the (rows, dim) items `x`, flattened, and (for a variational model)
+/// σ = exp(½ log σ²), encoded [`super::arch::Arch::inference_rows`] rows at a time: each
+/// part's tensors (and a conv model's patches) are dropped before the next is encoded.
+pub fn encode_in_parts(
+    model: &super::Autoencoder,
+    x: &Tensor,
+) -> Result<(Vec<f32>, Option<Vec<f32>>)> {
+    let rows = x.dim(0)?;
+    let part = model.config.arch.inference_rows().max(1);
+    let (mut codes, mut sigmas) = (Vec::new(), Vec::new());
+    let mut variational = false;
+    for start in (0..rows).step_by(part) {
+        let xs = x.narrow(0, start, part.min(rows - start))?;
+        let (mu, logvar) = model.encode(&xs)?;
+        codes.extend(mu.flatten_all()?.to_vec1::<f32>()?);
+        if let Some(lv) = logvar {
+            variational = true;
+            sigmas.extend(
+                lv.affine(0.5, 0.0)?
+                    .exp()?
+                    .flatten_all()?
+                    .to_vec1::<f32>()?,
+            );
+        }
+    }
+    if rows == 0 {
+        variational = model.logvar_head.is_some();
+    }
+    Ok((codes, variational.then_some(sigmas)))
+}
+
 /// Variables with their checkpoint names.
 pub type NamedVars = Vec<(String, Var)>;
 
