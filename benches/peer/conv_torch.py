@@ -9,7 +9,11 @@ same network as latentlab's (src/model/conv.rs):
   loss:    Bernoulli (BCE with logits, summed over pixels) + KL, nats per item; Adam.
 
     python3 benches/peer/conv_torch.py [--idx DIR] [--epochs 2] [--batch-size 64]
-        [--latent-dim 10] [--lr 1e-3] [--items 4096]
+        [--latent-dim 10] [--lr 1e-3] [--items 4096] [--init he|he-conv|torch]
+
+--init he (the default) starts it as latentlab starts a conv model: every weight uniform in
++-sqrt(6 / fan_in) (kaiming_uniform_ for ReLU), biases zero. --init torch keeps PyTorch's own
+defaults, with which this network stays at the mean image of `sprites` (see init()).
 
 Without --idx it trains on random binary 64x64 blobs made from a seed (--items of them, an
 eighth more for the test split), the same kind of items `cargo bench --bench conv` times
