@@ -426,3 +426,21 @@ fn at_initialisation_the_code_of_a_sprite_depends_on_the_sprite() {
         "spread of μ between items: {spread}"
     );
 }
+
+/// Codes encoded in parts (`Arch::inference_rows` items at a time, so 300 items make three
+/// parts) are the codes of one pass over every item, σ included.
+#[test]
+fn encoding_in_parts_gives_the_codes_of_one_pass() {
+    let m = model(ModelKind::Vae, image(1, 16), &[12], 3);
+    let rows = 300;
+    assert!(rows > 2 * Arch::Conv.inference_rows());
+    let mut rng = PortableRng::seed_from_u64(5);
+    let x: Vec<f32> = (0..rows * 256).map(|_| rng.random::<f32>()).collect();
+    let x = Tensor::from_vec(x, (rows, 256), &Device::Cpu).unwrap();
+    let (codes, sigmas) = encode_in_parts(&m, &x).unwrap();
+    let (mu, logvar) = m.encode(&x).unwrap();
+    let sigma = logvar.unwrap().affine(0.5, 0.0).unwrap().exp().unwrap();
+    assert_eq!(codes.len(), rows * 3);
+    assert!(max_abs_diff(&codes, &values(&mu)) < 1e-5);
+    assert!(max_abs_diff(&sigmas.unwrap(), &values(&sigma)) < 1e-5);
+}
