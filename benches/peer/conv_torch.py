@@ -9,7 +9,11 @@ same network as latentlab's (src/model/conv.rs):
   loss:    Bernoulli (BCE with logits, summed over pixels) + KL, nats per item; Adam.
 
     python3 benches/peer/conv_torch.py [--idx DIR] [--epochs 2] [--batch-size 64]
-        [--latent-dim 10] [--lr 1e-3] [--items 4096]
+        [--latent-dim 10] [--lr 1e-3] [--items 4096] [--init he|he-conv|torch]
+
+--init he (the default) starts it as latentlab starts a conv model: every weight uniform in
++-sqrt(6 / fan_in) (kaiming_uniform_ for ReLU), biases zero. --init torch keeps PyTorch's own
+defaults, with which this network stays at the mean image of `sprites` (see init()).
 
 Without --idx it trains on random binary 64x64 blobs made from a seed (--items of them, an
 eighth more for the test split), the same kind of items `cargo bench --bench conv` times
@@ -80,6 +84,21 @@ class ConvVAE(nn.Module):
         return logits, mu, logvar
 
 
+def init(model, how):
+    """latentlab's initialisation of a conv model (src/model/conv.rs): "he" draws every weight
+    with kaiming_uniform_(nonlinearity="relu"), U(+-sqrt(6 / fan_in)) with PyTorch's fan_in
+    (a transposed convolution's from its weight's dim 1, its output channels, times 16), and
+    zeroes every bias; "he-conv" does so for the (transposed) convolutions only; "torch" keeps
+    PyTorch's defaults (U(+-1/sqrt(fan_in)) weights and biases)."""
+    if how == "torch":
+        return
+    kinds = (nn.Conv2d, nn.ConvTranspose2d) + ((nn.Linear,) if how == "he" else ())
+    for m in model.modules():
+        if isinstance(m, kinds):
+            nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+
+
 def loss_function(logits, x, mu, logvar):
     bce = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
     kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
@@ -95,6 +114,8 @@ def main():
     p.add_argument("--latent-dim", type=int, default=10)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--init", choices=["he", "he-conv", "torch"], default="he",
+                   help="initialisation (see init()); he is latentlab's")
     p.add_argument("--flush-denormal", action="store_true",
                    help="torch.set_flush_denormal(True), as latentlab does; PyTorch's default is off")
     a = p.parse_args()
@@ -108,6 +129,7 @@ def main():
         train = blobs(a.items, 64, a.seed)
         test = blobs(a.items // 8, 64, a.seed + 1)
     model = ConvVAE(a.latent_dim)
+    init(model, a.init)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     for epoch in range(1, a.epochs + 1):
         model.train()

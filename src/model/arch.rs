@@ -32,6 +32,18 @@ impl Arch {
         }
     }
 
+    /// At most how many items one forward pass that needs no gradient (evaluation, the
+    /// snapshots' codes, the k-NN probe) takes at once. A 64×64 conv forward holds about
+    /// 1 MB of patches per item and layer until its result is dropped, so 2,000 items at
+    /// once held GBs (a `sprites` run peaked at 10.7 GiB); 128 at a time hold about 0.3 GB.
+    /// The MLP's passes stay whole, so its numbers do not change.
+    pub fn inference_rows(self) -> usize {
+        match self {
+            Arch::Mlp => usize::MAX,
+            Arch::Conv => 128,
+        }
+    }
+
     /// Parses a command-line name; the message lists the names.
     pub fn from_name(name: &str) -> std::result::Result<Self, ArchError> {
         Arch::ALL

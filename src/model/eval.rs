@@ -49,12 +49,14 @@ pub fn evaluate(
     let (mut mean_code_recon, mut log_px, mut denoising_recon) = (0.0, 0.0, 0.0);
     let variational = model.config.kind.is_variational();
     let corrupts = model.config.kind.spec().corrupt.is_some();
-    let iw_chunk = (EVAL_CHUNK * 8)
+    // A 64×64 conv model's forward holds ~1 MB per item and layer: fewer items at once.
+    let eval_chunk = EVAL_CHUNK.min(model.config.arch.inference_rows());
+    let iw_chunk = (eval_chunk * 8)
         .checked_div(iw_samples)
-        .map_or(EVAL_CHUNK, |c| c.clamp(1, EVAL_CHUNK));
+        .map_or(eval_chunk, |c| c.clamp(1, eval_chunk));
     let mut start = 0;
     while start < n {
-        let end = (start + EVAL_CHUNK).min(n);
+        let end = (start + eval_chunk).min(n);
         let idx: Vec<usize> = (start..end).collect();
         let x = batch_tensor(split.gather(&idx, dim), dim)?;
         // Every kind is scored on clean inputs, so the numbers compare across kinds.

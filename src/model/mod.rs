@@ -92,6 +92,10 @@ impl Autoencoder {
         let decoder = Mlp::new(&dec_sizes, conv.is_some(), rng, &dev)?;
         if let Some(c) = &mut conv {
             c.add_decoder(rng, &dev)?;
+            // A conv model's dense layers start at He's scale too (why: `conv::he_scale`).
+            let dense = trunk.layers.iter().chain([&mu_head]);
+            let dense = dense.chain(&logvar_head).chain(&decoder.layers);
+            conv::he_scale(dense)?;
         }
         Ok(Self {
             config,
@@ -360,18 +364,27 @@ pub fn batch_tensor(values: Vec<f32>, dim: usize) -> Result<Tensor> {
 }
 
 /// Tells the allocator (mimalloc, the binary's global allocator) to keep the memory it frees
-/// instead of giving it back to the system 10 ms later. A conv step frees and allocates
+/// instead of giving it back to the system 10 ms later (`MIMALLOC_PURGE_DELAY` in the
+/// environment, in ms, wins: it is how the cost is measured). A conv step frees and allocates
 /// buffers of tens of MB every few milliseconds; given back, each new one is faulted in and
 /// zeroed by the kernel page by page: measured, that was a third of a 64×64 conv VAE's step
-/// (`benches/conv.rs`: 229 → 399 items/s, median, one pinned core). The process keeps its
-/// peak footprint instead. Call once at start, before training.
+/// (`benches/conv.rs`: 229 → 399 items/s, median, one pinned core). A finite delay is not
+/// enough: with 2,000 ms a `sprites` conv run's memory still went back and forth between 0.4
+/// and 0.8 GB and its epochs trained at 178–222 samples/s against 338–363 with none given
+/// back (same minutes, one pinned core). The process keeps its peak footprint instead, which
+/// is why no pass may hold much more than a step does: passes without gradients go through
+/// `Arch::inference_rows` items at a time (before that, a conv run on `sprites` kept 7.9 GiB
+/// after its first evaluation; now 1.2 GiB, flat). Call once at start, before training.
 pub fn keep_freed_memory() {
     // `mi_option_purge_delay` in mimalloc.h (v2 and v3); the bindings name the options on
     // either side of it (eager_commit_delay 14, use_numa_nodes 16) but not it.
     const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    let from_env = std::env::var("MIMALLOC_PURGE_DELAY").ok();
+    let delay = from_env.and_then(|v| v.trim().parse::<i64>().ok());
+    let delay = std::ffi::c_long::try_from(delay.unwrap_or(-1)).unwrap_or(-1);
     // SAFETY: sets one of mimalloc's process-wide options (a plain store of a long); it may
     // be set at any time and only decides when free pages are returned to the system.
-    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
+    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, delay) };
 }
 
 /// Makes this thread's float arithmetic treat subnormal numbers as zero (x86's FTZ and DAZ

@@ -262,11 +262,8 @@ impl Session {
         let mut models = Vec::new();
         for slot in &mut self.slots {
             let m = &slot.model;
-            let (mu, logvar) = m.encode(&display)?;
-            let sigmas = match logvar {
-                Some(lv) => Some(lv.affine(0.5, 0.0)?.exp()?.flatten_all()?.to_vec1()?),
-                None => None,
-            };
+            // In parts: 2,000 items through a 64×64 conv model at once hold GBs.
+            let (codes, sigmas) = crate::model::conv::encode_in_parts(m, &display)?;
             // The image shown decodes μ of exactly the input the model saw (the corrupted
             // one for a denoiser); its numbers are that decoding's NLL of the clean input.
             let noisy = m.corrupt(&recon_x, &mut self.view_rng)?;
@@ -281,7 +278,7 @@ impl Session {
                 decoder,
                 encoder: Arc::new(m.encoder_snapshot()?),
                 config: m.config.clone(),
-                codes: mu.flatten_all()?.to_vec1()?,
+                codes,
                 sigmas,
                 recon: recon_values,
                 // A failure here is the snapshot's failure, not an empty (blank) image.

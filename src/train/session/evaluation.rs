@@ -104,8 +104,9 @@ impl KnnProbe {
 
     /// 5-NN accuracy of `model`'s display codes against its training codes.
     fn accuracy(&self, model: &Autoencoder) -> Result<f64> {
-        let train_codes: Vec<f32> = model.encode(&self.train_x)?.0.flatten_all()?.to_vec1()?;
-        let test_codes: Vec<f32> = model.encode(&self.display_x)?.0.flatten_all()?.to_vec1()?;
+        // In parts: thousands of items through a 64×64 conv model at once hold GBs.
+        let (train_codes, _) = crate::model::conv::encode_in_parts(model, &self.train_x)?;
+        let (test_codes, _) = crate::model::conv::encode_in_parts(model, &self.display_x)?;
         Ok(knn_accuracy(
             &train_codes,
             &self.train_labels,
