@@ -15,6 +15,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use stats::{Spent, WorkerStats};
+
+mod stats;
 
 /// Called after every event so a window can repaint.
 pub type Notify = Arc<dyn Fn() + Send + Sync>;
@@ -126,6 +129,8 @@ pub(crate) struct Worker {
     last_epoch: Vec<ModelEpoch>,
     /// Seconds of training at which the next timed test evaluation is due.
     next_eval_secs: f64,
+    /// Where the time goes (`LATENTLAB_WORKER_STATS`).
+    stats: WorkerStats,
 }
 
 /// The worker thread's body: builds the models, then serves commands until stopped.
@@ -161,6 +166,7 @@ impl Worker {
                 snapshot_cost: Duration::ZERO,
                 last_epoch: Vec::new(),
                 next_eval_secs: 0.0,
+                stats: WorkerStats::from_env(),
             }
             .with_eval_schedule(),
         )
@@ -256,6 +262,7 @@ impl Worker {
         if self.snapshot_wanted && self.io.has_room() {
             self.send_snapshot();
         }
+        self.stats.report_when_due(self.session.step);
     }
 
     fn start(&mut self) {
@@ -313,7 +320,7 @@ impl Worker {
             return;
         }
         self.next_eval_secs = ((trained / every).floor() + 1.0) * every;
-        match self.session.test_report() {
+        match self.stats.time(Spent::Eval, || self.session.test_report()) {
             Ok(report) => self.io.send(TrainEvent::TestReport(report)),
             Err(e) => self
                 .io
@@ -353,7 +360,7 @@ impl Worker {
 
     /// One step of every live model; at an epoch end, the summary (and maybe the finish).
     fn train_step(&mut self) {
-        match self.session.step() {
+        match self.stats.time(Spent::Step, || self.session.step()) {
             Ok((events, epoch_done)) => {
                 for ev in events {
                     self.io.send(ev);
@@ -377,7 +384,7 @@ impl Worker {
 
     fn end_epoch(&mut self) {
         self.offer_progress();
-        match self.session.end_epoch() {
+        match self.stats.time(Spent::EpochEnd, || self.session.end_epoch()) {
             Ok(summary) => {
                 self.last_epoch = summary.models.clone();
                 self.io.send(TrainEvent::EpochSummary(summary));
@@ -437,7 +444,7 @@ impl Worker {
     fn send_snapshot(&mut self) {
         self.snapshot_wanted = false;
         let started = Instant::now();
-        match self.session.snapshot() {
+        match self.stats.time(Spent::Snapshot, || self.session.snapshot()) {
             Ok(s) => self.io.offer(TrainEvent::Snapshot(Arc::new(s))),
             Err(e) => self
                 .io
