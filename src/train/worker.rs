@@ -11,11 +11,11 @@ use super::messages::*;
 use super::session::{Session, pick};
 use crate::data::Dataset;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use stats::{Spent, WorkerStats};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use stats::{Spent, WorkerStats};
 
 mod stats;
 
@@ -25,6 +25,12 @@ pub type Notify = Arc<dyn Fn() + Send + Sync>;
 /// How long an idle worker waits for a command before it looks at its stop flag again.
 const IDLE_WAIT: Duration = Duration::from_millis(50);
 
+/// The shortest time between two wake-ups of the window (at most 10 a second): each one
+/// is a repaint, drawn in software on the core the training leaves free, and progress
+/// alone comes 10 times a second besides the snapshots. A wake-up held back goes out on a
+/// later tick.
+const WAKE_EVERY: Duration = Duration::from_millis(100);
+
 /// The channels and flags the worker runs with.
 pub(crate) struct WorkerIo {
     commands: Receiver<TrainCommand>,
@@ -33,6 +39,9 @@ pub(crate) struct WorkerIo {
     notify: Option<Notify>,
     /// Events that must arrive (summaries, errors) but found the queue full, oldest first.
     backlog: VecDeque<TrainEvent>,
+    last_wake: Option<Instant>,
+    /// Events went out since the last wake-up, which was too recent to repeat.
+    wake_owed: bool,
 }
 
 impl WorkerIo {
@@ -49,6 +58,8 @@ impl WorkerIo {
             stop,
             notify,
             backlog: VecDeque::new(),
+            last_wake: None,
+            wake_owed: false,
         }
     }
 
@@ -92,7 +103,19 @@ impl WorkerIo {
         }
     }
 
-    fn wake(&self) {
+    /// Wakes the reader now, or on a later tick if it was woken less than [`WAKE_EVERY`] ago.
+    fn wake(&mut self) {
+        self.wake_owed = true;
+        self.wake_if_due();
+    }
+
+    /// Delivers a held-back wake-up once [`WAKE_EVERY`] has passed since the last one.
+    fn wake_if_due(&mut self) {
+        if !self.wake_owed || self.last_wake.is_some_and(|t| t.elapsed() < WAKE_EVERY) {
+            return;
+        }
+        self.wake_owed = false;
+        self.last_wake = Some(Instant::now());
         if let Some(n) = &self.notify {
             n();
         }
@@ -184,7 +207,8 @@ impl Worker {
         pending
     }
 
-    /// True if `tick` has work to do without a command.
+    /// True if `tick` has work to do without a command (a held-back wake-up waits at most
+    /// [`IDLE_WAIT`] more).
     fn busy(&self) -> bool {
         self.trains() || (self.snapshot_wanted && self.io.has_room())
     }
@@ -243,6 +267,7 @@ impl Worker {
     /// (with the progress and epoch end it brings), and send a snapshot if one is wanted.
     pub(crate) fn tick(&mut self) {
         self.io.flush();
+        self.io.wake_if_due();
         // A run's starting moment is its first snapshot even when Train came before the
         // first tick (the command line's does): a replay starts at step 0, not step 1.
         if self.last_snapshot.is_none() && self.snapshot_wanted && self.io.has_room() {
@@ -384,7 +409,10 @@ impl Worker {
 
     fn end_epoch(&mut self) {
         self.offer_progress();
-        match self.stats.time(Spent::EpochEnd, || self.session.end_epoch()) {
+        match self
+            .stats
+            .time(Spent::EpochEnd, || self.session.end_epoch())
+        {
             Ok(summary) => {
                 self.last_epoch = summary.models.clone();
                 self.io.send(TrainEvent::EpochSummary(summary));
