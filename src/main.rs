@@ -14,6 +14,14 @@ fn main() -> std::process::ExitCode {
     // scales better for these small matrices and never fights the window for cores.
     // SAFETY: set before any other thread exists.
     unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    if args.command.is_none() && std::env::var_os("LP_NUM_THREADS").is_none() {
+        // Without a GPU, Mesa's llvmpipe draws the window on one thread per core by
+        // default, and each frame then takes the training core too: one drawing thread
+        // keeps the window on the core the training leaves it (measured: a step of three
+        // models 12.7 → 10.0 ms under Xvfb). No effect on other GL drivers.
+        // SAFETY: set before any other thread exists.
+        unsafe { std::env::set_var("LP_NUM_THREADS", "1") };
+    }
     latentlab::model::keep_freed_memory();
     let threads = args.threads;
     let checked = threads.map_or(Ok(()), |t| {

@@ -173,8 +173,11 @@ fn plane_ui(ui: &mut Ui, plane: &mut Plane, max_dim: usize) {
             }
         })
         .response
-        .labelled_by(label.id);
-    ui.label(RichText::new("other dimensions stay at the probe's values").weak());
+        .labelled_by(label.id)
+        // A hover text, not a label: a label here fills the rest of the row, and the
+        // classes after it then stack one under another in what is left, taking the
+        // height of the plots (three models at 1280×720 had none left).
+        .on_hover_text("other dimensions stay at the probe's values");
 }
 
 /// The plot range of one model: its codes' range, and at least ±3 for a VAE.

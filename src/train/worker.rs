@@ -11,16 +11,25 @@ use super::messages::*;
 use super::session::{Session, pick};
 use crate::data::Dataset;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use stats::{Spent, WorkerStats};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+mod stats;
 
 /// Called after every event so a window can repaint.
 pub type Notify = Arc<dyn Fn() + Send + Sync>;
 
 /// How long an idle worker waits for a command before it looks at its stop flag again.
 const IDLE_WAIT: Duration = Duration::from_millis(50);
+
+/// The shortest time between two wake-ups of the window (at most 10 a second): each one
+/// is a repaint, drawn in software on the core the training leaves free, and progress
+/// alone comes 10 times a second besides the snapshots. A wake-up held back goes out on a
+/// later tick.
+const WAKE_EVERY: Duration = Duration::from_millis(100);
 
 /// The channels and flags the worker runs with.
 pub(crate) struct WorkerIo {
@@ -30,6 +39,9 @@ pub(crate) struct WorkerIo {
     notify: Option<Notify>,
     /// Events that must arrive (summaries, errors) but found the queue full, oldest first.
     backlog: VecDeque<TrainEvent>,
+    last_wake: Option<Instant>,
+    /// Events went out since the last wake-up, which was too recent to repeat.
+    wake_owed: bool,
 }
 
 impl WorkerIo {
@@ -46,6 +58,8 @@ impl WorkerIo {
             stop,
             notify,
             backlog: VecDeque::new(),
+            last_wake: None,
+            wake_owed: false,
         }
     }
 
@@ -89,7 +103,19 @@ impl WorkerIo {
         }
     }
 
-    fn wake(&self) {
+    /// Wakes the reader now, or on a later tick if it was woken less than [`WAKE_EVERY`] ago.
+    fn wake(&mut self) {
+        self.wake_owed = true;
+        self.wake_if_due();
+    }
+
+    /// Delivers a held-back wake-up once [`WAKE_EVERY`] has passed since the last one.
+    fn wake_if_due(&mut self) {
+        if !self.wake_owed || self.last_wake.is_some_and(|t| t.elapsed() < WAKE_EVERY) {
+            return;
+        }
+        self.wake_owed = false;
+        self.last_wake = Some(Instant::now());
         if let Some(n) = &self.notify {
             n();
         }
@@ -126,6 +152,8 @@ pub(crate) struct Worker {
     last_epoch: Vec<ModelEpoch>,
     /// Seconds of training at which the next timed test evaluation is due.
     next_eval_secs: f64,
+    /// Where the time goes (`LATENTLAB_WORKER_STATS`).
+    stats: WorkerStats,
 }
 
 /// The worker thread's body: builds the models, then serves commands until stopped.
@@ -161,6 +189,7 @@ impl Worker {
                 snapshot_cost: Duration::ZERO,
                 last_epoch: Vec::new(),
                 next_eval_secs: 0.0,
+                stats: WorkerStats::from_env(),
             }
             .with_eval_schedule(),
         )
@@ -178,7 +207,8 @@ impl Worker {
         pending
     }
 
-    /// True if `tick` has work to do without a command.
+    /// True if `tick` has work to do without a command (a held-back wake-up waits at most
+    /// [`IDLE_WAIT`] more).
     fn busy(&self) -> bool {
         self.trains() || (self.snapshot_wanted && self.io.has_room())
     }
@@ -237,6 +267,7 @@ impl Worker {
     /// (with the progress and epoch end it brings), and send a snapshot if one is wanted.
     pub(crate) fn tick(&mut self) {
         self.io.flush();
+        self.io.wake_if_due();
         // A run's starting moment is its first snapshot even when Train came before the
         // first tick (the command line's does): a replay starts at step 0, not step 1.
         if self.last_snapshot.is_none() && self.snapshot_wanted && self.io.has_room() {
@@ -256,6 +287,7 @@ impl Worker {
         if self.snapshot_wanted && self.io.has_room() {
             self.send_snapshot();
         }
+        self.stats.report_when_due(self.session.step);
     }
 
     fn start(&mut self) {
@@ -313,7 +345,7 @@ impl Worker {
             return;
         }
         self.next_eval_secs = ((trained / every).floor() + 1.0) * every;
-        match self.session.test_report() {
+        match self.stats.time(Spent::Eval, || self.session.test_report()) {
             Ok(report) => self.io.send(TrainEvent::TestReport(report)),
             Err(e) => self
                 .io
@@ -353,7 +385,7 @@ impl Worker {
 
     /// One step of every live model; at an epoch end, the summary (and maybe the finish).
     fn train_step(&mut self) {
-        match self.session.step() {
+        match self.stats.time(Spent::Step, || self.session.step()) {
             Ok((events, epoch_done)) => {
                 for ev in events {
                     self.io.send(ev);
@@ -377,7 +409,10 @@ impl Worker {
 
     fn end_epoch(&mut self) {
         self.offer_progress();
-        match self.session.end_epoch() {
+        match self
+            .stats
+            .time(Spent::EpochEnd, || self.session.end_epoch())
+        {
             Ok(summary) => {
                 self.last_epoch = summary.models.clone();
                 self.io.send(TrainEvent::EpochSummary(summary));
@@ -417,8 +452,10 @@ impl Worker {
         {
             self.snapshot_wanted = true;
         }
-        // Snapshots cost a forward pass over the display items: keep them under ~10% of the time.
-        let due = snapshot_every.max(self.snapshot_cost * 10);
+        // Snapshots cost a forward pass over the display items (about 30 ms for three
+        // models at latent dim 20 on a loaded 2-core machine, measured): keep them under
+        // ~5% of the worker's time. At 10% they took 7-9% of the window's worker.
+        let due = snapshot_every.max(self.snapshot_cost * 20);
         if self.last_snapshot.is_none_or(|t| t.elapsed() >= due) {
             self.snapshot_wanted = true;
         }
@@ -437,7 +474,7 @@ impl Worker {
     fn send_snapshot(&mut self) {
         self.snapshot_wanted = false;
         let started = Instant::now();
-        match self.session.snapshot() {
+        match self.stats.time(Spent::Snapshot, || self.session.snapshot()) {
             Ok(s) => self.io.offer(TrainEvent::Snapshot(Arc::new(s))),
             Err(e) => self
                 .io

@@ -578,3 +578,67 @@ fn timed_evaluations_come_every_interval_of_training_time() {
     let steps: Vec<u64> = reports.iter().map(|r| r.step).collect();
     assert!(steps.windows(2).all(|s| s[0] < s[1]), "{steps:?}");
 }
+
+/// The window is woken at most once per `WAKE_EVERY` however many events go out, and a
+/// wake-up held back is not lost: a later tick delivers it.
+#[test]
+fn wake_ups_are_spaced_and_one_held_back_still_goes_out() {
+    use std::sync::atomic::AtomicUsize;
+    let ds = digits();
+    let woken = Arc::new(AtomicUsize::new(0));
+    let count = woken.clone();
+    let notify: Notify = Arc::new(move || {
+        count.fetch_add(1, Ordering::SeqCst);
+    });
+    let (_cmd_tx, cmd_rx) = bounded(8);
+    let (ev_tx, ev_rx) = bounded(1024);
+    let io = WorkerIo::new(
+        cmd_rx,
+        ev_tx,
+        Arc::new(AtomicBool::new(false)),
+        Some(notify),
+    );
+    let mut cfg = config(&ds, &[ModelKind::Ae]);
+    // A progress event at every step: far more events than wake-ups.
+    cfg.progress_interval_ms = 0;
+    let mut w = Worker::new(cfg, ds, io).expect("the config is good");
+    let started = Instant::now();
+    w.handle(TrainCommand::Start);
+    ticks(&mut w, 30);
+    let elapsed = started.elapsed();
+    let sent = drain(&ev_rx).len();
+    let wakes = woken.load(Ordering::SeqCst);
+    let allowed = 2 + (elapsed.as_millis() / WAKE_EVERY.as_millis()) as usize;
+    assert!(sent >= 30, "a progress event per step: {sent} events");
+    assert!(
+        wakes <= allowed,
+        "{wakes} wake-ups for {sent} events in {elapsed:?}: at most {allowed}"
+    );
+    // Paused, with its snapshot out, the worker has nothing more to send. After a quiet
+    // interval an event wakes the window at once; a second one at once is held back, and
+    // a tick after the interval (which sends nothing itself) delivers it.
+    w.handle(TrainCommand::Pause);
+    w.tick();
+    assert!(!w.snapshot_wanted && !w.trains());
+    std::thread::sleep(WAKE_EVERY);
+    let before = woken.load(Ordering::SeqCst);
+    w.io.send(TrainEvent::Error("a first event".into()));
+    assert_eq!(
+        woken.load(Ordering::SeqCst),
+        before + 1,
+        "after a quiet interval: at once"
+    );
+    w.io.send(TrainEvent::Error("a second event".into()));
+    assert_eq!(
+        woken.load(Ordering::SeqCst),
+        before + 1,
+        "too soon: held back"
+    );
+    std::thread::sleep(WAKE_EVERY);
+    w.tick();
+    assert_eq!(
+        woken.load(Ordering::SeqCst),
+        before + 2,
+        "the held-back wake-up goes out on the next tick"
+    );
+}
