@@ -4,6 +4,7 @@
 pub mod colors;
 mod kl;
 mod pca;
+pub mod scores;
 
 pub use kl::mean_kl_per_dim;
 pub use pca::{ALIGN_TOLERANCE, Pca2};
