@@ -95,6 +95,12 @@ fn train_writes_metrics_checkpoints_and_figures_and_eval_reads_them() {
         }
         let vae = l["model"] == "vae";
         assert_eq!(l["elbo"].is_null(), !vae, "{l}");
+        if l["split"] == "test" {
+            // Active units for every model; digits have no factors, so no MIG.
+            let active = l["active_units"].as_u64().unwrap_or_else(|| panic!("{l}"));
+            assert!(active <= 2, "{l}");
+            assert!(l["mig"].is_null(), "{l}");
+        }
         assert!(
             l["loss"].as_f64().unwrap() > 50.0,
             "per-item nats summed over 784 pixels: {l}"
@@ -147,6 +153,15 @@ fn train_writes_metrics_checkpoints_and_figures_and_eval_reads_them() {
     assert!(
         log_px >= elbo - 1.0,
         "the importance-weighted bound is at least the ELBO: {log_px} vs {elbo}"
+    );
+    let last_vae_row = lines
+        .iter()
+        .find(|l| l["model"] == "vae" && l["epoch"] == 2 && l["split"] == "test")
+        .unwrap();
+    assert_eq!(
+        value("active units") as u64,
+        last_vae_row["active_units"].as_u64().unwrap(),
+        "eval counts the same active units as the run's last test row"
     );
     let saved = test_loss("vae", 2);
     assert!(

@@ -58,6 +58,10 @@ pub enum Command {
     /// Encode one image with a checkpoint and print its code and loss terms as one JSON
     /// object (the reconstruction decodes z = μ).
     Encode(EncodeArgs),
+    /// Write the test items' codes for the TensorFlow Embedding Projector (vectors.tsv,
+    /// metadata.tsv, sprite.png, projector_config.pbtxt) and print their active units and,
+    /// on data sets with factors, MIG.
+    Codes(CodesArgs),
     /// List the built-in lessons, one per line: NAME<TAB>TITLE (open one with
     /// `latentlab --lesson NAME`); or check a lesson fits the screen (--check), or write one
     /// PNG per step as the class will see it (--render).
@@ -202,6 +206,27 @@ pub struct EncodeArgs {
     /// Write the reconstruction here as a PNG (the item's size scaled up 4 times).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// `latentlab codes`.
+#[derive(Args, Debug)]
+pub struct CodesArgs {
+    /// The checkpoint's .json (or .safetensors, or the common stem).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Data set whose test items are encoded; defaults to the one it was trained on.
+    #[arg(long)]
+    pub dataset: Option<String>,
+    /// Folder for the files (made if missing; files of the same names are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Also write projection.tsv, the codes' 2-D coordinates: pca (the first two
+    /// principal components; t-SNE and UMAP are not available yet).
+    #[arg(long, value_name = "pca")]
+    pub projection: Option<String>,
+    /// Seed for the data set; defaults to the checkpoint's.
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 /// `latentlab dataset`.

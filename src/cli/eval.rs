@@ -71,5 +71,17 @@ pub(super) fn eval(a: EvalArgs) -> Result<()> {
     if let (Some(lp), Some(k)) = (m.log_px, m.iw_samples) {
         out!("log p(x) ≈       {lp:.3} ({k} importance samples)");
     }
+    if let Some(active) = m.active_units {
+        out!(
+            "active units     {active} of {} (variance of μ over the test items > 0.01)",
+            meta.config.latent_dim
+        );
+    }
+    if let Some(mig) = m.mig {
+        out!(
+            "MIG              {mig:.3} (against {})",
+            ds.factor_names.join(", ")
+        );
+    }
     Ok(())
 }

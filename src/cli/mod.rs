@@ -1,6 +1,7 @@
-//! Headless subcommands: train, eval, dataset, encode, fetch, lessons, pack. Scripts rely on these names.
+//! Headless subcommands: train, eval, dataset, encode, codes, fetch, lessons, pack. Scripts rely on these names.
 
 mod args;
+mod codes;
 mod dataset;
 mod encode;
 mod eval;
@@ -10,7 +11,7 @@ mod output;
 mod pack;
 mod train;
 
-pub use args::{Cli, Command, DatasetArgs, EncodeArgs, EvalArgs, KnobArgs, TrainArgs};
+pub use args::{Cli, CodesArgs, Command, DatasetArgs, EncodeArgs, EvalArgs, KnobArgs, TrainArgs};
 pub use fetch::FetchArgs;
 pub use pack::PackArgs;
 
@@ -24,6 +25,7 @@ pub fn run(command: Command, threads: usize) -> Result<()> {
         Command::Dataset(a) => dataset::dataset(a),
         Command::Fetch(a) => fetch::run(a),
         Command::Encode(a) => encode::encode(a),
+        Command::Codes(a) => codes::codes(a),
         Command::Lessons(a) => lessons::run(a),
         Command::Pack(a) => pack::run(a),
     }

@@ -33,10 +33,19 @@ pub struct Metrics {
     pub log_px: Option<f64>,
     /// Number of importance samples behind `log_px`.
     pub iw_samples: Option<usize>,
+    /// Latent dimensions whose mean code μ varies over the test items by more than 0.01
+    /// (Burda et al. 2016; the code itself for kinds without a posterior).
+    #[serde(default)]
+    pub active_units: Option<usize>,
+    /// The mutual information gap of the test items' μ with the data set's factors
+    /// (Chen et al. 2018); `None` for sets without factors.
+    #[serde(default)]
+    pub mig: Option<f64>,
 }
 
 /// Evaluates `model` on every item of `split`. `iw_samples > 0` adds the
-/// importance-weighted log p(x) for VAEs (costs `iw_samples` decodes per item).
+/// importance-weighted log p(x) for VAEs (costs `iw_samples` decodes per item). The test
+/// items' mean codes give the active units and, where the split carries factors, MIG.
 pub fn evaluate(
     model: &Autoencoder,
     split: &Split,
@@ -54,6 +63,8 @@ pub fn evaluate(
     let iw_chunk = (eval_chunk * 8)
         .checked_div(iw_samples)
         .map_or(eval_chunk, |c| c.clamp(1, eval_chunk));
+    let latent_dim = model.config.latent_dim;
+    let mut codes: Vec<f32> = Vec::with_capacity(n * latent_dim);
     let mut start = 0;
     while start < n {
         let end = (start + eval_chunk).min(n);
@@ -67,8 +78,10 @@ pub fn evaluate(
         }
         terms.kl += sum(&t.kl)?;
         terms.penalty += sum(&t.penalty)?;
+        // One encoder pass per chunk: the VAE's mean-code reconstruction and the scores.
+        let (mu, _) = model.encode(&x)?;
+        codes.extend(mu.flatten_all()?.to_vec1::<f32>()?);
         if variational {
-            let (mu, _) = model.encode(&x)?;
             mean_code_recon += sum(&model.recon_nll(&model.decode_raw(&mu)?, &x)?)?;
             if iw_samples > 0 {
                 let mut s = start;
@@ -83,6 +96,14 @@ pub fn evaluate(
         }
         start = end;
     }
+    // Factors, when the split has them: the same number for every item.
+    let k = if n > 0 && split.factors.len().is_multiple_of(n) {
+        split.factors.len() / n
+    } else {
+        0
+    };
+    let active_units = super::metrics::active_units(&codes, latent_dim);
+    let mig = super::metrics::mig(&codes, latent_dim, &split.factors, k);
     let n = n.max(1) as f64;
     let (recon, kl, penalty) = (terms.recon / n, terms.kl / n, terms.penalty / n);
     Ok(Metrics {
@@ -95,6 +116,8 @@ pub fn evaluate(
         denoising_recon: corrupts.then_some(denoising_recon / n),
         log_px: (variational && iw_samples > 0).then_some(log_px / n),
         iw_samples: (variational && iw_samples > 0).then_some(iw_samples),
+        active_units: Some(active_units),
+        mig,
     })
 }
 

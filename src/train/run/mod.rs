@@ -54,6 +54,11 @@ pub struct DataInfo {
     pub test: usize,
     /// SHA-256 of its items and labels ([`fingerprint`]).
     pub fingerprint: String,
+    /// The names of the factors its items carry (`sprites`: shape, scale, orientation,
+    /// x, y), the factors MIG is measured against; empty for sets without (and in runs
+    /// saved before factors were recorded).
+    #[serde(default)]
+    pub factor_names: Vec<String>,
 }
 
 impl DataInfo {
@@ -65,6 +70,7 @@ impl DataInfo {
             train: ds.train.len(),
             test: ds.test.len(),
             fingerprint: fingerprint(ds),
+            factor_names: ds.factor_names.clone(),
         }
     }
 }

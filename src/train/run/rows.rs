@@ -39,6 +39,8 @@ pub fn metrics_line(m: &ModelEpoch, split: &str, x: &Metrics, at: &RowAt) -> ser
         v["mean_code_recon"] = serde_json::json!(x.mean_code_recon);
         v["log_px"] = serde_json::json!(x.log_px);
         v["knn5_accuracy"] = serde_json::json!(m.knn_accuracy);
+        v["active_units"] = serde_json::json!(x.active_units);
+        v["mig"] = serde_json::json!(x.mig);
         if x.denoising_recon.is_some() {
             v["denoising_recon"] = serde_json::json!(x.denoising_recon);
         }

@@ -45,6 +45,7 @@ fn manifest() -> Manifest {
             train: 10,
             test: 5,
             fingerprint: "0".repeat(64),
+            factor_names: Vec::new(),
         },
         models: vec![ModelEntry {
             name: "ae".into(),

@@ -73,6 +73,7 @@ impl Session {
                 train: self.data.train.len(),
                 test: self.data.test.len(),
                 fingerprint,
+                factor_names: self.data.factor_names.clone(),
             },
             models,
             step: self.step,
