@@ -4,7 +4,8 @@
 //! in 16 dimensions, centres N(0, 2²) per dimension, each cluster an anisotropic Gaussian
 //! (per-dimension spread 0.3 to 1.2), seeded. `cargo run --release --example projection --
 //! vectors.tsv` uses real codes instead (one code per line, tab-separated, as `latentlab
-//! codes` writes), the first 2,000 and 10,000 of them.
+//! codes` writes), the first 2,000 and 10,000 of them. `-- --checkpoint F.json` encodes
+//! 10,000 test items of the built-in digits (seed 1) with a saved model and uses their μ.
 
 use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::time::Instant;
@@ -19,10 +20,22 @@ const DIM: usize = 16;
 const CLUSTERS: usize = 10;
 
 fn main() -> anyhow::Result<()> {
-    let (codes, dim, source) = match std::env::args().nth(1) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (codes, dim, source) = match args.first().map(String::as_str) {
+        Some("--checkpoint") => {
+            let path = args
+                .get(1)
+                .ok_or_else(|| anyhow::anyhow!("--checkpoint FILE"))?;
+            let (codes, dim) = digit_codes(path)?;
+            (
+                codes,
+                dim,
+                format!("μ of 10,000 test digits through {path}"),
+            )
+        }
         Some(path) => {
-            let (codes, dim) = read_tsv(&path)?;
-            (codes, dim, path)
+            let (codes, dim) = read_tsv(path)?;
+            (codes, dim, path.to_string())
         }
         None => (synthetic(10_000, 1), DIM, "synthetic clusters".to_string()),
     };
@@ -53,7 +66,7 @@ fn main() -> anyhow::Result<()> {
 /// `count` codes from the synthetic mixture, clusters in turn.
 fn synthetic(count: usize, seed: u64) -> Vec<f32> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut normal = |rng: &mut rand_chacha::ChaCha8Rng| rng.sample::<f32, _>(StandardNormal);
+    let normal = |rng: &mut rand_chacha::ChaCha8Rng| rng.sample::<f32, _>(StandardNormal);
     let centres: Vec<Vec<f32>> = (0..CLUSTERS)
         .map(|_| (0..DIM).map(|_| 2.0 * normal(&mut rng)).collect())
         .collect();
@@ -68,6 +81,22 @@ fn synthetic(count: usize, seed: u64) -> Vec<f32> {
         }
     }
     codes
+}
+
+/// μ of 10,000 test items of the built-in digits (seed 1) through a checkpoint's encoder.
+fn digit_codes(path: &str) -> anyhow::Result<(Vec<f32>, usize)> {
+    use latentlab::data;
+    use latentlab::model::checkpoint;
+    let (model, _) = checkpoint::load(std::path::Path::new(path))?;
+    let encoder = model.encoder_snapshot()?;
+    let sizes = data::Sizes {
+        train: 1,
+        test: 10_000,
+    };
+    let set = data::load_with_sizes("digits", 1, Some(sizes))?;
+    let (mu, _) = encoder.encode(&set.test.x);
+    let dim = mu.len() / set.test.len().max(1);
+    Ok((mu, dim))
 }
 
 /// Codes from a tab-separated file, one per line; returns them and their dimension.
