@@ -90,7 +90,7 @@ fn fuzzy_edges(neighbours: &[Vec<(usize, f32)>]) -> Vec<Edge> {
         }
     }
     // Fuzzy union: w(i,j) = a + b - a·b where both directions exist.
-    directed.sort_by(|x, y| x.0.cmp(&y.0));
+    directed.sort_by_key(|x| x.0);
     let mut undirected: Vec<((usize, usize), f64)> = Vec::with_capacity(directed.len());
     for (key, w) in directed {
         match undirected.last_mut() {
