@@ -4,6 +4,7 @@
 pub mod colors;
 mod kl;
 mod pca;
+pub mod projection;
 pub mod scores;
 pub mod traversal;
 
