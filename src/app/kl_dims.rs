@@ -4,8 +4,10 @@
 
 use super::actions::Action;
 use super::theme;
+use super::unit_scores;
 use super::view::{View, ViewCtx};
 use crate::explore::mean_kl_per_dim;
+use crate::explore::scores::CodeScores;
 use crate::train::ModelSnapshot;
 use egui::{RichText, Ui};
 use egui_plot::{Bar, BarChart, GridInput, GridMark, Plot, Text};
@@ -68,7 +70,8 @@ impl View for KlDimsPanel {
         );
         ui.columns(models.len(), |cols| {
             for (ui, m) in cols.iter_mut().zip(models) {
-                let shown = ui.scope(|ui| model_ui(ui, m)).response.rect;
+                let scores = unit_scores::of_model(m, cx.snap, cx.ds);
+                let shown = ui.scope(|ui| model_ui(ui, m, &scores)).response.rect;
                 cx.rects.subject("kl bars", ui, shown);
             }
         });
@@ -77,7 +80,7 @@ impl View for KlDimsPanel {
 }
 
 /// One model's column: heading, what is shown, the bars and one label per dimension.
-fn model_ui(ui: &mut Ui, m: &ModelSnapshot) {
+fn model_ui(ui: &mut Ui, m: &ModelSnapshot, scores: &CodeScores) {
     let color = theme::model_color(m.kind);
     ui.label(RichText::new(m.kind.title()).heading().color(color));
     let d = m.latent_dim;
@@ -96,6 +99,8 @@ fn model_ui(ui: &mut Ui, m: &ModelSnapshot) {
         kl_text(kl.iter().sum::<f64>()),
         d - collapsed,
     ));
+    ui.label(unit_scores::text(scores))
+        .on_hover_text(unit_scores::hover(scores.mig.is_some()));
     // The dimension labels below need about 60 points; the bars take the rest.
     let height = (ui.available_height() - 80.0).clamp(40.0, 320.0);
     bars_ui(ui, m, &kl, height);

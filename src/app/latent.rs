@@ -94,6 +94,7 @@ impl View for LatentPanel {
         self.show_prior = h.prior_circles;
         self.show_posterior = h.posterior_ellipses;
         self.hidden_classes = h.hidden_classes.clone();
+        self.colour_by = h.colour_by;
     }
 }
 

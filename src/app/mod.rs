@@ -49,6 +49,7 @@ mod samples;
 mod scatter;
 mod sliders;
 mod traversals;
+mod unit_scores;
 
 #[cfg(test)]
 mod tests;

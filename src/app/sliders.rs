@@ -5,6 +5,7 @@ use super::actions::Action;
 use super::items::{Tex, show_decoded};
 use super::theme;
 use super::view::{View, ViewCtx};
+use crate::explore::scores::{ACTIVE_UNIT_VARIANCE, code_variances};
 use crate::train::ModelSnapshot;
 use egui::{RichText, Ui};
 use rand::SeedableRng;
@@ -36,6 +37,12 @@ const ABOUT: &str = "Each slider sets one coordinate z_j of the code; the image 
     scale, so the same draw is an arbitrary point that often decodes to a blend or a blur. \
     \"Set to the mean code of this class\" moves each model to the mean code of that class's \
     test items (for a VAE, the mean of μ).";
+
+/// What an unused (inactive) dimension is, for hover texts.
+const UNUSED: &str = "An unused dimension (not an active unit, Burda et al. 2016): its mean \
+    code μ_j varies by less than 0.01 over the test items, so the encoder says the same for \
+    every input. Its slider still changes the decoding if the decoder reads z_j; in a \
+    collapsed VAE dimension it usually does nothing.";
 
 /// Most sliders shown per model (codes can have up to 64 dimensions).
 const MAX_SLIDERS: usize = 32;
@@ -118,6 +125,13 @@ impl SlidersPanel {
         let color = theme::model_color(m.kind);
         ui.label(RichText::new(m.kind.title()).heading().color(color));
         let ranges = slider_ranges(m);
+        let active = active_dims(m, ranges.len());
+        let order = slider_order(&active);
+        if m.latent_dim > 2 {
+            let n = active.iter().filter(|&&a| a).count();
+            ui.label(format!("{n} of {} active units; unused ones last, grey", m.latent_dim))
+                .on_hover_text(UNUSED);
+        }
         let Some(probe) = cx.selection.probes.get_mut(&m.name) else {
             return;
         };
@@ -133,10 +147,19 @@ impl SlidersPanel {
             .show(ui, |ui| {
                 // The value box and the "z12" label sit beside each slider.
                 ui.spacing_mut().slider_width = (ui.available_width() - 150.0).max(40.0);
-                let sliders = probe.code.iter_mut().zip(&ranges).enumerate();
-                for (i, (z, (lo, hi))) in sliders.take(MAX_SLIDERS) {
-                    let slider = egui::Slider::new(z, *lo..=*hi).text(format!("z{}", i + 1));
-                    if ui.add(slider).changed() {
+                for &i in order.iter().take(MAX_SLIDERS) {
+                    let (lo, hi) = ranges[i];
+                    let label = if active[i] {
+                        RichText::new(format!("z{}", i + 1)).strong()
+                    } else {
+                        RichText::new(format!("z{} · unused", i + 1)).color(theme::QUIET)
+                    };
+                    let slider = egui::Slider::new(&mut probe.code[i], lo..=hi).text(label);
+                    let slider = ui.add(slider);
+                    if !active[i] {
+                        slider.clone().on_hover_text(UNUSED);
+                    }
+                    if slider.changed() {
                         self.from_prior = false;
                     }
                 }
@@ -186,6 +209,26 @@ fn slider_ranges(m: &ModelSnapshot) -> Vec<(f32, f32)> {
         .collect()
 }
 
+/// Whether each of the `d` dimensions is an active unit of `m` (every one when the
+/// snapshot has no codes yet, so nothing is greyed before there is evidence).
+fn active_dims(m: &ModelSnapshot, d: usize) -> Vec<bool> {
+    if m.codes.len() < 2 * d.max(1) || m.latent_dim != d {
+        return vec![true; d];
+    }
+    code_variances(&m.codes, d)
+        .iter()
+        .map(|&v| v > ACTIVE_UNIT_VARIANCE)
+        .collect()
+}
+
+/// The order of the sliders: active dimensions first, then the unused ones, each in the
+/// dimensions' own order (so a slider does not move while it is being dragged).
+fn slider_order(active: &[bool]) -> Vec<usize> {
+    let (mut first, last): (Vec<usize>, Vec<usize>) = (0..active.len()).partition(|&i| active[i]);
+    first.extend(last);
+    first
+}
+
 /// The mean code of the display items of `class`, or `None` if there are none.
 fn class_mean(m: &ModelSnapshot, labels: &[u32], class: usize) -> Option<Vec<f32>> {
     let d = m.latent_dim;
@@ -201,4 +244,17 @@ fn class_mean(m: &ModelSnapshot, labels: &[u32], class: usize) -> Option<Vec<f32
         }
     }
     (n > 0.0).then(|| mean.iter().map(|x| x / n).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn active_dimensions_come_first_each_group_in_its_own_order() {
+        let active = [false, true, false, true, true];
+        assert_eq!(slider_order(&active), vec![1, 3, 4, 0, 2]);
+        assert_eq!(slider_order(&[true, true]), vec![0, 1]);
+        assert_eq!(slider_order(&[]), Vec::<usize>::new());
+    }
 }

@@ -703,10 +703,12 @@ mod lessons {
             prior_circles: false,
             posterior_ellipses: true,
             hidden_classes: [3, 4].into(),
+            colour_by: Some(2),
         };
         p.highlight(&on);
         assert!(p.same_axes && !p.show_prior && p.show_posterior);
         assert_eq!(p.hidden_classes, [3, 4].into());
+        assert_eq!(p.colour_by, Some(2));
     }
 
     fn settings_with(models: Vec<ModelKind>) -> Settings {

@@ -8,8 +8,9 @@ use super::mean_kl_per_dim;
 pub const STEPS: [f32; 7] = [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0];
 
 /// A dimension whose mean code varies less than this over the items is inactive
-/// (Burda et al. 2016: active when Cov_x(E_q[z_i]) > 0.01).
-pub const ACTIVE_VARIANCE: f64 = 0.01;
+/// (Burda et al. 2016: active when Cov_x(E_q[z_i]) > 0.01): the one threshold of the
+/// scores, so the tab and `metrics.jsonl` count the same units.
+pub use super::scores::ACTIVE_UNIT_VARIANCE as ACTIVE_VARIANCE;
 
 /// One dimension's row: which dimension, how much it is used, whether it is active.
 #[derive(Clone, Debug, PartialEq)]

@@ -2,7 +2,7 @@
 //! names of the data set in force, posterior ellipses without a VAE, a saved run opened
 //! together with models of its own, and the paths of a lesson file.
 
-use super::{At, Classes, Lesson, LessonError, RunBase};
+use super::{At, Classes, ColourBy, Lesson, LessonError, RunBase};
 use crate::data::{self, Sizes};
 use crate::model::ModelKind;
 use std::collections::BTreeSet;
@@ -47,6 +47,18 @@ enum Problem {
     ClassesUnknown(String),
     #[error("classes: {0}")]
     ClassesNotLoaded(data::DataError),
+    #[error("colour_by: after a saved run, set 'dataset' too so its factors are known")]
+    ColourByAfterRun,
+    #[error("colour_by: '{0}' has no factors; only 'class' (sprites, colour-sprites and dsprites have factors)")]
+    NoFactors(String),
+    #[error("colour_by: '{dataset}' has no factor '{name}' (choose class, {factors})")]
+    NoFactor {
+        dataset: String,
+        name: String,
+        factors: String,
+    },
+    #[error("colour_by: {0}")]
+    FactorsNotLoaded(data::DataError),
 }
 
 /// Runs every check over the steps, in order; fills in the hidden classes.
@@ -86,6 +98,10 @@ pub fn check(lesson: &mut Lesson) -> Result<(), LessonError> {
         if let Some(a) = &mut c.classes {
             let line = a.line;
             resolve_classes(a, dataset.as_deref(), setup.run_base).map_err(|p| at_p(line, p))?;
+        }
+        if let Some(a) = &mut c.colour_by {
+            let line = a.line;
+            resolve_factor(&mut a.value, dataset.as_deref()).map_err(|p| at_p(line, p))?;
         }
         if let Some(a) = &c.subjects {
             subjects_on_the_tab(&a.value, setup.tab.as_deref()).map_err(|p| at_p(a.line, p))?;
@@ -202,6 +218,31 @@ fn resolve_classes(
     *hidden = (0..all.len() as u32)
         .filter(|&c| !names.contains(&all[c as usize]))
         .collect::<BTreeSet<u32>>();
+    Ok(())
+}
+
+/// Finds the index of the factor to colour by among the factors of the data set in force.
+fn resolve_factor(c: &mut ColourBy, dataset: Option<&str>) -> Result<(), Problem> {
+    if c.name.eq_ignore_ascii_case("class") {
+        c.factor = None;
+        return Ok(());
+    }
+    let dataset = dataset.ok_or(Problem::ColourByAfterRun)?;
+    let tiny = Sizes { train: 1, test: 1 };
+    let factors = data::load_with_sizes(dataset, 1, Some(tiny))
+        .map_err(Problem::FactorsNotLoaded)?
+        .factor_names;
+    if factors.is_empty() {
+        return Err(Problem::NoFactors(dataset.to_string()));
+    }
+    let Some(j) = factors.iter().position(|f| f.eq_ignore_ascii_case(&c.name)) else {
+        return Err(Problem::NoFactor {
+            dataset: dataset.to_string(),
+            name: c.name.clone(),
+            factors: factors.join(", "),
+        });
+    };
+    c.factor = Some(j);
     Ok(())
 }
 

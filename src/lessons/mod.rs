@@ -120,6 +120,16 @@ pub enum Classes {
     },
 }
 
+/// What the latent scatters colour their points by.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColourBy {
+    /// As written: `class`, or a factor's name (`shape`, `x`, …).
+    pub name: String,
+    /// The factor's index among the data set's factors; `None` for `class` (filled in by
+    /// the check).
+    pub factor: Option<usize>,
+}
+
 /// What one step sets. `None`: this step leaves it as it was.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Changes {
@@ -153,6 +163,8 @@ pub struct Changes {
     pub posterior_ellipses: Option<At<bool>>,
     /// Classes shown in the latent scatters.
     pub classes: Option<At<Classes>>,
+    /// What the latent scatters colour their points by.
+    pub colour_by: Option<At<ColourBy>>,
     /// A saved run to open.
     pub open: Option<At<PathBuf>>,
     /// What the class must see in this step (names from [`subject::SUBJECTS`]); this
@@ -172,6 +184,8 @@ pub struct Highlight {
     pub posterior_ellipses: bool,
     /// Classes hidden from the scatters, by index.
     pub hidden_classes: BTreeSet<u32>,
+    /// The factor the points are coloured by (its index); `None`: by class.
+    pub colour_by: Option<usize>,
 }
 
 impl Default for Highlight {
@@ -181,6 +195,7 @@ impl Default for Highlight {
             prior_circles: true,
             posterior_ellipses: false,
             hidden_classes: BTreeSet::new(),
+            colour_by: None,
         }
     }
 }
@@ -288,6 +303,7 @@ impl Fold {
         // Other data has other classes: a new data set shows them all again.
         if c.dataset.is_some() || c.open.is_some() {
             highlight.classes = None;
+            highlight.colour_by = None;
         }
         keep(&mut s.run.dataset, &c.dataset);
         keep(&mut s.run.models, &c.models);
@@ -306,6 +322,7 @@ impl Fold {
         keep(&mut highlight.prior_circles, &c.prior_circles);
         keep(&mut highlight.posterior_ellipses, &c.posterior_ellipses);
         keep(&mut highlight.classes, &c.classes);
+        keep(&mut highlight.colour_by, &c.colour_by);
     }
 
     /// The setup once `last` (the step folded in last) is shown.
@@ -416,6 +433,7 @@ fn highlight_of(c: &Changes) -> Highlight {
             }) => hidden.clone(),
             _ => BTreeSet::new(),
         },
+        colour_by: c.colour_by.as_ref().and_then(|a| a.value.factor),
     }
 }
 

@@ -2,7 +2,7 @@
 //! problem reported with its line. Checks that need more than one line are in `check.rs`.
 
 use super::{
-    At, Changes, Classes, Lesson, LessonError, MAX_LESSON_BYTES, MAX_STEP_CHARS, MAX_STEPS,
+    At, Changes, Classes, ColourBy, Lesson, LessonError, MAX_LESSON_BYTES, MAX_STEP_CHARS, MAX_STEPS,
     MAX_TITLE_CHARS, Step,
 };
 use crate::data::DataError;
@@ -29,6 +29,7 @@ pub const STEP_KEYS: &[&str] = &[
     "prior_circles",
     "posterior_ellipses",
     "classes",
+    "colour_by",
     "open",
     "subject",
 ];
@@ -353,6 +354,15 @@ fn set(c: &mut Changes, key: &str, value: &str, line: usize) -> Result<(), Value
         "prior_circles" => c.prior_circles = at(on_off(key, value)?, line),
         "posterior_ellipses" => c.posterior_ellipses = at(on_off(key, value)?, line),
         "classes" => c.classes = at(classes(value)?, line),
+        "colour_by" => {
+            c.colour_by = at(
+                ColourBy {
+                    name: value.to_string(),
+                    factor: None,
+                },
+                line,
+            )
+        }
         "open" => c.open = at(PathBuf::from(value), line),
         "subject" => c.subjects = at(super::subject::parse_subjects(value)?, line),
         _ => return Err(ValueError::UnknownKey(key.to_string())),
@@ -382,6 +392,7 @@ fn twice(c: &Changes, key: &str) -> bool {
         "prior_circles" => c.prior_circles.is_some(),
         "posterior_ellipses" => c.posterior_ellipses.is_some(),
         "classes" => c.classes.is_some(),
+        "colour_by" => c.colour_by.is_some(),
         "open" => c.open.is_some(),
         "subject" => c.subjects.is_some(),
         _ => false,
