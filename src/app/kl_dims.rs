@@ -94,13 +94,13 @@ fn model_ui(ui: &mut Ui, m: &ModelSnapshot, scores: &CodeScores) {
         return;
     }
     let collapsed = kl.iter().filter(|&&v| is_collapsed(v)).count();
+    // One line, so the bars keep their height on a projector.
     ui.label(format!(
-        "total {} nats · {} of {d} dimensions active, {collapsed} collapsed",
+        "total {} nats · {collapsed} collapsed · {}",
         kl_text(kl.iter().sum::<f64>()),
-        d - collapsed,
-    ));
-    ui.label(unit_scores::text(scores))
-        .on_hover_text(unit_scores::hover(scores.mig.is_some()));
+        unit_scores::text(scores),
+    ))
+    .on_hover_text(unit_scores::hover(scores.mig.is_some()));
     // The dimension labels below need about 60 points; the bars take the rest.
     let height = (ui.available_height() - 80.0).clamp(40.0, 320.0);
     bars_ui(ui, m, &kl, height);

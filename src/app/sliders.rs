@@ -129,7 +129,7 @@ impl SlidersPanel {
         let order = slider_order(&active);
         if m.latent_dim > 2 {
             let n = active.iter().filter(|&&a| a).count();
-            ui.label(format!("{n} of {} active units; unused ones last, grey", m.latent_dim))
+            ui.label(format!("{n} of {} active; unused last, grey", m.latent_dim))
                 .on_hover_text(UNUSED);
         }
         let Some(probe) = cx.selection.probes.get_mut(&m.name) else {
@@ -140,13 +140,19 @@ impl SlidersPanel {
         // sliders a lesson points at are never pushed below the window.
         let shown = ranges.len().min(MAX_SLIDERS);
         let row = ui.spacing().interact_size.y + ui.spacing().item_spacing.y;
-        let sliders_height = (shown as f32 * row).min(ui.available_height() * 0.45);
+        let sliders_height = (shown as f32 * row).min(ui.available_height() * 0.6);
         let sliders = egui::ScrollArea::vertical()
             .id_salt(("sliders", &m.name))
             .max_height(sliders_height)
             .show(ui, |ui| {
                 // The value box and the "z12" label sit beside each slider.
-                ui.spacing_mut().slider_width = (ui.available_width() - 150.0).max(40.0);
+                // An unused dimension's label ("z12 · unused") is wider.
+                let label = if active.iter().all(|&a| a) {
+                    150.0
+                } else {
+                    210.0
+                };
+                ui.spacing_mut().slider_width = (ui.available_width() - label).max(40.0);
                 for &i in order.iter().take(MAX_SLIDERS) {
                     let (lo, hi) = ranges[i];
                     let label = if active[i] {

@@ -144,17 +144,23 @@ impl TraversalsPanel {
         ui.horizontal(|ui| {
             let gap = ui.spacing().item_spacing.x;
             ui.spacing_mut().item_spacing.x = 0.0;
-            ui.add_space(label_width + gap);
-            let unit = if variational { "σ" } else { "sd" };
+            // The unit once, in the labels' column; the steps above their images.
+            let unit = if variational {
+                "steps of σ"
+            } else {
+                "steps of sd"
+            };
+            let unit = RichText::new(unit).small().weak();
+            ui.add_sized([label_width + gap, 14.0], egui::Label::new(unit).truncate());
             for t in STEPS {
                 let text = if t == 0.0 {
                     "0".to_string()
                 } else {
-                    format!("{t:+}{unit}")
+                    format!("{t:+}")
                 };
                 ui.add_sized(
                     [cell, 14.0],
-                    egui::Label::new(RichText::new(text).small().weak()),
+                    egui::Label::new(RichText::new(text).small().weak()).truncate(),
                 );
             }
         });

@@ -42,12 +42,25 @@ pub fn dim_factors(m: &ModelSnapshot, snap: &Snapshot, ds: &Dataset) -> Vec<Opti
     };
     let d = m.latent_dim;
     let columns: Vec<Vec<usize>> = (0..k)
-        .map(|f| factors.iter().skip(f).step_by(k).map(|&v| v as usize).collect())
+        .map(|f| {
+            factors
+                .iter()
+                .skip(f)
+                .step_by(k)
+                .map(|&v| v as usize)
+                .collect()
+        })
         .collect();
     let entropies: Vec<f64> = columns.iter().map(|c| discrete_entropy(c)).collect();
     (0..d)
         .map(|j| {
-            let values: Vec<f64> = m.codes.iter().skip(j).step_by(d).map(|&v| f64::from(v)).collect();
+            let values: Vec<f64> = m
+                .codes
+                .iter()
+                .skip(j)
+                .step_by(d)
+                .map(|&v| f64::from(v))
+                .collect();
             let bins = histogram_bins(&values, MIG_BINS)?;
             columns
                 .iter()
@@ -139,7 +152,8 @@ mod tests {
         shown
             .iter()
             .flat_map(|&t| {
-                let mut code: Vec<f32> = ds.test.factors_of(t, k).iter().map(|&v| v as f32).collect();
+                let mut code: Vec<f32> =
+                    ds.test.factors_of(t, k).iter().map(|&v| v as f32).collect();
                 code.push(0.5);
                 code
             })
@@ -148,7 +162,15 @@ mod tests {
 
     #[test]
     fn factors_copied_into_their_own_dimensions_are_the_active_units_and_score_a_high_mig() {
-        let ds = data::load_with_sizes("sprites", 3, Some(Sizes { train: 4, test: 1000 })).unwrap();
+        let ds = data::load_with_sizes(
+            "sprites",
+            3,
+            Some(Sizes {
+                train: 4,
+                test: 1000,
+            }),
+        )
+        .unwrap();
         let k = ds.factor_names.len();
         let shown: Vec<usize> = (0..ds.test.len()).collect();
         let m = model(factor_codes(&ds, &shown), k + 1, ds.dim());
@@ -164,7 +186,15 @@ mod tests {
 
     #[test]
     fn display_items_are_matched_to_their_own_factors() {
-        let ds = data::load_with_sizes("sprites", 3, Some(Sizes { train: 4, test: 1000 })).unwrap();
+        let ds = data::load_with_sizes(
+            "sprites",
+            3,
+            Some(Sizes {
+                train: 4,
+                test: 1000,
+            }),
+        )
+        .unwrap();
         let k = ds.factor_names.len();
         // The display shows the test items in reverse: each code follows its own item.
         let shown: Vec<usize> = (0..ds.test.len()).rev().collect();
@@ -179,7 +209,15 @@ mod tests {
 
     #[test]
     fn each_dimension_names_the_factor_it_copies() {
-        let ds = data::load_with_sizes("sprites", 3, Some(Sizes { train: 4, test: 1000 })).unwrap();
+        let ds = data::load_with_sizes(
+            "sprites",
+            3,
+            Some(Sizes {
+                train: 4,
+                test: 1000,
+            }),
+        )
+        .unwrap();
         let k = ds.factor_names.len();
         // Dimension j holds factor k-1-j (reversed), and the last dimension is constant.
         let shown: Vec<usize> = (0..ds.test.len()).collect();

@@ -49,7 +49,9 @@ enum Problem {
     ClassesNotLoaded(data::DataError),
     #[error("colour_by: after a saved run, set 'dataset' too so its factors are known")]
     ColourByAfterRun,
-    #[error("colour_by: '{0}' has no factors; only 'class' (sprites, colour-sprites and dsprites have factors)")]
+    #[error(
+        "colour_by: '{0}' has no factors; only 'class' (sprites, colour-sprites and dsprites have factors)"
+    )]
     NoFactors(String),
     #[error("colour_by: '{dataset}' has no factor '{name}' (choose class, {factors})")]
     NoFactor {

@@ -2,8 +2,8 @@
 //! problem reported with its line. Checks that need more than one line are in `check.rs`.
 
 use super::{
-    At, Changes, Classes, ColourBy, Lesson, LessonError, MAX_LESSON_BYTES, MAX_STEP_CHARS, MAX_STEPS,
-    MAX_TITLE_CHARS, Step,
+    At, Changes, Classes, ColourBy, Lesson, LessonError, MAX_LESSON_BYTES, MAX_STEP_CHARS,
+    MAX_STEPS, MAX_TITLE_CHARS, Step,
 };
 use crate::data::DataError;
 use crate::model::arch::ArchError;

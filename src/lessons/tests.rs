@@ -266,11 +266,19 @@ fn colour_by_names_a_factor_of_the_data_set_in_force() {
     let by = |i: usize| l.setup(i).highlight.colour_by;
     // sprites' factors: shape, scale, orientation, x, y. It stays until a step changes it,
     // and new data goes back to the classes.
-    assert_eq!((by(0), by(1), by(2), by(3), by(4)), (Some(3), Some(3), None, Some(1), None));
+    assert_eq!(
+        (by(0), by(1), by(2), by(3), by(4)),
+        (Some(3), Some(3), None, Some(1), None)
+    );
     // Not a factor of the set: the line says which there are.
-    let (line, e) = err(&lesson("## S\ndataset: sprites\ncolour_by: colour\n\ntext\n"));
+    let (line, e) = err(&lesson(
+        "## S\ndataset: sprites\ncolour_by: colour\n\ntext\n",
+    ));
     assert_eq!(line, 7, "{e}");
-    assert!(e.contains("no factor 'colour' (choose class, shape, scale, orientation, x, y)"), "{e}");
+    assert!(
+        e.contains("no factor 'colour' (choose class, shape, scale, orientation, x, y)"),
+        "{e}"
+    );
     let (_, e) = err(&lesson("## S\ndataset: digits\ncolour_by: x\n\ntext\n"));
     assert!(e.contains("'digits' has no factors"), "{e}");
 }
