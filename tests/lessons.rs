@@ -53,7 +53,7 @@ fn latentlab_lessons_lists_every_lesson_file_as_name_tab_title() {
     );
     listed.sort();
     let files = lesson_files();
-    assert_eq!(files.len(), 5, "five lessons in assets/lessons");
+    assert_eq!(files.len(), 6, "six lessons in assets/lessons");
     assert_eq!(listed, files);
 }
 

@@ -46,6 +46,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "interpolation.md",
         include_str!("../../assets/lessons/interpolation.md"),
     ),
+    (
+        "posterior-collapse.md",
+        include_str!("../../assets/lessons/posterior-collapse.md"),
+    ),
 ];
 
 /// A lesson that cannot be found, read or understood.
