@@ -54,7 +54,7 @@ fn train_steps(bencher: Bencher, hidden: &[usize], latent: usize) {
     let mut opt = model.optimizer(1e-3);
     let mut rng = PortableRng::seed_from_u64(2);
     bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
-        model.train_step(&mut opt, &x, &mut rng, 1.0).unwrap();
+        model.train_step(&mut opt, &x, &mut rng, latentlab::model::Schedule::START).unwrap();
     });
 }
 
@@ -88,7 +88,7 @@ fn train_step_vae_784_128_64_2_batch_64(bencher: Bencher) {
     let mut rng = PortableRng::seed_from_u64(2);
     bencher
         .counter(ItemsCount::new(64usize))
-        .bench_local(|| model.train_step(&mut opt, &x, &mut rng, 1.0).unwrap());
+        .bench_local(|| model.train_step(&mut opt, &x, &mut rng, latentlab::model::Schedule::START).unwrap());
 }
 
 /// Decoding latent points with a frozen 2-256-512-784 decoder (the earlier default).

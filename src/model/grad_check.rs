@@ -183,7 +183,7 @@ fn the_hand_written_contractive_gradient_matches_finite_differences() {
     let (model, without) = (small_cae(4.0), small_cae(0.0));
     let x = batch();
     let pass = |m: &Autoencoder| {
-        backward::gradients(m, &x, &mut PortableRng::seed_from_u64(99), 1.0)
+        backward::gradients(m, &x, &mut PortableRng::seed_from_u64(99), crate::model::Schedule::START)
             .unwrap()
             .unwrap()
     };
