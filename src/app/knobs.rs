@@ -228,9 +228,15 @@ mod tests {
                 .insert("capacity".into(), KnobValue::Number(capacity));
             let mut harness = egui_kittest::Harness::new_ui(move |ui| knobs_ui(ui, &mut draft));
             harness.run();
+            // The slider and its value field, both greyed or neither.
             let state = |label: &str| {
-                let node = harness.get_by_label_contains(label);
-                node.accesskit_node().is_disabled()
+                let nodes: Vec<bool> = harness
+                    .get_all_by_label_contains(label)
+                    .map(|n| n.accesskit_node().is_disabled())
+                    .collect();
+                assert_eq!(nodes.len(), 2, "{label}");
+                assert!(nodes.iter().all(|&d| d == nodes[0]), "{label}: {nodes:?}");
+                nodes[0]
             };
             (state("β (beta-vae)"), state("γ (beta-vae)"))
         };
