@@ -279,7 +279,8 @@ fn with_the_new_knobs_at_zero_training_is_bit_for_bit_what_it_was() {
     }
 }
 
-const BEFORE_VAE_MLP: u64 = 0;
-const BEFORE_BETA_VAE_MLP: u64 = 0;
-const BEFORE_VAE_CONV: u64 = 0;
-const BEFORE_BETA_VAE_CONV: u64 = 0;
+// Printed by the same helpers on d90d3b4 (the schedule argument a plain `0.5 + step·0.025`).
+const BEFORE_VAE_MLP: u64 = 0x3aed_a6bb_c21c_197f;
+const BEFORE_BETA_VAE_MLP: u64 = 0x7c0a_0d44_3be8_0d8d;
+const BEFORE_VAE_CONV: u64 = 0x95fc_c970_0ed3_e5db;
+const BEFORE_BETA_VAE_CONV: u64 = 0xfbb8_ad4c_792a_be3d;
