@@ -12,8 +12,8 @@ use latentlab::model::{
     Autoencoder, KnobValue, Likelihood, ModelConfig, ModelKind, Schedule, batch_tensor, metrics,
 };
 use latentlab::rng::PortableRng;
-use rand::SeedableRng;
 use latentlab::train::{EpochSummary, TrainCommand, TrainConfig, TrainEvent, Trainer};
+use rand::SeedableRng;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,7 +71,10 @@ fn vae_dims(ds: &Dataset, lambda: f32, steps: u64) -> (Vec<f64>, Vec<f64>) {
     for step in 0..steps {
         let x = batch_tensor(ds.train.gather(order.next_batch().0, dim), dim).unwrap();
         let at = Schedule::new(1.0, step);
-        model.train_step(&mut opt, &x, &mut rng, at).unwrap().unwrap();
+        model
+            .train_step(&mut opt, &x, &mut rng, at)
+            .unwrap()
+            .unwrap();
     }
     let test = batch_tensor(ds.test.x.clone(), dim).unwrap();
     let (mu, logvar) = model.encode(&test).unwrap();
@@ -96,7 +99,12 @@ fn free_bits_keep_more_dimensions_of_a_16_dim_vae_in_use() {
     let steps = 1500;
     let (plain_kl, plain_var) = vae_dims(&ds, 0.0, steps);
     let (floored_kl, floored_var) = vae_dims(&ds, 0.5, steps);
-    let show = |v: &[f64]| v.iter().map(|k| format!("{k:.3}")).collect::<Vec<_>>().join(" ");
+    let show = |v: &[f64]| {
+        v.iter()
+            .map(|k| format!("{k:.3}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
     eprintln!("λ = 0:   KL per dim {}", show(&plain_kl));
     eprintln!("         var of μ   {}", show(&plain_var));
     eprintln!("λ = 0.5: KL per dim {}", show(&floored_kl));
@@ -131,7 +139,11 @@ fn a_capacity_target_makes_the_kl_follow_c_as_it_rises() {
         let c = f64::from(c_max) * (a.step as f64 / f64::from(ramp)).min(1.0);
         eprintln!(
             "step {}: C {c:.2}, capacity's KL train {:.2} test {:.2}; β = 4's KL train {:.2} test {:.2}",
-            a.step, a.models[0].train.kl, a.models[0].test.kl, p.models[0].train.kl, p.models[0].test.kl
+            a.step,
+            a.models[0].train.kl,
+            a.models[0].test.kl,
+            p.models[0].train.kl,
+            p.models[0].test.kl
         );
     }
     // The batch KL follows C: each epoch's mean training KL is the mean of C over that
@@ -144,7 +156,11 @@ fn a_capacity_target_makes_the_kl_follow_c_as_it_rises() {
             .sum::<f64>()
             / (s.step - done) as f64;
         let kl = s.models[0].train.kl;
-        assert!((kl - c_mean).abs() < 0.4, "step {}: training KL {kl} vs C {c_mean}", s.step);
+        assert!(
+            (kl - c_mean).abs() < 0.4,
+            "step {}: training KL {kl} vs C {c_mean}",
+            s.step
+        );
         done = s.step;
     }
     // On the test items, after the ramp: near C_max too (measured 10.4 to 11.3 against 12:

@@ -326,7 +326,12 @@ fn no_penalty_derivative(m: f32) -> f32 {
 
 /// z = μ + exp(½ log σ²)·ε, the KL to N(0, I) summed over the batch, and each of the
 /// `latent` dimensions' KL summed over the batch.
-fn reparameterise(mu: &[f32], logvar: &[f32], eps: &[f32], latent: usize) -> (Vec<f32>, f64, Vec<f64>) {
+fn reparameterise(
+    mu: &[f32],
+    logvar: &[f32],
+    eps: &[f32],
+    latent: usize,
+) -> (Vec<f32>, f64, Vec<f64>) {
     let latent = latent.max(1);
     let mut kl = 0.0f64;
     let mut kl_dims = vec![0.0f64; latent];

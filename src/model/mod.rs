@@ -24,8 +24,8 @@ pub use adam::Adam;
 pub use config::{Arch, ConfigError, ImageDims, Likelihood, ModelConfig};
 pub use eval::{Metrics, evaluate};
 pub use inspect::{ItemReport, inspect};
-pub use objective::{KlTerm, Schedule};
 pub use kinds::{DEFAULT_BETA, KnobSpec, KnobValue, ModelKind};
+pub use objective::{KlTerm, Schedule};
 pub use snapshot::{DecoderSnapshot, EncoderSnapshot};
 pub use terms::{LossMeans, LossSums, LossTerms};
 
@@ -479,7 +479,8 @@ mod tests {
                 let before = std::hint::black_box(std::hint::black_box(tiny) * 0.5);
                 let mut opt = Adam::new(m.vars(), 1e-3, 0.0);
                 let x = Tensor::zeros((2, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
-                m.train_step(&mut opt, &x, &mut rng, crate::model::Schedule::START).unwrap();
+                m.train_step(&mut opt, &x, &mut rng, crate::model::Schedule::START)
+                    .unwrap();
                 (before, std::hint::black_box(tiny) * 0.5)
             })
             .join()

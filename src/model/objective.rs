@@ -68,12 +68,7 @@ impl KlTerm {
     /// The KL term of `config`'s objective at `at`. A knob at 0 is off: capacity 0 and
     /// free bits 0 give exactly the `Weighted` term of a kind without them.
     pub fn of(config: &ModelConfig, at: Schedule) -> Self {
-        let knob = |key: &str| {
-            config
-                .kind
-                .knob(key)
-                .map(|_| f64::from(config.number(key)))
-        };
+        let knob = |key: &str| config.kind.knob(key).map(|_| f64::from(config.number(key)));
         if let Some(c_max) = knob("capacity").filter(|&c| c > 0.0) {
             let gamma = knob("gamma").unwrap_or(0.0);
             return KlTerm::Capacity {

@@ -81,7 +81,13 @@ fn encoder_f64(m: &Autoencoder) -> Vec<(Vec<f64>, Vec<f64>)> {
 fn affine(h: &[f64], (w, b): &(Vec<f64>, Vec<f64>)) -> Vec<f64> {
     let out = b.len();
     (0..out)
-        .map(|o| b[o] + h.iter().enumerate().map(|(i, v)| v * w[i * out + o]).sum::<f64>())
+        .map(|o| {
+            b[o] + h
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v * w[i * out + o])
+                .sum::<f64>()
+        })
         .collect()
 }
 
@@ -89,7 +95,7 @@ fn affine(h: &[f64], (w, b): &(Vec<f64>, Vec<f64>)) -> Vec<f64> {
 /// weights: the encoder and the Gaussians' KL computed again, on plain numbers.
 fn kl_dims(enc: &[(Vec<f64>, Vec<f64>)], x: &[f32]) -> Vec<f64> {
     let items: Vec<&[f32]> = x.chunks_exact(INPUT).collect();
-    let mut sums = vec![0.0; LATENT];
+    let mut sums = [0.0; LATENT];
     for item in &items {
         let mut h: Vec<f64> = item.iter().map(|&v| f64::from(v)).collect();
         for layer in &enc[..HIDDEN.len()] {
@@ -125,7 +131,11 @@ fn check_against_finite_differences(
             for i in 0..values.len() {
                 let at = |delta: f64| {
                     let mut e = enc.clone();
-                    let p = if part == 0 { &mut e[layer].0 } else { &mut e[layer].1 };
+                    let p = if part == 0 {
+                        &mut e[layer].0
+                    } else {
+                        &mut e[layer].1
+                    };
                     p[i] += delta;
                     term(&kl_dims(&e, &x))
                 };
@@ -156,7 +166,10 @@ fn free_bits_gradients_match_finite_differences_on_both_sides_of_the_floor() {
     let mut sorted = start.clone();
     sorted.sort_by(f64::total_cmp);
     eprintln!("each dimension's KL at the start: {start:?}");
-    assert!(sorted[1] - sorted[0] > 0.1, "the dimensions' KLs are too close: {start:?}");
+    assert!(
+        sorted[1] - sorted[0] > 0.1,
+        "the dimensions' KLs are too close: {start:?}"
+    );
     // λ between the lowest dimension and the others: one held at the floor, two above it.
     let lambda = ((sorted[0] + sorted[1]) / 2.0) as f32;
     let m = model(ModelKind::Vae, &[("free_bits", lambda)]);
@@ -164,13 +177,19 @@ fn free_bits_gradients_match_finite_differences_on_both_sides_of_the_floor() {
     let term = |k: &[f64]| AT.kl_scale * k.iter().map(|&k| k.max(floor)).sum::<f64>();
     let analytic = kl_term_gradient(&m);
     let visible = check_against_finite_differences(&m, &analytic, term, "free bits");
-    assert!(visible > 40, "only {visible} entries with a visible gradient");
+    assert!(
+        visible > 40,
+        "only {visible} entries with a visible gradient"
+    );
     // The held dimension's heads get nothing from the KL, the others do.
     let held = start.iter().position(|&k| k == sorted[0]).unwrap();
     let (mu_w, lv_w) = (&analytic[2 * HIDDEN.len()], &analytic[2 * HIDDEN.len() + 2]);
     for j in 0..LATENT {
         let column: Vec<f32> = (0..HIDDEN[1]).map(|i| lv_w[i * LATENT + j]).collect();
-        let moved = column.iter().chain(mu_w.iter().skip(j).step_by(LATENT)).any(|&v| v != 0.0);
+        let moved = column
+            .iter()
+            .chain(mu_w.iter().skip(j).step_by(LATENT))
+            .any(|&v| v != 0.0);
         assert_eq!(moved, j != held, "dimension {j}: {column:?}");
     }
 
@@ -201,21 +220,32 @@ fn capacity_gradients_match_finite_differences_with_the_kl_below_and_above_c() {
         let term = |k: &[f64]| weight * (k.iter().sum::<f64>() - target).abs();
         let what = format!("KL {kl:.3} {side} C {target:.3}");
         let visible = check_against_finite_differences(&m, &kl_term_gradient(&m), term, &what);
-        assert!(visible > 40, "{what}: only {visible} entries with a visible gradient");
+        assert!(
+            visible > 40,
+            "{what}: only {visible} entries with a visible gradient"
+        );
     }
 }
 
 #[test]
 fn at_step_zero_the_capacity_is_zero_and_gamma_weighs_the_kl_like_beta() {
     // C(0) = 0 ≤ KL, so γ|KL − 0| = γ·KL: the same gradients, bit for bit, as β = γ.
-    let knobs = [("capacity", 25.0), ("gamma", 30.0), ("capacity_steps", 1000.0)];
+    let knobs = [
+        ("capacity", 25.0),
+        ("gamma", 30.0),
+        ("capacity_steps", 1000.0),
+    ];
     let annealed = model(ModelKind::BetaVae, &knobs);
     let beta = model(ModelKind::BetaVae, &[("beta", 30.0)]);
     let mut rng = PortableRng::seed_from_u64(5);
     let start = Schedule::new(0.7, 0);
-    let a = gradients(&annealed, &batch(), &mut rng, start).unwrap().unwrap();
+    let a = gradients(&annealed, &batch(), &mut rng, start)
+        .unwrap()
+        .unwrap();
     let mut rng = PortableRng::seed_from_u64(5);
-    let b = gradients(&beta, &batch(), &mut rng, start).unwrap().unwrap();
+    let b = gradients(&beta, &batch(), &mut rng, start)
+        .unwrap()
+        .unwrap();
     for (ga, gb) in a.grads.iter().zip(&b.grads) {
         assert_eq!(to_vec(ga).unwrap(), to_vec(gb).unwrap());
     }
@@ -251,7 +281,9 @@ fn weights_after_training(kind: ModelKind, arch: crate::model::Arch) -> u64 {
     let m = Autoencoder::new(cfg, &mut PortableRng::seed_from_u64(3)).unwrap();
     let mut opt = m.optimizer(1e-2);
     let mut rng = PortableRng::seed_from_u64(4);
-    let v: Vec<f32> = (0..16 * 64).map(|i| ((i * 29 + 3) % 31) as f32 / 30.0).collect();
+    let v: Vec<f32> = (0..16 * 64)
+        .map(|i| ((i * 29 + 3) % 31) as f32 / 30.0)
+        .collect();
     let x = Tensor::from_vec(v, (16, 64), &Device::Cpu).unwrap();
     for step in 0..20u64 {
         let at = Schedule::new(0.5 + step as f64 * 0.025, step);
@@ -275,7 +307,10 @@ fn with_the_new_knobs_at_zero_training_is_bit_for_bit_what_it_was() {
     for (kind, arch, before) in cases {
         let now = weights_after_training(kind, arch);
         eprintln!("{kind} {arch:?}: {now:#018x}");
-        assert_eq!(now, before, "{kind} on {arch:?}: {now:#018x} vs {before:#018x}");
+        assert_eq!(
+            now, before,
+            "{kind} on {arch:?}: {now:#018x} vs {before:#018x}"
+        );
     }
 }
 

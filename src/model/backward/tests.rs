@@ -1,8 +1,8 @@
 //! The hand-written gradients against candle's autograd, kind by kind, for both likelihoods.
 
 use super::*;
-use crate::model::{KnobValue, LossTerms, ModelConfig};
 use crate::model::objective::{KlTerm, Schedule};
+use crate::model::{KnobValue, LossTerms, ModelConfig};
 use candle_core::Device;
 use rand::SeedableRng;
 
@@ -240,13 +240,21 @@ fn a_non_finite_loss_skips_the_step_and_leaves_the_weights() {
         .unwrap();
     let before = weights(&m);
     let mut rng = PortableRng::seed_from_u64(3);
-    let out = train_step_manual(&m, &mut opt, &batch(), &mut rng, crate::model::Schedule::START).unwrap();
+    let out = train_step_manual(
+        &m,
+        &mut opt,
+        &batch(),
+        &mut rng,
+        crate::model::Schedule::START,
+    )
+    .unwrap();
     assert_eq!(out, None);
     assert_eq!(weights(&m), before);
     // Autograd agrees that this step is not to be taken.
     let mut rng = PortableRng::seed_from_u64(3);
     assert_eq!(
-        m.train_step(&mut opt, &batch(), &mut rng, crate::model::Schedule::START).unwrap(),
+        m.train_step(&mut opt, &batch(), &mut rng, crate::model::Schedule::START)
+            .unwrap(),
         None
     );
 }
@@ -341,9 +349,28 @@ fn a_penalty_without_a_hand_written_gradient_falls_back_to_autograd() {
     let (a, b) = (model(&cfg), model(&cfg));
     let (mut opt_a, mut opt_b) = (a.optimizer(1e-2), b.optimizer(1e-2));
     let x = batch();
-    let ma = a.train_step_autograd(&mut opt_a, &x, &mut PortableRng::seed_from_u64(1), crate::model::Schedule::START);
-    let mb = train_step_manual(&b, &mut opt_b, &x, &mut PortableRng::seed_from_u64(1), crate::model::Schedule::START);
+    let ma = a.train_step_autograd(
+        &mut opt_a,
+        &x,
+        &mut PortableRng::seed_from_u64(1),
+        crate::model::Schedule::START,
+    );
+    let mb = train_step_manual(
+        &b,
+        &mut opt_b,
+        &x,
+        &mut PortableRng::seed_from_u64(1),
+        crate::model::Schedule::START,
+    );
     assert_eq!(ma.unwrap(), mb.unwrap());
     assert_eq!(weights(&a), weights(&b));
-    assert!(gradients(&b, &x, &mut PortableRng::seed_from_u64(1), crate::model::Schedule::START).is_err());
+    assert!(
+        gradients(
+            &b,
+            &x,
+            &mut PortableRng::seed_from_u64(1),
+            crate::model::Schedule::START
+        )
+        .is_err()
+    );
 }

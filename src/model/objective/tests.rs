@@ -60,7 +60,10 @@ fn knobs_at_zero_leave_the_plain_kl_term_and_others_choose_theirs() {
     assert!(uses_beta(&config(ModelKind::BetaVae, &[])));
     assert!(!uses_beta(&annealed));
     assert_eq!(kl_weight(&annealed), 1.0);
-    assert_eq!(kl_weight(&config(ModelKind::BetaVae, &[("beta", 3.0)])), 3.0);
+    assert_eq!(
+        kl_weight(&config(ModelKind::BetaVae, &[("beta", 3.0)])),
+        3.0
+    );
     assert!(!uses_beta(&config(ModelKind::Vae, &[])));
 }
 
@@ -116,9 +119,19 @@ fn negative_or_non_finite_knob_values_are_refused_with_the_knobs_name() {
             );
         }
         // Refused values never reach the config; a file holding one fails validation.
-        assert_eq!(c.knobs.get(key), ModelConfig::new(kind, 4, Likelihood::Bernoulli).knobs.get(key));
+        assert_eq!(
+            c.knobs.get(key),
+            ModelConfig::new(kind, 4, Likelihood::Bernoulli)
+                .knobs
+                .get(key)
+        );
         c.knobs.insert(key.into(), KnobValue::Number(-2.0));
-        assert!(c.validate().unwrap_err().to_string().contains(&format!("{label} -2")));
+        assert!(
+            c.validate()
+                .unwrap_err()
+                .to_string()
+                .contains(&format!("{label} -2"))
+        );
         // The free bits belong to the vae, the capacity's knobs to the beta-vae only.
         let other = if kind == ModelKind::Vae {
             ModelKind::BetaVae
@@ -126,6 +139,9 @@ fn negative_or_non_finite_knob_values_are_refused_with_the_knobs_name() {
             ModelKind::Vae
         };
         let mut c = ModelConfig::new(other, 4, Likelihood::Bernoulli);
-        assert!(c.set_knob(key, KnobValue::Number(1.0)).is_err(), "{other} {key}");
+        assert!(
+            c.set_knob(key, KnobValue::Number(1.0)).is_err(),
+            "{other} {key}"
+        );
     }
 }
