@@ -517,7 +517,7 @@ mod tests {
             (&["--gamma", "inf"], "--gamma: γ inf is out of range"),
             (
                 &["--capacity-steps=-1"],
-                "--capacity-steps: capacity steps -1 is out of range",
+                "--capacity-steps: C steps -1 is out of range",
             ),
         ] {
             let err = train(args).unwrap_err();

@@ -447,7 +447,8 @@ const GAMMA: KnobSpec = KnobSpec {
 const CAPACITY_STEPS: KnobSpec = KnobSpec {
     key: "capacity_steps",
     flag: "capacity-steps",
-    label: "capacity steps",
+    // Short: the side panel is as wide as its widest row (1280×720 must fit).
+    label: "C steps",
     help: "training steps over which the beta-vae's capacity C rises from 0 to C_max, then \
            stays (0: C_max from the first step); unused while capacity is 0",
     range: KnobRange::Number {

@@ -106,7 +106,7 @@ fn negative_or_non_finite_knob_values_are_refused_with_the_knobs_name() {
         (ModelKind::Vae, "free_bits", "free bits"),
         (ModelKind::BetaVae, "capacity", "capacity"),
         (ModelKind::BetaVae, "gamma", "γ"),
-        (ModelKind::BetaVae, "capacity_steps", "capacity steps"),
+        (ModelKind::BetaVae, "capacity_steps", "C steps"),
     ];
     for (kind, key, label) in cases {
         let mut c = ModelConfig::new(kind, 4, Likelihood::Bernoulli);
