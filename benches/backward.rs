@@ -57,10 +57,17 @@ fn steps(bencher: Bencher, kind: ModelKind, hidden: &[usize], latent: usize, man
     flush_subnormals();
     bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
         if manual {
-            train_step_manual(&model, &mut opt, &x, &mut rng, 1.0).unwrap()
+            train_step_manual(
+                &model,
+                &mut opt,
+                &x,
+                &mut rng,
+                latentlab::model::Schedule::START,
+            )
+            .unwrap()
         } else {
             model
-                .train_step_autograd(&mut opt, &x, &mut rng, 1.0)
+                .train_step_autograd(&mut opt, &x, &mut rng, latentlab::model::Schedule::START)
                 .unwrap()
         }
     });

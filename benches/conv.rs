@@ -77,7 +77,12 @@ fn train_step_conv_vae_64x64_batch_64(bencher: Bencher) {
     bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
         i += 1;
         model
-            .train_step(&mut opt, &batches[i % batches.len()], &mut rng, 1.0)
+            .train_step(
+                &mut opt,
+                &batches[i % batches.len()],
+                &mut rng,
+                latentlab::model::Schedule::START,
+            )
             .unwrap()
     });
 }

@@ -54,7 +54,9 @@ fn train_steps(bencher: Bencher, hidden: &[usize], latent: usize) {
     let mut opt = model.optimizer(1e-3);
     let mut rng = PortableRng::seed_from_u64(2);
     bencher.counter(ItemsCount::new(BATCH)).bench_local(|| {
-        model.train_step(&mut opt, &x, &mut rng, 1.0).unwrap();
+        model
+            .train_step(&mut opt, &x, &mut rng, latentlab::model::Schedule::START)
+            .unwrap();
     });
 }
 
@@ -86,9 +88,11 @@ fn train_step_vae_784_128_64_2_batch_64(bencher: Bencher) {
     let x = latentlab::model::batch_tensor(ds.train.x.clone(), 784).unwrap();
     let mut opt = model.optimizer(3e-3);
     let mut rng = PortableRng::seed_from_u64(2);
-    bencher
-        .counter(ItemsCount::new(64usize))
-        .bench_local(|| model.train_step(&mut opt, &x, &mut rng, 1.0).unwrap());
+    bencher.counter(ItemsCount::new(64usize)).bench_local(|| {
+        model
+            .train_step(&mut opt, &x, &mut rng, latentlab::model::Schedule::START)
+            .unwrap()
+    });
 }
 
 /// Decoding latent points with a frozen 2-256-512-784 decoder (the earlier default).

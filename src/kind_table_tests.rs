@@ -98,9 +98,14 @@ fn a_registered_kind_trains_by_hand_with_its_own_penalty() {
     )
     .unwrap();
     // The same step by hand and through autograd: the same losses, penalty included.
-    let manual = backward::gradients(&model, &x, &mut PortableRng::seed_from_u64(9), 1.0)
-        .unwrap()
-        .unwrap();
+    let manual = backward::gradients(
+        &model,
+        &x,
+        &mut PortableRng::seed_from_u64(9),
+        crate::model::Schedule::START,
+    )
+    .unwrap()
+    .unwrap();
     let terms = model
         .loss_terms(&x, &mut PortableRng::seed_from_u64(9))
         .unwrap();

@@ -44,7 +44,7 @@ fn a_conv_vae_learns_the_digits() {
         let idx: Vec<usize> = (0..64).map(|i| (step * 64 + i) % 1024).collect();
         let x = batch_tensor(ds.train.gather(&idx, 784), 784).unwrap();
         model
-            .train_step(&mut opt, &x, &mut rng, 1.0)
+            .train_step(&mut opt, &x, &mut rng, latentlab::model::Schedule::START)
             .unwrap()
             .unwrap();
     }

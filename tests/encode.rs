@@ -40,7 +40,7 @@ fn trained(kind: ModelKind, dir: &Path, beta: Option<f32>) -> (PathBuf, Autoenco
         let start = (step % 10) * 64 * ds.dim();
         let x = batch_tensor(ds.train.x[start..start + 64 * ds.dim()].to_vec(), ds.dim()).unwrap();
         model
-            .train_step(&mut opt, &x, &mut rng, 1.0)
+            .train_step(&mut opt, &x, &mut rng, latentlab::model::Schedule::START)
             .unwrap()
             .expect("finite losses");
     }

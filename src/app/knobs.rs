@@ -3,7 +3,7 @@
 
 use super::actions::Action;
 use super::theme;
-use crate::model::kinds::{KnobRange, KnobSpec, all_knobs, kinds_with};
+use crate::model::kinds::{KnobRange, KnobSpec, all_knobs, kinds_with, unused_because};
 use crate::model::{KnobValue, ModelKind};
 use crate::train::RunSpec;
 use crate::train::spec::parse_hidden;
@@ -133,10 +133,15 @@ fn knob_ui(ui: &mut Ui, knob: &KnobSpec, draft: &mut RunSpec) {
             },
             KnobValue::Number(mut v),
         ) => {
-            let changed = ui
-                .add(egui::Slider::new(&mut v, min..=slider_max).text(label))
-                .on_hover_text(knob.help)
-                .changed();
+            // Greyed while another knob switches it off (β while a capacity is set).
+            let unused = unused_because(knob.key, |key| draft.knob(key));
+            let slider = egui::Slider::new(&mut v, min..=slider_max).text(label);
+            let response = ui.add_enabled(unused.is_none(), slider);
+            let changed = match unused {
+                Some(why) => response.on_disabled_hover_text(why),
+                None => response.on_hover_text(knob.help),
+            }
+            .changed();
             changed.then_some(KnobValue::Number(v))
         }
         (KnobRange::Choice { options, .. }, KnobValue::Choice(mut c)) => {
@@ -208,6 +213,35 @@ mod tests {
                 other => panic!("not a live change: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn beta_is_greyed_while_a_capacity_is_set() {
+        use egui_kittest::kittest::{NodeT, Queryable};
+        let disabled = |capacity: f32| {
+            let mut draft = RunSpec {
+                models: vec![ModelKind::BetaVae],
+                ..RunSpec::default()
+            };
+            draft
+                .knobs
+                .insert("capacity".into(), KnobValue::Number(capacity));
+            let mut harness = egui_kittest::Harness::new_ui(move |ui| knobs_ui(ui, &mut draft));
+            harness.run();
+            // The slider and its value field, both greyed or neither.
+            let state = |label: &str| {
+                let nodes: Vec<bool> = harness
+                    .get_all_by_label_contains(label)
+                    .map(|n| n.accesskit_node().is_disabled())
+                    .collect();
+                assert_eq!(nodes.len(), 2, "{label}");
+                assert!(nodes.iter().all(|&d| d == nodes[0]), "{label}: {nodes:?}");
+                nodes[0]
+            };
+            (state("β (beta-vae)"), state("γ (beta-vae)"))
+        };
+        assert_eq!(disabled(0.0), (false, false));
+        assert_eq!(disabled(5.0), (true, false), "β greyed, γ in use");
     }
 
     #[test]

@@ -506,6 +506,19 @@ mod tests {
                 "--beta: β 1000000000 is out of range (0 to 1000)",
             ),
             (&["--noise", "NaN"], "--noise: noise NaN is out of range"),
+            (
+                &["--free-bits=-0.5"],
+                "--free-bits: free bits -0.5 is out of range (0 to 10)",
+            ),
+            (
+                &["--capacity", "NaN"],
+                "--capacity: capacity NaN is out of range (0 to 500)",
+            ),
+            (&["--gamma", "inf"], "--gamma: γ inf is out of range"),
+            (
+                &["--capacity-steps=-1"],
+                "--capacity-steps: C steps -1 is out of range",
+            ),
         ] {
             let err = train(args).unwrap_err();
             assert!(err.starts_with(expected), "{args:?}: {err}");

@@ -18,12 +18,15 @@
 use super::kinds::{CodePenalty, Gradients, ManualPenalty};
 use super::loss::POINT_SIGMA;
 use super::mlp::Dense;
+use super::objective::{KlTerm, Schedule};
 use super::{Adam, Autoencoder, Likelihood, LossTerms, ModelKind};
 use crate::rng::PortableRng;
 use candle_core::{CpuStorage, InplaceOp1, Layout, Result, Storage, Tensor};
 use std::cell::RefCell;
 
 mod jacobian;
+#[cfg(test)]
+mod objective_tests;
 #[cfg(test)]
 mod tests;
 
@@ -41,12 +44,12 @@ pub fn train_step_manual(
     opt: &mut Adam,
     x: &Tensor,
     rng: &mut PortableRng,
-    kl_scale: f64,
+    at: Schedule,
 ) -> Result<Option<LossTerms>> {
     if !supports(model.config.kind) {
-        return model.train_step(opt, x, rng, kl_scale);
+        return model.train_step(opt, x, rng, at);
     }
-    let Some(pass) = gradients(model, x, rng, kl_scale)? else {
+    let Some(pass) = gradients(model, x, rng, at)? else {
         return Ok(None);
     };
     opt.step_with(&pass.grads)?;
@@ -86,12 +89,13 @@ struct Act {
 type LayerGrad = (Tensor, Tensor);
 
 /// Corrupts `x` and draws ε like [`Autoencoder::loss_terms`], then computes the objective's
-/// gradients by hand; `None` (and no backward pass) if a loss term is not finite.
+/// gradients by hand (its KL term as [`KlTerm::of`] makes it at `at`); `None` (and no
+/// backward pass) if a loss term is not finite.
 pub(crate) fn gradients(
     model: &Autoencoder,
     x: &Tensor,
     rng: &mut PortableRng,
-    kl_scale: f64,
+    at: Schedule,
 ) -> Result<Option<Pass>> {
     if !supports(model.config.kind) {
         candle_core::bail!("no hand-written gradients for {}", model.config.kind)
@@ -130,7 +134,7 @@ pub(crate) fn gradients(
         h_top,
         &heads,
         eps,
-        model.kl_weight() * kl_scale,
+        KlTerm::of(&model.config, at),
         code_penalty,
     )?;
     let contractive = match contraction {
@@ -152,7 +156,7 @@ pub(crate) fn gradients(
         kl: code.kl_mean,
         penalty: code.penalty_mean + contractive.as_ref().map_or(0.0, |c| c.mean),
     };
-    let objective = means.objective(code.kl_weight);
+    let objective = means.recon + code.kl_term_value() + means.penalty;
     if !objective.is_finite() || !means.is_finite() {
         return Ok(None);
     }
@@ -203,21 +207,23 @@ struct Code {
     posterior: Option<(Vec<f32>, Vec<f32>)>,
     z: Tensor,
     kl_mean: f64,
+    /// The batch mean of each dimension's KL (empty for kinds without a posterior).
+    kl_dims: Vec<f64>,
     penalty_mean: f64,
-    /// The KL weight the objective uses (with warm-up).
-    kl_weight: f64,
+    /// The objective's KL term (warm-up included).
+    kl_term: KlTerm,
     /// The kind's penalty `weight · Σ f(μᵢ)` and its weight, if it has one on the code.
     penalty: Option<(CodePenalty, f32)>,
 }
 
 impl Code {
-    /// The code layer for the heads' input `h`; `kl_weight` is the objective's (warm-up
+    /// The code layer for the heads' input `h`; `kl_term` is the objective's (warm-up
     /// included).
     fn new(
         h: &Tensor,
         heads: &Heads,
         eps: Option<Tensor>,
-        kl_weight: f64,
+        kl_term: KlTerm,
         penalty: Option<(CodePenalty, f32)>,
     ) -> Result<Self> {
         let mu_t = dense(h, &heads.mu)?;
@@ -235,25 +241,43 @@ impl Code {
             posterior: None,
             z: mu_t.clone(),
             kl_mean: 0.0,
+            kl_dims: Vec::new(),
             penalty_mean,
-            kl_weight,
+            kl_term,
             penalty,
         };
         if let (Some(head), Some(eps)) = (&heads.logvar, eps) {
             let logvar = to_vec(&dense(h, head)?)?;
             let eps = to_vec(&eps)?;
-            let (z, kl_sum) = reparameterise(&code.mu, &logvar, &eps);
+            let (z, kl_sum, kl_dims) = reparameterise(&code.mu, &logvar, &eps, mu_t.dim(1)?);
             code.z = Tensor::from_vec(z, mu_t.shape(), mu_t.device())?;
             code.kl_mean = kl_sum / batch;
+            code.kl_dims = kl_dims.into_iter().map(|k| k / batch).collect();
             code.posterior = Some((logvar, eps));
         }
         Ok(code)
     }
 
+    /// The objective's KL term on this batch.
+    fn kl_term_value(&self) -> f64 {
+        self.kl_term.value(self.kl_mean, &self.kl_dims)
+    }
+
+    /// ∂objective/∂(one item's KL of dimension j), for each j: the term's weight of
+    /// dimension j over the batch size (the objective is a batch mean). A plain weight
+    /// gives every dimension `(weight as f32) / batch`, as this pass always computed it.
+    fn kl_per_item(&self, batch: f32) -> Vec<f32> {
+        self.kl_term
+            .dim_weights(self.kl_mean, &self.kl_dims)
+            .into_iter()
+            .map(|w| (w as f32) / batch)
+            .collect()
+    }
+
     /// From ∂objective/∂z to the heads' gradients and ∂objective/∂h (h: the heads' input).
     fn backward(&self, dz: Tensor, heads: &Heads, h: &Tensor) -> Result<(Vec<LayerGrad>, Tensor)> {
         let batch = dz.dim(0)?.max(1) as f32;
-        let kl_per_item = (self.kl_weight as f32) / batch;
+        let kl_per_item = self.kl_per_item(batch);
         // Without a penalty: weight 0 and |x|' (so the sums stay the ones they always were).
         let (penalty_per_item, derivative) = match self.penalty {
             Some((manual, weight)) => (weight / batch, manual.derivative),
@@ -262,19 +286,22 @@ impl Code {
         // ∂/∂log σ² needs ∂/∂z, so it comes before dz turns into ∂/∂μ in place.
         let dlogvar = match &self.posterior {
             Some((lv, eps)) => {
-                let d = read(&dz, |dz| logvar_gradient(dz, lv, eps, kl_per_item))?;
+                let d = read(&dz, |dz| logvar_gradient(dz, lv, eps, &kl_per_item))?;
                 Some(Tensor::from_vec(d, dz.shape(), dz.device())?)
             }
             None => None,
         };
-        let kl_mu = if self.posterior.is_some() {
-            kl_per_item
-        } else {
-            0.0
+        // Kinds without a posterior add 0·μ, as this pass always did.
+        let latent = dz.dim(1)?.max(1);
+        let kl_mu: Vec<f32> = match self.posterior {
+            Some(_) => kl_per_item,
+            None => vec![0.0; latent],
         };
         edit(&dz, |d| {
-            for (d, &m) in d.iter_mut().zip(&self.mu) {
-                *d += kl_mu * m + penalty_per_item * derivative(m);
+            for (row, mu) in d.chunks_exact_mut(latent).zip(self.mu.chunks_exact(latent)) {
+                for ((d, &m), &k) in row.iter_mut().zip(mu).zip(&kl_mu) {
+                    *d += k * m + penalty_per_item * derivative(m);
+                }
             }
         })?;
         let dmu = dz;
@@ -297,29 +324,41 @@ fn no_penalty_derivative(m: f32) -> f32 {
     if m >= 0.0 { 1.0 } else { -1.0 }
 }
 
-/// z = μ + exp(½ log σ²)·ε, and the KL to N(0, I) summed over the batch.
-fn reparameterise(mu: &[f32], logvar: &[f32], eps: &[f32]) -> (Vec<f32>, f64) {
+/// z = μ + exp(½ log σ²)·ε, the KL to N(0, I) summed over the batch, and each of the
+/// `latent` dimensions' KL summed over the batch.
+fn reparameterise(
+    mu: &[f32],
+    logvar: &[f32],
+    eps: &[f32],
+    latent: usize,
+) -> (Vec<f32>, f64, Vec<f64>) {
+    let latent = latent.max(1);
     let mut kl = 0.0f64;
+    let mut kl_dims = vec![0.0f64; latent];
     let z = mu
         .iter()
         .zip(logvar)
         .zip(eps)
-        .map(|((&m, &lv), &e)| {
-            kl += f64::from(0.5 * (lv.exp() + m * m - lv - 1.0));
+        .enumerate()
+        .map(|(i, ((&m, &lv), &e))| {
+            let k = f64::from(0.5 * (lv.exp() + m * m - lv - 1.0));
+            kl += k;
+            kl_dims[i % latent] += k;
             m + (0.5 * lv).exp() * e
         })
         .collect();
-    (z, kl)
+    (z, kl, kl_dims)
 }
 
-/// ∂objective/∂log σ²: through z (ε·½σ) and through the KL (½(σ² − 1), weighted).
-fn logvar_gradient(dz: &[f32], logvar: &[f32], eps: &[f32], kl_per_item: f32) -> Vec<f32> {
+/// ∂objective/∂log σ²: through z (ε·½σ) and through the KL (½(σ² − 1), weighted by its
+/// dimension's `kl_per_item`).
+fn logvar_gradient(dz: &[f32], logvar: &[f32], eps: &[f32], kl_per_item: &[f32]) -> Vec<f32> {
+    let weights = kl_per_item.iter().cycle();
     dz.iter()
         .zip(logvar)
         .zip(eps)
-        .map(|((&d, &lv), &e)| {
-            d * e * 0.5 * (0.5 * lv).exp() + kl_per_item * 0.5 * (lv.exp() - 1.0)
-        })
+        .zip(weights)
+        .map(|(((&d, &lv), &e), &k)| d * e * 0.5 * (0.5 * lv).exp() + k * 0.5 * (lv.exp() - 1.0))
         .collect()
 }
 

@@ -19,7 +19,8 @@ pub struct Metrics {
     pub kl: f64,
     /// Sparsity or contraction penalty.
     pub penalty: f64,
-    /// The objective: recon + β·kl + penalty.
+    /// The total loss: recon + β·kl + penalty (β while the β-VAE uses it, else 1: free bits
+    /// and a capacity change the gradient, not this number; see `model::objective`).
     pub loss: f64,
     /// -(recon + kl), for VAEs.
     pub elbo: Option<f64>,

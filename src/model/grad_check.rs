@@ -183,9 +183,14 @@ fn the_hand_written_contractive_gradient_matches_finite_differences() {
     let (model, without) = (small_cae(4.0), small_cae(0.0));
     let x = batch();
     let pass = |m: &Autoencoder| {
-        backward::gradients(m, &x, &mut PortableRng::seed_from_u64(99), 1.0)
-            .unwrap()
-            .unwrap()
+        backward::gradients(
+            m,
+            &x,
+            &mut PortableRng::seed_from_u64(99),
+            crate::model::Schedule::START,
+        )
+        .unwrap()
+        .unwrap()
     };
     let (with_p, without_p) = (pass(&model), pass(&without));
     assert!((with_p.means.penalty - penalty_value(&model, &x)).abs() < 1e-5 * with_p.means.penalty);

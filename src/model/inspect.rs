@@ -44,7 +44,8 @@ pub struct ItemReport {
     pub kl: Option<f64>,
     /// The KL of each latent dimension; they add up to `kl`.
     pub kl_per_dim: Option<Vec<f64>>,
-    /// β·KL, the KL term of a β-VAE's objective (kinds with a β knob only).
+    /// β·KL, the KL term of a β-VAE's objective (kinds with a β knob, while β is in use:
+    /// not with a capacity above 0).
     pub weighted_kl: Option<f64>,
     /// The kind's penalty at this item with its weight (sparse: sparsity·‖μ‖₁; contractive:
     /// λ‖∂μ/∂x‖²_F); `None` for kinds without one.
@@ -54,7 +55,8 @@ pub struct ItemReport {
     /// −ELBO = recon + KL, the bound itself (variational kinds).
     pub neg_elbo: Option<f64>,
     /// What training minimises for this item: recon + β·KL + penalty, at the full KL weight
-    /// (no warm-up) and with the clean input (a denoiser trains on corrupted ones).
+    /// (no warm-up) and with the clean input (a denoiser trains on corrupted ones). Free
+    /// bits and a capacity act on a batch, not an item: for them this is recon + KL.
     pub objective: f64,
 }
 
@@ -103,8 +105,11 @@ pub fn inspect(
     };
     let kl_per_dim: Option<Vec<f64>> = logvar.map(|lv| kl_per_dim(&mu, &lv));
     let kl = kl_per_dim.as_ref().map(|k| k.iter().sum::<f64>());
+    // β·KL while β is in use. Free bits and a capacity are objectives of a batch (a floor on
+    // each dimension's batch mean, a target for the batch's KL), not of one item: for those
+    // the inspector shows the item's true terms and no "what training minimises" of its own.
     let weighted_kl = kl
-        .filter(|_| config.kind.knob("beta").is_some())
+        .filter(|_| super::objective::uses_beta(config))
         .map(|k| f64::from(config.number("beta")) * k);
     let penalty = penalty(config, encoder, x, &mu);
     let objective = recon_nats + weighted_kl.or(kl).unwrap_or(0.0) + penalty.unwrap_or(0.0);

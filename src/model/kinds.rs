@@ -342,6 +342,38 @@ pub const COMMON_KNOBS: &[KnobSpec] = &[KnobSpec {
     live: true,
 }];
 
+/// A knob that another knob switches off: `knob` is not used while `switch` is above 0.
+/// The controls grey such a knob; the objective ([`super::objective`]) reads the same rule.
+pub struct KnobSwitch {
+    /// The knob switched off ("beta").
+    pub knob: &'static str,
+    /// The number knob that switches it off when above 0 ("capacity").
+    pub switch: &'static str,
+    /// Why, for the greyed knob's tooltip.
+    pub why: &'static str,
+}
+
+/// Every knob that another knob switches off.
+pub const KNOB_SWITCHES: &[KnobSwitch] = &[KnobSwitch {
+    knob: "beta",
+    switch: "capacity",
+    why: "β is not used while capacity is above 0: the β-VAE then minimises \
+          recon + γ·|KL − C|",
+}];
+
+/// Why knob `key` is not used when the other knobs have the values `value_of` gives (`None`
+/// for a knob not set), or `None` if it is used.
+pub fn unused_because(
+    key: &str,
+    value_of: impl Fn(&str) -> Option<KnobValue>,
+) -> Option<&'static str> {
+    KNOB_SWITCHES
+        .iter()
+        .filter(|s| s.knob == key)
+        .find(|s| matches!(value_of(s.switch), Some(KnobValue::Number(v)) if v > 0.0))
+        .map(|s| s.why)
+}
+
 /// Default β of a β-VAE.
 pub const DEFAULT_BETA: f32 = 4.0;
 
@@ -349,12 +381,81 @@ const BETA: KnobSpec = KnobSpec {
     key: "beta",
     flag: "beta",
     label: "β",
-    help: "weight of the KL term of the beta-vae",
+    help: "weight of the KL term of the beta-vae (not used while capacity is above 0)",
     range: KnobRange::Number {
         min: 0.0,
         max: 1000.0,
         default: DEFAULT_BETA,
         slider_max: 20.0,
+    },
+    live: true,
+};
+
+/// Default number of steps over which the capacity C rises from 0 to its maximum: about half
+/// of the default 10-epoch run on the digits (938 steps an epoch at batch 64), so the second
+/// half trains at C_max and the KL has time to settle there; in the window, at 60–100 steps
+/// a second, about a minute.
+pub const DEFAULT_CAPACITY_STEPS: f32 = 5000.0;
+
+const FREE_BITS: KnobSpec = KnobSpec {
+    key: "free_bits",
+    flag: "free-bits",
+    label: "free bits",
+    help: "the vae's KL floor λ per latent dimension, in nats (Kingma et al. 2016): the \
+           objective's KL is Σ max(λ, KL of dimension j over the batch), so no gradient pushes \
+           a dimension below λ; 0 is off",
+    range: KnobRange::Number {
+        min: 0.0,
+        max: 10.0,
+        default: 0.0,
+        slider_max: 2.0,
+    },
+    live: true,
+};
+
+const CAPACITY: KnobSpec = KnobSpec {
+    key: "capacity",
+    flag: "capacity",
+    label: "capacity",
+    help: "the beta-vae's target KL C_max in nats (Burgess et al. 2018): the objective is \
+           recon + γ·|KL − C|, C rising from 0 to C_max over capacity steps; β is not used \
+           while this is above 0; 0 is off (the plain β-VAE)",
+    range: KnobRange::Number {
+        min: 0.0,
+        max: 500.0,
+        default: 0.0,
+        slider_max: 50.0,
+    },
+    live: true,
+};
+
+const GAMMA: KnobSpec = KnobSpec {
+    key: "gamma",
+    flag: "gamma",
+    label: "γ",
+    help: "weight γ of the beta-vae's |KL − C| when capacity is above 0 (1000 in Burgess et \
+           al. 2018); unused otherwise",
+    range: KnobRange::Number {
+        min: 0.0,
+        max: 100_000.0,
+        default: 1000.0,
+        slider_max: 2000.0,
+    },
+    live: true,
+};
+
+const CAPACITY_STEPS: KnobSpec = KnobSpec {
+    key: "capacity_steps",
+    flag: "capacity-steps",
+    // Short: the side panel is as wide as its widest row (1280×720 must fit).
+    label: "C steps",
+    help: "training steps over which the beta-vae's capacity C rises from 0 to C_max, then \
+           stays (0: C_max from the first step); unused while capacity is 0",
+    range: KnobRange::Number {
+        min: 0.0,
+        max: 10_000_000.0,
+        default: DEFAULT_CAPACITY_STEPS,
+        slider_max: 20_000.0,
     },
     live: true,
 };
@@ -431,7 +532,7 @@ const VAE: KindSpec = KindSpec {
     about: "variational autoencoder: a posterior per item, pulled towards the prior N(0, I)",
     color: [49, 130, 189],
     variational: true,
-    knobs: &[],
+    knobs: &[FREE_BITS],
     corrupt: None,
     penalty: None,
     check: None,
@@ -443,7 +544,7 @@ const BETA_VAE: KindSpec = KindSpec {
     about: "VAE whose KL term weighs β",
     color: [117, 107, 177],
     variational: true,
-    knobs: &[BETA],
+    knobs: &[BETA, CAPACITY, GAMMA, CAPACITY_STEPS],
     corrupt: None,
     penalty: None,
     check: None,

@@ -26,8 +26,13 @@ pub fn gaussian_nll(mean: &Tensor, target: &Tensor) -> Result<Tensor> {
 
 /// KL(N(mu, exp(logvar)) || N(0, I)) summed over latent dimensions.
 pub fn kl_to_standard_normal(mu: &Tensor, logvar: &Tensor) -> Result<Tensor> {
+    kl_each_dim(mu, logvar)?.sum(D::Minus1)
+}
+
+/// The KL of each item and latent dimension, shape of `mu`: ½(σ² + μ² − log σ² − 1).
+pub fn kl_each_dim(mu: &Tensor, logvar: &Tensor) -> Result<Tensor> {
     let inner = ((logvar.exp()? + mu.sqr()?)? - logvar)?;
-    ((inner - 1.0)? * 0.5)?.sum(D::Minus1)
+    (inner - 1.0)? * 0.5
 }
 
 #[cfg(test)]

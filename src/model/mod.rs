@@ -16,6 +16,7 @@ pub mod limits;
 pub mod loss;
 pub mod metrics;
 pub mod mlp;
+pub mod objective;
 pub mod snapshot;
 pub mod terms;
 
@@ -24,6 +25,7 @@ pub use config::{Arch, ConfigError, ImageDims, Likelihood, ModelConfig};
 pub use eval::{Metrics, evaluate};
 pub use inspect::{ItemReport, inspect};
 pub use kinds::{DEFAULT_BETA, KnobSpec, KnobValue, ModelKind};
+pub use objective::{KlTerm, Schedule};
 pub use snapshot::{DecoderSnapshot, EncoderSnapshot};
 pub use terms::{LossMeans, LossSums, LossTerms};
 
@@ -205,8 +207,18 @@ impl Autoencoder {
     /// The loss terms on a batch as training sees it: the input corrupted (denoisers), the
     /// target clean. `rng` draws the VAE's ε and the denoiser's noise.
     pub fn loss_terms(&self, x: &Tensor, rng: &mut PortableRng) -> Result<LossTerms<Tensor>> {
+        Ok(self.training_terms(x, rng)?.0)
+    }
+
+    /// [`Autoencoder::loss_terms`] and, for a variational kind, the KL of each item and
+    /// latent dimension, (batch, latent): what free bits need.
+    pub fn training_terms(
+        &self,
+        x: &Tensor,
+        rng: &mut PortableRng,
+    ) -> Result<(LossTerms<Tensor>, Option<Tensor>)> {
         let input = self.corrupt(x, rng)?;
-        self.loss_terms_for(&input, x, rng)
+        self.terms_and_kl_dims(&input, x, rng)
     }
 
     /// The loss terms with the clean input fed in: what evaluation compares across kinds.
@@ -221,19 +233,31 @@ impl Autoencoder {
         target: &Tensor,
         rng: &mut PortableRng,
     ) -> Result<LossTerms<Tensor>> {
+        Ok(self.terms_and_kl_dims(input, target, rng)?.0)
+    }
+
+    /// [`Autoencoder::loss_terms_for`] and the KL of each item and dimension (variational
+    /// kinds).
+    fn terms_and_kl_dims(
+        &self,
+        input: &Tensor,
+        target: &Tensor,
+        rng: &mut PortableRng,
+    ) -> Result<(LossTerms<Tensor>, Option<Tensor>)> {
         let h = self.trunk.forward(&self.features(input)?)?;
         let mu = self.mu_head.forward(&h)?;
         let batch = input.dim(0)?;
         let zeros = Tensor::zeros(batch, candle_core::DType::F32, input.device())?;
-        let (z, kl) = match &self.logvar_head {
+        let (z, kl, kl_dims) = match &self.logvar_head {
             Some(head) => {
                 let logvar = head.forward(&h)?;
                 let eps = Self::standard_normal(rng, batch, self.config.latent_dim)?;
                 let z = (&mu + (logvar.affine(0.5, 0.0)?.exp()? * eps)?)?;
-                let kl = loss::kl_to_standard_normal(&mu, &logvar)?;
-                (z, kl)
+                let kl_dims = loss::kl_each_dim(&mu, &logvar)?;
+                let kl = kl_dims.sum(candle_core::D::Minus1)?;
+                (z, kl, Some(kl_dims))
             }
-            None => (mu.clone(), zeros.clone()),
+            None => (mu.clone(), zeros.clone(), None),
         };
         let recon = self.recon_nll(&self.decode_raw(&z)?, target)?;
         let penalty = match self.config.kind.penalty() {
@@ -244,10 +268,11 @@ impl Autoencoder {
             })?,
             None => zeros,
         };
-        Ok(LossTerms { recon, kl, penalty })
+        Ok((LossTerms { recon, kl, penalty }, kl_dims))
     }
 
-    /// One optimiser step on a batch with the KL weight scaled by `kl_scale` (warm-up).
+    /// One optimiser step on a batch, the objective's KL term as the knobs make it at
+    /// `at` ([`KlTerm::of`]: the warm-up's factor, and the step count for a capacity).
     /// Returns the batch means of (recon, kl, penalty), or `None`, without stepping, if
     /// the objective is NaN or infinite. The kind's table entry says how the gradients are
     /// computed ([`Autoencoder::gradients`]); both ways give the same numbers up to float
@@ -257,12 +282,12 @@ impl Autoencoder {
         opt: &mut Adam,
         x: &Tensor,
         rng: &mut PortableRng,
-        kl_scale: f64,
+        at: Schedule,
     ) -> Result<Option<LossTerms>> {
         flush_subnormals();
         match self.gradients() {
-            kinds::Gradients::Manual => self.train_step_manual(opt, x, rng, kl_scale),
-            kinds::Gradients::Autograd => self.train_step_autograd(opt, x, rng, kl_scale),
+            kinds::Gradients::Manual => self.train_step_manual(opt, x, rng, at),
+            kinds::Gradients::Autograd => self.train_step_autograd(opt, x, rng, at),
         }
     }
 
@@ -272,10 +297,10 @@ impl Autoencoder {
         opt: &mut Adam,
         x: &Tensor,
         rng: &mut PortableRng,
-        kl_scale: f64,
+        at: Schedule,
     ) -> Result<Option<LossTerms>> {
-        let terms = self.loss_terms(x, rng)?;
-        let objective = terms.objective(self.kl_weight() * kl_scale)?;
+        let (terms, kl_dims) = self.training_terms(x, rng)?;
+        let objective = KlTerm::of(&self.config, at).objective(&terms, kl_dims.as_ref())?;
         let means = terms.means()?;
         let value: f32 = objective.to_scalar()?;
         if !value.is_finite() || !means.is_finite() {
@@ -291,7 +316,7 @@ impl Autoencoder {
         opt: &mut Adam,
         x: &Tensor,
         rng: &mut PortableRng,
-        kl_scale: f64,
+        at: Schedule,
     ) -> Result<Option<LossTerms>> {
         if self.conv.is_some() {
             candle_core::bail!(
@@ -299,7 +324,7 @@ impl Autoencoder {
                  model trains through autograd"
             )
         }
-        backward::train_step_manual(self, opt, x, rng, kl_scale)
+        backward::train_step_manual(self, opt, x, rng, at)
     }
 
     /// An Adam optimiser over this model's weights (decoupled weight decay from the config).
@@ -311,13 +336,11 @@ impl Autoencoder {
         )
     }
 
-    /// The KL weight the objective uses (β for a β-VAE, 1 for a VAE).
+    /// The KL weight of the reported total loss: β for a β-VAE that uses it, else 1 (a
+    /// capacity above 0 switches β off; see [`objective::kl_weight`]). What training
+    /// minimises is [`KlTerm::of`].
     pub fn kl_weight(&self) -> f64 {
-        if self.config.kind.knob("beta").is_some() {
-            f64::from(self.config.number("beta"))
-        } else {
-            1.0
-        }
+        objective::kl_weight(&self.config)
     }
 
     /// A frozen copy of the decoder as plain numbers, for the UI.
@@ -456,7 +479,8 @@ mod tests {
                 let before = std::hint::black_box(std::hint::black_box(tiny) * 0.5);
                 let mut opt = Adam::new(m.vars(), 1e-3, 0.0);
                 let x = Tensor::zeros((2, 4), candle_core::DType::F32, &Device::Cpu).unwrap();
-                m.train_step(&mut opt, &x, &mut rng, 1.0).unwrap();
+                m.train_step(&mut opt, &x, &mut rng, crate::model::Schedule::START)
+                    .unwrap();
                 (before, std::hint::black_box(tiny) * 0.5)
             })
             .join()

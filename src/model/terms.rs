@@ -32,7 +32,7 @@ impl LossTerms {
 pub struct LossSums {
     /// The terms, summed.
     pub terms: LossTerms,
-    /// The objective (recon + β·kl + penalty), summed.
+    /// The total loss (recon + β·kl + penalty, `Autoencoder::kl_weight`'s β), summed.
     pub loss: f64,
     /// How many steps were added.
     pub steps: f64,

@@ -5,7 +5,7 @@ use super::channels::TrainEvent;
 use super::messages::*;
 use crate::data::{BatchOrder, Dataset};
 use crate::model::checkpoint;
-use crate::model::{Adam, Autoencoder, LossMeans, LossSums, batch_tensor};
+use crate::model::{Adam, Autoencoder, LossMeans, LossSums, Schedule, batch_tensor};
 use crate::rng::PortableRng;
 use candle_core::{Result, Tensor};
 use rand::SeedableRng;
@@ -200,13 +200,13 @@ impl Session {
         let (indices, epoch_done) = self.order.next_batch();
         let batch = indices.len();
         let x = batch_tensor(self.data.train.gather(indices, dim), dim)?;
-        let warmup = self.kl_warmup_factor();
+        let schedule = Schedule::new(self.kl_warmup_factor(), self.step);
         let at = StepAt {
             keep_point: self.step.is_multiple_of(KEEP_EVERY_STEPS),
             step: self.step + 1,
             epoch: self.epoch,
         };
-        let events = step_models(&mut self.slots, &x, warmup, at, self.config.threads)?;
+        let events = step_models(&mut self.slots, &x, schedule, at, self.config.threads)?;
         self.step += 1;
         self.step_in_epoch += 1;
         let took = started.elapsed();
@@ -326,7 +326,7 @@ struct StepAt {
 fn step_models(
     slots: &mut [Slot],
     x: &Tensor,
-    warmup: f64,
+    schedule: Schedule,
     at: StepAt,
     threads: usize,
 ) -> Result<Vec<TrainEvent>> {
@@ -335,7 +335,7 @@ fn step_models(
     let outcomes: Vec<Result<Option<TrainEvent>>> = if threads == 1 {
         slots
             .iter_mut()
-            .map(|s| step_model(s, x, warmup, at))
+            .map(|s| step_model(s, x, schedule, at))
             .collect()
     } else {
         let per_thread = slots.len().div_ceil(threads);
@@ -346,7 +346,7 @@ fn step_models(
                     scope.spawn(move || {
                         group
                             .iter_mut()
-                            .map(|s| step_model(s, x, warmup, at))
+                            .map(|s| step_model(s, x, schedule, at))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -372,7 +372,12 @@ fn step_models(
 
 /// One step of one model (nothing if it has diverged); a `Diverged` event if this step
 /// diverged it, after restoring its last good weights.
-fn step_model(slot: &mut Slot, x: &Tensor, warmup: f64, at: StepAt) -> Result<Option<TrainEvent>> {
+fn step_model(
+    slot: &mut Slot,
+    x: &Tensor,
+    schedule: Schedule,
+    at: StepAt,
+) -> Result<Option<TrainEvent>> {
     if slot.diverged {
         return Ok(None);
     }
@@ -383,7 +388,7 @@ fn step_model(slot: &mut Slot, x: &Tensor, warmup: f64, at: StepAt) -> Result<Op
     };
     let Some(terms) = slot
         .model
-        .train_step(&mut slot.opt, x, &mut slot.rng, warmup)?
+        .train_step(&mut slot.opt, x, &mut slot.rng, schedule)?
     else {
         slot.diverged = true;
         slot.model.set_weights(&slot.last_good)?;

@@ -1,6 +1,7 @@
 //! The hand-written gradients against candle's autograd, kind by kind, for both likelihoods.
 
 use super::*;
+use crate::model::objective::{KlTerm, Schedule};
 use crate::model::{KnobValue, LossTerms, ModelConfig};
 use candle_core::Device;
 use rand::SeedableRng;
@@ -21,6 +22,28 @@ fn configs(likelihood: Likelihood) -> Vec<ModelConfig> {
                 .set_knob("noise_kind", KnobValue::Choice("masking".into()))
                 .unwrap();
             out.push(masking);
+        }
+        // The objectives other than β·KL: free bits (λ between the dimensions' KLs at the
+        // start, so some are held and some not) and a capacity below and above the KL.
+        if kind.knob("free_bits").is_some() {
+            let mut floored = cfg.clone();
+            floored
+                .set_knob("free_bits", KnobValue::Number(0.3))
+                .unwrap();
+            out.push(floored);
+        }
+        if kind.knob("capacity").is_some() {
+            for capacity in [0.5, 40.0] {
+                let mut annealed = cfg.clone();
+                annealed
+                    .set_knob("capacity", KnobValue::Number(capacity))
+                    .unwrap();
+                annealed
+                    .set_knob("capacity_steps", KnobValue::Number(1000.0))
+                    .unwrap();
+                annealed.set_knob("gamma", KnobValue::Number(20.0)).unwrap();
+                out.push(annealed);
+            }
         }
         if kind == ModelKind::Cae {
             for hidden in [vec![9], vec![8, 6, 5]] {
@@ -49,13 +72,19 @@ fn batch() -> Tensor {
     Tensor::from_vec(v, (6, 12), &Device::Cpu).unwrap()
 }
 
-const KL_SCALE: f64 = 0.7;
+/// A warm-up's factor below 1, and a step in the middle of a capacity's ramp.
+const AT: Schedule = Schedule {
+    kl_scale: 0.7,
+    steps_done: 300,
+};
 
 /// Autograd's gradients (in `vars` order) and loss means, the rng seeded with `seed`.
 fn autograd(model: &Autoencoder, x: &Tensor, seed: u64) -> (Vec<Vec<f32>>, LossTerms) {
     let mut rng = PortableRng::seed_from_u64(seed);
-    let terms = model.loss_terms(x, &mut rng).unwrap();
-    let objective = terms.objective(model.kl_weight() * KL_SCALE).unwrap();
+    let (terms, kl_dims) = model.training_terms(x, &mut rng).unwrap();
+    let objective = KlTerm::of(&model.config, AT)
+        .objective(&terms, kl_dims.as_ref())
+        .unwrap();
     let store = objective.backward().unwrap();
     let grads = model
         .named_vars()
@@ -80,7 +109,7 @@ fn autograd(model: &Autoencoder, x: &Tensor, seed: u64) -> (Vec<Vec<f32>>, LossT
 /// The hand-written gradients and loss means, the rng seeded with `seed`.
 fn manual(model: &Autoencoder, x: &Tensor, seed: u64) -> (Vec<Vec<f32>>, LossTerms) {
     let mut rng = PortableRng::seed_from_u64(seed);
-    let pass = gradients(model, x, &mut rng, KL_SCALE).unwrap().unwrap();
+    let pass = gradients(model, x, &mut rng, AT).unwrap().unwrap();
     let grads = pass.grads.iter().map(|g| to_vec(g).unwrap()).collect();
     (grads, pass.means)
 }
@@ -178,8 +207,8 @@ fn three_adam_steps_give_the_same_weights_as_autograd() {
             let mut rng_a = PortableRng::seed_from_u64(8);
             let mut rng_b = PortableRng::seed_from_u64(8);
             for step in 0..3 {
-                let ma = a.train_step(&mut opt_a, &x, &mut rng_a, KL_SCALE).unwrap();
-                let mb = train_step_manual(&b, &mut opt_b, &x, &mut rng_b, KL_SCALE).unwrap();
+                let ma = a.train_step(&mut opt_a, &x, &mut rng_a, AT).unwrap();
+                let mb = train_step_manual(&b, &mut opt_b, &x, &mut rng_b, AT).unwrap();
                 assert_same_means(mb.unwrap(), ma.unwrap(), &format!("{what} step {step}"));
             }
             let names = a.named_vars();
@@ -211,13 +240,21 @@ fn a_non_finite_loss_skips_the_step_and_leaves_the_weights() {
         .unwrap();
     let before = weights(&m);
     let mut rng = PortableRng::seed_from_u64(3);
-    let out = train_step_manual(&m, &mut opt, &batch(), &mut rng, 1.0).unwrap();
+    let out = train_step_manual(
+        &m,
+        &mut opt,
+        &batch(),
+        &mut rng,
+        crate::model::Schedule::START,
+    )
+    .unwrap();
     assert_eq!(out, None);
     assert_eq!(weights(&m), before);
     // Autograd agrees that this step is not to be taken.
     let mut rng = PortableRng::seed_from_u64(3);
     assert_eq!(
-        m.train_step(&mut opt, &batch(), &mut rng, 1.0).unwrap(),
+        m.train_step(&mut opt, &batch(), &mut rng, crate::model::Schedule::START)
+            .unwrap(),
         None
     );
 }
@@ -312,9 +349,28 @@ fn a_penalty_without_a_hand_written_gradient_falls_back_to_autograd() {
     let (a, b) = (model(&cfg), model(&cfg));
     let (mut opt_a, mut opt_b) = (a.optimizer(1e-2), b.optimizer(1e-2));
     let x = batch();
-    let ma = a.train_step_autograd(&mut opt_a, &x, &mut PortableRng::seed_from_u64(1), 1.0);
-    let mb = train_step_manual(&b, &mut opt_b, &x, &mut PortableRng::seed_from_u64(1), 1.0);
+    let ma = a.train_step_autograd(
+        &mut opt_a,
+        &x,
+        &mut PortableRng::seed_from_u64(1),
+        crate::model::Schedule::START,
+    );
+    let mb = train_step_manual(
+        &b,
+        &mut opt_b,
+        &x,
+        &mut PortableRng::seed_from_u64(1),
+        crate::model::Schedule::START,
+    );
     assert_eq!(ma.unwrap(), mb.unwrap());
     assert_eq!(weights(&a), weights(&b));
-    assert!(gradients(&b, &x, &mut PortableRng::seed_from_u64(1), 1.0).is_err());
+    assert!(
+        gradients(
+            &b,
+            &x,
+            &mut PortableRng::seed_from_u64(1),
+            crate::model::Schedule::START
+        )
+        .is_err()
+    );
 }

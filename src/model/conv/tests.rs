@@ -112,7 +112,10 @@ fn the_contractive_ae_is_refused_with_conv_and_every_other_kind_trains() {
         assert_eq!(m.gradients(), crate::model::kinds::Gradients::Autograd);
         let mut opt = m.optimizer(1e-3);
         let before = values(&m.vars()[0].as_tensor().copy().unwrap());
-        let terms = m.train_step(&mut opt, &x, &mut rng, 1.0).unwrap().unwrap();
+        let terms = m
+            .train_step(&mut opt, &x, &mut rng, crate::model::Schedule::START)
+            .unwrap()
+            .unwrap();
         assert!(terms.is_finite(), "{kind}");
         assert_eq!(terms.kl > 0.0, kind.is_variational(), "{kind}");
         assert_eq!(terms.penalty > 0.0, kind.penalty().is_some(), "{kind}");
@@ -121,7 +124,7 @@ fn the_contractive_ae_is_refused_with_conv_and_every_other_kind_trains() {
             "{kind}: the first convolution did not move"
         );
         let e = m
-            .train_step_manual(&mut opt, &x, &mut rng, 1.0)
+            .train_step_manual(&mut opt, &x, &mut rng, crate::model::Schedule::START)
             .unwrap_err();
         assert!(e.to_string().contains("autograd"), "{e}");
     }

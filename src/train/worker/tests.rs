@@ -346,7 +346,9 @@ fn a_model_saved_from_the_worker_loads_decodes_the_same_and_trains_on() {
         let mut opt = model.optimizer(meta.lr);
         let mut rng = PortableRng::seed_from_u64(3);
         for _ in 0..20 {
-            let values = model.train_step(&mut opt, &x, &mut rng, 1.0).unwrap();
+            let values = model
+                .train_step(&mut opt, &x, &mut rng, crate::model::Schedule::START)
+                .unwrap();
             assert!(values.is_some_and(|v| v.is_finite()));
         }
     }
