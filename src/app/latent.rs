@@ -61,7 +61,9 @@ impl Default for LatentPanel {
 
 const ABOUT: &str = "Axes: two coordinates of the code z (z1 × z2; with more than two \
     dimensions, another pair or the first two principal components, the other dimensions \
-    staying at the probe's values). Each dot is a random test item (up to 2000) placed at its \
+    staying at the probe's values; or t-SNE and UMAP, which place codes that are near each \
+    other near each other, at the price of distances and directions that mean nothing, and \
+    have no way back from a point to a code). Each dot is a random test item (up to 2000) placed at its \
     code, coloured by its class: the encoder's output for an AE, the posterior mean μ for a \
     VAE. Dashed circles: the VAE's prior N(0, I) at 1σ and 2σ, where its KL term pulls the \
     codes; \"posterior ellipses\" draw each item's 1σ (the spread of the z the VAE samples \

@@ -68,16 +68,29 @@ impl Projections {
     /// a new job when none runs and the codes have moved enough (see [`MOVED_SHARE`],
     /// [`MIN_GAP`]). Another `method` than before drops the old job and picture.
     pub fn update(&mut self, m: &ModelSnapshot, method: Projection, seed: u64, now: Instant) {
+        self.update_codes(&m.name, &m.codes, m.latent_dim, method, seed, now);
+    }
+
+    /// [`Projections::update`] for the codes (rows of `dim`) of the model `name`.
+    fn update_codes(
+        &mut self,
+        name: &str,
+        codes: &[f32],
+        dim: usize,
+        method: Projection,
+        seed: u64,
+        now: Instant,
+    ) {
         let entry = self
             .by_model
-            .entry(m.name.clone())
+            .entry(name.to_string())
             .or_insert_with(|| ModelProjection::new(method));
         if entry.method != method {
             *entry = ModelProjection::new(method);
         }
         entry.poll(now);
-        if entry.running.is_none() && entry.wants_new(m, now) {
-            entry.start(m, seed, now);
+        if entry.running.is_none() && entry.wants_new(codes, dim, now) {
+            entry.start(codes, dim, seed, now);
         }
     }
 
@@ -143,24 +156,24 @@ impl ModelProjection {
     /// Whether `m`'s codes call for a new picture: at once for the first, or for codes of
     /// other items (the old points would belong to others); otherwise once [`MIN_GAP`] has
     /// passed and the codes moved by more than [`MOVED_SHARE`] of their spread.
-    fn wants_new(&self, m: &ModelSnapshot, now: Instant) -> bool {
+    fn wants_new(&self, values: &[f32], dim: usize, now: Instant) -> bool {
         let Some((at, codes)) = &self.ended else {
             return true;
         };
         let rested = now.saturating_duration_since(*at) >= MIN_GAP;
-        let same_items = codes.dim == m.latent_dim && codes.values.len() == m.codes.len();
+        let same_items = codes.dim == dim && codes.values.len() == values.len();
         if !same_items {
             // A failure is not retried in a loop: it waits its gap like any other.
             return self.error.is_none() || rested;
         }
         rested
-            && relative_change(&codes.values, &m.codes, codes.dim).is_none_or(|c| c > MOVED_SHARE)
+            && relative_change(&codes.values, values, dim).is_none_or(|c| c > MOVED_SHARE)
     }
 
-    fn start(&mut self, m: &ModelSnapshot, seed: u64, now: Instant) {
+    fn start(&mut self, values: &[f32], dim: usize, seed: u64, now: Instant) {
         let codes = Codes {
-            values: m.codes.clone(),
-            dim: m.latent_dim,
+            values: values.to_vec(),
+            dim,
         };
         match ProjectionJob::start(codes.values.clone(), codes.dim, self.method, seed) {
             Ok(job) => self.running = Some(Running { job, codes }),
@@ -253,4 +266,69 @@ fn note_ui(ui: &mut Ui, add: impl FnOnce(&mut Ui)) {
         .corner_radius(3.0)
         .inner_margin(egui::Margin::symmetric(5, 3))
         .show(ui, add);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 40 codes of 3 dimensions in two groups, shifted by `shift`.
+    fn codes(shift: f32) -> Vec<f32> {
+        (0..40)
+            .flat_map(|i| {
+                let group = if i < 20 { 0.0 } else { 5.0 };
+                [group + (i % 7) as f32 * 0.1 + shift, (i % 5) as f32 * 0.2, shift]
+            })
+            .collect()
+    }
+
+    /// Updates until the job of "m" has finished (real threads; time passes as `now`).
+    fn finish(p: &mut Projections, codes: &[f32], now: Instant) {
+        let started = Instant::now();
+        while p.by_model["m"].running.is_some() {
+            assert!(started.elapsed() < Duration::from_secs(60), "the job never ended");
+            std::thread::sleep(Duration::from_millis(5));
+            p.update_codes("m", codes, 3, Projection::Umap, 1, now);
+        }
+    }
+
+    #[test]
+    fn a_new_picture_waits_for_the_gap_and_for_codes_that_moved() {
+        let mut p = Projections::default();
+        let t0 = Instant::now();
+        let first = codes(0.0);
+        p.update_codes("m", &first, 3, Projection::Umap, 1, t0);
+        assert!(p.any_running(), "the first picture starts at once");
+        let view = p.view("m").unwrap();
+        assert!(view.points.is_none() && view.progress.is_some());
+        finish(&mut p, &first, t0);
+        assert_eq!(p.view("m").unwrap().points.map(<[_]>::len), Some(40));
+
+        // The same codes, long after: nothing to do.
+        p.update_codes("m", &first, 3, Projection::Umap, 1, t0 + 10 * MIN_GAP);
+        assert!(!p.any_running(), "codes that did not move are not projected again");
+        // Codes that moved a little (1% of their spread): still nothing.
+        let nudged: Vec<f32> = first.iter().map(|v| v * 1.01).collect();
+        p.update_codes("m", &nudged, 3, Projection::Umap, 1, t0 + 10 * MIN_GAP);
+        assert!(!p.any_running(), "a 1% move is not worth a picture");
+        // Codes that moved far, but before the gap has passed: wait.
+        let moved = codes(3.0);
+        p.update_codes("m", &moved, 3, Projection::Umap, 1, t0 + MIN_GAP / 2);
+        assert!(!p.any_running(), "within the gap after the last picture");
+        // After the gap: a new job, the old picture shown meanwhile.
+        p.update_codes("m", &moved, 3, Projection::Umap, 1, t0 + MIN_GAP);
+        assert!(p.any_running());
+        assert!(p.view("m").unwrap().points.is_some(), "the last picture stays");
+        // Frames go on while it runs: never a second job.
+        p.update_codes("m", &codes(9.0), 3, Projection::Umap, 1, t0 + 2 * MIN_GAP);
+        assert!(p.any_running());
+
+        // Another method drops the picture; other codes (count) start at once.
+        p.update_codes("m", &moved, 3, Projection::Tsne, 1, t0 + 3 * MIN_GAP);
+        let view = p.view("m").unwrap();
+        assert_eq!(view.method, Projection::Tsne);
+        assert!(view.points.is_none());
+        p.retain(&[]);
+        assert!(p.view("m").is_none() && !p.any_running());
+    }
 }
