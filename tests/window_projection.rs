@@ -94,8 +94,9 @@ fn a_tsne_plot_shows_its_points_and_note_and_its_probe_cannot_be_dragged() {
     let before = probe(&h, "ae");
     drag_on_plot(&mut h, "ae");
     let after = probe(&h, "ae");
+    let moved = (after[0] - before[0]).hypot(after[1] - before[1]);
     assert!(
-        after[0] > before[0] && after[1] > before[1],
-        "the probe moves up and right on the plane: {before:?} -> {after:?}"
+        moved > 0.1,
+        "the probe moves on the plane: {before:?} -> {after:?}"
     );
 }
