@@ -6,6 +6,8 @@
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use latentlab::app::{LatentLabApp, Status};
+use latentlab::explore::projection::{Projection, project};
+use std::sync::atomic::{AtomicBool, AtomicU32};
 
 mod ui;
 use ui::{harness, small_settings, wait_for};
@@ -44,12 +46,13 @@ fn a_tsne_plot_shows_its_points_and_note_and_its_probe_cannot_be_dragged() {
     h.get_by_label("Pause").click();
     wait_for(&mut h, "pause", |a| a.session.status == Status::Paused);
     h.run_steps(3);
-    let codes = {
+    let vae_codes = {
         let snap = h.state().session.snapshot.as_ref().unwrap();
         let vae = snap.models.iter().find(|m| m.name == "vae").unwrap();
         assert_eq!(vae.latent_dim, 16);
-        vae.codes.len() / 16
+        vae.codes.clone()
     };
+    let codes = vae_codes.len() / 16;
     assert!(codes > 100, "{codes} display codes");
     assert!(h.state().rects.latent_maps.is_empty(), "planes at first");
 
@@ -61,8 +64,26 @@ fn a_tsne_plot_shows_its_points_and_note_and_its_probe_cannot_be_dragged() {
     wait_for(&mut h, "both t-SNE pictures", |a| {
         ["ae", "vae"]
             .iter()
-            .all(|m| a.rects.latent_maps.get(*m) == Some(&codes))
+            .all(|m| a.rects.latent_maps.get(*m).map(Vec::len) == Some(codes))
     });
+    // The VAE's dots are where t-SNE puts its codes (the same seed gives the same picture).
+    let seed = h.state().settings.run.seed;
+    let want = project(
+        &vae_codes,
+        16,
+        Projection::Tsne,
+        seed,
+        &AtomicU32::new(0),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let drawn = &h.state().rects.latent_maps["vae"];
+    for (i, (d, w)) in drawn.iter().zip(&want).enumerate() {
+        assert!(
+            (d[0] - f64::from(w[0])).abs() < 1e-4 && (d[1] - f64::from(w[1])).abs() < 1e-4,
+            "item {i} drawn at {d:?}, t-SNE puts it at {w:?}"
+        );
+    }
     // The note, once per plot, and no progress bar left.
     let notes = h
         .query_all_by_label_contains("has no inverse: the probe cannot be dragged")
@@ -90,7 +111,7 @@ fn a_tsne_plot_shows_its_points_and_note_and_its_probe_cannot_be_dragged() {
     h.get_by_label("z1 × z2").click();
     h.run_steps(3);
     assert!(!h.state().rects.latent_maps.contains_key("ae"));
-    assert_eq!(h.state().rects.latent_maps.get("vae"), Some(&codes));
+    assert_eq!(h.state().rects.latent_maps["vae"].len(), codes);
     let before = probe(&h, "ae");
     drag_on_plot(&mut h, "ae");
     let after = probe(&h, "ae");

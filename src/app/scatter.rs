@@ -104,7 +104,10 @@ impl LatentPanel {
         );
         let bounds = scene.bounds;
         match &overlay {
-            Some(_) => cx.rects.latent_maps.insert(m.name.clone(), scene.items.len()),
+            Some(_) => {
+                let points = scene.items.iter().map(|(p, _)| *p).collect();
+                cx.rects.latent_maps.insert(m.name.clone(), points)
+            }
             None => cx.rects.latent_maps.remove(&m.name),
         };
         let body = |ui: &mut Ui| {
