@@ -225,7 +225,8 @@ impl Overlay {
                         "{title} has no inverse: the probe cannot be dragged here. \
                          Click a dot to pin it."
                     ))
-                    .size(12.5),
+                    .size(14.0)
+                    .color(ui.visuals().strong_text_color()),
                 )
                 .wrap(),
             );

@@ -74,7 +74,9 @@ impl LatentPanel {
         // The model's name heads the column, above the plot and the images.
         let probe_layout =
             Layout::choose(ui.available_width(), ui.available_height() - 30.0, pinned);
-        let axes = (probe_layout.plot < NAMED_AXES && map.is_none()).then(|| {
+        // Codes of more than two dimensions have the view's menu in the header instead,
+        // which names the plane.
+        let axes = (probe_layout.plot < NAMED_AXES && m.latent_dim <= 2).then(|| {
             let (x, y) = (cx.selection.axis_name(m, 0), cx.selection.axis_name(m, 1));
             format!("{x} × {y}")
         });
@@ -423,8 +425,13 @@ fn plot_view_ui(
     })
 }
 
-/// The range of a t-SNE or UMAP picture, padded 5% and made square (its distances mean the
-/// same across and up, and the plot is square); ±1 before there is one.
+/// Room above a t-SNE or UMAP picture for the note written over the plot, as a share of
+/// the picture's side (the note takes two or three lines at the top).
+const NOTE_HEADROOM: f64 = 0.24;
+
+/// The range of a t-SNE or UMAP picture, padded 5%, with [`NOTE_HEADROOM`] above it and as
+/// much spread left and right, so that one unit is as long across as up (its distances
+/// mean the same both ways, and the plot is square); ±1 before there is one.
 fn map_bounds(points: &[[f32; 2]]) -> [[f64; 2]; 2] {
     let mut b = [[f64::INFINITY, f64::NEG_INFINITY]; 2];
     for p in points {
@@ -439,11 +446,13 @@ fn map_bounds(points: &[[f32; 2]]) -> [[f64; 2]; 2] {
         .iter()
         .map(|[lo, hi]| (hi - lo) / 2.0)
         .fold(0.0f64, f64::max);
-    b.map(|[lo, hi]| {
+    let [x, y] = b.map(|[lo, hi]| {
         let mid = (lo + hi) / 2.0;
         let (lo, hi) = crate::explore::axis_span((mid - half, mid + half), false);
         [lo, hi]
-    })
+    });
+    let room = NOTE_HEADROOM * (y[1] - y[0]);
+    [[x[0] - room / 2.0, x[1] + room / 2.0], [y[0], y[1] + room]]
 }
 
 /// Draws the plot; returns its screen rectangle and what the pointer did on it.
