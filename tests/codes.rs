@@ -233,7 +233,9 @@ fn codes_writes_the_projector_files_and_scores_exactly_those_codes() {
     let points = numbers(&out.join("projection.tsv"));
     assert_eq!(points.len(), codes.len());
     assert!(
-        points.iter().all(|r| r.len() == 2 && r.iter().all(|v| v.is_finite())),
+        points
+            .iter()
+            .all(|r| r.len() == 2 && r.iter().all(|v| v.is_finite())),
         "two finite numbers a row"
     );
     let flat: Vec<f32> = codes.iter().flatten().map(|&v| v as f32).collect();

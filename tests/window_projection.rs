@@ -94,12 +94,19 @@ fn a_tsne_plot_shows_its_points_and_note_and_its_probe_cannot_be_dragged() {
             .next()
             .is_some()
     );
-    assert!(h.query_by_label_contains(" %").is_none(), "no progress left");
+    assert!(
+        h.query_by_label_contains(" %").is_none(),
+        "no progress left"
+    );
 
     // Dragging on the t-SNE plot leaves the probe where it was.
     let before = probe(&h, "vae");
     drag_on_plot(&mut h, "vae");
-    assert_eq!(probe(&h, "vae"), before, "the probe stays put on a t-SNE plot");
+    assert_eq!(
+        probe(&h, "vae"),
+        before,
+        "the probe stays put on a t-SNE plot"
+    );
 
     // The AE's plot back to its plane through its own menu: draggable again, while the
     // VAE's stays a t-SNE picture.

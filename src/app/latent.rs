@@ -257,7 +257,9 @@ fn view_ui(
             for a in 0..max_dim.min(8) {
                 for b in a + 1..max_dim.min(8) {
                     let dims = ViewChoice::Plane(Plane::Dims(a, b));
-                    clicked |= ui.selectable_value(&mut chosen, dims, dims.label()).clicked();
+                    clicked |= ui
+                        .selectable_value(&mut chosen, dims, dims.label())
+                        .clicked();
                 }
             }
             clicked

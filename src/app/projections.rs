@@ -99,7 +99,8 @@ impl Projections {
 
     /// Forgets the models not in `keep` (their jobs are cancelled).
     pub fn retain(&mut self, keep: &[&str]) {
-        self.by_model.retain(|name, _| keep.contains(&name.as_str()));
+        self.by_model
+            .retain(|name, _| keep.contains(&name.as_str()));
     }
 
     /// Forgets every job and picture (after a reset).
@@ -169,8 +170,7 @@ impl ModelProjection {
             // A failure is not retried in a loop: it waits its gap like any other.
             return self.error.is_none() || rested;
         }
-        rested
-            && relative_change(&codes.values, values, dim).is_none_or(|c| c > MOVED_SHARE)
+        rested && relative_change(&codes.values, values, dim).is_none_or(|c| c > MOVED_SHARE)
     }
 
     fn start(&mut self, values: &[f32], dim: usize, seed: u64, now: Instant) {
@@ -281,7 +281,11 @@ mod tests {
         (0..40)
             .flat_map(|i| {
                 let group = if i < 20 { 0.0 } else { 5.0 };
-                [group + (i % 7) as f32 * 0.1 + shift, (i % 5) as f32 * 0.2, shift]
+                [
+                    group + (i % 7) as f32 * 0.1 + shift,
+                    (i % 5) as f32 * 0.2,
+                    shift,
+                ]
             })
             .collect()
     }
@@ -290,7 +294,10 @@ mod tests {
     fn finish(p: &mut Projections, codes: &[f32], now: Instant) {
         let started = Instant::now();
         while p.by_model["m"].running.is_some() {
-            assert!(started.elapsed() < Duration::from_secs(60), "the job never ended");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the job never ended"
+            );
             std::thread::sleep(Duration::from_millis(5));
             p.update_codes("m", codes, 3, Projection::Umap, 1, now);
         }
@@ -310,7 +317,10 @@ mod tests {
 
         // The same codes, long after: nothing to do.
         p.update_codes("m", &first, 3, Projection::Umap, 1, t0 + 10 * MIN_GAP);
-        assert!(!p.any_running(), "codes that did not move are not projected again");
+        assert!(
+            !p.any_running(),
+            "codes that did not move are not projected again"
+        );
         // Codes that moved a little (about 1% of their spread): still nothing.
         let nudged: Vec<f32> = first.iter().map(|v| v * 1.01).collect();
         p.update_codes("m", &nudged, 3, Projection::Umap, 1, t0 + 10 * MIN_GAP);
@@ -322,7 +332,10 @@ mod tests {
         // After the gap: a new job, the old picture shown meanwhile.
         p.update_codes("m", &moved, 3, Projection::Umap, 1, t0 + MIN_GAP);
         assert!(p.any_running());
-        assert!(p.view("m").unwrap().points.is_some(), "the last picture stays");
+        assert!(
+            p.view("m").unwrap().points.is_some(),
+            "the last picture stays"
+        );
         // Frames go on while it runs: never a second job.
         p.update_codes("m", &codes(9.0), 3, Projection::Umap, 1, t0 + 2 * MIN_GAP);
         assert!(p.any_running());

@@ -350,7 +350,10 @@ mod tests {
         assert_eq!(parse_projection("tsne").unwrap(), Projection::Tsne);
         assert_eq!(parse_projection("umap").unwrap(), Projection::Umap);
         let other = parse_projection("isomap").unwrap_err().to_string();
-        assert!(other.contains("unknown") && other.contains("umap"), "{other}");
+        assert!(
+            other.contains("unknown") && other.contains("umap"),
+            "{other}"
+        );
     }
 
     #[test]

@@ -100,10 +100,7 @@ pub fn align_to(points: &mut [[f32; 2]], reference: &[[f32; 2]]) {
             x = -x;
         }
         let (tx, ty) = (cos * x - sin * y, sin * x + cos * y);
-        *p = [
-            (scale * tx + r[0]) as f32,
-            (scale * ty + r[1]) as f32,
-        ];
+        *p = [(scale * tx + r[0]) as f32, (scale * ty + r[1]) as f32];
     }
 }
 
@@ -133,7 +130,10 @@ mod tests {
         let reference: Vec<[f32; 2]> = (0..30)
             .map(|i| {
                 let t = i as f32 * 0.7;
-                [t.cos() * (1.0 + 0.1 * i as f32), (2.0 * t).sin() + 0.05 * i as f32]
+                [
+                    t.cos() * (1.0 + 0.1 * i as f32),
+                    (2.0 * t).sin() + 0.05 * i as f32,
+                ]
             })
             .collect();
         for mirrored in [false, true] {
@@ -142,7 +142,10 @@ mod tests {
                 .iter()
                 .map(|&[x, y]| {
                     let x = if mirrored { -x } else { x };
-                    [3.0 * (cos * x - sin * y) + 5.0, 3.0 * (sin * x + cos * y) - 2.0]
+                    [
+                        3.0 * (cos * x - sin * y) + 5.0,
+                        3.0 * (sin * x + cos * y) - 2.0,
+                    ]
                 })
                 .collect();
             align_to(&mut moved, &reference);
