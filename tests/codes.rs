@@ -212,6 +212,50 @@ fn codes_writes_the_projector_files_and_scores_exactly_those_codes() {
         );
         assert!((0.0..=1.0).contains(&mig));
     }
+
+    // UMAP of the AE's codes: one row of two finite numbers per row of vectors.tsv, in the
+    // same order, keeping each code's neighbours near it.
+    let out = dir.path().join("codes-umap");
+    let o = latentlab(&[
+        "codes",
+        "--checkpoint",
+        run.join("ae.json").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--projection",
+        "umap",
+    ]);
+    assert!(o.status.success(), "codes failed: {}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("(UMAP)"), "{stdout}");
+    assert!(stderr(&o).contains("UMAP 100 %"), "{}", stderr(&o));
+    let codes = numbers(&out.join("vectors.tsv"));
+    let points = numbers(&out.join("projection.tsv"));
+    assert_eq!(points.len(), codes.len());
+    assert!(
+        points
+            .iter()
+            .all(|r| r.len() == 2 && r.iter().all(|v| v.is_finite())),
+        "two finite numbers a row"
+    );
+    let flat: Vec<f32> = codes.iter().flatten().map(|&v| v as f32).collect();
+    let plane: Vec<[f32; 2]> = points.iter().map(|r| [r[0] as f32, r[1] as f32]).collect();
+    let trust = |plane: &[[f32; 2]]| trustworthiness(&flat, 4, plane, 10).unwrap();
+    let kept = trust(&plane);
+    // The same points given to other codes (each row's neighbour's): what a file in
+    // another order would score.
+    let mut shifted = plane.clone();
+    shifted.rotate_left(1);
+    let shuffled = trust(&shifted);
+    assert!(
+        kept > 0.9 && kept > shuffled + 0.2,
+        "trustworthiness {kept} (rows out of order: {shuffled})"
+    );
+}
+
+/// Trustworthiness (k neighbours) of a projection of `codes` (rows of `dim`).
+fn trustworthiness(codes: &[f32], dim: usize, points: &[[f32; 2]], k: usize) -> Option<f64> {
+    latentlab::explore::projection::trustworthiness(codes, dim, points, k).ok()
 }
 
 #[test]
@@ -247,8 +291,8 @@ fn codes_refuses_what_it_cannot_do_with_a_clear_message() {
             "cannot create the folder",
         ),
         (
-            vec!["--checkpoint", ckpt, "--out", out, "--projection", "tsne"],
-            "only pca",
+            vec!["--checkpoint", ckpt, "--out", out, "--projection", "isomap"],
+            "pca, tsne and umap",
         ),
     ];
     for (args, said) in cases {

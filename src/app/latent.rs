@@ -4,14 +4,17 @@
 
 use super::actions::Action;
 use super::items::Tex;
+use super::projections::Projections;
 use super::selection::{Plane, Selection};
 use super::theme;
 use super::view::{View, ViewCtx};
 use crate::data::Dataset;
 use crate::explore;
+use crate::explore::projection::Projection;
 use crate::train::{ModelSnapshot, Snapshot};
 use egui::{RichText, Ui};
 use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
 /// State of the latent-space tab (the probes and the plane are in the shared selection).
 pub struct LatentPanel {
@@ -26,6 +29,12 @@ pub struct LatentPanel {
     /// Colour the points by this factor of the data set (`sprites`: shape, scale, x, ...)
     /// instead of by class.
     pub colour_by: Option<usize>,
+    /// t-SNE or UMAP for every plot of codes with more than two dimensions (`None`: the
+    /// shared plane, PCA or two dimensions, which the grid tab shows too).
+    pub projection: Option<Projection>,
+    /// A plot's own choice, by model name, over `projection` (`Some(None)`: the plane).
+    pub per_plot: HashMap<String, Option<Projection>>,
+    pub(super) projections: Projections,
     pub(super) probe_tex: HashMap<String, Tex>,
     pub(super) pinned_tex: HashMap<String, Tex>,
     /// Each plot's axes while the probe is dragged (they hold still until release).
@@ -40,6 +49,9 @@ impl Default for LatentPanel {
             show_posterior: false,
             hidden_classes: BTreeSet::new(),
             colour_by: None,
+            projection: None,
+            per_plot: HashMap::new(),
+            projections: Projections::default(),
             probe_tex: HashMap::new(),
             pinned_tex: HashMap::new(),
             held_bounds: HashMap::new(),
@@ -49,7 +61,9 @@ impl Default for LatentPanel {
 
 const ABOUT: &str = "Axes: two coordinates of the code z (z1 × z2; with more than two \
     dimensions, another pair or the first two principal components, the other dimensions \
-    staying at the probe's values). Each dot is a random test item (up to 2000) placed at its \
+    staying at the probe's values; or t-SNE and UMAP, which place codes that are near each \
+    other near each other, at the price of distances and directions that mean nothing, and \
+    have no way back from a point to a code). Each dot is a random test item (up to 2000) placed at its \
     code, coloured by its class: the encoder's output for an AE, the posterior mean μ for a \
     VAE. Dashed circles: the VAE's prior N(0, I) at 1σ and 2σ, where its KL term pulls the \
     codes; \"posterior ellipses\" draw each item's 1σ (the spread of the z the VAE samples \
@@ -79,7 +93,13 @@ impl View for LatentPanel {
             ui.separator();
             self.classes_ui(ui, cx.ds);
         });
-        let shared = self.same_axes.then(|| union_bounds(cx.snap, cx.selection));
+        self.update_projections(ui, cx.snap, cx.settings.run.seed);
+        let shared = self.same_axes.then(|| {
+            let planar: Vec<&ModelSnapshot> = (cx.snap.models.iter())
+                .filter(|m| self.method_for(m).is_none())
+                .collect();
+            union_bounds(&planar, cx.selection)
+        });
         self.models_ui(ui, cx, shared);
         Vec::new()
     }
@@ -87,6 +107,7 @@ impl View for LatentPanel {
     fn clear(&mut self) {
         self.probe_tex.clear();
         self.pinned_tex.clear();
+        self.projections.clear();
     }
 
     fn highlight(&mut self, h: &crate::lessons::Highlight) {
@@ -99,6 +120,36 @@ impl View for LatentPanel {
 }
 
 impl LatentPanel {
+    /// The t-SNE or UMAP that `m`'s plot shows, or `None` where it shows the plane (always
+    /// for codes of one or two dimensions: z1 × z2 is then the code itself).
+    pub(super) fn method_for(&self, m: &ModelSnapshot) -> Option<Projection> {
+        if m.latent_dim <= 2 {
+            return None;
+        }
+        let chosen = self.per_plot.get(&m.name).copied();
+        chosen
+            .unwrap_or(self.projection)
+            .filter(|p| !p.invertible())
+    }
+
+    /// Polls and starts the projected plots' jobs (never waits for one); forgets the jobs of
+    /// plots that show a plane again.
+    fn update_projections(&mut self, ui: &Ui, snap: &Snapshot, seed: u64) {
+        let now = Instant::now();
+        let mut keep = Vec::new();
+        for m in &snap.models {
+            if let Some(method) = self.method_for(m) {
+                self.projections.update(m, method, seed, now);
+                keep.push(m.name.as_str());
+            }
+        }
+        self.projections.retain(&keep);
+        if self.projections.any_running() {
+            // The progress moves and the result arrives without any input.
+            ui.ctx().request_repaint_after(Duration::from_millis(100));
+        }
+    }
+
     fn toolbar_ui(&mut self, ui: &mut Ui, snap: &Snapshot, plane: &mut Plane) {
         ui.scope(|ui| {
             ui.checkbox(&mut self.same_axes, "same axes for all models")
@@ -116,7 +167,10 @@ impl LatentPanel {
             let max_dim = snap.models.iter().map(|m| m.latent_dim).max().unwrap_or(2);
             if max_dim > 2 {
                 ui.separator();
-                plane_ui(ui, plane, max_dim);
+                if view_ui(ui, plane, &mut self.projection, max_dim) {
+                    // A choice for all plots is for all of them.
+                    self.per_plot.clear();
+                }
             }
         });
     }
@@ -155,30 +209,83 @@ impl LatentPanel {
     }
 }
 
-/// The plane picker for codes of more than two dimensions.
-fn plane_ui(ui: &mut Ui, plane: &mut Plane, max_dim: usize) {
-    let label_of = |v: Plane| match v {
-        Plane::Dims(a, b) => format!("z{} × z{}", a + 1, b + 1),
-        Plane::Pca => "PCA".to_string(),
+/// What a plot of codes with more than two dimensions shows: a plane (shared with the grid
+/// tab and the probe) or a neighbour map.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum ViewChoice {
+    /// PCA or two dimensions.
+    Plane(Plane),
+    /// t-SNE or UMAP.
+    Map(Projection),
+}
+
+impl ViewChoice {
+    /// The name in the menus ("PCA", "z1 × z3", "t-SNE").
+    pub(super) fn label(self) -> String {
+        match self {
+            ViewChoice::Plane(Plane::Dims(a, b)) => format!("z{} × z{}", a + 1, b + 1),
+            ViewChoice::Plane(Plane::Pca) => "PCA".to_string(),
+            ViewChoice::Map(p) => p.title().to_string(),
+        }
+    }
+}
+
+/// The maps a plot can show besides its plane.
+pub(super) const MAPS: [Projection; 2] = [Projection::Tsne, Projection::Umap];
+
+/// The view picker for codes of more than two dimensions, for every plot at once: PCA,
+/// t-SNE, UMAP, then pairs of dimensions. Returns whether the user chose.
+fn view_ui(
+    ui: &mut Ui,
+    plane: &mut Plane,
+    projection: &mut Option<Projection>,
+    max_dim: usize,
+) -> bool {
+    let current = match *projection {
+        Some(p) if !p.invertible() => ViewChoice::Map(p),
+        _ => ViewChoice::Plane(*plane),
     };
-    let label = ui.label("plane:");
-    egui::ComboBox::from_id_salt("latent-view")
-        .selected_text(label_of(*plane))
+    let mut chosen = current;
+    let label = ui.label("view:");
+    let response = egui::ComboBox::from_id_salt("latent-view")
+        .selected_text(current.label())
         .show_ui(ui, |ui| {
-            ui.selectable_value(plane, Plane::Pca, "PCA");
+            let pca = ViewChoice::Plane(Plane::Pca);
+            let mut clicked = ui.selectable_value(&mut chosen, pca, pca.label()).clicked();
+            for map in MAPS.map(ViewChoice::Map) {
+                clicked |= ui.selectable_value(&mut chosen, map, map.label()).clicked();
+            }
             for a in 0..max_dim.min(8) {
                 for b in a + 1..max_dim.min(8) {
-                    let dims = Plane::Dims(a, b);
-                    ui.selectable_value(plane, dims, label_of(dims));
+                    let dims = ViewChoice::Plane(Plane::Dims(a, b));
+                    clicked |= ui
+                        .selectable_value(&mut chosen, dims, dims.label())
+                        .clicked();
                 }
             }
-        })
+            clicked
+        });
+    response
         .response
         .labelled_by(label.id)
         // A hover text, not a label: a label here fills the rest of the row, and the
         // classes after it then stack one under another in what is left, taking the
         // height of the plots (three models at 1280×720 had none left).
-        .on_hover_text("other dimensions stay at the probe's values");
+        .on_hover_text(
+            "for every plot (each plot can choose its own above it). PCA and z_i × z_j: \
+             other dimensions stay at the probe's values, and the grid tab shows the same \
+             plane. t-SNE and UMAP keep neighbours together, computed in the background; \
+             their axes have no units and the probe cannot be dragged there.",
+        );
+    let clicked = response.inner.unwrap_or(false);
+    match chosen {
+        ViewChoice::Plane(p) => {
+            *plane = p;
+            *projection = None;
+        }
+        ViewChoice::Map(p) => *projection = Some(p),
+    }
+    clicked
 }
 
 /// The plot range of one model: its codes' range, and at least ±3 for a VAE.
@@ -198,9 +305,10 @@ pub(super) fn bounds(m: &ModelSnapshot, selection: &Selection) -> [[f64; 2]; 2] 
     })
 }
 
-/// The union of every model's plot range ("same axes for all models").
-fn union_bounds(snap: &Snapshot, selection: &Selection) -> [[f64; 2]; 2] {
-    snap.models.iter().map(|m| bounds(m, selection)).fold(
+/// The union of the plot ranges of `models` ("same axes for all models"; t-SNE and UMAP
+/// plots keep their own, which have no units).
+fn union_bounds(models: &[&ModelSnapshot], selection: &Selection) -> [[f64; 2]; 2] {
+    models.iter().map(|m| bounds(m, selection)).fold(
         [[f64::INFINITY, f64::NEG_INFINITY]; 2],
         |acc, b| {
             [

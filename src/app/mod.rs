@@ -24,6 +24,7 @@ pub mod lesson_check;
 mod lesson_run;
 mod losses;
 mod presentation;
+mod projections;
 pub mod render;
 mod runs;
 mod selection;

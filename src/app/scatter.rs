@@ -5,11 +5,13 @@
 use super::items::{
     Decoded, decode_failed_ui, display_input, key_of, row, show_decoded, show_items,
 };
-use super::latent::{LatentPanel, bounds, format_code};
+use super::latent::{LatentPanel, MAPS, ViewChoice, bounds, format_code};
+use super::projections::{self, ProjectedView};
 use super::selection::{Plane, Selection};
 use super::theme;
 use super::view::ViewCtx;
 use crate::data::Dataset;
+use crate::explore::projection::Projection;
 use crate::train::{ModelSnapshot, Snapshot};
 use egui::{Color32, RichText, Ui};
 use egui_plot::{Line, MarkerShape, Plot, PlotPoints, PlotUi, Points};
@@ -32,7 +34,8 @@ struct Scene {
     groups: Vec<Group>,
     /// Every display item that has both a code and a label: position and label, by index.
     items: Vec<([f64; 2], u32)>,
-    probe: [f64; 2],
+    /// The probe, where it can be shown and dragged (not on t-SNE and UMAP plots).
+    probe: Option<[f64; 2]>,
     pinned: Option<[f64; 2]>,
     ellipses: Vec<Ellipse>,
     /// Where the drawn item's code (μ) lies, if there is a drawn item.
@@ -67,14 +70,20 @@ impl LatentPanel {
         shared: Option<[[f64; 2]; 2]>,
     ) {
         let pinned = cx.selection.pinned.is_some();
+        let map = self.method_for(m);
         // The model's name heads the column, above the plot and the images.
         let probe_layout =
             Layout::choose(ui.available_width(), ui.available_height() - 30.0, pinned);
-        let axes = (probe_layout.plot < NAMED_AXES).then(|| {
+        // Codes of more than two dimensions have the view's menu in the header instead,
+        // which names the plane.
+        let axes = (probe_layout.plot < NAMED_AXES && m.latent_dim <= 2).then(|| {
             let (x, y) = (cx.selection.axis_name(m, 0), cx.selection.axis_name(m, 1));
             format!("{x} × {y}")
         });
-        header_ui(ui, m, axes.as_deref());
+        let plane = ViewChoice::Plane(cx.selection.plane_for(m));
+        if let Some(choice) = header_ui(ui, m, axes.as_deref(), map, plane) {
+            self.per_plot.insert(m.name.clone(), choice);
+        }
         let layout = Layout::choose(ui.available_width(), ui.available_height(), pinned);
         // While the user drags the probe the axes hold still (training moves the codes,
         // and axes that follow them would move the point under the pointer).
@@ -82,6 +91,10 @@ impl LatentPanel {
             self.held_bounds.clear();
         }
         let held = self.held_bounds.get(&m.name).copied();
+        // A t-SNE or UMAP plot has its own axes (without units) whatever the others share.
+        let shared = shared.filter(|_| map.is_none());
+        let projected = map.and_then(|_| self.projections.view(&m.name));
+        let overlay = projected.as_ref().map(projections::Overlay::of);
         let scene = self.scene(
             m,
             cx.snap,
@@ -89,10 +102,21 @@ impl LatentPanel {
             cx.selection,
             shared.or(held),
             layout.plot,
+            projected.as_ref(),
         );
         let bounds = scene.bounds;
+        match &overlay {
+            Some(_) => {
+                let points = scene.items.iter().map(|(p, _)| *p).collect();
+                cx.rects.latent_maps.insert(m.name.clone(), points)
+            }
+            None => cx.rects.latent_maps.remove(&m.name),
+        };
         let body = |ui: &mut Ui| {
             let (rect, event, drawn) = plot_ui(ui, m, scene, layout.plot, &self.hidden_classes);
+            if let Some(overlay) = &overlay {
+                overlay.ui(ui, rect);
+            }
             cx.rects.latent_plots.insert(m.name.clone(), rect);
             cx.rects.subject("latent plots", ui, rect);
             match drawn {
@@ -135,7 +159,10 @@ impl LatentPanel {
         }
     }
 
-    /// Gathers the points, probe, pinned item and ellipses of one model's plot.
+    /// Gathers the points, probe, pinned item and ellipses of one model's plot: on its plane,
+    /// or at the points of its t-SNE or UMAP picture (`projected`; none until the first
+    /// picture of these codes is finished).
+    #[allow(clippy::too_many_arguments)] // one call site, each argument a different thing
     fn scene(
         &self,
         m: &ModelSnapshot,
@@ -144,8 +171,23 @@ impl LatentPanel {
         selection: &Selection,
         fixed: Option<[[f64; 2]; 2]>,
         side: f32,
+        projected: Option<&ProjectedView<'_>>,
     ) -> Scene {
-        let bounds = fixed.unwrap_or_else(|| bounds(m, selection));
+        let count = m.codes.len() / m.latent_dim.max(1);
+        let map: Option<&[[f32; 2]]> = projected.map(|v| {
+            v.points
+                .filter(|points| points.len() == count)
+                .unwrap_or(&[])
+        });
+        // Each code's place on the plot; on a map, its point (none before the first).
+        let place = |i: usize, code: &[f32]| match map {
+            Some(points) => points.get(i).map(|p| [f64::from(p[0]), f64::from(p[1])]),
+            None => Some(selection.project(m, code)),
+        };
+        let bounds = match map {
+            Some(points) => map_bounds(points),
+            None => fixed.unwrap_or_else(|| bounds(m, selection)),
+        };
         // Ellipses smaller than a dot are drawn at a visible least size (the probe column
         // says how large σ really is).
         let least = |k: usize| {
@@ -186,7 +228,10 @@ impl LatentPanel {
         // shorter one if they do not.
         let codes = m.codes.chunks_exact(m.latent_dim.max(1));
         for (i, (code, &label)) in codes.zip(&snap.display_labels).enumerate() {
-            let p = selection.project(m, code);
+            // A map has a point for every code or for none: the indices stay the items'.
+            let Some(p) = place(i, code) else {
+                continue;
+            };
             items.push((p, label));
             if self.hidden_classes.contains(&label) {
                 continue;
@@ -197,7 +242,7 @@ impl LatentPanel {
         }
         let plane = selection.plane_for(m);
         let pinned = selection.pinned;
-        let mut ellipses = if m.kind.is_variational() {
+        let mut ellipses = if m.kind.is_variational() && map.is_none() {
             ellipse_lines(
                 m,
                 snap,
@@ -210,7 +255,8 @@ impl LatentPanel {
         } else {
             Vec::new()
         };
-        let drawn = drawn_code(m, selection);
+        // A map has no place for a code it was not computed with (the drawn item's).
+        let drawn = drawn_code(m, selection).filter(|_| map.is_none());
         if let (Some((mu, Some(sigma))), Plane::Dims(a, b)) = (&drawn, plane) {
             let at = |v: &[f32], k: usize| v.get(k).map_or(0.0, |x| f64::from(*x));
             for (scale, dashed) in [(1.0, false), (2.0, true)] {
@@ -224,16 +270,22 @@ impl LatentPanel {
             }
         }
         let drawn = drawn.map(|(mu, _)| selection.project(m, &mu));
+        let axis_names = match projected {
+            Some(v) => [1, 2].map(|k| format!("{} {k}", v.method.title())),
+            None => [selection.axis_name(m, 0), selection.axis_name(m, 1)],
+        };
         Scene {
             groups,
-            probe: selection.project(m, selection.probe_code(&m.name)),
+            probe: map
+                .is_none()
+                .then(|| selection.project(m, selection.probe_code(&m.name))),
             pinned: selection.pinned.and_then(|i| items.get(i).map(|(p, _)| *p)),
             items,
             ellipses,
             drawn,
-            show_prior: m.kind.is_variational() && self.show_prior,
+            show_prior: m.kind.is_variational() && self.show_prior && map.is_none(),
             bounds,
-            axis_names: [selection.axis_name(m, 0), selection.axis_name(m, 1)],
+            axis_names,
         }
     }
 
@@ -321,18 +373,86 @@ impl LatentPanel {
     }
 }
 
-/// The model's title in its colour, and a warning once it has diverged.
-fn header_ui(ui: &mut Ui, m: &ModelSnapshot, axes: Option<&str>) {
+/// The model's title in its colour, the plot's own view (codes of more than two
+/// dimensions: its plane, t-SNE or UMAP), and a warning once it has diverged. Returns the
+/// view the user picked for this plot (`Some(None)`: the plane).
+fn header_ui(
+    ui: &mut Ui,
+    m: &ModelSnapshot,
+    axes: Option<&str>,
+    map: Option<Projection>,
+    plane: ViewChoice,
+) -> Option<Option<Projection>> {
     let color = theme::model_color(m.kind);
     ui.horizontal(|ui| {
-        ui.label(RichText::new(m.kind.title()).heading().color(color));
+        let title = ui.label(RichText::new(m.kind.title()).heading().color(color));
+        let picked = (m.latent_dim > 2).then(|| plot_view_ui(ui, m, map, plane, title.id));
         if let Some(axes) = axes {
             ui.label(RichText::new(axes).weak());
         }
         if m.diverged {
             ui.colored_label(theme::WARNING, "diverged: last good weights");
         }
+        picked.flatten()
+    })
+    .inner
+}
+
+/// One plot's view: its plane (the toolbar's PCA or pair of dimensions), t-SNE or UMAP.
+fn plot_view_ui(
+    ui: &mut Ui,
+    m: &ModelSnapshot,
+    map: Option<Projection>,
+    plane: ViewChoice,
+    title: egui::Id,
+) -> Option<Option<Projection>> {
+    let current = map.map_or(plane, ViewChoice::Map);
+    let mut chosen = current;
+    egui::ComboBox::from_id_salt(("plot view", &m.name))
+        .selected_text(current.label())
+        .show_ui(ui, |ui| {
+            ui.selectable_value(&mut chosen, plane, plane.label());
+            for map in MAPS.map(ViewChoice::Map) {
+                ui.selectable_value(&mut chosen, map, map.label());
+            }
+        })
+        .response
+        .labelled_by(title)
+        .on_hover_text("this plot's view; the toolbar's \"view\" sets every plot's");
+    (chosen != current).then_some(match chosen {
+        ViewChoice::Map(p) => Some(p),
+        ViewChoice::Plane(_) => None,
+    })
+}
+
+/// Room above a t-SNE or UMAP picture for the note written over the plot, as a share of
+/// the picture's side (the note takes two or three lines at the top).
+const NOTE_HEADROOM: f64 = 0.24;
+
+/// The range of a t-SNE or UMAP picture, padded 5%, with [`NOTE_HEADROOM`] above it and as
+/// much spread left and right, so that one unit is as long across as up (its distances
+/// mean the same both ways, and the plot is square); ±1 before there is one.
+fn map_bounds(points: &[[f32; 2]]) -> [[f64; 2]; 2] {
+    let mut b = [[f64::INFINITY, f64::NEG_INFINITY]; 2];
+    for p in points {
+        for k in 0..2 {
+            b[k] = [b[k][0].min(f64::from(p[k])), b[k][1].max(f64::from(p[k]))];
+        }
+    }
+    if !(b[0][0] <= b[0][1] && b[1][0] <= b[1][1]) {
+        return [[-1.0, 1.0]; 2];
+    }
+    let half = b
+        .iter()
+        .map(|[lo, hi]| (hi - lo) / 2.0)
+        .fold(0.0f64, f64::max);
+    let [x, y] = b.map(|[lo, hi]| {
+        let mid = (lo + hi) / 2.0;
+        let (lo, hi) = crate::explore::axis_span((mid - half, mid + half), false);
+        [lo, hi]
     });
+    let room = NOTE_HEADROOM * (y[1] - y[0]);
+    [[x[0] - room / 2.0, x[1] + room / 2.0], [y[0], y[1] + room]]
 }
 
 /// Draws the plot; returns its screen rectangle and what the pointer did on it.
@@ -365,7 +485,7 @@ fn plot_ui(
         .show(ui, |pui| {
             pui.set_plot_bounds_x(scene.bounds[0][0]..=scene.bounds[0][1]);
             pui.set_plot_bounds_y(scene.bounds[1][0]..=scene.bounds[1][1]);
-            let event = pointer_event(pui, &scene.items, hidden);
+            let event = pointer_event(pui, &scene.items, hidden, scene.probe.is_some());
             let drawn = scene
                 .drawn
                 .map(|p| pui.screen_from_plot(egui_plot::PlotPoint::new(p[0], p[1])));
@@ -394,10 +514,12 @@ fn draw_scene(pui: &mut PlotUi<'_>, scene: Scene) {
     }
     // A thin hollow ring under the dots: a cloud that sits where the probe is (a VAE's
     // whole cloud on shared axes) still shows through it.
-    let ring = Points::new("probe", vec![scene.probe]).shape(MarkerShape::Circle);
-    pui.points(ring.radius(11.0).color(theme::PROBE).filled(false));
-    let centre = Points::new("probe", vec![scene.probe]).shape(MarkerShape::Circle);
-    pui.points(centre.radius(2.5).color(theme::PROBE).filled(true));
+    if let Some(probe) = scene.probe {
+        let ring = Points::new("probe", vec![probe]).shape(MarkerShape::Circle);
+        pui.points(ring.radius(11.0).color(theme::PROBE).filled(false));
+        let centre = Points::new("probe", vec![probe]).shape(MarkerShape::Circle);
+        pui.points(centre.radius(2.5).color(theme::PROBE).filled(true));
+    }
     for g in scene.groups {
         if !g.points.is_empty() {
             pui.points(
@@ -431,11 +553,13 @@ fn draw_scene(pui: &mut PlotUi<'_>, scene: Scene) {
     }
 }
 
-/// A click near a visible dot pins it; any other click or a drag moves the probe.
+/// A click near a visible dot pins it; any other click or a drag moves the probe, where
+/// the plot has one (`probe`: a plane, not a t-SNE or UMAP map).
 fn pointer_event(
     pui: &PlotUi<'_>,
     items: &[([f64; 2], u32)],
     hidden: &BTreeSet<u32>,
+    probe: bool,
 ) -> Option<PlotEvent> {
     let r = pui.response();
     let p = pui.pointer_coordinate()?;
@@ -450,11 +574,11 @@ fn pointer_event(
                 (i, screen.distance(at))
             })
             .min_by(|a, b| a.1.total_cmp(&b.1));
-        Some(match nearest {
-            Some((i, d)) if d < 8.0 => PlotEvent::Pin(i),
-            _ => PlotEvent::Probe([p.x, p.y]),
-        })
-    } else if r.dragged() || r.drag_started() {
+        match nearest {
+            Some((i, d)) if d < 8.0 => Some(PlotEvent::Pin(i)),
+            _ => probe.then_some(PlotEvent::Probe([p.x, p.y])),
+        }
+    } else if probe && (r.dragged() || r.drag_started()) {
         Some(PlotEvent::Probe([p.x, p.y]))
     } else {
         None
@@ -717,7 +841,7 @@ mod tests {
         let mut panel = LatentPanel::default();
         for colour_by in [None, Some(3)] {
             panel.colour_by = colour_by;
-            let scene = panel.scene(&m, &snap, &ds, &selection, None, 300.0);
+            let scene = panel.scene(&m, &snap, &ds, &selection, None, 300.0, None);
             let groups = scene.groups.len();
             assert_eq!(groups, if colour_by.is_some() { 32 } else { 3 });
             for (g, group) in scene.groups.iter().enumerate() {

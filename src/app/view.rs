@@ -52,6 +52,9 @@ pub struct ViewCtx<'a> {
 pub struct ScreenRects {
     /// Each model's latent scatter, by model name.
     pub latent_plots: HashMap<String, egui::Rect>,
+    /// Where each t-SNE or UMAP scatter draws the display items, in plot coordinates, by
+    /// model name (absent where the scatter shows a plane; empty before the first picture).
+    pub latent_maps: HashMap<String, Vec<[f64; 2]>>,
     /// Where each model's scatter marks the drawn item, by model name.
     pub drawn_markers: HashMap<String, egui::Pos2>,
     /// The drawing canvas of the "Draw & inspect" tab.

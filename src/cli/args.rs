@@ -220,9 +220,11 @@ pub struct CodesArgs {
     /// Folder for the files (made if missing; files of the same names are replaced).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Also write projection.tsv, the codes' 2-D coordinates: pca (the first two
-    /// principal components; t-SNE and UMAP are not available yet).
-    #[arg(long, value_name = "pca")]
+    /// Also write projection.tsv, the codes' 2-D coordinates, one row per row of
+    /// vectors.tsv: pca (the first two principal components), tsne (t-SNE, perplexity 30)
+    /// or umap (UMAP, 15 neighbours); t-SNE and UMAP take seconds (progress on stderr),
+    /// at most 20000 codes, and are the same for the same --seed.
+    #[arg(long, value_name = "pca|tsne|umap")]
     pub projection: Option<String>,
     /// Seed for the data set; defaults to the checkpoint's.
     #[arg(long)]

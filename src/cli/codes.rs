@@ -12,41 +12,31 @@ use super::dataset::load_dataset;
 use super::output::out;
 use crate::data::{self, Dataset, ItemShape, Split};
 use crate::explore::Pca2;
+use crate::explore::projection::{self, Projection};
 use crate::explore::scores::score_codes;
 use crate::model::{Autoencoder, batch_tensor, checkpoint};
 use anyhow::{Context, Result, anyhow, bail};
 use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
 
 /// The largest sprite sheet the Projector shows, in pixels per side.
 pub const SPRITE_MAX_SIDE: usize = 8192;
 /// Items encoded per forward pass.
 const CHUNK: usize = 1000;
 
-/// A 2-D view of the codes written to `projection.tsv`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Projection {
-    /// The first two principal components.
-    Pca,
-}
-
-impl Projection {
-    /// The `--projection` value, or the reason it is refused.
-    fn parse(name: &str) -> Result<Self> {
-        match name {
-            "pca" => Ok(Self::Pca),
-            "tsne" | "t-sne" | "umap" => bail!(
-                "--projection {name}: not available yet; only pca is (t-SNE and UMAP are \
-                 planned)"
-            ),
-            other => bail!("--projection {other}: unknown; the one projection is pca"),
-        }
-    }
+/// The `--projection` value, or why it is refused.
+fn parse_projection(name: &str) -> Result<Projection> {
+    Projection::from_name(name).ok_or_else(|| {
+        anyhow!("--projection {name}: unknown; the projections are pca, tsne and umap")
+    })
 }
 
 /// Runs `latentlab codes`.
 pub(super) fn codes(a: CodesArgs) -> Result<()> {
-    let projection = a.projection.as_deref().map(Projection::parse).transpose()?;
+    let projection = a.projection.as_deref().map(parse_projection).transpose()?;
     let (model, meta) = checkpoint::load(&a.checkpoint)?;
     let spec = a.dataset.clone().unwrap_or_else(|| meta.dataset.clone());
     let seed = a.seed.unwrap_or(meta.seed);
@@ -81,6 +71,11 @@ pub(super) fn codes(a: CodesArgs) -> Result<()> {
     let k = ds.factor_names.len();
     let factors = ds.test.factors.get(..n * k).unwrap_or(&[]);
     let scores = score_codes(&codes, dim, factors, k);
+    // Before any file is written: a projection that cannot be made leaves none behind.
+    let projected = match projection {
+        Some(method) => Some(project_codes(&codes, dim, method, seed)?),
+        None => None,
+    };
 
     let out_dir = &a.out;
     std::fs::create_dir_all(out_dir)
@@ -96,8 +91,8 @@ pub(super) fn codes(a: CodesArgs) -> Result<()> {
     };
     let config = projector_config(&meta.name, ds.shape.image_dims().filter(|_| sprite));
     write(out_dir, CONFIG, &config)?;
-    if let Some(Projection::Pca) = projection {
-        write(out_dir, PROJECTION, &pca_tsv(&codes, dim))?;
+    if let Some(text) = &projected {
+        write(out_dir, PROJECTION, text)?;
     }
 
     let path = |name: &str| out_dir.join(name).display().to_string();
@@ -116,8 +111,8 @@ pub(super) fn codes(a: CodesArgs) -> Result<()> {
         out!("sprite      none: the items are not images");
     }
     out!("config      {}", path(CONFIG));
-    if projection.is_some() {
-        out!("projection  {} (PCA)", path(PROJECTION));
+    if let Some(method) = projection {
+        out!("projection  {} ({})", path(PROJECTION), method.title());
     }
     out!(
         "active units: {} of {}",
@@ -274,6 +269,59 @@ fn projector_config(tensor_name: &str, image: Option<(usize, usize, usize)>) -> 
     s
 }
 
+/// `projection.tsv` of the codes by `method`: PCA at once, t-SNE and UMAP with their
+/// progress on stderr (they take seconds for thousands of codes).
+fn project_codes(codes: &[f32], dim: usize, method: Projection, seed: u64) -> Result<String> {
+    if method == Projection::Pca {
+        // Any number of codes: PCA is not bound by the neighbour methods' limit.
+        return Ok(pca_tsv(codes, dim));
+    }
+    let progress = AtomicU32::new(0);
+    let cancel = AtomicBool::new(false);
+    let title = method.title();
+    let points = std::thread::scope(|scope| {
+        let job = scope.spawn(|| projection::project(codes, dim, method, seed, &progress, &cancel));
+        report_progress(title, &progress, || job.is_finished());
+        job.join()
+            .unwrap_or_else(|_| Err(projection::ProjectionError::Failed("it stopped".into())))
+    })
+    .map_err(|e| anyhow!("--projection {}: {e}", method.name()))?;
+    let mut s = String::with_capacity(points.len() * 24);
+    for [x, y] in points {
+        let _ = writeln!(s, "{x}\t{y}");
+    }
+    Ok(s)
+}
+
+/// "t-SNE 40 %" on stderr until `done`: one line rewritten on a terminal, a line per
+/// 20 % otherwise (a log stays short).
+fn report_progress(title: &str, progress: &AtomicU32, done: impl Fn() -> bool) {
+    let terminal = std::io::stderr().is_terminal();
+    let mut last = None;
+    loop {
+        let finished = done();
+        let percent = progress.load(Ordering::Relaxed).min(1000) / 10;
+        let step = if terminal { percent } else { percent / 20 * 20 };
+        if last != Some(step) {
+            last = Some(step);
+            let mut err = std::io::stderr().lock();
+            let _ = if terminal {
+                write!(err, "\r{title} {step:3} %")
+            } else {
+                writeln!(err, "{title} {step} %")
+            };
+            let _ = err.flush();
+        }
+        if finished {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if terminal {
+        eprintln!();
+    }
+}
+
 /// Each code's coordinates on the first two principal components, tab-separated.
 fn pca_tsv(codes: &[f32], dim: usize) -> String {
     let pca = Pca2::fit(codes, dim);
@@ -297,12 +345,15 @@ mod tests {
     }
 
     #[test]
-    fn only_pca_is_accepted_and_the_others_say_why() {
-        assert_eq!(Projection::parse("pca").unwrap(), Projection::Pca);
-        let tsne = Projection::parse("tsne").unwrap_err().to_string();
-        assert!(tsne.contains("only pca"), "{tsne}");
-        let other = Projection::parse("isomap").unwrap_err().to_string();
-        assert!(other.contains("unknown"), "{other}");
+    fn the_three_projections_are_accepted_and_others_refused() {
+        assert_eq!(parse_projection("pca").unwrap(), Projection::Pca);
+        assert_eq!(parse_projection("tsne").unwrap(), Projection::Tsne);
+        assert_eq!(parse_projection("umap").unwrap(), Projection::Umap);
+        let other = parse_projection("isomap").unwrap_err().to_string();
+        assert!(
+            other.contains("unknown") && other.contains("umap"),
+            "{other}"
+        );
     }
 
     #[test]

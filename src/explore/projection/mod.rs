@@ -6,6 +6,7 @@
 //! needs a system BLAS). Both start from the PCA plane plus a seeded jitter and run on one
 //! thread, so one seed gives one picture on every run.
 
+mod change;
 mod job;
 mod knn;
 mod trust;
@@ -17,6 +18,7 @@ mod tests;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
+pub use change::{align_to, relative_change};
 pub use job::ProjectionJob;
 pub use trust::trustworthiness;
 

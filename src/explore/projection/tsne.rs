@@ -56,6 +56,21 @@ fn fit(
     let count = rows.len();
     // bhtsne wants 3·perplexity < n; its neighbour count is the truncated 3·perplexity.
     let perplexity = PERPLEXITY.min(((count - 1) / 3) as f32).max(1.0);
+    // Our own exact neighbours, not bhtsne's vantage-point tree: the tree picks its vantage
+    // points from the thread's generator, which orders tied and near-tied neighbours
+    // differently on every run, and t-SNE magnifies that into another picture (600 codes
+    // of a VAE moved by 0.1 between two runs of one seed).
+    let k = ((3.0 * perplexity) as usize).clamp(1, count - 1);
+    let neighbours: Vec<Vec<bhtsne::Neighbor<f32>>> =
+        knn::nearest(codes, dim, k, (progress, 0, AFFINITY_SHARE), cancel)
+            .unwrap_or_else(|_| resume_unwind(Box::new(Cancelled)))
+            .into_iter()
+            .map(|row| {
+                row.into_iter()
+                    .map(|(index, distance)| bhtsne::Neighbor { index, distance })
+                    .collect()
+            })
+            .collect();
     // scikit-learn's PCA start: the plane scaled to about 1e-4, here with a 1% seeded jitter.
     let start: Vec<f32> = seeded_start(codes, dim, 1e-4, 0.01, seed)
         .into_iter()
@@ -75,7 +90,7 @@ fn fit(
                 Ordering::Relaxed,
             );
         })
-        .barnes_hut(THETA, |a, b| knn::squared_distance(a, b).sqrt() as f32);
+        .barnes_hut_with_neighbors(THETA, &neighbours);
     tsne.embedding()
         .chunks_exact(2)
         .map(|p| [p[0], p[1]])
