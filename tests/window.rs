@@ -191,7 +191,7 @@ fn every_tab_draws_with_readable_text() {
     let probe = h.state().selection.probes["vae"].code.clone();
     assert_eq!(probe.len(), 3);
     let titles = h.state().tab_titles();
-    assert_eq!(titles.len(), 9);
+    assert_eq!(titles.len(), 10);
     for (i, title) in titles.into_iter().enumerate() {
         h.get_by_label(title).click();
         h.run_steps(3);
