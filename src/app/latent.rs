@@ -110,12 +110,19 @@ impl View for LatentPanel {
         self.projections.clear();
     }
 
+    fn busy(&self) -> bool {
+        self.projections.any_running()
+    }
+
     fn highlight(&mut self, h: &crate::lessons::Highlight) {
         self.same_axes = h.same_axes;
         self.show_prior = h.prior_circles;
         self.show_posterior = h.posterior_ellipses;
         self.hidden_classes = h.hidden_classes.clone();
         self.colour_by = h.colour_by;
+        // A step's view is every plot's: the plots' own choices give way to it.
+        self.projection = h.view.filter(|p| !p.invertible());
+        self.per_plot.clear();
     }
 }
 

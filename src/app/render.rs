@@ -229,6 +229,8 @@ impl Renderer {
                     self.since = Instant::now();
                 }
             }
+            // A t-SNE or UMAP still computing: the picture waits for it (within the timeout).
+            Phase::Settle(0) if !timed_out && self.app.views.iter().any(|v| v.busy()) => {}
             Phase::Settle(0) => {
                 let screen = ctx.content_rect();
                 self.problems = misfits(&self.app, &egui::FullOutput::default(), screen);

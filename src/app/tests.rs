@@ -705,6 +705,7 @@ mod lessons {
             posterior_ellipses: true,
             hidden_classes: [3, 4].into(),
             colour_by: Some(2),
+            view: None,
         };
         p.highlight(&on);
         assert!(p.same_axes && !p.show_prior && p.show_posterior);

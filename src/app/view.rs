@@ -29,6 +29,12 @@ pub trait View {
 
     /// Takes what a lesson step highlights (only the latent scatters have such options).
     fn highlight(&mut self, _highlight: &crate::lessons::Highlight) {}
+
+    /// Whether it is still computing a picture in the background (a t-SNE or UMAP), so a
+    /// screenshot would catch it half done.
+    fn busy(&self) -> bool {
+        false
+    }
 }
 
 /// What a panel sees while it draws.

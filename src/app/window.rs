@@ -548,7 +548,12 @@ impl LatentLabApp {
             }
             Action::DrawFromFile(path) => self.draw_from_file(&path),
             Action::SelectTab(title) => self.select_tab(&title),
-            Action::Highlight(h) => self.views.iter_mut().for_each(|v| v.highlight(&h)),
+            Action::Highlight(h) => {
+                if h.view == Some(crate::explore::projection::Projection::Pca) {
+                    self.selection.plane = super::Plane::Pca;
+                }
+                self.views.iter_mut().for_each(|v| v.highlight(&h));
+            }
             Action::StartLesson(lesson) => self.start_lesson(*lesson),
             Action::LessonStep(i) => self.lesson_step(i),
             Action::EndLesson => {

@@ -12,6 +12,7 @@ mod check;
 mod parse;
 pub mod subject;
 
+use crate::explore::projection::Projection;
 use crate::model::{Arch, KnobValue, ModelKind};
 use crate::train::RunSpec;
 use std::collections::{BTreeMap, BTreeSet};
@@ -169,6 +170,8 @@ pub struct Changes {
     pub classes: Option<At<Classes>>,
     /// What the latent scatters colour their points by.
     pub colour_by: Option<At<ColourBy>>,
+    /// How the latent plots show codes of more than two dimensions.
+    pub view: Option<At<Projection>>,
     /// A saved run to open.
     pub open: Option<At<PathBuf>>,
     /// What the class must see in this step (names from [`subject::SUBJECTS`]); this
@@ -190,6 +193,9 @@ pub struct Highlight {
     pub hidden_classes: BTreeSet<u32>,
     /// The factor the points are coloured by (its index); `None`: by class.
     pub colour_by: Option<usize>,
+    /// PCA, t-SNE or UMAP for every latent plot of more than two dimensions; `None`: the
+    /// plane the user chose.
+    pub view: Option<Projection>,
 }
 
 impl Default for Highlight {
@@ -200,6 +206,7 @@ impl Default for Highlight {
             posterior_ellipses: false,
             hidden_classes: BTreeSet::new(),
             colour_by: None,
+            view: None,
         }
     }
 }
@@ -327,6 +334,7 @@ impl Fold {
         keep(&mut highlight.posterior_ellipses, &c.posterior_ellipses);
         keep(&mut highlight.classes, &c.classes);
         keep(&mut highlight.colour_by, &c.colour_by);
+        keep(&mut highlight.view, &c.view);
     }
 
     /// The setup once `last` (the step folded in last) is shown.
@@ -438,6 +446,7 @@ fn highlight_of(c: &Changes) -> Highlight {
             _ => BTreeSet::new(),
         },
         colour_by: c.colour_by.as_ref().and_then(|a| a.value.factor),
+        view: c.view.as_ref().map(|a| a.value),
     }
 }
 

@@ -6,6 +6,7 @@ use super::{
     MAX_STEPS, MAX_TITLE_CHARS, Step,
 };
 use crate::data::DataError;
+use crate::explore::projection::Projection;
 use crate::model::arch::ArchError;
 use crate::model::kinds::{KnobRange, all_knobs};
 use crate::model::limits::OutOfRange;
@@ -30,6 +31,7 @@ pub const STEP_KEYS: &[&str] = &[
     "posterior_ellipses",
     "classes",
     "colour_by",
+    "view",
     "open",
     "subject",
 ];
@@ -363,6 +365,14 @@ fn set(c: &mut Changes, key: &str, value: &str, line: usize) -> Result<(), Value
                 line,
             )
         }
+        "view" => {
+            let p = Projection::from_name(value).ok_or_else(|| ValueError::Choice {
+                key: key.to_string(),
+                value: value.to_string(),
+                choices: "pca, tsne, umap",
+            })?;
+            c.view = at(p, line)
+        }
         "open" => c.open = at(PathBuf::from(value), line),
         "subject" => c.subjects = at(super::subject::parse_subjects(value)?, line),
         _ => return Err(ValueError::UnknownKey(key.to_string())),
@@ -393,6 +403,7 @@ fn twice(c: &Changes, key: &str) -> bool {
         "posterior_ellipses" => c.posterior_ellipses.is_some(),
         "classes" => c.classes.is_some(),
         "colour_by" => c.colour_by.is_some(),
+        "view" => c.view.is_some(),
         "open" => c.open.is_some(),
         "subject" => c.subjects.is_some(),
         _ => false,
@@ -437,6 +448,12 @@ pub(super) enum ValueError {
     NotOnOff { key: String, value: String },
     #[error("training: '{0}' is not run or pause")]
     NotRunPause(String),
+    #[error("{key}: '{value}' is not one of {choices}")]
+    Choice {
+        key: String,
+        value: String,
+        choices: &'static str,
+    },
     #[error("classes: '{0}' has an empty name (write all, or names like 1, 7)")]
     EmptyClass(String),
     #[error(transparent)]

@@ -61,7 +61,8 @@ fn every_builtin_lesson_parses_and_uses_only_builtin_data() {
             "prior-samples",
             "elbo",
             "denoising-contractive",
-            "interpolation"
+            "interpolation",
+            "posterior-collapse"
         ]
     );
 }
@@ -281,6 +282,28 @@ fn colour_by_names_a_factor_of_the_data_set_in_force() {
     );
     let (_, e) = err(&lesson("## S\ndataset: digits\ncolour_by: x\n\ntext\n"));
     assert!(e.contains("'digits' has no factors"), "{e}");
+}
+
+#[test]
+fn view_picks_the_latent_plots_projection_and_stays() {
+    use crate::explore::projection::Projection;
+    let text =
+        lesson("## A\nview: t-SNE\n\na\n\n## B\ntab: Sliders\n\nb\n\n## C\nview: pca\n\nc\n");
+    let l = Lesson::parse("t.md", &text).unwrap();
+    let view = |i: usize| l.setup(i).highlight.view;
+    assert_eq!(
+        (view(0), view(1), view(2)),
+        (
+            Some(Projection::Tsne),
+            Some(Projection::Tsne),
+            Some(Projection::Pca)
+        )
+    );
+    let (line, e) = err(&lesson("## S\nview: isomap\n\ntext\n"));
+    assert_eq!(
+        (line, e.as_str()),
+        (6, "view: 'isomap' is not one of pca, tsne, umap")
+    );
 }
 
 #[test]
