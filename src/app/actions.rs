@@ -55,7 +55,7 @@ pub enum Action {
     Present(bool),
     /// Set the zoom of presentation mode.
     SetPresentationScale(f32),
-    /// Load an image file as the drawn item (any size or colour, made 28×28 gray).
+    /// Load an image file as the drawn item (any size or colour, resized to the data set's items).
     DrawFromFile(PathBuf),
     /// Show the tab with this title (any case).
     SelectTab(String),

@@ -70,6 +70,11 @@ impl Decodes {
         })
     }
 
+    /// Whether a decoding is being made on a thread (a screenshot would show the older).
+    pub fn busy(&self) -> bool {
+        self.slots.values().any(|s| s.running.is_some())
+    }
+
     /// Forgets every decoding (a new run).
     pub fn clear(&mut self) {
         self.slots.clear();
@@ -177,14 +182,18 @@ mod tests {
             ..Decodes::default()
         };
         let decoder = dense(1.0, 0.0);
-        // Nothing to show before the first decoding comes back.
+        // Nothing to show before the first decoding comes back; meanwhile it is busy.
         assert!(d.get(&ctx, "vae", 0, &decoder, || vec![0.0]).is_none());
+        assert!(d.busy(), "a decoding on its thread");
         wait_for(&mut d, &ctx, 0, &decoder);
+        assert!(!d.busy(), "the decoding shown, none on its way");
         // A new key: the old decoding stays, marked stale, until the new one is in.
         let s = d.get(&ctx, "vae", 3, &decoder, || vec![3.0]).unwrap();
         assert_eq!((s.key, s.stale), (0, true));
         assert!((s.decoded.items()[0] - 0.5).abs() < 1e-6);
+        assert!(d.busy());
         wait_for(&mut d, &ctx, 3, &decoder);
+        assert!(!d.busy());
         let s = d.get(&ctx, "vae", 3, &decoder, || vec![3.0]).unwrap();
         let expected = 1.0 / (1.0 + (-3.0f32).exp());
         assert!((s.decoded.items()[0] - expected).abs() < 1e-6);

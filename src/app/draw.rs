@@ -1,4 +1,4 @@
-//! Draw your own input and inspect it: a 28×28 canvas (or, for 2-D point sets, a point
+//! Draw your own input and inspect it: a canvas of the items' size (or, for 2-D point sets, a point
 //! placed in data space), its reconstruction by every model shown, and the ELBO of that one
 //! item term by term, live as training goes on. The drawn item also appears as a marker in
 //! every latent scatter (through `Selection::drawn`).
@@ -158,9 +158,14 @@ impl DrawPanel {
             }
         });
         if image {
+            // Dropped files are resized to the data set's items ("64×64 colour images").
+            let made = cx.ds.shape.describe();
+            let made = made.strip_suffix(" images").unwrap_or(&made);
             ui.label(
-                RichText::new("or drop an image file on the window (any size, made 28×28 gray)")
-                    .weak(),
+                RichText::new(format!(
+                    "or drop an image file on the window (any size, made {made})"
+                ))
+                .weak(),
             );
         }
     }

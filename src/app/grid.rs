@@ -84,6 +84,10 @@ pub fn hover_point(h: &egui_plot::HoverPosition<'_>) -> PlotPoint {
 }
 
 impl View for GridPanel {
+    fn busy(&self) -> bool {
+        self.decodes.busy()
+    }
+
     fn title(&self) -> &'static str {
         "Latent grid"
     }

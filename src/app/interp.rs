@@ -37,6 +37,10 @@ impl Default for InterpPanel {
 }
 
 impl View for InterpPanel {
+    fn busy(&self) -> bool {
+        self.decodes.busy()
+    }
+
     fn title(&self) -> &'static str {
         "Interpolation"
     }

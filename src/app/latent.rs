@@ -187,7 +187,13 @@ impl LatentPanel {
         if !ds.factor_names.is_empty() {
             factor_ui(ui, &mut self.colour_by, ds);
         }
-        ui.scope(|ui| {
+        // The legend flows on in the toolbar's wrapped row, onto a row of its own when
+        // little is left (in a narrow leftover it stacked one word per line and took
+        // the plots' height: sprites at 1280×720).
+        if ui.available_width() < 240.0 {
+            ui.end_row();
+        }
+        {
             ui.label("classes:");
             for (c, name) in ds.class_names.iter().enumerate() {
                 let hidden = self.hidden_classes.contains(&(c as u32));
@@ -212,7 +218,7 @@ impl LatentPanel {
                     self.hidden_classes.insert(c as u32);
                 }
             }
-        });
+        }
     }
 }
 

@@ -229,8 +229,11 @@ impl Renderer {
                     self.since = Instant::now();
                 }
             }
-            // A t-SNE or UMAP still computing: the picture waits for it (within the timeout).
-            Phase::Settle(0) if !timed_out && self.app.views.iter().any(|v| v.busy()) => {}
+            // A t-SNE, UMAP or convolutional decoding still computing: the picture waits
+            // for it (within the timeout), then for a few frames that show it.
+            Phase::Settle(0) if !timed_out && self.app.views.iter().any(|v| v.busy()) => {
+                self.phase = Phase::Settle(3);
+            }
             Phase::Settle(0) => {
                 let screen = ctx.content_rect();
                 self.problems = misfits(&self.app, &egui::FullOutput::default(), screen);

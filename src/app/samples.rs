@@ -27,6 +27,10 @@ pub struct SamplesPanel {
 }
 
 impl View for SamplesPanel {
+    fn busy(&self) -> bool {
+        self.decodes.busy()
+    }
+
     fn title(&self) -> &'static str {
         "Samples"
     }

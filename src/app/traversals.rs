@@ -44,6 +44,10 @@ const ABOUT: &str = "Each row walks one dimension of z from −3 to +3 while the
     the position, the size or the shape.";
 
 impl View for TraversalsPanel {
+    fn busy(&self) -> bool {
+        self.decodes.busy()
+    }
+
     fn title(&self) -> &'static str {
         "Traversals"
     }
