@@ -126,7 +126,7 @@ impl DrawPanel {
     fn tools_ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) {
         let image = cx.ds.shape.is_image();
         ui.label(RichText::new(if image {
-            "Draw a digit: every model encodes it as you draw."
+            "Draw an image: every model encodes it as you draw."
         } else {
             "Click to place a point in data space: every model encodes it."
         }));
