@@ -111,7 +111,7 @@ impl View for LatentPanel {
     }
 
     fn busy(&self) -> bool {
-        self.projections.any_running()
+        self.projections.any_behind()
     }
 
     fn highlight(&mut self, h: &crate::lessons::Highlight) {

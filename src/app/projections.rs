@@ -52,6 +52,9 @@ struct ModelProjection {
     error: Option<String>,
     /// When the last job ended (with a picture or an error), and the codes it was given.
     ended: Option<(Instant, Codes)>,
+    /// The codes of the last update have moved enough from those of the picture shown to
+    /// call for a new one (gap or not).
+    behind: bool,
 }
 
 /// Codes as a job gets them: rows of `dim` values.
@@ -95,6 +98,7 @@ impl Projections {
         if entry.running.is_none() && entry.wants_new(codes, dim, now) {
             entry.start(codes, dim, seed, now);
         }
+        entry.behind = entry.running.is_some() || entry.wants_new(codes, dim, now + MIN_GAP);
     }
 
     /// Forgets the models not in `keep` (their jobs are cancelled).
@@ -111,6 +115,12 @@ impl Projections {
     /// Whether any job is computing (the window then repaints to show its progress).
     pub fn any_running(&self) -> bool {
         self.by_model.values().any(|p| p.running.is_some())
+    }
+
+    /// Whether a picture is computing or due (its codes moved, the gap not yet over): a
+    /// screenshot now would show an older picture than the codes call for.
+    pub fn any_behind(&self) -> bool {
+        self.by_model.values().any(|p| p.behind)
     }
 
     /// What `name`'s plot shows, if it is projected.
@@ -133,6 +143,7 @@ impl ModelProjection {
             shown: None,
             error: None,
             ended: None,
+            behind: true,
         }
     }
 
@@ -325,10 +336,12 @@ mod tests {
         let nudged: Vec<f32> = first.iter().map(|v| v * 1.01).collect();
         p.update_codes("m", &nudged, 3, Projection::Umap, 1, t0 + 10 * MIN_GAP);
         assert!(!p.any_running(), "a 1% move is not worth a picture");
+        assert!(!p.any_behind(), "the picture shown is up to date");
         // Codes that moved far, but before the gap has passed: wait.
         let moved = codes(3.0);
         p.update_codes("m", &moved, 3, Projection::Umap, 1, t0 + MIN_GAP / 2);
         assert!(!p.any_running(), "within the gap after the last picture");
+        assert!(p.any_behind(), "a picture is due: a screenshot must wait for it");
         // After the gap: a new job, the old picture shown meanwhile.
         p.update_codes("m", &moved, 3, Projection::Umap, 1, t0 + MIN_GAP);
         assert!(p.any_running());
