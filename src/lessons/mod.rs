@@ -51,6 +51,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "posterior-collapse.md",
         include_str!("../../assets/lessons/posterior-collapse.md"),
     ),
+    (
+        "beta-disentanglement.md",
+        include_str!("../../assets/lessons/beta-disentanglement.md"),
+    ),
 ];
 
 /// A lesson that cannot be found, read or understood.

@@ -62,7 +62,8 @@ fn every_builtin_lesson_parses_and_uses_only_builtin_data() {
             "elbo",
             "denoising-contractive",
             "interpolation",
-            "posterior-collapse"
+            "posterior-collapse",
+            "beta-disentanglement"
         ]
     );
 }
