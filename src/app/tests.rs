@@ -156,6 +156,69 @@ fn pinning_an_item_without_a_code_pins_nothing() {
     assert_eq!(selection.project(vae, &[2.0]), [2.0, 0.0]);
 }
 
+#[test]
+fn traversal_rows_name_the_factor_they_carry_and_fit_their_panel() {
+    use egui_kittest::kittest::Queryable;
+    // An AE on sprites whose three dimensions copy orientation, x and y: every row names a
+    // factor, and "≈ orientation 1.00" is wider than the labels' column.
+    let ds = data::load_with_sizes(
+        "sprites",
+        1,
+        Some(Sizes {
+            train: 4,
+            test: 200,
+        }),
+    )
+    .unwrap();
+    let k = ds.factor_names.len();
+    let mut ae = model("ae", ModelKind::Ae, 3, decoder(ModelKind::Ae, ds.dim(), 3));
+    ae.codes = (0..ds.test.len())
+        .flat_map(|i| {
+            let f = ds.test.factors_of(i, k);
+            [f[2] as f32, f[3] as f32, f[4] as f32]
+        })
+        .collect();
+    let snap = Snapshot {
+        step: 1,
+        epoch: 0,
+        display_indices: (0..ds.test.len()).collect(),
+        display_labels: ds.test.labels.clone(),
+        recon_indices: Vec::new(),
+        recon_inputs: Vec::new(),
+        models: vec![ae],
+    };
+    let mut panel = super::traversals::TraversalsPanel::default();
+    let (mut selection, settings, mut rects) = (
+        Selection::default(),
+        Settings::default(),
+        ScreenRects::default(),
+    );
+    selection.prepare(&snap);
+    let right = std::rc::Rc::new(std::cell::Cell::new(0.0f32));
+    let seen = right.clone();
+    let mut harness = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(420.0, 600.0))
+        .build_ui(move |ui| {
+            let mut cx = ViewCtx {
+                snap: &snap,
+                ds: &ds,
+                selection: &mut selection,
+                settings: &settings,
+                rects: &mut rects,
+                presenting: false,
+            };
+            panel.ui(ui, &mut cx);
+            seen.set(ui.min_rect().right());
+        });
+    harness.run();
+    let label = harness
+        .query_by_label_contains("≈ orientation")
+        .expect("a row names orientation");
+    // The labels' column is 92 points wide, and the rows stay inside the panel.
+    assert!(label.rect().width() <= 92.5, "label {:?}", label.rect());
+    assert!(right.get() <= 420.0, "drawn to x {}", right.get());
+}
+
 /// A VAE whose second dimension sits at the prior, beside an AE, for the KL panel.
 fn collapsed_snapshot(ds: &Dataset) -> Snapshot {
     let dim = ds.dim();

@@ -186,7 +186,10 @@ impl TraversalsPanel {
                 } else {
                     RichText::new(text).weak()
                 };
-                let label = ui.add_sized([label_width, cell], egui::Label::new(weak.small()));
+                // Wrapped to its column: "≈ orientation 0.12" is wider than the labels'
+                // room and pushed the row past the window's edge.
+                let label =
+                    ui.add_sized([label_width, cell], egui::Label::new(weak.small()).wrap());
                 if factor.is_some() {
                     label.on_hover_text(FACTOR_HOVER);
                 }
