@@ -7,6 +7,7 @@
 //! (`model::inspect`), so they are the numbers of the very image shown.
 
 use super::actions::Action;
+use super::bound::Bounds;
 use super::items::{Tex, key_of, mosaic, points_in_square};
 use super::theme;
 use super::view::{View, ViewCtx};
@@ -42,6 +43,8 @@ pub struct DrawPanel {
     rng: PortableRng,
     canvas_tex: Tex,
     recon_tex: HashMap<String, Tex>,
+    /// Each model's importance-weighted bound of the drawn item, made on threads.
+    bounds: Bounds,
 }
 
 impl Default for DrawPanel {
@@ -54,6 +57,7 @@ impl Default for DrawPanel {
             rng: PortableRng::seed_from_u64(7),
             canvas_tex: Tex::default(),
             recon_tex: HashMap::new(),
+            bounds: Bounds::default(),
         }
     }
 }
@@ -74,7 +78,9 @@ impl View for DrawPanel {
              from the prior N(0, I), per dimension (the bars) and summed. −ELBO = \
              reconstruction + KL is what a VAE minimises (a β-VAE weighs the KL by β; sparse \
              and contractive AEs add their penalty). The green star in the latent plots is \
-             this item, with its 1σ and 2σ ellipses for VAEs.",
+             this item, with its 1σ and 2σ ellipses for VAEs. Below, log p(x) itself, bounded \
+             with K samples of q(z|x) (importance weighting, K = 1, 10, 100, 1000): at K = 1 \
+             it is the ELBO on average (the grey line), and the gap closes as K grows.",
         )
     }
 
@@ -118,6 +124,11 @@ impl View for DrawPanel {
     fn clear(&mut self) {
         self.eps.clear();
         self.recon_tex.clear();
+        self.bounds.clear();
+    }
+
+    fn busy(&self) -> bool {
+        self.bounds.busy()
     }
 }
 
@@ -261,7 +272,9 @@ impl DrawPanel {
             .inner_margin(4.0)
             .show(ui, |ui| {
                 ui.spacing_mut().item_spacing.y = 3.0;
-                self.model_ui(ui, m, cx.ds, &report, spread)
+                let redraw = self.model_ui(ui, m, cx.ds, &report, spread);
+                self.bounds.ui(ui, m, x);
+                redraw
             });
         cx.rects.subject("inspector", ui, framed.response.rect);
         if framed.inner {

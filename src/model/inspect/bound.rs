@@ -8,9 +8,9 @@
 //! seed gives the same numbers every time.
 
 use super::{InspectError, check_fit, draw_eps, kl_per_dim, recon_nll};
+use crate::model::ModelConfig;
 use crate::model::eval::{iw_log_weights, log_mean_exp};
 use crate::model::snapshot::{DecoderSnapshot, EncoderSnapshot};
-use crate::model::ModelConfig;
 use crate::rng::PortableRng;
 use candle_core::{Device, Tensor};
 use rand::SeedableRng;
@@ -206,8 +206,15 @@ mod tests {
             mean(1000)
         );
         // K = 1: one sample of log w, whose expectation is the ELBO.
-        assert!((mean(1) - elbo).abs() < 0.08, "K=1 {} vs ELBO {elbo}", mean(1));
-        assert!((mean_elbo - elbo).abs() < 0.02, "ELBO {mean_elbo} vs {elbo}");
+        assert!(
+            (mean(1) - elbo).abs() < 0.08,
+            "K=1 {} vs ELBO {elbo}",
+            mean(1)
+        );
+        assert!(
+            (mean_elbo - elbo).abs() < 0.02,
+            "ELBO {mean_elbo} vs {elbo}"
+        );
         // K = 1000: within a small fraction of the gap of log p(x), from below on average.
         let gap = log_px - elbo;
         assert!(
@@ -224,7 +231,12 @@ mod tests {
         let bounds: Vec<ItemBound> = (1000..1100u64).map(bound).collect();
         let mean = |k: usize| bounds.iter().map(|b| at(b, k)).sum::<f64>() / bounds.len() as f64;
         assert!(mean(1) < mean(10), "K=1 {} K=10 {}", mean(1), mean(10));
-        assert!(mean(10) < mean(100), "K=10 {} K=100 {}", mean(10), mean(100));
+        assert!(
+            mean(10) < mean(100),
+            "K=10 {} K=100 {}",
+            mean(10),
+            mean(100)
+        );
         assert!(mean(100) <= mean(1000) + 1e-4);
         assert!(mean(1000) >= mean(1));
     }
