@@ -57,6 +57,16 @@ pub(super) fn run(a: SampleArgs) -> Result<()> {
     if a.n == 0 || a.n > MAX_SAMPLES {
         bail!("--n {} is out of range: 1 to {MAX_SAMPLES} draws", a.n);
     }
+    let png_named = a
+        .out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    if a.format == SampleFormat::Png && !png_named {
+        bail!(
+            "{}: a PNG sheet's --out must end in .png (or give --format idx)",
+            a.out.display()
+        );
+    }
     let (model, meta) = checkpoint::load(&a.checkpoint)?;
     let ItemShape::Image {
         channels,
@@ -91,7 +101,11 @@ pub(super) fn run(a: SampleArgs) -> Result<()> {
     match a.format {
         SampleFormat::Png => {
             let side = (a.n as f64).sqrt().ceil() as usize;
-            let title = format!("{} — {} samples from N(0, I)", meta.config.kind.title(), a.n);
+            let title = format!(
+                "{} — {} samples from N(0, I)",
+                meta.config.kind.title(),
+                a.n
+            );
             let sheet = [(title, model_rgb(meta.config.kind), items)];
             sample_sheets(&a.out, &sheet, (channels, width, height), side)?;
         }
