@@ -249,4 +249,42 @@ mod tests {
         let none = item_bound(&config(ModelKind::Ae), &e, &d, &X, &BOUND_KS, 1).unwrap();
         assert!(none.is_none());
     }
+
+    /// How long one item's bound takes for the default VAE (784 → 512, 256 → 2, MLP) and a
+    /// conv VAE of 64×64 sprites; a number for the notes, not a test:
+    /// `cargo test --release --lib bound_timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn bound_timing() {
+        use crate::model::{Arch, Autoencoder};
+        let cases = [
+            (784, Arch::Mlp, "default mlp VAE, 28×28"),
+            (4096, Arch::Conv, "conv VAE, 64×64"),
+        ];
+        for (dim, arch, what) in cases {
+            let mut c = ModelConfig::new(ModelKind::Vae, dim, Likelihood::Bernoulli);
+            if arch == Arch::Conv {
+                c.arch = arch;
+                c.image = Some(crate::model::ImageDims {
+                    channels: 1,
+                    width: 64,
+                    height: 64,
+                });
+            }
+            let Ok(model) = Autoencoder::new(c.clone(), &mut PortableRng::seed_from_u64(1)) else {
+                eprintln!("{what}: not built");
+                continue;
+            };
+            let (e, d) = (
+                model.encoder_snapshot().unwrap(),
+                model.decoder_snapshot().unwrap(),
+            );
+            let x = vec![0.3f32; dim];
+            for _ in 0..3 {
+                let t = std::time::Instant::now();
+                item_bound(&c, &e, &d, &x, &BOUND_KS, 17).unwrap();
+                eprintln!("{what}: {:.0} ms", t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+    }
 }
