@@ -15,7 +15,7 @@ fn draw_and_inspect_shows_a_vaes_bound_against_k_and_no_bound_for_an_ae() {
     h.get_by_label("Draw & inspect").click();
     h.run_steps(1);
     let start = Instant::now();
-    while h.query_by_label_contains("draws in").is_none() {
+    while h.query_by_label_contains("draws of q(z|x) in").is_none() {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "the bound never came back from its thread"
@@ -23,7 +23,7 @@ fn draw_and_inspect_shows_a_vaes_bound_against_k_and_no_bound_for_an_ae() {
         std::thread::sleep(Duration::from_millis(20));
         h.run_steps(1);
     }
-    assert!(h.query_by_label("log p(x) ≥, K =").is_some(), "the K row");
+    assert!(h.query_by_label("log p(x) ≥").is_some(), "the K row");
     assert!(
         h.query_by_label("no posterior: no bound on log p(x)")
             .is_some(),

@@ -23,7 +23,7 @@ use std::time::Instant;
 /// The seed of every bound's draws.
 const BOUND_SEED: u64 = 17;
 /// Height of the bound-against-K plot, in points.
-const PLOT_HEIGHT: f32 = 84.0;
+const PLOT_HEIGHT: f32 = 104.0;
 
 /// What a thread sends back: the bound (`None` without a posterior) or why there is none,
 /// and how long it took.
@@ -144,39 +144,53 @@ fn spawn(ctx: &egui::Context, m: &ModelSnapshot, x: Vec<f32>) -> Receiver<Outcom
     rx
 }
 
-/// The bound's rows (K, then the estimate) and its plot against K with the ELBO as a line.
+/// The bound's rows (K and the estimate, then the ELBO) beside its plot against K, the
+/// ELBO as a grey line.
 fn bound_ui(ui: &mut Ui, m: &ModelSnapshot, b: &ItemBound, secs: f64, stale: bool) {
     let color = theme::model_color(m.kind);
-    egui::Grid::new(("bound", &m.name))
-        .spacing([8.0, 0.0])
-        .min_row_height(16.0)
-        .show(ui, |ui| {
-            ui.label(RichText::new("log p(x) ≥, K =").size(13.5));
-            for (k, _) in &b.by_k {
-                ui.label(RichText::new(k.to_string()).size(13.0).weak());
-            }
-            ui.end_row();
-            ui.label(RichText::new("importance-weighted").size(13.5));
-            for (_, v) in &b.by_k {
+    ui.horizontal_top(|ui| {
+        egui::Grid::new(("bound", &m.name))
+            .spacing([6.0, 0.0])
+            .min_row_height(15.0)
+            .show(ui, |ui| {
+                ui.label(RichText::new("K").strong().size(13.0));
+                ui.label(RichText::new("log p(x) ≥").strong().size(13.0));
+                ui.end_row();
+                for (k, v) in &b.by_k {
+                    ui.label(RichText::new(k.to_string()).size(13.0));
+                    ui.label(
+                        RichText::new(format!("{v:.1}"))
+                            .monospace()
+                            .size(13.0)
+                            .strong(),
+                    );
+                    ui.end_row();
+                }
+                ui.label(RichText::new("ELBO").size(13.0).color(theme::QUIET));
                 ui.label(
-                    RichText::new(format!("{v:.1}"))
+                    RichText::new(format!("{:.1}", b.elbo))
                         .monospace()
-                        .size(13.5)
-                        .strong(),
+                        .size(13.0),
                 );
-            }
-            ui.end_row();
-        });
+                ui.end_row();
+            });
+        plot_ui(ui, m, b, color);
+    });
     let note = if stale { ", updating…" } else { "" };
+    let draws = b.by_k.iter().map(|(k, _)| *k).max().unwrap_or(1);
     ui.label(
         RichText::new(format!(
-            "ELBO {:.1} nats (the line); {} draws in {:.0} ms{note}",
+            "ELBO {:.1} nats; {draws} draws of q(z|x) in {:.0} ms{note}",
             b.elbo,
-            b.by_k.iter().map(|(k, _)| *k).max().unwrap_or(1),
             secs * 1000.0
         ))
-        .size(12.5),
+        .size(12.0)
+        .weak(),
     );
+}
+
+/// The bound against K (log axis) with the ELBO as a horizontal line.
+fn plot_ui(ui: &mut Ui, m: &ModelSnapshot, b: &ItemBound, color: egui::Color32) {
     let pts: Vec<[f64; 2]> = b
         .by_k
         .iter()
@@ -186,7 +200,7 @@ fn bound_ui(ui: &mut Ui, m: &ModelSnapshot, b: &ItemBound, secs: f64, stale: boo
         .iter()
         .map(|p| p[1])
         .fold((b.elbo, b.elbo), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let pad = ((hi - lo) * 0.15).max(0.5);
+    let pad = ((hi - lo) * 0.15).max(0.2);
     Plot::new(("bound-plot", &m.name))
         .height(PLOT_HEIGHT)
         .allow_drag(false)
@@ -194,7 +208,8 @@ fn bound_ui(ui: &mut Ui, m: &ModelSnapshot, b: &ItemBound, secs: f64, stale: boo
         .allow_scroll(false)
         .allow_boxed_zoom(false)
         .show_x(false)
-        .x_axis_label("K (log scale)")
+        .y_axis_min_width(30.0)
+        .x_axis_label("K, log scale")
         .x_grid_spacer(|_| {
             (0..=3)
                 .map(|e| GridMark {
@@ -204,18 +219,15 @@ fn bound_ui(ui: &mut Ui, m: &ModelSnapshot, b: &ItemBound, secs: f64, stale: boo
                 .collect()
         })
         .x_axis_formatter(|mark, _| format!("{}", 10f64.powf(mark.value).round()))
-        .include_x(-0.1)
-        .include_x(3.1)
+        .y_axis_formatter(|mark, _| format!("{:.0}", mark.value))
+        .include_x(-0.15)
+        .include_x(3.15)
         .include_y(lo - pad)
         .include_y(hi + pad)
         .show(ui, |pui| {
             pui.hline(HLine::new("ELBO", b.elbo).color(theme::QUIET).width(1.5));
-            pui.line(
-                Line::new("log p(x) bound", pts.clone())
-                    .color(color)
-                    .width(2.0),
-            );
-            let dots = Points::new("log p(x) bound", pts);
+            pui.line(Line::new("bound", pts.clone()).color(color).width(2.0));
+            let dots = Points::new("bound", pts);
             pui.points(
                 dots.color(color)
                     .shape(MarkerShape::Circle)

@@ -25,7 +25,7 @@ const EPS_SAMPLES: usize = 20;
 const MAX_ROWS: usize = 8;
 
 /// The least width of one model's block before the blocks stack.
-const BLOCK_WIDTH: f32 = 330.0;
+const BLOCK_WIDTH: f32 = 300.0;
 
 /// Side of each model's reconstruction of the drawn item, in points.
 const RECON_IMAGE: f32 = 44.0;
