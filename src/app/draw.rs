@@ -272,11 +272,22 @@ impl DrawPanel {
             .inner_margin(4.0)
             .show(ui, |ui| {
                 ui.spacing_mut().item_spacing.y = 3.0;
-                let redraw = self.model_ui(ui, m, cx.ds, &report, spread);
-                self.bounds.ui(ui, m, x);
-                redraw
+                self.model_ui(ui, m, cx.ds, &report, spread)
             });
         cx.rects.subject("inspector", ui, framed.response.rect);
+        // Below the terms' block, not in it: a lesson's 'inspector' is the terms, and a
+        // model with many latent dimensions leaves the bound below the fold.
+        egui::Frame::new()
+            .stroke(egui::Stroke::new(
+                1.0,
+                theme::model_color(m.kind).gamma_multiply(0.4),
+            ))
+            .corner_radius(4.0)
+            .inner_margin(4.0)
+            .show(ui, |ui| {
+                ui.spacing_mut().item_spacing.y = 2.0;
+                self.bounds.ui(ui, m, x);
+            });
         if framed.inner {
             self.eps
                 .insert(m.name.clone(), draw_eps(&mut self.rng, m.latent_dim));
