@@ -7,6 +7,7 @@
 //! (`model::inspect`), so they are the numbers of the very image shown.
 
 use super::actions::Action;
+use super::bound::Bounds;
 use super::items::{Tex, key_of, mosaic, points_in_square};
 use super::theme;
 use super::view::{View, ViewCtx};
@@ -24,7 +25,7 @@ const EPS_SAMPLES: usize = 20;
 const MAX_ROWS: usize = 8;
 
 /// The least width of one model's block before the blocks stack.
-const BLOCK_WIDTH: f32 = 330.0;
+const BLOCK_WIDTH: f32 = 300.0;
 
 /// Side of each model's reconstruction of the drawn item, in points.
 const RECON_IMAGE: f32 = 44.0;
@@ -42,6 +43,8 @@ pub struct DrawPanel {
     rng: PortableRng,
     canvas_tex: Tex,
     recon_tex: HashMap<String, Tex>,
+    /// Each model's importance-weighted bound of the drawn item, made on threads.
+    bounds: Bounds,
 }
 
 impl Default for DrawPanel {
@@ -54,6 +57,7 @@ impl Default for DrawPanel {
             rng: PortableRng::seed_from_u64(7),
             canvas_tex: Tex::default(),
             recon_tex: HashMap::new(),
+            bounds: Bounds::default(),
         }
     }
 }
@@ -74,7 +78,9 @@ impl View for DrawPanel {
              from the prior N(0, I), per dimension (the bars) and summed. −ELBO = \
              reconstruction + KL is what a VAE minimises (a β-VAE weighs the KL by β; sparse \
              and contractive AEs add their penalty). The green star in the latent plots is \
-             this item, with its 1σ and 2σ ellipses for VAEs.",
+             this item, with its 1σ and 2σ ellipses for VAEs. Below, log p(x) itself, bounded \
+             with K samples of q(z|x) (importance weighting, K = 1, 10, 100, 1000): at K = 1 \
+             it is the ELBO on average (the grey line), and the gap closes as K grows.",
         )
     }
 
@@ -118,6 +124,11 @@ impl View for DrawPanel {
     fn clear(&mut self) {
         self.eps.clear();
         self.recon_tex.clear();
+        self.bounds.clear();
+    }
+
+    fn busy(&self) -> bool {
+        self.bounds.busy()
     }
 }
 
@@ -264,6 +275,19 @@ impl DrawPanel {
                 self.model_ui(ui, m, cx.ds, &report, spread)
             });
         cx.rects.subject("inspector", ui, framed.response.rect);
+        // Below the terms' block, not in it: a lesson's 'inspector' is the terms, and a
+        // model with many latent dimensions leaves the bound below the fold.
+        egui::Frame::new()
+            .stroke(egui::Stroke::new(
+                1.0,
+                theme::model_color(m.kind).gamma_multiply(0.4),
+            ))
+            .corner_radius(4.0)
+            .inner_margin(4.0)
+            .show(ui, |ui| {
+                ui.spacing_mut().item_spacing.y = 2.0;
+                self.bounds.ui(ui, m, x);
+            });
         if framed.inner {
             self.eps
                 .insert(m.name.clone(), draw_eps(&mut self.rng, m.latent_dim));

@@ -9,6 +9,7 @@
 //! crate uses.
 
 mod actions;
+mod bound;
 mod chrome;
 mod controls;
 mod decodes;

@@ -69,6 +69,9 @@ pub enum Command {
     /// Pack a lesson file and the saved runs its steps open into one class bundle
     /// (`.latentlab`), which `latentlab --lesson FILE` and "Open lesson file…" open.
     Pack(super::pack::PackArgs),
+    /// Decode N draws z ~ N(0, I) with a checkpoint's decoder (pixel probabilities) and
+    /// write them as a PNG sheet or as u8 images in the MNIST IDX layout.
+    Sample(super::sample::SampleArgs),
 }
 
 /// `latentlab train`.

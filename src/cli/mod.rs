@@ -1,4 +1,4 @@
-//! Headless subcommands: train, eval, dataset, encode, codes, fetch, lessons, pack. Scripts rely on these names.
+//! Headless subcommands: train, eval, dataset, encode, codes, fetch, lessons, pack, sample. Scripts rely on these names.
 
 mod args;
 mod codes;
@@ -9,11 +9,13 @@ mod fetch;
 mod lessons;
 mod output;
 mod pack;
+mod sample;
 mod train;
 
 pub use args::{Cli, CodesArgs, Command, DatasetArgs, EncodeArgs, EvalArgs, KnobArgs, TrainArgs};
 pub use fetch::FetchArgs;
 pub use pack::PackArgs;
+pub use sample::SampleArgs;
 
 use anyhow::Result;
 
@@ -28,5 +30,6 @@ pub fn run(command: Command, threads: usize) -> Result<()> {
         Command::Codes(a) => codes::codes(a),
         Command::Lessons(a) => lessons::run(a),
         Command::Pack(a) => pack::run(a),
+        Command::Sample(a) => sample::run(a),
     }
 }

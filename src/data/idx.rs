@@ -308,6 +308,13 @@ fn read_images(path: &Path, budget: usize) -> Result<Images, DataError> {
     })
 }
 
+/// One IDX image file (raw or gzip) on its own: `(count, height, width, pixels in [0, 1])`,
+/// checked as a data set's are (`latentlab sample --format idx` output reads back with it).
+pub fn read_idx_images(path: &Path) -> Result<(usize, usize, usize, Vec<f32>), DataError> {
+    let images = read_images(path, MAX_VALUES)?;
+    Ok((images.count, images.height, images.width, images.pixels))
+}
+
 fn read_labels(path: &Path) -> Result<Labels, DataError> {
     let (mut reader, stored) = open(path)?;
     let dims = header(reader.as_mut(), path, 1)?;

@@ -22,7 +22,7 @@ pub use csv::load_csv;
 pub use folder::{
     FolderOptions, load_folder, load_folder_as, load_folder_spec, load_image_as, load_image_item,
 };
-pub use idx::{export_idx_dir, load_idx_dir, write_idx};
+pub use idx::{export_idx_dir, load_idx_dir, read_idx_images, write_idx};
 
 /// Side length of the images every built-in image set and loader produces.
 pub const IMAGE_SIDE: usize = 28;

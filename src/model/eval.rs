@@ -140,7 +140,6 @@ pub fn log_px_iw(
         return Tensor::zeros(x.dim(0)?, candle_core::DType::F32, x.device());
     };
     let (b, d) = mu.dims2()?;
-    let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
     // Repeat every row k times: (b*k, d).
     let rep = |t: &Tensor| -> Result<Tensor> {
         t.unsqueeze(1)?
@@ -151,10 +150,29 @@ pub fn log_px_iw(
     let eps = Autoencoder::standard_normal(rng, b * k, d)?;
     let z = (&mu_r + (lv_r.affine(0.5, 0.0)?.exp()? * &eps)?)?;
     let log_pxz = model.recon_nll(&model.decode_raw(&z)?, &x_r)?.neg()?;
+    log_mean_exp(&iw_log_weights(&log_pxz, &z, &eps, &lv_r)?.reshape((b, k))?)
+}
+
+/// The importance weights' logs, log p(x|z) + log p(z) − log q(z|x), one per row of
+/// `z = μ + σ·ε` (`log_pxz`: one value per row; `z`, `eps`, `logvar`: rows × latent dims).
+/// The one copy of this arithmetic: [`log_px_iw`] and the inspector's bound
+/// (`inspect::bound`) both call it.
+pub fn iw_log_weights(
+    log_pxz: &Tensor,
+    z: &Tensor,
+    eps: &Tensor,
+    logvar: &Tensor,
+) -> Result<Tensor> {
+    let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
     let log_pz = ((z.sqr()? * -0.5)? - half_log_2pi)?.sum(D::Minus1)?;
-    let log_qz = (((eps.sqr()? + &lv_r)? * -0.5)? - half_log_2pi)?.sum(D::Minus1)?;
-    let log_w = ((log_pxz + log_pz)? - log_qz)?.reshape((b, k))?;
-    // Stable log-mean-exp over the k samples.
+    let log_qz = (((eps.sqr()? + logvar)? * -0.5)? - half_log_2pi)?.sum(D::Minus1)?;
+    (log_pxz + log_pz)? - log_qz
+}
+
+/// log (1/k) Σ exp(w) over each row of `log_w` (rows × k), computed stably: the
+/// importance-weighted bound from k log weights.
+pub fn log_mean_exp(log_w: &Tensor) -> Result<Tensor> {
+    let k = log_w.dim(1)?;
     let max = log_w.max_keepdim(1)?;
     let lse = (log_w.broadcast_sub(&max)?.exp()?.sum_keepdim(1)?.log()? + max)?;
     (lse - (k as f64).ln())?.squeeze(1)

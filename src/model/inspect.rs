@@ -227,5 +227,7 @@ fn penalty(config: &ModelConfig, encoder: &EncoderSnapshot, x: &[f32], mu: &[f32
         .map(|p| (p.of_item)(config, encoder, x, mu))
 }
 
+pub mod bound;
+
 #[cfg(test)]
 mod tests;

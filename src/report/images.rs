@@ -86,31 +86,45 @@ pub fn prior_samples(
                 .map_err(|e| err(path, e))
         });
     };
+    let mut sheets = Vec::new();
+    for m in &snap.models {
+        let decoded = m
+            .decoder
+            .decode(&z_for(m.latent_dim))
+            .map_err(|e| err(path, e))?;
+        let title = format!("{} — samples from N(0, I)", m.kind.title());
+        sheets.push((title, model_rgb(m.kind), decoded));
+    }
+    sample_sheets(path, &sheets, (ch, w, h), side)
+}
+
+/// Sheets of decoded images side by side, `side`×`side` each under its title in its
+/// colour: the prior-samples figure, and `latentlab sample`'s PNG (one sheet).
+pub fn sample_sheets(
+    path: &Path,
+    sheets: &[(String, [u8; 3], Vec<f32>)],
+    (ch, w, h): (usize, usize, usize),
+    side: usize,
+) -> Result<(), FigureError> {
     let zoom = 2u32;
     let (pad, top) = (20u32, 50u32);
     let grid = side as u32 * w as u32 * zoom;
-    let n = snap.models.len() as u32;
-    let mut canvas = Canvas::new(n * (grid + 2 * pad), grid + top + 10);
-    let mut decoded = Vec::new();
-    for m in &snap.models {
-        decoded.push(
-            m.decoder
-                .decode(&z_for(m.latent_dim))
-                .map_err(|e| err(path, e))?,
-        );
-    }
+    let n = sheets.len() as u32;
+    let rows = |d: &Vec<f32>| d.len().div_ceil((ch * w * h).max(1)).div_ceil(side.max(1));
+    let tallest = sheets.iter().map(|(_, _, d)| rows(d)).max().unwrap_or(0) as u32;
+    let mut canvas = Canvas::new(n * (grid + 2 * pad), tallest * h as u32 * zoom + top + 10);
     canvas.draw(path, |root| -> Result<(), Box<dyn std::error::Error>> {
-        for (i, m) in snap.models.iter().enumerate() {
+        for (i, (title, colour, _)) in sheets.iter().enumerate() {
             let x = (i as u32 * (grid + 2 * pad) + pad) as i32;
             root.draw(&Text::new(
-                format!("{} — samples from N(0, I)", m.kind.title()),
+                title.clone(),
                 (x, 14),
-                (FONT, 18).into_font().color(&rgb(model_rgb(m.kind))),
+                (FONT, 18).into_font().color(&rgb(*colour)),
             ))?;
         }
         Ok(())
     })?;
-    for (i, d) in decoded.iter().enumerate() {
+    for (i, (_, _, d)) in sheets.iter().enumerate() {
         let x0 = i as u32 * (grid + 2 * pad) + pad;
         for (c, item) in d.chunks_exact(ch * w * h).enumerate() {
             canvas.paste(

@@ -13,7 +13,7 @@ mod traversals;
 pub use canvas::FigureError;
 pub use curves::loss_curves;
 pub use gif::{GifStats, latent_gif};
-pub use images::{data_sheet, prior_samples, reconstructions};
+pub use images::{data_sheet, prior_samples, reconstructions, sample_sheets};
 pub use latent::{grid_span, latent_axes, latent_grid, latent_scatter};
 pub use traversals::traversals;
 

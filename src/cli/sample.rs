@@ -1,0 +1,121 @@
+//! `latentlab sample`: N draws z ~ N(0, I) decoded by a checkpoint's decoder, as a PNG
+//! sheet (the samples figure's code) or as u8 images in the MNIST IDX layout.
+
+use crate::data::{ItemShape, write_idx};
+use crate::explore::colors::model_rgb;
+use crate::model::checkpoint;
+use crate::model::inspect::draw_eps;
+use crate::report::sample_sheets;
+use crate::rng::PortableRng;
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use rand::SeedableRng;
+use std::path::PathBuf;
+
+/// Most draws one call decodes (a 100×100 sheet; 10 000 MNIST-sized items are 7.8 MB as IDX).
+pub const MAX_SAMPLES: usize = 10_000;
+/// Draws decoded per batched pass (a conv decoder holds ~1 MB per item and layer).
+const DECODE_CHUNK: usize = 256;
+
+/// How `sample` writes its draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SampleFormat {
+    /// A PNG sheet of the decoded images, √N per row.
+    Png,
+    /// u8 images in the MNIST IDX layout (magic 0x00000803, big-endian N, height, width).
+    Idx,
+}
+
+/// `latentlab sample`.
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// The checkpoint's .json (or .safetensors, or the common stem).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// How many draws (1 to 10000).
+    #[arg(long)]
+    pub n: usize,
+    /// Seed of the draws: the same seed and checkpoint give the same images.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Where to write: the PNG sheet, or the IDX file at exactly this path.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// `png` (a sheet) or `idx` (u8 images in the MNIST layout; grey models only).
+    #[arg(long, value_enum, default_value = "png")]
+    pub format: SampleFormat,
+    /// A class to draw from: only a cvae takes --class (refused for every other kind).
+    #[arg(long)]
+    pub class: Option<u32>,
+}
+
+/// Runs `latentlab sample`.
+pub(super) fn run(a: SampleArgs) -> Result<()> {
+    if a.class.is_some() {
+        bail!("only a cvae takes --class");
+    }
+    if a.n == 0 || a.n > MAX_SAMPLES {
+        bail!("--n {} is out of range: 1 to {MAX_SAMPLES} draws", a.n);
+    }
+    let png_named = a
+        .out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    if a.format == SampleFormat::Png && !png_named {
+        bail!(
+            "{}: a PNG sheet's --out must end in .png (or give --format idx)",
+            a.out.display()
+        );
+    }
+    let (model, meta) = checkpoint::load(&a.checkpoint)?;
+    let ItemShape::Image {
+        channels,
+        width,
+        height,
+    } = meta.item_shape
+    else {
+        bail!(
+            "{}: the model's items are points, not images; sample writes images",
+            a.checkpoint.display()
+        );
+    };
+    if a.format == SampleFormat::Idx && channels != 1 {
+        bail!(
+            "{}: the model's items are colour ({channels}×{height}×{width}); the IDX layout \
+             holds grey images only (use --format png)",
+            a.checkpoint.display()
+        );
+    }
+    let decoder = model.decoder_snapshot()?;
+    let latent_dim = meta.config.latent_dim;
+    let mut rng = PortableRng::seed_from_u64(a.seed);
+    let z: Vec<f32> = (0..a.n)
+        .flat_map(|_| draw_eps(&mut rng, latent_dim))
+        .collect();
+    let mut items = Vec::with_capacity(a.n * channels * width * height);
+    for codes in z.chunks(DECODE_CHUNK * latent_dim) {
+        items.extend(decoder.decode(codes)?);
+    }
+    // A Gaussian decoder's means may leave [0, 1]; pixels may not.
+    items.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
+    match a.format {
+        SampleFormat::Png => {
+            let side = (a.n as f64).sqrt().ceil() as usize;
+            let title = format!(
+                "{} — {} samples from N(0, I)",
+                meta.config.kind.title(),
+                a.n
+            );
+            let sheet = [(title, model_rgb(meta.config.kind), items)];
+            sample_sheets(&a.out, &sheet, (channels, width, height), side)?;
+        }
+        SampleFormat::Idx => {
+            let bytes: Vec<u8> = items.iter().map(|&v| (v * 255.0).round() as u8).collect();
+            let dims = [a.n as u32, height as u32, width as u32];
+            write_idx(&a.out, &dims, &bytes, false)
+                .with_context(|| format!("cannot write {}", a.out.display()))?;
+        }
+    }
+    super::output::out!("wrote {} samples to {}", a.n, a.out.display());
+    Ok(())
+}
