@@ -206,6 +206,10 @@ pub struct EncodeArgs {
     /// Write the reconstruction here as a PNG (the item's size scaled up 4 times).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// The image's class, 0 to classes − 1: what a conditional model (cvae) sees beside the
+    /// image and decodes its code as; required for a cvae, refused for other kinds.
+    #[arg(long)]
+    pub class: Option<u32>,
 }
 
 /// `latentlab codes`.

@@ -23,7 +23,7 @@ pub mod terms;
 pub use adam::Adam;
 pub use config::{Arch, ConfigError, ImageDims, Likelihood, ModelConfig};
 pub use eval::{Metrics, evaluate};
-pub use inspect::{ItemReport, inspect};
+pub use inspect::{ItemReport, inspect, inspect_as};
 pub use kinds::{DEFAULT_BETA, KnobSpec, KnobValue, ModelKind};
 pub use objective::{KlTerm, Schedule};
 pub use snapshot::{DecoderSnapshot, EncoderSnapshot};
@@ -406,6 +406,7 @@ impl Autoencoder {
             self.conv.as_ref(),
             &self.mu_head,
             self.logvar_head.as_ref(),
+            self.config.condition_dim(),
         )
     }
 

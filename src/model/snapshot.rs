@@ -357,6 +357,9 @@ pub struct EncoderSnapshot {
     pub logvar_head: Option<DenseWeights>,
     /// The convolutions, for a conv encoder.
     pub conv: Option<ConvPlan>,
+    /// Classes of a conditional encoder (cvae), whose input is the item ++ a one-hot class;
+    /// 0 for every other kind.
+    pub classes: usize,
 }
 
 impl EncoderSnapshot {
@@ -366,6 +369,7 @@ impl EncoderSnapshot {
         conv: Option<&ConvNet>,
         mu: &Dense,
         logvar: Option<&Dense>,
+        classes: usize,
     ) -> Result<Self> {
         let convs = conv.map_or(&[][..], |c| &c.encoder[..]);
         Ok(Self {
@@ -377,6 +381,7 @@ impl EncoderSnapshot {
             mu_head: DenseWeights::from_dense(mu)?,
             logvar_head: logvar.map(DenseWeights::from_dense).transpose()?,
             conv: conv.map(|c| c.plan.clone()),
+            classes,
         })
     }
 
@@ -386,14 +391,20 @@ impl EncoderSnapshot {
         self.conv = ConvPlan::for_items(config.arch, config.image)
             .ok()
             .flatten();
+        self.classes = config.condition_dim();
         self
     }
 
-    /// Values per item it encodes.
+    /// Values per item it encodes (without a conditional encoder's one-hot class).
     pub fn input_dim(&self) -> usize {
         match &self.conv {
             Some(plan) => plan.input_dim(),
-            None => self.trunk.first().unwrap_or(&self.mu_head).n_in,
+            None => self
+                .trunk
+                .first()
+                .unwrap_or(&self.mu_head)
+                .n_in
+                .saturating_sub(self.classes),
         }
     }
 
@@ -407,9 +418,11 @@ impl EncoderSnapshot {
         self.logvar_head.is_some()
     }
 
-    /// The last hidden layer's activations for one item.
-    fn hidden(&self, x: &[f32]) -> Vec<f32> {
+    /// The last hidden layer's activations for one item of class `class` (a conditional
+    /// encoder's; others ignore it).
+    fn hidden(&self, x: &[f32], class: u32) -> Vec<f32> {
         let mut h = x.to_vec();
+        h.extend((0..self.classes).map(|c| if c == class as usize { 1.0 } else { 0.0 }));
         let mut dense = &self.trunk[..];
         if let Some(plan) = &self.conv {
             h = conv::planar_to_last(x, plan.image);
@@ -429,11 +442,19 @@ impl EncoderSnapshot {
 
     /// μ and (variational kinds) log σ² of items stored back to back, `input_dim` values
     /// each (a trailing partial item is ignored); `latent_dim` values per item in each.
+    /// A conditional encoder (cvae) encodes them as class 0 ([`EncoderSnapshot::encode_logvar_as`]
+    /// chooses).
     pub fn encode_logvar(&self, x: &[f32]) -> (Vec<f32>, Option<Vec<f32>>) {
+        self.encode_logvar_as(x, 0)
+    }
+
+    /// [`EncoderSnapshot::encode_logvar`] of items of class `class` (a conditional
+    /// encoder's; others ignore it).
+    pub fn encode_logvar_as(&self, x: &[f32], class: u32) -> (Vec<f32>, Option<Vec<f32>>) {
         let mut mu = Vec::new();
         let mut logvar = self.logvar_head.as_ref().map(|_| Vec::new());
         for item in x.chunks_exact(self.input_dim().max(1)) {
-            let h = self.hidden(item);
+            let h = self.hidden(item, class);
             mu.extend(self.mu_head.forward(&h));
             if let (Some(head), Some(out)) = (&self.logvar_head, &mut logvar) {
                 out.extend(head.forward(&h));
