@@ -341,7 +341,10 @@ mod tests {
         let moved = codes(3.0);
         p.update_codes("m", &moved, 3, Projection::Umap, 1, t0 + MIN_GAP / 2);
         assert!(!p.any_running(), "within the gap after the last picture");
-        assert!(p.any_behind(), "a picture is due: a screenshot must wait for it");
+        assert!(
+            p.any_behind(),
+            "a picture is due: a screenshot must wait for it"
+        );
         // After the gap: a new job, the old picture shown meanwhile.
         p.update_codes("m", &moved, 3, Projection::Umap, 1, t0 + MIN_GAP);
         assert!(p.any_running());

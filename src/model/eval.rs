@@ -164,7 +164,9 @@ pub fn log_px_iw(
     let (mu_r, lv_r, x_r) = (rep(&mu)?, rep(&logvar)?, rep(x)?);
     let eps = Autoencoder::standard_normal(rng, b * k, d)?;
     let z = (&mu_r + (lv_r.affine(0.5, 0.0)?.exp()? * &eps)?)?;
-    let log_pxz = model.recon_nll(&model.decode_given(&z, &x_r)?, &x_r)?.neg()?;
+    let log_pxz = model
+        .recon_nll(&model.decode_given(&z, &x_r)?, &x_r)?
+        .neg()?;
     let log_pz = ((z.sqr()? * -0.5)? - half_log_2pi)?.sum(D::Minus1)?;
     let log_qz = (((eps.sqr()? + &lv_r)? * -0.5)? - half_log_2pi)?.sum(D::Minus1)?;
     let log_w = ((log_pxz + log_pz)? - log_qz)?.reshape((b, k))?;
