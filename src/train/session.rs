@@ -280,7 +280,7 @@ impl Session {
             let display = &m.input_of(&display, &display_labels)?;
             let recon_x = &m.input_of(&recon_x, &recon_labels)?;
             // In parts: 2,000 items through a 64×64 conv model at once hold GBs.
-            let (codes, sigmas) = crate::model::conv::encode_in_parts(m, &display)?;
+            let (codes, sigmas) = crate::model::conv::encode_in_parts(m, display)?;
             // The image shown decodes μ of exactly the input the model saw (the corrupted
             // one for a denoiser); its numbers are that decoding's NLL of the clean input.
             let noisy = m.corrupt(recon_x, &mut self.view_rng)?;
