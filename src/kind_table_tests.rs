@@ -56,6 +56,7 @@ static TOY: KindSpec = KindSpec {
         })),
     }),
     check: None,
+    conditional: false,
 };
 
 fn toy_loss(p: &PenaltyInput<'_>) -> candle_core::Result<Tensor> {

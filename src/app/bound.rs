@@ -85,6 +85,15 @@ impl Bounds {
             );
             return;
         }
+        if m.config.condition_dim() > 0 {
+            // Its encoder and decoder need the item's class as well (not done yet).
+            ui.label(
+                RichText::new("conditional: its bound needs the class (not shown yet)")
+                    .size(13.0)
+                    .weak(),
+            );
+            return;
+        }
         let (shown, stale) = self.get(ui.ctx(), m, x);
         match shown {
             None => {

@@ -51,15 +51,21 @@ impl Decodes {
         name: &str,
         key: u64,
         decoder: &DecoderSnapshot,
+        class: u32,
         codes: impl FnOnce() -> Vec<f32>,
     ) -> Option<Shown<'_>> {
+        // A conditional decoder's items depend on the class it decodes as.
+        let key = match super::selection::class_key(decoder, class) {
+            0 => key,
+            class => super::items::key_of(&[key, class], &[]),
+        };
         let slot = self.slots.entry(name.to_owned()).or_default();
         slot.collect();
         if slot.shown.as_ref().is_none_or(|(k, _)| *k != key) {
             if !(self.all_on_threads || decodes_on_a_thread(decoder)) {
-                slot.shown = Some((key, Decoded::of(decoder, &codes())));
+                slot.shown = Some((key, Decoded::of_class(decoder, &codes(), class)));
             } else if slot.running.is_none() {
-                slot.running = Some((key, spawn(ctx, decoder.clone(), codes())));
+                slot.running = Some((key, spawn(ctx, decoder.clone(), codes(), class)));
             }
         }
         let (shown_key, decoded) = slot.shown.as_ref()?;
@@ -99,13 +105,18 @@ impl Slot {
 
 /// Decodes `codes` with `decoder` on a new thread; the receiver gets the result (or why
 /// there is none), and the window is repainted to show it.
-fn spawn(ctx: &egui::Context, decoder: DecoderSnapshot, codes: Vec<f32>) -> Receiver<Decoded> {
+fn spawn(
+    ctx: &egui::Context,
+    decoder: DecoderSnapshot,
+    codes: Vec<f32>,
+    class: u32,
+) -> Receiver<Decoded> {
     let (tx, rx) = bounded(1);
     let ctx = ctx.clone();
     let started = std::thread::Builder::new().name("decode".into()).spawn({
         let tx = tx.clone();
         move || {
-            let _ = tx.send(Decoded::of(&decoder, &codes));
+            let _ = tx.send(Decoded::of_class(&decoder, &codes, class));
             ctx.request_repaint();
         }
     });
@@ -140,7 +151,7 @@ mod tests {
         let decoder = dense(2.0, 0.0);
         let mut calls = 0;
         let mut get = |d: &mut Decodes, key| {
-            let shown = d.get(&ctx, "ae", key, &decoder, || {
+            let shown = d.get(&ctx, "ae", key, &decoder, 0, || {
                 calls += 1;
                 vec![0.0, 1.0]
             });
@@ -162,7 +173,7 @@ mod tests {
     fn wait_for(d: &mut Decodes, ctx: &egui::Context, key: u64, decoder: &DecoderSnapshot) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            let s = d.get(ctx, "vae", key, decoder, || vec![key as f32]);
+            let s = d.get(ctx, "vae", key, decoder, 0, || vec![key as f32]);
             if s.is_some_and(|s| s.key == key && !s.stale) {
                 return;
             }
@@ -183,18 +194,18 @@ mod tests {
         };
         let decoder = dense(1.0, 0.0);
         // Nothing to show before the first decoding comes back; meanwhile it is busy.
-        assert!(d.get(&ctx, "vae", 0, &decoder, || vec![0.0]).is_none());
+        assert!(d.get(&ctx, "vae", 0, &decoder, 0, || vec![0.0]).is_none());
         assert!(d.busy(), "a decoding on its thread");
         wait_for(&mut d, &ctx, 0, &decoder);
         assert!(!d.busy(), "the decoding shown, none on its way");
         // A new key: the old decoding stays, marked stale, until the new one is in.
-        let s = d.get(&ctx, "vae", 3, &decoder, || vec![3.0]).unwrap();
+        let s = d.get(&ctx, "vae", 3, &decoder, 0, || vec![3.0]).unwrap();
         assert_eq!((s.key, s.stale), (0, true));
         assert!((s.decoded.items()[0] - 0.5).abs() < 1e-6);
         assert!(d.busy());
         wait_for(&mut d, &ctx, 3, &decoder);
         assert!(!d.busy());
-        let s = d.get(&ctx, "vae", 3, &decoder, || vec![3.0]).unwrap();
+        let s = d.get(&ctx, "vae", 3, &decoder, 0, || vec![3.0]).unwrap();
         let expected = 1.0 / (1.0 + (-3.0f32).exp());
         assert!((s.decoded.items()[0] - expected).abs() < 1e-6);
     }

@@ -6,6 +6,7 @@ use super::actions::Action;
 use super::decodes::Decodes;
 use super::items::{Tex, decode_failed_ui, key_of, mosaic, show_decoded};
 use super::selection::Selection;
+use super::selection::decode_class_ui;
 use super::theme;
 use super::view::{View, ViewCtx};
 use crate::data::ItemShape;
@@ -104,6 +105,7 @@ impl View for GridPanel {
         ui.horizontal(|ui| {
             ui.label("cells per side");
             ui.add(egui::Slider::new(&mut k, 5..=30));
+            decode_class_ui(ui, cx.selection, cx.snap, cx.ds);
         });
         ui.columns(cx.snap.models.len().max(1), |cols| {
             for (ui, m) in cols.iter_mut().zip(&cx.snap.models) {
@@ -143,7 +145,14 @@ impl GridPanel {
         let key = key_of(&[cx.snap.step, k as u64], &codes);
         // Per k: a decoding of another k has another number of cells.
         let slot = format!("{}-{k}", m.name);
-        let shown = self.decodes.get(ui.ctx(), &slot, key, &m.decoder, || codes);
+        let shown = self.decodes.get(
+            ui.ctx(),
+            &slot,
+            key,
+            &m.decoder,
+            cx.selection.decode_class,
+            || codes,
+        );
         ui.horizontal(|ui| {
             ui.label(RichText::new(m.kind.title()).heading().color(color));
             if shown.as_ref().is_none_or(|s| s.stale) {

@@ -4,6 +4,7 @@
 use super::actions::Action;
 use super::decodes::Decodes;
 use super::items::{Tex, display_input, key_of, row, show_decoded, show_items};
+use super::selection::decode_class_ui;
 use super::theme;
 use super::view::{View, ViewCtx};
 use crate::explore::interpolate;
@@ -69,7 +70,10 @@ impl View for InterpPanel {
             ui.label("Not enough test items to interpolate.");
             return Vec::new();
         }
-        ui.horizontal(|ui| self.ends_ui(ui, cx, n));
+        ui.horizontal(|ui| {
+            self.ends_ui(ui, cx, n);
+            decode_class_ui(ui, cx.selection, cx.snap, cx.ds);
+        });
         let (a, b) = (self.a.min(n - 1), self.b.min(n - 1));
         let rows = (1 + cx.snap.models.len()) as f32;
         let by_height = (ui.available_height() - 8.0) / rows - 12.0;
@@ -165,7 +169,14 @@ impl InterpPanel {
         if let (Some(za), Some(zb)) = (row(&m.codes, a, d), row(&m.codes, b, d)) {
             let key = key_of(&[cx.snap.step, a as u64, b as u64], &[]);
             let codes = || interpolate(za, zb, STEPS);
-            match self.decodes.get(ui.ctx(), &m.name, key, &m.decoder, codes) {
+            match self.decodes.get(
+                ui.ctx(),
+                &m.name,
+                key,
+                &m.decoder,
+                cx.selection.decode_class,
+                codes,
+            ) {
                 Some(shown) => {
                     let t = self.textures.entry(m.name.clone()).or_default();
                     let name = format!("interp-{}", m.name);

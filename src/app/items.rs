@@ -25,6 +25,12 @@ impl Decoded {
         Self(decoder.decode(codes).map_err(|e| e.to_string()))
     }
 
+    /// [`Decoded::of`] as class `class` (a conditional decoder, the cvae's; the others
+    /// ignore it).
+    pub fn of_class(decoder: &DecoderSnapshot, codes: &[f32], class: u32) -> Self {
+        Self(decoder.decode_as(codes, class).map_err(|e| e.to_string()))
+    }
+
     /// A decoding that could not be made, and why.
     pub fn failed(why: &str) -> Self {
         Self(Err(why.to_owned()))

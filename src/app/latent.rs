@@ -5,6 +5,7 @@
 use super::actions::Action;
 use super::items::Tex;
 use super::projections::Projections;
+use super::selection::decode_class_ui;
 use super::selection::{Plane, Selection};
 use super::theme;
 use super::view::{View, ViewCtx};
@@ -92,6 +93,7 @@ impl View for LatentPanel {
             self.toolbar_ui(ui, cx.snap, &mut cx.selection.plane);
             ui.separator();
             self.classes_ui(ui, cx.ds);
+            decode_class_ui(ui, cx.selection, cx.snap, cx.ds);
         });
         self.update_projections(ui, cx.snap, cx.settings.run.seed);
         let shared = self.same_axes.then(|| {

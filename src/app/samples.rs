@@ -4,6 +4,7 @@
 use super::actions::Action;
 use super::decodes::Decodes;
 use super::items::{Tex, decode_failed_ui, key_of, show_items};
+use super::selection::decode_class_ui;
 use super::theme;
 use super::view::{View, ViewCtx};
 use egui::{RichText, Ui};
@@ -61,6 +62,7 @@ impl View for SamplesPanel {
             if ui.button("Resample").clicked() {
                 self.draw += 1;
             }
+            decode_class_ui(ui, cx.selection, snap, ds);
         });
         let n = if ds.shape.is_image() {
             SIDE * SIDE
@@ -72,12 +74,19 @@ impl View for SamplesPanel {
                 let color = theme::model_color(m.kind);
                 let key = key_of(&[snap.step, self.draw], &[]);
                 let draw = self.draw;
-                let shown = self.decodes.get(ui.ctx(), &m.name, key, &m.decoder, || {
-                    let mut rng = crate::rng::PortableRng::seed_from_u64(draw);
-                    (0..n * m.latent_dim)
-                        .map(|_| StandardNormal.sample(&mut rng))
-                        .collect()
-                });
+                let shown = self.decodes.get(
+                    ui.ctx(),
+                    &m.name,
+                    key,
+                    &m.decoder,
+                    cx.selection.decode_class,
+                    || {
+                        let mut rng = crate::rng::PortableRng::seed_from_u64(draw);
+                        (0..n * m.latent_dim)
+                            .map(|_| StandardNormal.sample(&mut rng))
+                            .collect()
+                    },
+                );
                 ui.horizontal(|ui| {
                     ui.label(RichText::new(m.kind.title()).heading().color(color));
                     if shown.as_ref().is_none_or(|s| s.stale) {

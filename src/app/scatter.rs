@@ -299,7 +299,7 @@ impl LatentPanel {
         let probe_column = ui.vertical(|ui| {
             ui.set_max_width(text_width);
             ui.label(RichText::new("probe decodes to").strong());
-            let key = probe.refresh_decoding(m, cx.snap.step);
+            let key = probe.refresh_decoding(m, cx.snap.step, cx.selection.decode_class);
             let tex = self.probe_tex.entry(m.name.clone()).or_default();
             let name = format!("probe-{}", m.name);
             show_decoded(ui, tex, &name, key, cx.ds, &probe.decoded, 1, image, color);
@@ -345,6 +345,8 @@ impl LatentPanel {
             ui.label(RichText::new("the pinned item is not in this snapshot").weak());
             return;
         };
+        // A conditional model (cvae) reconstructs the item as its own class.
+        let own_class = label;
         let class = ds
             .class_names
             .get(label as usize)
@@ -354,7 +356,7 @@ impl LatentPanel {
             .strong();
         ui.add(egui::Label::new(label).wrap());
         let mut pair = input.to_vec();
-        let decoded = Decoded::of(&m.decoder, code);
+        let decoded = Decoded::of_class(&m.decoder, code, own_class);
         match decoded.error() {
             Some(error) => _ = decode_failed_ui(ui, error),
             None => pair.extend(decoded.items()),

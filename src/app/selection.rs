@@ -29,10 +29,11 @@ pub struct Probe {
 impl Probe {
     /// Decodes the code with `m`'s decoder only when the code or the snapshot changed;
     /// returns the key that identifies this decoding (for texture caches).
-    pub fn refresh_decoding(&mut self, m: &ModelSnapshot, step: u64) -> u64 {
-        let key = key_of(&[step], &self.code);
+    /// A conditional model (cvae) decodes it as class `class`; the others ignore it.
+    pub fn refresh_decoding(&mut self, m: &ModelSnapshot, step: u64, class: u32) -> u64 {
+        let key = key_of(&[step, class_key(&m.decoder, class)], &self.code);
         if self.decoded_key != Some(key) {
-            self.decoded = Decoded::of(&m.decoder, &self.code);
+            self.decoded = Decoded::of_class(&m.decoder, &self.code, class);
             self.decoded_key = Some(key);
         }
         key
@@ -51,7 +52,62 @@ pub struct Selection {
     /// The item drawn in the "Draw & inspect" tab (or loaded from a file): every model
     /// encodes it, and the scatters mark it. Kept across runs; cleared with the canvas.
     pub drawn: Option<Vec<f32>>,
+    /// The class a conditional model (cvae) decodes every code as, wherever the window
+    /// decodes (probe, grid, sliders, samples, traversals, interpolation); the other kinds
+    /// ignore it. Kept across runs ([`decode_class_ui`] keeps it within the classes).
+    pub decode_class: u32,
     pca: HashMap<String, PcaView>,
+}
+
+/// What a decoding of `decoder` as class `class` adds to its cache key: the class for a
+/// conditional decoder, nothing for the others (whose decodings do not depend on it).
+pub fn class_key(decoder: &crate::model::DecoderSnapshot, class: u32) -> u64 {
+    if decoder.classes > 0 {
+        u64::from(class) + 1
+    } else {
+        0
+    }
+}
+
+/// The "decode as class" choice, shown only while a conditional model (cvae) is in the
+/// snapshot: a menu of the data set's class names. Returns true if the class changed.
+pub fn decode_class_ui(
+    ui: &mut egui::Ui,
+    selection: &mut Selection,
+    snap: &Snapshot,
+    ds: &crate::data::Dataset,
+) -> bool {
+    let Some(classes) = snap
+        .models
+        .iter()
+        .map(|m| m.decoder.classes)
+        .find(|&c| c > 0)
+    else {
+        return false;
+    };
+    let before = selection.decode_class;
+    if selection.decode_class as usize >= classes {
+        selection.decode_class = 0;
+    }
+    let name = |c: u32| {
+        ds.class_names
+            .get(c as usize)
+            .cloned()
+            .unwrap_or_else(|| c.to_string())
+    };
+    ui.horizontal(|ui| {
+        ui.label("decode as class").on_hover_text(
+            "what a conditional VAE (cvae) decodes every code as; other kinds ignore it",
+        );
+        egui::ComboBox::from_id_salt("decode_class")
+            .selected_text(name(selection.decode_class))
+            .show_ui(ui, |ui| {
+                for c in 0..classes as u32 {
+                    ui.selectable_value(&mut selection.decode_class, c, name(c));
+                }
+            });
+    });
+    selection.decode_class != before
 }
 
 /// One model's PCA plane, the step it was fitted at and where it put the display items.
@@ -69,6 +125,7 @@ impl Default for Selection {
             pinned: None,
             plane: Plane::Dims(0, 1),
             drawn: None,
+            decode_class: 0,
             pca: HashMap::new(),
         }
     }

@@ -165,6 +165,10 @@ impl Settings {
             let mut m = ModelConfig::new(kind, IMAGE_SIDE * IMAGE_SIDE, Likelihood::Bernoulli);
             m.latent_dim = run.latent_dim;
             m.hidden = run.hidden.clone();
+            if kind.is_conditional() {
+                // The classes come with the data; check as `train_config_for` does.
+                m.classes = crate::train::spec::CLASSES_BEFORE_DATA;
+            }
             if m.parameter_count() > MAX_PARAMETERS {
                 keep(Err(format!("hidden {:?}: too many parameters", run.hidden)));
                 run.hidden = defaults.run.hidden.clone();
@@ -284,6 +288,14 @@ mod tests {
 
     /// Found by the settings fuzzer: knobs each in range that a kind's check refuses
     /// together, and hidden sizes each in range with too many parameters in all.
+    #[test]
+    fn a_saved_cvae_is_kept_as_it_is() {
+        // Its classes come with the data set, so settings alone must not refuse it.
+        let mut s: Settings = ron::from_str("(run: (models: [\"vae\", \"cvae\"]))").unwrap();
+        assert_eq!(s.sanitize(), Vec::<String>::new());
+        assert_eq!(s.run.models, vec![ModelKind::Vae, ModelKind::Cvae]);
+    }
+
     #[test]
     fn fields_that_do_not_fit_together_fall_back_too() {
         let saved = "(run: (models: [\"dae\", \"vae\"], \

@@ -3,6 +3,7 @@
 
 use super::actions::Action;
 use super::items::{Tex, show_decoded};
+use super::selection::decode_class_ui;
 use super::theme;
 use super::view::{View, ViewCtx};
 use crate::explore::scores::{ACTIVE_UNIT_VARIANCE, code_variances};
@@ -60,7 +61,10 @@ impl View for SlidersPanel {
     }
 
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
-        ui.horizontal(|ui| self.toolbar_ui(ui, cx));
+        ui.horizontal(|ui| {
+            self.toolbar_ui(ui, cx);
+            decode_class_ui(ui, cx.selection, cx.snap, cx.ds);
+        });
         ui.separator();
         ui.columns(cx.snap.models.len().max(1), |cols| {
             for (ui, m) in cols.iter_mut().zip(&cx.snap.models) {
@@ -182,7 +186,7 @@ impl SlidersPanel {
         let size = (ui.available_width() * 0.8)
             .min(ui.available_height() - below)
             .clamp(48.0, theme::PROBE_IMAGE * 1.6);
-        let key = probe.refresh_decoding(m, cx.snap.step);
+        let key = probe.refresh_decoding(m, cx.snap.step, cx.selection.decode_class);
         let tex = self.textures.entry(m.name.clone()).or_default();
         let name = format!("slider-{}", m.name);
         let image = show_decoded(ui, tex, &name, key, cx.ds, &probe.decoded, 1, size, color);

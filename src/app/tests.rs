@@ -866,3 +866,63 @@ fn the_timeline_row_of_a_long_run_stays_inside_the_window() {
     let right = gif_button.unwrap_or(0.0);
     assert!(right <= width + 0.5, "the row reaches {right} in {width}");
 }
+
+/// A snapshot of one cvae (10 classes, code 2) on the digits, with codes for 8 items.
+fn cvae_snapshot() -> Snapshot {
+    let mut config = ModelConfig::new(ModelKind::Cvae, 784, Likelihood::Bernoulli);
+    config.hidden = vec![8];
+    config.classes = 10;
+    let mut rng = crate::rng::PortableRng::seed_from_u64(1);
+    let model = Autoencoder::new(config.clone(), &mut rng).unwrap();
+    let mut m = self::model(
+        "cvae",
+        ModelKind::Cvae,
+        2,
+        Arc::new(model.decoder_snapshot().unwrap()),
+    );
+    m.config = config;
+    m.codes = (0..16).map(|i| i as f32 / 8.0 - 1.0).collect();
+    Snapshot {
+        step: 3,
+        epoch: 0,
+        display_indices: (0..8).collect(),
+        display_labels: (0..8).collect(),
+        recon_indices: Vec::new(),
+        recon_inputs: Vec::new(),
+        models: vec![m],
+    }
+}
+
+#[test]
+fn the_window_decodes_a_cvae_as_the_chosen_class_everywhere() {
+    let sizes = Sizes {
+        train: 20,
+        test: 10,
+    };
+    let ds = data::load_with_sizes("digits", 1, Some(sizes)).unwrap();
+    let snap = cvae_snapshot();
+    // The latent tab's probe decodes as the shared class.
+    let probe_as = |class: u32| {
+        let mut selection = Selection::default();
+        selection.prepare(&snap);
+        selection.decode_class = class;
+        draw(&mut LatentPanel::default(), &snap, &ds, &mut selection);
+        assert_eq!(selection.decode_class, class);
+        let decoded = &selection.probes["cvae"].decoded;
+        assert_eq!(decoded.error(), None);
+        assert_eq!(decoded.items().len(), 784);
+        decoded.items().to_vec()
+    };
+    let (three, seven) = (probe_as(3), probe_as(7));
+    assert!(three != seven, "the probe decodes as the chosen class");
+    // Every tab draws a cvae at every class, and a class past the set falls back to 0.
+    for class in [0, 9, 12] {
+        let mut selection = Selection::default();
+        selection.prepare(&snap);
+        selection.decode_class = class;
+        for view in &mut tabs::all() {
+            draw(view.as_mut(), &snap, &ds, &mut selection);
+        }
+        assert_eq!(selection.decode_class, if class < 10 { class } else { 0 });
+    }
+}

@@ -7,6 +7,7 @@
 use super::actions::Action;
 use super::decodes::Decodes;
 use super::items::{Tex, decode_failed_ui, key_of, row, show_items};
+use super::selection::decode_class_ui;
 use super::theme;
 use super::unit_scores;
 use super::view::{View, ViewCtx};
@@ -83,6 +84,7 @@ impl View for TraversalsPanel {
             if !pinned {
                 self.around = Around::Centre;
             }
+            decode_class_ui(ui, cx.selection, cx.snap, cx.ds);
         });
         let models: Vec<&ModelSnapshot> = cx.snap.models.iter().collect();
         let pinned = cx
@@ -118,9 +120,14 @@ impl TraversalsPanel {
         let around = at.and_then(|i| row(&m.codes, i, d));
         let (rows, walk) = traversal::plan(&m.codes, m.sigmas.as_deref(), d, variational, around);
         let key = key_of(&[cx.snap.step, d as u64], around.unwrap_or(&[]));
-        let shown = self
-            .decodes
-            .get(ui.ctx(), &m.name, key, &m.decoder, || walk);
+        let shown = self.decodes.get(
+            ui.ctx(),
+            &m.name,
+            key,
+            &m.decoder,
+            cx.selection.decode_class,
+            || walk,
+        );
         ui.horizontal(|ui| {
             ui.label(RichText::new(m.kind.title()).heading().color(color));
             if shown.as_ref().is_none_or(|s| s.stale) {

@@ -96,7 +96,7 @@ pub struct TrainArgs {
     pub hidden: String,
     /// The network: mlp (dense layers, --hidden) or conv (4×4 stride-2 convolutions around
     /// dense layers of 256, 256, after Burgess et al. 2018; images with even sides of at
-    /// least 8; not for cae).
+    /// least 8; not for cae or cvae).
     #[arg(long, default_value_t = RunSpec::default().arch.to_string(), value_name = "mlp|conv")]
     pub arch: String,
     /// Passes over the training data (1 to 100000).
@@ -209,6 +209,10 @@ pub struct EncodeArgs {
     /// Write the reconstruction here as a PNG (the item's size scaled up 4 times).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// The image's class, 0 to classes − 1: what a conditional model (cvae) sees beside the
+    /// image and decodes its code as; required for a cvae, refused for other kinds.
+    #[arg(long)]
+    pub class: Option<u32>,
 }
 
 /// `latentlab codes`.

@@ -171,6 +171,9 @@ fn encode_items(
     for start in (0..n).step_by(CHUNK) {
         let idx: Vec<usize> = (start..(start + CHUNK).min(n)).collect();
         let x = batch_tensor(split.gather(&idx, dim), dim)?;
+        // A conditional model (cvae) sees each item's class too.
+        let labels: Vec<u32> = idx.iter().map(|&i| split.labels[i]).collect();
+        let x = model.input_of(&x, &labels)?;
         codes.extend(model.encode(&x)?.0.flatten_all()?.to_vec1::<f32>()?);
     }
     Ok(codes)

@@ -24,11 +24,12 @@ pub(super) fn encode(a: EncodeArgs) -> Result<()> {
             meta.config.input_dim
         );
     }
+    let class = class_of(&a, &meta.config)?;
     // The image made the model's item shape, as its training images were.
     let x = data::load_image_as(&a.image, shape)?;
     let encoder = model.encoder_snapshot()?;
     let decoder = model.decoder_snapshot()?;
-    let report = inspect::inspect(&meta.config, &encoder, &decoder, &x, None)
+    let report = inspect::inspect_as(&meta.config, &encoder, &decoder, &x, None, class)
         .map_err(|e| anyhow!("{}: {e}", a.checkpoint.display()))?;
     if let Some(what) = first_not_finite(&report) {
         bail!(
@@ -43,6 +44,30 @@ pub(super) fn encode(a: EncodeArgs) -> Result<()> {
     }
     super::output::out!("{}", report_json(meta.config.kind.name(), &report)?);
     Ok(())
+}
+
+/// The class `--class` gives: required for a conditional kind (cvae), within its classes;
+/// refused for the other kinds, which do not see one.
+fn class_of(a: &EncodeArgs, config: &crate::model::ModelConfig) -> Result<u32> {
+    let classes = config.condition_dim();
+    match (a.class, classes) {
+        (None, 0) => Ok(0),
+        (Some(c), 0) => bail!(
+            "--class {c}: a {} model does not see a class (only a conditional one, cvae, does)",
+            config.kind
+        ),
+        (None, n) => bail!(
+            "{}: a {} model needs the image's class: add --class C (0 to {})",
+            a.checkpoint.display(),
+            config.kind,
+            n - 1
+        ),
+        (Some(c), n) if c as usize >= n => bail!(
+            "--class {c} is out of range: the model has {n} classes (0 to {})",
+            n - 1
+        ),
+        (Some(c), _) => Ok(c),
+    }
 }
 
 /// The first output of `r` that is not a finite number, named ("a non-finite mu[3] (NaN)").

@@ -83,10 +83,18 @@ pub struct ModelConfig {
     /// The shape of its image items, which a conv network needs; `None` for an MLP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageDims>,
+    /// The data set's class count, which a conditional kind (cvae) sees as a one-hot vector
+    /// in its encoder and decoder; 0 for every other kind (and older files).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub classes: usize,
     /// The kind's knobs by key (see [`kinds`]); written flat beside the fields above, as
     /// checkpoints have always had them. Every knob of the kind is present.
     #[serde(flatten)]
     pub knobs: BTreeMap<String, KnobValue>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A config as files hold it: any knob keys, old or new, flat beside the fields.
@@ -103,6 +111,8 @@ struct ConfigFile {
     arch: Arch,
     #[serde(default)]
     image: Option<ImageDims>,
+    #[serde(default)]
+    classes: usize,
     #[serde(flatten)]
     knobs: BTreeMap<String, serde_json::Value>,
 }
@@ -117,6 +127,7 @@ impl From<ConfigFile> for ModelConfig {
         c.lr_override = f.lr_override;
         c.arch = f.arch;
         c.image = f.image;
+        c.classes = f.classes;
         for (key, value) in f.knobs {
             let value = match value {
                 serde_json::Value::Number(n) => n.as_f64().map(|v| KnobValue::Number(v as f32)),
@@ -143,10 +154,21 @@ impl ModelConfig {
             lr_override: None,
             arch: Arch::Mlp,
             image: None,
+            classes: 0,
             knobs: kind
                 .knobs()
                 .map(|k| (k.key.to_string(), k.default_value()))
                 .collect(),
+        }
+    }
+
+    /// The width of the one-hot class vector the encoder and decoder see beside the item
+    /// and the code: the class count for a conditional kind, else 0.
+    pub fn condition_dim(&self) -> usize {
+        if self.kind.is_conditional() {
+            self.classes
+        } else {
+            0
         }
     }
 
@@ -199,13 +221,14 @@ impl ModelConfig {
             };
         }
         let dense = |i: usize, o: usize| (i as u64).saturating_add(1).saturating_mul(o as u64);
-        let mut sizes = vec![self.input_dim];
+        let cond = self.condition_dim();
+        let mut sizes = vec![self.input_dim.saturating_add(cond)];
         sizes.extend_from_slice(&self.hidden);
         let last = *sizes.last().unwrap_or(&self.input_dim);
         let heads = if self.kind.is_variational() { 2 } else { 1 };
         // The encoder trunk and the decoder mirror each other, apart from their biases.
         let trunk: u64 = sizes.windows(2).map(|w| dense(w[0], w[1])).sum();
-        let decoder: u64 = std::iter::once(self.latent_dim)
+        let decoder: u64 = std::iter::once(self.latent_dim.saturating_add(cond))
             .chain(self.hidden.iter().rev().copied())
             .zip(self.hidden.iter().rev().copied().chain([self.input_dim]))
             .map(|(i, o)| dense(i, o))
@@ -219,6 +242,7 @@ impl ModelConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         limits::INPUT_DIM.check(self.input_dim)?;
         limits::LATENT_DIM.check(self.latent_dim)?;
+        limits::CLASSES.check(self.classes)?;
         limits::HIDDEN_LAYERS.check(self.hidden.len())?;
         for &h in &self.hidden {
             limits::HIDDEN_SIZE.check(h)?;

@@ -70,7 +70,10 @@ pub fn evaluate(
     while start < n {
         let end = (start + eval_chunk).min(n);
         let idx: Vec<usize> = (start..end).collect();
-        let x = batch_tensor(split.gather(&idx, dim), dim)?;
+        let x = model.input_of(
+            &batch_tensor(split.gather(&idx, dim), dim)?,
+            labels_of(split, &idx),
+        )?;
         // Every kind is scored on clean inputs, so the numbers compare across kinds.
         let t = model.clean_loss_terms(&x, rng)?;
         terms.recon += sum(&t.recon)?;
@@ -83,13 +86,16 @@ pub fn evaluate(
         let (mu, _) = model.encode(&x)?;
         codes.extend(mu.flatten_all()?.to_vec1::<f32>()?);
         if variational {
-            mean_code_recon += sum(&model.recon_nll(&model.decode_raw(&mu)?, &x)?)?;
+            mean_code_recon += sum(&model.recon_nll(&model.decode_given(&mu, &x)?, &x)?)?;
             if iw_samples > 0 {
                 let mut s = start;
                 while s < end {
                     let e = (s + iw_chunk).min(end);
                     let idx: Vec<usize> = (s..e).collect();
-                    let xs = batch_tensor(split.gather(&idx, dim), dim)?;
+                    let xs = model.input_of(
+                        &batch_tensor(split.gather(&idx, dim), dim)?,
+                        labels_of(split, &idx),
+                    )?;
                     log_px += sum(&log_px_iw(model, &xs, iw_samples, rng)?)?;
                     s = e;
                 }
@@ -122,6 +128,14 @@ pub fn evaluate(
     })
 }
 
+/// The labels of a run of consecutive items `idx` (empty if the split has none).
+fn labels_of<'a>(split: &'a Split, idx: &[usize]) -> &'a [u32] {
+    match (idx.first(), idx.last()) {
+        (Some(&a), Some(&b)) => split.labels.get(a..=b).unwrap_or(&[]),
+        _ => &[],
+    }
+}
+
 fn sum(t: &Tensor) -> Result<f64> {
     Ok(f64::from(t.sum_all()?.to_scalar::<f32>()?))
 }
@@ -149,7 +163,9 @@ pub fn log_px_iw(
     let (mu_r, lv_r, x_r) = (rep(&mu)?, rep(&logvar)?, rep(x)?);
     let eps = Autoencoder::standard_normal(rng, b * k, d)?;
     let z = (&mu_r + (lv_r.affine(0.5, 0.0)?.exp()? * &eps)?)?;
-    let log_pxz = model.recon_nll(&model.decode_raw(&z)?, &x_r)?.neg()?;
+    let log_pxz = model
+        .recon_nll(&model.decode_given(&z, &x_r)?, &x_r)?
+        .neg()?;
     log_mean_exp(&iw_log_weights(&log_pxz, &z, &eps, &lv_r)?.reshape((b, k))?)
 }
 

@@ -232,3 +232,56 @@ fn the_hand_written_contractive_gradient_matches_finite_differences() {
         "only {checked} entries with a visible gradient"
     );
 }
+
+/// A conditional VAE of 6 values, 3 classes, code 2, one hidden layer of 5.
+fn small_cvae() -> Autoencoder {
+    let mut cfg = ModelConfig::new(ModelKind::Cvae, 6, Likelihood::Bernoulli);
+    cfg.latent_dim = 2;
+    cfg.hidden = vec![8];
+    cfg.classes = 3;
+    cfg.validate().unwrap();
+    Autoencoder::new(cfg, &mut PortableRng::seed_from_u64(7)).unwrap()
+}
+
+#[test]
+fn cvae_gradients_match_finite_differences_and_reach_the_class_inputs() {
+    let model = small_cvae();
+    let x = model.input_of(&batch(), &[0, 2, 1, 2]).unwrap();
+    assert_eq!(x.dims(), &[4, 9], "item ++ one-hot of 3 classes");
+    let grads = objective(&model, &x).backward().unwrap();
+    for (name, var) in model.named_vars() {
+        let g: Vec<f32> = grads
+            .get(var.as_tensor())
+            .unwrap_or_else(|| panic!("no gradient for {name}"))
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        for (i, &analytic) in g.iter().enumerate() {
+            let fd = central_difference(&model, &x, &var, i, STEP);
+            let tolerance = 2e-2 * fd.abs().max(f64::from(analytic.abs())) + 3e-4;
+            assert!(
+                (fd - f64::from(analytic)).abs() <= tolerance,
+                "{name}[{i}]: autograd {analytic} vs finite difference {fd}"
+            );
+        }
+        // The one-hot's rows of the first encoder and decoder layers: every class in the
+        // batch moves the objective through them (weights are (in, out), row-major).
+        let class_rows = match name.as_str() {
+            "encoder.0.weight" => Some(6),
+            "decoder.0.weight" => Some(2),
+            _ => None,
+        };
+        if let Some(first) = class_rows {
+            let out = var.as_tensor().dim(1).unwrap();
+            for class in 0..3 {
+                let row = &g[(first + class) * out..(first + class + 1) * out];
+                let largest = row.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                assert!(
+                    largest > 1e-3,
+                    "{name}: class {class}'s one-hot row has no gradient ({largest})"
+                );
+            }
+        }
+    }
+}

@@ -75,6 +75,7 @@ pub fn draw_eps(rng: &mut PortableRng, latent_dim: usize) -> Vec<f32> {
 /// Encodes `x` (`input_dim` values), decodes `z = μ + σ·ε` (μ if `eps` is `None` or the
 /// kind is not variational) and returns every term of its loss. `config` gives the kind,
 /// its knobs (β, sparsity, contraction) and the likelihood; the snapshots give the weights.
+/// A conditional kind (cvae) sees the item as class 0 ([`inspect_as`] chooses).
 pub fn inspect(
     config: &ModelConfig,
     encoder: &EncoderSnapshot,
@@ -82,8 +83,28 @@ pub fn inspect(
     x: &[f32],
     eps: Option<&[f32]>,
 ) -> Result<ItemReport, InspectError> {
+    inspect_as(config, encoder, decoder, x, eps, 0)
+}
+
+/// [`inspect`] of an item of class `class`: what a conditional kind's (cvae) encoder and
+/// decoder see beside the item and the code; other kinds ignore it.
+pub fn inspect_as(
+    config: &ModelConfig,
+    encoder: &EncoderSnapshot,
+    decoder: &DecoderSnapshot,
+    x: &[f32],
+    eps: Option<&[f32]>,
+    class: u32,
+) -> Result<ItemReport, InspectError> {
     check_fit(config, encoder, decoder, x, eps)?;
-    let (mu, logvar) = encoder.encode_logvar(x);
+    if config.condition_dim() > 0 && class as usize >= config.condition_dim() {
+        return Err(InspectError(format!(
+            "class {class} is not one of the model's {} classes (0 to {})",
+            config.condition_dim(),
+            config.condition_dim() - 1
+        )));
+    }
+    let (mu, logvar) = encoder.encode_logvar_as(x, class);
     let sigma: Option<Vec<f32>> = logvar
         .as_ref()
         .map(|lv| lv.iter().map(|v| (0.5 * v).exp()).collect());
@@ -97,7 +118,7 @@ pub fn inspect(
             .collect(),
         _ => mu.clone(),
     };
-    let raw = decoder.decode_raw(&z);
+    let raw = decoder.decode_raw_as(&z, class);
     let recon_nats = recon_nll(config.likelihood, &raw, x);
     let recon_image = match config.likelihood {
         Likelihood::Bernoulli => raw.iter().map(|&l| sigmoid(l)).collect(),

@@ -35,6 +35,8 @@ impl ModelKind {
     pub const Sae: ModelKind = ModelKind(&SAE);
     /// Contractive autoencoder: penalty on the encoder's Jacobian.
     pub const Cae: ModelKind = ModelKind(&CAE);
+    /// Conditional VAE: encoder and decoder both see the class as a one-hot vector.
+    pub const Cvae: ModelKind = ModelKind(&CVAE);
 }
 
 impl PartialEq for ModelKind {
@@ -238,6 +240,17 @@ pub enum KnobError {
         /// The noise level given.
         level: f32,
     },
+    /// A conditional kind on a data set without (enough) classes.
+    #[error(
+        "{kind} needs a data set with classes (at least 2; this one has {classes}): it \
+         decodes a code as a chosen class"
+    )]
+    NeedsClasses {
+        /// The kind's name.
+        kind: &'static str,
+        /// The classes the data set has.
+        classes: usize,
+    },
     /// The kind cannot use the architecture asked for.
     #[error(transparent)]
     Arch(#[from] super::arch::ArchError),
@@ -312,11 +325,18 @@ pub struct KindSpec {
     pub penalty: Option<Penalty>,
     /// Cross-knob checks, if any.
     pub check: Option<CheckFn>,
+    /// True if encoder and decoder both see the item's class as a one-hot vector (encoder
+    /// input = item ++ one-hot, decoder input = z ++ one-hot); the class count comes from the
+    /// data set (`ModelConfig::classes`). Such a kind trains through autograd.
+    pub conditional: bool,
 }
 
 impl KindSpec {
     /// How its gradients are computed: by hand unless its penalty is autograd only.
     pub fn gradients(&self) -> Gradients {
+        if self.conditional {
+            return Gradients::Autograd;
+        }
         match self.penalty {
             None
             | Some(Penalty {
@@ -524,6 +544,7 @@ const AE: KindSpec = KindSpec {
     corrupt: None,
     penalty: None,
     check: None,
+    conditional: false,
 };
 
 const VAE: KindSpec = KindSpec {
@@ -536,6 +557,7 @@ const VAE: KindSpec = KindSpec {
     corrupt: None,
     penalty: None,
     check: None,
+    conditional: false,
 };
 
 const BETA_VAE: KindSpec = KindSpec {
@@ -548,6 +570,7 @@ const BETA_VAE: KindSpec = KindSpec {
     corrupt: None,
     penalty: None,
     check: None,
+    conditional: false,
 };
 
 const DAE: KindSpec = KindSpec {
@@ -560,6 +583,7 @@ const DAE: KindSpec = KindSpec {
     corrupt: Some(corrupt_with_noise),
     penalty: None,
     check: Some(masking_is_a_probability),
+    conditional: false,
 };
 
 const SAE: KindSpec = KindSpec {
@@ -572,6 +596,7 @@ const SAE: KindSpec = KindSpec {
     corrupt: None,
     penalty: Some(L1_PENALTY),
     check: None,
+    conditional: false,
 };
 
 const CAE: KindSpec = KindSpec {
@@ -584,10 +609,25 @@ const CAE: KindSpec = KindSpec {
     corrupt: None,
     penalty: Some(CONTRACTIVE_PENALTY),
     check: Some(|config| Ok(super::arch::mlp_only(config.arch, config.kind.name())?)),
+    conditional: false,
+};
+
+const CVAE: KindSpec = KindSpec {
+    name: "cvae",
+    title: "Conditional VAE",
+    about: "conditional VAE: encoder and decoder both see the class (one-hot), so the code \
+            holds what the class does not say; decode any code as any class",
+    color: [23, 190, 207],
+    variational: true,
+    knobs: &[],
+    corrupt: None,
+    penalty: None,
+    check: Some(needs_classes),
+    conditional: true,
 };
 
 /// The table of kinds, in display order.
-pub const KINDS: &[KindSpec] = &[AE, VAE, BETA_VAE, DAE, SAE, CAE];
+pub const KINDS: &[KindSpec] = &[AE, VAE, BETA_VAE, DAE, SAE, CAE, CVAE];
 
 impl ModelKind {
     /// Every kind, in display order: the table's rows (and, in unit tests, the kinds a test
@@ -659,6 +699,11 @@ impl ModelKind {
     /// How its gradients are computed.
     pub fn gradients(self) -> Gradients {
         self.spec().gradients()
+    }
+
+    /// True if it sees the item's class (encoder and decoder), as the conditional VAE does.
+    pub fn is_conditional(self) -> bool {
+        self.spec().conditional
     }
 }
 
@@ -755,6 +800,19 @@ fn corrupt_with_noise(config: &ModelConfig, x: &Tensor, rng: &mut PortableRng) -
             .collect()
     };
     Tensor::from_vec(noisy, x.shape(), x.device())
+}
+
+/// A conditional kind needs a data set with at least two classes, and the MLP (its one-hot
+/// joins the dense layers; the conv layers do not take it).
+fn needs_classes(config: &ModelConfig) -> std::result::Result<(), KnobError> {
+    super::arch::mlp_only(config.arch, config.kind.name())?;
+    if config.classes < 2 {
+        return Err(KnobError::NeedsClasses {
+            kind: config.kind.name(),
+            classes: config.classes,
+        });
+    }
+    Ok(())
 }
 
 /// A masking probability above 1 means nothing.

@@ -105,6 +105,9 @@ pub const HIDDEN_LAYERS: Limit<usize> = Limit::new("number of hidden layers", 1,
 /// `samples × input size` values at once for each item (10 000 × 784 floats is 31 MB).
 pub const IW_SAMPLES: Limit<usize> = Limit::new("importance samples", 0, 10_000);
 /// Values per item a model may take (a 512×512 image; the IDX loader's largest).
+/// Classes a conditional model (cvae) sees as a one-hot vector.
+pub const CLASSES: Limit<usize> = Limit::new("number of classes", 0, 1000);
+/// Values per item.
 pub const INPUT_DIM: Limit<usize> = Limit::new("input size", 1, 512 * 512);
 /// Weights and biases of all the models of one run together. With Adam's two moments and
 /// the gradients that is 4 floats each: 25 million parameters take 400 MB.

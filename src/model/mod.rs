@@ -23,7 +23,7 @@ pub mod terms;
 pub use adam::Adam;
 pub use config::{Arch, ConfigError, ImageDims, Likelihood, ModelConfig};
 pub use eval::{Metrics, evaluate};
-pub use inspect::{ItemReport, inspect};
+pub use inspect::{ItemReport, inspect, inspect_as};
 pub use kinds::{DEFAULT_BETA, KnobSpec, KnobValue, ModelKind};
 pub use objective::{KlTerm, Schedule};
 pub use snapshot::{DecoderSnapshot, EncoderSnapshot};
@@ -77,7 +77,9 @@ impl Autoencoder {
         let dense_dim = conv
             .as_ref()
             .map_or(config.input_dim, |c| c.plan.flat_dim());
-        let mut enc_sizes = vec![dense_dim];
+        // A conditional kind's encoder sees item ++ one-hot, its decoder z ++ one-hot.
+        let cond = config.condition_dim();
+        let mut enc_sizes = vec![dense_dim + cond];
         enc_sizes.extend_from_slice(&config.hidden);
         let trunk = Mlp::new(&enc_sizes, true, rng, &dev)?;
         let last = *enc_sizes.last().unwrap_or(&config.input_dim);
@@ -87,7 +89,7 @@ impl Autoencoder {
         } else {
             None
         };
-        let mut dec_sizes = vec![config.latent_dim];
+        let mut dec_sizes = vec![config.latent_dim + cond];
         dec_sizes.extend(config.hidden.iter().rev());
         dec_sizes.push(dense_dim);
         // Before transposed convolutions the last dense layer has its ReLU too.
@@ -170,7 +172,8 @@ impl Autoencoder {
         Ok((mu, logvar))
     }
 
-    /// Decoder output: logits (Bernoulli) or means (Gaussian).
+    /// Decoder output: logits (Bernoulli) or means (Gaussian), for decoder inputs `z` (a
+    /// conditional kind's: code ++ one-hot class; see [`Autoencoder::decode_given`]).
     pub fn decode_raw(&self, z: &Tensor) -> Result<Tensor> {
         let h = self.decoder.forward(z)?;
         match &self.conv {
@@ -181,10 +184,53 @@ impl Autoencoder {
 
     /// Reconstruction NLL of `target` given decoder output, per row.
     pub fn recon_nll(&self, raw: &Tensor, target: &Tensor) -> Result<Tensor> {
+        // A conditional model's input carries the one-hot class after the item.
+        let target = &self.items_of(target)?;
         match self.config.likelihood {
             Likelihood::Bernoulli => loss::bce_with_logits(raw, target),
             Likelihood::Gaussian => loss::gaussian_nll(raw, target),
         }
+    }
+
+    /// What this model takes as input for items `x` (batch, input) of classes `labels`:
+    /// `x` itself, or for a conditional kind `x ++ one-hot(label)` (batch, input + classes).
+    /// Every method taking a batch takes it in this form.
+    pub fn input_of(&self, x: &Tensor, labels: &[u32]) -> Result<Tensor> {
+        let classes = self.config.condition_dim();
+        if classes == 0 {
+            return Ok(x.clone());
+        }
+        let rows = x.dim(0)?;
+        if labels.len() != rows {
+            candle_core::bail!(
+                "{} needs the class of every item ({} items, {} labels)",
+                self.config.kind,
+                rows,
+                labels.len()
+            )
+        }
+        let hot = one_hot(labels, classes)?;
+        Tensor::cat(&[x, &hot], 1)
+    }
+
+    /// The items of a model input (its first `input_dim` columns, without a one-hot class).
+    pub fn items_of(&self, input: &Tensor) -> Result<Tensor> {
+        let cond = self.config.condition_dim();
+        if cond == 0 || input.dim(1)? <= self.config.input_dim {
+            return Ok(input.clone());
+        }
+        input.narrow(1, 0, self.config.input_dim)
+    }
+
+    /// Decodes codes `z` (batch, latent) of the items of model input `input`: the decoder's
+    /// raw output, given the input's one-hot class for a conditional kind.
+    pub fn decode_given(&self, z: &Tensor, input: &Tensor) -> Result<Tensor> {
+        let cond = self.config.condition_dim();
+        if cond == 0 {
+            return self.decode_raw(z);
+        }
+        let hot = input.narrow(1, self.config.input_dim, cond)?;
+        self.decode_raw(&Tensor::cat(&[z, &hot], 1)?)
     }
 
     /// The input a model trains on: `x` corrupted by the kind's corruption (a denoiser's
@@ -259,7 +305,7 @@ impl Autoencoder {
             }
             None => (mu.clone(), zeros.clone(), None),
         };
-        let recon = self.recon_nll(&self.decode_raw(&z)?, target)?;
+        let recon = self.recon_nll(&self.decode_given(&z, input)?, target)?;
         let penalty = match self.config.kind.penalty() {
             Some(penalty) => (penalty.loss)(&PenaltyInput {
                 model: self,
@@ -349,6 +395,7 @@ impl Autoencoder {
             &self.decoder.layers,
             self.conv.as_ref(),
             self.config.likelihood == Likelihood::Bernoulli,
+            self.config.condition_dim(),
         )
     }
 
@@ -359,6 +406,7 @@ impl Autoencoder {
             self.conv.as_ref(),
             &self.mu_head,
             self.logvar_head.as_ref(),
+            self.config.condition_dim(),
         )
     }
 
@@ -378,6 +426,17 @@ impl Autoencoder {
 
 fn mean(t: &Tensor) -> Result<f64> {
     Ok(f64::from(t.mean_all()?.to_scalar::<f32>()?))
+}
+
+/// One row per label, 1 in the label's column (labels at or past `classes` give a zero row).
+pub fn one_hot(labels: &[u32], classes: usize) -> Result<Tensor> {
+    let mut v = vec![0f32; labels.len() * classes];
+    for (row, &label) in labels.iter().enumerate() {
+        if (label as usize) < classes {
+            v[row * classes + label as usize] = 1.0;
+        }
+    }
+    Tensor::from_vec(v, (labels.len(), classes), &Device::Cpu)
 }
 
 /// Makes a (rows, dim) tensor from items stored back to back.

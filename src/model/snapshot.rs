@@ -67,6 +67,9 @@ pub struct DecoderSnapshot {
     pub sigmoid_output: bool,
     /// The convolutions, for a conv decoder (its dense layers end with a ReLU too).
     pub conv: Option<ConvPlan>,
+    /// Classes of a conditional decoder (cvae), whose input is the code ++ a one-hot class;
+    /// 0 for every other kind.
+    pub classes: usize,
     tensors: OnceLock<Vec<(Tensor, Tensor)>>,
 }
 
@@ -76,6 +79,7 @@ impl Clone for DecoderSnapshot {
             layers: self.layers.clone(),
             sigmoid_output: self.sigmoid_output,
             conv: self.conv.clone(),
+            classes: self.classes,
             tensors: OnceLock::new(),
         }
     }
@@ -88,6 +92,7 @@ impl DecoderSnapshot {
         layers: &[Dense],
         conv: Option<&ConvNet>,
         sigmoid_output: bool,
+        classes: usize,
     ) -> Result<Self> {
         let mut layers = layers
             .iter()
@@ -105,6 +110,7 @@ impl DecoderSnapshot {
         }
         Ok(Self {
             conv: conv.map(|c| c.plan.clone()),
+            classes,
             ..Self::new(layers, sigmoid_output)
         })
     }
@@ -115,6 +121,7 @@ impl DecoderSnapshot {
             layers,
             sigmoid_output,
             conv: None,
+            classes: 0,
             tensors: OnceLock::new(),
         }
     }
@@ -125,12 +132,52 @@ impl DecoderSnapshot {
         self.conv = ConvPlan::for_items(config.arch, config.image)
             .ok()
             .flatten();
+        self.classes = config.condition_dim();
         self
     }
 
     /// Size of the code it decodes.
     pub fn latent_dim(&self) -> usize {
+        self.input_width().saturating_sub(self.classes)
+    }
+
+    /// Values its first layer takes: the code, and a conditional decoder's one-hot class.
+    fn input_width(&self) -> usize {
         self.layers.first().map_or(0, |l| l.n_in)
+    }
+
+    /// Codes stored back to back, each followed by the one-hot class `labels` gives it
+    /// (its row's label, or the first label for every row if there is one): the decoder's
+    /// input. The codes unchanged for a decoder without classes.
+    fn with_classes<'a>(&self, codes: &'a [f32], labels: &[u32]) -> std::borrow::Cow<'a, [f32]> {
+        if self.classes == 0 {
+            return std::borrow::Cow::Borrowed(codes);
+        }
+        let d = self.latent_dim().max(1);
+        let mut out = Vec::with_capacity(codes.len() / d * (d + self.classes));
+        for (row, z) in codes.chunks_exact(d).enumerate() {
+            out.extend_from_slice(z);
+            let label = labels.get(row).or(labels.first()).copied().unwrap_or(0);
+            out.extend((0..self.classes).map(|c| if c == label as usize { 1.0 } else { 0.0 }));
+        }
+        std::borrow::Cow::Owned(out)
+    }
+
+    /// [`DecoderSnapshot::decode`] of every code as class `class` (a conditional decoder,
+    /// the cvae's; other decoders ignore the class).
+    pub fn decode_as(&self, codes: &[f32], class: u32) -> Result<Vec<f32>> {
+        self.decode_inputs(&self.with_classes(codes, &[class]))
+    }
+
+    /// [`DecoderSnapshot::decode`] of each code as its own class, `labels[row]` (a
+    /// conditional decoder; other decoders ignore the labels).
+    pub fn decode_each(&self, codes: &[f32], labels: &[u32]) -> Result<Vec<f32>> {
+        self.decode_inputs(&self.with_classes(codes, labels))
+    }
+
+    /// [`DecoderSnapshot::decode_raw`] of every code as class `class`.
+    pub fn decode_raw_as(&self, codes: &[f32], class: u32) -> Vec<f32> {
+        self.decode_raw_inputs(&self.with_classes(codes, &[class]))
     }
 
     /// Values per decoded item.
@@ -159,12 +206,18 @@ impl DecoderSnapshot {
     }
 
     /// Decodes codes stored back to back (`latent_dim` values each) into items in data space
-    /// (pixels in [0, 1] for images). One batched forward pass.
+    /// (pixels in [0, 1] for images). One batched forward pass. A conditional decoder
+    /// decodes them as class 0 ([`DecoderSnapshot::decode_as`] chooses).
     pub fn decode(&self, codes: &[f32]) -> Result<Vec<f32>> {
+        self.decode_as(codes, 0)
+    }
+
+    /// `decode` of the decoder's whole inputs (codes with their one-hot class).
+    fn decode_inputs(&self, codes: &[f32]) -> Result<Vec<f32>> {
         if let Some(plan) = &self.conv {
             return self.decode_conv_batch(plan, codes);
         }
-        let d = self.latent_dim().max(1);
+        let d = self.input_width().max(1);
         let rows = codes.len() / d;
         if rows == 0 {
             return Ok(Vec::new());
@@ -186,9 +239,14 @@ impl DecoderSnapshot {
     /// The decoder's raw output for codes stored back to back: logits for a Bernoulli
     /// decoder (no sigmoid, whatever `sigmoid_output` says), means for a Gaussian one.
     /// Plain loops on the calling thread, for a few codes (the inspector); `decode` is
-    /// faster for many.
+    /// faster for many. A conditional decoder decodes them as class 0.
     pub fn decode_raw(&self, codes: &[f32]) -> Vec<f32> {
-        let d = self.latent_dim().max(1);
+        self.decode_raw_as(codes, 0)
+    }
+
+    /// `decode_raw` of the decoder's whole inputs (codes with their one-hot class).
+    fn decode_raw_inputs(&self, codes: &[f32]) -> Vec<f32> {
+        let d = self.input_width().max(1);
         let mut out = Vec::new();
         if let Some(plan) = &self.conv {
             for z in codes.chunks_exact(d) {
@@ -215,7 +273,7 @@ impl DecoderSnapshot {
     /// through candle's matmul (for one code, [`DecoderSnapshot::decode_raw`]'s plain loops
     /// cost the same).
     fn decode_conv_batch(&self, plan: &ConvPlan, codes: &[f32]) -> Result<Vec<f32>> {
-        let d = self.latent_dim().max(1);
+        let d = self.input_width().max(1);
         let rows = codes.len() / d;
         if rows == 0 {
             return Ok(Vec::new());
@@ -299,6 +357,9 @@ pub struct EncoderSnapshot {
     pub logvar_head: Option<DenseWeights>,
     /// The convolutions, for a conv encoder.
     pub conv: Option<ConvPlan>,
+    /// Classes of a conditional encoder (cvae), whose input is the item ++ a one-hot class;
+    /// 0 for every other kind.
+    pub classes: usize,
 }
 
 impl EncoderSnapshot {
@@ -308,6 +369,7 @@ impl EncoderSnapshot {
         conv: Option<&ConvNet>,
         mu: &Dense,
         logvar: Option<&Dense>,
+        classes: usize,
     ) -> Result<Self> {
         let convs = conv.map_or(&[][..], |c| &c.encoder[..]);
         Ok(Self {
@@ -319,6 +381,7 @@ impl EncoderSnapshot {
             mu_head: DenseWeights::from_dense(mu)?,
             logvar_head: logvar.map(DenseWeights::from_dense).transpose()?,
             conv: conv.map(|c| c.plan.clone()),
+            classes,
         })
     }
 
@@ -328,14 +391,20 @@ impl EncoderSnapshot {
         self.conv = ConvPlan::for_items(config.arch, config.image)
             .ok()
             .flatten();
+        self.classes = config.condition_dim();
         self
     }
 
-    /// Values per item it encodes.
+    /// Values per item it encodes (without a conditional encoder's one-hot class).
     pub fn input_dim(&self) -> usize {
         match &self.conv {
             Some(plan) => plan.input_dim(),
-            None => self.trunk.first().unwrap_or(&self.mu_head).n_in,
+            None => self
+                .trunk
+                .first()
+                .unwrap_or(&self.mu_head)
+                .n_in
+                .saturating_sub(self.classes),
         }
     }
 
@@ -349,9 +418,11 @@ impl EncoderSnapshot {
         self.logvar_head.is_some()
     }
 
-    /// The last hidden layer's activations for one item.
-    fn hidden(&self, x: &[f32]) -> Vec<f32> {
+    /// The last hidden layer's activations for one item of class `class` (a conditional
+    /// encoder's; others ignore it).
+    fn hidden(&self, x: &[f32], class: u32) -> Vec<f32> {
         let mut h = x.to_vec();
+        h.extend((0..self.classes).map(|c| if c == class as usize { 1.0 } else { 0.0 }));
         let mut dense = &self.trunk[..];
         if let Some(plan) = &self.conv {
             h = conv::planar_to_last(x, plan.image);
@@ -371,11 +442,19 @@ impl EncoderSnapshot {
 
     /// μ and (variational kinds) log σ² of items stored back to back, `input_dim` values
     /// each (a trailing partial item is ignored); `latent_dim` values per item in each.
+    /// A conditional encoder (cvae) encodes them as class 0 ([`EncoderSnapshot::encode_logvar_as`]
+    /// chooses).
     pub fn encode_logvar(&self, x: &[f32]) -> (Vec<f32>, Option<Vec<f32>>) {
+        self.encode_logvar_as(x, 0)
+    }
+
+    /// [`EncoderSnapshot::encode_logvar`] of items of class `class` (a conditional
+    /// encoder's; others ignore it).
+    pub fn encode_logvar_as(&self, x: &[f32], class: u32) -> (Vec<f32>, Option<Vec<f32>>) {
         let mut mu = Vec::new();
         let mut logvar = self.logvar_head.as_ref().map(|_| Vec::new());
         for item in x.chunks_exact(self.input_dim().max(1)) {
-            let h = self.hidden(item);
+            let h = self.hidden(item, class);
             mu.extend(self.mu_head.forward(&h));
             if let (Some(head), Some(out)) = (&self.logvar_head, &mut logvar) {
                 out.extend(head.forward(&h));

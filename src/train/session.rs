@@ -200,13 +200,24 @@ impl Session {
         let (indices, epoch_done) = self.order.next_batch();
         let batch = indices.len();
         let x = batch_tensor(self.data.train.gather(indices, dim), dim)?;
+        // A conditional model (cvae) also sees each item's class.
+        let labels: Vec<u32> = indices
+            .iter()
+            .map(|&i| self.data.train.labels.get(i).copied().unwrap_or(0))
+            .collect();
         let schedule = Schedule::new(self.kl_warmup_factor(), self.step);
         let at = StepAt {
             keep_point: self.step.is_multiple_of(KEEP_EVERY_STEPS),
             step: self.step + 1,
             epoch: self.epoch,
         };
-        let events = step_models(&mut self.slots, &x, schedule, at, self.config.threads)?;
+        let events = step_models(
+            &mut self.slots,
+            (&x, &labels),
+            schedule,
+            at,
+            self.config.threads,
+        )?;
         self.step += 1;
         self.step_in_epoch += 1;
         let took = started.elapsed();
@@ -259,18 +270,27 @@ impl Session {
         let display = batch_tensor(test.gather(&self.display_indices, dim), dim)?;
         let recon_inputs = test.gather(&self.recon_indices, dim);
         let recon_x = batch_tensor(recon_inputs.clone(), dim)?;
+        let label_of = |i: &usize| test.labels.get(*i).copied().unwrap_or(0);
+        let display_labels: Vec<u32> = self.display_indices.iter().map(label_of).collect();
+        let recon_labels: Vec<u32> = self.recon_indices.iter().map(label_of).collect();
         let mut models = Vec::new();
         for slot in &mut self.slots {
             let m = &slot.model;
+            // A conditional model (cvae) sees each item's class too.
+            let display = &m.input_of(&display, &display_labels)?;
+            let recon_x = &m.input_of(&recon_x, &recon_labels)?;
             // In parts: 2,000 items through a 64×64 conv model at once hold GBs.
-            let (codes, sigmas) = crate::model::conv::encode_in_parts(m, &display)?;
+            let (codes, sigmas) = crate::model::conv::encode_in_parts(m, display)?;
             // The image shown decodes μ of exactly the input the model saw (the corrupted
             // one for a denoiser); its numbers are that decoding's NLL of the clean input.
-            let noisy = m.corrupt(&recon_x, &mut self.view_rng)?;
+            let noisy = m.corrupt(recon_x, &mut self.view_rng)?;
             let (rmu, _) = m.encode(&noisy)?;
-            let recon_losses: Vec<f32> = m.recon_nll(&m.decode_raw(&rmu)?, &recon_x)?.to_vec1()?;
+            let recon_losses: Vec<f32> = m
+                .recon_nll(&m.decode_given(&rmu, &noisy)?, recon_x)?
+                .to_vec1()?;
             let decoder = Arc::new(m.decoder_snapshot()?);
-            let recon_values = decoder.decode(&rmu.flatten_all()?.to_vec1()?)?;
+            let recon_values =
+                decoder.decode_each(&rmu.flatten_all()?.to_vec1()?, &recon_labels)?;
             models.push(ModelSnapshot {
                 name: slot.name.clone(),
                 kind: m.config.kind,
@@ -325,7 +345,7 @@ struct StepAt {
 /// same either way: it has its own rng). Returns the divergence events, in model order.
 fn step_models(
     slots: &mut [Slot],
-    x: &Tensor,
+    x: (&Tensor, &[u32]),
     schedule: Schedule,
     at: StepAt,
     threads: usize,
@@ -374,13 +394,14 @@ fn step_models(
 /// diverged it, after restoring its last good weights.
 fn step_model(
     slot: &mut Slot,
-    x: &Tensor,
+    (x, labels): (&Tensor, &[u32]),
     schedule: Schedule,
     at: StepAt,
 ) -> Result<Option<TrainEvent>> {
     if slot.diverged {
         return Ok(None);
     }
+    let x = &slot.model.input_of(x, labels)?;
     let before = if at.keep_point {
         Some(slot.model.weights()?)
     } else {

@@ -80,6 +80,10 @@ impl Default for RunSpec {
     }
 }
 
+/// The class count a conditional kind is checked with before the data set is loaded (the
+/// fewest it accepts).
+pub const CLASSES_BEFORE_DATA: usize = 2;
+
 impl RunSpec {
     /// The value of knob `key` in this run: the one set, else the knob's default.
     pub fn knob(&self, key: &str) -> Option<KnobValue> {
@@ -91,11 +95,15 @@ impl RunSpec {
 
     /// The model configs for items of `ds`, or a message naming what is wrong.
     pub fn model_configs(&self, ds: &Dataset) -> Result<Vec<ModelConfig>, SettingsError> {
-        self.model_configs_for(ds.shape)
+        self.model_configs_for(ds.shape, ds.num_classes())
     }
 
     /// The model configs for items of `shape`, or a message naming what is wrong.
-    fn model_configs_for(&self, shape: ItemShape) -> Result<Vec<ModelConfig>, SettingsError> {
+    fn model_configs_for(
+        &self,
+        shape: ItemShape,
+        classes: usize,
+    ) -> Result<Vec<ModelConfig>, SettingsError> {
         if let Some(key) = self.knobs.keys().find(|k| kinds_with(k).is_empty()) {
             return Err(SettingsError::UnknownKnob(key.clone()));
         }
@@ -106,6 +114,9 @@ impl RunSpec {
                 let mut m = ModelConfig::new(kind, shape.dim(), likelihood);
                 m.latent_dim = self.latent_dim;
                 m.hidden = self.hidden.clone();
+                if kind.is_conditional() {
+                    m.classes = classes;
+                }
                 if self.arch == Arch::Conv {
                     m.arch = Arch::Conv;
                     m.hidden = crate::model::arch::DENSE.to_vec();
@@ -135,13 +146,23 @@ impl RunSpec {
 
     /// The training config for `ds`, checked, or why these settings cannot train.
     pub fn train_config(&self, ds: &Dataset) -> Result<TrainConfig, SettingsError> {
-        self.train_config_for(ds.shape)
+        self.train_config_with(ds.shape, ds.num_classes())
     }
 
     /// The training config for items of `shape`, checked: lets a caller that knows the
     /// shape before the data (`data::peek_shape`) refuse bad settings before building it.
+    /// The class count is not known before the data: a conditional kind (cvae) is checked
+    /// as if the set had [`CLASSES_BEFORE_DATA`]; [`RunSpec::train_config`] uses the set's.
     pub fn train_config_for(&self, shape: ItemShape) -> Result<TrainConfig, SettingsError> {
-        let mut c = TrainConfig::new(self.model_configs_for(shape)?);
+        self.train_config_with(shape, CLASSES_BEFORE_DATA)
+    }
+
+    fn train_config_with(
+        &self,
+        shape: ItemShape,
+        classes: usize,
+    ) -> Result<TrainConfig, SettingsError> {
+        let mut c = TrainConfig::new(self.model_configs_for(shape, classes)?);
         c.lr = self.lr;
         c.batch_size = self.batch_size;
         c.seed = self.seed;

@@ -338,6 +338,7 @@ static AUTOGRAD_ONLY: crate::model::kinds::KindSpec = crate::model::kinds::KindS
         manual: None,
     }),
     check: None,
+    conditional: false,
 };
 
 #[test]

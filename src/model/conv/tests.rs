@@ -107,7 +107,13 @@ fn the_contractive_ae_is_refused_with_conv_and_every_other_kind_trains() {
         .unwrap()
         .affine(1.0, 0.5)
         .unwrap();
-    for kind in ModelKind::all().filter(|&k| k != ModelKind::Cae) {
+    // The cvae is refused with conv like the cae (its one-hot joins the dense layers only).
+    let mut cvae = conv_config(ModelKind::Cvae, image(1, 8), &[6], 2);
+    cvae.classes = 3;
+    let e = cvae.validate().unwrap_err().to_string();
+    assert!(e.contains("cannot use --arch conv"), "{e}");
+    let others = |k: &ModelKind| ![ModelKind::Cae, ModelKind::Cvae].contains(k);
+    for kind in ModelKind::all().filter(others) {
         let m = model(kind, image(1, 8), &[6], 2);
         assert_eq!(m.gradients(), crate::model::kinds::Gradients::Autograd);
         let mut opt = m.optimizer(1e-3);

@@ -18,6 +18,7 @@ fn tiny(variational: bool) -> (EncoderSnapshot, DecoderSnapshot) {
         mu_head: dense(vec![1.0, 0.0, 0.0, -1.0], vec![0.1, 0.0], 2, 2),
         logvar_head: variational.then(|| dense(vec![2.0, 0.0, 0.0, 0.0], vec![-1.0, 0.5], 2, 2)),
         conv: None,
+        classes: 0,
     };
     let decoder = DecoderSnapshot::new(
         vec![dense(vec![-2.0, 0.0, 0.0, -1.0], vec![0.5, 0.0], 2, 2)],

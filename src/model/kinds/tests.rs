@@ -10,6 +10,7 @@ fn the_table_lists_every_kind_once_with_a_unique_name() {
         ModelKind::Dae,
         ModelKind::Sae,
         ModelKind::Cae,
+        ModelKind::Cvae,
     ];
     for v in named {
         assert_eq!(
@@ -32,8 +33,11 @@ fn the_table_lists_every_kind_once_with_a_unique_name() {
 fn a_kind_trains_by_hand_unless_its_penalty_is_autograd_only() {
     for kind in ModelKind::all() {
         let by_hand = kind.penalty().is_none_or(|p| p.manual.is_some());
+        // A conditional kind (cvae) trains through autograd whatever its penalty.
+        let by_hand = by_hand && !kind.is_conditional();
         assert_eq!(kind.gradients() == Gradients::Manual, by_hand, "{kind}");
     }
+    assert_eq!(ModelKind::Cvae.gradients(), Gradients::Autograd);
     assert_eq!(ModelKind::Cae.gradients(), Gradients::Manual);
     assert_eq!(ModelKind::Sae.gradients(), Gradients::Manual);
 }

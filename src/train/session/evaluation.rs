@@ -105,8 +105,11 @@ impl KnnProbe {
     /// 5-NN accuracy of `model`'s display codes against its training codes.
     fn accuracy(&self, model: &Autoencoder) -> Result<f64> {
         // In parts: thousands of items through a 64×64 conv model at once hold GBs.
-        let (train_codes, _) = crate::model::conv::encode_in_parts(model, &self.train_x)?;
-        let (test_codes, _) = crate::model::conv::encode_in_parts(model, &self.display_x)?;
+        // A conditional model (cvae) sees each item's class too.
+        let train_x = model.input_of(&self.train_x, &self.train_labels)?;
+        let display_x = model.input_of(&self.display_x, &self.display_labels)?;
+        let (train_codes, _) = crate::model::conv::encode_in_parts(model, &train_x)?;
+        let (test_codes, _) = crate::model::conv::encode_in_parts(model, &display_x)?;
         Ok(knn_accuracy(
             &train_codes,
             &self.train_labels,

@@ -133,7 +133,9 @@ impl PackedHalves {
             trunk: self.trunk.iter().map(PackedLayer::unpack).collect(),
             mu_head: self.mu_head.unpack(),
             logvar_head: self.logvar_head.as_ref().map(PackedLayer::unpack),
+            // Both read the plan and the class count from the config (`with_plan_of`).
             conv: None,
+            classes: 0,
         };
         (decoder, encoder)
     }
