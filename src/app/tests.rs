@@ -839,7 +839,7 @@ fn the_window_decodes_a_cvae_as_the_chosen_class_everywhere() {
     let ds = data::load_with_sizes("digits", 1, Some(sizes)).unwrap();
     let snap = cvae_snapshot();
     // The latent tab's probe decodes as the shared class.
-    let mut probe_as = |class: u32| {
+    let probe_as = |class: u32| {
         let mut selection = Selection::default();
         selection.prepare(&snap);
         selection.decode_class = class;
