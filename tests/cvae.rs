@@ -177,3 +177,79 @@ fn a_cvae_checkpoint_keeps_its_classes_and_decodes_the_same() {
     assert_eq!(json["model"], "cvae");
     assert!(json["kl"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn train_writes_cvae_test_rows_and_refuses_conv_and_sets_without_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let out_s = out.to_str().unwrap();
+    let o = common::latentlab(&[
+        "train",
+        "--dataset",
+        "moons",
+        "--models",
+        "vae,cvae",
+        "--hidden",
+        "16",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "200",
+        "--grid",
+        "4",
+        "--out",
+        out_s,
+    ]);
+    assert!(o.status.success(), "{}", common::stderr(&o));
+    let rows = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let test_row = rows
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["model"] == "cvae" && r["split"] == "test")
+        .expect("a cvae test row");
+    assert!(test_row["elbo"].as_f64().unwrap() < 0.0, "{test_row}");
+    assert!(test_row["kl"].as_f64().unwrap() > 0.0, "{test_row}");
+    assert!(test_row["active_units"].is_number(), "{test_row}");
+    let meta = std::fs::read_to_string(out.join("cvae.json")).unwrap();
+    assert!(
+        meta.contains("\"classes\": 2"),
+        "moons has two classes: {meta}"
+    );
+
+    // Refused before anything is written (a fresh folder: --out's own check comes first).
+    let other = dir.path().join("other");
+    let other = other.to_str().unwrap();
+    let conv = common::latentlab(&[
+        "train", "--models", "cvae", "--arch", "conv", "--out", other,
+    ]);
+    assert!(!conv.status.success());
+    let e = common::stderr(&conv);
+    assert!(
+        e.contains("cvae cannot use --arch conv") && e.contains("one-hot"),
+        "{e}"
+    );
+
+    // A CSV whose items are all of class 0.
+    let csv = dir.path().join("one.csv");
+    let row = |i: usize| {
+        let pixels: Vec<String> = (0..784).map(|j| ((i * 7 + j) % 256).to_string()).collect();
+        format!("0,{}\n", pixels.join(","))
+    };
+    std::fs::write(&csv, (0..20).map(row).collect::<String>()).unwrap();
+    let spec = format!("csv:{}", csv.display());
+    let one = common::latentlab(&[
+        "train",
+        "--dataset",
+        &spec,
+        "--models",
+        "cvae",
+        "--out",
+        other,
+    ]);
+    assert!(!one.status.success());
+    let e = common::stderr(&one);
+    assert!(
+        e.contains("cvae needs a data set with classes (at least 2; this one has 1)"),
+        "{e}"
+    );
+}

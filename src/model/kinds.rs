@@ -251,6 +251,15 @@ pub enum KnobError {
         /// The classes the data set has.
         classes: usize,
     },
+    /// A conditional kind on an architecture other than the MLP.
+    #[error(
+        "{kind} cannot use --arch conv: its one-hot class joins the dense layers of the MLP, \
+         and the convolutions do not take it; use --arch mlp for {kind}"
+    )]
+    ConditionalMlpOnly {
+        /// The kind's name.
+        kind: &'static str,
+    },
     /// The kind cannot use the architecture asked for.
     #[error(transparent)]
     Arch(#[from] super::arch::ArchError),
@@ -805,7 +814,11 @@ fn corrupt_with_noise(config: &ModelConfig, x: &Tensor, rng: &mut PortableRng) -
 /// A conditional kind needs a data set with at least two classes, and the MLP (its one-hot
 /// joins the dense layers; the conv layers do not take it).
 fn needs_classes(config: &ModelConfig) -> std::result::Result<(), KnobError> {
-    super::arch::mlp_only(config.arch, config.kind.name())?;
+    if config.arch != super::arch::Arch::Mlp {
+        return Err(KnobError::ConditionalMlpOnly {
+            kind: config.kind.name(),
+        });
+    }
     if config.classes < 2 {
         return Err(KnobError::NeedsClasses {
             kind: config.kind.name(),
