@@ -97,12 +97,67 @@ fn decoding_one_code_as_each_class_draws_that_class() {
         rates.push(hits as f64 / DRAWS as f64);
     }
     eprintln!("5-NN labels the draws of each class as that class: {rates:?}");
+    // The same through the command line: `sample --class C` draws 100 codes from the prior
+    // and decodes them as class C (u8 IDX images, read back with the IDX reader).
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = save(&model, &ds, dir.path());
+    let mut cli_rates = Vec::new();
+    for class in 0..10u32 {
+        let out = dir.path().join(format!("class{class}.idx"));
+        let o = common::latentlab(&[
+            "sample",
+            "--checkpoint",
+            ckpt.to_str().unwrap(),
+            "--n",
+            &DRAWS.to_string(),
+            "--class",
+            &class.to_string(),
+            "--seed",
+            &class.to_string(),
+            "--format",
+            "idx",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", common::stderr(&o));
+        let (n, h, w, pixels) = latentlab::data::read_idx_images(&out).unwrap();
+        assert_eq!((n, h * w), (DRAWS, dim));
+        let hits = pixels
+            .chunks_exact(dim)
+            .filter(|im| knn5(&ds, im) == class)
+            .count();
+        cli_rates.push(hits as f64 / DRAWS as f64);
+    }
+    eprintln!("5-NN on `sample --class C` draws: {cli_rates:?}");
+    assert!(
+        cli_rates.iter().all(|&r| r >= 0.8),
+        "sample --class: {cli_rates:?}"
+    );
     // The check: at least 80% of 100 draws per class labelled as that class.
     let at_80 = rates.iter().filter(|&&r| r >= 0.8).count();
     assert_eq!(
         at_80, 10,
         "only {at_80} of 10 classes had >= 80% of their draws labelled as the class: {rates:?}"
     );
+}
+
+/// Saves `model` as `dir/cvae.json` (+ weights) for the command line.
+fn save(model: &Autoencoder, ds: &Dataset, dir: &std::path::Path) -> std::path::PathBuf {
+    let meta = checkpoint::CheckpointMeta {
+        format_version: checkpoint::FORMAT_VERSION,
+        name: "cvae".into(),
+        config: model.config.clone(),
+        dataset: "digits".into(),
+        item_shape: ds.shape,
+        class_names: ds.class_names.clone(),
+        epoch: 1,
+        step: 10,
+        lr: 3e-3,
+        seed: 1,
+        test_metrics: None,
+    };
+    checkpoint::save(model, &meta, &dir.join("cvae")).unwrap();
+    dir.join("cvae.json")
 }
 
 #[test]

@@ -128,8 +128,19 @@ fn class_colour_idx_and_bad_counts_are_refused_with_their_messages() {
     };
     let g = grey.to_str().unwrap();
     refused(
-        &["--checkpoint", g, "--n", "4", "--class", "3", "--out", out],
-        "only a cvae takes --class",
+        &[
+            "--checkpoint",
+            g,
+            "--n",
+            "4",
+            "--class",
+            "3",
+            "--format",
+            "idx",
+            "--out",
+            out,
+        ],
+        "only a cvae takes --class (vae has no classes)",
     );
     refused(
         &[

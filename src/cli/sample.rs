@@ -44,16 +44,13 @@ pub struct SampleArgs {
     /// `png` (a sheet) or `idx` (u8 images in the MNIST layout; grey models only).
     #[arg(long, value_enum, default_value = "png")]
     pub format: SampleFormat,
-    /// A class to draw from: only a cvae takes --class (refused for every other kind).
+    /// The class to draw from (0 to classes − 1): a cvae needs it; every other kind refuses it.
     #[arg(long)]
     pub class: Option<u32>,
 }
 
 /// Runs `latentlab sample`.
 pub(super) fn run(a: SampleArgs) -> Result<()> {
-    if a.class.is_some() {
-        bail!("only a cvae takes --class");
-    }
     if a.n == 0 || a.n > MAX_SAMPLES {
         bail!("--n {} is out of range: 1 to {MAX_SAMPLES} draws", a.n);
     }
@@ -86,6 +83,25 @@ pub(super) fn run(a: SampleArgs) -> Result<()> {
             a.checkpoint.display()
         );
     }
+    // A cvae decodes as the class asked for; other kinds take no class.
+    let classes = meta.config.classes;
+    let class = match (a.class, classes) {
+        (Some(_), 0) => bail!(
+            "only a cvae takes --class ({} has no classes)",
+            meta.config.kind.name()
+        ),
+        (Some(c), n) if c as usize >= n => {
+            bail!(
+                "--class {c} is out of range: the cvae has classes 0 to {}",
+                n - 1
+            )
+        }
+        (None, n) if n > 0 => bail!(
+            "a cvae draws from one class: add --class C (0 to {})",
+            n - 1
+        ),
+        (c, _) => c.unwrap_or(0),
+    };
     let decoder = model.decoder_snapshot()?;
     let latent_dim = meta.config.latent_dim;
     let mut rng = PortableRng::seed_from_u64(a.seed);
@@ -94,15 +110,24 @@ pub(super) fn run(a: SampleArgs) -> Result<()> {
         .collect();
     let mut items = Vec::with_capacity(a.n * channels * width * height);
     for codes in z.chunks(DECODE_CHUNK * latent_dim) {
-        items.extend(decoder.decode(codes)?);
+        items.extend(decoder.decode_as(codes, class)?);
     }
     // A Gaussian decoder's means may leave [0, 1]; pixels may not.
     items.iter_mut().for_each(|v| *v = v.clamp(0.0, 1.0));
     match a.format {
         SampleFormat::Png => {
             let side = (a.n as f64).sqrt().ceil() as usize;
+            let of_class = match a.class {
+                Some(c) => format!(
+                    " of class {}",
+                    meta.class_names
+                        .get(c as usize)
+                        .map_or(c.to_string(), Clone::clone)
+                ),
+                None => String::new(),
+            };
             let title = format!(
-                "{} — {} samples from N(0, I)",
+                "{} — {} samples{of_class} from N(0, I)",
                 meta.config.kind.title(),
                 a.n
             );
