@@ -165,20 +165,7 @@ fn a_cvae_checkpoint_keeps_its_classes_and_decodes_the_same() {
     let ds = common::digits(640, 100);
     let model = trained_cvae(&ds, 1);
     let dir = tempfile::tempdir().unwrap();
-    let meta = checkpoint::CheckpointMeta {
-        format_version: checkpoint::FORMAT_VERSION,
-        name: "cvae".into(),
-        config: model.config.clone(),
-        dataset: "digits".into(),
-        item_shape: ds.shape,
-        class_names: ds.class_names.clone(),
-        epoch: 1,
-        step: 10,
-        lr: 3e-3,
-        seed: 1,
-        test_metrics: None,
-    };
-    checkpoint::save(&model, &meta, &dir.path().join("cvae")).unwrap();
+    save(&model, &ds, dir.path());
     let text = std::fs::read_to_string(dir.path().join("cvae.json")).unwrap();
     assert!(text.contains("\"classes\": 10"), "{text}");
     let (back, back_meta) = checkpoint::load(&dir.path().join("cvae.json")).unwrap();
