@@ -19,7 +19,8 @@ pub struct Metrics {
     pub kl: f64,
     /// Sparsity or contraction penalty.
     pub penalty: f64,
-    /// The total loss: recon + β·kl + penalty (β while the β-VAE uses it, else 1: free bits
+    /// The total loss: for a kind trained on the k-sample bound (iwae), −L_k with its own k
+    /// (fresh samples); else recon + β·kl + penalty (β while the β-VAE uses it, else 1: free bits
     /// and a capacity change the gradient, not this number; see `model::objective`).
     pub loss: f64,
     /// -(recon + kl), for VAEs.
@@ -61,9 +62,8 @@ pub fn evaluate(
     let corrupts = model.config.kind.spec().corrupt.is_some();
     // A 64×64 conv model's forward holds ~1 MB per item and layer: fewer items at once.
     let eval_chunk = EVAL_CHUNK.min(model.config.arch.inference_rows());
-    let iw_chunk = (eval_chunk * 8)
-        .checked_div(iw_samples)
-        .map_or(eval_chunk, |c| c.clamp(1, eval_chunk));
+    let bound_samples = super::iwae::samples(&model.config);
+    let mut neg_bound = 0.0;
     let latent_dim = model.config.latent_dim;
     let mut codes: Vec<f32> = Vec::with_capacity(n * latent_dim);
     let mut start = 0;
@@ -88,17 +88,11 @@ pub fn evaluate(
         if variational {
             mean_code_recon += sum(&model.recon_nll(&model.decode_given(&mu, &x)?, &x)?)?;
             if iw_samples > 0 {
-                let mut s = start;
-                while s < end {
-                    let e = (s + iw_chunk).min(end);
-                    let idx: Vec<usize> = (s..e).collect();
-                    let xs = model.input_of(
-                        &batch_tensor(split.gather(&idx, dim), dim)?,
-                        labels_of(split, &idx),
-                    )?;
-                    log_px += sum(&log_px_iw(model, &xs, iw_samples, rng)?)?;
-                    s = e;
-                }
+                log_px += iw_sum(model, split, dim, (start, end), iw_samples, rng)?;
+            }
+            // A kind trained on the k-sample bound reports −L_k as its loss (`iwae`).
+            if let Some(k) = bound_samples {
+                neg_bound -= iw_sum(model, split, dim, (start, end), k, rng)?;
             }
         }
         start = end;
@@ -117,7 +111,10 @@ pub fn evaluate(
         recon,
         kl,
         penalty,
-        loss: recon + model.kl_weight() * kl + penalty,
+        loss: match bound_samples {
+            Some(_) => neg_bound / n,
+            None => recon + model.kl_weight() * kl + penalty,
+        },
         elbo: variational.then_some(-(recon + kl)),
         mean_code_recon: variational.then_some(mean_code_recon / n),
         denoising_recon: corrupts.then_some(denoising_recon / n),
@@ -126,6 +123,35 @@ pub fn evaluate(
         active_units: Some(active_units),
         mig,
     })
+}
+
+/// Σ of the `k`-sample importance-weighted bound over the items `start..end` of `split`, a
+/// few at a time (about 8 evaluation chunks' worth of decodes per pass).
+fn iw_sum(
+    model: &Autoencoder,
+    split: &Split,
+    dim: usize,
+    (start, end): (usize, usize),
+    k: usize,
+    rng: &mut PortableRng,
+) -> Result<f64> {
+    let eval_chunk = EVAL_CHUNK.min(model.config.arch.inference_rows());
+    let chunk = (eval_chunk * 8)
+        .checked_div(k)
+        .map_or(eval_chunk, |c| c.clamp(1, eval_chunk));
+    let mut total = 0.0;
+    let mut s = start;
+    while s < end {
+        let e = (s + chunk).min(end);
+        let idx: Vec<usize> = (s..e).collect();
+        let xs = model.input_of(
+            &batch_tensor(split.gather(&idx, dim), dim)?,
+            labels_of(split, &idx),
+        )?;
+        total += sum(&log_px_iw(model, &xs, k, rng)?)?;
+        s = e;
+    }
+    Ok(total)
 }
 
 /// The labels of a run of consecutive items `idx` (empty if the split has none).
@@ -148,31 +174,16 @@ pub fn log_px_iw(
     k: usize,
     rng: &mut PortableRng,
 ) -> Result<Tensor> {
-    let k = k.max(1);
-    let (mu, logvar) = model.encode(x)?;
-    let Some(logvar) = logvar else {
+    if !model.config.kind.is_variational() {
         return Tensor::zeros(x.dim(0)?, candle_core::DType::F32, x.device());
-    };
-    let (b, d) = mu.dims2()?;
-    // Repeat every row k times: (b*k, d).
-    let rep = |t: &Tensor| -> Result<Tensor> {
-        t.unsqueeze(1)?
-            .repeat((1, k, 1))?
-            .reshape((b * k, t.dim(1)?))
-    };
-    let (mu_r, lv_r, x_r) = (rep(&mu)?, rep(&logvar)?, rep(x)?);
-    let eps = Autoencoder::standard_normal(rng, b * k, d)?;
-    let z = (&mu_r + (lv_r.affine(0.5, 0.0)?.exp()? * &eps)?)?;
-    let log_pxz = model
-        .recon_nll(&model.decode_given(&z, &x_r)?, &x_r)?
-        .neg()?;
-    log_mean_exp(&iw_log_weights(&log_pxz, &z, &eps, &lv_r)?.reshape((b, k))?)
+    }
+    Ok(super::iwae::bound(model, x, k, 1.0, rng)?.log_bound)
 }
 
 /// The importance weights' logs, log p(x|z) + log p(z) − log q(z|x), one per row of
 /// `z = μ + σ·ε` (`log_pxz`: one value per row; `z`, `eps`, `logvar`: rows × latent dims).
-/// The one copy of this arithmetic: [`log_px_iw`] and the inspector's bound
-/// (`inspect::bound`) both call it.
+/// The one copy of this arithmetic: [`log_px_iw`] (through `iwae::bound`, the IWAE's
+/// training objective) and the inspector's bound (`inspect::bound`) call it.
 pub fn iw_log_weights(
     log_pxz: &Tensor,
     z: &Tensor,
@@ -195,7 +206,7 @@ pub fn log_mean_exp(log_w: &Tensor) -> Result<Tensor> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! The IWAE estimator on a linear-Gaussian VAE, whose log p(x) is known in closed form:
     //! z ~ N(0, I), x | z ~ N(A z + b, σ² I) gives x ~ N(b, A Aᵀ + σ² I), and the exact
     //! posterior is Gaussian with diagonal covariance when A's columns are orthogonal.
@@ -234,7 +245,7 @@ mod tests {
     /// The linear-Gaussian VAE with the exact posterior, then q's mean moved by
     /// `mean_shift` posterior standard deviations on z₀ and its variances scaled by
     /// `var_scale` (0 and 1: exact).
-    fn linear_gaussian_vae(mean_shift: f64, var_scale: f64) -> Autoencoder {
+    pub(crate) fn linear_gaussian_vae(mean_shift: f64, var_scale: f64) -> Autoencoder {
         let mut cfg = ModelConfig::new(ModelKind::Vae, 3, Likelihood::Gaussian);
         cfg.latent_dim = 2;
         cfg.hidden = vec![6];
@@ -276,7 +287,7 @@ mod tests {
     }
 
     /// log N(x; b, A Aᵀ + σ² I), by Cholesky in f64.
-    fn closed_form_log_px(x: [f64; 3]) -> f64 {
+    pub(crate) fn closed_form_log_px(x: [f64; 3]) -> f64 {
         let mut c = [[0.0f64; 3]; 3];
         for (i, row) in c.iter_mut().enumerate() {
             for (k, v) in row.iter_mut().enumerate() {
@@ -306,7 +317,7 @@ mod tests {
     }
 
     /// Points on, near and off the model's plane.
-    const POINTS: [[f64; 3]; 4] = [
+    pub(crate) const POINTS: [[f64; 3]; 4] = [
         [0.5, 0.4, 0.6],
         [0.62, 0.43, 0.63],
         [0.41, 0.52, 0.55],

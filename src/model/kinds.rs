@@ -37,6 +37,8 @@ impl ModelKind {
     pub const Cae: ModelKind = ModelKind(&CAE);
     /// Conditional VAE: encoder and decoder both see the class as a one-hot vector.
     pub const Cvae: ModelKind = ModelKind(&CVAE);
+    /// Importance-weighted autoencoder: trains on the k-sample bound (Burda et al. 2016).
+    pub const Iwae: ModelKind = ModelKind(&IWAE);
 }
 
 impl PartialEq for ModelKind {
@@ -132,6 +134,11 @@ pub struct KnobSpec {
 }
 
 impl KnobSpec {
+    /// True if it takes whole numbers only (it is listed in [`WHOLE_NUMBER_KNOBS`]).
+    pub fn whole(&self) -> bool {
+        WHOLE_NUMBER_KNOBS.contains(&self.key)
+    }
+
     /// The default value.
     pub fn default_value(&self) -> KnobValue {
         match self.range {
@@ -145,7 +152,9 @@ impl KnobSpec {
         let label = self.label;
         match (self.range, value) {
             (KnobRange::Number { min, max, .. }, KnobValue::Number(v)) => {
-                if v.is_finite() && (min..=max).contains(v) {
+                if self.whole() && v.is_finite() && v.fract() != 0.0 {
+                    Err(KnobError::NotWhole { label, value: *v })
+                } else if v.is_finite() && (min..=max).contains(v) {
                     Ok(value.clone())
                 } else {
                     Err(KnobError::OutOfRange {
@@ -225,6 +234,14 @@ pub enum KnobError {
         value: String,
         /// The options, comma-separated.
         options: String,
+    },
+    /// A fraction where a count belongs.
+    #[error("{label} {value} is not a whole number")]
+    NotWhole {
+        /// The knob's label.
+        label: &'static str,
+        /// The value given.
+        value: f32,
     },
     /// Text where a number belongs.
     #[error("{label} '{value}' is not a number")]
@@ -341,9 +358,11 @@ pub struct KindSpec {
 }
 
 impl KindSpec {
-    /// How its gradients are computed: by hand unless its penalty is autograd only.
+    /// How its gradients are computed: by hand unless its penalty is autograd only (or it
+    /// is conditional, or trains on the importance-weighted bound: the hand-written pass
+    /// knows the ELBO only).
     pub fn gradients(&self) -> Gradients {
-        if self.conditional {
+        if self.conditional || self.knobs.iter().any(|k| k.key == IW_SAMPLES.key) {
             return Gradients::Autograd;
         }
         match self.penalty {
@@ -381,6 +400,10 @@ pub struct KnobSwitch {
     /// Why, for the greyed knob's tooltip.
     pub why: &'static str,
 }
+
+/// The number knobs that count something (their sliders move in steps of 1; a fraction is
+/// refused).
+pub const WHOLE_NUMBER_KNOBS: &[&str] = &["k"];
 
 /// Every knob that another knob switches off.
 pub const KNOB_SWITCHES: &[KnobSwitch] = &[KnobSwitch {
@@ -543,6 +566,24 @@ const CONTRACTION: KnobSpec = KnobSpec {
     live: true,
 };
 
+/// The IWAE's number of importance samples k: any kind with this knob trains on the k-sample
+/// bound (`model::iwae`).
+pub const IW_SAMPLES: KnobSpec = KnobSpec {
+    key: "k",
+    flag: "k",
+    label: "k",
+    help: "importance samples of the iwae's training bound L_k = E log (1/k) Σ p(x,z_i)/q(z_i|x) \
+           (Burda et al. 2016), a whole number; k = 1 is the VAE's ELBO, larger k a tighter \
+           bound on log p(x)",
+    range: KnobRange::Number {
+        min: 1.0,
+        max: 100.0,
+        default: 5.0,
+        slider_max: 50.0,
+    },
+    live: true,
+};
+
 const AE: KindSpec = KindSpec {
     name: "ae",
     title: "Autoencoder",
@@ -635,8 +676,23 @@ const CVAE: KindSpec = KindSpec {
     conditional: true,
 };
 
+const IWAE: KindSpec = KindSpec {
+    name: "iwae",
+    title: "IWAE",
+    about: "importance-weighted autoencoder (Burda et al. 2016): a VAE trained on the k-sample \
+            bound L_k ≥ ELBO; its total loss is −L_k, its recon and KL the one-sample ELBO's \
+            terms, so its total sits below recon + KL by what the k samples gain",
+    color: [231, 41, 138],
+    variational: true,
+    knobs: &[IW_SAMPLES],
+    corrupt: None,
+    penalty: None,
+    check: None,
+    conditional: false,
+};
+
 /// The table of kinds, in display order.
-pub const KINDS: &[KindSpec] = &[AE, VAE, BETA_VAE, DAE, SAE, CAE, CVAE];
+pub const KINDS: &[KindSpec] = &[AE, VAE, BETA_VAE, DAE, SAE, CAE, CVAE, IWAE];
 
 impl ModelKind {
     /// Every kind, in display order: the table's rows (and, in unit tests, the kinds a test

@@ -11,6 +11,7 @@ mod eval;
 #[cfg(test)]
 mod grad_check;
 pub mod inspect;
+pub mod iwae;
 pub mod kinds;
 pub mod limits;
 pub mod loss;
@@ -330,11 +331,25 @@ impl Autoencoder {
         rng: &mut PortableRng,
         at: Schedule,
     ) -> Result<Option<LossTerms>> {
+        Ok(self.train_step_reported(opt, x, rng, at)?.map(|m| m.terms))
+    }
+
+    /// [`Autoencoder::train_step`] with the total loss it reports: recon + β·KL + penalty
+    /// ([`Autoencoder::kl_weight`]'s β), or −L_k for a kind trained on the
+    /// importance-weighted bound ([`iwae`]).
+    pub fn train_step_reported(
+        &self,
+        opt: &mut Adam,
+        x: &Tensor,
+        rng: &mut PortableRng,
+        at: Schedule,
+    ) -> Result<Option<LossMeans>> {
         flush_subnormals();
-        match self.gradients() {
-            kinds::Gradients::Manual => self.train_step_manual(opt, x, rng, at),
-            kinds::Gradients::Autograd => self.train_step_autograd(opt, x, rng, at),
-        }
+        let terms = match self.gradients() {
+            kinds::Gradients::Manual => self.train_step_manual(opt, x, rng, at)?,
+            kinds::Gradients::Autograd => return self.autograd_step(opt, x, rng, at),
+        };
+        Ok(terms.map(|terms| self.reported(terms)))
     }
 
     /// [`Autoencoder::train_step`] through candle's autograd.
@@ -345,6 +360,20 @@ impl Autoencoder {
         rng: &mut PortableRng,
         at: Schedule,
     ) -> Result<Option<LossTerms>> {
+        Ok(self.autograd_step(opt, x, rng, at)?.map(|m| m.terms))
+    }
+
+    /// One autograd step and what it reports ([`Autoencoder::train_step_reported`]).
+    fn autograd_step(
+        &self,
+        opt: &mut Adam,
+        x: &Tensor,
+        rng: &mut PortableRng,
+        at: Schedule,
+    ) -> Result<Option<LossMeans>> {
+        if let Some(k) = iwae::samples(&self.config) {
+            return iwae::train_step(self, opt, x, k, rng, at);
+        }
         let (terms, kl_dims) = self.training_terms(x, rng)?;
         let objective = KlTerm::of(&self.config, at).objective(&terms, kl_dims.as_ref())?;
         let means = terms.means()?;
@@ -353,7 +382,15 @@ impl Autoencoder {
             return Ok(None);
         }
         opt.backward_step(&objective)?;
-        Ok(Some(means))
+        Ok(Some(self.reported(means)))
+    }
+
+    /// Mean terms and the total loss reported with them: recon + β·KL + penalty.
+    fn reported(&self, terms: LossTerms) -> LossMeans {
+        LossMeans {
+            terms,
+            loss: terms.objective(self.kl_weight()),
+        }
     }
 
     /// [`Autoencoder::train_step`] through the hand-written backward pass ([`backward`]).

@@ -407,9 +407,9 @@ fn step_model(
     } else {
         None
     };
-    let Some(terms) = slot
-        .model
-        .train_step(&mut slot.opt, x, &mut slot.rng, schedule)?
+    let Some(reported) =
+        slot.model
+            .train_step_reported(&mut slot.opt, x, &mut slot.rng, schedule)?
     else {
         slot.diverged = true;
         slot.model.set_weights(&slot.last_good)?;
@@ -422,9 +422,8 @@ fn step_model(
     if let Some(weights) = before {
         slot.last_good = weights;
     }
-    let loss = terms.objective(slot.model.kl_weight());
     for sums in [&mut slot.since_progress, &mut slot.since_epoch] {
-        sums.add(terms, loss);
+        sums.add(reported.terms, reported.loss);
     }
     Ok(None)
 }

@@ -11,6 +11,7 @@ fn the_table_lists_every_kind_once_with_a_unique_name() {
         ModelKind::Sae,
         ModelKind::Cae,
         ModelKind::Cvae,
+        ModelKind::Iwae,
     ];
     for v in named {
         assert_eq!(
@@ -35,9 +36,12 @@ fn a_kind_trains_by_hand_unless_its_penalty_is_autograd_only() {
         let by_hand = kind.penalty().is_none_or(|p| p.manual.is_some());
         // A conditional kind (cvae) trains through autograd whatever its penalty.
         let by_hand = by_hand && !kind.is_conditional();
+        // So does a kind trained on the importance-weighted bound (iwae).
+        let by_hand = by_hand && kind.knob("k").is_none();
         assert_eq!(kind.gradients() == Gradients::Manual, by_hand, "{kind}");
     }
     assert_eq!(ModelKind::Cvae.gradients(), Gradients::Autograd);
+    assert_eq!(ModelKind::Iwae.gradients(), Gradients::Autograd);
     assert_eq!(ModelKind::Cae.gradients(), Gradients::Manual);
     assert_eq!(ModelKind::Sae.gradients(), Gradients::Manual);
 }
