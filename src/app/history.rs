@@ -13,7 +13,7 @@ pub enum Curve {
     Recon,
     /// KL to the prior.
     Kl,
-    /// recon + β·kl + penalty.
+    /// recon + β·kl + penalty (−L_k for the iwae: `model::iwae`).
     Total,
 }
 
@@ -38,7 +38,7 @@ pub struct CurveValues {
     pub recon: f64,
     /// KL to the prior.
     pub kl: f64,
-    /// recon + β·kl + penalty.
+    /// recon + β·kl + penalty (−L_k for the iwae: `model::iwae`).
     pub total: f64,
 }
 

@@ -136,6 +136,12 @@ fn knob_ui(ui: &mut Ui, knob: &KnobSpec, draft: &mut RunSpec) {
             // Greyed while another knob switches it off (β while a capacity is set).
             let unused = unused_because(knob.key, |key| draft.knob(key));
             let slider = egui::Slider::new(&mut v, min..=slider_max).text(label);
+            // A count (the iwae's k) moves in whole steps.
+            let slider = if knob.whole() {
+                slider.integer()
+            } else {
+                slider
+            };
             let response = ui.add_enabled(unused.is_none(), slider);
             let changed = match unused {
                 Some(why) => response.on_disabled_hover_text(why),

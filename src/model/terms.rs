@@ -32,7 +32,8 @@ impl LossTerms {
 pub struct LossSums {
     /// The terms, summed.
     pub terms: LossTerms,
-    /// The total loss (recon + β·kl + penalty, `Autoencoder::kl_weight`'s β), summed.
+    /// The total loss (recon + β·kl + penalty, `Autoencoder::kl_weight`'s β; −L_k for the
+    /// iwae), summed.
     pub loss: f64,
     /// How many steps were added.
     pub steps: f64,

@@ -16,7 +16,7 @@ pub fn loss_curves(path: &Path, summaries: &[EpochSummary]) -> Result<(), Figure
     let panels: [(&str, Getter); 3] = [
         ("reconstruction (nats per item)", |m| m.recon),
         ("KL to the prior (nats per item)", |m| m.kl),
-        ("total loss (nats per item)", |m| m.loss),
+        ("total loss (nats per item; IWAE: −L_k)", |m| m.loss),
     ];
     canvas.draw(path, |root| -> Result<(), Box<dyn std::error::Error>> {
         for (area, (title, get)) in root.split_evenly((1, 3)).iter().zip(panels) {

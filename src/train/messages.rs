@@ -130,7 +130,7 @@ pub struct ModelLosses {
     pub kind: ModelKind,
     /// The mean loss terms.
     pub terms: LossTerms,
-    /// recon + β·kl + penalty.
+    /// recon + β·kl + penalty (−L_k for the iwae: `model::iwae`).
     pub loss: f64,
     /// True once the model has diverged and stopped.
     pub diverged: bool,

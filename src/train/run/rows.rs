@@ -65,7 +65,7 @@ pub struct LossRow {
     pub recon: f64,
     /// KL to the prior, nats per item (0 for kinds without one).
     pub kl: f64,
-    /// recon + β·KL + penalty.
+    /// recon + β·KL + penalty (−L_k for the iwae: `model::iwae`).
     pub total: f64,
 }
 
