@@ -187,9 +187,13 @@ fn bound_ui(ui: &mut Ui, m: &ModelSnapshot, b: &ItemBound, secs: f64, stale: boo
     });
     let note = if stale { ", updating…" } else { "" };
     let draws = b.by_k.iter().map(|(k, _)| *k).max().unwrap_or(1);
+    // An IWAE trains on one of these bounds: say which, so the rows read as its objective.
+    let trains_on = crate::model::iwae::samples(&m.config)
+        .map(|k| format!("trains on the K = {k} bound; "))
+        .unwrap_or_default();
     ui.label(
         RichText::new(format!(
-            "ELBO {:.1} nats; {draws} draws of q(z|x) in {:.0} ms{note}",
+            "ELBO {:.1} nats; {trains_on}{draws} draws of q(z|x) in {:.0} ms{note}",
             b.elbo,
             secs * 1000.0
         ))

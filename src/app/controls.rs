@@ -376,6 +376,12 @@ fn progress_ui(ui: &mut Ui, session: &Session) {
         for l in &p.losses {
             let text = if l.diverged {
                 format!("{}: diverged", l.name)
+            } else if crate::model::iwae::trains_on_bound(l.kind) {
+                // Its loss is −L_k, below the one-sample ELBO's recon + KL: show both.
+                format!(
+                    "{}: −L_k {:.1} < recon {:.1} + KL {:.1}",
+                    l.name, l.loss, l.terms.recon, l.terms.kl
+                )
             } else if l.kind.is_variational() {
                 format!(
                     "{}: recon {:.1} + KL {:.1} nats",

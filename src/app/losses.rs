@@ -10,6 +10,7 @@
 use super::history::{Curve, LossHistory, LossPoint, ModelHistory};
 use super::theme;
 use super::ticks::{format_nats, log_marks, step_marks};
+use crate::model::iwae;
 use egui::{RichText, Ui};
 use egui_plot::{Line, MarkerShape, Plot, PlotUi, Points};
 use std::collections::BTreeSet;
@@ -253,7 +254,11 @@ fn term_ui(
     height: f32,
     marker: Option<f64>,
 ) {
-    let (name, meaning) = title(c);
+    let (mut name, meaning) = title(c);
+    // An IWAE's total is its bound, not recon + KL: the title says so where it is shown.
+    if c == Curve::Total && models.iter().any(|m| iwae::trains_on_bound(m.kind)) {
+        name = "total (IWAE: −L_k)";
+    }
     let range = y_range(models, c);
     let clipped = range.is_some_and(|r| r.clipped);
     // A short plot has no room for the unit along its y axis (it would run over the

@@ -13,9 +13,15 @@
 
 use super::eval::{iw_log_weights, log_mean_exp};
 use super::kinds::IW_SAMPLES;
-use super::{Adam, Autoencoder, LossMeans, LossTerms, ModelConfig, Schedule, loss};
+use super::{Adam, Autoencoder, LossMeans, LossTerms, ModelConfig, ModelKind, Schedule, loss};
 use crate::rng::PortableRng;
 use candle_core::{D, Result, Tensor};
+
+/// True if `kind` trains on the importance-weighted bound (it has the knob `k`): its total
+/// loss is −L_k, not recon + KL.
+pub fn trains_on_bound(kind: ModelKind) -> bool {
+    kind.knob(IW_SAMPLES.key).is_some()
+}
 
 /// The number of importance samples `config`'s objective uses: `Some(k)` if its kind trains
 /// on the importance-weighted bound (has the knob `k`), else `None`.
