@@ -261,3 +261,29 @@ fn a_training_step_reports_minus_the_bound_and_steps_on_it() {
     eprintln!("−L_10 {before} → {after}");
     assert!(after < before - 1.0, "−L_10 {before} → {after}");
 }
+
+#[test]
+fn a_conv_iwae_refuses_a_k_whose_step_would_not_fit_in_memory() {
+    // 64×64 grey at k = 20 took 6.1 GB a step (measured): up to 10 there; 28×28 takes 50.
+    let conv = |side: usize, k: f32| {
+        let mut cfg = ModelConfig::new(ModelKind::Iwae, side * side, Likelihood::Bernoulli);
+        cfg.arch = crate::model::Arch::Conv;
+        cfg.image = Some(crate::model::ImageDims {
+            channels: 1,
+            height: side,
+            width: side,
+        });
+        cfg.set_knob("k", KnobValue::Number(k)).unwrap();
+        cfg.validate().map_err(|e| e.to_string())
+    };
+    assert_eq!(conv(64, 10.0), Ok(()));
+    let e = conv(64, 11.0).unwrap_err();
+    assert!(
+        e.contains("k 11 is too many for --arch conv") && e.contains("at most 10"),
+        "{e}"
+    );
+    assert_eq!(conv(28, 50.0), Ok(()));
+    let mut mlp = ModelConfig::new(ModelKind::Iwae, 4096, Likelihood::Bernoulli);
+    mlp.set_knob("k", KnobValue::Number(100.0)).unwrap();
+    assert_eq!(mlp.validate().map_err(|e| e.to_string()), Ok(()));
+}
