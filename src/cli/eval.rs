@@ -61,7 +61,14 @@ pub(super) fn eval(a: EvalArgs) -> Result<()> {
     if m.penalty != 0.0 {
         out!("penalty          {:.3}", m.penalty);
     }
-    out!("total loss       {:.3}", m.loss);
+    match model::iwae::samples(&meta.config) {
+        // The iwae's loss is its training bound, not recon + KL.
+        Some(k) => out!(
+            "total loss       {:.3} (−L_k, k = {k}: the bound it trains on)",
+            m.loss
+        ),
+        None => out!("total loss       {:.3}", m.loss),
+    }
     if let Some(elbo) = m.elbo {
         out!("ELBO             {elbo:.3}");
     }
