@@ -12,7 +12,7 @@ use super::items::{Tex, key_of, mosaic, points_in_square};
 use super::theme;
 use super::view::{View, ViewCtx};
 use crate::data::{Dataset, ItemShape};
-use crate::model::inspect::{ItemReport, draw_eps, inspect};
+use crate::model::inspect::{ItemReport, draw_eps, inspect_as};
 use crate::rng::PortableRng;
 use crate::train::ModelSnapshot;
 use egui::{Color32, Pos2, Rect, RichText, Sense, Ui, vec2};
@@ -163,11 +163,19 @@ impl DrawPanel {
                     Some(&i) => i,
                     None => self.rng.random_range(0..n.max(1)),
                 };
-                if i < n {
-                    cx.selection.drawn = Some(cx.ds.test.item(i, cx.ds.dim()).to_vec());
-                }
+                cx.selection.draw_test_item(cx.ds, i);
             }
         });
+        super::selection::class_menu(
+            ui,
+            &mut cx.selection.drawn_class,
+            cx.snap,
+            cx.ds,
+            ("it is a", "drawn_class"),
+            "the class a conditional VAE (cvae) is told the drawn item is: its encoder and \
+             decoder both see it (\"start from a test item\" sets the item's own); other \
+             kinds ignore it",
+        );
         if image {
             // Dropped files are resized to the data set's items ("64×64 colour images").
             let made = cx.ds.shape.describe();
@@ -255,14 +263,15 @@ impl DrawPanel {
             .entry(m.name.clone())
             .or_insert_with(|| draw_eps(&mut self.rng, m.latent_dim))
             .clone();
-        let report = match inspect(&m.config, &m.encoder, &m.decoder, x, Some(&eps)) {
+        let class = cx.selection.drawn_class;
+        let report = match inspect_as(&m.config, &m.encoder, &m.decoder, x, Some(&eps), class) {
             Ok(r) => r,
             Err(e) => {
                 ui.colored_label(theme::ERROR, format!("{}: {e}", m.name));
                 return;
             }
         };
-        let spread = self.spread(m, x);
+        let spread = self.spread(m, x, class);
         let framed = egui::Frame::new()
             .stroke(egui::Stroke::new(
                 1.5,
@@ -286,7 +295,7 @@ impl DrawPanel {
             .inner_margin(4.0)
             .show(ui, |ui| {
                 ui.spacing_mut().item_spacing.y = 2.0;
-                self.bounds.ui(ui, m, x);
+                self.bounds.ui(ui, m, x, class);
             });
         if framed.inner {
             self.eps
@@ -295,14 +304,14 @@ impl DrawPanel {
     }
 
     /// Mean and standard deviation of the reconstruction term over many ε (VAE kinds).
-    fn spread(&mut self, m: &ModelSnapshot, x: &[f32]) -> Option<(f64, f64)> {
+    fn spread(&mut self, m: &ModelSnapshot, x: &[f32], class: u32) -> Option<(f64, f64)> {
         if !m.kind.is_variational() {
             return None;
         }
         let values: Vec<f64> = (0..EPS_SAMPLES)
             .filter_map(|_| {
                 let eps = draw_eps(&mut self.rng, m.latent_dim);
-                inspect(&m.config, &m.encoder, &m.decoder, x, Some(&eps)).ok()
+                inspect_as(&m.config, &m.encoder, &m.decoder, x, Some(&eps), class).ok()
             })
             .map(|r| r.recon_nats)
             .collect();
