@@ -54,9 +54,9 @@ impl ClassRows {
         self.textures.clear();
     }
 
-    /// Draws model `m`'s figure from codes `z` (random draws of the prior, `latent_dim`
-    /// each, at least [`MAX_ROWS`] of them), under a key that changes with the draw and
-    /// the step. Returns the figure's response (what a lesson's "samples" subject is).
+    /// Draws model `m`'s figure from codes `z` (`latent_dim` each: one row per code, as many
+    /// as fit, at most [`MAX_ROWS`]) under `caption`, with a key that changes whenever the
+    /// codes or the weights do. Returns the figure's response.
     pub fn ui(
         &mut self,
         ui: &mut Ui,
@@ -64,20 +64,17 @@ impl ClassRows {
         ds: &Dataset,
         z: &[f32],
         key: u64,
+        caption: &str,
     ) -> egui::Response {
         let all_classes = m.decoder.classes;
         let classes = all_classes.min(MAX_CLASSES);
         let color = theme::model_color(m.kind);
-        ui.label(
-            RichText::new("the same z, every class: each row is one random z, each column a class")
-                .small()
-                .color(theme::QUIET),
-        )
-        .on_hover_text(
-            "A conditional VAE gets the class from outside, so its code z is free to hold what \
+        ui.label(RichText::new(caption).small().color(theme::QUIET))
+            .on_hover_text(
+                "A conditional VAE gets the class from outside, so its code z is free to hold what \
              the class does not say: the style. Each row decodes one z drawn from N(0, I) as \
              every class in turn; along a row the class changes and the style stays.",
-        );
+            );
         if classes < all_classes {
             ui.label(
                 RichText::new(format!("the first {classes} of {all_classes} classes"))

@@ -20,6 +20,9 @@ const SIDE: usize = 8;
 /// of a room, so a small panel shows fewer, larger samples.
 const MIN_SAMPLE: f32 = 40.0;
 
+/// What "the same z, every class" shows, above it.
+const ROWS_CAPTION: &str = "the same z, every class: each row is one random z, each column a class";
+
 /// State of the samples tab.
 #[derive(Default)]
 pub struct SamplesPanel {
@@ -94,7 +97,7 @@ impl View for SamplesPanel {
                 if m.decoder.classes > 0 && !self.one_class {
                     ui.label(RichText::new(m.kind.title()).heading().color(color));
                     let z = prior_draws(draw, SIDE * m.latent_dim);
-                    let shown = self.class_rows.ui(ui, m, ds, &z, key);
+                    let shown = self.class_rows.ui(ui, m, ds, &z, key, ROWS_CAPTION);
                     cx.rects.subject("samples", ui, shown.rect);
                     continue;
                 }
