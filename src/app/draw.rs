@@ -246,18 +246,55 @@ impl DrawPanel {
         };
         let models = &cx.snap.models;
         let per_row = ((ui.available_width() / BLOCK_WIDTH) as usize).clamp(1, models.len().max(1));
+        // On one row each bound sits under its model's table. When the tables take more
+        // rows, the bounds follow all of them: the tables are what a lesson asks the class
+        // to read, and at 1280×720 a third model's table fell below the window.
+        let bounds_apart = models.len() > per_row;
         for row in models.chunks(per_row) {
             ui.columns(per_row, |cols| {
                 for (ui, m) in cols.iter_mut().zip(row) {
-                    self.model_block_ui(ui, m, cx, &x);
+                    self.model_block_ui(ui, m, cx, &x, !bounds_apart);
                 }
             });
-            ui.add_space(6.0);
+            ui.add_space(if bounds_apart { 2.0 } else { 6.0 });
+        }
+        if bounds_apart {
+            let variational: Vec<_> = models.iter().filter(|m| m.kind.is_variational()).collect();
+            for row in variational.chunks(per_row) {
+                ui.columns(per_row, |cols| {
+                    for (ui, m) in cols.iter_mut().zip(row) {
+                        self.bound_block_ui(ui, m, &x, cx.selection.drawn_class);
+                    }
+                });
+                ui.add_space(6.0);
+            }
         }
     }
 
-    /// One model's framed block.
-    fn model_block_ui(&mut self, ui: &mut Ui, m: &ModelSnapshot, cx: &mut ViewCtx<'_>, x: &[f32]) {
+    /// Model `m`'s importance-weighted bound of item `x` (of class `class`), framed.
+    fn bound_block_ui(&mut self, ui: &mut Ui, m: &ModelSnapshot, x: &[f32], class: u32) {
+        egui::Frame::new()
+            .stroke(egui::Stroke::new(
+                1.0,
+                theme::model_color(m.kind).gamma_multiply(0.4),
+            ))
+            .corner_radius(4.0)
+            .inner_margin(4.0)
+            .show(ui, |ui| {
+                ui.spacing_mut().item_spacing.y = 2.0;
+                self.bounds.ui(ui, m, x, class);
+            });
+    }
+
+    /// One model's framed block, and under it its bound if `with_bound`.
+    fn model_block_ui(
+        &mut self,
+        ui: &mut Ui,
+        m: &ModelSnapshot,
+        cx: &mut ViewCtx<'_>,
+        x: &[f32],
+        with_bound: bool,
+    ) {
         let eps = self
             .eps
             .entry(m.name.clone())
@@ -286,17 +323,9 @@ impl DrawPanel {
         cx.rects.subject("inspector", ui, framed.response.rect);
         // Below the terms' block, not in it: a lesson's 'inspector' is the terms, and a
         // model with many latent dimensions leaves the bound below the fold.
-        egui::Frame::new()
-            .stroke(egui::Stroke::new(
-                1.0,
-                theme::model_color(m.kind).gamma_multiply(0.4),
-            ))
-            .corner_radius(4.0)
-            .inner_margin(4.0)
-            .show(ui, |ui| {
-                ui.spacing_mut().item_spacing.y = 2.0;
-                self.bounds.ui(ui, m, x, class);
-            });
+        if with_bound {
+            self.bound_block_ui(ui, m, x, class);
+        }
         if framed.inner {
             self.eps
                 .insert(m.name.clone(), draw_eps(&mut self.rng, m.latent_dim));
