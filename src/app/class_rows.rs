@@ -47,6 +47,24 @@ pub fn decode_rows(
     Decoded::of_each(decoder, &codes, &labels)
 }
 
+/// The height of a class-name header over the columns.
+fn header_height(ui: &Ui) -> f32 {
+    ui.text_style_height(&egui::TextStyle::Body) + 4.0
+}
+
+/// The side of one cell when `classes` columns share the width left in `ui`.
+fn cell_side(ui: &Ui, classes: usize) -> f32 {
+    (ui.available_width() / classes.max(1) as f32).clamp(MIN_CELL, theme::ITEM_IMAGE)
+}
+
+/// The height [`ClassRows::ui`] takes for one row of a model with `classes` classes, in the
+/// width left in `ui`: what a panel leaves below its other content.
+pub fn one_row_height(ui: &Ui, classes: usize) -> f32 {
+    let caption = ui.text_style_height(&egui::TextStyle::Small);
+    let gaps = 3.0 * ui.spacing().item_spacing.y;
+    caption + header_height(ui) + cell_side(ui, classes.min(MAX_CLASSES)) + gaps
+}
+
 impl ClassRows {
     /// Forgets every decoding (a new run).
     pub fn clear(&mut self) {
@@ -82,10 +100,9 @@ impl ClassRows {
                     .color(theme::QUIET),
             );
         }
-        let header = ui.text_style_height(&egui::TextStyle::Body) + 4.0;
-        let room_w = ui.available_width();
+        let header = header_height(ui);
         let room_h = (ui.available_height() - header - 8.0).max(MIN_CELL);
-        let cell = (room_w / classes.max(1) as f32).clamp(MIN_CELL, theme::ITEM_IMAGE);
+        let cell = cell_side(ui, classes);
         let rows = ((room_h / cell) as usize).clamp(1, MAX_ROWS);
         let rows = rows.min(z.len() / m.latent_dim.max(1)).max(1);
         let key = key_of(&[key, rows as u64, classes as u64], &[]);

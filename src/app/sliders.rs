@@ -188,8 +188,7 @@ impl SlidersPanel {
         // A conditional model shows the same z as every class in a row under its image.
         let class_row = m.decoder.classes > 0 && cx.ds.shape.is_image();
         let row_height = if class_row {
-            let classes = m.decoder.classes.min(super::class_rows::MAX_CLASSES) as f32;
-            ui.available_width() / classes + 48.0
+            super::class_rows::one_row_height(ui, m.decoder.classes)
         } else {
             0.0
         };
