@@ -377,9 +377,9 @@ fn progress_ui(ui: &mut Ui, session: &Session) {
             let text = if l.diverged {
                 format!("{}: diverged", l.name)
             } else if crate::model::iwae::trains_on_bound(l.kind) {
-                // Its loss is −L_k, below the one-sample ELBO's recon + KL: show both.
+                // Its loss is −L_k, below the one-sample ELBO's recon + KL for k > 1: show both.
                 format!(
-                    "{}: −L_k {:.1} < recon {:.1} + KL {:.1}",
+                    "{}: −L_k {:.1}, recon {:.1} + KL {:.1}",
                     l.name, l.loss, l.terms.recon, l.terms.kl
                 )
             } else if l.kind.is_variational() {
