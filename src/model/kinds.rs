@@ -252,7 +252,7 @@ pub enum KnobError {
     TooManySamplesForConv {
         /// The k given.
         k: usize,
-        /// Pixels per item (all channels).
+        /// Pixels per item (height × width).
         pixels: usize,
         /// Estimated memory of one step, GB.
         gb: f64,
@@ -911,7 +911,8 @@ fn samples_fit_in_memory(config: &ModelConfig) -> std::result::Result<(), KnobEr
     let (super::arch::Arch::Conv, Some(image)) = (config.arch, config.image) else {
         return Ok(());
     };
-    let pixels = (image.channels * image.height * image.width).max(1);
+    // The convolutions' 32 channels, not the item's 1 or 3, set the memory: count positions.
+    let pixels = (image.height * image.width).max(1);
     let k = config.number(IW_SAMPLES.key).max(1.0) as usize;
     let most = (CONV_SAMPLE_PIXELS / pixels).max(1);
     if k > most {
