@@ -77,6 +77,11 @@ pub(super) fn eval(a: EvalArgs) -> Result<()> {
             meta.config.latent_dim
         );
     }
+    if let (Some(perplexity), Some(in_use)) = (m.codebook_perplexity, m.codes_in_use) {
+        let k = model::vq::entries_of(&meta.config);
+        out!("codebook         {in_use} of {k} entries in use by the test items");
+        out!("perplexity       {perplexity:.2} (exp of the entropy of the code usage; 1 to {k})");
+    }
     if let Some(mig) = m.mig {
         out!(
             "MIG              {mig:.3} (against {})",

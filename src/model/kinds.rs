@@ -37,6 +37,8 @@ impl ModelKind {
     pub const Cae: ModelKind = ModelKind(&CAE);
     /// Conditional VAE: encoder and decoder both see the class as a one-hot vector.
     pub const Cvae: ModelKind = ModelKind(&CVAE);
+    /// VQ-VAE: the code snaps to the nearest of a codebook's entries (`vq.rs`).
+    pub const VqVae: ModelKind = ModelKind(&VQ_VAE);
 }
 
 impl PartialEq for ModelKind {
@@ -259,6 +261,14 @@ pub enum KnobError {
     ConditionalMlpOnly {
         /// The kind's name.
         kind: &'static str,
+    },
+    /// A count knob (the vq-vae's codebook entries) given a fraction.
+    #[error("{label} {value} is not a whole number")]
+    NotWhole {
+        /// The knob's label.
+        label: &'static str,
+        /// The value given.
+        value: f32,
     },
     /// The kind cannot use the architecture asked for.
     #[error(transparent)]
@@ -635,8 +645,54 @@ const CVAE: KindSpec = KindSpec {
     conditional: true,
 };
 
+const CODEBOOK: KnobSpec = KnobSpec {
+    key: "codebook",
+    flag: "codebook",
+    label: "codebook",
+    help: "entries K of the vq-vae's codebook, a whole number (it changes the model's shape: \
+           new models)",
+    range: KnobRange::Number {
+        min: 2.0,
+        max: 4096.0,
+        default: 64.0,
+        slider_max: 512.0,
+    },
+    live: false,
+};
+
+const COMMITMENT: KnobSpec = KnobSpec {
+    key: "commitment",
+    flag: "commitment",
+    label: "commitment",
+    help: "the vq-vae's commitment cost β: weight of ‖z_e − sg[e]‖², which keeps the encoder \
+           near its chosen entry (0.25 in van den Oord et al. 2017)",
+    range: KnobRange::Number {
+        min: 0.0,
+        max: 100.0,
+        default: 0.25,
+        slider_max: 2.0,
+    },
+    live: true,
+};
+
+const VQ_VAE: KindSpec = KindSpec {
+    name: "vq-vae",
+    title: "VQ-VAE",
+    about: "vector-quantised autoencoder: the code snaps to the nearest of K codebook \
+            entries (a discrete code; no posterior, no KL to a prior). The codebook learns by \
+            its loss term (not EMA), gradients pass the snap straight through, and entries \
+            unused for 100 batches restart at an encoder output",
+    color: [188, 189, 34],
+    variational: false,
+    knobs: &[CODEBOOK, COMMITMENT],
+    corrupt: None,
+    penalty: Some(super::vq::PENALTY),
+    check: Some(super::vq::codebook_is_whole),
+    conditional: false,
+};
+
 /// The table of kinds, in display order.
-pub const KINDS: &[KindSpec] = &[AE, VAE, BETA_VAE, DAE, SAE, CAE, CVAE];
+pub const KINDS: &[KindSpec] = &[AE, VAE, BETA_VAE, DAE, SAE, CAE, CVAE, VQ_VAE];
 
 impl ModelKind {
     /// Every kind, in display order: the table's rows (and, in unit tests, the kinds a test

@@ -19,6 +19,7 @@ pub mod mlp;
 pub mod objective;
 pub mod snapshot;
 pub mod terms;
+pub mod vq;
 
 pub use adam::Adam;
 pub use config::{Arch, ConfigError, ImageDims, Likelihood, ModelConfig};
@@ -61,6 +62,8 @@ pub struct Autoencoder {
     pub(crate) decoder: Mlp,
     /// The convolutions around the dense layers (`--arch conv`); `None` for an MLP.
     pub(crate) conv: Option<conv::ConvNet>,
+    /// The codebook of a vq-vae (`vq.rs`); `None` for every other kind.
+    pub(crate) codebook: Option<vq::Codebook>,
 }
 
 impl Autoencoder {
@@ -101,6 +104,7 @@ impl Autoencoder {
             let dense = dense.chain(&logvar_head).chain(&decoder.layers);
             conv::he_scale(dense)?;
         }
+        let codebook = vq::Codebook::for_config(&config, rng)?;
         Ok(Self {
             config,
             trunk,
@@ -108,6 +112,7 @@ impl Autoencoder {
             logvar_head,
             decoder,
             conv,
+            codebook,
         })
     }
 
@@ -153,6 +158,11 @@ impl Autoencoder {
             push(format!("decoder.{i}"), l);
         }
         out.extend(conv_decoder);
+        out.extend(
+            self.codebook
+                .iter()
+                .map(|c| ("codebook".into(), c.var.clone())),
+        );
         out
     }
 
@@ -303,7 +313,12 @@ impl Autoencoder {
                 let kl = kl_dims.sum(candle_core::D::Minus1)?;
                 (z, kl, Some(kl_dims))
             }
-            None => (mu.clone(), zeros.clone(), None),
+            // A vq-vae's decoder sees the nearest codebook entries, straight-through.
+            None => (
+                vq::straight_through(self.codebook.as_ref(), &mu)?,
+                zeros.clone(),
+                None,
+            ),
         };
         let recon = self.recon_nll(&self.decode_given(&z, input)?, target)?;
         let penalty = match self.config.kind.penalty() {
@@ -353,6 +368,9 @@ impl Autoencoder {
             return Ok(None);
         }
         opt.backward_step(&objective)?;
+        if let Some(codebook) = &self.codebook {
+            codebook.restart_dead(rng)?;
+        }
         Ok(Some(means))
     }
 
@@ -391,23 +409,28 @@ impl Autoencoder {
 
     /// A frozen copy of the decoder as plain numbers, for the UI.
     pub fn decoder_snapshot(&self) -> Result<DecoderSnapshot> {
-        DecoderSnapshot::from_model(
+        let decoder = DecoderSnapshot::from_model(
             &self.decoder.layers,
             self.conv.as_ref(),
             self.config.likelihood == Likelihood::Bernoulli,
             self.config.condition_dim(),
-        )
+        )?;
+        Ok(decoder.with_codebook(vq::shared_data(self.codebook.as_ref())?))
     }
 
     /// A frozen copy of the encoder (trunk and heads) as plain numbers, for the UI.
     pub fn encoder_snapshot(&self) -> Result<EncoderSnapshot> {
-        EncoderSnapshot::from_model(
+        let encoder = EncoderSnapshot::from_model(
             &self.trunk.layers,
             self.conv.as_ref(),
             &self.mu_head,
             self.logvar_head.as_ref(),
             self.config.condition_dim(),
-        )
+        )?;
+        Ok(EncoderSnapshot {
+            codebook: vq::shared_data(self.codebook.as_ref())?,
+            ..encoder
+        })
     }
 
     /// Copies of every weight, to restore after a divergence.

@@ -127,6 +127,7 @@ mod tests {
             logvar_head: variational.then(|| dense(vec![0.0; 4], vec![logvar], 4, 1)),
             conv: None,
             classes: 0,
+            codebook: None,
         };
         let w: Vec<f32> = W.iter().map(|&v| v as f32).collect();
         let b: Vec<f32> = B.iter().map(|&v| v as f32).collect();

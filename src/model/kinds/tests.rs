@@ -11,6 +11,7 @@ fn the_table_lists_every_kind_once_with_a_unique_name() {
         ModelKind::Sae,
         ModelKind::Cae,
         ModelKind::Cvae,
+        ModelKind::VqVae,
     ];
     for v in named {
         assert_eq!(
