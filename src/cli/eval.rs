@@ -59,7 +59,15 @@ pub(super) fn eval(a: EvalArgs) -> Result<()> {
         out!("KL               {:.3} nats per item", m.kl);
     }
     if m.penalty != 0.0 {
-        out!("penalty          {:.3}", m.penalty);
+        match meta.config.kind.penalty() {
+            Some(p) => out!("penalty          {:.3} ({})", m.penalty, p.label),
+            None => out!("penalty          {:.3}", m.penalty),
+        }
+    }
+    if m.codes_in_use.is_some() {
+        out!(
+            "KL               none (a VQ-VAE has no posterior and no prior: its code is discrete)"
+        );
     }
     out!("total loss       {:.3}", m.loss);
     if let Some(elbo) = m.elbo {

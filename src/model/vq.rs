@@ -244,6 +244,20 @@ pub fn usage_scores(codebook: &CodebookData, codes: &[f32]) -> (f64, usize) {
     (perplexity(&counts), in_use(&counts))
 }
 
+/// `n` entries of `codebook` drawn uniformly (with replacement), back to back: what a
+/// vq-vae "samples", having no prior.
+pub fn draw_entries(codebook: &CodebookData, n: usize, rng: &mut PortableRng) -> Vec<f32> {
+    if codebook.is_empty() {
+        return Vec::new();
+    }
+    (0..n)
+        .flat_map(|_| {
+            let k = rng.random_range(0..codebook.len());
+            codebook.entry(k).to_vec()
+        })
+        .collect()
+}
+
 /// The codebook of a model as shared plain numbers, for its snapshots.
 pub fn shared_data(codebook: Option<&Codebook>) -> Result<Option<Arc<CodebookData>>> {
     codebook.map(|c| c.data().map(Arc::new)).transpose()
