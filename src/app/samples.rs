@@ -46,7 +46,8 @@ impl View for SamplesPanel {
              decoder learned to draw data. An AE never had a prior: its codes sit wherever \
              training put them, on their own scale and with gaps between clusters, so most \
              points of N(0, I) fall where no training code lies and its decoder produces \
-             blends or noise. For 2-D point data, 400 decoded samples (colour) are drawn over \
+             blends or noise. A VQ-VAE has no prior at all (its paper fits one afterwards): \
+             it shows entries of its codebook drawn uniformly, each decoded. For 2-D point data, 400 decoded samples (colour) are drawn over \
              the data (grey).",
         )
     }
@@ -74,6 +75,8 @@ impl View for SamplesPanel {
                 let color = theme::model_color(m.kind);
                 let key = key_of(&[snap.step, self.draw], &[]);
                 let draw = self.draw;
+                // A vq-vae has no prior: it shows entries of its codebook, drawn uniformly.
+                let codebook = m.decoder.codebook.clone();
                 let shown = self.decodes.get(
                     ui.ctx(),
                     &m.name,
@@ -82,9 +85,12 @@ impl View for SamplesPanel {
                     cx.selection.decode_class,
                     || {
                         let mut rng = crate::rng::PortableRng::seed_from_u64(draw);
-                        (0..n * m.latent_dim)
-                            .map(|_| StandardNormal.sample(&mut rng))
-                            .collect()
+                        match &codebook {
+                            Some(c) => crate::model::vq::draw_entries(c, n, &mut rng),
+                            None => (0..n * m.latent_dim)
+                                .map(|_| StandardNormal.sample(&mut rng))
+                                .collect(),
+                        }
                     },
                 );
                 ui.horizontal(|ui| {
@@ -93,6 +99,17 @@ impl View for SamplesPanel {
                         ui.spinner().on_hover_text("decoding the newest samples");
                     }
                 });
+                if let Some(c) = &m.decoder.codebook {
+                    ui.label(
+                        RichText::new(format!(
+                            "no prior to sample: entries of its {}-entry codebook, drawn \
+                             uniformly",
+                            c.len()
+                        ))
+                        .small()
+                        .color(theme::CODEBOOK),
+                    );
+                }
                 let Some(shown) = shown else {
                     continue;
                 };

@@ -679,9 +679,10 @@ const VQ_VAE: KindSpec = KindSpec {
     name: "vq-vae",
     title: "VQ-VAE",
     about: "vector-quantised autoencoder: the code snaps to the nearest of K codebook \
-            entries (a discrete code; no posterior, no KL to a prior). The codebook learns by \
-            its loss term (not EMA), gradients pass the snap straight through, and entries \
-            unused for 100 batches restart at an encoder output",
+            entries (a discrete code; no posterior, no KL to a prior). The entries follow \
+            their items by moving average (EMA, not a loss term), gradients pass the snap \
+            straight through, and an entry unused for 100 batches restarts at an encoder \
+            output (one a step)",
     color: [188, 189, 34],
     variational: false,
     knobs: &[CODEBOOK, COMMITMENT],

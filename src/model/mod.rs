@@ -235,6 +235,8 @@ impl Autoencoder {
     /// Decodes codes `z` (batch, latent) of the items of model input `input`: the decoder's
     /// raw output, given the input's one-hot class for a conditional kind.
     pub fn decode_given(&self, z: &Tensor, input: &Tensor) -> Result<Tensor> {
+        // A vq-vae's decoder sees the nearest codebook entries, straight-through.
+        let z = &vq::straight_through(self.codebook.as_ref(), z)?;
         let cond = self.config.condition_dim();
         if cond == 0 {
             return self.decode_raw(z);
@@ -313,12 +315,7 @@ impl Autoencoder {
                 let kl = kl_dims.sum(candle_core::D::Minus1)?;
                 (z, kl, Some(kl_dims))
             }
-            // A vq-vae's decoder sees the nearest codebook entries, straight-through.
-            None => (
-                vq::straight_through(self.codebook.as_ref(), &mu)?,
-                zeros.clone(),
-                None,
-            ),
+            None => (mu.clone(), zeros.clone(), None),
         };
         let recon = self.recon_nll(&self.decode_given(&z, input)?, target)?;
         let penalty = match self.config.kind.penalty() {
@@ -369,7 +366,7 @@ impl Autoencoder {
         }
         opt.backward_step(&objective)?;
         if let Some(codebook) = &self.codebook {
-            codebook.restart_dead(rng)?;
+            codebook.after_step(rng)?;
         }
         Ok(Some(means))
     }

@@ -3,16 +3,22 @@
 //! nearest entry z_q before the decoder sees it.
 //!
 //! Choices, stated once (the kind's `about`, the README and ARCHITECTURE say the same):
-//! - The codebook is learned **by its loss term** (the paper's first form), not by EMA: the
-//!   entries are one more weight of the model (`codebook`, K × latent) that Adam trains on
-//!   ‖sg[z_e] − e‖², and the encoder on the commitment term β‖z_e − sg[e]‖². Both are the
-//!   kind's penalty; a VQ-VAE has no KL to a prior.
+//! - The codebook follows its items by an **exponential moving average** (the paper's
+//!   appendix form, decay [`EMA_DECAY`]), not by its loss term: after each training step
+//!   every entry moves to the count-weighted running mean of the encoder outputs that chose
+//!   it. The loss-based form (Adam on ‖sg[z_e] − e‖²) was tried first and dropped: Adam moves
+//!   an entry about one learning rate a step (0.003), while a 2-D code spreads over ±15 within
+//!   a few hundred steps, so the entries stayed in a clump near 0 and the commitment term
+//!   jumped to ~100 nats. The entries are a weight of the model (`codebook`, K × latent,
+//!   saved in checkpoints) that no gradient reaches. The loss is recon + β‖z_e − sg[e]‖², the
+//!   commitment term being the kind's penalty; a VQ-VAE has no KL to a prior.
 //! - **Straight-through**: the decoder sees `z_e + sg[z_q − z_e]` (its value is z_q), so the
 //!   decoder's gradient reaches z_e unchanged and never the codebook. `sg[]` is candle's
 //!   `Tensor::detach` (a tensor with no op behind it: backprop stops there).
 //! - **Dead codes are restarted**: an entry that no item of [`RESTART_AFTER`] consecutive
 //!   training batches chose is moved onto the encoder output of a random item of the current
-//!   batch (the model's own random stream, so a seed gives the same run).
+//!   batch (the model's own random stream, so a seed gives the same run); one entry a step
+//!   at most, so a crowd of dead entries comes back gradually.
 //! - The nearest entry is one rule everywhere ([`CodebookData::nearest`], plain numbers, the
 //!   lowest index on a tie): training, evaluation, the snapshots the window decodes with, the
 //!   inspector and `encode`.
@@ -27,6 +33,9 @@ use std::sync::{Arc, Mutex};
 
 /// Training batches in a row without an item before an entry is restarted.
 pub const RESTART_AFTER: u32 = 100;
+
+/// Decay γ of the codebook's moving averages (0.99 in van den Oord et al. 2017).
+pub const EMA_DECAY: f32 = 0.99;
 
 /// The number of entries `config` asks for (its `codebook` knob), 0 for kinds without one.
 pub fn entries_of(config: &ModelConfig) -> usize {
@@ -130,12 +139,17 @@ pub fn in_use(counts: &[usize]) -> usize {
     counts.iter().filter(|&&c| c > 0).count()
 }
 
-/// The live codebook of a VQ-VAE: a trained weight, and how long each entry went unused.
+/// The live codebook of a VQ-VAE: a weight moved by moving averages, and how long each
+/// entry went unused.
 pub struct Codebook {
     /// The entries, (K, latent).
     pub(crate) var: Var,
     /// Training batches in a row without an item, per entry.
     idle: Mutex<Vec<u32>>,
+    /// The moving averages: per entry the count N_k, and the sum m_k (latent values) of the
+    /// encoder outputs that chose it; the entry is m_k / N_k. Both start at 0 (a new model,
+    /// or one loaded from a checkpoint): an entry stays where it is until an item chooses it.
+    ema: Mutex<(Vec<f32>, Vec<f32>)>,
     /// The assignments and encoder outputs of the last batch the loss saw, for the restart.
     last: Mutex<Option<(Vec<u32>, Vec<f32>)>>,
 }
@@ -153,6 +167,7 @@ impl Codebook {
         Ok(Some(Self {
             var: Var::from_vec(v, (k, d), &Device::Cpu)?,
             idle: Mutex::new(vec![0; k]),
+            ema: Mutex::new((vec![0.0; k], vec![0.0; k * d])),
             last: Mutex::new(None),
         }))
     }
@@ -165,9 +180,8 @@ impl Codebook {
         })
     }
 
-    /// z_q: each row of `z_e` (batch, latent) replaced by its nearest entry, with the
-    /// gradient of the codebook's rows (the loss-based codebook term differentiates it).
-    /// Also notes the assignments for [`Codebook::restart_dead`].
+    /// z_q: each row of `z_e` (batch, latent) replaced by its nearest entry (no gradient
+    /// reaches the codebook). Also notes the assignments for [`Codebook::after_step`].
     pub fn nearest_entries(&self, z_e: &Tensor) -> Result<Tensor> {
         let values: Vec<f32> = z_e.detach().flatten_all()?.to_vec1()?;
         let idx = self.data()?.assign(&values);
@@ -175,19 +189,28 @@ impl Codebook {
         if let Ok(mut last) = self.last.lock() {
             *last = Some((idx, values));
         }
-        self.var.as_tensor().index_select(&rows, 0)
+        self.var.as_tensor().detach().index_select(&rows, 0)
     }
 
-    /// After a training step: counts the last batch's assignments, and moves every entry
-    /// idle for [`RESTART_AFTER`] batches onto a random encoder output of that batch.
-    /// Returns how many entries it restarted.
-    pub fn restart_dead(&self, rng: &mut PortableRng) -> Result<usize> {
+    /// After a training step, from the last batch's assignments: moves every chosen entry
+    /// to its moving average, then restarts the entry idle longest if that is
+    /// [`RESTART_AFTER`] batches or more (onto a random encoder output of the batch).
+    /// Returns how many entries it restarted (0 or 1).
+    pub fn after_step(&self, rng: &mut PortableRng) -> Result<usize> {
         let Some((idx, z_e)) = self.last.lock().ok().and_then(|mut l| l.take()) else {
             return Ok(0);
         };
         let mut data = self.data()?;
         let d = data.dim.max(1);
         let rows = z_e.len() / d;
+        let mut ema = match self.ema.lock() {
+            Ok(ema) => ema,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let (counts, sums) = &mut *ema;
+        counts.resize(data.len(), 0.0);
+        sums.resize(data.len() * d, 0.0);
+        ema_update(&mut data, counts, sums, &idx, &z_e);
         let mut idle = match self.idle.lock() {
             Ok(idle) => idle,
             Err(poisoned) => poisoned.into_inner(),
@@ -199,22 +222,72 @@ impl Codebook {
                 *u = true;
             }
         }
-        let mut restarted = 0;
-        for (k, (count, used)) in idle.iter_mut().zip(used).enumerate() {
+        for (count, used) in idle.iter_mut().zip(used) {
             *count = if used { 0 } else { count.saturating_add(1) };
-            if *count >= RESTART_AFTER && rows > 0 {
+        }
+        // One entry a step at most, the longest idle (the lowest index on a tie): restarted
+        // all at once, the dead entries of the first steps each take a share of the items
+        // together, and the reconstruction jumps while the decoder learns them all.
+        let longest = idle
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c >= RESTART_AFTER)
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
+            .map(|(k, _)| k);
+        let restarted = match longest.filter(|_| rows > 0) {
+            Some(k) => {
                 let r = rng.random_range(0..rows);
                 data.entries[k * d..(k + 1) * d].copy_from_slice(&z_e[r * d..(r + 1) * d]);
-                *count = 0;
-                restarted += 1;
+                idle[k] = 0;
+                // Its averages start afresh at its new place.
+                counts[k] = 0.0;
+                sums[k * d..(k + 1) * d].fill(0.0);
+                1
+            }
+            None => 0,
+        };
+        let n = data.len();
+        self.var
+            .set(&Tensor::from_vec(data.entries, (n, d), &Device::Cpu)?)?;
+        Ok(restarted)
+    }
+}
+
+/// One step of the moving averages: for each entry k chosen by the items `idx` (encoder
+/// outputs `z_e`, back to back), N_k ← γN_k + (1−γ)n_k and m_k ← γm_k + (1−γ)Σz_e, then
+/// e_k = m_k / N_k. Entries no item chose keep their place (their averages decay together,
+/// so their ratio stays).
+pub(crate) fn ema_update(
+    data: &mut CodebookData,
+    counts: &mut [f32],
+    sums: &mut [f32],
+    idx: &[u32],
+    z_e: &[f32],
+) {
+    let d = data.dim.max(1);
+    let k = data.len();
+    let mut n = vec![0f32; k];
+    let mut batch_sums = vec![0f32; k * d];
+    for (&i, z) in idx.iter().zip(z_e.chunks_exact(d)) {
+        let i = i as usize;
+        if i < k {
+            n[i] += 1.0;
+            for (s, v) in batch_sums[i * d..(i + 1) * d].iter_mut().zip(z) {
+                *s += v;
             }
         }
-        if restarted > 0 {
-            let k = data.len();
-            self.var
-                .set(&Tensor::from_vec(data.entries, (k, d), &Device::Cpu)?)?;
+    }
+    let g = EMA_DECAY;
+    for i in 0..k {
+        counts[i] = g * counts[i] + (1.0 - g) * n[i];
+        for j in i * d..(i + 1) * d {
+            sums[j] = g * sums[j] + (1.0 - g) * batch_sums[j];
         }
-        Ok(restarted)
+        if n[i] > 0.0 && counts[i] > 0.0 {
+            for j in i * d..(i + 1) * d {
+                data.entries[j] = sums[j] / counts[i];
+            }
+        }
     }
 }
 
@@ -229,12 +302,10 @@ pub fn straight_through(codebook: Option<&Codebook>, z_e: &Tensor) -> Result<Ten
     z_e + (z_q - z_e)?.detach()
 }
 
-/// The codebook and commitment terms per row: ‖sg[z_e] − z_q‖² + β‖z_e − sg[z_q]‖², z_q
-/// the nearest entries (with their gradient), β the commitment cost.
-pub fn codebook_and_commitment(z_e: &Tensor, z_q: &Tensor, beta: f64) -> Result<Tensor> {
-    let codebook = (z_e.detach() - z_q)?.sqr()?.sum(D::Minus1)?;
-    let commitment = (z_e - z_q.detach())?.sqr()?.sum(D::Minus1)?;
-    codebook + (commitment * beta)?
+/// The commitment term per row: β‖z_e − sg[z_q]‖², z_q the nearest entries, β the
+/// commitment cost. Its gradient reaches the encoder only (the codebook moves by EMA).
+pub fn commitment(z_e: &Tensor, z_q: &Tensor, beta: f64) -> Result<Tensor> {
+    (z_e - z_q.detach())?.sqr()?.sum(D::Minus1)? * beta
 }
 
 /// The test items' code usage: (perplexity, entries in use) of `codes` (the encoder
@@ -263,34 +334,33 @@ pub fn shared_data(codebook: Option<&Codebook>) -> Result<Option<Arc<CodebookDat
     codebook.map(|c| c.data().map(Arc::new)).transpose()
 }
 
-/// The VQ-VAE's penalty in the kind table: the codebook and commitment terms. It trains
-/// through autograd (no hand-written gradient).
+/// The VQ-VAE's penalty in the kind table: the commitment term (the codebook moves by EMA,
+/// not by a loss term). It trains through autograd (no hand-written gradient).
 pub(crate) const PENALTY: Penalty = Penalty {
-    label: "‖sg[z_e] − e‖² + β‖z_e − sg[e]‖²",
+    label: "commitment β‖z_e − sg[e]‖²",
     loss: penalty_rows,
     of_item: penalty_of_item,
     manual: None,
 };
 
 /// The commitment cost β of a config.
-fn commitment(config: &ModelConfig) -> f64 {
+fn commitment_cost(config: &ModelConfig) -> f64 {
     f64::from(config.number("commitment"))
 }
 
-/// The penalty per row of a batch: [`codebook_and_commitment`] at the nearest entries.
+/// The penalty per row of a batch: [`commitment`] at the nearest entries.
 fn penalty_rows(p: &PenaltyInput<'_>) -> Result<Tensor> {
     let Some(codebook) = p.model.codebook.as_ref() else {
         return Tensor::zeros(p.mu.dim(0)?, DType::F32, p.mu.device());
     };
     let z_q = codebook.nearest_entries(p.mu)?;
-    codebook_and_commitment(p.mu, &z_q, commitment(&p.model.config))
+    commitment(p.mu, &z_q, commitment_cost(&p.model.config))
 }
 
-/// The same for one item on plain numbers (the inspector): both terms have the value
-/// ‖z_e − e‖², so (1 + β)·‖z_e − e‖².
+/// The same for one item on plain numbers (the inspector): β·‖z_e − e‖².
 fn penalty_of_item(config: &ModelConfig, encoder: &EncoderSnapshot, _: &[f32], mu: &[f32]) -> f64 {
     match &encoder.codebook {
-        Some(c) if !c.is_empty() => (1.0 + commitment(config)) * f64::from(c.nearest(mu).1),
+        Some(c) if !c.is_empty() => commitment_cost(config) * f64::from(c.nearest(mu).1),
         _ => 0.0,
     }
 }

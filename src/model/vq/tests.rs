@@ -106,42 +106,39 @@ fn straight_through_gives_the_encoder_the_decoders_gradient_at_z_q() {
     assert!(to_book.is_none_or(|g| values(g).iter().all(|v| *v == 0.0)));
 }
 
-/// The plain-number penalty of one row: codebook term and commitment term, each ‖z − e‖².
+/// ‖z − e‖² on plain numbers.
 fn squared_distance(z: &[f64], e: &[f64]) -> f64 {
     z.iter().zip(e).map(|(a, b)| (a - b) * (a - b)).sum()
 }
 
 #[test]
-fn commitment_and_codebook_gradients_match_finite_differences() {
+fn the_commitment_gradient_matches_finite_differences_and_spares_the_codebook() {
     let beta = 0.25;
     let z_e = Var::from_vec(vec![0.7f32, -0.4, 2.1, 0.3], (2, 2), &Device::Cpu).unwrap();
     let book_var = Var::from_vec(vec![1.0f32, -1.0, 2.0, 1.0], (2, 2), &Device::Cpu).unwrap();
     // Row 0's nearest entry is 0, row 1's is 1 (checked below on plain numbers).
     let idx = Tensor::from_vec(vec![0u32, 1], 2, &Device::Cpu).unwrap();
     let z_q = book_var.as_tensor().index_select(&idx, 0).unwrap();
-    let loss = codebook_and_commitment(z_e.as_tensor(), &z_q, beta)
+    let loss = commitment(z_e.as_tensor(), &z_q, beta)
         .unwrap()
         .sum_all()
         .unwrap();
     let grads = loss.backward().unwrap();
     let g_z = values(grads.get(z_e.as_tensor()).unwrap());
-    let g_e = values(grads.get(book_var.as_tensor()).unwrap());
+    let to_book = grads.get(book_var.as_tensor());
+    assert!(
+        to_book.is_none_or(|g| values(g).iter().all(|v| *v == 0.0)),
+        "sg[e]: the codebook moves by EMA, not by this term"
+    );
 
     let z0 = [0.7, -0.4, 2.1, 0.3];
     let e0 = [1.0, -1.0, 2.0, 1.0];
     let data = book(&e0.map(|v| v as f32), 2);
     assert_eq!(data.assign(&z0.map(|v| v as f32)), vec![0, 1]);
-    // The commitment term alone, β Σ_rows ‖z_e − e‖², as a function of z_e (e fixed): its
-    // derivative is all the encoder may receive, since the codebook term's z_e is sg[z_e].
-    let commitment = |z: &[f64]| -> f64 {
+    // β Σ_rows ‖z_e − e‖² as a function of z_e (e fixed), differentiated numerically.
+    let term = |z: &[f64]| -> f64 {
         (0..2)
             .map(|r| beta * squared_distance(&z[r * 2..r * 2 + 2], &e0[r * 2..r * 2 + 2]))
-            .sum()
-    };
-    // The codebook term alone as a function of the entries (z_e fixed).
-    let codebook_term = |e: &[f64]| -> f64 {
-        (0..2)
-            .map(|r| squared_distance(&z0[r * 2..r * 2 + 2], &e[r * 2..r * 2 + 2]))
             .sum()
     };
     let h = 1e-4;
@@ -149,20 +146,55 @@ fn commitment_and_codebook_gradients_match_finite_differences() {
         let (mut plus, mut minus) = (z0, z0);
         plus[i] += h;
         minus[i] -= h;
-        let fd = (commitment(&plus) - commitment(&minus)) / (2.0 * h);
-        assert!(
-            (f64::from(g_z[i]) - fd).abs() < 1e-4,
-            "z_e[{i}]: {g_z:?} vs {fd}"
-        );
-        let (mut plus, mut minus) = (e0, e0);
-        plus[i] += h;
-        minus[i] -= h;
-        let fd = (codebook_term(&plus) - codebook_term(&minus)) / (2.0 * h);
-        assert!(
-            (f64::from(g_e[i]) - fd).abs() < 1e-4,
-            "e[{i}]: {g_e:?} vs {fd}"
-        );
+        let fd = (term(&plus) - term(&minus)) / (2.0 * h);
+        assert!((f64::from(g_z[i]) - fd).abs() < 1e-4, "z_e[{i}]: {g_z:?} vs {fd}");
     }
+}
+
+/// A codebook with entries (−1, 0), (1, 0) and (100, 100), and a batch of four encoder
+/// outputs: two nearest the first entry, two nearest the second, none near the third.
+fn hand_codebook() -> (Autoencoder, Tensor) {
+    let m = small_vq();
+    let entries = Tensor::from_vec(
+        vec![-1.0f32, 0.0, 1.0, 0.0, 100.0, 100.0],
+        (3, 2),
+        &Device::Cpu,
+    )
+    .unwrap();
+    m.codebook.as_ref().unwrap().var.set(&entries).unwrap();
+    let z_e = Tensor::from_vec(
+        vec![-0.5f32, 0.0, -0.4, 0.1, 0.5, 0.0, 0.4, -0.1],
+        (4, 2),
+        &Device::Cpu,
+    )
+    .unwrap();
+    (m, z_e)
+}
+
+#[test]
+fn the_codebook_follows_its_items_by_moving_averages() {
+    let (m, z_e) = hand_codebook();
+    let codebook = m.codebook.as_ref().unwrap();
+    let mut rng = PortableRng::seed_from_u64(2);
+    codebook.nearest_entries(&z_e).unwrap();
+    codebook.after_step(&mut rng).unwrap();
+    let after_one = codebook.data().unwrap();
+    // From empty averages, one step puts an entry at the mean of its items.
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
+    assert!(close(after_one.entry(0), &[-0.45, 0.05]), "{after_one:?}");
+    assert!(close(after_one.entry(1), &[0.45, -0.05]), "{after_one:?}");
+    assert_eq!(after_one.entry(2), &[100.0, 100.0], "no item: it stays");
+    // A second batch: entry 0 takes one item at (−2, 1). By hand, with γ = 0.99:
+    // N = γ·0.02 + 0.01·1, m = γ·0.01·(−0.9, 0.1) + 0.01·(−2, 1), e = m / N
+    //   = (γ·(−0.9, 0.1) + (−2, 1)) / (2γ + 1).
+    let second = Tensor::from_vec(vec![-2.0f32, 1.0], (1, 2), &Device::Cpu).unwrap();
+    codebook.nearest_entries(&second).unwrap();
+    codebook.after_step(&mut rng).unwrap();
+    let g = 0.99f32;
+    let want = [(g * -0.9 - 2.0) / (2.0 * g + 1.0), (g * 0.1 + 1.0) / (2.0 * g + 1.0)];
+    let after_two = codebook.data().unwrap();
+    assert!(close(after_two.entry(0), &want), "{after_two:?} vs {want:?}");
+    assert!(close(after_two.entry(1), after_one.entry(1)), "entry 1 had no item");
 }
 
 #[test]
@@ -174,10 +206,10 @@ fn a_vq_vae_decodes_its_nearest_entries_and_reports_its_penalty() {
     let (mu, _) = m.encode(&x).unwrap();
     let data = m.codebook.as_ref().unwrap().data().unwrap();
     let mu = values(&mu);
-    // (1 + β)·‖z_e − e‖² per row, computed on plain numbers.
+    // β·‖z_e − e‖² per row, computed on plain numbers.
     let want: Vec<f32> = mu
         .chunks(2)
-        .map(|z| 1.25 * data.nearest(z).1)
+        .map(|z| 0.25 * data.nearest(z).1)
         .collect::<Vec<_>>();
     for (got, want) in values(&t.penalty).iter().zip(&want) {
         assert!((got - want).abs() < 1e-4, "{got} vs {want}");
@@ -194,33 +226,23 @@ fn a_vq_vae_decodes_its_nearest_entries_and_reports_its_penalty() {
 
 #[test]
 fn a_dead_entry_restarts_at_an_encoder_output() {
-    let m = small_vq();
-    let x = batch();
+    let (m, z_e) = hand_codebook();
     let codebook = m.codebook.as_ref().unwrap();
-    // Entry 2 at (0, -2.5) is far from these codes; move it further so nothing picks it.
-    let mut far = codebook.data().unwrap();
-    far.entries[4..6].copy_from_slice(&[100.0, 100.0]);
-    codebook
-        .var
-        .set(&Tensor::from_vec(far.entries.clone(), (3, 2), &Device::Cpu).unwrap())
-        .unwrap();
     let mut rng = PortableRng::seed_from_u64(2);
-    let mut restarted = 0;
-    for _ in 0..RESTART_AFTER {
-        let (mu, _) = m.encode(&x).unwrap();
-        codebook.nearest_entries(&mu).unwrap();
-        restarted += codebook.restart_dead(&mut rng).unwrap();
+    let mut restarted = Vec::new();
+    for step in 1..=RESTART_AFTER + 5 {
+        codebook.nearest_entries(&z_e).unwrap();
+        if codebook.after_step(&mut rng).unwrap() > 0 {
+            restarted.push(step);
+        }
     }
-    let after = codebook.data().unwrap();
-    let (mu, _) = m.encode(&x).unwrap();
-    let mu = values(&mu);
-    let moved_to = after.entry(2);
+    assert_eq!(restarted, vec![RESTART_AFTER], "once, after {RESTART_AFTER} idle steps");
+    let moved_to = codebook.data().unwrap().entry(2).to_vec();
+    let rows = values(&z_e);
     assert!(
-        mu.chunks(2).any(|z| z == moved_to),
-        "entry 2 {moved_to:?} is one of the batch's codes {mu:?}"
+        rows.chunks(2).any(|z| z == moved_to),
+        "entry 2 {moved_to:?} sits on one of the batch's codes {rows:?}"
     );
-    // Entries in use did not move; exactly one (or two, if entry 1 was unused too) restart.
-    assert!((1..=2).contains(&restarted), "{restarted}");
 }
 
 #[test]
