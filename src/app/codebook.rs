@@ -138,6 +138,18 @@ fn snapped_entry(book: &CodebookData, probe: &[f32]) -> Option<usize> {
     (probe.len() == book.dim).then(|| book.nearest(probe).0)
 }
 
+/// A one-line note under a vq-vae's heading (nothing for other kinds), in the codebook's
+/// colour.
+pub(super) fn note_ui(ui: &mut egui::Ui, m: &ModelSnapshot, text: &str) {
+    if m.decoder.codebook.is_some() {
+        ui.label(RichText::new(text).small().color(theme::CODEBOOK))
+            .on_hover_text(
+                "a vq-vae's decoder only ever sees codebook entries: any code is snapped to \
+                 its nearest entry first, so neighbouring codes decode the same image",
+            );
+    }
+}
+
 /// The probe caption's line for a vq-vae: which entry it snapped to, and how far; `None`
 /// for other kinds.
 pub(super) fn snapped_caption(m: &ModelSnapshot, probe: &[f32]) -> Option<String> {

@@ -454,7 +454,7 @@ fn terms_ui(ui: &mut Ui, m: &ModelSnapshot, r: &ItemReport, spread: Option<(f64,
                 line("KL to N(0, I), the bars' sum", format!("{kl:.2} nats"));
             }
             if let Some((k, distance)) = r.code {
-                line("nearest code, ‖z_e − e‖", format!("{k}, {distance:.2}"));
+                line("nearest code, |z_e − e|", format!("{k}, {distance:.2}"));
                 line("KL, ELBO", "none (no prior)".to_string());
             }
             if let (Some(w), Some(kl)) = (r.weighted_kl, r.kl) {

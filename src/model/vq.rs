@@ -337,7 +337,7 @@ pub fn shared_data(codebook: Option<&Codebook>) -> Result<Option<Arc<CodebookDat
 /// The VQ-VAE's penalty in the kind table: the commitment term (the codebook moves by EMA,
 /// not by a loss term). It trains through autograd (no hand-written gradient).
 pub(crate) const PENALTY: Penalty = Penalty {
-    label: "commitment β‖z_e − sg[e]‖²",
+    label: "commitment β·|z_e − sg[e]|²",
     loss: penalty_rows,
     of_item: penalty_of_item,
     manual: None,
