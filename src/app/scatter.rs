@@ -541,7 +541,11 @@ fn draw_scene(pui: &mut PlotUi<'_>, scene: Scene) {
     if let Some(probe) = scene.probe {
         let at = snapped.unwrap_or(probe);
         if snapped.is_some() {
-            pui.line(Line::new("probe", vec![probe, at]).color(theme::PROBE).width(1.0));
+            pui.line(
+                Line::new("probe", vec![probe, at])
+                    .color(theme::PROBE)
+                    .width(1.0),
+            );
         }
         let ring = Points::new("probe", vec![at]).shape(MarkerShape::Circle);
         pui.points(ring.radius(11.0).color(theme::PROBE).filled(false));

@@ -278,14 +278,18 @@ pub(crate) fn ema_update(
         }
     }
     let g = EMA_DECAY;
-    for i in 0..k {
-        counts[i] = g * counts[i] + (1.0 - g) * n[i];
-        for j in i * d..(i + 1) * d {
-            sums[j] = g * sums[j] + (1.0 - g) * batch_sums[j];
+    let rows = counts.iter_mut().zip(&n).zip(sums.chunks_exact_mut(d));
+    let rows = rows
+        .zip(batch_sums.chunks_exact(d))
+        .zip(data.entries.chunks_exact_mut(d));
+    for ((((count, &n), sum), batch), entry) in rows {
+        *count = g * *count + (1.0 - g) * n;
+        for (s, b) in sum.iter_mut().zip(batch) {
+            *s = g * *s + (1.0 - g) * b;
         }
-        if n[i] > 0.0 && counts[i] > 0.0 {
-            for j in i * d..(i + 1) * d {
-                data.entries[j] = sums[j] / counts[i];
+        if n > 0.0 && *count > 0.0 {
+            for (e, s) in entry.iter_mut().zip(sum.iter()) {
+                *e = s / *count;
             }
         }
     }

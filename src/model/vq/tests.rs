@@ -147,7 +147,10 @@ fn the_commitment_gradient_matches_finite_differences_and_spares_the_codebook() 
         plus[i] += h;
         minus[i] -= h;
         let fd = (term(&plus) - term(&minus)) / (2.0 * h);
-        assert!((f64::from(g_z[i]) - fd).abs() < 1e-4, "z_e[{i}]: {g_z:?} vs {fd}");
+        assert!(
+            (f64::from(g_z[i]) - fd).abs() < 1e-4,
+            "z_e[{i}]: {g_z:?} vs {fd}"
+        );
     }
 }
 
@@ -191,10 +194,19 @@ fn the_codebook_follows_its_items_by_moving_averages() {
     codebook.nearest_entries(&second).unwrap();
     codebook.after_step(&mut rng).unwrap();
     let g = 0.99f32;
-    let want = [(g * -0.9 - 2.0) / (2.0 * g + 1.0), (g * 0.1 + 1.0) / (2.0 * g + 1.0)];
+    let want = [
+        (g * -0.9 - 2.0) / (2.0 * g + 1.0),
+        (g * 0.1 + 1.0) / (2.0 * g + 1.0),
+    ];
     let after_two = codebook.data().unwrap();
-    assert!(close(after_two.entry(0), &want), "{after_two:?} vs {want:?}");
-    assert!(close(after_two.entry(1), after_one.entry(1)), "entry 1 had no item");
+    assert!(
+        close(after_two.entry(0), &want),
+        "{after_two:?} vs {want:?}"
+    );
+    assert!(
+        close(after_two.entry(1), after_one.entry(1)),
+        "entry 1 had no item"
+    );
 }
 
 #[test]
@@ -236,7 +248,11 @@ fn a_dead_entry_restarts_at_an_encoder_output() {
             restarted.push(step);
         }
     }
-    assert_eq!(restarted, vec![RESTART_AFTER], "once, after {RESTART_AFTER} idle steps");
+    assert_eq!(
+        restarted,
+        vec![RESTART_AFTER],
+        "once, after {RESTART_AFTER} idle steps"
+    );
     let moved_to = codebook.data().unwrap().entry(2).to_vec();
     let rows = values(&z_e);
     assert!(
