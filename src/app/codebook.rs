@@ -96,8 +96,8 @@ impl CodebookOverlay {
         };
         // A dark cross under each light one keeps it apart from any class's dots.
         for (points, color, radius) in [
-            (crosses(used), theme::CODEBOOK, 6.0),
-            (crosses(unused), theme::CODEBOOK.gamma_multiply(0.45), 4.5),
+            (crosses(used), theme::CODEBOOK, 4.5),
+            (crosses(unused), theme::CODEBOOK.gamma_multiply(0.45), 3.5),
         ] {
             if points.is_empty() {
                 continue;

@@ -323,6 +323,12 @@ impl LatentPanel {
                         "a vq-vae's decoder only ever sees codebook entries: wherever the \
                          probe is, it decodes the nearest entry (the ringed cross)",
                     );
+                ui.label(RichText::new("× = a codebook entry; point at one").small())
+                    .on_hover_text(
+                        "each cross is one of the codebook's entries, placed in this plot's \
+                         view; a dim cross is one no shown item chose. Point at a cross to \
+                         see the items it takes.",
+                    );
             }
             if let Some(sigma) = median_sigma(m) {
                 ui.label(RichText::new(format!("posterior σ ≈ {sigma:.2}")).small())
