@@ -323,9 +323,9 @@ impl LatentPanel {
                         "a vq-vae's decoder only ever sees codebook entries: wherever the \
                          probe is, it decodes the nearest entry (the ringed cross)",
                     );
-                ui.label(RichText::new("× = a codebook entry; point at one").small())
+                ui.label(RichText::new("× = a code").small())
                     .on_hover_text(
-                        "each cross is one of the codebook's entries, placed in this plot's \
+                        "each cross is one of the codebook's entries (codes), placed in this plot's \
                          view; a dim cross is one no shown item chose. Point at a cross to \
                          see the items it takes.",
                     );
