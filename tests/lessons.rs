@@ -53,7 +53,7 @@ fn latentlab_lessons_lists_every_lesson_file_as_name_tab_title() {
     );
     listed.sort();
     let files = lesson_files();
-    assert_eq!(files.len(), 7, "seven lessons in assets/lessons");
+    assert_eq!(files.len(), 8, "eight lessons in assets/lessons");
     assert_eq!(listed, files);
 }
 
@@ -153,7 +153,7 @@ fn a_lesson_started_from_its_tab_sets_each_step_up_on_next_and_back() {
     h.run_steps(2);
     // The third lesson is the ELBO one.
     let starts: Vec<_> = h.get_all_by_label("Start").collect();
-    assert_eq!(starts.len(), 7);
+    assert_eq!(starts.len(), 8);
     starts[2].click();
     h.run_steps(1);
     let lesson = h.state().lesson.as_ref().expect("a lesson runs");

@@ -15,7 +15,7 @@ use crate::model::inspect::bound::{BOUND_KS, ItemBound, item_bound};
 use crate::train::ModelSnapshot;
 use crossbeam_channel::{Receiver, TryRecvError, bounded};
 use egui::{RichText, Ui};
-use egui_plot::{GridMark, HLine, Line, MarkerShape, Plot, Points};
+use egui_plot::{AxisHints, GridMark, HLine, Line, MarkerShape, Plot, Points};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -49,17 +49,19 @@ impl Bounds {
         ctx: &egui::Context,
         m: &ModelSnapshot,
         x: &[f32],
+        class: u32,
     ) -> (Option<&Outcome>, bool) {
         let parts = [
             Arc::as_ptr(&m.encoder) as u64,
             Arc::as_ptr(&m.decoder) as u64,
             m.latent_dim as u64,
+            u64::from(class),
         ];
         let key = key_of(&parts, x);
         let slot = self.slots.entry(m.name.clone()).or_default();
         slot.collect();
         if slot.shown.as_ref().is_none_or(|(k, _)| *k != key) && slot.running.is_none() {
-            slot.running = Some((key, spawn(ctx, m, x.to_vec())));
+            slot.running = Some((key, spawn(ctx, m, x.to_vec(), class)));
         }
         let stale = slot.shown.as_ref().is_none_or(|(k, _)| *k != key);
         (slot.shown.as_ref().map(|(_, o)| o), stale)
@@ -75,8 +77,9 @@ impl Bounds {
         self.slots.clear();
     }
 
-    /// The rows and the plot of model `m`'s bound for item `x`.
-    pub fn ui(&mut self, ui: &mut Ui, m: &ModelSnapshot, x: &[f32]) {
+    /// The rows and the plot of model `m`'s bound for item `x` (of class `class`, which a
+    /// conditional model sees; the others ignore it).
+    pub fn ui(&mut self, ui: &mut Ui, m: &ModelSnapshot, x: &[f32], class: u32) {
         if !m.kind.is_variational() {
             ui.label(
                 RichText::new("no posterior: no bound on log p(x)")
@@ -85,16 +88,7 @@ impl Bounds {
             );
             return;
         }
-        if m.config.condition_dim() > 0 {
-            // Its encoder and decoder need the item's class as well (not done yet).
-            ui.label(
-                RichText::new("conditional: its bound needs the class (not shown yet)")
-                    .size(13.0)
-                    .weak(),
-            );
-            return;
-        }
-        let (shown, stale) = self.get(ui.ctx(), m, x);
+        let (shown, stale) = self.get(ui.ctx(), m, x, class);
         match shown {
             None => {
                 ui.horizontal(|ui| {
@@ -133,7 +127,7 @@ impl Slot {
 }
 
 /// Computes the bound of `x` under `m` on a new thread; the window is repainted when done.
-fn spawn(ctx: &egui::Context, m: &ModelSnapshot, x: Vec<f32>) -> Receiver<Outcome> {
+fn spawn(ctx: &egui::Context, m: &ModelSnapshot, x: Vec<f32>, class: u32) -> Receiver<Outcome> {
     let (tx, rx) = bounded(1);
     let (ctx, config) = (ctx.clone(), m.config.clone());
     let (encoder, decoder) = (Arc::clone(&m.encoder), Arc::clone(&m.decoder));
@@ -141,8 +135,10 @@ fn spawn(ctx: &egui::Context, m: &ModelSnapshot, x: Vec<f32>) -> Receiver<Outcom
         let tx = tx.clone();
         move || {
             let t0 = Instant::now();
-            let b = item_bound(&config, &encoder, &decoder, &x, &BOUND_KS, BOUND_SEED)
-                .map_err(|e| e.to_string());
+            let b = item_bound(
+                &config, &encoder, &decoder, &x, &BOUND_KS, BOUND_SEED, class,
+            )
+            .map_err(|e| e.to_string());
             let _ = tx.send((b, t0.elapsed().as_secs_f64()));
             ctx.request_repaint();
         }
@@ -163,7 +159,13 @@ fn bound_ui(ui: &mut Ui, m: &ModelSnapshot, b: &ItemBound, secs: f64, stale: boo
             .min_row_height(15.0)
             .show(ui, |ui| {
                 ui.label(RichText::new("K").strong().size(13.0));
-                ui.label(RichText::new("log p(x) ≥").strong().size(13.0));
+                // A conditional model bounds the likelihood given the class it was told.
+                let what = if m.config.condition_dim() > 0 {
+                    "log p(x|c) ≥"
+                } else {
+                    "log p(x) ≥"
+                };
+                ui.label(RichText::new(what).strong().size(13.0));
                 ui.end_row();
                 for (k, v) in &b.by_k {
                     ui.label(RichText::new(k.to_string()).size(13.0));
@@ -218,7 +220,14 @@ fn plot_ui(ui: &mut Ui, m: &ModelSnapshot, b: &ItemBound, color: egui::Color32) 
         .allow_boxed_zoom(false)
         .show_x(false)
         .y_axis_min_width(30.0)
-        .x_axis_label("K, log scale")
+        // Four labels (1, 10, 100, 1000) over a narrow plot: egui_plot's default spacing
+        // (60 points) would hide them all.
+        .custom_x_axes(vec![
+            AxisHints::new_x()
+                .label("K, log scale")
+                .formatter(|mark, _| format!("{}", 10f64.powf(mark.value).round()))
+                .label_spacing(28.0..=40.0),
+        ])
         .x_grid_spacer(|_| {
             (0..=3)
                 .map(|e| GridMark {
@@ -227,7 +236,6 @@ fn plot_ui(ui: &mut Ui, m: &ModelSnapshot, b: &ItemBound, color: egui::Color32) 
                 })
                 .collect()
         })
-        .x_axis_formatter(|mark, _| format!("{}", 10f64.powf(mark.value).round()))
         .y_axis_formatter(|mark, _| format!("{:.0}", mark.value))
         .include_x(-0.15)
         .include_x(3.15)

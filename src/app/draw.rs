@@ -12,7 +12,7 @@ use super::items::{Tex, key_of, mosaic, points_in_square};
 use super::theme;
 use super::view::{View, ViewCtx};
 use crate::data::{Dataset, ItemShape};
-use crate::model::inspect::{ItemReport, draw_eps, inspect};
+use crate::model::inspect::{ItemReport, draw_eps, inspect_as};
 use crate::rng::PortableRng;
 use crate::train::ModelSnapshot;
 use egui::{Color32, Pos2, Rect, RichText, Sense, Ui, vec2};
@@ -163,11 +163,19 @@ impl DrawPanel {
                     Some(&i) => i,
                     None => self.rng.random_range(0..n.max(1)),
                 };
-                if i < n {
-                    cx.selection.drawn = Some(cx.ds.test.item(i, cx.ds.dim()).to_vec());
-                }
+                cx.selection.draw_test_item(cx.ds, i);
             }
         });
+        super::selection::class_menu(
+            ui,
+            &mut cx.selection.drawn_class,
+            cx.snap,
+            cx.ds,
+            ("it is a", "drawn_class"),
+            "the class a conditional VAE (cvae) is told the drawn item is: its encoder and \
+             decoder both see it (\"start from a test item\" sets the item's own); other \
+             kinds ignore it",
+        );
         if image {
             // Dropped files are resized to the data set's items ("64×64 colour images").
             let made = cx.ds.shape.describe();
@@ -238,31 +246,69 @@ impl DrawPanel {
         };
         let models = &cx.snap.models;
         let per_row = ((ui.available_width() / BLOCK_WIDTH) as usize).clamp(1, models.len().max(1));
+        // On one row each bound sits under its model's table. When the tables take more
+        // rows, the bounds follow all of them: the tables are what a lesson asks the class
+        // to read, and at 1280×720 a third model's table fell below the window.
+        let bounds_apart = models.len() > per_row;
         for row in models.chunks(per_row) {
             ui.columns(per_row, |cols| {
                 for (ui, m) in cols.iter_mut().zip(row) {
-                    self.model_block_ui(ui, m, cx, &x);
+                    self.model_block_ui(ui, m, cx, &x, !bounds_apart);
                 }
             });
-            ui.add_space(6.0);
+            ui.add_space(if bounds_apart { 2.0 } else { 6.0 });
+        }
+        if bounds_apart {
+            let variational: Vec<_> = models.iter().filter(|m| m.kind.is_variational()).collect();
+            for row in variational.chunks(per_row) {
+                ui.columns(per_row, |cols| {
+                    for (ui, m) in cols.iter_mut().zip(row) {
+                        self.bound_block_ui(ui, m, &x, cx.selection.drawn_class);
+                    }
+                });
+                ui.add_space(6.0);
+            }
         }
     }
 
-    /// One model's framed block.
-    fn model_block_ui(&mut self, ui: &mut Ui, m: &ModelSnapshot, cx: &mut ViewCtx<'_>, x: &[f32]) {
+    /// Model `m`'s importance-weighted bound of item `x` (of class `class`), framed.
+    fn bound_block_ui(&mut self, ui: &mut Ui, m: &ModelSnapshot, x: &[f32], class: u32) {
+        egui::Frame::new()
+            .stroke(egui::Stroke::new(
+                1.0,
+                theme::model_color(m.kind).gamma_multiply(0.4),
+            ))
+            .corner_radius(4.0)
+            .inner_margin(4.0)
+            .show(ui, |ui| {
+                ui.spacing_mut().item_spacing.y = 2.0;
+                self.bounds.ui(ui, m, x, class);
+            });
+    }
+
+    /// One model's framed block, and under it its bound if `with_bound`.
+    fn model_block_ui(
+        &mut self,
+        ui: &mut Ui,
+        m: &ModelSnapshot,
+        cx: &mut ViewCtx<'_>,
+        x: &[f32],
+        with_bound: bool,
+    ) {
         let eps = self
             .eps
             .entry(m.name.clone())
             .or_insert_with(|| draw_eps(&mut self.rng, m.latent_dim))
             .clone();
-        let report = match inspect(&m.config, &m.encoder, &m.decoder, x, Some(&eps)) {
+        let class = cx.selection.drawn_class;
+        let report = match inspect_as(&m.config, &m.encoder, &m.decoder, x, Some(&eps), class) {
             Ok(r) => r,
             Err(e) => {
                 ui.colored_label(theme::ERROR, format!("{}: {e}", m.name));
                 return;
             }
         };
-        let spread = self.spread(m, x);
+        let spread = self.spread(m, x, class);
         let framed = egui::Frame::new()
             .stroke(egui::Stroke::new(
                 1.5,
@@ -277,17 +323,9 @@ impl DrawPanel {
         cx.rects.subject("inspector", ui, framed.response.rect);
         // Below the terms' block, not in it: a lesson's 'inspector' is the terms, and a
         // model with many latent dimensions leaves the bound below the fold.
-        egui::Frame::new()
-            .stroke(egui::Stroke::new(
-                1.0,
-                theme::model_color(m.kind).gamma_multiply(0.4),
-            ))
-            .corner_radius(4.0)
-            .inner_margin(4.0)
-            .show(ui, |ui| {
-                ui.spacing_mut().item_spacing.y = 2.0;
-                self.bounds.ui(ui, m, x);
-            });
+        if with_bound {
+            self.bound_block_ui(ui, m, x, class);
+        }
         if framed.inner {
             self.eps
                 .insert(m.name.clone(), draw_eps(&mut self.rng, m.latent_dim));
@@ -295,14 +333,14 @@ impl DrawPanel {
     }
 
     /// Mean and standard deviation of the reconstruction term over many ε (VAE kinds).
-    fn spread(&mut self, m: &ModelSnapshot, x: &[f32]) -> Option<(f64, f64)> {
+    fn spread(&mut self, m: &ModelSnapshot, x: &[f32], class: u32) -> Option<(f64, f64)> {
         if !m.kind.is_variational() {
             return None;
         }
         let values: Vec<f64> = (0..EPS_SAMPLES)
             .filter_map(|_| {
                 let eps = draw_eps(&mut self.rng, m.latent_dim);
-                inspect(&m.config, &m.encoder, &m.decoder, x, Some(&eps)).ok()
+                inspect_as(&m.config, &m.encoder, &m.decoder, x, Some(&eps), class).ok()
             })
             .map(|r| r.recon_nats)
             .collect();

@@ -291,10 +291,8 @@ pub(super) fn prepare(app: &mut LatentLabApp) {
                 }
             }
             Needs::DrawnItem => {
-                if let Some(ds) = &app.session.data
-                    && !ds.test.is_empty()
-                {
-                    app.selection.drawn = Some(ds.test.item(0, ds.dim()).to_vec());
+                if let Some(ds) = &app.session.data {
+                    app.selection.draw_test_item(ds, 0);
                 }
             }
         }

@@ -31,6 +31,16 @@ impl Decoded {
         Self(decoder.decode_as(codes, class).map_err(|e| e.to_string()))
     }
 
+    /// [`Decoded::of`] of each code as its own class, `labels[row]` (a conditional decoder;
+    /// the others ignore the labels).
+    pub fn of_each(decoder: &DecoderSnapshot, codes: &[f32], labels: &[u32]) -> Self {
+        Self(
+            decoder
+                .decode_each(codes, labels)
+                .map_err(|e| e.to_string()),
+        )
+    }
+
     /// A decoding that could not be made, and why.
     pub fn failed(why: &str) -> Self {
         Self(Err(why.to_owned()))
@@ -206,15 +216,26 @@ pub fn show_items(
 pub fn points_in_square(ui: &Ui, rect: Rect, ds: &Dataset, items: &[f32], color: Color32) {
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-    let to_screen = |x: f32, y: f32| {
-        pos2(
-            rect.left() + x * rect.width(),
-            rect.bottom() - y * rect.height(),
-        )
-    };
+    let to_screen = |x: f32, y: f32| square_point(rect, x, y);
     for p in ds.test.x.chunks_exact(2).take(1500) {
         painter.circle_filled(to_screen(p[0], p[1]), 1.5, theme::DATA_BACKDROP);
     }
+    points_on_square(ui, rect, items, color);
+}
+
+/// Where data coordinates (x, y) in [0, 1] land in `rect` (y up).
+fn square_point(rect: Rect, x: f32, y: f32) -> egui::Pos2 {
+    pos2(
+        rect.left() + x * rect.width(),
+        rect.bottom() - y * rect.height(),
+    )
+}
+
+/// Draws 2-D points (data coordinates in [0, 1]) as coloured markers over `rect`, on what is
+/// drawn there already ([`points_in_square`] draws the backdrop).
+pub fn points_on_square(ui: &Ui, rect: Rect, items: &[f32], color: Color32) {
+    let painter = ui.painter_at(rect);
+    let to_screen = |x: f32, y: f32| square_point(rect, x, y);
     for p in items.chunks_exact(2) {
         painter.circle_filled(to_screen(p[0], p[1]), 3.5, color);
     }

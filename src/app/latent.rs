@@ -60,6 +60,9 @@ impl Default for LatentPanel {
     }
 }
 
+/// The width of the "decode as class" label and menu, in points.
+const DECODE_CLASS_WIDTH: f32 = 230.0;
+
 const ABOUT: &str = "Axes: two coordinates of the code z (z1 × z2; with more than two \
     dimensions, another pair or the first two principal components, the other dimensions \
     staying at the probe's values; or t-SNE and UMAP, which place codes that are near each \
@@ -93,6 +96,11 @@ impl View for LatentPanel {
             self.toolbar_ui(ui, cx.snap, &mut cx.selection.plane);
             ui.separator();
             self.classes_ui(ui, cx.ds);
+            // The menu is one block: where it would not fit it starts the next row instead
+            // of running past the window.
+            if ui.available_size_before_wrap().x < DECODE_CLASS_WIDTH {
+                ui.end_row();
+            }
             decode_class_ui(ui, cx.selection, cx.snap, cx.ds);
         });
         self.update_projections(ui, cx.snap, cx.settings.run.seed);
@@ -192,7 +200,7 @@ impl LatentPanel {
         // The legend flows on in the toolbar's wrapped row, onto a row of its own when
         // little is left (in a narrow leftover it stacked one word per line and took
         // the plots' height: sprites at 1280×720).
-        if ui.available_width() < 240.0 {
+        if ui.available_size_before_wrap().x < 240.0 {
             ui.end_row();
         }
         {

@@ -11,6 +11,7 @@
 mod actions;
 mod bound;
 mod chrome;
+mod class_rows;
 mod codebook;
 mod controls;
 mod decodes;

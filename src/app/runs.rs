@@ -248,14 +248,7 @@ impl WindowFiles {
             .thinned(timeline::RUN_FILE_BYTES, timeline::RUN_FILE_FRAMES);
         if let Some((snap, ds)) = &self.shown {
             let dir = staging.path();
-            figure::latent_scatter(&dir.join("latent.png"), snap, ds)?;
-            figure::latent_grid(&dir.join("grid.png"), snap, ds, self.grid_k)?;
-            figure::reconstructions(&dir.join("recon.png"), snap, ds)?;
-            figure::prior_samples(&dir.join("samples.png"), snap, ds, 10, self.seed)?;
-            figure::traversals(&dir.join("traversals.png"), snap, ds)?;
-            if !self.epochs.is_empty() {
-                figure::loss_curves(&dir.join("losses.png"), &self.epochs)?;
-            }
+            figure::run_figures(dir, snap, ds, &self.epochs, self.grid_k, self.seed)?;
             if !kept.is_empty() {
                 figure::latent_gif(&dir.join("latent.gif"), &kept.light_frames(), ds, None)?;
             }

@@ -2,6 +2,7 @@
 //! class sees that a VAE's samples look like data and an AE's mostly do not.
 
 use super::actions::Action;
+use super::class_rows::ClassRows;
 use super::decodes::Decodes;
 use super::items::{Tex, decode_failed_ui, key_of, show_items};
 use super::selection::decode_class_ui;
@@ -19,12 +20,19 @@ const SIDE: usize = 8;
 /// of a room, so a small panel shows fewer, larger samples.
 const MIN_SAMPLE: f32 = 40.0;
 
+/// What "the same z, every class" shows, above it.
+const ROWS_CAPTION: &str = "the same z, every class: each row is one random z, each column a class";
+
 /// State of the samples tab.
 #[derive(Default)]
 pub struct SamplesPanel {
     draw: u64,
     textures: HashMap<String, Tex>,
     decodes: Decodes,
+    /// A conditional model shows its samples of one class, as the other panels decode,
+    /// instead of "the same z, every class" (the default).
+    one_class: bool,
+    class_rows: ClassRows,
 }
 
 impl View for SamplesPanel {
@@ -47,14 +55,18 @@ impl View for SamplesPanel {
              training put them, on their own scale and with gaps between clusters, so most \
              points of N(0, I) fall where no training code lies and its decoder produces \
              blends or noise. A VQ-VAE has no prior at all (its paper fits one afterwards): \
-             it shows entries of its codebook drawn uniformly, each decoded. For 2-D point data, 400 decoded samples (colour) are drawn over \
-             the data (grey).",
+             it shows entries of its codebook drawn uniformly, each decoded. For 2-D point \
+             data, 400 decoded samples (colour) are drawn over the data (grey). A conditional \
+             VAE (cvae) shows \"the same z, every class\": each row decodes one random z as \
+             every class, so a row keeps one style across the classes (\"one class only\" \
+             shows its samples of the class chosen).",
         )
     }
 
     fn clear(&mut self) {
         self.textures.clear();
         self.decodes.clear();
+        self.class_rows.clear();
     }
 
     fn ui(&mut self, ui: &mut Ui, cx: &mut ViewCtx<'_>) -> Vec<Action> {
@@ -63,7 +75,16 @@ impl View for SamplesPanel {
             if ui.button("Resample").clicked() {
                 self.draw += 1;
             }
-            decode_class_ui(ui, cx.selection, snap, ds);
+            if snap.models.iter().any(|m| m.decoder.classes > 0) {
+                ui.checkbox(&mut self.one_class, "one class only")
+                    .on_hover_text(
+                        "a conditional VAE (cvae) shows \"the same z, every class\": one random z \
+                         per row, decoded as each class; tick to see its samples of one class",
+                    );
+                if self.one_class {
+                    decode_class_ui(ui, cx.selection, snap, ds);
+                }
+            }
         });
         let n = if ds.shape.is_image() {
             SIDE * SIDE
@@ -75,6 +96,13 @@ impl View for SamplesPanel {
                 let color = theme::model_color(m.kind);
                 let key = key_of(&[snap.step, self.draw], &[]);
                 let draw = self.draw;
+                if m.decoder.classes > 0 && !self.one_class {
+                    ui.label(RichText::new(m.kind.title()).heading().color(color));
+                    let z = prior_draws(draw, SIDE * m.latent_dim);
+                    let shown = self.class_rows.ui(ui, m, ds, &z, key, ROWS_CAPTION);
+                    cx.rects.subject("samples", ui, shown.rect);
+                    continue;
+                }
                 // A vq-vae has no prior: it shows entries of its codebook, drawn uniformly.
                 let codebook = m.decoder.codebook.clone();
                 let shown = self.decodes.get(
@@ -83,14 +111,12 @@ impl View for SamplesPanel {
                     key,
                     &m.decoder,
                     cx.selection.decode_class,
-                    || {
-                        let mut rng = crate::rng::PortableRng::seed_from_u64(draw);
-                        match &codebook {
-                            Some(c) => crate::model::vq::draw_entries(c, n, &mut rng),
-                            None => (0..n * m.latent_dim)
-                                .map(|_| StandardNormal.sample(&mut rng))
-                                .collect(),
+                    || match &codebook {
+                        Some(c) => {
+                            let mut rng = crate::rng::PortableRng::seed_from_u64(draw);
+                            crate::model::vq::draw_entries(c, n, &mut rng)
                         }
+                        None => prior_draws(draw, n * m.latent_dim),
                     },
                 );
                 ui.horizontal(|ui| {
@@ -148,4 +174,14 @@ impl View for SamplesPanel {
         });
         Vec::new()
     }
+}
+
+/// `count` values of N(0, 1) from draw number `draw`: the same values for every model, so
+/// models of the same code size decode the same points (and a conditional model's rows are
+/// the first points of the others' mosaics).
+fn prior_draws(draw: u64, count: usize) -> Vec<f32> {
+    let mut rng = crate::rng::PortableRng::seed_from_u64(draw);
+    (0..count)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect()
 }

@@ -757,7 +757,7 @@ fn drawn_code(m: &ModelSnapshot, selection: &Selection) -> Option<(Vec<f32>, Opt
     if x.len() != m.encoder.input_dim() || x.iter().all(|&v| v == 0.0) {
         return None;
     }
-    let (mu, logvar) = m.encoder.encode_logvar(x);
+    let (mu, logvar) = m.encoder.encode_logvar_as(x, selection.drawn_class);
     let sigma = logvar.map(|lv| lv.iter().map(|v| (0.5 * v).exp()).collect());
     Some((mu, sigma))
 }

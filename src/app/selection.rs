@@ -56,7 +56,21 @@ pub struct Selection {
     /// decodes (probe, grid, sliders, samples, traversals, interpolation); the other kinds
     /// ignore it. Kept across runs ([`decode_class_ui`] keeps it within the classes).
     pub decode_class: u32,
+    /// The class the drawn item is said to be: what a conditional model (cvae) encodes and
+    /// decodes it as, in the inspector and the scatters' marker. "Start from a test item"
+    /// sets it to that item's label; the other kinds ignore it.
+    pub drawn_class: u32,
     pca: HashMap<String, PcaView>,
+}
+
+impl Selection {
+    /// Test item `i` of `ds` as the drawn item, with its class (nothing if there is none).
+    pub fn draw_test_item(&mut self, ds: &crate::data::Dataset, i: usize) {
+        if i < ds.test.len() {
+            self.drawn = Some(ds.test.item(i, ds.dim()).to_vec());
+            self.drawn_class = ds.test.labels.get(i).copied().unwrap_or(0);
+        }
+    }
 }
 
 /// What a decoding of `decoder` as class `class` adds to its cache key: the class for a
@@ -77,6 +91,27 @@ pub fn decode_class_ui(
     snap: &Snapshot,
     ds: &crate::data::Dataset,
 ) -> bool {
+    class_menu(
+        ui,
+        &mut selection.decode_class,
+        snap,
+        ds,
+        ("decode as class", "decode_class"),
+        "what a conditional VAE (cvae) decodes every code as; other kinds ignore it",
+    )
+}
+
+/// A menu of the data set's class names choosing `class`, labelled `label` (its id salt
+/// `salt`), shown only while a conditional model (cvae) is in the snapshot; `class` is kept
+/// within the model's classes. Returns true if the class changed.
+pub fn class_menu(
+    ui: &mut egui::Ui,
+    class: &mut u32,
+    snap: &Snapshot,
+    ds: &crate::data::Dataset,
+    (label, salt): (&str, &str),
+    help: &str,
+) -> bool {
     let Some(classes) = snap
         .models
         .iter()
@@ -85,9 +120,9 @@ pub fn decode_class_ui(
     else {
         return false;
     };
-    let before = selection.decode_class;
-    if selection.decode_class as usize >= classes {
-        selection.decode_class = 0;
+    let before = *class;
+    if *class as usize >= classes {
+        *class = 0;
     }
     let name = |c: u32| {
         ds.class_names
@@ -96,18 +131,19 @@ pub fn decode_class_ui(
             .unwrap_or_else(|| c.to_string())
     };
     ui.horizontal(|ui| {
-        ui.label("decode as class").on_hover_text(
-            "what a conditional VAE (cvae) decodes every code as; other kinds ignore it",
-        );
-        egui::ComboBox::from_id_salt("decode_class")
-            .selected_text(name(selection.decode_class))
+        let label = ui.label(label).on_hover_text(help);
+        egui::ComboBox::from_id_salt(salt)
+            .selected_text(name(*class))
             .show_ui(ui, |ui| {
                 for c in 0..classes as u32 {
-                    ui.selectable_value(&mut selection.decode_class, c, name(c));
+                    ui.selectable_value(class, c, name(c));
                 }
-            });
+            })
+            .response
+            .labelled_by(label.id)
+            .on_hover_text(help);
     });
-    selection.decode_class != before
+    *class != before
 }
 
 /// One model's PCA plane, the step it was fitted at and where it put the display items.
@@ -126,6 +162,7 @@ impl Default for Selection {
             plane: Plane::Dims(0, 1),
             drawn: None,
             decode_class: 0,
+            drawn_class: 0,
             pca: HashMap::new(),
         }
     }

@@ -21,6 +21,8 @@ pub struct SlidersPanel {
     /// The sliders hold a draw from N(0, I) that nobody has moved since.
     from_prior: bool,
     textures: HashMap<String, Tex>,
+    /// A conditional model's row: the sliders' z decoded as every class.
+    class_rows: super::class_rows::ClassRows,
 }
 
 /// What a prior sample means for a model without a prior, said where it happens.
@@ -76,6 +78,7 @@ impl View for SlidersPanel {
 
     fn clear(&mut self) {
         self.textures.clear();
+        self.class_rows.clear();
     }
 }
 
@@ -190,7 +193,14 @@ impl SlidersPanel {
             });
         cx.rects.subject("sliders", ui, sliders.inner_rect);
         let warning = self.from_prior && !m.kind.is_variational();
-        let below = if warning { 40.0 } else { 8.0 };
+        // A conditional model shows the same z as every class in a row under its image.
+        let class_row = m.decoder.classes > 0 && cx.ds.shape.is_image();
+        let row_height = if class_row {
+            super::class_rows::one_row_height(ui, m.decoder.classes)
+        } else {
+            0.0
+        };
+        let below = if warning { 40.0 } else { 8.0 } + row_height;
         let size = (ui.available_width() * 0.8)
             .min(ui.available_height() - below)
             .clamp(48.0, theme::PROBE_IMAGE * 1.6);
@@ -199,6 +209,12 @@ impl SlidersPanel {
         let name = format!("slider-{}", m.name);
         let image = show_decoded(ui, tex, &name, key, cx.ds, &probe.decoded, 1, size, color);
         cx.rects.subject("slider images", ui, image.rect);
+        if class_row {
+            let caption = "this z as every class: the class changes, the style stays";
+            let weights = std::sync::Arc::as_ptr(&m.decoder) as u64;
+            let key = super::items::key_of(&[weights], &probe.code);
+            self.class_rows.ui(ui, m, cx.ds, &probe.code, key, caption);
+        }
         if warning {
             ui.add(egui::Label::new(RichText::new(NO_PRIOR).color(theme::WARNING)).wrap());
         }

@@ -380,13 +380,14 @@ impl CliRun {
         } else {
             ",losses"
         };
-        let traversals = if self.out.join("traversals.png").exists() {
-            ",traversals"
-        } else {
-            ""
-        };
+        // The figures written only for some runs: by the files there.
+        let optional: String = ["classes", "traversals"]
+            .iter()
+            .filter(|f| self.out.join(format!("{f}.png")).exists())
+            .map(|f| format!(",{f}"))
+            .collect();
         out!(
-            "figures     {}/{{latent,grid,recon,samples{losses}{traversals}}}.png",
+            "figures     {}/{{latent,grid,recon,samples{losses}{optional}}}.png",
             self.out.display()
         );
         if let Some(g) = self.gif {
@@ -479,13 +480,5 @@ fn write_figures(
     grid: usize,
     seed: u64,
 ) -> Result<()> {
-    figure::latent_scatter(&out.join("latent.png"), snap, ds)?;
-    figure::latent_grid(&out.join("grid.png"), snap, ds, grid)?;
-    figure::reconstructions(&out.join("recon.png"), snap, ds)?;
-    figure::prior_samples(&out.join("samples.png"), snap, ds, 10, seed)?;
-    figure::traversals(&out.join("traversals.png"), snap, ds)?;
-    if !summaries.is_empty() {
-        figure::loss_curves(&out.join("losses.png"), summaries)?;
-    }
-    Ok(())
+    Ok(figure::run_figures(out, snap, ds, summaries, grid, seed)?)
 }

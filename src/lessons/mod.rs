@@ -55,6 +55,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "beta-disentanglement.md",
         include_str!("../../assets/lessons/beta-disentanglement.md"),
     ),
+    (
+        "beyond-the-vae.md",
+        include_str!("../../assets/lessons/beyond-the-vae.md"),
+    ),
 ];
 
 /// A lesson that cannot be found, read or understood.

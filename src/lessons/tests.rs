@@ -63,7 +63,8 @@ fn every_builtin_lesson_parses_and_uses_only_builtin_data() {
             "denoising-contractive",
             "interpolation",
             "posterior-collapse",
-            "beta-disentanglement"
+            "beta-disentanglement",
+            "beyond-the-vae"
         ]
     );
 }

@@ -88,14 +88,75 @@ pub fn prior_samples(
     };
     let mut sheets = Vec::new();
     for m in &snap.models {
+        // A conditional decoder takes the classes in turn (with as many classes as
+        // columns, each column is one class).
+        let classes = m.decoder.classes;
+        let z = z_for(m.latent_dim);
+        let labels: Vec<u32> = (0..side * side)
+            .map(|i| (i % classes.max(1)) as u32)
+            .collect();
         let decoded = m
             .decoder
-            .decode(&z_for(m.latent_dim))
+            .decode_each(&z, &labels)
             .map_err(|e| err(path, e))?;
-        let title = format!("{} — samples from N(0, I)", m.kind.title());
+        let title = match classes {
+            0 => format!("{} — samples from N(0, I)", m.kind.title()),
+            _ => format!("{} — samples from N(0, I), classes in turn", m.kind.title()),
+        };
         sheets.push((title, model_rgb(m.kind), decoded));
     }
     sample_sheets(path, &sheets, (ch, w, h), side)
+}
+
+/// "The same z, every class" of each conditional model (cvae): `rows` draws of z ~ N(0, I),
+/// one per row, each decoded as every class in turn (one column per class, the class names
+/// above). Written only for image sets with a conditional model; returns whether it was.
+pub fn same_z_every_class(
+    path: &Path,
+    snap: &Snapshot,
+    ds: &Dataset,
+    rows: usize,
+    seed: u64,
+) -> Result<bool, FigureError> {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+    let Some((ch, w, h)) = image_side(ds.shape) else {
+        return Ok(false);
+    };
+    let conditional: Vec<_> = snap
+        .models
+        .iter()
+        .filter(|m| m.decoder.classes > 0)
+        .collect();
+    let Some(classes) = conditional.iter().map(|m| m.decoder.classes).max() else {
+        return Ok(false);
+    };
+    let mut sheets = Vec::new();
+    for m in &conditional {
+        let mut rng = crate::rng::PortableRng::seed_from_u64(seed);
+        let z: Vec<f32> = (0..rows * m.latent_dim)
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
+        let (mut codes, mut labels) = (Vec::new(), Vec::new());
+        for code in z.chunks_exact(m.latent_dim.max(1)) {
+            for c in 0..classes {
+                codes.extend_from_slice(code);
+                labels.push((c % m.decoder.classes) as u32);
+            }
+        }
+        let decoded = m
+            .decoder
+            .decode_each(&codes, &labels)
+            .map_err(|e| err(path, e))?;
+        let names = ds.class_names.join(" ");
+        let title = format!(
+            "{}: each row one z ~ N(0, I), each column a class ({names})",
+            m.kind.title()
+        );
+        sheets.push((title, model_rgb(m.kind), decoded));
+    }
+    sample_sheets(path, &sheets, (ch, w, h), classes)?;
+    Ok(true)
 }
 
 /// Sheets of decoded images side by side, `side`×`side` each under its title in its

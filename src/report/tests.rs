@@ -139,3 +139,54 @@ fn traversals_walk_each_dimension_by_its_spread_and_dim_the_inactive_ones() {
     assert_eq!(grey(2, 0), byte(0.35 * (0.5 + 0.1 * 1.75)));
     assert_eq!(grey(2, 6), grey(2, 0));
 }
+
+/// `classes.png` of a conditional decoder whose every pixel is class/9 whatever z is (its
+/// z rows are 0, its one-hot rows set the grey): the cell at row r, column c is grey c/9,
+/// read back from the PNG at the layout's place (zoom 2, 20 px side pad, 50 px title band).
+/// Without a conditional model no file is written.
+#[test]
+fn classes_png_has_one_class_per_column_and_only_for_conditional_models() {
+    let ds = data::load_with_sizes(
+        "digits",
+        1,
+        Some(Sizes {
+            train: 20,
+            test: 20,
+        }),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("classes.png");
+    let plain = snapshot(vec![layer(2, 784)], 784, 3);
+    assert!(!same_z_every_class(&path, &plain, &ds, 4, 1).unwrap());
+    assert!(!path.exists());
+    // Input z (2) ++ one-hot (10); weights [in, out]: z rows 0, class c's row c/9.
+    let mut w = vec![0.0f32; 2 * 784];
+    for c in 0..10 {
+        w.extend(std::iter::repeat_n(c as f32 / 9.0, 784));
+    }
+    let dense = DenseWeights {
+        w,
+        b: vec![0.0; 784],
+        n_in: 12,
+        n_out: 784,
+    };
+    let mut decoder = DecoderSnapshot::new(vec![dense], false);
+    decoder.classes = 10;
+    let mut snap = plain;
+    snap.models[0].decoder = Arc::new(decoder);
+    assert!(same_z_every_class(&path, &snap, &ds, 4, 1).unwrap());
+    let img = image::open(&path).unwrap().to_rgb8();
+    for r in 0..4u32 {
+        for c in 0..10u32 {
+            // The middle of cell (r, c): 28 px items at zoom 2.
+            let (x, y) = (20 + c * 56 + 28, 50 + r * 56 + 28);
+            let grey = img.get_pixel(x, y)[0];
+            let want = (c as f32 / 9.0 * 255.0).round() as i32;
+            assert!(
+                (i32::from(grey) - want).abs() <= 1,
+                "row {r}, class {c}: grey {grey}, want {want}"
+            );
+        }
+    }
+}

@@ -29,7 +29,9 @@ pub struct ItemBound {
 }
 
 /// The bound of item `x` for every K in `ks`, from draws seeded by `seed`; `None` for a
-/// kind without a posterior (no σ head: no bound to show).
+/// kind without a posterior (no σ head: no bound to show). `class` is the item's class, which
+/// a conditional kind's (cvae) encoder and decoder both see: its bound is on log p(x | class);
+/// other kinds ignore it.
 pub fn item_bound(
     config: &ModelConfig,
     encoder: &EncoderSnapshot,
@@ -37,9 +39,17 @@ pub fn item_bound(
     x: &[f32],
     ks: &[usize],
     seed: u64,
+    class: u32,
 ) -> Result<Option<ItemBound>, InspectError> {
     check_fit(config, encoder, decoder, x, None)?;
-    let (mu, logvar) = encoder.encode_logvar(x);
+    let classes = config.condition_dim();
+    if classes > 0 && class as usize >= classes {
+        return Err(InspectError(format!(
+            "class {class} is not one of the model's {classes} classes (0 to {})",
+            classes - 1
+        )));
+    }
+    let (mu, logvar) = encoder.encode_logvar_as(x, class);
     let Some(logvar) = logvar else {
         return Ok(None);
     };
@@ -59,7 +69,7 @@ pub fn item_bound(
     // Raw outputs (logits for a Bernoulli decoder), all draws in one batched pass.
     let mut raw_decoder = decoder.clone();
     raw_decoder.sigmoid_output = false;
-    let raw = raw_decoder.decode(&z).map_err(candle_failed)?;
+    let raw = raw_decoder.decode_as(&z, class).map_err(candle_failed)?;
     let log_pxz: Vec<f32> = raw
         .chunks_exact(x.len())
         .map(|r| -recon_nll(config.likelihood, r, x) as f32)
@@ -182,7 +192,7 @@ mod tests {
 
     fn bound(seed: u64) -> ItemBound {
         let (e, d) = model(MU, LOGVAR, true);
-        item_bound(&config(ModelKind::Vae), &e, &d, &X, &BOUND_KS, seed)
+        item_bound(&config(ModelKind::Vae), &e, &d, &X, &BOUND_KS, seed, 0)
             .unwrap()
             .expect("a VAE has a bound")
     }
@@ -248,8 +258,89 @@ mod tests {
         assert_eq!(bound(5), bound(5));
         assert_ne!(bound(5), bound(6));
         let (e, d) = model(MU, LOGVAR, false);
-        let none = item_bound(&config(ModelKind::Ae), &e, &d, &X, &BOUND_KS, 1).unwrap();
+        let none = item_bound(&config(ModelKind::Ae), &e, &d, &X, &BOUND_KS, 1, 0).unwrap();
         assert!(none.is_none());
+    }
+
+    /// A conditional model told class c is the unconditional model whose first layers add
+    /// the one-hot's weight rows to their biases: built that way by hand, the two give the
+    /// same bound from the same draws, and another class gives another bound.
+    #[test]
+    fn a_conditional_bound_is_the_bound_of_its_class_folded_into_the_biases() {
+        // Encoder input: 4 pixels ++ 2 classes; the class rows move μ and log σ².
+        let (mu_rows, lv_rows) = (
+            [0.0f32, 0.0, 0.0, 0.0, -0.4, 0.9],
+            [0.0f32, 0.0, 0.0, 0.0, 0.3, -0.5],
+        );
+        // Decoder input: z ++ 2 classes; the class rows shift each pixel's logit.
+        let shift = [[0.5f32, -0.2, 1.0, 0.0], [-1.0, 0.8, 0.1, 0.6]];
+        let w: Vec<f32> = W.iter().map(|&v| v as f32).collect();
+        let b: Vec<f32> = B.iter().map(|&v| v as f32).collect();
+        let mut dec_w = w.clone();
+        dec_w.extend(shift.iter().flatten());
+        let conditional = (
+            EncoderSnapshot {
+                trunk: Vec::new(),
+                mu_head: dense(mu_rows.to_vec(), vec![MU], 6, 1),
+                logvar_head: Some(dense(lv_rows.to_vec(), vec![LOGVAR], 6, 1)),
+                conv: None,
+                classes: 2,
+            },
+            {
+                let mut d = DecoderSnapshot::new(vec![dense(dec_w, b.clone(), 3, 4)], true);
+                d.classes = 2;
+                d
+            },
+        );
+        let mut c = config(ModelKind::Cvae);
+        c.classes = 2;
+        let of = |class: usize| {
+            item_bound(
+                &c,
+                &conditional.0,
+                &conditional.1,
+                &X,
+                &BOUND_KS,
+                3,
+                class as u32,
+            )
+            .unwrap()
+            .unwrap()
+        };
+        let folded = |class: usize| {
+            let e = EncoderSnapshot {
+                trunk: Vec::new(),
+                mu_head: dense(vec![0.0; 4], vec![MU + mu_rows[4 + class]], 4, 1),
+                logvar_head: Some(dense(vec![0.0; 4], vec![LOGVAR + lv_rows[4 + class]], 4, 1)),
+                conv: None,
+                classes: 0,
+            };
+            let b: Vec<f32> = b.iter().zip(shift[class]).map(|(b, s)| b + s).collect();
+            let d = DecoderSnapshot::new(vec![dense(w.clone(), b, 1, 4)], true);
+            item_bound(&config(ModelKind::Vae), &e, &d, &X, &BOUND_KS, 3, 0)
+                .unwrap()
+                .unwrap()
+        };
+        for class in 0..2 {
+            let (a, b) = (of(class), folded(class));
+            assert!(
+                (a.elbo - b.elbo).abs() < 1e-4,
+                "class {class}: {a:?} vs {b:?}"
+            );
+            for ((ka, va), (kb, vb)) in a.by_k.iter().zip(&b.by_k) {
+                assert_eq!(ka, kb);
+                assert!(
+                    (va - vb).abs() < 1e-4,
+                    "class {class}, K {ka}: {va} vs {vb}"
+                );
+            }
+        }
+        assert!(
+            (of(0).elbo - of(1).elbo).abs() > 0.1,
+            "the class must matter"
+        );
+        let refused = item_bound(&c, &conditional.0, &conditional.1, &X, &BOUND_KS, 3, 2);
+        assert!(refused.unwrap_err().0.contains("class 2 is not one of"));
     }
 
     /// How long one item's bound takes for the default VAE (784 → 512, 256 → 2, MLP) and a
@@ -284,7 +375,7 @@ mod tests {
             let x = vec![0.3f32; dim];
             for _ in 0..3 {
                 let t = std::time::Instant::now();
-                item_bound(&c, &e, &d, &x, &BOUND_KS, 17).unwrap();
+                item_bound(&c, &e, &d, &x, &BOUND_KS, 17, 0).unwrap();
                 eprintln!("{what}: {:.0} ms", t.elapsed().as_secs_f64() * 1000.0);
             }
         }
