@@ -387,6 +387,15 @@ fn progress_ui(ui: &mut Ui, session: &Session) {
                     "{}: recon {:.1} + KL {:.1} nats",
                     l.name, l.terms.recon, l.terms.kl
                 )
+            } else if let Some(p) = l.kind.penalty() {
+                // The kind's own term (sparse, contractive, a vq-vae's codebook + commitment).
+                let text = format!(
+                    "{}: recon {:.1} + penalty {:.1} nats",
+                    l.name, l.terms.recon, l.terms.penalty
+                );
+                ui.label(RichText::new(text).color(theme::model_color(l.kind)))
+                    .on_hover_text(format!("penalty: {}", p.label));
+                continue;
             } else {
                 format!("{}: {:.1} nats", l.name, l.loss)
             };

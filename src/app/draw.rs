@@ -384,10 +384,10 @@ impl DrawPanel {
                         redraw = true;
                     }
                 });
-                let decoded = if r.eps.is_some() {
-                    "decodes z = μ + σ·ε"
-                } else {
-                    "decodes its code z"
+                let decoded = match (&r.eps, r.code) {
+                    (Some(_), _) => "decodes z = μ + σ·ε".to_string(),
+                    (None, Some((k, _))) => format!("decodes code {k}, the entry nearest z_e"),
+                    (None, None) => "decodes its code z".to_string(),
                 };
                 ui.label(RichText::new(decoded).small());
             });
@@ -410,13 +410,15 @@ fn dims_ui(ui: &mut Ui, m: &ModelSnapshot, r: &ItemReport) {
         .spacing([6.0, 1.0])
         .min_row_height(15.0)
         .show(ui, |ui| {
-            let heads: &[&str] = if variational {
-                &["", "μ", "σ", "ε", "z", "KL (nats)"]
-            } else {
-                &["", "z"]
+            let entry = r.code.map(|(k, _)| format!("e{k}"));
+            let heads: Vec<&str> = match (variational, &entry) {
+                (true, _) => vec!["", "μ", "σ", "ε", "z", "KL (nats)"],
+                // A vq-vae: the encoder's output, then the entry it snaps to.
+                (false, Some(e)) => vec!["", "z_e", e.as_str()],
+                (false, None) => vec!["", "z"],
             };
             for h in heads {
-                ui.label(RichText::new(*h).strong().size(13.5));
+                ui.label(RichText::new(h).strong().size(13.5));
             }
             ui.end_row();
             let cell =
@@ -437,6 +439,9 @@ fn dims_ui(ui: &mut Ui, m: &ModelSnapshot, r: &ItemReport) {
                     let kl = r.kl_per_dim.as_ref().map_or(0.0, |k| k[d]);
                     kl_bar(ui, kl, max_kl);
                 } else {
+                    if r.code.is_some() {
+                        cell(ui, format!("{:+.2}", r.mu[d]));
+                    }
                     cell(ui, format!("{:+.2}", r.z[d]));
                 }
                 ui.end_row();
@@ -485,6 +490,10 @@ fn terms_ui(ui: &mut Ui, m: &ModelSnapshot, r: &ItemReport, spread: Option<(f64,
             }
             if let Some(kl) = r.kl {
                 line("KL to N(0, I), the bars' sum", format!("{kl:.2} nats"));
+            }
+            if let Some((k, distance)) = r.code {
+                line("nearest code, |z_e − e|", format!("{k}, {distance:.2}"));
+                line("KL, ELBO", "none (no prior)".to_string());
             }
             if let (Some(w), Some(kl)) = (r.weighted_kl, r.kl) {
                 let beta = m.config.number("beta");

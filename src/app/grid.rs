@@ -160,6 +160,7 @@ impl GridPanel {
                     .on_hover_text("decoding the grid of the newest snapshot");
             }
         });
+        super::codebook::note_ui(ui, m, "each cell decodes the codebook entry nearest it");
         let Some(shown) = shown else {
             ui.label("decoding the grid…");
             return;

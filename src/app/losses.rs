@@ -46,10 +46,11 @@ const ABOUT: &str = "Each plot is one term of the loss, in nats per item (lower 
     whole test set, at each epoch end. Reconstruction is −log p(x | z), how badly the decoding \
     explains the input; KL is how far the VAE's posterior q(z | x) is from the prior N(0, I); \
     total is what training minimises: reconstruction + β·KL for the VAE kinds (β = 1 for the \
-    VAE), reconstruction + penalty for the sparse and contractive AEs, and the reconstruction \
-    alone for the plain AE. The IWAE's total is −L_k, its k-sample importance-weighted bound \
-    (what it trains on), while its reconstruction and KL are the one-sample ELBO's terms: its \
-    total sits below its reconstruction + KL by what the k samples gain. The y axes are logarithmic only where every value is positive: \
+    VAE), reconstruction + penalty for the sparse and contractive AEs and the VQ-VAE (its \
+    codebook and commitment terms; it has no KL), and the reconstruction alone for the plain \
+    AE. The IWAE's total is −L_k, its k-sample importance-weighted bound (what it trains on), \
+    while its reconstruction and KL are the one-sample ELBO's terms: its total sits below its \
+    reconstruction + KL by what the k samples gain. The y axes are logarithmic only where every value is positive: \
     with a Gaussian likelihood (2-D data sets) the reconstruction can be negative, and those \
     plots switch to a linear axis.";
 
@@ -238,9 +239,9 @@ fn title(c: Curve) -> (&'static str, &'static str) {
         ),
         Curve::Total => (
             "total (minimised)",
-            "reconstruction + β·KL (VAE kinds) or + penalty (sparse, contractive); the plain \
-             AE's total is its reconstruction; the IWAE's is −L_k, its k-sample bound, below \
-             its reconstruction + KL (the one-sample ELBO's terms)",
+            "reconstruction + β·KL (VAE kinds) or + penalty (sparse, contractive, a VQ-VAE's \
+             codebook + commitment); the plain AE's total is its reconstruction; the IWAE's is \
+             −L_k, its k-sample bound, below its reconstruction + KL (the one-sample ELBO's terms)",
         ),
     }
 }

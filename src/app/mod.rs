@@ -12,6 +12,7 @@ mod actions;
 mod bound;
 mod chrome;
 mod class_rows;
+mod codebook;
 mod controls;
 mod decodes;
 mod dialog;

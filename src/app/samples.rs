@@ -54,10 +54,12 @@ impl View for SamplesPanel {
              decoder learned to draw data. An AE never had a prior: its codes sit wherever \
              training put them, on their own scale and with gaps between clusters, so most \
              points of N(0, I) fall where no training code lies and its decoder produces \
-             blends or noise. For 2-D point data, 400 decoded samples (colour) are drawn over \
-             the data (grey). A conditional VAE (cvae) shows \"the same z, every class\": \
-             each row decodes one random z as every class, so a row keeps one style across \
-             the classes (\"one class only\" shows its samples of the class chosen).",
+             blends or noise. A VQ-VAE has no prior at all (its paper fits one afterwards): \
+             it shows entries of its codebook drawn uniformly, each decoded. For 2-D point \
+             data, 400 decoded samples (colour) are drawn over the data (grey). A conditional \
+             VAE (cvae) shows \"the same z, every class\": each row decodes one random z as \
+             every class, so a row keeps one style across the classes (\"one class only\" \
+             shows its samples of the class chosen).",
         )
     }
 
@@ -101,13 +103,21 @@ impl View for SamplesPanel {
                     cx.rects.subject("samples", ui, shown.rect);
                     continue;
                 }
+                // A vq-vae has no prior: it shows entries of its codebook, drawn uniformly.
+                let codebook = m.decoder.codebook.clone();
                 let shown = self.decodes.get(
                     ui.ctx(),
                     &m.name,
                     key,
                     &m.decoder,
                     cx.selection.decode_class,
-                    || prior_draws(draw, n * m.latent_dim),
+                    || match &codebook {
+                        Some(c) => {
+                            let mut rng = crate::rng::PortableRng::seed_from_u64(draw);
+                            crate::model::vq::draw_entries(c, n, &mut rng)
+                        }
+                        None => prior_draws(draw, n * m.latent_dim),
+                    },
                 );
                 ui.horizontal(|ui| {
                     ui.label(RichText::new(m.kind.title()).heading().color(color));
@@ -115,6 +125,17 @@ impl View for SamplesPanel {
                         ui.spinner().on_hover_text("decoding the newest samples");
                     }
                 });
+                if let Some(c) = &m.decoder.codebook {
+                    ui.label(
+                        RichText::new(format!(
+                            "no prior to sample: entries of its {}-entry codebook, drawn \
+                             uniformly",
+                            c.len()
+                        ))
+                        .small()
+                        .color(theme::CODEBOOK),
+                    );
+                }
                 let Some(shown) = shown else {
                     continue;
                 };

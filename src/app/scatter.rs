@@ -2,6 +2,7 @@
 //! gather what to draw, draw it, turn the pointer into a probe move or a pin, and show
 //! the probe's decoding and the pinned item beside the plot.
 
+use super::codebook::CodebookOverlay;
 use super::items::{
     Decoded, decode_failed_ui, display_input, key_of, row, show_decoded, show_items,
 };
@@ -43,6 +44,8 @@ struct Scene {
     show_prior: bool,
     bounds: [[f64; 2]; 2],
     axis_names: [String; 2],
+    /// A vq-vae's codebook entries (on a plane, not a t-SNE or UMAP map).
+    codebook: Option<CodebookOverlay>,
 }
 
 /// Points drawn in one colour under one name.
@@ -274,7 +277,17 @@ impl LatentPanel {
             Some(v) => [1, 2].map(|k| format!("{} {k}", v.method.title())),
             None => [selection.axis_name(m, 0), selection.axis_name(m, 1)],
         };
+        let codebook = map.is_none().then(|| {
+            CodebookOverlay::of(
+                m,
+                selection,
+                &snap.display_labels,
+                &self.hidden_classes,
+                true,
+            )
+        });
         Scene {
+            codebook: codebook.flatten(),
             groups,
             probe: map
                 .is_none()
@@ -304,6 +317,19 @@ impl LatentPanel {
             let name = format!("probe-{}", m.name);
             show_decoded(ui, tex, &name, key, cx.ds, &probe.decoded, 1, image, color);
             ui.label(RichText::new(format_code(&probe.code)).monospace().small());
+            if let Some(snapped) = super::codebook::snapped_caption(m, &probe.code) {
+                ui.label(RichText::new(snapped).small().color(theme::CODEBOOK))
+                    .on_hover_text(
+                        "a vq-vae's decoder only ever sees codebook entries: wherever the \
+                         probe is, it decodes the nearest entry (the ringed cross)",
+                    );
+                ui.label(RichText::new("× = a code").small())
+                    .on_hover_text(
+                        "each cross is one of the codebook's entries (codes), placed in this plot's \
+                         view; a dim cross is one no shown item chose. Point at a cross to \
+                         see the items it takes.",
+                    );
+            }
             if let Some(sigma) = median_sigma(m) {
                 ui.label(RichText::new(format!("posterior σ ≈ {sigma:.2}")).small())
                     .on_hover_text(
@@ -516,8 +542,18 @@ fn draw_scene(pui: &mut PlotUi<'_>, scene: Scene) {
     }
     // A thin hollow ring under the dots: a cloud that sits where the probe is (a VAE's
     // whole cloud on shared axes) still shows through it.
+    // A vq-vae's ring sits on the entry the probe snaps to, a thin line back to the pointer.
+    let snapped = scene.codebook.as_ref().and_then(CodebookOverlay::probe_at);
     if let Some(probe) = scene.probe {
-        let ring = Points::new("probe", vec![probe]).shape(MarkerShape::Circle);
+        let at = snapped.unwrap_or(probe);
+        if snapped.is_some() {
+            pui.line(
+                Line::new("probe", vec![probe, at])
+                    .color(theme::PROBE)
+                    .width(1.0),
+            );
+        }
+        let ring = Points::new("probe", vec![at]).shape(MarkerShape::Circle);
         pui.points(ring.radius(11.0).color(theme::PROBE).filled(false));
         let centre = Points::new("probe", vec![probe]).shape(MarkerShape::Circle);
         pui.points(centre.radius(2.5).color(theme::PROBE).filled(true));
@@ -531,6 +567,9 @@ fn draw_scene(pui: &mut PlotUi<'_>, scene: Scene) {
                     .filled(true),
             );
         }
+    }
+    if let Some(codebook) = &scene.codebook {
+        codebook.draw(pui);
     }
     if scene.show_prior {
         for (r, name) in [(1.0, "prior 1σ"), (2.0, "prior 2σ")] {

@@ -131,6 +131,14 @@ impl SlidersPanel {
     fn model_ui(&mut self, ui: &mut Ui, m: &ModelSnapshot, cx: &mut ViewCtx<'_>) {
         let color = theme::model_color(m.kind);
         ui.label(RichText::new(m.kind.title()).heading().color(color));
+        if let Some(snapped) = cx
+            .selection
+            .probes
+            .get(&m.name)
+            .and_then(|p| super::codebook::snapped_caption(m, &p.code))
+        {
+            super::codebook::note_ui(ui, m, &format!("decodes the nearest entry: {snapped}"));
+        }
         let ranges = slider_ranges(m);
         let active = active_dims(m, ranges.len());
         let order = slider_order(&active);

@@ -56,6 +56,8 @@ pub const DRAWN: Color32 = Color32::from_rgb(0, 255, 170);
 pub const MARKER_OUTLINE: Color32 = Color32::from_rgb(20, 20, 20);
 /// Behind the notes written over a plot (t-SNE's "no inverse", its progress).
 pub const PLOT_NOTE_BACKDROP: Color32 = Color32::from_rgba_premultiplied(16, 16, 16, 210);
+/// A vq-vae's codebook entries on its latent plot, and the probe's "snapped to" line.
+pub const CODEBOOK: Color32 = Color32::from_rgb(255, 240, 150);
 /// Colour of the prior's σ circles.
 pub const PRIOR: Color32 = Color32::from_rgb(235, 235, 235);
 /// The running lesson's banner frame and its "Do:" / "Notice:" words.

@@ -56,7 +56,8 @@ pub enum Command {
     /// file's MD5.
     Fetch(super::fetch::FetchArgs),
     /// Encode one image with a checkpoint and print its code and loss terms as one JSON
-    /// object (the reconstruction decodes z = μ).
+    /// object (the reconstruction decodes z = μ; a vq-vae's, the codebook entry nearest μ,
+    /// printed as `code`).
     Encode(EncodeArgs),
     /// Write the test items' codes for the TensorFlow Embedding Projector (vectors.tsv,
     /// metadata.tsv, sprite.png, projector_config.pbtxt) and print their active units and,

@@ -125,6 +125,12 @@ struct EncodeJson<'a> {
     penalty: Option<f64>,
     recon: f64,
     elbo: Option<f64>,
+    /// A vq-vae's nearest codebook entry (absent for other kinds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<usize>,
+    /// ‖μ − e‖ to that entry (absent for other kinds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code_distance: Option<f64>,
 }
 
 fn report_json(model: &str, r: &ItemReport) -> Result<String> {
@@ -138,6 +144,8 @@ fn report_json(model: &str, r: &ItemReport) -> Result<String> {
         penalty: r.penalty,
         recon: r.recon_nats,
         elbo: r.neg_elbo.map(|n| -n),
+        code: r.code.map(|c| c.0),
+        code_distance: r.code.map(|c| c.1),
     };
     Ok(serde_json::to_string(&json)?)
 }

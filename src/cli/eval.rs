@@ -59,7 +59,15 @@ pub(super) fn eval(a: EvalArgs) -> Result<()> {
         out!("KL               {:.3} nats per item", m.kl);
     }
     if m.penalty != 0.0 {
-        out!("penalty          {:.3}", m.penalty);
+        match meta.config.kind.penalty() {
+            Some(p) => out!("penalty          {:.3} ({})", m.penalty, p.label),
+            None => out!("penalty          {:.3}", m.penalty),
+        }
+    }
+    if m.codes_in_use.is_some() {
+        out!(
+            "KL               none (a VQ-VAE has no posterior and no prior: its code is discrete)"
+        );
     }
     match model::iwae::samples(&meta.config) {
         // The iwae's loss is its training bound, not recon + KL.
@@ -83,6 +91,11 @@ pub(super) fn eval(a: EvalArgs) -> Result<()> {
             "active units     {active} of {} (variance of μ over the test items > 0.01)",
             meta.config.latent_dim
         );
+    }
+    if let (Some(perplexity), Some(in_use)) = (m.codebook_perplexity, m.codes_in_use) {
+        let k = model::vq::entries_of(&meta.config);
+        out!("codebook         {in_use} of {k} entries in use by the test items");
+        out!("perplexity       {perplexity:.2} (exp of the entropy of the code usage; 1 to {k})");
     }
     if let Some(mig) = m.mig {
         out!(

@@ -105,9 +105,18 @@ pub(super) fn run(a: SampleArgs) -> Result<()> {
     let decoder = model.decoder_snapshot()?;
     let latent_dim = meta.config.latent_dim;
     let mut rng = PortableRng::seed_from_u64(a.seed);
-    let z: Vec<f32> = (0..a.n)
-        .flat_map(|_| draw_eps(&mut rng, latent_dim))
-        .collect();
+    // A vq-vae has no prior to draw from: it decodes entries of its codebook, drawn uniformly.
+    let codebook = decoder.codebook.clone();
+    let z: Vec<f32> = match &codebook {
+        Some(c) => crate::model::vq::draw_entries(c, a.n, &mut rng),
+        None => (0..a.n)
+            .flat_map(|_| draw_eps(&mut rng, latent_dim))
+            .collect(),
+    };
+    let drawn_from = match &codebook {
+        Some(c) => format!("uniformly drawn entries of its {}-entry codebook", c.len()),
+        None => "from N(0, I)".to_string(),
+    };
     let mut items = Vec::with_capacity(a.n * channels * width * height);
     for codes in z.chunks(DECODE_CHUNK * latent_dim) {
         items.extend(decoder.decode_as(codes, class)?);
@@ -127,7 +136,7 @@ pub(super) fn run(a: SampleArgs) -> Result<()> {
                 None => String::new(),
             };
             let title = format!(
-                "{} — {} samples{of_class} from N(0, I)",
+                "{} — {} samples{of_class} {drawn_from}",
                 meta.config.kind.title(),
                 a.n
             );
@@ -141,6 +150,14 @@ pub(super) fn run(a: SampleArgs) -> Result<()> {
                 .with_context(|| format!("cannot write {}", a.out.display()))?;
         }
     }
-    super::output::out!("wrote {} samples to {}", a.n, a.out.display());
+    if codebook.is_some() {
+        super::output::out!(
+            "wrote {} samples to {}: {drawn_from} (a vq-vae has no prior to sample from)",
+            a.n,
+            a.out.display()
+        );
+    } else {
+        super::output::out!("wrote {} samples to {}", a.n, a.out.display());
+    }
     Ok(())
 }

@@ -451,8 +451,12 @@ fn epoch_line(s: &EpochSummary) -> String {
                 String::new()
             };
             let state = if m.diverged { " (diverged)" } else { "" };
+            let codes = match m.test.codes_in_use {
+                Some(n) => format!(" codes in use {n}"),
+                None => String::new(),
+            };
             format!(
-                "{} test loss {:.2} (recon {:.2}{kl}) 5-NN {:.1}%{state}",
+                "{} test loss {:.2} (recon {:.2}{kl}){codes} 5-NN {:.1}%{state}",
                 m.name,
                 m.test.loss,
                 m.test.recon,

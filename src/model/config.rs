@@ -209,6 +209,13 @@ impl ModelConfig {
     /// Weights and biases of the network this config builds (saturating, so a config read
     /// from a file cannot overflow it).
     pub fn parameter_count(&self) -> u64 {
+        // A vq-vae's codebook: K entries of the code's size.
+        let codebook = (super::vq::entries_of(self) as u64).saturating_mul(self.latent_dim as u64);
+        self.network_parameter_count().saturating_add(codebook)
+    }
+
+    /// [`ModelConfig::parameter_count`] of the encoder and decoder alone.
+    fn network_parameter_count(&self) -> u64 {
         if self.arch == Arch::Conv {
             return match super::arch::ConvPlan::for_items(self.arch, self.image) {
                 Ok(Some(plan)) => super::arch::parameter_count(

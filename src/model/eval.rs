@@ -43,6 +43,14 @@ pub struct Metrics {
     /// (Chen et al. 2018); `None` for sets without factors.
     #[serde(default)]
     pub mig: Option<f64>,
+    /// A vq-vae's codebook perplexity over the test items: exp of the entropy of how they
+    /// spread over the entries (1: one entry takes all; K: K entries evenly). `None` for
+    /// other kinds.
+    #[serde(default)]
+    pub codebook_perplexity: Option<f64>,
+    /// A vq-vae's codebook entries chosen by at least one test item; `None` for other kinds.
+    #[serde(default)]
+    pub codes_in_use: Option<usize>,
 }
 
 /// Evaluates `model` on every item of `split`. `iw_samples > 0` adds the
@@ -105,6 +113,10 @@ pub fn evaluate(
     };
     let active_units = super::metrics::active_units(&codes, latent_dim);
     let mig = super::metrics::mig(&codes, latent_dim, &split.factors, k);
+    let usage = match &model.codebook {
+        Some(c) => Some(super::vq::usage_scores(&c.data()?, &codes)),
+        None => None,
+    };
     let n = n.max(1) as f64;
     let (recon, kl, penalty) = (terms.recon / n, terms.kl / n, terms.penalty / n);
     Ok(Metrics {
@@ -122,6 +134,8 @@ pub fn evaluate(
         iw_samples: (variational && iw_samples > 0).then_some(iw_samples),
         active_units: Some(active_units),
         mig,
+        codebook_perplexity: usage.map(|u| u.0),
+        codes_in_use: usage.map(|u| u.1),
     })
 }
 

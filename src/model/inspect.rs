@@ -34,8 +34,12 @@ pub struct ItemReport {
     pub sigma: Option<Vec<f32>>,
     /// The ε given, if the kind is variational; `z = μ + σ·ε`.
     pub eps: Option<Vec<f32>>,
-    /// The code decoded: `μ + σ·ε`, or μ when there is no ε or no σ.
+    /// The code decoded: `μ + σ·ε`, or μ when there is no ε or no σ; a vq-vae's nearest
+    /// codebook entry to μ.
     pub z: Vec<f32>,
+    /// A vq-vae's nearest codebook entry to μ: its index and the Euclidean distance
+    /// ‖μ − e‖; `None` for kinds without a codebook.
+    pub code: Option<(usize, f64)>,
     /// The decoding of `z` in data space (pixels in [0, 1] for a Bernoulli decoder).
     pub recon_image: Vec<f32>,
     /// −log p(x|z) summed over the item's values, as the training loss computes it.
@@ -118,6 +122,19 @@ pub fn inspect_as(
             .collect(),
         _ => mu.clone(),
     };
+    // A vq-vae decodes the entry nearest to μ (its decoder snapshot snaps any code too).
+    let code = encoder
+        .codebook
+        .as_ref()
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            let (k, d2) = c.nearest(&mu);
+            (k, f64::from(d2).sqrt())
+        });
+    let z = match (&encoder.codebook, code) {
+        (Some(c), Some((k, _))) => c.entry(k).to_vec(),
+        _ => z,
+    };
     let raw = decoder.decode_raw_as(&z, class);
     let recon_nats = recon_nll(config.likelihood, &raw, x);
     let recon_image = match config.likelihood {
@@ -140,6 +157,7 @@ pub fn inspect_as(
         sigma,
         eps,
         z,
+        code,
         recon_image,
         recon_nats,
         kl,

@@ -39,6 +39,8 @@ impl ModelKind {
     pub const Cvae: ModelKind = ModelKind(&CVAE);
     /// Importance-weighted autoencoder: trains on the k-sample bound (Burda et al. 2016).
     pub const Iwae: ModelKind = ModelKind(&IWAE);
+    /// VQ-VAE: the code snaps to the nearest of a codebook's entries (`vq.rs`).
+    pub const VqVae: ModelKind = ModelKind(&VQ_VAE);
 }
 
 impl PartialEq for ModelKind {
@@ -419,7 +421,7 @@ pub struct KnobSwitch {
 
 /// The number knobs that count something (their sliders move in steps of 1; a fraction is
 /// refused).
-pub const WHOLE_NUMBER_KNOBS: &[&str] = &["k"];
+pub const WHOLE_NUMBER_KNOBS: &[&str] = &["k", "codebook"];
 
 /// Every knob that another knob switches off.
 pub const KNOB_SWITCHES: &[KnobSwitch] = &[KnobSwitch {
@@ -707,8 +709,55 @@ const IWAE: KindSpec = KindSpec {
     conditional: false,
 };
 
+const CODEBOOK: KnobSpec = KnobSpec {
+    key: "codebook",
+    flag: "codebook",
+    label: "codebook",
+    help: "entries K of the vq-vae's codebook, a whole number (it changes the model's shape: \
+           new models)",
+    range: KnobRange::Number {
+        min: 2.0,
+        max: 4096.0,
+        default: 64.0,
+        slider_max: 512.0,
+    },
+    live: false,
+};
+
+const COMMITMENT: KnobSpec = KnobSpec {
+    key: "commitment",
+    flag: "commitment",
+    label: "commitment",
+    help: "the vq-vae's commitment cost β: weight of ‖z_e − sg[e]‖², which keeps the encoder \
+           near its chosen entry (0.25 in van den Oord et al. 2017)",
+    range: KnobRange::Number {
+        min: 0.0,
+        max: 100.0,
+        default: 0.25,
+        slider_max: 2.0,
+    },
+    live: true,
+};
+
+const VQ_VAE: KindSpec = KindSpec {
+    name: "vq-vae",
+    title: "VQ-VAE",
+    about: "vector-quantised autoencoder: the code snaps to the nearest of K codebook \
+            entries (a discrete code; no posterior, no KL to a prior). The entries follow \
+            their items by moving average (EMA, not a loss term), gradients pass the snap \
+            straight through, and an entry unused for 100 batches restarts at an encoder \
+            output (one a step)",
+    color: [188, 189, 34],
+    variational: false,
+    knobs: &[CODEBOOK, COMMITMENT],
+    corrupt: None,
+    penalty: Some(super::vq::PENALTY),
+    check: None,
+    conditional: false,
+};
+
 /// The table of kinds, in display order.
-pub const KINDS: &[KindSpec] = &[AE, VAE, BETA_VAE, DAE, SAE, CAE, CVAE, IWAE];
+pub const KINDS: &[KindSpec] = &[AE, VAE, BETA_VAE, DAE, SAE, CAE, CVAE, IWAE, VQ_VAE];
 
 impl ModelKind {
     /// Every kind, in display order: the table's rows (and, in unit tests, the kinds a test

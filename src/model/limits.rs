@@ -163,7 +163,12 @@ mod tests {
     fn parameter_count_is_what_the_network_holds() {
         use crate::model::{Autoencoder, Likelihood, ModelConfig, ModelKind};
         use rand::SeedableRng;
-        for kind in [ModelKind::Ae, ModelKind::Vae, ModelKind::Cae] {
+        for kind in [
+            ModelKind::Ae,
+            ModelKind::Vae,
+            ModelKind::Cae,
+            ModelKind::VqVae,
+        ] {
             for hidden in [vec![5], vec![7, 3, 4]] {
                 let mut cfg = ModelConfig::new(kind, 6, Likelihood::Gaussian);
                 cfg.hidden = hidden;

@@ -20,6 +20,7 @@ pub mod mlp;
 pub mod objective;
 pub mod snapshot;
 pub mod terms;
+pub mod vq;
 
 pub use adam::Adam;
 pub use config::{Arch, ConfigError, ImageDims, Likelihood, ModelConfig};
@@ -62,6 +63,8 @@ pub struct Autoencoder {
     pub(crate) decoder: Mlp,
     /// The convolutions around the dense layers (`--arch conv`); `None` for an MLP.
     pub(crate) conv: Option<conv::ConvNet>,
+    /// The codebook of a vq-vae (`vq.rs`); `None` for every other kind.
+    pub(crate) codebook: Option<vq::Codebook>,
 }
 
 impl Autoencoder {
@@ -102,6 +105,7 @@ impl Autoencoder {
             let dense = dense.chain(&logvar_head).chain(&decoder.layers);
             conv::he_scale(dense)?;
         }
+        let codebook = vq::Codebook::for_config(&config, rng)?;
         Ok(Self {
             config,
             trunk,
@@ -109,6 +113,7 @@ impl Autoencoder {
             logvar_head,
             decoder,
             conv,
+            codebook,
         })
     }
 
@@ -154,6 +159,11 @@ impl Autoencoder {
             push(format!("decoder.{i}"), l);
         }
         out.extend(conv_decoder);
+        out.extend(
+            self.codebook
+                .iter()
+                .map(|c| ("codebook".into(), c.var.clone())),
+        );
         out
     }
 
@@ -226,6 +236,8 @@ impl Autoencoder {
     /// Decodes codes `z` (batch, latent) of the items of model input `input`: the decoder's
     /// raw output, given the input's one-hot class for a conditional kind.
     pub fn decode_given(&self, z: &Tensor, input: &Tensor) -> Result<Tensor> {
+        // A vq-vae's decoder sees the nearest codebook entries, straight-through.
+        let z = &vq::straight_through(self.codebook.as_ref(), z)?;
         let cond = self.config.condition_dim();
         if cond == 0 {
             return self.decode_raw(z);
@@ -382,6 +394,9 @@ impl Autoencoder {
             return Ok(None);
         }
         opt.backward_step(&objective)?;
+        if let Some(codebook) = &self.codebook {
+            codebook.after_step(rng)?;
+        }
         Ok(Some(self.reported(means)))
     }
 
@@ -428,23 +443,28 @@ impl Autoencoder {
 
     /// A frozen copy of the decoder as plain numbers, for the UI.
     pub fn decoder_snapshot(&self) -> Result<DecoderSnapshot> {
-        DecoderSnapshot::from_model(
+        let decoder = DecoderSnapshot::from_model(
             &self.decoder.layers,
             self.conv.as_ref(),
             self.config.likelihood == Likelihood::Bernoulli,
             self.config.condition_dim(),
-        )
+        )?;
+        Ok(decoder.with_codebook(vq::shared_data(self.codebook.as_ref())?))
     }
 
     /// A frozen copy of the encoder (trunk and heads) as plain numbers, for the UI.
     pub fn encoder_snapshot(&self) -> Result<EncoderSnapshot> {
-        EncoderSnapshot::from_model(
+        let encoder = EncoderSnapshot::from_model(
             &self.trunk.layers,
             self.conv.as_ref(),
             &self.mu_head,
             self.logvar_head.as_ref(),
             self.config.condition_dim(),
-        )
+        )?;
+        Ok(EncoderSnapshot {
+            codebook: vq::shared_data(self.codebook.as_ref())?,
+            ..encoder
+        })
     }
 
     /// Copies of every weight, to restore after a divergence.

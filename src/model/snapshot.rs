@@ -5,8 +5,9 @@ use super::ModelConfig;
 use super::arch::{ConvPlan, KERNEL};
 use super::conv::{self, ConvNet};
 use super::mlp::Dense;
+use super::vq::CodebookData;
 use candle_core::{Device, Result, Tensor};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// One dense layer as plain numbers: `y = x W + b`, W row-major (in, out).
 #[derive(Clone, Debug, Default)]
@@ -70,6 +71,9 @@ pub struct DecoderSnapshot {
     /// Classes of a conditional decoder (cvae), whose input is the code ++ a one-hot class;
     /// 0 for every other kind.
     pub classes: usize,
+    /// A vq-vae's codebook: every code is snapped to its nearest entry before it is decoded
+    /// (the decoder of a vq-vae only ever sees entries); `None` for every other kind.
+    pub codebook: Option<Arc<CodebookData>>,
     tensors: OnceLock<Vec<(Tensor, Tensor)>>,
 }
 
@@ -80,6 +84,7 @@ impl Clone for DecoderSnapshot {
             sigmoid_output: self.sigmoid_output,
             conv: self.conv.clone(),
             classes: self.classes,
+            codebook: self.codebook.clone(),
             tensors: OnceLock::new(),
         }
     }
@@ -122,6 +127,7 @@ impl DecoderSnapshot {
             sigmoid_output,
             conv: None,
             classes: 0,
+            codebook: None,
             tensors: OnceLock::new(),
         }
     }
@@ -133,6 +139,13 @@ impl DecoderSnapshot {
             .ok()
             .flatten();
         self.classes = config.condition_dim();
+        self
+    }
+
+    /// The same decoder snapping every code to `codebook`'s nearest entry first (a
+    /// vq-vae's), or decoding codes as they are (`None`).
+    pub fn with_codebook(mut self, codebook: Option<Arc<CodebookData>>) -> Self {
+        self.codebook = codebook;
         self
     }
 
@@ -149,10 +162,20 @@ impl DecoderSnapshot {
     /// Codes stored back to back, each followed by the one-hot class `labels` gives it
     /// (its row's label, or the first label for every row if there is one): the decoder's
     /// input. The codes unchanged for a decoder without classes.
+    /// A vq-vae's codes are first snapped to their nearest codebook entries.
     fn with_classes<'a>(&self, codes: &'a [f32], labels: &[u32]) -> std::borrow::Cow<'a, [f32]> {
-        if self.classes == 0 {
-            return std::borrow::Cow::Borrowed(codes);
-        }
+        let snapped;
+        let codes = match &self.codebook {
+            Some(c) => {
+                snapped = c.quantize(codes);
+                if self.classes == 0 {
+                    return std::borrow::Cow::Owned(snapped);
+                }
+                &snapped[..]
+            }
+            None if self.classes == 0 => return std::borrow::Cow::Borrowed(codes),
+            None => codes,
+        };
         let d = self.latent_dim().max(1);
         let mut out = Vec::with_capacity(codes.len() / d * (d + self.classes));
         for (row, z) in codes.chunks_exact(d).enumerate() {
@@ -360,6 +383,9 @@ pub struct EncoderSnapshot {
     /// Classes of a conditional encoder (cvae), whose input is the item ++ a one-hot class;
     /// 0 for every other kind.
     pub classes: usize,
+    /// A vq-vae's codebook, for the inspector's nearest entry and penalty; `None` for every
+    /// other kind.
+    pub codebook: Option<Arc<CodebookData>>,
 }
 
 impl EncoderSnapshot {
@@ -382,6 +408,7 @@ impl EncoderSnapshot {
             logvar_head: logvar.map(DenseWeights::from_dense).transpose()?,
             conv: conv.map(|c| c.plan.clone()),
             classes,
+            codebook: None,
         })
     }
 

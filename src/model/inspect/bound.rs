@@ -137,6 +137,7 @@ mod tests {
             logvar_head: variational.then(|| dense(vec![0.0; 4], vec![logvar], 4, 1)),
             conv: None,
             classes: 0,
+            codebook: None,
         };
         let w: Vec<f32> = W.iter().map(|&v| v as f32).collect();
         let b: Vec<f32> = B.iter().map(|&v| v as f32).collect();
@@ -284,6 +285,7 @@ mod tests {
                 logvar_head: Some(dense(lv_rows.to_vec(), vec![LOGVAR], 6, 1)),
                 conv: None,
                 classes: 2,
+                codebook: None,
             },
             {
                 let mut d = DecoderSnapshot::new(vec![dense(dec_w, b.clone(), 3, 4)], true);
@@ -313,6 +315,7 @@ mod tests {
                 logvar_head: Some(dense(vec![0.0; 4], vec![LOGVAR + lv_rows[4 + class]], 4, 1)),
                 conv: None,
                 classes: 0,
+                codebook: None,
             };
             let b: Vec<f32> = b.iter().zip(shift[class]).map(|(b, s)| b + s).collect();
             let d = DecoderSnapshot::new(vec![dense(w.clone(), b, 1, 4)], true);

@@ -19,6 +19,7 @@ fn tiny(variational: bool) -> (EncoderSnapshot, DecoderSnapshot) {
         logvar_head: variational.then(|| dense(vec![2.0, 0.0, 0.0, 0.0], vec![-1.0, 0.5], 2, 2)),
         conv: None,
         classes: 0,
+        codebook: None,
     };
     let decoder = DecoderSnapshot::new(
         vec![dense(vec![-2.0, 0.0, 0.0, -1.0], vec![0.5, 0.0], 2, 2)],

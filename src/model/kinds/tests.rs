@@ -12,6 +12,7 @@ fn the_table_lists_every_kind_once_with_a_unique_name() {
         ModelKind::Cae,
         ModelKind::Cvae,
         ModelKind::Iwae,
+        ModelKind::VqVae,
     ];
     for v in named {
         assert_eq!(

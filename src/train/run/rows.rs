@@ -41,6 +41,8 @@ pub fn metrics_line(m: &ModelEpoch, split: &str, x: &Metrics, at: &RowAt) -> ser
         v["knn5_accuracy"] = serde_json::json!(m.knn_accuracy);
         v["active_units"] = serde_json::json!(x.active_units);
         v["mig"] = serde_json::json!(x.mig);
+        v["codebook_perplexity"] = serde_json::json!(x.codebook_perplexity);
+        v["codes_in_use"] = serde_json::json!(x.codes_in_use);
         if x.denoising_recon.is_some() {
             v["denoising_recon"] = serde_json::json!(x.denoising_recon);
         }

@@ -35,6 +35,7 @@ impl Timeline {
             bytes,
             at: 0,
             half: false,
+            codebooks: false,
         };
         if r.take(MAGIC.len())? != MAGIC {
             return Err(TimelineError("not a LatentLab timeline".into()));
@@ -46,6 +47,7 @@ impl Timeline {
             )));
         }
         r.half = version >= 2;
+        r.codebooks = version >= 3;
         let budget = r.u64()? as usize;
         let max_frames = r.u32()? as usize;
         let n = r.count(8)?;
@@ -66,8 +68,9 @@ impl Timeline {
 }
 
 const MAGIC: &[u8] = b"LLTIMELN";
-/// 1: weights as f32; 2: weights packed (f16 where it holds them).
-const VERSION: u32 = 2;
+/// 1: weights as f32; 2: weights packed (f16 where it holds them); 3: a flag after each
+/// model's halves, then (set) a vq-vae's codebook: its dimension and its entries, packed.
+const VERSION: u32 = 3;
 
 struct Writer(Vec<u8>);
 
@@ -158,6 +161,11 @@ fn write_frame(w: &mut Writer, f: &Frame) -> Result<(), TimelineError> {
         if let Some(l) = &h.logvar_head {
             w.layer(l);
         }
+        w.u8(u8::from(h.codebook.is_some()));
+        if let Some((dim, entries)) = &h.codebook {
+            w.u32(*dim as u32);
+            w.packed(entries);
+        }
     }
     Ok(())
 }
@@ -167,6 +175,8 @@ struct Reader<'a> {
     at: usize,
     /// Weights are packed (version 2), else all f32.
     half: bool,
+    /// Each model's halves end with a codebook flag (version 3).
+    codebooks: bool,
 }
 
 fn short() -> TimelineError {
@@ -317,6 +327,19 @@ fn read_model(r: &mut Reader<'_>) -> Result<(ModelSnapshot, PackedHalves), Timel
         trunk: r.layers()?,
         mu_head: r.layer()?,
         logvar_head: if r.flag()? { Some(r.layer()?) } else { None },
+        codebook: if r.codebooks && r.flag()? {
+            let dim = r.usize()?;
+            let entries = r.packed()?;
+            if dim != latent_dim || entries.len() % dim.max(1) != 0 {
+                return Err(TimelineError(format!(
+                    "{name}: a codebook of {} values does not fit its latent size {latent_dim}",
+                    entries.len()
+                )));
+            }
+            Some((dim, entries))
+        } else {
+            None
+        },
     };
     if latent_dim == 0 || codes.len() % latent_dim != 0 || halves.latent_dim() != latent_dim {
         return Err(TimelineError(format!(

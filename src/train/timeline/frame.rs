@@ -8,6 +8,7 @@
 //! weight f16 cannot hold (beyond ±65504, or a NaN) stays f32, so nothing turns infinite.
 
 use crate::model::snapshot::DenseWeights;
+use crate::model::vq::CodebookData;
 use crate::model::{DecoderSnapshot, EncoderSnapshot};
 use crate::train::messages::Snapshot;
 use half::f16;
@@ -111,6 +112,8 @@ pub(super) struct PackedHalves {
     pub(super) trunk: Vec<PackedLayer>,
     pub(super) mu_head: PackedLayer,
     pub(super) logvar_head: Option<PackedLayer>,
+    /// A vq-vae's codebook: its dimension and its entries.
+    pub(super) codebook: Option<(usize, Packed)>,
 }
 
 impl PackedHalves {
@@ -121,14 +124,25 @@ impl PackedHalves {
             trunk: encoder.trunk.iter().map(PackedLayer::pack).collect(),
             mu_head: PackedLayer::pack(&encoder.mu_head),
             logvar_head: encoder.logvar_head.as_ref().map(PackedLayer::pack),
+            codebook: decoder
+                .codebook
+                .as_ref()
+                .map(|c| (c.dim, Packed::pack(&c.entries))),
         }
     }
 
     fn unpack(&self) -> (DecoderSnapshot, EncoderSnapshot) {
+        let codebook = self.codebook.as_ref().map(|(dim, entries)| {
+            Arc::new(CodebookData {
+                entries: entries.unpack(),
+                dim: *dim,
+            })
+        });
         let decoder = DecoderSnapshot::new(
             self.decoder.iter().map(PackedLayer::unpack).collect(),
             self.sigmoid_output,
-        );
+        )
+        .with_codebook(codebook.clone());
         let encoder = EncoderSnapshot {
             trunk: self.trunk.iter().map(PackedLayer::unpack).collect(),
             mu_head: self.mu_head.unpack(),
@@ -136,6 +150,7 @@ impl PackedHalves {
             // Both read the plan and the class count from the config (`with_plan_of`).
             conv: None,
             classes: 0,
+            codebook,
         };
         (decoder, encoder)
     }
@@ -147,7 +162,8 @@ impl PackedHalves {
             .chain(std::iter::once(&self.mu_head))
             .chain(&self.logvar_head)
             .map(PackedLayer::bytes)
-            .sum()
+            .sum::<usize>()
+            + self.codebook.as_ref().map_or(0, |(_, c)| c.bytes())
     }
 
     /// Size of the code the decoder takes.

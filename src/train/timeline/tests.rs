@@ -32,6 +32,7 @@ fn snap(step: u64, hidden: usize) -> Snapshot {
                 logvar_head: variational.then(|| layer(hidden, 2, 5)),
                 conv: None,
                 classes: 0,
+                codebook: None,
             }),
             config: ModelConfig::new(kind, 16, Likelihood::Bernoulli),
             codes,
@@ -297,6 +298,7 @@ fn default_pair() -> Snapshot {
             logvar_head: kind.is_variational().then(|| layer(64, 2)),
             conv: None,
             classes: 0,
+            codebook: None,
         }),
         config: ModelConfig::new(kind, 784, Likelihood::Bernoulli),
         codes: vec![0.5; items * 2],
@@ -348,4 +350,38 @@ fn a_timeline_read_from_a_thin_file_grows_again_under_the_windows_limits() {
     }
     assert_eq!(grown.len(), 36, "the saved 6 and the new 30");
     assert_eq!(grown.frames()[0].step, 0);
+}
+
+#[test]
+fn a_vq_vaes_codebook_survives_a_frame_and_the_file() {
+    let mut s = snap(10, 8);
+    let entries: Vec<f32> = (0..6).map(|i| i as f32 * 0.75 - 2.0).collect();
+    let book = Arc::new(crate::model::vq::CodebookData {
+        entries: entries.clone(),
+        dim: 2,
+    });
+    let vq = &mut s.models[0];
+    vq.kind = ModelKind::VqVae;
+    vq.config = ModelConfig::new(ModelKind::VqVae, 16, Likelihood::Bernoulli);
+    vq.decoder = Arc::new((*vq.decoder).clone().with_codebook(Some(book.clone())));
+    let unpacked = Frame::pack(&s).unpack();
+    let mut t = Timeline::new(1 << 30, 100);
+    t.push(&s);
+    let read = Timeline::from_bytes(&t.to_bytes().unwrap()).unwrap();
+    let from_file = read.frames()[0].unpack();
+    for back in [&unpacked, &from_file] {
+        let m = &back.models[0];
+        // These entries are exact in f16 (multiples of 0.25).
+        assert_eq!(m.decoder.codebook.as_deref(), Some(&*book));
+        assert_eq!(m.encoder.codebook.as_deref(), Some(&*book));
+        assert!(
+            back.models[1].decoder.codebook.is_none(),
+            "the vae has none"
+        );
+        // The unpacked decoder still snaps: a code near entry 1 decodes as entry 1.
+        assert_eq!(
+            m.decoder.decode(&[-1.2, -0.4]).unwrap(),
+            m.decoder.decode(&entries[2..4]).unwrap()
+        );
+    }
 }
