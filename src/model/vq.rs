@@ -24,7 +24,7 @@
 //!   inspector and `encode`.
 
 use super::ModelConfig;
-use super::kinds::{KnobError, Penalty, PenaltyInput};
+use super::kinds::{Penalty, PenaltyInput};
 use super::snapshot::EncoderSnapshot;
 use crate::rng::PortableRng;
 use candle_core::{D, DType, Device, Result, Tensor, Var};
