@@ -155,5 +155,5 @@ pub(super) fn note_ui(ui: &mut egui::Ui, m: &ModelSnapshot, text: &str) {
 pub(super) fn snapped_caption(m: &ModelSnapshot, probe: &[f32]) -> Option<String> {
     let book = m.decoder.codebook.as_deref().filter(|c| !c.is_empty())?;
     let k = snapped_entry(book, probe)?;
-    Some(format!("snapped to code {k} of {}", book.len()))
+    Some(format!("code {k} of {}", book.len()))
 }

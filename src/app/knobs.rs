@@ -100,10 +100,18 @@ pub fn knobs_ui(ui: &mut Ui, draft: &mut RunSpec) {
             .labelled_by(l.id);
         ui.end_row();
     });
-    for knob in all_knobs() {
-        knob_ui(ui, knob, draft);
-    }
+    // Shorter sliders than elsewhere: a knob's label names its kinds ("commitment
+    // (vq-vae)"), and a wide row widens the whole side panel, which squeezes the plots.
+    ui.scope(|ui| {
+        ui.spacing_mut().slider_width = KNOB_SLIDER_WIDTH;
+        for knob in all_knobs() {
+            knob_ui(ui, knob, draft);
+        }
+    });
 }
+
+/// The width of a knob's slider in the side panel, in points.
+const KNOB_SLIDER_WIDTH: f32 = 100.0;
 
 /// One knob: a slider for numbers, a drop-down for choices, labelled with the kinds it
 /// belongs to in their colour.

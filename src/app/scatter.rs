@@ -320,8 +320,9 @@ impl LatentPanel {
             if let Some(snapped) = super::codebook::snapped_caption(m, &probe.code) {
                 ui.label(RichText::new(snapped).small().color(theme::CODEBOOK))
                     .on_hover_text(
-                        "a vq-vae's decoder only ever sees codebook entries: wherever the \
-                         probe is, it decodes the nearest entry (the ringed cross)",
+                        "the probe snapped to this codebook entry: a vq-vae's decoder only \
+                         ever sees codebook entries, so wherever the probe is, it decodes the \
+                         nearest entry (the ringed cross)",
                     );
                 ui.label(RichText::new("× = a code").small())
                     .on_hover_text(
