@@ -231,16 +231,24 @@ fn read_out(m: &Autoencoder, x: &Tensor, z: &Tensor) -> Tensor {
 }
 
 /// Autograd's gradient of every conv layer (and the dense ones between) against central
-/// differences, on a colour 3×16×16 VAE (two convolutions, two transposed ones).
+/// differences, on a colour 3×16×16 VAE and a grey 1×16×16 one (two convolutions, two
+/// transposed ones; one channel takes the patches' fixed-size copies).
 #[test]
 fn conv_gradients_match_finite_differences() {
-    let m = model(ModelKind::Vae, image(3, 16), &[12], 3);
+    for channels in [3, 1] {
+        gradients_match_finite_differences(channels);
+    }
+}
+
+fn gradients_match_finite_differences(channels: usize) {
+    let m = model(ModelKind::Vae, image(channels, 16), &[12], 3);
     let mut rng = PortableRng::seed_from_u64(4);
+    let dim = channels * 256;
     let x = Tensor::from_vec(
-        (0..2 * 768)
+        (0..2 * dim)
             .map(|_| rng.random::<f32>())
             .collect::<Vec<_>>(),
-        (2, 768),
+        (2, dim),
         &Device::Cpu,
     )
     .unwrap();
@@ -282,7 +290,7 @@ fn conv_gradients_match_finite_differences() {
             }
             assert!(
                 (fd - analytic).abs() < tolerance,
-                "{name}[{i}]: autograd {analytic} vs finite differences {fd}"
+                "{channels} channels, {name}[{i}]: autograd {analytic} vs finite differences {fd}"
             );
             checked += 1;
         }
