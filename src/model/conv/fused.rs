@@ -17,7 +17,14 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 /// `dst = a · b` on row-major slices: `a` (m, k), `b` (k, n), `dst` (m, n), through the
 /// same `gemm` kernels as candle's matmul, on the calling thread (candle's products run on
 /// one thread too: the binary sets `RAYON_NUM_THREADS=1`).
-pub(crate) fn matmul(dst: &mut [f32], a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Result<()> {
+pub(crate) fn matmul(
+    dst: &mut [f32],
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<()> {
     if a.len() < m * k || b.len() < k * n || dst.len() < m * n {
         candle_core::bail!(
             "conv product: ({m}, {k}) · ({k}, {n}) with {} and {} values into {}",
@@ -138,7 +145,10 @@ impl CustomOp3 for ConvLayer {
         let gy = through_relu(grad, res, self.relu)?;
         let grad_b = gy.apply_op1_no_bwd(&ColumnSum(b.elem_count()))?;
         // The weights' gradient: patchesᵀ · gy, the patches made again from the input.
-        let cols = x.detach().contiguous()?.apply_op1_no_bwd(&Im2Col { g, batch })?;
+        let cols = x
+            .detach()
+            .contiguous()?
+            .apply_op1_no_bwd(&Im2Col { g, batch })?;
         let grad_w = cols.t()?.matmul(&gy)?;
         // The input's: gy · wᵀ added back into the map.
         let grad_x = if wants_grad(x) {
