@@ -174,61 +174,6 @@ fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout, len: usize) -> R
     }
 }
 
-/// `im2col` as a candle op: (batch, height, width, c_in) → (batch·places, patch).
-struct Im2Col {
-    g: Geometry,
-    batch: usize,
-}
-
-impl CustomOp1 for Im2Col {
-    fn name(&self) -> &'static str {
-        "latentlab-im2col"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let src = contiguous_f32(storage, layout, self.batch * self.g.big())?;
-        let rows = self.batch * self.g.places();
-        let mut dst = vec![0f32; rows * self.g.patch()];
-        im2col(&self.g, self.batch, src, &mut dst);
-        Ok((CpuStorage::F32(dst), Shape::from((rows, self.g.patch()))))
-    }
-
-    fn bwd(&self, _: &Tensor, _: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let (g, batch) = (self.g, self.batch);
-        Ok(Some(
-            grad.contiguous()?.apply_op1_no_bwd(&Col2Im { g, batch })?,
-        ))
-    }
-}
-
-/// `col2im` as a candle op: (batch·places, patch) → (batch, height, width, c_in).
-struct Col2Im {
-    g: Geometry,
-    batch: usize,
-}
-
-impl CustomOp1 for Col2Im {
-    fn name(&self) -> &'static str {
-        "latentlab-col2im"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let g = &self.g;
-        let src = contiguous_f32(storage, layout, self.batch * g.places() * g.patch())?;
-        let mut dst = vec![0f32; self.batch * g.big()];
-        col2im(g, self.batch, src, &mut dst);
-        let shape = Shape::from((self.batch, g.height, g.width, g.c_in));
-        Ok((CpuStorage::F32(dst), shape))
-    }
-
-    fn bwd(&self, _: &Tensor, _: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let (g, batch) = (self.g, self.batch);
-        Ok(Some(
-            grad.contiguous()?.apply_op1_no_bwd(&Im2Col { g, batch })?,
-        ))
-    }
-}
-
 /// A stride-2 convolution of channels-last maps (batch, height, width, c_in) with weights
 /// `w` (patch, c_out) and bias `b` (c_out): (batch·places, c_out), no ReLU.
 pub fn conv(x: &Tensor, g: &Geometry, w: &Tensor, b: &Tensor) -> Result<Tensor> {
