@@ -42,6 +42,7 @@ use candle_core::{
 };
 use rand::Rng;
 
+mod fused;
 #[cfg(test)]
 mod tests;
 
@@ -49,23 +50,32 @@ mod tests;
 
 /// The patches of `batch` channels-last maps (`g.big()` values each) as rows of
 /// `g.patch()` values, one per place of the smaller map: `dst` holds
-/// `batch · g.places() · g.patch()` values. Outside the map, zeros.
+/// `batch · g.places() · g.patch()` values. Outside the map, zeros. Every value of `dst`
+/// is written, so it need not be zeroed first.
 pub fn im2col(g: &Geometry, batch: usize, src: &[f32], dst: &mut [f32]) {
     let (w, c, patch) = (g.width, g.c_in, g.patch());
+    // One kernel row of a patch: KERNEL places side by side, contiguous in the map too.
+    let span = KERNEL * c;
     let mut rows = dst.chunks_exact_mut(patch);
     for image in src.chunks_exact(g.big()).take(batch) {
         for oy in 0..g.out_height() {
             for ox in 0..g.out_width() {
                 let Some(row) = rows.next() else { return };
-                for ky in 0..KERNEL {
+                let ix0 = (ox * STRIDE).wrapping_sub(PADDING);
+                for (ky, to) in row.chunks_exact_mut(span).enumerate() {
                     let iy = (oy * STRIDE + ky).wrapping_sub(PADDING);
-                    for kx in 0..KERNEL {
-                        let ix = (ox * STRIDE + kx).wrapping_sub(PADDING);
-                        let to = &mut row[(ky * KERNEL + kx) * c..][..c];
-                        if iy < g.height && ix < w {
-                            to.copy_from_slice(&image[(iy * w + ix) * c..][..c]);
-                        } else {
-                            to.fill(0.0);
+                    if iy >= g.height {
+                        to.fill(0.0);
+                    } else if ix0 < w && ix0 + KERNEL <= w {
+                        copy_span(to, &image[(iy * w + ix0) * c..][..span]);
+                    } else {
+                        for (kx, to) in to.chunks_exact_mut(c).enumerate() {
+                            let ix = ix0.wrapping_add(kx);
+                            if ix < w {
+                                to.copy_from_slice(&image[(iy * w + ix) * c..][..c]);
+                            } else {
+                                to.fill(0.0);
+                            }
                         }
                     }
                 }
@@ -74,10 +84,29 @@ pub fn im2col(g: &Geometry, batch: usize, src: &[f32], dst: &mut [f32]) {
     }
 }
 
+/// `to.copy_from_slice(from)`, with a fixed-size copy for one channel's KERNEL values (a
+/// call to `memcpy` for four floats cost more than the copy: measured, the first layer's
+/// patches of a grey image were most of the encoder's copying).
+#[inline]
+fn copy_span(to: &mut [f32], from: &[f32]) {
+    match (
+        <&mut [f32; KERNEL]>::try_from(&mut *to),
+        <&[f32; KERNEL]>::try_from(from),
+    ) {
+        (Ok(to), Ok(from)) => *to = *from,
+        _ => to.copy_from_slice(from),
+    }
+}
+
 /// The adjoint of [`im2col`]: adds every row of patches back into its place of `batch`
 /// channels-last maps. `dst` (`batch · g.big()` values) is overwritten.
 pub fn col2im(g: &Geometry, batch: usize, src: &[f32], dst: &mut [f32]) {
     dst.fill(0.0);
+    add_cols(g, batch, src, dst);
+}
+
+/// [`col2im`] added into `dst` as it is (a fresh zeroed buffer needs no second clearing).
+fn add_cols(g: &Geometry, batch: usize, src: &[f32], dst: &mut [f32]) {
     let (w, c, patch) = (g.width, g.c_in, g.patch());
     let mut rows = src.chunks_exact(patch);
     for image in dst.chunks_exact_mut(g.big()).take(batch) {
@@ -100,17 +129,26 @@ fn add_patch(
     w: usize,
     c: usize,
 ) {
-    for ky in 0..KERNEL {
+    let span = KERNEL * c;
+    let ix0 = (ox * STRIDE).wrapping_sub(PADDING);
+    let inside = ix0 < w && ix0 + KERNEL <= w;
+    for (ky, from) in row.chunks_exact(span).enumerate() {
         let iy = (oy * STRIDE + ky).wrapping_sub(PADDING);
         if iy >= g.height {
             continue;
         }
-        for kx in 0..KERNEL {
-            let ix = (ox * STRIDE + kx).wrapping_sub(PADDING);
+        if inside {
+            // The kernel row's KERNEL places are contiguous in the map: one pass.
+            for (to, v) in image[(iy * w + ix0) * c..][..span].iter_mut().zip(from) {
+                *to += v;
+            }
+            continue;
+        }
+        for (kx, from) in from.chunks_exact(c).enumerate() {
+            let ix = ix0.wrapping_add(kx);
             if ix >= w {
                 continue;
             }
-            let from = &row[(ky * KERNEL + kx) * c..][..c];
             for (to, v) in image[(iy * w + ix) * c..][..c].iter_mut().zip(from) {
                 *to += v;
             }
@@ -136,61 +174,6 @@ fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout, len: usize) -> R
     }
 }
 
-/// `im2col` as a candle op: (batch, height, width, c_in) → (batch·places, patch).
-struct Im2Col {
-    g: Geometry,
-    batch: usize,
-}
-
-impl CustomOp1 for Im2Col {
-    fn name(&self) -> &'static str {
-        "latentlab-im2col"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let src = contiguous_f32(storage, layout, self.batch * self.g.big())?;
-        let rows = self.batch * self.g.places();
-        let mut dst = vec![0f32; rows * self.g.patch()];
-        im2col(&self.g, self.batch, src, &mut dst);
-        Ok((CpuStorage::F32(dst), Shape::from((rows, self.g.patch()))))
-    }
-
-    fn bwd(&self, _: &Tensor, _: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let (g, batch) = (self.g, self.batch);
-        Ok(Some(
-            grad.contiguous()?.apply_op1_no_bwd(&Col2Im { g, batch })?,
-        ))
-    }
-}
-
-/// `col2im` as a candle op: (batch·places, patch) → (batch, height, width, c_in).
-struct Col2Im {
-    g: Geometry,
-    batch: usize,
-}
-
-impl CustomOp1 for Col2Im {
-    fn name(&self) -> &'static str {
-        "latentlab-col2im"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let g = &self.g;
-        let src = contiguous_f32(storage, layout, self.batch * g.places() * g.patch())?;
-        let mut dst = vec![0f32; self.batch * g.big()];
-        col2im(g, self.batch, src, &mut dst);
-        let shape = Shape::from((self.batch, g.height, g.width, g.c_in));
-        Ok((CpuStorage::F32(dst), shape))
-    }
-
-    fn bwd(&self, _: &Tensor, _: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let (g, batch) = (self.g, self.batch);
-        Ok(Some(
-            grad.contiguous()?.apply_op1_no_bwd(&Im2Col { g, batch })?,
-        ))
-    }
-}
-
 /// A stride-2 convolution of channels-last maps (batch, height, width, c_in) with weights
 /// `w` (patch, c_out) and bias `b` (c_out): (batch·places, c_out), no ReLU.
 pub fn conv(x: &Tensor, g: &Geometry, w: &Tensor, b: &Tensor) -> Result<Tensor> {
@@ -200,8 +183,9 @@ pub fn conv(x: &Tensor, g: &Geometry, w: &Tensor, b: &Tensor) -> Result<Tensor> 
 /// [`conv`], with a ReLU after it if `relu`.
 fn conv_with(x: &Tensor, g: &Geometry, w: &Tensor, b: &Tensor, relu: bool) -> Result<Tensor> {
     let batch = x.dim(0)?;
-    let cols = x.contiguous()?.apply_op1(Im2Col { g: *g, batch })?;
-    cols.matmul(w)?.apply_op2(b, AddBias { relu })
+    let layer = fused::ConvLayer { g: *g, batch, relu };
+    x.contiguous()?
+        .apply_op3(&w.contiguous()?, &b.contiguous()?, layer)
 }
 
 /// The transposed convolution mirroring `g`: rows (batch·places, c_out of `g`) times `w`
@@ -219,62 +203,9 @@ pub(crate) fn conv_transpose_with(
     relu: bool,
 ) -> Result<Tensor> {
     let batch = x.dim(0)? / g.places().max(1);
-    let cols = x.matmul(w)?;
-    cols.apply_op1(Col2Im { g: *g, batch })?
-        .apply_op2(b, AddBias { relu })
-}
-
-/// `x + b` over the last dimension of `x`, then a ReLU if `relu`, as one pass. candle's
-/// `broadcast_add` and `relu` take three passes forward and four back, and its gradient of
-/// a broadcast bias sums over the leading dimensions with an index computed per value:
-/// measured, those passes were about a third of a 64×64 conv VAE's step.
-struct AddBias {
-    relu: bool,
-}
-
-impl CustomOp2 for AddBias {
-    fn name(&self) -> &'static str {
-        "latentlab-add-bias"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let c = l2.shape().elem_count();
-        let x = contiguous_f32(s1, l1, l1.shape().elem_count())?;
-        let b = contiguous_f32(s2, l2, c)?;
-        let mut out = x.to_vec();
-        for row in out.chunks_exact_mut(c.max(1)) {
-            for (v, bias) in row.iter_mut().zip(b) {
-                *v += bias;
-                if self.relu {
-                    *v = v.max(0.0);
-                }
-            }
-        }
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
-    }
-
-    fn bwd(
-        &self,
-        _: &Tensor,
-        b: &Tensor,
-        res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let grad = grad.contiguous()?;
-        let grad_x = if self.relu {
-            grad.apply_op2_no_bwd(res, &ReluMask)?
-        } else {
-            grad
-        };
-        let grad_b = grad_x.apply_op1_no_bwd(&ColumnSum(b.elem_count()))?;
-        Ok((Some(grad_x), Some(grad_b)))
-    }
+    let layer = fused::DeconvLayer { g: *g, batch, relu };
+    x.contiguous()?
+        .apply_op3(&w.contiguous()?, &b.contiguous()?, layer)
 }
 
 /// The gradient through a ReLU from its output: `grad` where `out > 0`, else 0.

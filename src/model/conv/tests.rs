@@ -214,6 +214,138 @@ fn conv_layers_agree_with_candles_convolutions() {
     }
 }
 
+/// The gradients of our one-op layers (written out in `conv/fused.rs`) against candle's
+/// autograd through its own `conv2d` and `conv_transpose2d`, for the input, the weights and
+/// the bias, with and without the ReLU, grey and colour.
+#[test]
+fn each_layers_gradients_agree_with_candles() {
+    let dev = Device::Cpu;
+    let mut rng = PortableRng::seed_from_u64(6);
+    // The last: 512 patch values at 256 places, one item per block (`fused::BLOCK_VALUES`),
+    // so the weights' gradients add up over blocks.
+    let sizes = [(2, 8, 1, 32), (3, 12, 3, 5), (1, 16, 32, 4), (3, 32, 32, 8)];
+    for (batch, side, c_in, c_out) in sizes {
+        let g = Geometry {
+            height: side,
+            width: side,
+            c_in,
+            c_out,
+        };
+        let var = |rng: &mut PortableRng, n: usize, shape: &[usize], bound: f32| {
+            Var::from_vec(uniform(rng, n, bound), shape, &dev).unwrap()
+        };
+        for relu in [false, true] {
+            // The convolution: x (batch, side, side, c_in) → (batch·places, c_out).
+            let x = var(&mut rng, batch * g.big(), &[batch, side, side, c_in], 1.0);
+            let w = var(&mut rng, g.patch() * c_out, &[g.patch(), c_out], 0.5);
+            let b = var(&mut rng, c_out, &[c_out], 0.5);
+            let ours = conv_with(x.as_tensor(), &g, w.as_tensor(), b.as_tensor(), relu).unwrap();
+            let k = w
+                .as_tensor()
+                .reshape((KERNEL, KERNEL, c_in, c_out))
+                .unwrap()
+                .permute((3, 2, 0, 1))
+                .unwrap();
+            let theirs = x
+                .as_tensor()
+                .permute((0, 3, 1, 2))
+                .unwrap()
+                .contiguous()
+                .unwrap()
+                .conv2d(&k.contiguous().unwrap(), PADDING, STRIDE, 1, 1)
+                .unwrap()
+                .broadcast_add(&b.as_tensor().reshape((1, c_out, 1, 1)).unwrap())
+                .unwrap()
+                .permute((0, 2, 3, 1))
+                .unwrap()
+                .reshape((batch * g.places(), c_out))
+                .unwrap();
+            let theirs = if relu { theirs.relu().unwrap() } else { theirs };
+            compare_gradients(&ours, &theirs, &[&x, &w, &b], &mut rng, "conv", relu);
+
+            // The transposed convolution: rows (batch·places, c_out) → maps.
+            let rows = var(
+                &mut rng,
+                batch * g.places() * c_out,
+                &[batch * g.places(), c_out],
+                1.0,
+            );
+            let w2 = var(&mut rng, c_out * g.patch(), &[c_out, g.patch()], 0.5);
+            let b2 = var(&mut rng, c_in, &[c_in], 0.5);
+            let ours =
+                conv_transpose_with(rows.as_tensor(), &g, w2.as_tensor(), b2.as_tensor(), relu)
+                    .unwrap();
+            let k2 = w2
+                .as_tensor()
+                .reshape((c_out, KERNEL, KERNEL, c_in))
+                .unwrap()
+                .permute((0, 3, 1, 2))
+                .unwrap();
+            let theirs = rows
+                .as_tensor()
+                .reshape((batch, side / 2, side / 2, c_out))
+                .unwrap()
+                .permute((0, 3, 1, 2))
+                .unwrap()
+                .contiguous()
+                .unwrap()
+                .conv_transpose2d(&k2.contiguous().unwrap(), PADDING, 0, STRIDE, 1)
+                .unwrap()
+                .broadcast_add(&b2.as_tensor().reshape((1, c_in, 1, 1)).unwrap())
+                .unwrap()
+                .permute((0, 2, 3, 1))
+                .unwrap();
+            let theirs = if relu { theirs.relu().unwrap() } else { theirs };
+            compare_gradients(
+                &ours,
+                &theirs,
+                &[&rows, &w2, &b2],
+                &mut rng,
+                "transposed",
+                relu,
+            );
+        }
+    }
+}
+
+/// The gradients of a random linear read-out of `ours` and of `theirs` (the same function
+/// built from candle's ops) for each of `vars`.
+fn compare_gradients(
+    ours: &Tensor,
+    theirs: &Tensor,
+    vars: &[&Var],
+    rng: &mut PortableRng,
+    what: &str,
+    relu: bool,
+) {
+    assert_eq!(ours.dims(), theirs.dims(), "{what}");
+    let d = max_abs_diff(&values(ours), &values(theirs));
+    assert!(d < 1e-4, "{what} (relu {relu}) forward: {d}");
+    let r = Tensor::from_vec(
+        uniform(rng, ours.elem_count(), 1.0),
+        ours.shape(),
+        &Device::Cpu,
+    )
+    .unwrap();
+    let g_ours = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+    let g_theirs = (theirs * &r)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    for (i, v) in vars.iter().enumerate() {
+        let a = values(g_ours.get(v.as_tensor()).unwrap());
+        let b = values(g_theirs.get(v.as_tensor()).unwrap());
+        let scale = b.iter().fold(1f32, |m, x| m.max(x.abs()));
+        let d = max_abs_diff(&a, &b);
+        assert!(
+            d < 1e-5 * scale.max(1.0) * 10.0,
+            "{what} (relu {relu}) gradient of argument {i}: {d} apart (scale {scale})"
+        );
+    }
+}
+
 /// A random linear read-out of the encoder's (μ, log σ²) of `x` and of the decoder's logits
 /// of `z`: a scalar of modest size whose gradient reaches every layer, so central
 /// differences in f32 resolve even the first convolution's weights (a whole VAE loss of
@@ -231,16 +363,22 @@ fn read_out(m: &Autoencoder, x: &Tensor, z: &Tensor) -> Tensor {
 }
 
 /// Autograd's gradient of every conv layer (and the dense ones between) against central
-/// differences, on a colour 3×16×16 VAE (two convolutions, two transposed ones).
+/// differences, on a colour 3×16×16 VAE (two convolutions, two transposed ones). One
+/// channel's layers: `each_layers_gradients_agree_with_candles`.
 #[test]
 fn conv_gradients_match_finite_differences() {
-    let m = model(ModelKind::Vae, image(3, 16), &[12], 3);
+    gradients_match_finite_differences(3);
+}
+
+fn gradients_match_finite_differences(channels: usize) {
+    let m = model(ModelKind::Vae, image(channels, 16), &[12], 3);
     let mut rng = PortableRng::seed_from_u64(4);
+    let dim = channels * 256;
     let x = Tensor::from_vec(
-        (0..2 * 768)
+        (0..2 * dim)
             .map(|_| rng.random::<f32>())
             .collect::<Vec<_>>(),
-        (2, 768),
+        (2, dim),
         &Device::Cpu,
     )
     .unwrap();
@@ -282,7 +420,7 @@ fn conv_gradients_match_finite_differences() {
             }
             assert!(
                 (fd - analytic).abs() < tolerance,
-                "{name}[{i}]: autograd {analytic} vs finite differences {fd}"
+                "{channels} channels, {name}[{i}]: autograd {analytic} vs finite differences {fd}"
             );
             checked += 1;
         }
