@@ -62,10 +62,15 @@ pub(super) fn scatter_chart(
     let dims = plot_dims(m.latent_dim);
     let (xr, yr) = latent_axes(m);
     let title = format!(
-        "{} — latent codes (z{}, z{}){}",
+        "{} — latent codes (z{}, z{}){}{}",
         m.kind.title(),
         dims.0 + 1,
         dims.1 + 1,
+        if m.decoder.codebook.is_some() {
+            ", × codebook"
+        } else {
+            ""
+        },
         if m.diverged { " — diverged" } else { "" }
     );
     let font = (FONT, caption_px)
@@ -97,6 +102,13 @@ pub(super) fn scatter_chart(
                 ))
             }),
     )?;
+    // A vq-vae's codebook entries, over the codes: the only points its decoder sees.
+    if let Some(book) = m.decoder.codebook.as_deref() {
+        chart.draw_series(book.entries.chunks_exact(book.dim.max(1)).filter_map(|e| {
+            let p = (*e.get(dims.0)?, *e.get(dims.1)?);
+            Some(Cross::new(p, radius + 3, BLACK.stroke_width(2)))
+        }))?;
+    }
     Ok(())
 }
 

@@ -190,3 +190,38 @@ fn classes_png_has_one_class_per_column_and_only_for_conditional_models() {
         }
     }
 }
+
+/// `latent.png` of a vq-vae draws its codebook entries as black crosses over the codes:
+/// more black pixels than the same snapshot without a codebook, in the entries' panel.
+#[test]
+fn latent_png_marks_a_vq_vaes_codebook_entries() {
+    let ds = data::load_with_sizes(
+        "moons",
+        1,
+        Some(Sizes {
+            train: 20,
+            test: 20,
+        }),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let black = |snap: &Snapshot, name: &str| {
+        let path = dir.path().join(name);
+        latent_scatter(&path, snap, &ds).unwrap();
+        let img = image::open(&path).unwrap().to_rgb8();
+        img.pixels().filter(|p| p.0 == [0, 0, 0]).count()
+    };
+    let plain = snapshot(vec![layer(2, 2)], 2, 3);
+    let mut with_book = snapshot(vec![layer(2, 2)], 2, 3);
+    let mut decoder = DecoderSnapshot::new(vec![layer(2, 2)], false);
+    decoder.codebook = Some(Arc::new(crate::model::vq::CodebookData {
+        entries: vec![0.15, 0.25, 0.35, 0.15],
+        dim: 2,
+    }));
+    with_book.models[0].decoder = Arc::new(decoder);
+    let (before, after) = (black(&plain, "plain.png"), black(&with_book, "book.png"));
+    assert!(
+        after > before + 20,
+        "two crosses add black pixels: {before} without, {after} with"
+    );
+}
