@@ -273,17 +273,7 @@ impl DrawPanel {
 
     /// Model `m`'s importance-weighted bound of item `x` (of class `class`), framed.
     fn bound_block_ui(&mut self, ui: &mut Ui, m: &ModelSnapshot, x: &[f32], class: u32) {
-        egui::Frame::new()
-            .stroke(egui::Stroke::new(
-                1.0,
-                theme::model_color(m.kind).gamma_multiply(0.4),
-            ))
-            .corner_radius(4.0)
-            .inner_margin(4.0)
-            .show(ui, |ui| {
-                ui.spacing_mut().item_spacing.y = 2.0;
-                self.bounds.ui(ui, m, x, class);
-            });
+        model_frame(ui, m, (1.0, 0.4), 2.0, |ui| self.bounds.ui(ui, m, x, class));
     }
 
     /// One model's framed block, and under it its bound if `with_bound`.
@@ -309,17 +299,9 @@ impl DrawPanel {
             }
         };
         let spread = self.spread(m, x, class);
-        let framed = egui::Frame::new()
-            .stroke(egui::Stroke::new(
-                1.5,
-                theme::model_color(m.kind).gamma_multiply(0.7),
-            ))
-            .corner_radius(4.0)
-            .inner_margin(4.0)
-            .show(ui, |ui| {
-                ui.spacing_mut().item_spacing.y = 3.0;
-                self.model_ui(ui, m, cx.ds, &report, spread)
-            });
+        let framed = model_frame(ui, m, (1.5, 0.7), 3.0, |ui| {
+            self.model_ui(ui, m, cx.ds, &report, spread)
+        });
         cx.rects.subject("inspector", ui, framed.response.rect);
         // Below the terms' block, not in it: a lesson's 'inspector' is the terms, and a
         // model with many latent dimensions leaves the bound below the fold.
@@ -396,6 +378,28 @@ impl DrawPanel {
         terms_ui(ui, m, r, spread);
         redraw
     }
+}
+
+/// `add` in a frame of model `m`'s colour, its line `(width, strength)`, rows `row_gap`
+/// apart.
+fn model_frame<R>(
+    ui: &mut Ui,
+    m: &ModelSnapshot,
+    (width, strength): (f32, f32),
+    row_gap: f32,
+    add: impl FnOnce(&mut Ui) -> R,
+) -> egui::InnerResponse<R> {
+    egui::Frame::new()
+        .stroke(egui::Stroke::new(
+            width,
+            theme::model_color(m.kind).gamma_multiply(strength),
+        ))
+        .corner_radius(4.0)
+        .inner_margin(4.0)
+        .show(ui, |ui| {
+            ui.spacing_mut().item_spacing.y = row_gap;
+            add(ui)
+        })
 }
 
 /// μ, σ, ε, z and the KL of each latent dimension, with the KL as a bar.

@@ -38,6 +38,19 @@ fn snapshot(layers: Vec<DenseWeights>, dim: usize, recon_items: usize) -> Snapsh
     }
 }
 
+/// Built-in set `name` with 20 training and 20 test items.
+fn small_set(name: &str) -> crate::data::Dataset {
+    data::load_with_sizes(
+        name,
+        1,
+        Some(Sizes {
+            train: 20,
+            test: 20,
+        }),
+    )
+    .unwrap()
+}
+
 fn layer(n_in: usize, n_out: usize) -> DenseWeights {
     DenseWeights {
         w: vec![0.1; n_in * n_out],
@@ -49,15 +62,7 @@ fn layer(n_in: usize, n_out: usize) -> DenseWeights {
 
 #[test]
 fn a_decoder_that_fails_is_an_error_naming_the_figure_not_an_empty_plot() {
-    let ds = data::load_with_sizes(
-        "moons",
-        1,
-        Some(Sizes {
-            train: 20,
-            test: 20,
-        }),
-    )
-    .unwrap();
+    let ds = small_set("moons");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("grid.png");
     // Layer sizes that do not chain: 2 -> 3, then 4 -> 2.
@@ -72,15 +77,7 @@ fn a_decoder_that_fails_is_an_error_naming_the_figure_not_an_empty_plot() {
 
 #[test]
 fn short_reconstruction_rows_leave_cells_empty_instead_of_panicking() {
-    let ds = data::load_with_sizes(
-        "digits",
-        1,
-        Some(Sizes {
-            train: 20,
-            test: 20,
-        }),
-    )
-    .unwrap();
+    let ds = small_set("digits");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("recon.png");
     // Three inputs but only one reconstruction of 784 values, and a ragged tail.
@@ -94,15 +91,7 @@ fn short_reconstruction_rows_leave_cells_empty_instead_of_panicking() {
 /// grey is known by hand.
 #[test]
 fn traversals_walk_each_dimension_by_its_spread_and_dim_the_inactive_ones() {
-    let ds = data::load_with_sizes(
-        "digits",
-        1,
-        Some(Sizes {
-            train: 20,
-            test: 20,
-        }),
-    )
-    .unwrap();
+    let ds = small_set("digits");
     let mut snap = snapshot(vec![layer(3, 784)], 784, 3);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("traversals.png");
@@ -146,15 +135,7 @@ fn traversals_walk_each_dimension_by_its_spread_and_dim_the_inactive_ones() {
 /// Without a conditional model no file is written.
 #[test]
 fn classes_png_has_one_class_per_column_and_only_for_conditional_models() {
-    let ds = data::load_with_sizes(
-        "digits",
-        1,
-        Some(Sizes {
-            train: 20,
-            test: 20,
-        }),
-    )
-    .unwrap();
+    let ds = small_set("digits");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("classes.png");
     let plain = snapshot(vec![layer(2, 784)], 784, 3);
@@ -195,15 +176,7 @@ fn classes_png_has_one_class_per_column_and_only_for_conditional_models() {
 /// more black pixels than the same snapshot without a codebook, in the entries' panel.
 #[test]
 fn latent_png_marks_a_vq_vaes_codebook_entries() {
-    let ds = data::load_with_sizes(
-        "moons",
-        1,
-        Some(Sizes {
-            train: 20,
-            test: 20,
-        }),
-    )
-    .unwrap();
+    let ds = small_set("moons");
     let dir = tempfile::tempdir().unwrap();
     let black = |snap: &Snapshot, name: &str| {
         let path = dir.path().join(name);
