@@ -127,7 +127,7 @@ impl CodebookOverlay {
                         .color(theme::CODEBOOK)
                         .strong(),
                 )
-                .anchor(egui::Align2::LEFT_BOTTOM),
+                .anchor(label_anchor(pui.plot_bounds(), e[0])),
             );
         }
     }
@@ -156,4 +156,27 @@ pub(super) fn snapped_caption(m: &ModelSnapshot, probe: &[f32]) -> Option<String
     let book = m.decoder.codebook.as_deref().filter(|c| !c.is_empty())?;
     let k = snapped_entry(book, probe)?;
     Some(format!("code {k} of {}", book.len()))
+}
+
+/// Where a hovered entry's label goes: to the right of an entry in the left half of the
+/// plot, to the left of one in the right half, so the label stays inside the plot (it was
+/// cut at the plot's right edge).
+fn label_anchor(bounds: egui_plot::PlotBounds, x: f64) -> egui::Align2 {
+    if x > (bounds.min()[0] + bounds.max()[0]) / 2.0 {
+        egui::Align2::RIGHT_BOTTOM
+    } else {
+        egui::Align2::LEFT_BOTTOM
+    }
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::*;
+
+    #[test]
+    fn a_hovered_entrys_label_opens_towards_the_plots_middle() {
+        let bounds = egui_plot::PlotBounds::from_min_max([-10.0, 0.0], [30.0, 5.0]);
+        assert_eq!(label_anchor(bounds, 25.0), egui::Align2::RIGHT_BOTTOM);
+        assert_eq!(label_anchor(bounds, 0.0), egui::Align2::LEFT_BOTTOM);
+    }
 }
