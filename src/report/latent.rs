@@ -102,12 +102,18 @@ pub(super) fn scatter_chart(
                 ))
             }),
     )?;
-    // A vq-vae's codebook entries, over the codes: the only points its decoder sees.
+    // A vq-vae's codebook entries, over the codes: the only points its decoder sees. Only
+    // those inside the axes (the axes follow the codes; plotters would pin an entry outside
+    // them to the frame, where it would look like an entry there).
     if let Some(book) = m.decoder.codebook.as_deref() {
-        chart.draw_series(book.entries.chunks_exact(book.dim.max(1)).filter_map(|e| {
-            let p = (*e.get(dims.0)?, *e.get(dims.1)?);
-            Some(Cross::new(p, radius + 3, BLACK.stroke_width(2)))
-        }))?;
+        let inside = |p: &(f32, f32)| (xr.0..=xr.1).contains(&p.0) && (yr.0..=yr.1).contains(&p.1);
+        chart.draw_series(
+            book.entries
+                .chunks_exact(book.dim.max(1))
+                .filter_map(|e| Some((*e.get(dims.0)?, *e.get(dims.1)?)))
+                .filter(inside)
+                .map(|p| Cross::new(p, radius + 3, BLACK.stroke_width(2))),
+        )?;
     }
     Ok(())
 }

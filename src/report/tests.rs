@@ -197,4 +197,13 @@ fn latent_png_marks_a_vq_vaes_codebook_entries() {
         after > before + 20,
         "two crosses add black pixels: {before} without, {after} with"
     );
+    // Entries far outside the codes' axes are left out, not pinned to the frame.
+    let mut outside = snapshot(vec![layer(2, 2)], 2, 3);
+    let mut decoder = DecoderSnapshot::new(vec![layer(2, 2)], false);
+    decoder.codebook = Some(Arc::new(crate::model::vq::CodebookData {
+        entries: vec![50.0, 50.0, -50.0, 0.2],
+        dim: 2,
+    }));
+    outside.models[0].decoder = Arc::new(decoder);
+    assert_eq!(black(&outside, "outside.png"), before);
 }

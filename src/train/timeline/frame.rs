@@ -195,7 +195,20 @@ impl Frame {
     }
 
     /// A frame of a light snapshot (see [`strip_weights`]) and its models' halves.
-    pub(super) fn from_parts(light: Snapshot, halves: Vec<PackedHalves>) -> Self {
+    pub(super) fn from_parts(mut light: Snapshot, halves: Vec<PackedHalves>) -> Self {
+        // A frame read from a file has its codebooks in the halves only.
+        for (m, h) in light.models.iter_mut().zip(&halves) {
+            if m.decoder.codebook.is_none()
+                && let Some((dim, entries)) = &h.codebook
+            {
+                let mut decoder = (*m.decoder).clone();
+                decoder.codebook = Some(Arc::new(CodebookData {
+                    entries: entries.unpack(),
+                    dim: *dim,
+                }));
+                m.decoder = Arc::new(decoder);
+            }
+        }
         let bytes =
             super::snapshot_bytes(&light) + halves.iter().map(PackedHalves::bytes).sum::<usize>();
         Self {
@@ -219,8 +232,9 @@ impl Frame {
         s
     }
 
-    /// The snapshot without weights: codes, σ, labels and reconstructions, for drawing
-    /// scatters (the latent GIF). Its decoders and encoders are empty.
+    /// The snapshot without weights: codes, σ, labels, reconstructions and a vq-vae's
+    /// codebook, for drawing scatters (the latent GIF). Its decoders and encoders are
+    /// otherwise empty.
     pub fn light(&self) -> &Arc<Snapshot> {
         &self.light
     }
@@ -239,7 +253,10 @@ impl Frame {
 fn strip_weights(s: &Snapshot) -> Snapshot {
     let mut light = s.clone();
     for m in &mut light.models {
-        m.decoder = Arc::new(DecoderSnapshot::new(Vec::new(), m.decoder.sigmoid_output));
+        let mut decoder = DecoderSnapshot::new(Vec::new(), m.decoder.sigmoid_output);
+        // A vq-vae's few entries stay: the latent GIF marks them over the codes.
+        decoder.codebook = m.decoder.codebook.clone();
+        m.decoder = Arc::new(decoder);
         m.encoder = Arc::new(EncoderSnapshot::default());
     }
     light

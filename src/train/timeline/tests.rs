@@ -384,4 +384,13 @@ fn a_vq_vaes_codebook_survives_a_frame_and_the_file() {
             m.decoder.decode(&entries[2..4]).unwrap()
         );
     }
+    // The light snapshots the latent GIF draws keep the entries too, live and read back.
+    for light in [
+        Frame::pack(&s).light().clone(),
+        read.frames()[0].light().clone(),
+    ] {
+        assert_eq!(light.models[0].decoder.codebook.as_deref(), Some(&*book));
+        assert!(light.models[0].decoder.layers.is_empty(), "no weights");
+        assert!(light.models[1].decoder.codebook.is_none());
+    }
 }
