@@ -4,7 +4,7 @@
 use super::{Autoencoder, LossTerms, batch_tensor};
 use crate::data::Split;
 use crate::rng::PortableRng;
-use candle_core::{D, Result, Tensor};
+use candle_core::{Result, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// Rows per forward pass during evaluation.
@@ -192,31 +192,6 @@ pub fn log_px_iw(
         return Tensor::zeros(x.dim(0)?, candle_core::DType::F32, x.device());
     }
     Ok(super::iwae::bound(model, x, k, 1.0, rng)?.log_bound)
-}
-
-/// The importance weights' logs, log p(x|z) + log p(z) − log q(z|x), one per row of
-/// `z = μ + σ·ε` (`log_pxz`: one value per row; `z`, `eps`, `logvar`: rows × latent dims).
-/// The one copy of this arithmetic: [`log_px_iw`] (through `iwae::bound`, the IWAE's
-/// training objective) and the inspector's bound (`inspect::bound`) call it.
-pub fn iw_log_weights(
-    log_pxz: &Tensor,
-    z: &Tensor,
-    eps: &Tensor,
-    logvar: &Tensor,
-) -> Result<Tensor> {
-    let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
-    let log_pz = ((z.sqr()? * -0.5)? - half_log_2pi)?.sum(D::Minus1)?;
-    let log_qz = (((eps.sqr()? + logvar)? * -0.5)? - half_log_2pi)?.sum(D::Minus1)?;
-    (log_pxz + log_pz)? - log_qz
-}
-
-/// log (1/k) Σ exp(w) over each row of `log_w` (rows × k), computed stably: the
-/// importance-weighted bound from k log weights.
-pub fn log_mean_exp(log_w: &Tensor) -> Result<Tensor> {
-    let k = log_w.dim(1)?;
-    let max = log_w.max_keepdim(1)?;
-    let lse = (log_w.broadcast_sub(&max)?.exp()?.sum_keepdim(1)?.log()? + max)?;
-    (lse - (k as f64).ln())?.squeeze(1)
 }
 
 #[cfg(test)]

@@ -8,10 +8,9 @@
 //! estimate on the batch it stepped on; on the test set, with fresh samples); recon and KL
 //! stay the one-sample ELBO's terms (the first sample's reconstruction, the analytic KL), so
 //! the gap recon + KL − (−L_k) is what the k samples gain. The importance weights are
-//! `eval::iw_log_weights` and `eval::log_mean_exp`, the same arithmetic as the test set's
+//! `iw_log_weights` and `log_mean_exp` (below), the same arithmetic as the test set's
 //! log p(x) and the inspector's bound.
 
-use super::eval::{iw_log_weights, log_mean_exp};
 use super::kinds::IW_SAMPLES;
 use super::{Adam, Autoencoder, LossMeans, LossTerms, ModelConfig, ModelKind, Schedule, loss};
 use crate::rng::PortableRng;
@@ -128,6 +127,31 @@ pub fn train_step(
         terms,
         loss: neg_bound,
     }))
+}
+
+/// The importance weights' logs, log p(x|z) + log p(z) − log q(z|x), one per row of
+/// `z = μ + σ·ε` (`log_pxz`: one value per row; `z`, `eps`, `logvar`: rows × latent dims).
+/// The one copy of this arithmetic: `eval::log_px_iw` (through [`bound`], the IWAE's
+/// training objective) and the inspector's bound (`inspect::bound`) call it.
+pub fn iw_log_weights(
+    log_pxz: &Tensor,
+    z: &Tensor,
+    eps: &Tensor,
+    logvar: &Tensor,
+) -> Result<Tensor> {
+    let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
+    let log_pz = ((z.sqr()? * -0.5)? - half_log_2pi)?.sum(D::Minus1)?;
+    let log_qz = (((eps.sqr()? + logvar)? * -0.5)? - half_log_2pi)?.sum(D::Minus1)?;
+    (log_pxz + log_pz)? - log_qz
+}
+
+/// log (1/k) Σ exp(w) over each row of `log_w` (rows × k), computed stably: the
+/// importance-weighted bound from k log weights.
+pub fn log_mean_exp(log_w: &Tensor) -> Result<Tensor> {
+    let k = log_w.dim(1)?;
+    let max = log_w.max_keepdim(1)?;
+    let lse = (log_w.broadcast_sub(&max)?.exp()?.sum_keepdim(1)?.log()? + max)?;
+    (lse - (k as f64).ln())?.squeeze(1)
 }
 
 #[cfg(test)]

@@ -2,14 +2,14 @@
 //! of q(z|x), beside the item's ELBO: what the inspector plots against K.
 //!
 //! The arithmetic of the weights and their log-mean-exp is evaluation's
-//! (`eval::iw_log_weights`, `eval::log_mean_exp`); this file only draws the samples from
+//! (`iwae::iw_log_weights`, `iwae::log_mean_exp`); this file only draws the samples from
 //! the frozen snapshots and decodes them in one batched pass. The K's share their draws
 //! (K = 10 uses the first 10 of the 1000), so one item costs max K decodes, and a fixed
 //! seed gives the same numbers every time.
 
 use super::{InspectError, check_fit, draw_eps, kl_per_dim, recon_nll};
 use crate::model::ModelConfig;
-use crate::model::eval::{iw_log_weights, log_mean_exp};
+use crate::model::iwae::{iw_log_weights, log_mean_exp};
 use crate::model::snapshot::{DecoderSnapshot, EncoderSnapshot};
 use crate::rng::PortableRng;
 use candle_core::{Device, Tensor};
