@@ -18,6 +18,7 @@ pub mod loss;
 pub mod metrics;
 pub mod mlp;
 pub mod objective;
+pub mod penalty;
 pub mod snapshot;
 pub mod terms;
 pub mod vq;

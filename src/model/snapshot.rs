@@ -5,7 +5,6 @@ use super::ModelConfig;
 use super::arch::{ConvPlan, KERNEL};
 use super::conv::{self, ConvNet};
 use super::mlp::Dense;
-use super::vq::CodebookData;
 use candle_core::{Device, Result, Tensor};
 use std::sync::{Arc, OnceLock};
 
@@ -534,6 +533,75 @@ impl EncoderSnapshot {
             .flatten()
             .map(|&v| f64::from(v) * f64::from(v))
             .sum()
+    }
+}
+
+/// A codebook as plain numbers: `len()` entries of `dim` values, back to back. What the
+/// snapshots carry, so the window can snap a code to its entry without candle.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CodebookData {
+    /// The entries, `dim` values each, row-major.
+    pub entries: Vec<f32>,
+    /// Values per entry (the latent dimension).
+    pub dim: usize,
+}
+
+impl CodebookData {
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len() / self.dim.max(1)
+    }
+
+    /// True if it has no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Entry `k` (empty if out of range).
+    pub fn entry(&self, k: usize) -> &[f32] {
+        let d = self.dim;
+        self.entries.get(k * d..(k + 1) * d).unwrap_or(&[])
+    }
+
+    /// The nearest entry to `z` (`dim` values) and its squared distance; the lowest index
+    /// on a tie. `(0, inf)` for an empty codebook.
+    pub fn nearest(&self, z: &[f32]) -> (usize, f32) {
+        let mut best = (0, f32::INFINITY);
+        for (k, e) in self.entries.chunks_exact(self.dim.max(1)).enumerate() {
+            let d2: f32 = z.iter().zip(e).map(|(a, b)| (a - b) * (a - b)).sum();
+            if d2 < best.1 {
+                best = (k, d2);
+            }
+        }
+        best
+    }
+
+    /// The nearest entry's index for each code of `codes` (stored back to back).
+    pub fn assign(&self, codes: &[f32]) -> Vec<u32> {
+        codes
+            .chunks_exact(self.dim.max(1))
+            .map(|z| self.nearest(z).0 as u32)
+            .collect()
+    }
+
+    /// Every code of `codes` replaced by its nearest entry: z_q.
+    pub fn quantize(&self, codes: &[f32]) -> Vec<f32> {
+        if self.is_empty() {
+            return codes.to_vec();
+        }
+        self.assign(codes)
+            .into_iter()
+            .flat_map(|k| self.entry(k as usize).iter().copied())
+            .collect()
+    }
+
+    /// How many of `codes` each entry takes (`len()` counts).
+    pub fn usage(&self, codes: &[f32]) -> Vec<usize> {
+        let mut counts = vec![0usize; self.len()];
+        for k in self.assign(codes) {
+            counts[k as usize] += 1;
+        }
+        counts
     }
 }
 
