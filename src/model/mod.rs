@@ -13,6 +13,7 @@ mod grad_check;
 pub mod inspect;
 pub mod iwae;
 pub mod kinds;
+pub mod knobs;
 pub mod limits;
 pub mod loss;
 pub mod metrics;
