@@ -47,6 +47,7 @@ mod grid;
 mod interp;
 mod kl_dims;
 mod latent;
+mod latent_layout;
 mod lesson_list;
 mod recon;
 mod samples;
