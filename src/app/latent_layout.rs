@@ -21,7 +21,7 @@ impl Layout {
     /// Smallest plot side, in points.
     const MIN_PLOT: f32 = 80.0;
     /// The least width of a side column (its lines wrap to it), in points.
-    pub(super) const TEXT: f32 = 72.0;
+    pub(super) const TEXT: f32 = 66.0;
 
     /// The arrangement that gives the larger plot in a `w`×`h` column; `pinned`: room for
     /// the pinned item's input and decoding too, in a second column beside the probe's.
@@ -49,7 +49,7 @@ impl Layout {
             .min((w * 0.3 - gaps) / columns)
             .min(h - 130.0)
             .max(24.0);
-        let plot_beside = (w - side(image_beside) - 16.0).min(h - 8.0);
+        let plot_beside = (w - side(image_beside) - 12.0).min(h - 8.0);
         let beside = Self {
             beside: true,
             plot: plot_beside,
@@ -102,6 +102,9 @@ impl LatentPanel {
     }
 }
 
+/// The height of a model column's header (its name, the plane or view menu), in points.
+const HEADER: f32 = 30.0;
+
 /// Rows and columns for `n` model panels in a `w`×`h` area: the shape whose plots are
 /// largest.
 pub(super) fn grid_shape(n: usize, w: f32, h: f32) -> (usize, usize) {
@@ -110,7 +113,7 @@ pub(super) fn grid_shape(n: usize, w: f32, h: f32) -> (usize, usize) {
         .map(|rows| {
             let cols = n.div_ceil(rows);
             // Room per panel, less its frame and header.
-            let side = plot_side(w / cols as f32 - 20.0, h / rows as f32 - 12.0);
+            let side = plot_side(w / cols as f32 - 20.0, h / rows as f32 - 12.0 - HEADER);
             (side, rows, cols)
         })
         .max_by(|a, b| a.0.total_cmp(&b.0))
@@ -137,5 +140,8 @@ mod tests {
         // Six models in a tall narrow area: more rows.
         assert_eq!(grid_shape(6, 400.0, 1500.0), (6, 1));
         assert_eq!(grid_shape(1, 300.0, 300.0), (1, 1));
+        // Four models in the Latent tab at 1280x720 (vae, cvae, iwae, vq-vae): one row. Two
+        // rows of two left each plot 85 points high once the column headers took their share.
+        assert_eq!(grid_shape(4, 928.0, 315.0), (1, 4));
     }
 }
