@@ -106,9 +106,10 @@ impl Controls {
                     if ui.selectable_label(current == name, name).clicked() && current != name {
                         self.draft.run.dataset = name.to_string();
                         // The sprites are 64×64: the preset takes the convolutional
-                        // network, which learns them far better than dense layers.
+                        // network (and its learning rate), which learns them far better
+                        // than dense layers.
                         if name.contains("sprites") {
-                            self.draft.run.arch = Arch::Conv;
+                            self.draft.run.set_arch(Arch::Conv);
                         }
                         self.confirm_open = true;
                     }

@@ -39,7 +39,13 @@ pub fn models_ui(ui: &mut Ui, draft: &mut RunSpec) {
         );
         ui.horizontal(|ui| {
             for arch in crate::model::Arch::ALL {
-                ui.selectable_value(&mut draft.arch, arch, arch.name());
+                let on = draft.arch == arch;
+                let chosen = ui
+                    .selectable_label(on, arch.name())
+                    .on_hover_text(format!("learning rate {} by default", arch.default_lr()));
+                if chosen.clicked() && !on {
+                    draft.set_arch(arch);
+                }
             }
         });
         ui.end_row();
@@ -186,7 +192,8 @@ fn knob_ui(ui: &mut Ui, knob: &KnobSpec, draft: &mut RunSpec) {
 /// models: the learning rate and every live knob that changed.
 pub fn live_changes(applied: &RunSpec, draft: &RunSpec) -> Vec<Action> {
     let mut out = Vec::new();
-    if draft.lr != applied.lr {
+    // A new architecture brings its own learning rate with the new models it needs.
+    if draft.lr != applied.lr && draft.arch == applied.arch {
         out.push(Action::SetLr(draft.lr));
     }
     for knob in all_knobs().into_iter().filter(|k| k.live) {

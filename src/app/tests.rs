@@ -451,7 +451,8 @@ mod window {
         assert_eq!(draft(&h), "folder:/photos/cats#size=64");
     }
 
-    /// Choosing the sprites from the menu takes the convolutional network with them.
+    /// Choosing the sprites from the menu takes the convolutional network and its learning
+    /// rate with them.
     #[test]
     fn the_sprites_preset_takes_the_conv_network() {
         let mut h = harness();
@@ -464,6 +465,10 @@ mod window {
         let run = &h.state().controls.draft.run;
         assert_eq!(run.dataset, "colour-sprites");
         assert_eq!(run.arch, crate::model::Arch::Conv);
+        // ... and the conv network's learning rate, which waits for the new models: the
+        // running MLP models keep theirs.
+        assert_eq!(run.lr, 0.001);
+        assert_eq!(h.state().settings.run.lr, 0.003);
     }
 
     #[test]

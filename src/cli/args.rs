@@ -1,8 +1,8 @@
 //! The command-line arguments (clap). Scripts rely on these names.
 
-use crate::model::KnobValue;
 use crate::model::kinds::{KnobRange, all_knobs, kinds_with};
 use crate::model::limits::{IW_SAMPLES, LATENT_DIM, Limit, OutOfRange};
+use crate::model::{Arch, KnobValue};
 use crate::train::RunSpec;
 use crate::train::spec::{BATCH_SIZE, EPOCHS, EVAL_EVERY_SECS, KL_WARMUP, LR};
 use clap::{Arg, ArgMatches, Args, FromArgMatches, Parser, Subcommand};
@@ -100,15 +100,15 @@ pub struct TrainArgs {
     /// least 8; not for cae or cvae).
     #[arg(long, default_value_t = RunSpec::default().arch.to_string(), value_name = "mlp|conv")]
     pub arch: String,
-    /// Passes over the training data (1 to 100000).
-    #[arg(long, default_value_t = 10)]
-    pub epochs: usize,
+    /// Passes over the training data (1 to 100000); the default depends on the data set.
+    #[arg(long, help = crate::data::sources::epochs_help())]
+    pub epochs: Option<usize>,
     /// Items per batch (1 to 65536).
     #[arg(long, default_value_t = RunSpec::default().batch_size)]
     pub batch_size: usize,
-    /// Adam learning rate (above 0, at most 10).
-    #[arg(long, default_value_t = RunSpec::default().lr)]
-    pub lr: f64,
+    /// Adam learning rate (above 0, at most 10); the default depends on --arch.
+    #[arg(long, help = lr_help())]
+    pub lr: Option<f64>,
     /// Seed for data, initialisation, batches and noise.
     #[arg(long, default_value_t = RunSpec::default().seed)]
     pub seed: u64,
@@ -268,16 +268,41 @@ pub use crate::model::limits::GRID;
 /// Items per class on a data sheet (`--per-class`).
 pub const PER_CLASS: Limit<usize> = Limit::new("items per class", 1, 200);
 
+/// `--lr`'s help: its range and each architecture's default.
+fn lr_help() -> String {
+    let defaults: Vec<String> = Arch::ALL
+        .iter()
+        .map(|a| format!("{} with {a}", a.default_lr()))
+        .collect();
+    format!(
+        "Adam learning rate (above 0, at most 10) [default: {}]",
+        defaults.join(", ")
+    )
+}
+
 impl TrainArgs {
+    /// The epochs to train: `--epochs`, or the data set's default.
+    pub fn epochs(&self) -> usize {
+        self.epochs
+            .unwrap_or_else(|| crate::data::default_epochs(&self.dataset))
+    }
+
+    /// The learning rate: `--lr`, or the default of `--arch` (an unknown name is refused
+    /// where the run is built, so it takes the MLP's here).
+    pub fn lr(&self) -> f64 {
+        self.lr
+            .unwrap_or_else(|| Arch::from_name(&self.arch).unwrap_or_default().default_lr())
+    }
+
     /// Checks every number against its range before anything is built or loaded; the
     /// message leads with the flag ("--epochs: epochs 0 is out of range (1 to 100000)").
     /// The same limits judge the window's settings (`TrainConfig::validate`).
     pub fn check_ranges(&self) -> Result<(), String> {
         let numbers = || -> Result<(), OutOfRange> {
             LATENT_DIM.check_flag("latent-dim", self.latent_dim)?;
-            EPOCHS.check_flag("epochs", self.epochs)?;
+            EPOCHS.check_flag("epochs", self.epochs())?;
             BATCH_SIZE.check_flag("batch-size", self.batch_size)?;
-            LR.check_flag("lr", self.lr)?;
+            LR.check_flag("lr", self.lr())?;
             KL_WARMUP.check_flag("kl-warmup", self.kl_warmup)?;
             IW_SAMPLES.check_flag("iw-samples", self.iw_samples)?;
             if let Some(secs) = self.eval_every_secs {
@@ -467,6 +492,45 @@ mod tests {
                 "{sub} --{flag}: '{range}' not in: {help}"
             );
         }
+    }
+
+    /// Epochs and learning rate left out follow the data set and the network; given, they
+    /// are kept; `--help` says the defaults the run takes.
+    #[test]
+    fn left_out_epochs_and_lr_follow_the_data_set_and_the_network() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["latentlab", "train"];
+            args.extend_from_slice(extra);
+            match Cli::try_parse_from(args).unwrap().command {
+                Some(Command::Train(t)) => (t.epochs(), t.lr()),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(parse(&[]), (10, 0.003));
+        assert_eq!(parse(&["--dataset", "sprites"]), (30, 0.003));
+        assert_eq!(parse(&["--dataset", "colour-sprites"]), (60, 0.003));
+        assert_eq!(
+            parse(&["--dataset", "sprites", "--arch", "conv"]),
+            (30, 0.001)
+        );
+        assert_eq!(
+            parse(&["--dataset", "idx:/d", "--arch", "conv"]),
+            (10, 0.001)
+        );
+        assert_eq!(
+            parse(&["--dataset", "sprites", "--epochs", "3", "--lr", "0.01"]),
+            (3, 0.01)
+        );
+        let epochs = help_of("train", "epochs");
+        assert!(
+            epochs.contains("default: 10; 30 on sprites, 60 on colour-sprites"),
+            "{epochs}"
+        );
+        let lr = help_of("train", "lr");
+        assert!(
+            lr.contains("default: 0.003 with mlp, 0.001 with conv"),
+            "{lr}"
+        );
     }
 
     #[test]

@@ -29,10 +29,10 @@ fn run_spec(a: &TrainArgs, threads: usize) -> Result<RunSpec> {
         hidden: spec::parse_hidden(&a.hidden).map_err(|e| anyhow!("--hidden: {e}"))?,
         arch: crate::model::Arch::from_name(&a.arch).map_err(|e| anyhow!("--arch: {e}"))?,
         knobs: a.knobs.values.clone(),
-        lr: a.lr,
+        lr: a.lr(),
         batch_size: a.batch_size,
         seed: a.seed,
-        epochs: Some(a.epochs),
+        epochs: Some(a.epochs()),
         kl_warmup_epochs: a.kl_warmup,
         iw_samples: a.iw_samples,
         eval_every_secs: a.eval_every_secs,
@@ -55,7 +55,7 @@ pub(super) fn train(a: TrainArgs, threads: usize) -> Result<()> {
     config.snapshot_interval_ms = 60_000;
     let steps_per_epoch = (ds.train.len() / config.batch_size).max(1) as u64;
     config.snapshot_steps =
-        timeline::progress_schedule(steps_per_epoch * a.epochs as u64, GIF_SCHEDULE_FRAMES);
+        timeline::progress_schedule(steps_per_epoch * a.epochs() as u64, GIF_SCHEDULE_FRAMES);
     let staging = Staging::begin(&a.out, a.overwrite)?;
     let result = train_into(&a, spec, ds, config, &staging);
     if result.is_err() {
@@ -135,7 +135,7 @@ impl CliRun {
         );
         Self {
             out: a.out.clone(),
-            epochs: a.epochs,
+            epochs: a.epochs(),
             grid: a.grid,
             spec,
             staging,

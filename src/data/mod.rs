@@ -259,9 +259,21 @@ pub use sources::BUILTIN_NAMES;
 /// The default sizes of a built-in set (`None` for a name that is not one).
 pub fn default_sizes(name: &str) -> Option<Sizes> {
     sources::SOURCES.iter().find_map(|s| match s.naming {
-        sources::Naming::Builtin { name: n, sizes } if n == name => Some(sizes),
+        sources::Naming::Builtin { name: n, sizes, .. } if n == name => Some(sizes),
         _ => None,
     })
+}
+
+/// Default epochs of `latentlab train` on the set `spec` names: its row's in the table for
+/// a built-in set, [`sources::DEFAULT_EPOCHS`] for any other.
+pub fn default_epochs(spec: &str) -> usize {
+    sources::SOURCES
+        .iter()
+        .find_map(|s| match s.naming {
+            sources::Naming::Builtin { name, epochs, .. } if name == spec => Some(epochs),
+            _ => None,
+        })
+        .unwrap_or(sources::DEFAULT_EPOCHS)
 }
 
 /// Loads a data set by its spec: any form the [`sources::SOURCES`] table knows (a built-in

@@ -35,6 +35,8 @@ pub enum Naming {
         name: &'static str,
         /// Default item counts.
         sizes: Sizes,
+        /// Default epochs of `latentlab train` on it.
+        epochs: usize,
     },
     /// The sets `latentlab fetch` downloads, each by its own name (`mnist`, ...;
     /// `dsprites#train=N,test=N` picks the subset loaded).
@@ -68,6 +70,14 @@ pub struct DataSource {
     pub load: LoadFn,
 }
 
+/// Default epochs of `latentlab train`.
+pub const DEFAULT_EPOCHS: usize = 10;
+
+/// Default epochs on the built-in sprites (10,000 training items; `colour-sprites` has half
+/// as many and twice the epochs): 64×64 shapes take about 300,000 items to tell apart (a
+/// conv VAE at 10 epochs still drew squares and hearts as blobs; README, "Sprites").
+const SPRITES_EPOCHS: usize = 30;
+
 const GRID: Sizes = Sizes {
     train: 8_000,
     test: 2_000,
@@ -85,7 +95,11 @@ fn points(_: &str) -> Result<Option<ItemShape>, DataError> {
 
 const fn toy(name: &'static str, label: &'static str) -> DataSource {
     DataSource {
-        naming: Naming::Builtin { name, sizes: GRID },
+        naming: Naming::Builtin {
+            name,
+            sizes: GRID,
+            epochs: DEFAULT_EPOCHS,
+        },
         label,
         peek: points,
         load: |name, seed, sizes| toy2d::generate(name, sizes, seed),
@@ -101,6 +115,7 @@ pub const SOURCES: &[DataSource] = &[
                 train: 60_000,
                 test: 10_000,
             },
+            epochs: DEFAULT_EPOCHS,
         },
         label: "Digits (built-in)",
         peek: image,
@@ -113,6 +128,7 @@ pub const SOURCES: &[DataSource] = &[
                 train: 30_000,
                 test: 5_000,
             },
+            epochs: DEFAULT_EPOCHS,
         },
         label: "Shapes (built-in)",
         peek: image,
@@ -125,6 +141,7 @@ pub const SOURCES: &[DataSource] = &[
                 train: 10_000,
                 test: 2_000,
             },
+            epochs: SPRITES_EPOCHS,
         },
         label: "Sprites 64×64 (built-in, dSprites' factors)",
         peek: |_| Ok(Some(ItemShape::image(1, sprites::SIDE, sprites::SIDE))),
@@ -137,6 +154,7 @@ pub const SOURCES: &[DataSource] = &[
                 train: 5_000,
                 test: 1_000,
             },
+            epochs: 2 * SPRITES_EPOCHS,
         },
         label: "Colour sprites 64×64 (built-in)",
         peek: |_| Ok(Some(ItemShape::image(3, sprites::SIDE, sprites::SIDE))),
@@ -213,6 +231,23 @@ const fn builtin_names() -> [&'static str; count_builtin()] {
         i += 1;
     }
     out
+}
+
+/// `--epochs`' help: its range and the defaults, the built-in sets that have their own named.
+pub fn epochs_help() -> String {
+    let own: Vec<String> = SOURCES
+        .iter()
+        .filter_map(|s| match s.naming {
+            Naming::Builtin { name, epochs, .. } if epochs != DEFAULT_EPOCHS => {
+                Some(format!("{epochs} on {name}"))
+            }
+            _ => None,
+        })
+        .collect();
+    format!(
+        "Passes over the training data (1 to 100000) [default: {DEFAULT_EPOCHS}; {}]",
+        own.join(", ")
+    )
 }
 
 /// The built-in data-set names, for pickers and help text (the table's built-in rows).
@@ -353,7 +388,7 @@ mod tests {
         let builtins: Vec<_> = SOURCES
             .iter()
             .filter_map(|s| match s.naming {
-                Naming::Builtin { name, sizes } => Some((name, sizes)),
+                Naming::Builtin { name, sizes, .. } => Some((name, sizes)),
                 _ => None,
             })
             .collect();

@@ -17,6 +17,16 @@ use std::f32::consts::PI;
 /// The side of a sprite image.
 pub const SIDE: usize = 64;
 
+/// A sprite's half-size at scale 1, in pixels: the largest square is 24 pixels wide. At 9
+/// pixels (a 15-pixel square) a conv VAE trained for 60 epochs still drew every square and
+/// heart as a round blob; at 14 it tells the shapes apart within 20 (README, "Sprites").
+const HALF_SIZE: f32 = 14.0;
+
+/// The least distance from a sprite's centre to the image's edge, in pixels: the largest
+/// square turned 45° reaches 14 · 0.85 · √2 ≈ 16.8 from its centre, so its tip stays out
+/// of the border pixels' samples.
+const MARGIN: f32 = 18.0;
+
 /// The shapes, indexed by the shape factor (the label). Their outlines are those of the
 /// `shapes` set (square, ellipse, heart).
 pub const SHAPE_NAMES: [&str; 3] = ["square", "ellipse", "heart"];
@@ -94,10 +104,12 @@ impl SpriteFactors {
         0.5 + 0.1 * self.scale as f32
     }
 
-    /// The sprite's centre in pixels: 12 to 52 on each axis, so the largest sprite turned
+    /// The sprite's centre in pixels: 18 to 46 on each axis, so the largest sprite turned
     /// any way stays inside the image.
     pub fn centre(&self) -> (f32, f32) {
-        let at = |i: usize| 12.0 + 40.0 * i as f32 / (FACTOR_SIZES[3] - 1) as f32;
+        let at = |i: usize| {
+            MARGIN + (SIDE as f32 - 2.0 * MARGIN) * i as f32 / (FACTOR_SIZES[3] - 1) as f32
+        };
         (at(self.x), at(self.y))
     }
 }
@@ -144,9 +156,7 @@ fn outline(shape: usize) -> usize {
 /// Draws a sprite: `channels` planes (1, or 3 for colour) of [`SIDE`]×[`SIDE`].
 pub fn draw(f: &SpriteFactors, channels: usize) -> Vec<f32> {
     const SUB: usize = 4;
-    // Half-size at scale 1: 9 pixels (the square's corner then reaches 10.8 from the
-    // centre, inside the 12-pixel margin).
-    let half = 9.0 * f.scale_value();
+    let half = HALF_SIZE * f.scale_value();
     let angle = 2.0 * PI * f.orientation as f32 / FACTOR_SIZES[2] as f32;
     let (sin, cos) = angle.sin_cos();
     let (cx, cy) = f.centre();
@@ -210,8 +220,8 @@ mod tests {
         let f = base();
         let (cx, cy) = f.centre();
         let (mx, my) = centre_of_mass(&draw(&f, 1));
-        // 12 + 40·10/31 and 12 + 40·20/31, computed by hand: 24.90 and 37.81.
-        assert!((cx - 24.903).abs() < 1e-3 && (cy - 37.806).abs() < 1e-3);
+        // 18 + 28·10/31 and 18 + 28·20/31, computed by hand: 27.03 and 36.06.
+        assert!((cx - 27.032).abs() < 1e-3 && (cy - 36.065).abs() < 1e-3);
         assert!(
             (mx - cx).abs() < 0.2 && (my - cy).abs() < 0.2,
             "({mx}, {my})"
@@ -229,7 +239,7 @@ mod tests {
             let large = SpriteFactors { scale: 5, ..small };
             let a: f32 = draw(&small, 1).iter().sum();
             let b: f32 = draw(&large, 1).iter().sum();
-            // Half-sizes 4.5 and 9 pixels: the area grows 4 times.
+            // Half-sizes 7 and 14 pixels: the area grows 4 times.
             assert!((b / a - 4.0).abs() < 0.15, "{name}: {}", b / a);
         }
         // The largest square turned 45° in a corner: no ink on the border.

@@ -268,7 +268,7 @@ impl Setup {
             r.latent_dim = d.value;
         }
         if let Some(a) = &c.arch {
-            r.arch = a.value;
+            r.set_arch(a.value);
         }
         if let Some(lr) = &c.lr {
             r.lr = lr.value;

@@ -68,7 +68,7 @@ impl Default for RunSpec {
             hidden: vec![128, 64],
             arch: Arch::Mlp,
             knobs: BTreeMap::new(),
-            lr: 3e-3,
+            lr: crate::model::Arch::Mlp.default_lr(),
             batch_size: 64,
             seed: 1,
             epochs: None,
@@ -85,6 +85,15 @@ impl Default for RunSpec {
 pub const CLASSES_BEFORE_DATA: usize = 2;
 
 impl RunSpec {
+    /// Takes `arch`, and its default learning rate if the rate is still the old
+    /// architecture's default (a rate the user chose stays).
+    pub fn set_arch(&mut self, arch: crate::model::Arch) {
+        if self.lr == self.arch.default_lr() {
+            self.lr = arch.default_lr();
+        }
+        self.arch = arch;
+    }
+
     /// The value of knob `key` in this run: the one set, else the knob's default.
     pub fn knob(&self, key: &str) -> Option<KnobValue> {
         self.knobs.get(key).cloned().or_else(|| {
@@ -356,5 +365,19 @@ mod tests {
         ] {
             assert!(a.needs_new_models(&changed), "{changed:?}");
         }
+    }
+
+    #[test]
+    fn a_new_network_brings_its_learning_rate_unless_one_was_chosen() {
+        use crate::model::Arch;
+        let mut r = RunSpec::default();
+        assert_eq!(r.lr, 0.003);
+        r.set_arch(Arch::Conv);
+        assert_eq!((r.arch, r.lr), (Arch::Conv, 0.001));
+        r.set_arch(Arch::Mlp);
+        assert_eq!((r.arch, r.lr), (Arch::Mlp, 0.003));
+        r.lr = 0.02;
+        r.set_arch(Arch::Conv);
+        assert_eq!((r.arch, r.lr), (Arch::Conv, 0.02));
     }
 }
