@@ -545,8 +545,10 @@ fn a_conv_model_starts_at_hes_scale_and_the_mlp_at_pytorchs() {
 
 /// Why the scale matters: at initialisation the code of a 64×64 `sprites` item must depend
 /// on the item, or the decoder learns the mean image and the KL closes the code. PyTorch's
-/// twin (`benches/peer/conv_torch.py`), measured on 256 sprites: the spread of μ between
-/// items averages 0.09 with He's initialisation and 0.0003 with PyTorch's default.
+/// twin (`benches/peer/conv_torch.py`), measured on 256 sprites as first drawn (half-size
+/// 9): the spread of μ between items averages 0.09 with He's initialisation and 0.0003 with
+/// PyTorch's default. Ours on today's larger sprites: 0.38 (more ink, more input). Below 1,
+/// the prior's σ, the code does not start out wider than the noise it is sampled with.
 #[test]
 fn at_initialisation_the_code_of_a_sprite_depends_on_the_sprite() {
     let sizes = crate::data::Sizes {
@@ -569,7 +571,7 @@ fn at_initialisation_the_code_of_a_sprite_depends_on_the_sprite() {
         .unwrap();
     let spread = spread.to_scalar::<f32>().unwrap();
     assert!(
-        (0.03..0.3).contains(&spread),
+        (0.03..1.0).contains(&spread),
         "spread of μ between items: {spread}"
     );
 }
