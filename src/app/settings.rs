@@ -238,6 +238,11 @@ impl Settings {
             a.latent_dim.to_string(),
             b.latent_dim.to_string(),
         );
+        diff("network", a.arch.to_string(), b.arch.to_string());
+        // The learning rate applies at once, except with a new network: it comes with it.
+        if a.arch != b.arch {
+            diff("learning rate", a.lr.to_string(), b.lr.to_string());
+        }
         diff("hidden sizes", hidden(a), hidden(b));
         diff(
             "batch size",
@@ -366,6 +371,14 @@ mod tests {
                 old.changes(&one)
             );
         }
+        // A new network needs new models, and brings its learning rate with them.
+        let mut conv = old.clone();
+        conv.run.set_arch(crate::model::Arch::Conv);
+        assert!(old.needs_reset(&conv));
+        assert_eq!(
+            old.changes(&conv),
+            ["network: mlp -> conv", "learning rate: 0.003 -> 0.001"]
+        );
     }
 
     #[test]
