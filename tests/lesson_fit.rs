@@ -117,6 +117,38 @@ fn every_tab_with_three_models_at_dim_20_stays_inside_1280x720() {
     }
 }
 
+/// Four models side by side (a VAE and the three kinds after it) fit a projector at
+/// 1280×720: the latent plots in one row, large enough to read, and all four tables of
+/// Draw & inspect on screen.
+#[test]
+fn four_models_fit_a_projector_at_1280x720() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("four.md");
+    std::fs::write(
+        &path,
+        "---\nname: four\ntitle: Four models\nabout: four at once\n---\n\n\
+         ## Latent\ndataset: digits\nmodels: vae, cvae, iwae, vq-vae\nlatent_dim: 2\n\
+         tab: Latent space\ntraining: run\nsubject: latent plots\n\nLook.\n\n\
+         ## Inspect\ntab: Draw & inspect\nsubject: inspector\n\nLook.\n",
+    )
+    .unwrap();
+    let lesson = load_lesson(path.to_str().unwrap()).expect("the window takes it");
+    let opts = FitOptions {
+        size_px: egui::vec2(1280.0, 720.0),
+        ..FitOptions::default()
+    };
+    let fits = check_lesson(&lesson, &opts, |_, _| {});
+    assert_eq!(fits.len(), 2);
+    for f in fits {
+        assert!(
+            f.problems.is_empty(),
+            "step {}: {:?}",
+            f.step + 1,
+            f.problems
+        );
+    }
+}
+
 /// Presentation mode zooms by its size (1.6) but leaves at least 1000×560 points: 1.28 on a
 /// 1280×720 projector, the whole 1.6 on a 1600×1000 laptop.
 #[test]

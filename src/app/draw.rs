@@ -368,7 +368,7 @@ impl DrawPanel {
                 });
                 let decoded = match (&r.eps, r.code) {
                     (Some(_), _) => "decodes z = μ + σ·ε".to_string(),
-                    (None, Some((k, _))) => format!("decodes code {k}, the entry nearest z_e"),
+                    (None, Some((k, _))) => format!("decodes e{k}, nearest z_e · no prior, no KL"),
                     (None, None) => "decodes its code z".to_string(),
                 };
                 ui.label(RichText::new(decoded).small());
@@ -497,7 +497,6 @@ fn terms_ui(ui: &mut Ui, m: &ModelSnapshot, r: &ItemReport, spread: Option<(f64,
             }
             if let Some((k, distance)) = r.code {
                 line("nearest code, |z_e − e|", format!("{k}, {distance:.2}"));
-                line("KL, ELBO", "none (no prior)".to_string());
             }
             if let (Some(w), Some(kl)) = (r.weighted_kl, r.kl) {
                 let beta = m.config.number("beta");

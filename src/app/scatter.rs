@@ -417,8 +417,20 @@ fn header_ui(
     ui.horizontal(|ui| {
         let title = ui.label(RichText::new(m.kind.title()).heading().color(color));
         let picked = (m.latent_dim > 2).then(|| plot_view_ui(ui, m, map, plane, title.id));
+        // The plane's name only where it fits beside the title: in a narrow column (four
+        // models at 1280×720, "Conditional VAE") it would widen the column, and egui then
+        // widens every column to match, past the window's edge.
         if let Some(axes) = axes {
-            ui.label(RichText::new(axes).weak());
+            let text = egui::WidgetText::from(RichText::new(axes).weak());
+            let galley = text.clone().into_galley(
+                ui,
+                Some(egui::TextWrapMode::Extend),
+                f32::INFINITY,
+                egui::TextStyle::Body,
+            );
+            if galley.size().x <= ui.available_size_before_wrap().x {
+                ui.label(text);
+            }
         }
         if m.diverged {
             ui.colored_label(theme::WARNING, "diverged: last good weights");
