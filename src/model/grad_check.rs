@@ -33,8 +33,9 @@ fn value(model: &Autoencoder, x: &Tensor) -> f64 {
     f64::from(objective(model, x).to_scalar::<f32>().unwrap())
 }
 
-/// ∂objective/∂var[i] by central differences with step `h`.
-fn central_difference(model: &Autoencoder, x: &Tensor, var: &Var, i: usize, h: f32) -> f64 {
+/// ∂f/∂var[i] by central differences with step `h`: `f` is evaluated with var[i] moved by
+/// +h and by −h, then var is put back. The model tests of other kinds use it too.
+pub(super) fn central_difference(var: &Var, i: usize, h: f32, f: impl Fn() -> f64) -> f64 {
     let original = var.as_tensor().copy().unwrap();
     let values: Vec<f32> = original.flatten_all().unwrap().to_vec1().unwrap();
     let at = |delta: f32| {
@@ -42,16 +43,23 @@ fn central_difference(model: &Autoencoder, x: &Tensor, var: &Var, i: usize, h: f
         v[i] += delta;
         var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
             .unwrap();
-        value(model, x)
+        f()
     };
     let (plus, minus) = (at(h), at(-h));
     var.set(&original).unwrap();
     (plus - minus) / (2.0 * f64::from(h))
 }
 
+/// True if a gradient and its finite difference agree: within 2 % of the larger, plus the
+/// about 1e-4 of noise that f32 rounding of the objective leaves in the differences.
+pub(super) fn agrees(fd: f64, analytic: f32) -> bool {
+    let tolerance = 2e-2 * fd.abs().max(f64::from(analytic.abs())) + 3e-4;
+    (fd - f64::from(analytic)).abs() < tolerance
+}
+
 /// Finite-difference step: small enough that no ReLU of this model changes side for any
 /// weight (1e-2 crosses one in the decoder), large enough for f32 rounding (~1e-4 here).
-const STEP: f32 = 3e-3;
+pub(super) const STEP: f32 = 3e-3;
 
 #[test]
 fn vae_gradients_match_finite_differences_in_every_layer() {
@@ -73,13 +81,10 @@ fn vae_gradients_match_finite_differences_in_every_layer() {
             "{name}: gradient too small to test ({largest})"
         );
         for (i, &analytic) in g.iter().enumerate() {
-            let fd = central_difference(&model, &x, &var, i, STEP);
-            let err = (fd - f64::from(analytic)).abs();
-            worst = worst.max(err);
-            // f32 rounding of the objective leaves about 1e-4 of noise in the differences.
-            let tolerance = 2e-2 * fd.abs().max(f64::from(analytic.abs())) + 3e-4;
+            let fd = central_difference(&var, i, STEP, || value(&model, &x));
+            worst = worst.max((fd - f64::from(analytic)).abs());
             assert!(
-                err < tolerance,
+                agrees(fd, analytic),
                 "{name}[{i}]: autograd {analytic} vs finite differences {fd}"
             );
         }
@@ -203,21 +208,9 @@ fn the_hand_written_contractive_gradient_matches_finite_differences() {
             .to_vec1()
             .unwrap();
         for (i, &analytic) in g.iter().enumerate() {
-            let original = var.as_tensor().copy().unwrap();
-            let values: Vec<f32> = original.flatten_all().unwrap().to_vec1().unwrap();
-            let at = |delta: f32| {
-                let mut v = values.clone();
-                v[i] += delta;
-                var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
-                    .unwrap();
-                penalty_value(&model, &x)
-            };
-            let (plus, minus) = (at(STEP), at(-STEP));
-            var.set(&original).unwrap();
-            let fd = (plus - minus) / (2.0 * f64::from(STEP));
-            let tolerance = 2e-2 * fd.abs().max(f64::from(analytic.abs())) + 3e-4;
+            let fd = central_difference(&var, i, STEP, || penalty_value(&model, &x));
             assert!(
-                (fd - f64::from(analytic)).abs() < tolerance,
+                agrees(fd, analytic),
                 "{name}[{i}]: by hand {analytic} vs finite differences {fd}"
             );
             if fd.abs() > 1e-3 {
@@ -258,10 +251,9 @@ fn cvae_gradients_match_finite_differences_and_reach_the_class_inputs() {
             .to_vec1()
             .unwrap();
         for (i, &analytic) in g.iter().enumerate() {
-            let fd = central_difference(&model, &x, &var, i, STEP);
-            let tolerance = 2e-2 * fd.abs().max(f64::from(analytic.abs())) + 3e-4;
+            let fd = central_difference(&var, i, STEP, || value(&model, &x));
             assert!(
-                (fd - f64::from(analytic)).abs() <= tolerance,
+                agrees(fd, analytic),
                 "{name}[{i}]: autograd {analytic} vs finite difference {fd}"
             );
         }

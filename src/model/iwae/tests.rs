@@ -3,8 +3,9 @@
 //! linear-Gaussian model's closed-form log p(x) for the bound's rise with k.
 use super::*;
 use crate::model::eval::tests::{POINTS, closed_form_log_px, linear_gaussian_vae};
+use crate::model::grad_check::{STEP, agrees, central_difference};
 use crate::model::{KnobValue, Likelihood, ModelKind};
-use candle_core::{Device, Var};
+use candle_core::Device;
 use rand::SeedableRng;
 
 fn tiny(kind: ModelKind, k: f32) -> Autoencoder {
@@ -146,22 +147,6 @@ fn neg_bound(model: &Autoencoder, x: &Tensor, k: usize) -> Tensor {
     b.objective.mean_all().unwrap().neg().unwrap()
 }
 
-fn central_difference(model: &Autoencoder, x: &Tensor, k: usize, var: &Var, i: usize) -> f64 {
-    const STEP: f32 = 3e-3;
-    let original = var.as_tensor().copy().unwrap();
-    let values: Vec<f32> = original.flatten_all().unwrap().to_vec1().unwrap();
-    let at = |delta: f32| {
-        let mut v = values.clone();
-        v[i] += delta;
-        var.set(&Tensor::from_vec(v, var.shape(), &Device::Cpu).unwrap())
-            .unwrap();
-        f64::from(neg_bound(model, x, k).to_scalar::<f32>().unwrap())
-    };
-    let (plus, minus) = (at(STEP), at(-STEP));
-    var.set(&original).unwrap();
-    (plus - minus) / (2.0 * f64::from(STEP))
-}
-
 #[test]
 fn the_bounds_gradient_matches_finite_differences_in_every_layer() {
     let model = tiny(ModelKind::Iwae, 4.0);
@@ -180,10 +165,11 @@ fn the_bounds_gradient_matches_finite_differences_in_every_layer() {
         let largest = g.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         assert!(largest > 1e-2, "{name}: gradient too small ({largest})");
         for (i, &analytic) in g.iter().enumerate() {
-            let fd = central_difference(&model, &x, k, &var, i);
-            let tolerance = 2e-2 * fd.abs().max(f64::from(analytic.abs())) + 3e-4;
+            let fd = central_difference(&var, i, STEP, || {
+                f64::from(neg_bound(&model, &x, k).to_scalar::<f32>().unwrap())
+            });
             assert!(
-                (fd - f64::from(analytic)).abs() < tolerance,
+                agrees(fd, analytic),
                 "{name}[{i}]: autograd {analytic} vs finite differences {fd}"
             );
             checked += 1;
