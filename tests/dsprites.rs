@@ -5,17 +5,16 @@
 //! 127.0.0.1.
 
 use latentlab::data::dsprites::FILE_NAME;
-use md5::{Digest, Md5};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 mod http;
 mod ui;
 
 use egui_kittest::kittest::Queryable;
-use http::{Reply, Server};
+use http::{Reply, Server, latentlab, md5_hex, text};
 use latentlab::data::fetch::{self, Checksums, FetchOptions, RemoteSet};
 
 /// Rows of the small file.
@@ -67,35 +66,6 @@ fn npz_as(arrays: &[(&str, Vec<u8>)], method: zip::CompressionMethod) -> Vec<u8>
         zip.write_all(bytes).unwrap();
     }
     zip.finish().unwrap().into_inner()
-}
-
-fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn latentlab(args: &[&str], cache: &Path) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_latentlab"));
-    for var in [
-        "http_proxy",
-        "HTTP_PROXY",
-        "https_proxy",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("LATENTLAB_CACHE", cache)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// Fetches `served` as dSprites from a local server into `cache`, held to `md5`.

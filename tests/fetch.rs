@@ -3,17 +3,16 @@
 //! cancel. No test touches the network beyond 127.0.0.1.
 
 use latentlab::data::fetch::{self, Checksums, FILE_NAMES, FetchError, FetchOptions, RemoteSet};
-use md5::{Digest, Md5};
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 mod http;
 mod ui;
 
-use http::{Reply, Server};
+use http::{Reply, Server, latentlab, md5_hex, text};
 
 use egui_kittest::kittest::Queryable;
 
@@ -42,13 +41,6 @@ fn idx_files() -> Vec<(&'static str, Vec<u8>)> {
         .collect()
 }
 
-fn md5_hex(bytes: &[u8]) -> String {
-    Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// A checksum file for `files`, written into `dir`.
 fn checksum_file(dir: &Path, files: &[(&str, Vec<u8>)]) -> String {
     let text: String = files
@@ -66,28 +58,6 @@ fn routes(prefix: &str, files: &[(&str, Vec<u8>)]) -> HashMap<String, Reply> {
         .iter()
         .map(|(name, bytes)| (format!("{prefix}{name}"), Reply::Body(bytes.clone())))
         .collect()
-}
-
-fn latentlab(args: &[&str], cache: &Path) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_latentlab"));
-    for var in [
-        "http_proxy",
-        "HTTP_PROXY",
-        "https_proxy",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("LATENTLAB_CACHE", cache)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// The file names in a folder, sorted.

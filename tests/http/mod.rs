@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -116,4 +118,38 @@ fn serve(mut stream: TcpStream, routes: &HashMap<String, Reply>, log: &Mutex<Vec
     };
     stream.flush().ok();
     // Dropping the stream closes it: for `Cut`, mid-file.
+}
+
+/// Runs the `latentlab` binary with `args` and its download cache in `cache`, with no
+/// proxy in its environment (the server is on 127.0.0.1).
+pub fn latentlab(args: &[&str], cache: &Path) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_latentlab"));
+    for var in [
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("LATENTLAB_CACHE", cache)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// A run's output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The MD5 of `bytes` in lower-case hex, as the mirrors' checksums are written.
+pub fn md5_hex(bytes: &[u8]) -> String {
+    use md5::{Digest, Md5};
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
