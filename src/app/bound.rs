@@ -10,10 +10,10 @@
 //! seeded: the same item and weights give the same numbers.
 
 use super::items::key_of;
+use super::job_slot::JobSlot;
 use super::theme;
 use crate::model::inspect::bound::{BOUND_KS, ItemBound, item_bound};
 use crate::train::ModelSnapshot;
-use crossbeam_channel::{Receiver, TryRecvError, bounded};
 use egui::{RichText, Ui};
 use egui_plot::{AxisHints, GridMark, HLine, Line, MarkerShape, Plot, Points};
 use std::collections::HashMap;
@@ -32,13 +32,7 @@ type Outcome = (Result<Option<ItemBound>, String>, f64);
 /// The bounds of every model, per model name.
 #[derive(Default)]
 pub struct Bounds {
-    slots: HashMap<String, Slot>,
-}
-
-#[derive(Default)]
-struct Slot {
-    shown: Option<(u64, Outcome)>,
-    running: Option<(u64, Receiver<Outcome>)>,
+    slots: HashMap<String, JobSlot<Outcome>>,
 }
 
 impl Bounds {
@@ -59,17 +53,26 @@ impl Bounds {
         ];
         let key = key_of(&parts, x);
         let slot = self.slots.entry(m.name.clone()).or_default();
-        slot.collect();
-        if slot.shown.as_ref().is_none_or(|(k, _)| *k != key) && slot.running.is_none() {
-            slot.running = Some((key, spawn(ctx, m, x.to_vec(), class)));
+        slot.collect(|| (Err("the bound's thread stopped".into()), 0.0));
+        if slot.is_stale(key) && !slot.is_running() {
+            let (config, x) = (m.config.clone(), x.to_vec());
+            let (encoder, decoder) = (Arc::clone(&m.encoder), Arc::clone(&m.decoder));
+            let job = move || {
+                let t0 = Instant::now();
+                let b = item_bound(
+                    &config, &encoder, &decoder, &x, &BOUND_KS, BOUND_SEED, class,
+                )
+                .map_err(|e| e.to_string());
+                (b, t0.elapsed().as_secs_f64())
+            };
+            slot.start(ctx, key, "bound", job, |e| (Err(e), 0.0));
         }
-        let stale = slot.shown.as_ref().is_none_or(|(k, _)| *k != key);
-        (slot.shown.as_ref().map(|(_, o)| o), stale)
+        (slot.shown().map(|(_, o)| o), slot.is_stale(key))
     }
 
     /// Whether a bound is being computed (a screenshot would show an older one).
     pub fn busy(&self) -> bool {
-        self.slots.values().any(|s| s.running.is_some())
+        self.slots.values().any(JobSlot::is_running)
     }
 
     /// Forgets every bound (a new run).
@@ -109,44 +112,6 @@ impl Bounds {
             Some((Ok(Some(b)), secs)) => bound_ui(ui, m, b, *secs, stale),
         }
     }
-}
-
-impl Slot {
-    fn collect(&mut self) {
-        let Some((key, rx)) = &self.running else {
-            return;
-        };
-        let done = match rx.try_recv() {
-            Ok(d) => d,
-            Err(TryRecvError::Empty) => return,
-            Err(TryRecvError::Disconnected) => (Err("the bound's thread stopped".into()), 0.0),
-        };
-        self.shown = Some((*key, done));
-        self.running = None;
-    }
-}
-
-/// Computes the bound of `x` under `m` on a new thread; the window is repainted when done.
-fn spawn(ctx: &egui::Context, m: &ModelSnapshot, x: Vec<f32>, class: u32) -> Receiver<Outcome> {
-    let (tx, rx) = bounded(1);
-    let (ctx, config) = (ctx.clone(), m.config.clone());
-    let (encoder, decoder) = (Arc::clone(&m.encoder), Arc::clone(&m.decoder));
-    let started = std::thread::Builder::new().name("bound".into()).spawn({
-        let tx = tx.clone();
-        move || {
-            let t0 = Instant::now();
-            let b = item_bound(
-                &config, &encoder, &decoder, &x, &BOUND_KS, BOUND_SEED, class,
-            )
-            .map_err(|e| e.to_string());
-            let _ = tx.send((b, t0.elapsed().as_secs_f64()));
-            ctx.request_repaint();
-        }
-    });
-    if let Err(e) = started {
-        let _ = tx.send((Err(format!("could not start a thread: {e}")), 0.0));
-    }
-    rx
 }
 
 /// The bound's rows (K and the estimate, then the ELBO) beside its plot against K, the

@@ -6,23 +6,16 @@
 //! runs is decoded next, and keys asked for in between are skipped.
 
 use super::items::Decoded;
+use super::job_slot::JobSlot;
 use crate::model::DecoderSnapshot;
-use crossbeam_channel::{Receiver, TryRecvError, bounded};
 use std::collections::HashMap;
 
 /// One panel's decodings, per model name.
 #[derive(Default)]
 pub struct Decodes {
-    slots: HashMap<String, Slot>,
+    slots: HashMap<String, JobSlot<Decoded>>,
     /// Every decoder on a thread (tests of the thread path with a small decoder).
     all_on_threads: bool,
-}
-
-/// A model's decoding: the one shown and the one being made.
-#[derive(Default)]
-struct Slot {
-    shown: Option<(u64, Decoded)>,
-    running: Option<(u64, Receiver<Decoded>)>,
 }
 
 /// What a panel draws for a model: the decoding (of `key`) and whether a newer one is
@@ -60,70 +53,33 @@ impl Decodes {
             class => super::items::key_of(&[key, class], &[]),
         };
         let slot = self.slots.entry(name.to_owned()).or_default();
-        slot.collect();
-        if slot.shown.as_ref().is_none_or(|(k, _)| *k != key) {
+        slot.collect(|| Decoded::failed("the decoding thread stopped"));
+        if slot.is_stale(key) {
             if !(self.all_on_threads || decodes_on_a_thread(decoder)) {
-                slot.shown = Some((key, Decoded::of_class(decoder, &codes(), class)));
-            } else if slot.running.is_none() {
-                slot.running = Some((key, spawn(ctx, decoder.clone(), codes(), class)));
+                slot.set(key, Decoded::of_class(decoder, &codes(), class));
+            } else if !slot.is_running() {
+                let (decoder, codes) = (decoder.clone(), codes());
+                let job = move || Decoded::of_class(&decoder, &codes, class);
+                slot.start(ctx, key, "decode", job, |e| Decoded::failed(&e));
             }
         }
-        let (shown_key, decoded) = slot.shown.as_ref()?;
+        let (shown_key, decoded) = slot.shown()?;
         Some(Shown {
-            key: *shown_key,
+            key: shown_key,
             decoded,
-            stale: *shown_key != key,
+            stale: shown_key != key,
         })
     }
 
     /// Whether a decoding is being made on a thread (a screenshot would show the older).
     pub fn busy(&self) -> bool {
-        self.slots.values().any(|s| s.running.is_some())
+        self.slots.values().any(JobSlot::is_running)
     }
 
     /// Forgets every decoding (a new run).
     pub fn clear(&mut self) {
         self.slots.clear();
     }
-}
-
-impl Slot {
-    /// Takes a finished decoding from the thread.
-    fn collect(&mut self) {
-        let Some((key, rx)) = &self.running else {
-            return;
-        };
-        let done = match rx.try_recv() {
-            Ok(d) => d,
-            Err(TryRecvError::Empty) => return,
-            Err(TryRecvError::Disconnected) => Decoded::failed("the decoding thread stopped"),
-        };
-        self.shown = Some((*key, done));
-        self.running = None;
-    }
-}
-
-/// Decodes `codes` with `decoder` on a new thread; the receiver gets the result (or why
-/// there is none), and the window is repainted to show it.
-fn spawn(
-    ctx: &egui::Context,
-    decoder: DecoderSnapshot,
-    codes: Vec<f32>,
-    class: u32,
-) -> Receiver<Decoded> {
-    let (tx, rx) = bounded(1);
-    let ctx = ctx.clone();
-    let started = std::thread::Builder::new().name("decode".into()).spawn({
-        let tx = tx.clone();
-        move || {
-            let _ = tx.send(Decoded::of_class(&decoder, &codes, class));
-            ctx.request_repaint();
-        }
-    });
-    if let Err(e) = started {
-        let _ = tx.send(Decoded::failed(&format!("could not start a thread: {e}")));
-    }
-    rx
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod fit;
 mod frame_stats;
 mod history;
 mod items;
+mod job_slot;
 mod knobs;
 pub mod lesson_check;
 mod lesson_run;
