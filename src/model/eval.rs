@@ -82,16 +82,16 @@ pub fn evaluate(
             &batch_tensor(split.gather(&idx, dim), dim)?,
             labels_of(split, &idx),
         )?;
-        // Every kind is scored on clean inputs, so the numbers compare across kinds.
-        let t = model.clean_loss_terms(&x, rng)?;
+        // Every kind is scored on clean inputs, so the numbers compare across kinds. One
+        // encoder pass per chunk gives the terms and the codes (the VAE's mean-code
+        // reconstruction and the scores).
+        let (t, mu) = model.clean_terms_and_code(&x, rng)?;
         terms.recon += sum(&t.recon)?;
         if corrupts {
             denoising_recon += sum(&model.loss_terms(&x, rng)?.recon)?;
         }
         terms.kl += sum(&t.kl)?;
         terms.penalty += sum(&t.penalty)?;
-        // One encoder pass per chunk: the VAE's mean-code reconstruction and the scores.
-        let (mu, _) = model.encode(&x)?;
         codes.extend(mu.flatten_all()?.to_vec1::<f32>()?);
         if variational {
             mean_code_recon += sum(&model.recon_nll(&model.decode_given(&mu, &x)?, &x)?)?;

@@ -279,12 +279,24 @@ impl Autoencoder {
         rng: &mut PortableRng,
     ) -> Result<(LossTerms<Tensor>, Option<Tensor>)> {
         let input = self.corrupt(x, rng)?;
-        self.terms_and_kl_dims(&input, x, rng)
+        let (terms, kl_dims, _) = self.terms_kl_dims_and_code(&input, x, rng)?;
+        Ok((terms, kl_dims))
     }
 
     /// The loss terms with the clean input fed in: what evaluation compares across kinds.
     pub fn clean_loss_terms(&self, x: &Tensor, rng: &mut PortableRng) -> Result<LossTerms<Tensor>> {
         self.loss_terms_for(x, x, rng)
+    }
+
+    /// [`Autoencoder::clean_loss_terms`] and the code the encoder gave each item (μ, what
+    /// [`Autoencoder::encode`] gives), from one encoder pass: what evaluation needs.
+    pub fn clean_terms_and_code(
+        &self,
+        x: &Tensor,
+        rng: &mut PortableRng,
+    ) -> Result<(LossTerms<Tensor>, Tensor)> {
+        let (terms, _, mu) = self.terms_kl_dims_and_code(x, x, rng)?;
+        Ok((terms, mu))
     }
 
     /// The loss terms of reconstructing `target` from `input`.
@@ -294,17 +306,17 @@ impl Autoencoder {
         target: &Tensor,
         rng: &mut PortableRng,
     ) -> Result<LossTerms<Tensor>> {
-        Ok(self.terms_and_kl_dims(input, target, rng)?.0)
+        Ok(self.terms_kl_dims_and_code(input, target, rng)?.0)
     }
 
-    /// [`Autoencoder::loss_terms_for`] and the KL of each item and dimension (variational
-    /// kinds).
-    fn terms_and_kl_dims(
+    /// [`Autoencoder::loss_terms_for`], the KL of each item and dimension (variational
+    /// kinds) and the encoder's code μ of each item.
+    fn terms_kl_dims_and_code(
         &self,
         input: &Tensor,
         target: &Tensor,
         rng: &mut PortableRng,
-    ) -> Result<(LossTerms<Tensor>, Option<Tensor>)> {
+    ) -> Result<(LossTerms<Tensor>, Option<Tensor>, Tensor)> {
         let h = self.trunk.forward(&self.features(input)?)?;
         let mu = self.mu_head.forward(&h)?;
         let batch = input.dim(0)?;
@@ -329,7 +341,7 @@ impl Autoencoder {
             })?,
             None => zeros,
         };
-        Ok((LossTerms { recon, kl, penalty }, kl_dims))
+        Ok((LossTerms { recon, kl, penalty }, kl_dims, mu))
     }
 
     /// One optimiser step on a batch, the objective's KL term as the knobs make it at
