@@ -63,6 +63,18 @@ pub fn evaluate(
     rng: &mut PortableRng,
     iw_samples: usize,
 ) -> Result<Metrics> {
+    Ok(evaluate_with_codes(model, split, dim, rng, iw_samples)?.0)
+}
+
+/// [`evaluate`] and the items' codes μ it computed on the way (`latent_dim` per item, in
+/// the split's order), for whatever else needs them (the k-NN probe at an epoch's end).
+pub fn evaluate_with_codes(
+    model: &Autoencoder,
+    split: &Split,
+    dim: usize,
+    rng: &mut PortableRng,
+    iw_samples: usize,
+) -> Result<(Metrics, Vec<f32>)> {
     let n = split.len();
     let mut terms: LossTerms = LossTerms::default(); // sums over the items
     let (mut mean_code_recon, mut log_px, mut denoising_recon) = (0.0, 0.0, 0.0);
@@ -119,7 +131,7 @@ pub fn evaluate(
     };
     let n = n.max(1) as f64;
     let (recon, kl, penalty) = (terms.recon / n, terms.kl / n, terms.penalty / n);
-    Ok(Metrics {
+    let metrics = Metrics {
         recon,
         kl,
         penalty,
@@ -136,7 +148,8 @@ pub fn evaluate(
         mig,
         codebook_perplexity: usage.map(|u| u.0),
         codes_in_use: usage.map(|u| u.1),
-    })
+    };
+    Ok((metrics, codes))
 }
 
 /// Σ of the `k`-sample importance-weighted bound over the items `start..end` of `split`, a

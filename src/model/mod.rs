@@ -26,7 +26,7 @@ pub mod vq;
 
 pub use adam::Adam;
 pub use config::{Arch, ConfigError, ImageDims, Likelihood, ModelConfig};
-pub use eval::{Metrics, evaluate};
+pub use eval::{Metrics, evaluate, evaluate_with_codes};
 pub use inspect::{ItemReport, inspect, inspect_as};
 pub use kinds::{DEFAULT_BETA, KnobSpec, KnobValue, ModelKind};
 pub use objective::{KlTerm, Schedule};

@@ -4,7 +4,7 @@
 use super::{Session, Slot};
 use crate::data::Dataset;
 use crate::model::metrics::knn_accuracy;
-use crate::model::{Autoencoder, Metrics, batch_tensor, evaluate};
+use crate::model::{Autoencoder, Metrics, batch_tensor, evaluate_with_codes};
 use crate::rng::PortableRng;
 use crate::train::messages::*;
 use candle_core::{Result, Tensor};
@@ -54,7 +54,7 @@ impl Session {
             let mut eval_rng = PortableRng::seed_from_u64(
                 self.config.seed.wrapping_mul(131).wrapping_add(self.step),
             );
-            let test = evaluate(
+            let (test, test_codes) = evaluate_with_codes(
                 &slot.model,
                 &self.data.test,
                 self.data.dim(),
@@ -66,7 +66,7 @@ impl Session {
                 kind: slot.model.config.kind,
                 train: Metrics::default(),
                 test,
-                knn_accuracy: probe.accuracy(&slot.model)?,
+                knn_accuracy: probe.accuracy(&slot.model, &test_codes)?,
                 diverged: slot.diverged,
             });
         }
@@ -83,7 +83,7 @@ impl Session {
 struct KnnProbe {
     train_x: Tensor,
     train_labels: Vec<u32>,
-    display_x: Tensor,
+    display_indices: Vec<usize>,
     display_labels: Vec<u32>,
 }
 
@@ -94,7 +94,7 @@ impl KnnProbe {
         Ok(Self {
             train_x: batch_tensor(data.train.gather(&train, dim), dim)?,
             train_labels: train.iter().map(|&i| data.train.labels[i]).collect(),
-            display_x: batch_tensor(data.test.gather(display_indices, dim), dim)?,
+            display_indices: display_indices.to_vec(),
             display_labels: display_indices
                 .iter()
                 .map(|&i| data.test.labels[i])
@@ -102,20 +102,28 @@ impl KnnProbe {
         })
     }
 
-    /// 5-NN accuracy of `model`'s display codes against its training codes.
-    fn accuracy(&self, model: &Autoencoder) -> Result<f64> {
+    /// 5-NN accuracy of `model`'s display codes against its training codes. The display
+    /// items' codes are taken from `test_codes`, every test item's (what
+    /// [`evaluate_with_codes`] made just before); only the training items are encoded.
+    fn accuracy(&self, model: &Autoencoder, test_codes: &[f32]) -> Result<f64> {
+        let d = model.config.latent_dim;
+        let display = self
+            .display_indices
+            .iter()
+            .map(|&i| test_codes.get(i * d..(i + 1) * d))
+            .collect::<Option<Vec<&[f32]>>>()
+            .ok_or_else(|| candle_core::Error::Msg("a display item has no test code".into()))?
+            .concat();
         // In parts: thousands of items through a 64×64 conv model at once hold GBs.
         // A conditional model (cvae) sees each item's class too.
         let train_x = model.input_of(&self.train_x, &self.train_labels)?;
-        let display_x = model.input_of(&self.display_x, &self.display_labels)?;
         let (train_codes, _) = crate::model::conv::encode_in_parts(model, &train_x)?;
-        let (test_codes, _) = crate::model::conv::encode_in_parts(model, &display_x)?;
         Ok(knn_accuracy(
             &train_codes,
             &self.train_labels,
-            &test_codes,
+            &display,
             &self.display_labels,
-            model.config.latent_dim,
+            d,
             5,
         ))
     }
@@ -146,7 +154,7 @@ fn epoch_metrics(
     // Its own draws, so evaluating never shifts the training noise.
     let mut eval_rng =
         PortableRng::seed_from_u64(config.seed.wrapping_mul(31).wrapping_add(epoch as u64));
-    let test = evaluate(
+    let (test, test_codes) = evaluate_with_codes(
         &slot.model,
         &data.test,
         data.dim(),
@@ -158,7 +166,7 @@ fn epoch_metrics(
         kind,
         train,
         test,
-        knn_accuracy: probe.accuracy(&slot.model)?,
+        knn_accuracy: probe.accuracy(&slot.model, &test_codes)?,
         diverged: slot.diverged,
     })
 }
