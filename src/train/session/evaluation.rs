@@ -170,3 +170,49 @@ fn epoch_metrics(
         diverged: slot.diverged,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Sizes;
+    use crate::model::{Likelihood, ModelConfig, ModelKind};
+
+    /// The probe's accuracy from the evaluation's codes equals the one from encoding the
+    /// display items themselves, display items taken out of order.
+    #[test]
+    fn the_probe_takes_each_display_items_own_code_from_the_evaluation() {
+        let sizes = Sizes {
+            train: 400,
+            test: 300,
+        };
+        let ds = crate::data::load_with_sizes("digits", 2, Some(sizes)).unwrap();
+        let dim = ds.dim();
+        let mut cfg = ModelConfig::new(ModelKind::Vae, dim, Likelihood::Bernoulli);
+        cfg.latent_dim = 2;
+        cfg.hidden = vec![16];
+        let model = Autoencoder::new(cfg, &mut PortableRng::seed_from_u64(3)).unwrap();
+        let display: Vec<usize> = (0..300).rev().step_by(2).collect();
+        let probe = KnnProbe::new(&ds, &display).unwrap();
+        let mut rng = PortableRng::seed_from_u64(5);
+        let (_, codes) = evaluate_with_codes(&model, &ds.test, dim, &mut rng, 0).unwrap();
+        let got = probe.accuracy(&model, &codes).unwrap();
+        let encode = |x: Tensor| -> Vec<f32> {
+            let (mu, _) = model.encode(&x).unwrap();
+            mu.flatten_all().unwrap().to_vec1().unwrap()
+        };
+        let train: Vec<usize> = (0..400).collect();
+        let labels = |split: &crate::data::Split, idx: &[usize]| -> Vec<u32> {
+            idx.iter().map(|&i| split.labels[i]).collect()
+        };
+        let want = knn_accuracy(
+            &encode(batch_tensor(ds.train.gather(&train, dim), dim).unwrap()),
+            &labels(&ds.train, &train),
+            &encode(batch_tensor(ds.test.gather(&display, dim), dim).unwrap()),
+            &labels(&ds.test, &display),
+            2,
+            5,
+        );
+        assert!(want > 0.0 && want < 1.0, "{want}");
+        assert_eq!(got, want);
+    }
+}
