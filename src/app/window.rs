@@ -550,7 +550,7 @@ impl LatentLabApp {
             Action::SelectTab(title) => self.select_tab(&title),
             Action::Highlight(h) => {
                 if h.view == Some(crate::explore::projection::Projection::Pca) {
-                    self.selection.plane = super::Plane::Pca;
+                    self.selection.plane = super::selection::Plane::Pca;
                 }
                 self.views.iter_mut().for_each(|v| v.highlight(&h));
             }
