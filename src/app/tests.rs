@@ -9,6 +9,29 @@ use crate::train::{ModelSnapshot, Snapshot};
 use rand::SeedableRng;
 use std::sync::Arc;
 
+/// The built-in digits, 20 training and 10 test items: enough for a panel to draw.
+fn tiny_digits() -> Dataset {
+    let sizes = Sizes {
+        train: 20,
+        test: 10,
+    };
+    data::load_with_sizes("digits", 1, Some(sizes)).unwrap()
+}
+
+/// A snapshot at `step` of `models` showing test items 0, 1, … with `labels`, and no
+/// reconstructions.
+fn snapshot_of(step: u64, labels: Vec<u32>, models: Vec<ModelSnapshot>) -> Snapshot {
+    Snapshot {
+        step,
+        epoch: 0,
+        display_indices: (0..labels.len()).collect(),
+        display_labels: labels,
+        recon_indices: Vec::new(),
+        recon_inputs: Vec::new(),
+        models,
+    }
+}
+
 fn decoder(kind: ModelKind, input_dim: usize, latent_dim: usize) -> Arc<DecoderSnapshot> {
     let mut config = ModelConfig::new(kind, input_dim, Likelihood::Bernoulli);
     config.latent_dim = latent_dim;
@@ -94,11 +117,7 @@ fn draw(view: &mut dyn View, snap: &Snapshot, ds: &Dataset, selection: &mut Sele
 
 #[test]
 fn every_tab_draws_an_inconsistent_snapshot_without_panicking() {
-    let sizes = Sizes {
-        train: 20,
-        test: 10,
-    };
-    let ds = data::load_with_sizes("digits", 1, Some(sizes)).unwrap();
+    let ds = tiny_digits();
     let snap = inconsistent_snapshot(&ds);
     let mut views = tabs::all();
     views.push(Box::new(LatentPanel {
@@ -121,11 +140,7 @@ fn every_tab_draws_an_inconsistent_snapshot_without_panicking() {
 
 #[test]
 fn the_interpolation_between_items_without_codes_or_inputs_is_skipped() {
-    let sizes = Sizes {
-        train: 20,
-        test: 10,
-    };
-    let ds = data::load_with_sizes("digits", 1, Some(sizes)).unwrap();
+    let ds = tiny_digits();
     let snap = inconsistent_snapshot(&ds);
     for (a, b) in [(0, 1), (1, 2), (2, 7)] {
         let mut interp = super::interp::InterpPanel::default();
@@ -138,11 +153,7 @@ fn the_interpolation_between_items_without_codes_or_inputs_is_skipped() {
 
 #[test]
 fn pinning_an_item_without_a_code_pins_nothing() {
-    let sizes = Sizes {
-        train: 20,
-        test: 10,
-    };
-    let ds = data::load_with_sizes("digits", 1, Some(sizes)).unwrap();
+    let ds = tiny_digits();
     let snap = inconsistent_snapshot(&ds);
     let mut selection = Selection::default();
     selection.prepare(&snap);
@@ -178,15 +189,7 @@ fn traversal_rows_name_the_factor_they_carry_and_fit_their_panel() {
             [f[2] as f32, f[3] as f32, f[4] as f32]
         })
         .collect();
-    let snap = Snapshot {
-        step: 1,
-        epoch: 0,
-        display_indices: (0..ds.test.len()).collect(),
-        display_labels: ds.test.labels.clone(),
-        recon_indices: Vec::new(),
-        recon_inputs: Vec::new(),
-        models: vec![ae],
-    };
+    let snap = snapshot_of(1, ds.test.labels.clone(), vec![ae]);
     let mut panel = super::traversals::TraversalsPanel::default();
     let (mut selection, settings, mut rects) = (
         Selection::default(),
@@ -228,15 +231,7 @@ fn collapsed_snapshot(ds: &Dataset) -> Snapshot {
     vae.sigmas = Some(vec![1.0, 1.0, 0.5, 1.0, 1.0, 0.5]);
     let mut ae = model("ae", ModelKind::Ae, 3, decoder(ModelKind::Ae, dim, 3));
     ae.codes = vec![0.0; 6];
-    Snapshot {
-        step: 3,
-        epoch: 0,
-        display_indices: vec![0, 1],
-        display_labels: vec![0, 1],
-        recon_indices: Vec::new(),
-        recon_inputs: Vec::new(),
-        models: vec![ae, vae],
-    }
+    snapshot_of(3, vec![0, 1], vec![ae, vae])
 }
 
 /// A snapshot at `step` of one 3-D VAE whose codes are `codes`.
@@ -258,11 +253,7 @@ fn snapshot_with_codes(step: u64, codes: Vec<f32>, dim: usize) -> Snapshot {
 #[test]
 fn the_kl_panel_shows_a_collapsed_dimension_as_collapsed() {
     use egui_kittest::kittest::{NodeT, Queryable};
-    let sizes = Sizes {
-        train: 20,
-        test: 10,
-    };
-    let ds = data::load_with_sizes("digits", 1, Some(sizes)).unwrap();
+    let ds = tiny_digits();
     let snap = collapsed_snapshot(&ds);
     let mut panel = super::kl_dims::KlDimsPanel;
     let (mut selection, settings, mut rects) = (
@@ -611,11 +602,7 @@ mod window {
 fn a_decoder_that_fails_shows_its_failure_instead_of_a_blank_image() {
     use crate::model::snapshot::DenseWeights;
     use egui_kittest::kittest::Queryable;
-    let sizes = Sizes {
-        train: 20,
-        test: 10,
-    };
-    let ds = data::load_with_sizes("digits", 1, Some(sizes)).unwrap();
+    let ds = tiny_digits();
     // Weights that claim 2 → 784 but hold 3 values: every decode fails.
     let broken = DecoderSnapshot::new(
         vec![DenseWeights {
@@ -628,15 +615,7 @@ fn a_decoder_that_fails_shows_its_failure_instead_of_a_blank_image() {
     );
     let mut vae = model("vae", ModelKind::Vae, 2, Arc::new(broken));
     vae.codes = vec![0.1; 2 * 3];
-    let snap = Snapshot {
-        step: 1,
-        epoch: 0,
-        display_indices: vec![0, 1, 2],
-        display_labels: vec![0, 1, 2],
-        recon_indices: Vec::new(),
-        recon_inputs: Vec::new(),
-        models: vec![vae],
-    };
+    let snap = snapshot_of(1, vec![0, 1, 2], vec![vae]);
     let panels: Vec<Box<dyn View>> = vec![
         Box::new(super::samples::SamplesPanel::default()),
         Box::new(super::grid::GridPanel::default()),
@@ -887,24 +866,12 @@ fn cvae_snapshot() -> Snapshot {
     );
     m.config = config;
     m.codes = (0..16).map(|i| i as f32 / 8.0 - 1.0).collect();
-    Snapshot {
-        step: 3,
-        epoch: 0,
-        display_indices: (0..8).collect(),
-        display_labels: (0..8).collect(),
-        recon_indices: Vec::new(),
-        recon_inputs: Vec::new(),
-        models: vec![m],
-    }
+    snapshot_of(3, (0..8).collect(), vec![m])
 }
 
 #[test]
 fn the_window_decodes_a_cvae_as_the_chosen_class_everywhere() {
-    let sizes = Sizes {
-        train: 20,
-        test: 10,
-    };
-    let ds = data::load_with_sizes("digits", 1, Some(sizes)).unwrap();
+    let ds = tiny_digits();
     let snap = cvae_snapshot();
     // The latent tab's probe decodes as the shared class.
     let probe_as = |class: u32| {
