@@ -118,10 +118,10 @@ fn every_tab_with_three_models_at_dim_20_stays_inside_1280x720() {
 }
 
 /// Four models side by side (a VAE and the three kinds after it) fit a projector at
-/// 1280×720: the latent plots in one row, large enough to read, and all four tables of
-/// Draw & inspect on screen.
+/// 1280×720 and a laptop at 1600×1000: the latent plots in one row, large enough to read,
+/// and all four tables of Draw & inspect on screen.
 #[test]
-fn four_models_fit_a_projector_at_1280x720() {
+fn four_models_fit_a_projector_and_a_laptop() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("four.md");
     std::fs::write(
@@ -133,19 +133,21 @@ fn four_models_fit_a_projector_at_1280x720() {
     )
     .unwrap();
     let lesson = load_lesson(path.to_str().unwrap()).expect("the window takes it");
-    let opts = FitOptions {
-        size_px: egui::vec2(1280.0, 720.0),
-        ..FitOptions::default()
-    };
-    let fits = check_lesson(&lesson, &opts, |_, _| {});
-    assert_eq!(fits.len(), 2);
-    for f in fits {
-        assert!(
-            f.problems.is_empty(),
-            "step {}: {:?}",
-            f.step + 1,
-            f.problems
-        );
+    for (w, h) in [(1280.0, 720.0), (1600.0, 1000.0)] {
+        let opts = FitOptions {
+            size_px: egui::vec2(w, h),
+            ..FitOptions::default()
+        };
+        let fits = check_lesson(&lesson, &opts, |_, _| {});
+        assert_eq!(fits.len(), 2);
+        for f in fits {
+            assert!(
+                f.problems.is_empty(),
+                "{w}x{h} step {}: {:?}",
+                f.step + 1,
+                f.problems
+            );
+        }
     }
 }
 

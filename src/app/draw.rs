@@ -25,7 +25,7 @@ const EPS_SAMPLES: usize = 20;
 const MAX_ROWS: usize = 8;
 
 /// The least width of one model's block before the blocks stack.
-const BLOCK_WIDTH: f32 = 300.0;
+const BLOCK_WIDTH: f32 = 350.0;
 
 /// Side of each model's reconstruction of the drawn item, in points.
 const RECON_IMAGE: f32 = 44.0;
@@ -360,7 +360,7 @@ impl DrawPanel {
             );
             ui.vertical(|ui| {
                 ui.spacing_mut().item_spacing.y = 0.0;
-                ui.horizontal(|ui| {
+                ui.horizontal_wrapped(|ui| {
                     ui.label(RichText::new(m.kind.title()).heading().color(color));
                     if r.eps.is_some() && ui.small_button("draw another ε").clicked() {
                         redraw = true;
