@@ -256,24 +256,28 @@ pub struct Sizes {
 
 pub use sources::BUILTIN_NAMES;
 
-/// The default sizes of a built-in set (`None` for a name that is not one).
-pub fn default_sizes(name: &str) -> Option<Sizes> {
+/// The table row of a built-in set: its default sizes and epochs (`None` for a name that
+/// is not one).
+fn builtin_defaults(name: &str) -> Option<(Sizes, usize)> {
     sources::SOURCES.iter().find_map(|s| match s.naming {
-        sources::Naming::Builtin { name: n, sizes, .. } if n == name => Some(sizes),
+        sources::Naming::Builtin {
+            name: n,
+            sizes,
+            epochs,
+        } if n == name => Some((sizes, epochs)),
         _ => None,
     })
+}
+
+/// The default sizes of a built-in set (`None` for a name that is not one).
+pub fn default_sizes(name: &str) -> Option<Sizes> {
+    builtin_defaults(name).map(|(sizes, _)| sizes)
 }
 
 /// Default epochs of `latentlab train` on the set `spec` names: its row's in the table for
 /// a built-in set, [`sources::DEFAULT_EPOCHS`] for any other.
 pub fn default_epochs(spec: &str) -> usize {
-    sources::SOURCES
-        .iter()
-        .find_map(|s| match s.naming {
-            sources::Naming::Builtin { name, epochs, .. } if name == spec => Some(epochs),
-            _ => None,
-        })
-        .unwrap_or(sources::DEFAULT_EPOCHS)
+    builtin_defaults(spec).map_or(sources::DEFAULT_EPOCHS, |(_, epochs)| epochs)
 }
 
 /// Loads a data set by its spec: any form the [`sources::SOURCES`] table knows (a built-in
